@@ -1,0 +1,1 @@
+//! Running guest programs under qemu-user with the real glibc loader.

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Every test: unit, fixture, scenario and property tests of the whole workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# The tests drive the real binaries (ld.tether as gcc's ld, tether run); build them first.
+cargo build --workspace --bins
+exec cargo test --workspace "$@"
