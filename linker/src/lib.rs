@@ -1,3 +1,5 @@
 //! tether's linker: turns ELF relocatable objects, archives and shared libraries into
 //! shared libraries and executables for x86-64 and ARM32 (EABI).
-pub mod script;
+
+pub mod arch;
+pub mod search;

@@ -1,0 +1,375 @@
+//! What differs between target architectures, and nothing else.
+//!
+//! The generic core (symbol resolution, layout, GOT/PLT allocation, dynamic sections, the
+//! writer) never matches on a relocation type number. It asks the target to *classify* each
+//! relocation into a [`RelocHowto`]: a generic expression ([`RelExpr`], in the spirit of lld's
+//! `getRelExpr`) saying which value to compute, plus a [`Field`] saying where and how that value
+//! is stored. The core computes the value; the target writes it ([`Arch::write_field`]), checking
+//! the range and encoding instruction immediates. A relocation is thus data, not a switch of
+//! arithmetic spread over the linker.
+//!
+//! A target also supplies its PLT templates, its dynamic relocation numbers, how to read an
+//! implicit addend (REL inputs, as on ARM), instruction relaxations that depend on where the
+//! symbol binds, and optional range-extension thunks placed after layout.
+//!
+//! Interworking (ARM): the core computes `S + A` with `S` the symbol's value as the object
+//! file gives it, so a Thumb function's address has bit 0 set (`(S + A) | T` in AAELF32). For a
+//! call through the PLT, `S` is the PLT entry (ARM state, bit 0 clear). The value passed to
+//! [`Arch::write_field`] therefore still carries the target's state in bit 0 (PC-relative forms
+//! subtract an even place), which is what a BL↔BLX rewrite needs; the target masks it off where
+//! the encoding requires.
+
+pub mod x86_64;
+
+use std::fmt;
+
+/// ELF file class of the output (and of the inputs the target accepts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElfClass {
+    Elf32,
+    Elf64,
+}
+
+impl ElfClass {
+    /// Size in bytes of an address / a GOT word / a `.dynamic` value.
+    pub fn word_size(self) -> u64 {
+        match self {
+            ElfClass::Elf32 => 4,
+            ElfClass::Elf64 => 8,
+        }
+    }
+}
+
+/// The value a relocation asks for, independent of how it is encoded.
+///
+/// Notation: S = symbol address, A = addend, P = place (address of the field),
+/// GOT_ORG = address of `_GLOBAL_OFFSET_TABLE_`, GOT(S) = address of S's GOT entry,
+/// PLT(S) = address of S's PLT entry (or S when S binds locally), Z = symbol size,
+/// TP = thread pointer, DTP = start of the module's TLS block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelExpr {
+    /// Nothing to do (R_*_NONE, markers such as R_ARM_V4BX).
+    None,
+    /// S + A. In a shared library this needs a dynamic relocation (RELATIVE when S binds
+    /// locally, a symbolic word relocation otherwise) when the field is a full word; any
+    /// narrower absolute field is an error there ("recompile with -fPIC").
+    Absolute,
+    /// S + A - P.
+    PcRelative,
+    /// PLT(S) + A - P: a call, through the PLT when S may be preempted or is imported.
+    Plt,
+    /// GOT(S) + A - P.
+    GotPcRelative,
+    /// GOT(S) + A - P, but the instruction may be relaxed to address S directly when S binds
+    /// locally (x86-64 GOTPCRELX / REX_GOTPCRELX): see [`Arch::relax_got_load`].
+    GotPcRelativeRelaxable,
+    /// GOT(S) + A - GOT_ORG (ARM GOT_BREL).
+    GotRelative,
+    /// S + A - GOT_ORG (x86-64 GOTOFF64, ARM GOTOFF32).
+    GotOffset,
+    /// GOT_ORG + A - P (x86-64 GOTPC32, ARM BASE_PREL against `_GLOBAL_OFFSET_TABLE_`).
+    GotBasePcRelative,
+    /// Z + A.
+    Size,
+    /// General-dynamic TLS: GOT(S, module+offset pair) + A - P.
+    TlsGdPcRelative,
+    /// Local-dynamic TLS: GOT(module pair of this object) + A - P.
+    TlsLdPcRelative,
+    /// S + A - DTP: offset within this module's TLS block.
+    DtpOffset,
+    /// Initial-exec TLS: GOT(S's TP offset) + A - P.
+    TlsIePcRelative,
+    /// Local-exec TLS: S + A - TP. Not possible in a shared library.
+    TpOffset,
+}
+
+/// How a computed value must fit its field; checked before anything is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Range {
+    /// Any value (the field is as wide as an address, or the arithmetic is modular by
+    /// definition, e.g. the `_NC` "no check" forms).
+    Any,
+    /// The value must fit in this many bits as a signed number.
+    Signed(u8),
+    /// The value must fit in this many bits as an unsigned number.
+    Unsigned(u8),
+    /// The value must fit in this many bits either as signed or as unsigned (x86-64 R_X86_64_32
+    /// is unsigned; data directives such as `.long` accept both).
+    Either(u8),
+}
+
+impl Range {
+    /// Whether `value` (computed in 64-bit two's complement) fits.
+    pub fn fits(self, value: i64) -> bool {
+        match self {
+            Range::Any => true,
+            Range::Signed(bits) => {
+                bits >= 64 || (value >= -(1i64 << (bits - 1)) && value < (1i64 << (bits - 1)))
+            }
+            Range::Unsigned(bits) => bits >= 64 || (value >= 0 && (value as u64) < (1u64 << bits)),
+            Range::Either(bits) => {
+                Range::Signed(bits).fits(value) || Range::Unsigned(bits).fits(value)
+            }
+        }
+    }
+}
+
+/// Where a relocation writes and how: its width in bytes, the range the value must fit, a
+/// right shift applied before storing (e.g. 2 for ARM branch offsets counted in words) and an
+/// encoding. [`Encoding::Data`] is a little-endian integer of `size` bytes and is handled by the
+/// default [`Arch::write_field`]; anything else is an instruction immediate the target encodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Field {
+    pub size: u8,
+    pub range: Range,
+    pub encoding: Encoding,
+}
+
+impl Field {
+    pub const fn data(size: u8, range: Range) -> Field {
+        Field {
+            size,
+            range,
+            encoding: Encoding::Data,
+        }
+    }
+}
+
+/// How the bits of a field are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// A little-endian integer of `Field::size` bytes.
+    Data,
+    /// A target-specific instruction encoding, identified by a number the target chooses.
+    Insn(u16),
+}
+
+/// A classified relocation: what to compute and where to put it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelocHowto {
+    pub expr: RelExpr,
+    pub field: Field,
+}
+
+/// Why a value could not be written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldError {
+    /// The value does not fit the field's range.
+    OutOfRange { value: i64, range: Range },
+    /// The value has bits set that the encoding cannot represent (e.g. a misaligned branch).
+    Misaligned { value: i64, alignment: u64 },
+    /// The relocation's place lies outside its section.
+    OutOfBounds,
+    /// The instruction at the place is not one this relocation may patch.
+    BadInstruction(&'static str),
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldError::OutOfRange { value, range } => {
+                write!(f, "value {value:#x} is out of range ({range:?})")
+            }
+            FieldError::Misaligned { value, alignment } => {
+                write!(f, "value {value:#x} is not a multiple of {alignment}")
+            }
+            FieldError::OutOfBounds => f.write_str("relocation lies outside its section"),
+            FieldError::BadInstruction(what) => write!(f, "unexpected instruction: {what}"),
+        }
+    }
+}
+
+/// The dynamic relocation types the core emits. A target that lacks one (none so far) would
+/// make the core report the corresponding construct as unsupported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DynRelocTypes {
+    /// B + A: a position-dependent word in the output itself.
+    pub relative: u32,
+    /// S: a GOT entry for a data symbol.
+    pub glob_dat: u32,
+    /// S: a `.got.plt` slot, bound lazily unless BIND_NOW.
+    pub jump_slot: u32,
+    /// S + A in a full word (x86-64 R_X86_64_64, ARM R_ARM_ABS32).
+    pub absolute_word: u32,
+    /// TLS module id of S's module.
+    pub dtpmod: u32,
+    /// Offset of S within its module's TLS block.
+    pub dtpoff: u32,
+    /// Offset of S from the thread pointer (static TLS).
+    pub tpoff: u32,
+}
+
+/// Sizes of the lazy-binding PLT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PltLayout {
+    /// Size of PLT0, the entry that pushes GOT[1] and jumps to GOT[2].
+    pub header_size: u64,
+    /// Size of each per-symbol entry.
+    pub entry_size: u64,
+    /// Words reserved at the start of `.got.plt` (GOT[0] = `_DYNAMIC`, GOT[1], GOT[2]).
+    pub reserved_got_words: u64,
+    /// Alignment of `.plt`.
+    pub align: u64,
+}
+
+/// Addresses a PLT entry needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PltEntryAddrs {
+    /// Address of PLT0.
+    pub plt0: u64,
+    /// Address of this entry.
+    pub entry: u64,
+    /// Address of this entry's `.got.plt` slot.
+    pub got_slot: u64,
+    /// Index of this entry, which is also its index in `.rel[a].plt`.
+    pub index: u64,
+}
+
+/// A range-extension thunk (veneer) the target wants between a branch and its destination.
+/// The core places thunks after layout, in the output section of the branch, and retargets
+/// the branch to the thunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThunkSpec {
+    /// Target-specific kind, passed back to [`Arch::write_thunk`].
+    pub kind: u16,
+    pub size: u64,
+    pub align: u64,
+}
+
+/// The symbol facts a target may need to classify or rewrite a relocation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SymbolFacts {
+    /// The symbol resolves within the output (not preemptible, not imported).
+    pub binds_locally: bool,
+    /// `STT_FUNC` / `STT_GNU_IFUNC`.
+    pub is_function: bool,
+    /// Undefined and weak: resolves to 0 if nobody defines it.
+    pub undefined_weak: bool,
+}
+
+/// Everything that differs between targets.
+///
+/// Implementations are stateless tables plus encoders; the core holds a `&'static dyn Arch`.
+pub trait Arch: Sync + Send {
+    /// Human-readable name used in messages ("x86-64", "ARM").
+    fn name(&self) -> &'static str;
+    /// `e_machine`.
+    fn machine(&self) -> u16;
+    /// ELF class of inputs and outputs.
+    fn class(&self) -> ElfClass;
+    /// `e_flags` for the output (ARM: EABI version and float ABI).
+    fn output_flags(&self, input_flags: &[u32]) -> u32 {
+        input_flags.first().copied().unwrap_or(0)
+    }
+    /// Whether dynamic relocations are RELA (explicit addend) or REL (addend in place).
+    fn dynamic_uses_rela(&self) -> bool;
+    /// Default `PT_INTERP` for executables.
+    fn default_interpreter(&self) -> &'static str;
+    /// Page size used to align segments.
+    fn page_size(&self) -> u64 {
+        0x1000
+    }
+
+    /// The relocation's name, for messages (e.g. "R_X86_64_PC32"); `None` if unknown.
+    fn reloc_name(&self, r_type: u32) -> Option<&'static str>;
+    /// Classifies an input relocation; `None` if tether does not support it (an error naming it).
+    fn classify(&self, r_type: u32) -> Option<RelocHowto>;
+    /// Reads the addend stored in the field (REL inputs). RELA targets never call this.
+    fn implicit_addend(&self, _howto: &RelocHowto, _site: &[u8]) -> Result<i64, FieldError> {
+        Ok(0)
+    }
+    /// Writes `value` into the field at the start of `site`, checking its range first.
+    /// The default handles [`Encoding::Data`]; targets override for instruction encodings
+    /// and delegate the rest to [`write_data_field`].
+    fn write_field(
+        &self,
+        howto: &RelocHowto,
+        site: &mut [u8],
+        value: i64,
+    ) -> Result<(), FieldError> {
+        write_data_field(&howto.field, site, value)
+    }
+    /// Offers to rewrite a GOT-indirect access into a direct one because the symbol binds
+    /// locally. `section` is the whole input section (the opcode precedes the field at
+    /// `offset`). Returns the expression to use instead when the instruction was rewritten.
+    fn relax_got_load(
+        &self,
+        _r_type: u32,
+        _section: &mut [u8],
+        _offset: usize,
+    ) -> Option<RelocHowto> {
+        None
+    }
+
+    /// Dynamic relocation type numbers.
+    fn dyn_reloc_types(&self) -> DynRelocTypes;
+    /// Size of a GOT entry (an address).
+    fn got_entry_size(&self) -> u64 {
+        self.class().word_size()
+    }
+    /// PLT geometry.
+    fn plt_layout(&self) -> PltLayout;
+    /// Writes PLT0 (`buf.len() == header_size`).
+    fn write_plt_header(&self, buf: &mut [u8], plt0: u64, got_plt: u64) -> Result<(), FieldError>;
+    /// Writes one PLT entry (`buf.len() == entry_size`).
+    fn write_plt_entry(&self, buf: &mut [u8], addrs: PltEntryAddrs) -> Result<(), FieldError>;
+    /// Initial content of a lazily bound `.got.plt` slot (x86-64: the entry's push, entry + 6;
+    /// ARM: PLT0). The loader adds the load bias.
+    fn lazy_slot_value(&self, addrs: PltEntryAddrs) -> u64;
+
+    /// Called after layout for every branch-like relocation whose destination is known:
+    /// returns a thunk when the branch cannot reach `dest` (or must change state in a way its
+    /// instruction cannot). Default: no thunks.
+    fn needs_thunk(
+        &self,
+        _r_type: u32,
+        _place: u64,
+        _dest: u64,
+        _facts: SymbolFacts,
+    ) -> Option<ThunkSpec> {
+        None
+    }
+    /// Writes a thunk at `addr` that transfers to `dest`.
+    fn write_thunk(
+        &self,
+        _spec: &ThunkSpec,
+        _buf: &mut [u8],
+        _addr: u64,
+        _dest: u64,
+    ) -> Result<(), FieldError> {
+        Err(FieldError::BadInstruction("this target has no thunks"))
+    }
+}
+
+/// Stores a little-endian data field after checking its range. Shared by every target.
+pub fn write_data_field(field: &Field, site: &mut [u8], value: i64) -> Result<(), FieldError> {
+    let size = usize::from(field.size);
+    let bytes = site.get_mut(..size).ok_or(FieldError::OutOfBounds)?;
+    if !field.range.fits(value) {
+        return Err(FieldError::OutOfRange {
+            value,
+            range: field.range,
+        });
+    }
+    bytes.copy_from_slice(&value.to_le_bytes()[..size]);
+    Ok(())
+}
+
+/// Reads a little-endian data field as a sign-extended value (implicit addends of data words).
+pub fn read_data_field(field: &Field, site: &[u8]) -> Result<i64, FieldError> {
+    let size = usize::from(field.size);
+    let bytes = site.get(..size).ok_or(FieldError::OutOfBounds)?;
+    let mut raw = [0u8; 8];
+    raw[..size].copy_from_slice(bytes);
+    let value = u64::from_le_bytes(raw);
+    let shift = 64 - 8 * size as u32;
+    Ok(((value << shift) as i64) >> shift)
+}
+
+/// The target for an input's `e_machine`, if tether supports it.
+pub fn for_machine(machine: u16) -> Option<&'static dyn Arch> {
+    match object::elf::Machine(machine) {
+        object::elf::EM_X86_64 => Some(&x86_64::X86_64),
+        _ => None,
+    }
+}
