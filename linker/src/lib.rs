@@ -2,4 +2,5 @@
 //! shared libraries and executables for x86-64 and ARM32 (EABI).
 
 pub mod arch;
+pub mod script;
 pub mod search;
