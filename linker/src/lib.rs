@@ -4,3 +4,4 @@
 pub mod arch;
 pub mod script;
 pub mod search;
+pub mod hash;
