@@ -4,4 +4,10 @@
 pub mod arch;
 pub mod script;
 pub mod search;
+pub mod error;
+pub mod options;
 pub mod hash;
+pub mod object_file;
+pub mod shared_file;
+pub mod inputs;
+pub mod symbols;

@@ -1,0 +1,291 @@
+//! Relocatable objects (`ET_REL`), read into an arch-neutral view that borrows the mapped
+//! file: names and section contents are slices of the input, never copies.
+//!
+//! Parsing is generic over ELF32/ELF64 through `object::read::elf::FileHeader`; everything
+//! downstream sees plain `u64` values.
+
+use crate::arch::Arch;
+use crate::error::{LinkError, Result};
+use object::elf;
+use object::read::elf::{FileHeader, Rel as _, Rela as _, SectionHeader as _, Sym as _};
+use object::Endianness;
+
+/// Where an input symbol is defined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymPlace {
+    Undefined,
+    Absolute,
+    /// `SHN_COMMON`: the value is the required alignment.
+    Common,
+    Section(u32),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct InputSymbol<'d> {
+    pub name: &'d [u8],
+    pub value: u64,
+    pub size: u64,
+    pub place: SymPlace,
+    pub bind: u8,
+    pub ty: u8,
+    pub visibility: u8,
+}
+
+impl InputSymbol<'_> {
+    pub fn is_weak(&self) -> bool {
+        self.bind == elf::STB_WEAK.0
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Reloc {
+    pub offset: u64,
+    pub r_type: u32,
+    pub sym: u32,
+    pub addend: i64,
+}
+
+#[derive(Debug)]
+pub struct InputSection<'d> {
+    pub name: &'d [u8],
+    pub sh_type: u32,
+    pub flags: u64,
+    pub align: u64,
+    pub size: u64,
+    /// Empty for `SHT_NOBITS`.
+    pub data: &'d [u8],
+    pub entsize: u64,
+    pub relocs: Vec<Reloc>,
+    /// False when the section is dropped: a duplicate COMDAT group member, `SHF_EXCLUDE`,
+    /// or metadata the output does not carry.
+    pub live: bool,
+}
+
+impl InputSection<'_> {
+    pub fn is_alloc(&self) -> bool {
+        self.flags & u64::from(elf::SHF_ALLOC.0) != 0
+    }
+}
+
+/// A COMDAT group: its signature and member section indices.
+#[derive(Debug)]
+pub struct Group<'d> {
+    pub signature: &'d [u8],
+    pub members: Vec<u32>,
+}
+
+#[derive(Debug)]
+pub struct ObjectFile<'d> {
+    /// `path` or `archive(member)`, for messages.
+    pub name: String,
+    /// The archive this object came from (for `--exclude-libs`), by file name.
+    pub archive: Option<String>,
+    pub machine: u16,
+    pub flags: u32,
+    pub sections: Vec<InputSection<'d>>,
+    pub symbols: Vec<InputSymbol<'d>>,
+    pub first_global: usize,
+    pub groups: Vec<Group<'d>>,
+    /// Contains `.note.GNU-stack` with SHF_EXECINSTR (or lacks the note altogether).
+    pub wants_exec_stack: bool,
+}
+
+impl<'d> ObjectFile<'d> {
+    pub fn parse(name: String, archive: Option<String>, data: &'d [u8], arch: Option<&dyn Arch>) -> Result<Self> {
+        match data.get(4) {
+            Some(&c) if c == elf::ELFCLASS64.0 => parse::<elf::FileHeader64<Endianness>>(name, archive, data, arch),
+            Some(&c) if c == elf::ELFCLASS32.0 => parse::<elf::FileHeader32<Endianness>>(name, archive, data, arch),
+            _ => Err(LinkError::malformed(&name, "not an ELF file (bad class)")),
+        }
+    }
+
+    pub fn section_name(&self, index: usize) -> String {
+        self.sections.get(index).map(|s| String::from_utf8_lossy(s.name).into_owned()).unwrap_or_default()
+    }
+}
+
+/// Reads the machine of an ELF file without parsing the rest.
+pub fn elf_machine(data: &[u8]) -> Option<u16> {
+    let bytes = data.get(18..20)?;
+    match data.get(5)? {
+        &d if d == elf::ELFDATA2LSB.0 => Some(u16::from_le_bytes([bytes[0], bytes[1]])),
+        _ => Some(u16::from_be_bytes([bytes[0], bytes[1]])),
+    }
+}
+
+fn parse<'d, E: FileHeader<Endian = Endianness>>(
+    name: String,
+    archive: Option<String>,
+    data: &'d [u8],
+    arch: Option<&dyn Arch>,
+) -> Result<ObjectFile<'d>> {
+    let bad = |what: &dyn std::fmt::Display| LinkError::malformed(&name, what);
+    let header = E::parse(data).map_err(|e| bad(&e))?;
+    let endian = header.endian().map_err(|e| bad(&e))?;
+    if header.e_type(endian) != elf::ET_REL {
+        return Err(bad(&"not a relocatable object"));
+    }
+    let table = header.sections(endian, data).map_err(|e| bad(&e))?;
+    let mut sections = Vec::with_capacity(table.len());
+    for header in table.iter() {
+        let sh_type = header.sh_type(endian).0;
+        let section_data = if sh_type == elf::SHT_NOBITS.0 {
+            &[][..]
+        } else {
+            header.data(endian, data).map_err(|_| bad(&"section data lies outside the file"))?
+        };
+        let name_bytes = table.section_name(endian, header).map_err(|e| bad(&e))?;
+        let flags: u64 = header.sh_flags(endian).0;
+        let live = !(flags & u64::from(elf::SHF_EXCLUDE.0) != 0
+            || matches!(name_bytes, b".note.GNU-stack" | b".note.gnu.property")
+            || name_bytes.starts_with(b".gnu.lto_"));
+        sections.push(InputSection {
+            name: name_bytes,
+            sh_type,
+            flags,
+            align: header.sh_addralign(endian).into().max(1),
+            size: header.sh_size(endian).into(),
+            data: section_data,
+            entsize: header.sh_entsize(endian).into(),
+            relocs: Vec::new(),
+            live,
+        });
+    }
+
+    let symtab = table.symbols(endian, data, elf::SHT_SYMTAB).map_err(|e| bad(&e))?;
+    let strings = symtab.strings();
+    let mut symbols = Vec::with_capacity(symtab.len());
+    let mut first_global = symtab.len();
+    for (index, sym) in symtab.enumerate() {
+        let bind = sym.st_bind().0;
+        if bind != elf::STB_LOCAL.0 && first_global == symtab.len() {
+            first_global = index.0;
+        }
+        let shndx = sym.st_shndx(endian);
+        let place = if shndx == elf::SHN_UNDEF {
+            SymPlace::Undefined
+        } else if shndx == elf::SHN_ABS {
+            SymPlace::Absolute
+        } else if shndx == elf::SHN_COMMON {
+            SymPlace::Common
+        } else {
+            let section = symtab.symbol_section(endian, sym, index).map_err(|e| bad(&e))?;
+            match section {
+                Some(s) if s.0 < sections.len() => SymPlace::Section(s.0 as u32),
+                _ => return Err(bad(&format!("symbol {} has a bad section index", index.0))),
+            }
+        };
+        symbols.push(InputSymbol {
+            name: sym.name(endian, strings).map_err(|e| bad(&e))?,
+            value: sym.st_value(endian).into(),
+            size: sym.st_size(endian).into(),
+            place,
+            bind,
+            ty: sym.st_type().0,
+            visibility: sym.st_visibility().0,
+        });
+    }
+    if symbols.is_empty() {
+        first_global = 0;
+    }
+
+    let mut groups = Vec::new();
+    for (index, header) in table.enumerate() {
+        let sh_type = header.sh_type(endian);
+        if sh_type == elf::SHT_GROUP {
+            let words: &[object::U32<Endianness>] = header.data_as_array(endian, data).map_err(|e| bad(&e))?;
+            let is_comdat = words.first().map(|w| w.get(endian) & elf::GRP_COMDAT.0 != 0).unwrap_or(false);
+            sections[index.0].live = false;
+            if !is_comdat {
+                continue;
+            }
+            let sig = symbols
+                .get(header.sh_info(endian) as usize)
+                .ok_or_else(|| bad(&format!("group section {} has a bad signature symbol", index.0)))?;
+            // A group signed by a section symbol (as GNU as emits for some groups) is named by
+            // that section.
+            let signature = match (sig.ty == elf::STT_SECTION.0, sig.place) {
+                (true, SymPlace::Section(s)) => sections[s as usize].name,
+                _ => sig.name,
+            };
+            let members = words[1..].iter().map(|w| w.get(endian)).collect::<Vec<u32>>();
+            if members.iter().any(|&m| m as usize >= sections.len()) {
+                return Err(bad(&format!("group section {} names a missing section", index.0)));
+            }
+            groups.push(Group { signature, members });
+        } else if sh_type == elf::SHT_REL || sh_type == elf::SHT_RELA {
+            sections[index.0].live = false;
+            let target = header.sh_info(endian) as usize;
+            if target == 0 || target >= sections.len() {
+                return Err(bad(&format!("relocation section {} applies to a missing section", index.0)));
+            }
+            let mut relocs = Vec::new();
+            let nsyms = symbols.len() as u32;
+            let check = |sym: u32| {
+                if sym >= nsyms {
+                    Err(bad(&format!("relocation in section {index} names symbol {sym}, beyond the symbol table", index = index.0)))
+                } else {
+                    Ok(())
+                }
+            };
+            if let Some((rela, _)) = header.rela(endian, data).map_err(|e| bad(&e))? {
+                relocs.reserve(rela.len());
+                for r in rela {
+                    let sym = r.r_sym(endian, false);
+                    check(sym)?;
+                    relocs.push(Reloc {
+                        offset: r.r_offset(endian).into(),
+                        r_type: r.r_type(endian, false).0,
+                        sym,
+                        addend: r.r_addend(endian).into(),
+                    });
+                }
+            } else if let Some((rel, _)) = header.rel(endian, data).map_err(|e| bad(&e))? {
+                let site_data = sections[target].data;
+                for r in rel {
+                    let sym = r.r_sym(endian);
+                    check(sym)?;
+                    let offset: u64 = r.r_offset(endian).into();
+                    let r_type = r.r_type(endian).0;
+                    // REL inputs keep the addend in the field; only the target knows its encoding.
+                    let addend = match arch.and_then(|a| a.classify(r_type).map(|h| (a, h))) {
+                        Some((a, howto)) => {
+                            let site = usize::try_from(offset).ok().and_then(|o| site_data.get(o..)).unwrap_or(&[]);
+                            a.implicit_addend(&howto, site).map_err(|e| {
+                                bad(&format!("relocation at {offset:#x} in section {target}: {e}"))
+                            })?
+                        }
+                        None => 0,
+                    };
+                    relocs.push(Reloc { offset, r_type, sym, addend });
+                }
+            }
+            sections[target].relocs = relocs;
+        }
+    }
+    for (index, s) in sections.iter().enumerate() {
+        if matches!(s.sh_type, t if t == elf::SHT_SYMTAB.0 || t == elf::SHT_STRTAB.0) || index == 0 {
+            // Symbol and string tables are rebuilt, never copied.
+        }
+    }
+    for s in sections.iter_mut() {
+        if s.sh_type == elf::SHT_SYMTAB.0 || s.sh_type == elf::SHT_STRTAB.0 || s.sh_type == elf::SHT_NULL.0 {
+            s.live = false;
+        }
+    }
+    let wants_exec_stack = match sections.iter().find(|s| s.name == b".note.GNU-stack") {
+        Some(s) => s.flags & u64::from(elf::SHF_EXECINSTR.0) != 0,
+        None => false,
+    };
+    Ok(ObjectFile {
+        name,
+        archive,
+        machine: header.e_machine(endian).0,
+        flags: header.e_flags(endian).0,
+        sections,
+        symbols,
+        first_global,
+        groups,
+        wants_exec_stack,
+    })
+}

@@ -1,0 +1,397 @@
+//! The GNU ld compatible command line, parsed with clap.
+//!
+//! GNU ld accepts long options with a single dash (`-shared`, `-soname`, `-init=f`); clap does
+//! not, so those spellings are rewritten to `--` before parsing. Inputs and the flags that
+//! change how later inputs are read (`-Bstatic`, `--as-needed`, `--whole-archive`, groups,
+//! `--push-state`) are positional: their order is recovered from clap's argument indices.
+
+use crate::error::{LinkError, Result};
+use crate::search::expand_response_files;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// One positional item, in command-line order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InputItem {
+    File(PathBuf),
+    /// `-lfoo` (holds `foo`) or `-l:file` (holds `:file`).
+    Library(String),
+    WholeArchive(bool),
+    /// `-Bstatic` (true) / `-Bdynamic` (false).
+    Static(bool),
+    AsNeeded(bool),
+    PushState,
+    PopState,
+    StartGroup,
+    EndGroup,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HashStyle {
+    pub sysv: bool,
+    pub gnu: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuildId {
+    Sha1,
+    Md5,
+    Uuid,
+    Hex(Vec<u8>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub output: PathBuf,
+    pub shared: bool,
+    pub soname: Option<String>,
+    pub inputs: Vec<InputItem>,
+    pub lib_dirs: Vec<PathBuf>,
+    pub sysroot: Option<PathBuf>,
+    pub hash_style: HashStyle,
+    pub build_id: Option<BuildId>,
+    pub eh_frame_hdr: bool,
+    pub init: String,
+    pub fini: String,
+    pub rpath: Vec<String>,
+    pub new_dtags: bool,
+    pub version_script: Vec<PathBuf>,
+    pub bsymbolic: bool,
+    pub bsymbolic_functions: bool,
+    pub exclude_libs: Vec<String>,
+    pub no_undefined: bool,
+    pub relro: bool,
+    pub now: bool,
+    pub text: bool,
+    pub exec_stack: bool,
+    pub nodelete: bool,
+    pub emulation: Option<String>,
+}
+
+/// Single-dash spellings of long options that GNU ld accepts.
+const SINGLE_DASH_LONG: &[&str] = &[
+    "shared", "soname", "rpath", "rpath-link", "init", "fini", "plugin", "plugin-opt", "static",
+    "Bshareable", "no-undefined", "version-script", "dynamic-linker", "export-dynamic",
+    "hash-style", "build-id", "eh-frame-hdr", "as-needed", "no-as-needed", "whole-archive",
+    "no-whole-archive", "start-group", "end-group", "push-state", "pop-state", "sysroot",
+    "exclude-libs", "enable-new-dtags", "disable-new-dtags", "version", "help", "pie",
+    "no-pie", "call_shared", "non_shared", "dn", "dy", "gc-sections", "no-gc-sections",
+    "fatal-warnings", "warn-common", "as-needed",
+];
+
+/// What the command line asked for: a link, or information.
+pub enum Invocation {
+    Link(Box<Options>),
+    Help(String),
+    Version,
+}
+
+fn command() -> Command {
+    let flag = |name: &'static str, help: &'static str| {
+        Arg::new(name).long(name).action(ArgAction::Append).num_args(0).default_missing_value("1").help(help)
+    };
+    let value = |name: &'static str, help: &'static str| {
+        Arg::new(name).long(name).action(ArgAction::Append).num_args(1).allow_hyphen_values(true).help(help)
+    };
+    Command::new("ld.tether")
+        .about("tether: an ELF linker for x86-64 and ARM32 shared libraries (GNU ld compatible)")
+        .disable_version_flag(true)
+        .disable_help_flag(true)
+        .no_binary_name(true)
+        .arg(Arg::new("input").action(ArgAction::Append).value_parser(clap::value_parser!(PathBuf)).help("Object files, archives, shared libraries, linker scripts"))
+        .arg(value("output", "Output file").short('o'))
+        .arg(flag("shared", "Create a shared library").alias("Bshareable"))
+        .arg(value("soname", "Set DT_SONAME").short('h'))
+        .arg(value("library", "Search for library NAME (-l:FILE for an exact file name)").short('l'))
+        .arg(value("library-path", "Add a directory to the library search path").short('L'))
+        .arg(value("sysroot", "Prefix for =/$SYSROOT paths"))
+        .arg(value("B", "-Bstatic, -Bdynamic, -Bsymbolic, -Bsymbolic-functions").short('B').long(None))
+        .arg(flag("static", "Same as -Bstatic").alias("non_shared").alias("dn"))
+        .arg(flag("call_shared", "Same as -Bdynamic").alias("dy"))
+        .arg(flag("whole-archive", "Include every member of the following archives"))
+        .arg(flag("no-whole-archive", "Turn off --whole-archive"))
+        .arg(flag("as-needed", "Only add DT_NEEDED for libraries that are used"))
+        .arg(flag("no-as-needed", "Turn off --as-needed"))
+        .arg(flag("push-state", "Save the -B/--as-needed/--whole-archive state"))
+        .arg(flag("pop-state", "Restore the state saved by --push-state"))
+        .arg(flag("start-group", "Start a group of archives searched repeatedly").short_alias('('))
+        .arg(flag("end-group", "End a group").short_alias(')'))
+        .arg(value("z", "-z relro|norelro|now|lazy|defs|undefs|text|notext|noexecstack|execstack|nodelete").short('z').long(None))
+        .arg(value("hash-style", "sysv, gnu or both"))
+        .arg(Arg::new("build-id").long("build-id").action(ArgAction::Append).num_args(0..=1).require_equals(true).default_missing_value("sha1").help("Add a build-id note (sha1, md5, uuid, 0xHEX, none)"))
+        .arg(flag("eh-frame-hdr", "Create .eh_frame_hdr and PT_GNU_EH_FRAME"))
+        .arg(value("init", "Symbol for DT_INIT (default _init)"))
+        .arg(value("fini", "Symbol for DT_FINI (default _fini)"))
+        .arg(value("rpath", "Add a run-time library search directory").short('R'))
+        .arg(value("rpath-link", "Accepted, ignored"))
+        .arg(flag("enable-new-dtags", "Use DT_RUNPATH for -rpath"))
+        .arg(flag("disable-new-dtags", "Use DT_RPATH for -rpath"))
+        .arg(value("version-script", "Read a version script"))
+        .arg(value("exclude-libs", "Make symbols from these archives local (ALL for every archive)"))
+        .arg(flag("no-undefined", "Report undefined symbols in shared libraries"))
+        .arg(value("m", "Emulation (elf_x86_64, armelf_linux_eabi)").short('m').long(None))
+        .arg(value("plugin", "Accepted, ignored (LTO plugin)"))
+        .arg(value("plugin-opt", "Accepted, ignored"))
+        .arg(value("O", "Optimisation level (accepted, ignored)").short('O').long(None))
+        .arg(value("dynamic-linker", "Set PT_INTERP").short('I'))
+        .arg(flag("export-dynamic", "Accepted (shared libraries export every default-visibility symbol)").short('E'))
+        .arg(flag("gc-sections", "Accepted, ignored"))
+        .arg(flag("no-gc-sections", "Accepted, ignored"))
+        .arg(flag("fatal-warnings", "Accepted, ignored"))
+        .arg(flag("warn-common", "Accepted, ignored"))
+        .arg(flag("pie", "Not supported yet"))
+        .arg(flag("no-pie", "Accepted, ignored"))
+        .arg(flag("version", "Print the version and exit").short('v').alias("V"))
+        .arg(flag("help", "Print this help"))
+}
+
+/// Rewrites GNU ld spellings clap cannot parse: `-shared` → `--shared`, `-init=f` → `--init=f`.
+fn normalise(arg: OsString) -> OsString {
+    let Some(s) = arg.to_str() else { return arg };
+    if s.starts_with("--") || !s.starts_with('-') {
+        return arg;
+    }
+    let body = &s[1..];
+    let name = body.split('=').next().unwrap_or(body);
+    if SINGLE_DASH_LONG.contains(&name) {
+        return OsString::from(format!("-{s}"));
+    }
+    match body {
+        "(" => OsString::from("--start-group"),
+        ")" => OsString::from("--end-group"),
+        _ => arg,
+    }
+}
+
+/// Parses the arguments (without the program name).
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
+    let expanded = expand_response_files(args).map_err(|e| LinkError::Usage(e.to_string()))?;
+    let normalised: Vec<OsString> = expanded.into_iter().map(normalise).collect();
+    let matches = command().try_get_matches_from(normalised).map_err(|e| {
+        let rendered = e.to_string();
+        let first = rendered.lines().next().unwrap_or("invalid command line").trim_start_matches("error: ");
+        LinkError::Usage(first.to_string())
+    })?;
+    if matches.get_many::<String>("help").is_some() {
+        return Ok(Invocation::Help(command().render_long_help().to_string()));
+    }
+    if matches.get_many::<String>("version").is_some() {
+        return Ok(Invocation::Version);
+    }
+    from_matches(&matches).map(|o| Invocation::Link(Box::new(o)))
+}
+
+fn strings(m: &ArgMatches, id: &str) -> Vec<String> {
+    m.get_many::<String>(id).map(|v| v.cloned().collect()).unwrap_or_default()
+}
+
+fn last(m: &ArgMatches, id: &str) -> Option<String> {
+    strings(m, id).pop()
+}
+
+fn present(m: &ArgMatches, id: &str) -> bool {
+    m.get_many::<String>(id).is_some()
+}
+
+/// (command-line index, item) for every occurrence of `id`.
+fn indexed<T: Clone>(m: &ArgMatches, id: &str, make: impl Fn(&str) -> Option<T>) -> Result<Vec<(usize, T)>> {
+    let (Some(indices), Some(values)) = (m.indices_of(id), m.get_raw(id)) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (index, value) in indices.zip(values) {
+        let text = value.to_string_lossy();
+        if let Some(item) = make(&text) {
+            out.push((index, item));
+        }
+    }
+    Ok(out)
+}
+
+fn from_matches(m: &ArgMatches) -> Result<Options> {
+    let mut items: Vec<(usize, InputItem)> = Vec::new();
+    items.extend(indexed(m, "input", |s| Some(InputItem::File(PathBuf::from(s))))?);
+    items.extend(indexed(m, "library", |s| Some(InputItem::Library(s.to_string())))?);
+    for (id, item) in [
+        ("whole-archive", InputItem::WholeArchive(true)),
+        ("no-whole-archive", InputItem::WholeArchive(false)),
+        ("static", InputItem::Static(true)),
+        ("call_shared", InputItem::Static(false)),
+        ("as-needed", InputItem::AsNeeded(true)),
+        ("no-as-needed", InputItem::AsNeeded(false)),
+        ("push-state", InputItem::PushState),
+        ("pop-state", InputItem::PopState),
+        ("start-group", InputItem::StartGroup),
+        ("end-group", InputItem::EndGroup),
+    ] {
+        items.extend(indexed(m, id, |_| Some(item.clone()))?);
+    }
+    let mut bsymbolic = false;
+    let mut bsymbolic_functions = false;
+    let mut bad_b = None;
+    items.extend(indexed(m, "B", |s| match s {
+        "static" => Some(InputItem::Static(true)),
+        "dynamic" => Some(InputItem::Static(false)),
+        _ => None,
+    })?);
+    for b in strings(m, "B") {
+        match b.as_str() {
+            "static" | "dynamic" => {}
+            "symbolic" => bsymbolic = true,
+            "symbolic-functions" => bsymbolic_functions = true,
+            "shareable" => {}
+            "group" | "no-symbolic" => {}
+            other => bad_b = Some(other.to_string()),
+        }
+    }
+    if let Some(b) = bad_b {
+        return Err(LinkError::Usage(format!("unknown option: -B{b}")));
+    }
+    items.sort_by_key(|(i, _)| *i);
+
+    let mut relro = true;
+    let mut now = false;
+    let mut no_undefined = present(m, "no-undefined");
+    let mut text = false;
+    let mut exec_stack = false;
+    let mut nodelete = false;
+    for z in strings(m, "z") {
+        match z.as_str() {
+            "relro" => relro = true,
+            "norelro" => relro = false,
+            "now" => now = true,
+            "lazy" => now = false,
+            "defs" => no_undefined = true,
+            "undefs" => no_undefined = false,
+            "text" => text = true,
+            "notext" | "textoff" => text = false,
+            "noexecstack" => exec_stack = false,
+            "execstack" => exec_stack = true,
+            "nodelete" => nodelete = true,
+            // Layout tuning that does not change what tether produces.
+            "separate-code" | "noseparate-code" | "combreloc" | "nocombreloc" | "nocopyreloc" => {}
+            s if s.starts_with("max-page-size=") || s.starts_with("common-page-size=") => {}
+            other => return Err(LinkError::Usage(format!("unknown -z keyword: {other}"))),
+        }
+    }
+
+    let hash_style = match last(m, "hash-style").as_deref() {
+        None | Some("sysv") => HashStyle { sysv: true, gnu: false },
+        Some("gnu") => HashStyle { sysv: false, gnu: true },
+        Some("both") => HashStyle { sysv: true, gnu: true },
+        Some(other) => return Err(LinkError::Usage(format!("unknown --hash-style: {other}"))),
+    };
+    let build_id = match last(m, "build-id").as_deref() {
+        None | Some("none") => None,
+        Some("sha1") | Some("tree") => Some(BuildId::Sha1),
+        Some("md5") => Some(BuildId::Md5),
+        Some("uuid") => Some(BuildId::Uuid),
+        Some(hex) if hex.starts_with("0x") => {
+            let digits = &hex[2..];
+            let bytes: Option<Vec<u8>> = (0..digits.len() / 2)
+                .map(|i| u8::from_str_radix(digits.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect();
+            match bytes {
+                Some(b) if digits.len() % 2 == 0 && !b.is_empty() => Some(BuildId::Hex(b)),
+                _ => return Err(LinkError::Usage(format!("invalid --build-id: {hex}"))),
+            }
+        }
+        Some(other) => return Err(LinkError::Usage(format!("unknown --build-id style: {other}"))),
+    };
+    if present(m, "pie") {
+        return Err(LinkError::Usage("-pie: position-independent executables are not supported yet".into()));
+    }
+    let emulation = last(m, "m");
+    if let Some(e) = &emulation {
+        if !matches!(e.as_str(), "elf_x86_64" | "armelf_linux_eabi" | "armelfb_linux_eabi" | "armelf") {
+            return Err(LinkError::Usage(format!("unrecognised emulation: {e}")));
+        }
+    }
+    let mut new_dtags = true;
+    for (i, _) in indexed(m, "disable-new-dtags", |_| Some(()))? {
+        let enabled_after = m.indices_of("enable-new-dtags").map(|mut it| it.any(|j| j > i)).unwrap_or(false);
+        new_dtags = enabled_after;
+    }
+    Ok(Options {
+        output: PathBuf::from(last(m, "output").unwrap_or_else(|| "a.out".into())),
+        shared: present(m, "shared"),
+        soname: last(m, "soname"),
+        inputs: items.into_iter().map(|(_, item)| item).collect(),
+        lib_dirs: strings(m, "library-path").into_iter().map(PathBuf::from).collect(),
+        sysroot: last(m, "sysroot").map(PathBuf::from),
+        hash_style,
+        build_id,
+        eh_frame_hdr: present(m, "eh-frame-hdr"),
+        init: last(m, "init").unwrap_or_else(|| "_init".into()),
+        fini: last(m, "fini").unwrap_or_else(|| "_fini".into()),
+        rpath: strings(m, "rpath"),
+        new_dtags,
+        version_script: strings(m, "version-script").into_iter().map(PathBuf::from).collect(),
+        bsymbolic,
+        bsymbolic_functions,
+        exclude_libs: strings(m, "exclude-libs")
+            .iter()
+            .flat_map(|s| s.split([',', ':']).map(str::to_string).collect::<Vec<_>>())
+            .collect(),
+        no_undefined,
+        relro,
+        now,
+        text,
+        exec_stack,
+        nodelete,
+        emulation,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(args: &[&str]) -> Options {
+        match parse(args.iter().map(OsString::from)).expect("parses") {
+            Invocation::Link(o) => *o,
+            _ => panic!("expected a link"),
+        }
+    }
+
+    #[test]
+    fn gcc_shared_command_line_keeps_input_order() {
+        let o = opts(&[
+            "-plugin", "/usr/lib/gcc/liblto_plugin.so", "-plugin-opt=-fresolution=/tmp/x.res",
+            "--build-id", "--eh-frame-hdr", "-m", "elf_x86_64", "--hash-style=gnu", "-shared",
+            "-o", "t.so", "crti.o", "-L/usr/lib", "a.o", "-lgcc", "--push-state", "--as-needed",
+            "-lgcc_s", "--pop-state", "-lc", "-Bstatic", "-l:libx.a", "-Bdynamic", "crtn.o",
+            "-z", "relro", "-znow", "-init=go_init", "-soname", "libt.so",
+        ]);
+        assert!(o.shared && o.eh_frame_hdr && o.now && o.relro);
+        assert_eq!(o.build_id, Some(BuildId::Sha1));
+        assert_eq!(o.hash_style, HashStyle { sysv: false, gnu: true });
+        assert_eq!(o.init, "go_init");
+        assert_eq!(o.soname.as_deref(), Some("libt.so"));
+        use InputItem::*;
+        assert_eq!(
+            o.inputs,
+            vec![
+                File("crti.o".into()),
+                File("a.o".into()),
+                Library("gcc".into()),
+                PushState,
+                AsNeeded(true),
+                Library("gcc_s".into()),
+                PopState,
+                Library("c".into()),
+                Static(true),
+                Library(":libx.a".into()),
+                Static(false),
+                File("crtn.o".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_option_is_named() {
+        let err = parse(["--frobnicate"].iter().map(OsString::from)).err().expect("fails");
+        assert!(err.to_string().contains("--frobnicate"), "{err}");
+    }
+}

@@ -1,0 +1,110 @@
+//! Shared libraries (`ET_DYN`) as link inputs: their SONAME, exported dynamic symbols and
+//! version definitions, so that references resolve to them and are recorded in
+//! `.gnu.version_r` (a reference to `memcpy` becomes `memcpy@GLIBC_2.14`).
+
+use crate::error::{LinkError, Result};
+use object::elf;
+use object::read::elf::{Dyn as _, FileHeader, Sym as _};
+use object::Endianness;
+
+#[derive(Clone, Copy, Debug)]
+pub struct DsoSymbol<'d> {
+    pub name: &'d [u8],
+    /// Version index into [`SharedFile::versions`]; 0/1 when unversioned.
+    pub version: u16,
+    pub ty: u8,
+    pub size: u64,
+    pub weak: bool,
+}
+
+#[derive(Debug)]
+pub struct SharedFile<'d> {
+    pub name: String,
+    /// DT_SONAME, or the file name when the library has none.
+    pub soname: String,
+    pub machine: u16,
+    /// Defined, non-hidden dynamic symbols (a symbol may appear once per version).
+    pub symbols: Vec<DsoSymbol<'d>>,
+    /// Version names by version index (index 0 and 1 are `None`).
+    pub versions: Vec<Option<&'d [u8]>>,
+    /// Listed under `--as-needed` (or `AS_NEEDED` in a script): DT_NEEDED only if used.
+    pub as_needed: bool,
+}
+
+impl<'d> SharedFile<'d> {
+    pub fn parse(name: String, data: &'d [u8], as_needed: bool) -> Result<Self> {
+        match data.get(4) {
+            Some(&c) if c == elf::ELFCLASS64.0 => parse::<elf::FileHeader64<Endianness>>(name, data, as_needed),
+            Some(&c) if c == elf::ELFCLASS32.0 => parse::<elf::FileHeader32<Endianness>>(name, data, as_needed),
+            _ => Err(LinkError::malformed(&name, "not an ELF file (bad class)")),
+        }
+    }
+
+    pub fn version_name(&self, index: u16) -> Option<&'d [u8]> {
+        self.versions.get(usize::from(index)).copied().flatten()
+    }
+}
+
+fn parse<'d, E: FileHeader<Endian = Endianness>>(name: String, data: &'d [u8], as_needed: bool) -> Result<SharedFile<'d>> {
+    let bad = |what: &dyn std::fmt::Display| LinkError::malformed(&name, what);
+    let header = E::parse(data).map_err(|e| bad(&e))?;
+    let endian = header.endian().map_err(|e| bad(&e))?;
+    let table = header.sections(endian, data).map_err(|e| bad(&e))?;
+    let dynsym = table.symbols(endian, data, elf::SHT_DYNSYM).map_err(|e| bad(&e))?;
+    let strings = dynsym.strings();
+
+    let mut soname = None;
+    if let Some((entries, link)) = table.dynamic(endian, data).map_err(|e| bad(&e))? {
+        let dynstr = table.strings(endian, data, link).map_err(|e| bad(&e))?;
+        for entry in entries {
+            if entry.d_tag(endian) == elf::DT_SONAME {
+                let offset: u64 = entry.d_val(endian).into();
+                let s = dynstr.get(offset as u32).map_err(|_| bad(&"DT_SONAME outside .dynstr"))?;
+                soname = Some(String::from_utf8_lossy(s).into_owned());
+            }
+        }
+    }
+    let soname = soname.unwrap_or_else(|| {
+        std::path::Path::new(&name).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| name.clone())
+    });
+
+    let mut versions: Vec<Option<&'d [u8]>> = Vec::new();
+    if let Some((mut defs, link)) = table.gnu_verdef(endian, data).map_err(|e| bad(&e))? {
+        let vstrings = table.strings(endian, data, link).map_err(|e| bad(&e))?;
+        while let Some((def, mut aux)) = defs.next().map_err(|e| bad(&e))? {
+            let index = usize::from(def.vd_ndx.get(endian).0);
+            let first = aux.next().map_err(|e| bad(&e))?;
+            if let Some(aux) = first {
+                if versions.len() <= index {
+                    versions.resize(index + 1, None);
+                }
+                versions[index] = Some(aux.name(endian, vstrings).map_err(|e| bad(&e))?);
+            }
+        }
+    }
+    // The base version (VER_FLG_BASE, index 1) names the file, not a symbol version.
+    if versions.len() > 1 {
+        versions[1] = None;
+    }
+
+    let versym = table.gnu_versym(endian, data).map_err(|e| bad(&e))?.map(|(v, _)| v);
+    let mut symbols = Vec::new();
+    for (index, sym) in dynsym.enumerate() {
+        if sym.is_undefined(endian) || sym.st_bind() == elf::STB_LOCAL {
+            continue;
+        }
+        let raw = versym.and_then(|v| v.get(index.0)).map(|v| v.0.get(endian)).unwrap_or(elf::VersymIndex(1));
+        // Hidden (non-default) versions can only be reached by an explicit `sym@VER`.
+        if raw.is_hidden() || raw.index() == elf::VER_NDX_LOCAL {
+            continue;
+        }
+        symbols.push(DsoSymbol {
+            name: sym.name(endian, strings).map_err(|e| bad(&e))?,
+            version: raw.index().0,
+            ty: sym.st_type().0,
+            size: sym.st_size(endian).into(),
+            weak: sym.st_bind() == elf::STB_WEAK,
+        });
+    }
+    Ok(SharedFile { name, soname, machine: header.e_machine(endian).0, symbols, versions, as_needed })
+}

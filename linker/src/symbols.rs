@@ -1,0 +1,125 @@
+//! The global symbol table: a flat vector indexed by [`SymbolId`], names borrowed from the
+//! mapped inputs, and the rules deciding which definition wins.
+
+use object::elf;
+use std::collections::HashMap;
+
+pub type SymbolId = u32;
+
+/// Where the winning definition of a global symbol lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Def {
+    Undefined,
+    /// Defined by input symbol `sym` of object `file`.
+    Regular { file: u32, sym: u32 },
+    /// A COMMON symbol of object `file`, allocated in `.bss` by the linker.
+    Common { file: u32, sym: u32 },
+    /// Exported by shared library `dso` (index into its symbol list).
+    Shared { dso: u32, sym: u32 },
+    /// Defined by the linker (`_DYNAMIC`, `_GLOBAL_OFFSET_TABLE_`, ...).
+    Linker(LinkerSymbol),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkerSymbol {
+    Dynamic,
+    GlobalOffsetTable,
+}
+
+#[derive(Clone, Debug)]
+pub struct Symbol<'d> {
+    pub name: &'d [u8],
+    pub def: Def,
+    /// The winning definition is weak.
+    pub weak_def: bool,
+    /// Some object refers to the symbol with a non-weak undefined entry.
+    pub strong_ref: bool,
+    /// Some object refers to it at all (or defines it).
+    pub referenced: bool,
+    /// The most constraining visibility among every mention (STV_*).
+    pub visibility: u8,
+    pub ty: u8,
+    pub size: u64,
+    /// First object referencing it while undefined (for "undefined symbol" messages).
+    pub first_ref: Option<u32>,
+    /// Made local by `--exclude-libs` or a version script's `local:`.
+    pub forced_local: bool,
+    /// Version index to give the symbol in `.gnu.version` when it is exported
+    /// (1 = global unversioned, 2.. = version-script nodes).
+    pub export_version: u16,
+}
+
+impl Symbol<'_> {
+    pub fn is_defined(&self) -> bool {
+        !matches!(self.def, Def::Undefined | Def::Shared { .. })
+    }
+    pub fn is_undefined(&self) -> bool {
+        self.def == Def::Undefined
+    }
+}
+
+/// Combines visibilities: the most restrictive wins (hidden/internal > protected > default).
+pub fn merge_visibility(a: u8, b: u8) -> u8 {
+    let rank = |v: u8| match v {
+        v if v == elf::STV_DEFAULT.0 => 0,
+        v if v == elf::STV_PROTECTED.0 => 1,
+        _ => 2,
+    };
+    let pick = if rank(a) >= rank(b) { a } else { b };
+    if pick == elf::STV_INTERNAL.0 {
+        elf::STV_HIDDEN.0
+    } else {
+        pick
+    }
+}
+
+#[derive(Default)]
+pub struct SymbolTable<'d> {
+    by_name: HashMap<&'d [u8], SymbolId>,
+    pub symbols: Vec<Symbol<'d>>,
+}
+
+impl<'d> SymbolTable<'d> {
+    pub fn lookup(&self, name: &[u8]) -> Option<SymbolId> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The id of `name`, inserting an undefined symbol if it is new.
+    pub fn intern(&mut self, name: &'d [u8]) -> SymbolId {
+        if let Some(&id) = self.by_name.get(name) {
+            return id;
+        }
+        let id = self.symbols.len() as SymbolId;
+        self.symbols.push(Symbol {
+            name,
+            def: Def::Undefined,
+            weak_def: false,
+            strong_ref: false,
+            referenced: false,
+            visibility: elf::STV_DEFAULT.0,
+            ty: elf::STT_NOTYPE.0,
+            size: 0,
+            first_ref: None,
+            forced_local: false,
+            export_version: 1,
+        });
+        self.by_name.insert(name, id);
+        id
+    }
+
+    pub fn get(&self, id: SymbolId) -> &Symbol<'d> {
+        &self.symbols[id as usize]
+    }
+
+    pub fn get_mut(&mut self, id: SymbolId) -> &mut Symbol<'d> {
+        &mut self.symbols[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.symbols.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.symbols.is_empty()
+    }
+}
