@@ -1,0 +1,4 @@
+//! The `tether` command line: one module per subcommand (`run` here; `check` and `fuzz` can
+//! join as siblings).
+
+pub mod run;

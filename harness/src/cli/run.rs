@@ -1,0 +1,176 @@
+//! `tether run LIB.so [--lib DEP.so]… [-L DIR]… [--call SYMBOL [ARG]…] [--bind-now] [--trace] [--json]`
+
+use crate::{elf, HarnessError, Options, Session};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The shared library (or executable) to load.
+    pub lib: PathBuf,
+    /// A library that may satisfy DT_NEEDED entries (by SONAME or file name).
+    #[arg(long = "lib", value_name = "DEP.so")]
+    pub libs: Vec<PathBuf>,
+    /// A directory searched for DT_NEEDED entries.
+    #[arg(short = 'L', value_name = "DIR")]
+    pub search_dirs: Vec<PathBuf>,
+    /// After init, call SYMBOL with integer arguments (decimal or 0x hex) and print its result.
+    #[arg(long, num_args = 1.., value_name = "SYMBOL [ARG]")]
+    pub call: Option<Vec<String>>,
+    /// Bind every PLT slot at load time.
+    #[arg(long)]
+    pub bind_now: bool,
+    /// Print the event log.
+    #[arg(long)]
+    pub trace: bool,
+    /// Print the event log, the result and errors as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Maximum basic blocks per top-level call.
+    #[arg(long, default_value_t = Options::default().block_budget)]
+    pub budget: u64,
+    /// Warnings (writable and executable segments) are errors.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+fn parse_int(s: &str) -> Result<u64, HarnessError> {
+    let r = if let Some(h) = s.strip_prefix("0x") {
+        u64::from_str_radix(h, 16).ok()
+    } else if let Some(n) = s.strip_prefix('-') {
+        n.parse::<u64>().ok().map(|v| v.wrapping_neg())
+    } else {
+        s.parse::<u64>().ok()
+    };
+    r.ok_or_else(|| HarnessError::Usage(format!("--call argument {s:?} is not an integer")))
+}
+
+struct Outcome {
+    returned: Option<u64>,
+    exit_code: Option<i32>,
+}
+
+fn session_run(s: &mut Session, args: &RunArgs) -> Result<Outcome, HarnessError> {
+    for l in &args.libs {
+        s.add_library(l);
+    }
+    for d in &args.search_dirs {
+        s.add_search_dir(d);
+    }
+    let mut out = Outcome {
+        returned: None,
+        exit_code: None,
+    };
+    let body = |s: &mut Session, out: &mut Outcome| -> Result<(), HarnessError> {
+        s.load(&args.lib)?;
+        s.run_init()?;
+        if let Some(call) = &args.call {
+            let (sym, rest) = call
+                .split_first()
+                .ok_or_else(|| HarnessError::Usage("--call needs a symbol".into()))?;
+            let vals = rest
+                .iter()
+                .map(|a| parse_int(a))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.returned = Some(s.call(sym, &vals)?);
+        }
+        Ok(())
+    };
+    match body(s, &mut out) {
+        Ok(()) => {}
+        Err(HarnessError::Exit { code }) => out.exit_code = Some(code),
+        Err(e) => return Err(e),
+    }
+    s.run_fini()?;
+    Ok(out)
+}
+
+/// Runs the subcommand; returns the process exit status.
+pub fn run(args: &RunArgs) -> i32 {
+    let data = match std::fs::read(&args.lib) {
+        Ok(d) => d,
+        Err(e) => {
+            return report(
+                args,
+                None,
+                &HarnessError::Io {
+                    path: args.lib.display().to_string(),
+                    message: e.to_string(),
+                },
+            )
+        }
+    };
+    let arch = match elf::detect_arch(&data, &args.lib.display().to_string()) {
+        Ok(a) => a,
+        Err(e) => return report(args, None, &e),
+    };
+    let options = Options {
+        bind_now: args.bind_now,
+        block_budget: args.budget,
+        strict: args.strict,
+    };
+    let mut s = match Session::new(arch, options) {
+        Ok(s) => s,
+        Err(e) => return report(args, None, &e),
+    };
+    let result = session_run(&mut s, args);
+    print_output_and_trace(args, &s);
+    match result {
+        Ok(o) => {
+            if let Some(v) = o.returned {
+                if args.json {
+                    println!("{}", serde_json::json!({"result": v}));
+                } else {
+                    println!(
+                        "{} returned {v} ({v:#x})",
+                        args.call.as_ref().map_or("", |c| c[0].as_str())
+                    );
+                }
+            }
+            match o.exit_code {
+                Some(code) => {
+                    if args.json {
+                        println!("{}", serde_json::json!({"exit": code}));
+                    }
+                    code
+                }
+                None => 0,
+            }
+        }
+        Err(e) => report(args, Some(&s), &e),
+    }
+}
+
+fn print_output_and_trace(args: &RunArgs, s: &Session) {
+    if args.json {
+        if args.trace {
+            for e in s.events() {
+                println!("{}", serde_json::to_string(e).unwrap_or_default());
+            }
+        }
+        println!(
+            "{}",
+            serde_json::json!({"stdout": s.stdout(), "stderr": s.stderr()})
+        );
+    } else {
+        print!("{}", s.stdout());
+        eprint!("{}", s.stderr());
+        if args.trace {
+            for e in s.events() {
+                eprintln!("{e}");
+            }
+        }
+    }
+}
+
+fn report(args: &RunArgs, _s: Option<&Session>, e: &HarnessError) -> i32 {
+    if args.json {
+        println!("{}", serde_json::to_string(e).unwrap_or_default());
+    } else {
+        eprintln!("tether: error: {e}");
+    }
+    match e {
+        HarnessError::Usage(_) => 2,
+        _ => 1,
+    }
+}

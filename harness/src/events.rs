@@ -1,0 +1,115 @@
+//! The event log: what the loader and the guest did, in order.
+
+use serde::{Deserialize, Serialize};
+
+/// One thing the loader did or saw. Serialised as JSON objects tagged by `event`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// An object was mapped. `host` objects are the built-in libc.
+    Loaded {
+        object: String,
+        path: String,
+        base: u64,
+        size: u64,
+    },
+    /// A non-fatal finding (e.g. a writable and executable segment).
+    Warning { object: String, message: String },
+    /// A symbolic relocation was applied at load time (RELATIVE ones are only counted).
+    Relocated {
+        object: String,
+        kind: String,
+        address: u64,
+        symbol: String,
+        value: u64,
+    },
+    /// The count of RELATIVE relocations applied in one object.
+    RelativeRelocations { object: String, count: u64 },
+    /// A PLT slot was bound: lazily at its first call, or at load with BIND_NOW.
+    Bound {
+        object: String,
+        slot: u64,
+        symbol: String,
+        target: u64,
+        target_object: String,
+        before: u64,
+        after: u64,
+        lazy: bool,
+    },
+    /// An initialiser or finaliser started (`kind`: DT_INIT, DT_INIT_ARRAY[i], DT_FINI_ARRAY[i], DT_FINI).
+    Init {
+        object: String,
+        kind: String,
+        address: u64,
+    },
+    Fini {
+        object: String,
+        kind: String,
+        address: u64,
+    },
+    /// The host called a guest function.
+    Call {
+        function: String,
+        address: u64,
+        args: Vec<u64>,
+    },
+    /// A guest function called by the host returned.
+    Return { function: String, value: u64 },
+    /// The guest called a host function (the built-in libc or one registered by the user).
+    HostCall { function: String, from: u64 },
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Loaded {
+                object,
+                path,
+                base,
+                size,
+            } => write!(f, "load   {object} at {base:#x} ({size:#x} bytes) from {path}"),
+            Event::Warning { object, message } => write!(f, "warn   {object}: {message}"),
+            Event::Relocated {
+                object,
+                kind,
+                address,
+                symbol,
+                value,
+            } => write!(f, "reloc  {object}: {kind} {address:#x} = {value:#x} ({symbol})"),
+            Event::RelativeRelocations { object, count } => {
+                write!(f, "reloc  {object}: {count} RELATIVE")
+            }
+            Event::Bound {
+                object,
+                slot,
+                symbol,
+                target,
+                target_object,
+                before,
+                after,
+                lazy,
+            } => write!(
+                f,
+                "bind   {object}: slot {slot:#x} {symbol} -> {target:#x} in {target_object} ({before:#x} -> {after:#x}, {})",
+                if *lazy { "lazy" } else { "now" }
+            ),
+            Event::Init {
+                object,
+                kind,
+                address,
+            } => write!(f, "init   {object}: {kind} at {address:#x}"),
+            Event::Fini {
+                object,
+                kind,
+                address,
+            } => write!(f, "fini   {object}: {kind} at {address:#x}"),
+            Event::Call {
+                function,
+                address,
+                args,
+            } => write!(f, "call   {function} at {address:#x} {args:x?}"),
+            Event::Return { function, value } => write!(f, "return {function} = {value:#x}"),
+            Event::HostCall { function, from } => write!(f, "host   {function} from {from:#x}"),
+        }
+    }
+}

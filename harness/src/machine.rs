@@ -1,0 +1,163 @@
+//! The Unicorn instance and the little state its hooks keep: the last blocks executed (for
+//! fault reports), the block budget, and why emulation stopped.
+
+use crate::arch::Arch;
+use crate::error::{HarnessError, Result};
+use std::collections::VecDeque;
+use unicorn_engine::unicorn_const::{HookType, MemType, Mode, Prot};
+use unicorn_engine::Unicorn;
+
+pub type Emu = Unicorn<'static, HookState>;
+
+pub const RECENT_BLOCKS: usize = 8;
+
+#[derive(Debug, Default)]
+pub struct HookState {
+    pub recent_blocks: VecDeque<u64>,
+    pub blocks_run: u64,
+    pub block_budget: u64,
+    pub budget_exceeded: bool,
+    /// The access that stopped emulation: (kind, address).
+    pub bad_access: Option<(MemType, u64)>,
+    pub interrupt: Option<u32>,
+}
+
+pub fn create(arch: Arch, block_budget: u64) -> Result<Emu> {
+    let state = HookState {
+        block_budget,
+        ..HookState::default()
+    };
+    let (uarch, mode) = match arch {
+        Arch::Arm => (unicorn_engine::unicorn_const::Arch::ARM, Mode::ARM),
+        Arch::X86_64 => (unicorn_engine::unicorn_const::Arch::X86, Mode::MODE_64),
+    };
+    let mut emu =
+        Unicorn::new_with_data(uarch, mode, state).map_err(|e| HarnessError::emu("open", e))?;
+    if arch == Arch::Arm {
+        emu.ctl_set_cpu_model(unicorn_engine::ArmCpuModel::CORTEX_A15 as i32)
+            .map_err(|e| HarnessError::emu("set CPU model", e))?;
+    }
+    // One hook per basic block (not per instruction): keeps the trail and enforces the budget.
+    emu.add_block_hook(1, 0, |uc, addr, _size| {
+        let s = uc.get_data_mut();
+        if s.recent_blocks.len() == RECENT_BLOCKS {
+            s.recent_blocks.pop_front();
+        }
+        s.recent_blocks.push_back(addr);
+        s.blocks_run += 1;
+        if s.blocks_run > s.block_budget {
+            s.budget_exceeded = true;
+            let _ = uc.emu_stop();
+        }
+    })
+    .map_err(|e| HarnessError::emu("add block hook", e))?;
+    let bad = HookType::MEM_READ_UNMAPPED
+        | HookType::MEM_WRITE_UNMAPPED
+        | HookType::MEM_FETCH_UNMAPPED
+        | HookType::MEM_READ_PROT
+        | HookType::MEM_WRITE_PROT
+        | HookType::MEM_FETCH_PROT;
+    emu.add_mem_hook(bad, 1, 0, |uc, kind, addr, _size, _value| {
+        uc.get_data_mut().bad_access = Some((kind, addr));
+        false
+    })
+    .map_err(|e| HarnessError::emu("add memory hook", e))?;
+    emu.add_intr_hook(|uc, intno| {
+        uc.get_data_mut().interrupt = Some(intno);
+        let _ = uc.emu_stop();
+    })
+    .map_err(|e| HarnessError::emu("add interrupt hook", e))?;
+    Ok(emu)
+}
+
+pub fn prot_from_flags(p_flags: u32) -> Prot {
+    let mut p = Prot::NONE;
+    if p_flags & 4 != 0 {
+        p |= Prot::READ;
+    }
+    if p_flags & 2 != 0 {
+        p |= Prot::WRITE;
+    }
+    if p_flags & 1 != 0 {
+        p |= Prot::EXEC;
+    }
+    p
+}
+
+pub fn map(emu: &mut Emu, addr: u64, size: u64, prot: Prot) -> Result<()> {
+    emu.mem_map(addr, size, prot)
+        .map_err(|e| HarnessError::Emulator {
+            operation: format!("map {addr:#x}+{size:#x}"),
+            message: format!("{e:?}"),
+        })
+}
+
+/// Reads guest memory; a bad address is a host-function fault naming it.
+pub fn read(emu: &Emu, addr: u64, len: usize) -> Result<Vec<u8>> {
+    let mut v = vec![0u8; len];
+    emu.mem_read(addr, &mut v)
+        .map_err(|_| bad_pointer(addr, len))?;
+    Ok(v)
+}
+
+pub fn write(emu: &mut Emu, addr: u64, bytes: &[u8]) -> Result<()> {
+    emu.mem_write(addr, bytes)
+        .map_err(|_| bad_pointer(addr, bytes.len()))
+}
+
+fn bad_pointer(addr: u64, len: usize) -> HarnessError {
+    HarnessError::Fault(Box::new(crate::error::Fault {
+        kind: crate::error::FaultKind::HostFunction(format!(
+            "host access to unmapped guest memory {addr:#x}+{len:#x}"
+        )),
+        pc: 0,
+        address: Some(addr),
+        location: None,
+        registers: Vec::new(),
+        recent_blocks: Vec::new(),
+    }))
+}
+
+pub fn read_u32(emu: &Emu, addr: u64) -> Result<u32> {
+    let b = read(emu, addr, 4)?;
+    Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+pub fn read_u64(emu: &Emu, addr: u64) -> Result<u64> {
+    let b = read(emu, addr, 8)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b);
+    Ok(u64::from_le_bytes(a))
+}
+
+pub fn read_word(emu: &Emu, arch: Arch, addr: u64) -> Result<u64> {
+    match arch {
+        Arch::Arm => read_u32(emu, addr).map(u64::from),
+        Arch::X86_64 => read_u64(emu, addr),
+    }
+}
+
+pub fn write_word(emu: &mut Emu, arch: Arch, addr: u64, value: u64) -> Result<()> {
+    match arch {
+        Arch::Arm => write(emu, addr, &(value as u32).to_le_bytes()),
+        Arch::X86_64 => write(emu, addr, &value.to_le_bytes()),
+    }
+}
+
+/// Reads a NUL-terminated string (at most `limit` bytes).
+pub fn read_cstr(emu: &Emu, addr: u64, limit: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut at = addr;
+    while out.len() < limit {
+        // Read up to the end of the current page so a string near a mapping's end still works.
+        let chunk = (0x1000 - (at & 0xfff)) as usize;
+        let bytes = read(emu, at, chunk)?;
+        if let Some(p) = bytes.iter().position(|&b| b == 0) {
+            out.extend_from_slice(&bytes[..p]);
+            return Ok(out);
+        }
+        out.extend_from_slice(&bytes);
+        at += chunk as u64;
+    }
+    Ok(out)
+}
