@@ -274,6 +274,12 @@ pub fn install(s: &mut Session) -> Result<()> {
         let b = s.read_memory(s.arg(1)?, n)?;
         Ok(s.sign(cmp_bytes(&a, &b)))
     });
+    s.register_host_fn("bcmp", v, |s| {
+        let n = s.arg(2)? as usize;
+        let a = s.read_memory(s.arg(0)?, n)?;
+        let b = s.read_memory(s.arg(1)?, n)?;
+        Ok(u64::from(a != b))
+    });
     s.register_host_fn("strlen", v, |s| strlen(s, s.arg(0)?));
     s.register_host_fn("strcmp", v, |s| {
         let a = s.read_c_string(s.arg(0)?)?;

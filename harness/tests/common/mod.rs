@@ -1,0 +1,178 @@
+//! Fixtures built at test time with real toolchains, and helpers to run them.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tether_harness::{Arch, Event, HarnessError, Options, Session};
+
+/// A compiler driver plus linker producing shared libraries for one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toolchain {
+    /// gcc + GNU ld, x86-64.
+    GnuX86,
+    /// arm-linux-gnueabihf-gcc + GNU ld, Thumb-2 (Debian's default).
+    GnuThumb,
+    /// arm-linux-gnueabihf-gcc -marm + GNU ld.
+    GnuArm,
+    /// clang + lld, x86-64.
+    LldX86,
+    /// clang --target=armv7a-linux-gnueabihf + lld (ARM state).
+    LldArm,
+    /// clang + lld, Thumb-2.
+    LldThumb,
+}
+
+fn require(tool: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "required tool `{tool}` is missing: install the Debian package `{package}`"
+    );
+}
+
+impl Toolchain {
+    pub fn arch(self) -> Arch {
+        match self {
+            Toolchain::GnuX86 | Toolchain::LldX86 => Arch::X86_64,
+            _ => Arch::Arm,
+        }
+    }
+
+    fn driver(self) -> (String, Vec<String>) {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        match self {
+            Toolchain::GnuX86 => {
+                require("gcc", "gcc");
+                ("gcc".into(), s(&["-fuse-ld=bfd"]))
+            }
+            Toolchain::GnuThumb => {
+                require("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
+                (
+                    "arm-linux-gnueabihf-gcc".into(),
+                    s(&["-mthumb", "-fuse-ld=bfd"]),
+                )
+            }
+            Toolchain::GnuArm => {
+                require("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
+                (
+                    "arm-linux-gnueabihf-gcc".into(),
+                    s(&["-marm", "-fuse-ld=bfd"]),
+                )
+            }
+            Toolchain::LldX86 => {
+                require("clang", "clang");
+                require("ld.lld", "lld");
+                ("clang".into(), s(&["-fuse-ld=lld"]))
+            }
+            Toolchain::LldArm => {
+                require("clang", "clang");
+                require("ld.lld", "lld");
+                (
+                    "clang".into(),
+                    s(&["--target=armv7a-linux-gnueabihf", "-marm", "-fuse-ld=lld"]),
+                )
+            }
+            Toolchain::LldThumb => {
+                require("clang", "clang");
+                require("ld.lld", "lld");
+                (
+                    "clang".into(),
+                    s(&["--target=armv7a-linux-gnueabihf", "-mthumb", "-fuse-ld=lld"]),
+                )
+            }
+        }
+    }
+
+    /// Compiles `source` (C) into `dir/name` as a shared library; `extra` goes at the end of
+    /// the command line (libraries, -Wl options).
+    pub fn shared(self, dir: &Path, name: &str, source: &str, extra: &[&str]) -> PathBuf {
+        let src = dir.join(format!("{name}.c"));
+        std::fs::write(&src, source).expect("write fixture source");
+        let out = dir.join(name);
+        let (cc, mut args) = self.driver();
+        args.extend(
+            ["-O1", "-fPIC", "-shared", "-o"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        args.push(out.display().to_string());
+        args.push(src.display().to_string());
+        args.push(format!("-L{}", dir.display()));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = Command::new(&cc)
+            .args(&args)
+            .output()
+            .expect("run compiler");
+        assert!(
+            o.status.success(),
+            "{cc} {} failed:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    }
+}
+
+pub fn session(tc: Toolchain, dir: &Path) -> Session {
+    session_with(tc, dir, Options::default())
+}
+
+pub fn session_with(tc: Toolchain, dir: &Path, options: Options) -> Session {
+    let mut s = Session::new(tc.arch(), options).expect("session");
+    s.add_search_dir(dir);
+    s
+}
+
+pub fn seed_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../emu-tests/scenarios/seed")
+}
+
+pub fn read(p: PathBuf) -> String {
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Indices of events matching `f`.
+pub fn positions(events: &[Event], f: impl Fn(&Event) -> bool) -> Vec<usize> {
+    events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| f(e))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+pub fn lazy_bindings<'a>(events: &'a [Event], object: &str, symbol: &str) -> Vec<&'a Event> {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::Bound { object: o, symbol: s, lazy: true, .. } if o == object && s == symbol))
+        .collect()
+}
+
+pub fn fault_kind(e: &HarnessError) -> tether_harness::FaultKind {
+    match e {
+        HarnessError::Fault(f) => f.kind.clone(),
+        other => panic!("expected a guest fault, got {other:?}"),
+    }
+}
+
+/// Instantiates a test function `fn(Toolchain)` once per toolchain.
+#[macro_export]
+macro_rules! for_each_toolchain {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                use super::*;
+                #[test] fn gnu_x86_64() { super::$test(Toolchain::GnuX86) }
+                #[test] fn gnu_thumb() { super::$test(Toolchain::GnuThumb) }
+                #[test] fn gnu_arm() { super::$test(Toolchain::GnuArm) }
+                #[test] fn lld_x86_64() { super::$test(Toolchain::LldX86) }
+                #[test] fn lld_arm() { super::$test(Toolchain::LldArm) }
+                #[test] fn lld_thumb() { super::$test(Toolchain::LldThumb) }
+            }
+        )*
+    };
+}
