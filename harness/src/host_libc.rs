@@ -257,9 +257,6 @@ pub fn install(s: &mut Session) -> Result<()> {
     s.register_host_fn("memcpy", v, move |s| {
         copy(s, s.arg(0)?, s.arg(1)?, s.arg(2)?)
     });
-    if s.arch == Arch::X86_64 {
-        s.add_host_version("memcpy", "GLIBC_2.14");
-    }
     s.register_host_fn("memmove", v, move |s| {
         copy(s, s.arg(0)?, s.arg(1)?, s.arg(2)?)
     });
@@ -358,6 +355,17 @@ pub fn install(s: &mut Session) -> Result<()> {
         Ok(block.wrapping_add(offset))
     });
     s.register_host_fn("__aeabi_read_tp", None, |s| Ok(s.thread_pointer()));
+    if s.arch == Arch::X86_64 {
+        // x86-64 glibc versions that are newer than the port's base version.
+        for (name, version) in [
+            ("memcpy", "GLIBC_2.14"),
+            ("__stack_chk_fail", "GLIBC_2.4"),
+            ("__printf_chk", "GLIBC_2.3.4"),
+            ("__fprintf_chk", "GLIBC_2.3.4"),
+        ] {
+            s.add_host_version(name, version);
+        }
+    }
     // Weak hooks glibc's crt files test before calling; present and harmless.
     for name in [
         "__gmon_start__",
