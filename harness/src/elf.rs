@@ -36,6 +36,7 @@ pub mod abi {
     pub const PT_LOAD: u32 = 0x1;
     pub const PT_DYNAMIC: u32 = 0x2;
     pub const PT_TLS: u32 = 0x7;
+    pub const PT_INTERP: u32 = 0x3;
     pub const PT_GNU_RELRO: u32 = 0x6474e552;
     pub const DT_NEEDED: u32 = 0x1;
     pub const DT_PLTRELSZ: u32 = 0x2;
@@ -192,6 +193,10 @@ pub struct ElfObject {
     pub path: String,
     pub arch: Arch,
     pub e_type: u16,
+    /// e_entry (link-time address).
+    pub entry: u64,
+    /// PT_INTERP present: a program rather than a library.
+    pub has_interp: bool,
     pub segments: Vec<Segment>,
     pub tls: Option<TlsSegment>,
     pub relro: Option<(u64, u64)>,
@@ -245,6 +250,8 @@ fn parse_with<H: FileHeader<Endian = object::LittleEndian>>(
     let header = H::parse(data).map_err(|e| bad(path, e.to_string()))?;
     let endian = object::LittleEndian;
     let e_type = header.e_type(endian).0;
+    let entry: u64 = header.e_entry(endian).into();
+    let mut has_interp = false;
     if e_type != abi::ET_DYN && e_type != abi::ET_EXEC {
         return Err(bad(
             path,
@@ -320,6 +327,7 @@ fn parse_with<H: FileHeader<Endian = object::LittleEndian>>(
             }
             abi::PT_GNU_RELRO => relro = Some((vaddr, memsz)),
             abi::PT_DYNAMIC => dynamic_vaddr = Some(vaddr),
+            abi::PT_INTERP => has_interp = true,
             _ => {}
         }
     }
@@ -342,6 +350,8 @@ fn parse_with<H: FileHeader<Endian = object::LittleEndian>>(
         path: path.to_string(),
         arch,
         e_type,
+        entry,
+        has_interp,
         segments,
         tls,
         relro,
@@ -610,6 +620,14 @@ fn read_dynamic(obj: &ElfObject, dv: u64) -> Result<Dynamic> {
             "neither DT_HASH nor DT_GNU_HASH: symbols cannot be looked up",
         ));
     }
+    // A program may export nothing, so the hash table can cover fewer symbols than its
+    // relocations use: read .dynsym far enough for both.
+    let nsyms = d
+        .relocs
+        .iter()
+        .chain(&d.jmprel)
+        .map(|r| r.sym + 1)
+        .fold(nsyms, u32::max);
     let versym = get(abi::DT_VERSYM)
         .map(|a| check("DT_VERSYM", a))
         .transpose()?;

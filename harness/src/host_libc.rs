@@ -344,6 +344,16 @@ pub fn install(s: &mut Session) -> Result<()> {
         run_atexit(s, if dso == 0 { None } else { Some(dso) })?;
         Ok(0)
     });
+    // The host plays glibc's start-up: main(argc, argv, envp), then exit with its result.
+    s.register_host_fn("__libc_start_main", v, |s| {
+        let (main, argc, argv) = (s.arg(0)?, s.arg(1)?, s.arg(2)?);
+        let envp = argv + (argc + 1) * s.arch.word_size();
+        let code = s.call_address(main, &[argc, argv, envp])?;
+        run_atexit(s, None)?;
+        Err(HarnessError::Exit {
+            code: code as u32 as i32,
+        })
+    });
     s.register_host_fn("__tls_get_addr", None, |s| {
         let ti = s.arg(0)?;
         let w = s.arch.word_size();
@@ -366,6 +376,8 @@ pub fn install(s: &mut Session) -> Result<()> {
             s.add_host_version(name, version);
         }
     }
+    // glibc 2.34 moved the start-up code into libc proper under a new version.
+    s.add_host_version("__libc_start_main", "GLIBC_2.34");
     // Weak hooks glibc's crt files test before calling; present and harmless.
     for name in [
         "__gmon_start__",

@@ -1033,6 +1033,61 @@ impl Session {
         Ok(())
     }
 
+    /// Is object `i` a program (PT_INTERP or ET_EXEC) rather than a library?
+    pub fn is_program(&self, i: usize) -> bool {
+        self.objects
+            .get(i)
+            .is_some_and(|o| o.elf.has_interp || o.elf.e_type == crate::elf::abi::ET_EXEC)
+    }
+
+    /// Runs a program from its ELF entry point with the initial process stack a kernel builds
+    /// (argc, argv, envp, an empty auxv). `_start` reaches the host's `__libc_start_main`,
+    /// which calls `main` and then `exit`. Returns the exit status.
+    pub fn run_entry(&mut self, i: usize, args: &[&str]) -> Result<i32> {
+        let o = self
+            .objects
+            .get(i)
+            .ok_or_else(|| HarnessError::Usage(format!("no object {i}")))?;
+        let entry = o.base + o.elf.entry;
+        let layout = self.arch.layout();
+        let w = self.arch.word_size();
+        let mut ptrs = Vec::new();
+        for a in args {
+            ptrs.push(self.alloc_c_string(a)?);
+        }
+        // argc, argv[], NULL, envp NULL, auxv AT_NULL pair.
+        let mut words = vec![ptrs.len() as u64];
+        words.extend(&ptrs);
+        words.extend([0, 0, 0, 0]);
+        let sp = (layout.stack_top - 0x1000) & !15;
+        for (k, v) in words.iter().enumerate() {
+            self.write_word(sp + k as u64 * w, *v)?;
+        }
+        self.events.push(Event::Call {
+            function: "_start".into(),
+            address: entry,
+            args: Vec::new(),
+        });
+        match self.start_at(entry, sp) {
+            Err(HarnessError::Exit { code }) => Ok(code),
+            Err(e) => Err(e),
+            Ok(_) => Err(self.fault(FaultKind::Emulator("_start returned".into()), None)),
+        }
+    }
+
+    fn start_at(&mut self, pc: u64, sp: u64) -> Result<u64> {
+        let s = self.emu.get_data_mut();
+        s.blocks_run = 0;
+        s.budget_exceeded = false;
+        // No return address: _start never returns (a return lands in the return trap).
+        self.arch.prepare_call(&mut self.emu, pc, &[], sp + 8)?;
+        self.arch.set_sp(&mut self.emu, sp)?;
+        self.depth += 1;
+        let r = self.run(pc);
+        self.depth -= 1;
+        r
+    }
+
     // ---- calling ----
 
     /// The address of a symbol in the global scope (host library included); Thumb functions

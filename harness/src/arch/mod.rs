@@ -193,6 +193,13 @@ impl Arch {
             Arch::X86_64 => x86_64::sp(emu),
         }
     }
+    pub fn set_sp(self, emu: &mut Emu, sp: u64) -> Result<()> {
+        let r = match self {
+            Arch::Arm => emu.reg_write(unicorn_engine::RegisterARM::SP, sp),
+            Arch::X86_64 => emu.reg_write(unicorn_engine::RegisterX86::RSP, sp),
+        };
+        r.map_err(|e| crate::error::HarnessError::emu("write sp", e))
+    }
     /// Where the variadic arguments of a host function start, given its named integer
     /// argument count.
     pub fn var_args(self, named: usize) -> VarArgs {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The shared library (or executable) to load.
+    /// The shared library to load, or a program (run from its entry point unless --call is given).
     pub lib: PathBuf,
     /// A library that may satisfy DT_NEEDED entries (by SONAME or file name).
     #[arg(long = "lib", value_name = "DEP.so")]
@@ -62,8 +62,13 @@ fn session_run(s: &mut Session, args: &RunArgs) -> Result<Outcome, HarnessError>
         exit_code: None,
     };
     let body = |s: &mut Session, out: &mut Outcome| -> Result<(), HarnessError> {
-        s.load(&args.lib)?;
+        let root = s.load(&args.lib)?;
         s.run_init()?;
+        if args.call.is_none() && s.is_program(root) {
+            // A program: the host plays the kernel and ld.so, then _start runs main.
+            let name = args.lib.display().to_string();
+            out.exit_code = Some(s.run_entry(root, &[&name])?);
+        }
         if let Some(call) = &args.call {
             let (sym, rest) = call
                 .split_first()

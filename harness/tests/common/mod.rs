@@ -90,13 +90,39 @@ impl Toolchain {
     /// Compiles `source` (C) into `dir/name` as a shared library; `extra` goes at the end of
     /// the command line (libraries, -Wl options).
     pub fn shared(self, dir: &Path, name: &str, source: &str, extra: &[&str]) -> PathBuf {
+        self.build(dir, name, source, &["-fPIC", "-shared"], extra)
+    }
+
+    /// Compiles `source` into a program: PIE, or a fixed-address executable when `pie` is false.
+    pub fn program(
+        self,
+        dir: &Path,
+        name: &str,
+        source: &str,
+        pie: bool,
+        extra: &[&str],
+    ) -> PathBuf {
+        let mode: &[&str] = if pie {
+            &["-fPIE", "-pie"]
+        } else {
+            &["-fno-pie", "-no-pie"]
+        };
+        let mut extra = extra.to_vec();
+        let rpath_link = format!("-Wl,-rpath-link,{}", dir.display());
+        extra.push(&rpath_link);
+        self.build(dir, name, source, mode, &extra)
+    }
+
+    fn build(self, dir: &Path, name: &str, source: &str, mode: &[&str], extra: &[&str]) -> PathBuf {
         let src = dir.join(format!("{name}.c"));
         std::fs::write(&src, source).expect("write fixture source");
         let out = dir.join(name);
         let (cc, mut args) = self.driver();
         args.extend(
-            ["-O1", "-fPIC", "-shared", "-o"]
+            ["-O1"]
                 .iter()
+                .chain(mode)
+                .chain(&["-o"])
                 .map(|s| s.to_string()),
         );
         args.push(out.display().to_string());

@@ -1,0 +1,63 @@
+//! Whole programs run from their entry point: the host plays the kernel's initial stack and
+//! glibc's `__libc_start_main`.
+
+mod common;
+use common::*;
+use tether_harness::Event;
+
+fn seed_program(tc: Toolchain) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let seed = seed_dir();
+    tc.shared(d, "libtest.so", &read(seed.join("libtest.c")), &[]);
+    tc.shared(
+        d,
+        "libgo.so",
+        &read(seed.join("libgo.c")),
+        &["-Wl,-init=go_init", "-ltest"],
+    );
+    for pie in [true, false] {
+        let main = tc.program(d, "main", &read(seed.join("main.c")), pie, &["-lgo"]);
+        let mut s = session(tc, d);
+        let root = s.load(&main).unwrap();
+        assert!(s.is_program(root));
+        s.run_init().unwrap();
+        assert_eq!(s.run_entry(root, &["main"]).unwrap(), 0);
+        s.run_fini().unwrap();
+        assert_eq!(s.stdout(), read(seed.join("expected.txt")), "pie={pie}");
+        // main's call to Go_callback went through main's own PLT, bound lazily once.
+        assert_eq!(
+            lazy_bindings(s.events(), "main", "Go_callback").len(),
+            1,
+            "pie={pie}"
+        );
+    }
+}
+
+fn copy_relocation(tc: Toolchain) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tc.shared(
+        d,
+        "libcounter.so",
+        "int counter = 5;\nint bump(void) { return ++counter; }\n",
+        &[],
+    );
+    let main =
+        "extern int counter;\nint bump(void);\nint main(void) { counter += 10; return bump(); }\n";
+    let exe = tc.program(d, "main", main, false, &["-lcounter"]);
+    let mut s = session(tc, d);
+    let root = s.load(&exe).unwrap();
+    assert!(
+        s.events().iter().any(
+            |e| matches!(e, Event::Relocated { object, kind, symbol, .. }
+            if object == "main" && kind.ends_with("_COPY") && symbol == "counter")
+        ),
+        "a COPY relocation was applied"
+    );
+    s.run_init().unwrap();
+    // The library's GOT entry points at the program's copy, initialised from the library.
+    assert_eq!(s.run_entry(root, &["main"]).unwrap(), 16);
+}
+
+for_each_toolchain!(seed_program, copy_relocation);
