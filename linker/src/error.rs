@@ -9,7 +9,10 @@ pub enum LinkError {
     /// Command-line misuse (unknown option, missing value, ...).
     Usage(String),
     /// A file could not be opened, read or written.
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// An input is not a well-formed ELF object, archive, shared library or script.
     Malformed { file: String, what: String },
     /// Several problems found in one pass (every undefined symbol, every bad relocation).
@@ -20,10 +23,16 @@ pub enum LinkError {
 
 impl LinkError {
     pub fn malformed(file: &str, what: impl fmt::Display) -> LinkError {
-        LinkError::Malformed { file: file.to_string(), what: what.to_string() }
+        LinkError::Malformed {
+            file: file.to_string(),
+            what: what.to_string(),
+        }
     }
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> LinkError {
-        LinkError::Io { path: path.into(), source }
+        LinkError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

@@ -48,7 +48,13 @@ fn kind_of(bytes: &[u8]) -> Option<FileKind> {
     }
     if bytes.starts_with(b"\x7fELF") {
         let little = bytes.get(5) == Some(&1);
-        let e_type = bytes.get(16..18).map(|b| if little { u16::from_le_bytes([b[0], b[1]]) } else { u16::from_be_bytes([b[0], b[1]]) });
+        let e_type = bytes.get(16..18).map(|b| {
+            if little {
+                u16::from_le_bytes([b[0], b[1]])
+            } else {
+                u16::from_be_bytes([b[0], b[1]])
+            }
+        });
         return match e_type {
             Some(1) => Some(FileKind::Object),
             Some(3) => Some(FileKind::Shared),
@@ -71,16 +77,22 @@ pub fn collect(opts: &Options) -> Result<Vec<MappedFile>> {
     for dir in &opts.lib_dirs {
         search.add_dir(dir.clone());
     }
-    let mut c = Collector { search, files: Vec::new(), next_group: 0, depth: 0 };
+    let mut c = Collector {
+        search,
+        files: Vec::new(),
+        next_group: 0,
+        depth: 0,
+    };
     let mut state = Placement::default();
     let mut saved = Vec::new();
     for item in &opts.inputs {
         match item {
             InputItem::File(path) => c.add_path(path, state)?,
             InputItem::Library(spec) => {
-                let path = c.search.find_library(spec, state.static_only).ok_or_else(|| {
-                    LinkError::Other(format!("unable to find library -l{spec}"))
-                })?;
+                let path = c
+                    .search
+                    .find_library(spec, state.static_only)
+                    .ok_or_else(|| LinkError::Other(format!("unable to find library -l{spec}")))?;
                 c.add_path(&path, state)?;
             }
             InputItem::WholeArchive(on) => state.whole_archive = *on,
@@ -89,7 +101,9 @@ pub fn collect(opts: &Options) -> Result<Vec<MappedFile>> {
             InputItem::PushState => saved.push(state),
             InputItem::PopState => {
                 let group = state.group;
-                state = saved.pop().ok_or_else(|| LinkError::Usage("--pop-state without --push-state".into()))?;
+                state = saved
+                    .pop()
+                    .ok_or_else(|| LinkError::Usage("--pop-state without --push-state".into()))?;
                 state.group = group;
             }
             InputItem::StartGroup => {
@@ -127,24 +141,39 @@ impl Collector {
         let map = unsafe { Mmap::map(&file) }.map_err(|e| LinkError::io(path, e))?;
         match kind_of(&map) {
             Some(kind) => {
-                self.files.push(MappedFile { path: path.to_path_buf(), kind, placement, map });
+                self.files.push(MappedFile {
+                    path: path.to_path_buf(),
+                    kind,
+                    placement,
+                    map,
+                });
                 Ok(())
             }
             None if script::is_linker_script(&map) => self.add_script(path, &map, placement),
-            None if map.starts_with(b"\x7fELF") => {
-                Err(LinkError::malformed(&path.display().to_string(), "ELF file is neither a relocatable object nor a shared library"))
-            }
-            None => Err(LinkError::malformed(&path.display().to_string(), "file format not recognized")),
+            None if map.starts_with(b"\x7fELF") => Err(LinkError::malformed(
+                &path.display().to_string(),
+                "ELF file is neither a relocatable object nor a shared library",
+            )),
+            None => Err(LinkError::malformed(
+                &path.display().to_string(),
+                "file format not recognized",
+            )),
         }
     }
 
     fn add_script(&mut self, path: &Path, bytes: &[u8], placement: Placement) -> Result<()> {
         self.depth += 1;
         if self.depth > 16 {
-            return Err(LinkError::Other(format!("{}: linker scripts nest too deeply", path.display())));
+            return Err(LinkError::Other(format!(
+                "{}: linker scripts nest too deeply",
+                path.display()
+            )));
         }
-        let text = std::str::from_utf8(bytes).map_err(|_| LinkError::malformed(&path.display().to_string(), "linker script is not UTF-8"))?;
-        let commands = script::parse(text).map_err(|e| LinkError::Other(format!("{}: {e}", path.display())))?;
+        let text = std::str::from_utf8(bytes).map_err(|_| {
+            LinkError::malformed(&path.display().to_string(), "linker script is not UTF-8")
+        })?;
+        let commands = script::parse(text)
+            .map_err(|e| LinkError::Other(format!("{}: {e}", path.display())))?;
         for command in commands {
             let (entries, grouped) = match command {
                 Command::Group(entries) => (entries, true),
@@ -167,7 +196,11 @@ impl Collector {
                     InputName::Library(spec) => self.search.find_library(spec, p.static_only),
                 };
                 let found = found.ok_or_else(|| {
-                    LinkError::Other(format!("{}: cannot find {:?} named by the linker script", path.display(), entry.name))
+                    LinkError::Other(format!(
+                        "{}: cannot find {:?} named by the linker script",
+                        path.display(),
+                        entry.name
+                    ))
                 })?;
                 self.add_path(&found, p)?;
             }

@@ -2,12 +2,23 @@
 //! shared libraries and executables for x86-64 and ARM32 (EABI).
 
 pub mod arch;
+pub mod build_id_note;
+pub mod dynamic;
+pub mod eh_frame_hdr;
+pub mod error;
+pub mod got_plt;
+pub mod hash;
+pub mod inputs;
+pub mod layout;
+pub mod link;
+pub mod object_file;
+pub mod options;
+pub mod relocate;
+pub mod resolve;
+pub mod scan;
 pub mod script;
 pub mod search;
-pub mod error;
-pub mod options;
-pub mod hash;
-pub mod object_file;
 pub mod shared_file;
-pub mod inputs;
 pub mod symbols;
+pub mod versions;
+pub mod write;

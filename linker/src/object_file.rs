@@ -91,16 +91,28 @@ pub struct ObjectFile<'d> {
 }
 
 impl<'d> ObjectFile<'d> {
-    pub fn parse(name: String, archive: Option<String>, data: &'d [u8], arch: Option<&dyn Arch>) -> Result<Self> {
+    pub fn parse(
+        name: String,
+        archive: Option<String>,
+        data: &'d [u8],
+        arch: Option<&dyn Arch>,
+    ) -> Result<Self> {
         match data.get(4) {
-            Some(&c) if c == elf::ELFCLASS64.0 => parse::<elf::FileHeader64<Endianness>>(name, archive, data, arch),
-            Some(&c) if c == elf::ELFCLASS32.0 => parse::<elf::FileHeader32<Endianness>>(name, archive, data, arch),
+            Some(&c) if c == elf::ELFCLASS64.0 => {
+                parse::<elf::FileHeader64<Endianness>>(name, archive, data, arch)
+            }
+            Some(&c) if c == elf::ELFCLASS32.0 => {
+                parse::<elf::FileHeader32<Endianness>>(name, archive, data, arch)
+            }
             _ => Err(LinkError::malformed(&name, "not an ELF file (bad class)")),
         }
     }
 
     pub fn section_name(&self, index: usize) -> String {
-        self.sections.get(index).map(|s| String::from_utf8_lossy(s.name).into_owned()).unwrap_or_default()
+        self.sections
+            .get(index)
+            .map(|s| String::from_utf8_lossy(s.name).into_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -132,7 +144,9 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         let section_data = if sh_type == elf::SHT_NOBITS.0 {
             &[][..]
         } else {
-            header.data(endian, data).map_err(|_| bad(&"section data lies outside the file"))?
+            header
+                .data(endian, data)
+                .map_err(|_| bad(&"section data lies outside the file"))?
         };
         let name_bytes = table.section_name(endian, header).map_err(|e| bad(&e))?;
         let flags: u64 = header.sh_flags(endian).0;
@@ -152,7 +166,9 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         });
     }
 
-    let symtab = table.symbols(endian, data, elf::SHT_SYMTAB).map_err(|e| bad(&e))?;
+    let symtab = table
+        .symbols(endian, data, elf::SHT_SYMTAB)
+        .map_err(|e| bad(&e))?;
     let strings = symtab.strings();
     let mut symbols = Vec::with_capacity(symtab.len());
     let mut first_global = symtab.len();
@@ -169,7 +185,9 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         } else if shndx == elf::SHN_COMMON {
             SymPlace::Common
         } else {
-            let section = symtab.symbol_section(endian, sym, index).map_err(|e| bad(&e))?;
+            let section = symtab
+                .symbol_section(endian, sym, index)
+                .map_err(|e| bad(&e))?;
             match section {
                 Some(s) if s.0 < sections.len() => SymPlace::Section(s.0 as u32),
                 _ => return Err(bad(&format!("symbol {} has a bad section index", index.0))),
@@ -193,37 +211,58 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
     for (index, header) in table.enumerate() {
         let sh_type = header.sh_type(endian);
         if sh_type == elf::SHT_GROUP {
-            let words: &[object::U32<Endianness>] = header.data_as_array(endian, data).map_err(|e| bad(&e))?;
-            let is_comdat = words.first().map(|w| w.get(endian) & elf::GRP_COMDAT.0 != 0).unwrap_or(false);
+            let words: &[object::U32<Endianness>] =
+                header.data_as_array(endian, data).map_err(|e| bad(&e))?;
+            let is_comdat = words
+                .first()
+                .map(|w| w.get(endian) & elf::GRP_COMDAT.0 != 0)
+                .unwrap_or(false);
             sections[index.0].live = false;
             if !is_comdat {
                 continue;
             }
             let sig = symbols
                 .get(header.sh_info(endian) as usize)
-                .ok_or_else(|| bad(&format!("group section {} has a bad signature symbol", index.0)))?;
+                .ok_or_else(|| {
+                    bad(&format!(
+                        "group section {} has a bad signature symbol",
+                        index.0
+                    ))
+                })?;
             // A group signed by a section symbol (as GNU as emits for some groups) is named by
             // that section.
             let signature = match (sig.ty == elf::STT_SECTION.0, sig.place) {
                 (true, SymPlace::Section(s)) => sections[s as usize].name,
                 _ => sig.name,
             };
-            let members = words[1..].iter().map(|w| w.get(endian)).collect::<Vec<u32>>();
+            let members = words[1..]
+                .iter()
+                .map(|w| w.get(endian))
+                .collect::<Vec<u32>>();
             if members.iter().any(|&m| m as usize >= sections.len()) {
-                return Err(bad(&format!("group section {} names a missing section", index.0)));
+                return Err(bad(&format!(
+                    "group section {} names a missing section",
+                    index.0
+                )));
             }
             groups.push(Group { signature, members });
         } else if sh_type == elf::SHT_REL || sh_type == elf::SHT_RELA {
             sections[index.0].live = false;
             let target = header.sh_info(endian) as usize;
             if target == 0 || target >= sections.len() {
-                return Err(bad(&format!("relocation section {} applies to a missing section", index.0)));
+                return Err(bad(&format!(
+                    "relocation section {} applies to a missing section",
+                    index.0
+                )));
             }
             let mut relocs = Vec::new();
             let nsyms = symbols.len() as u32;
             let check = |sym: u32| {
                 if sym >= nsyms {
-                    Err(bad(&format!("relocation in section {index} names symbol {sym}, beyond the symbol table", index = index.0)))
+                    Err(bad(&format!(
+                        "relocation in section {index} names symbol {sym}, beyond the symbol table",
+                        index = index.0
+                    )))
                 } else {
                     Ok(())
                 }
@@ -250,26 +289,40 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
                     // REL inputs keep the addend in the field; only the target knows its encoding.
                     let addend = match arch.and_then(|a| a.classify(r_type).map(|h| (a, h))) {
                         Some((a, howto)) => {
-                            let site = usize::try_from(offset).ok().and_then(|o| site_data.get(o..)).unwrap_or(&[]);
+                            let site = usize::try_from(offset)
+                                .ok()
+                                .and_then(|o| site_data.get(o..))
+                                .unwrap_or(&[]);
                             a.implicit_addend(&howto, site).map_err(|e| {
-                                bad(&format!("relocation at {offset:#x} in section {target}: {e}"))
+                                bad(&format!(
+                                    "relocation at {offset:#x} in section {target}: {e}"
+                                ))
                             })?
                         }
                         None => 0,
                     };
-                    relocs.push(Reloc { offset, r_type, sym, addend });
+                    relocs.push(Reloc {
+                        offset,
+                        r_type,
+                        sym,
+                        addend,
+                    });
                 }
             }
             sections[target].relocs = relocs;
         }
     }
     for (index, s) in sections.iter().enumerate() {
-        if matches!(s.sh_type, t if t == elf::SHT_SYMTAB.0 || t == elf::SHT_STRTAB.0) || index == 0 {
+        if matches!(s.sh_type, t if t == elf::SHT_SYMTAB.0 || t == elf::SHT_STRTAB.0) || index == 0
+        {
             // Symbol and string tables are rebuilt, never copied.
         }
     }
     for s in sections.iter_mut() {
-        if s.sh_type == elf::SHT_SYMTAB.0 || s.sh_type == elf::SHT_STRTAB.0 || s.sh_type == elf::SHT_NULL.0 {
+        if s.sh_type == elf::SHT_SYMTAB.0
+            || s.sh_type == elf::SHT_STRTAB.0
+            || s.sh_type == elf::SHT_NULL.0
+        {
             s.live = false;
         }
     }

@@ -71,13 +71,48 @@ pub struct Options {
 
 /// Single-dash spellings of long options that GNU ld accepts.
 const SINGLE_DASH_LONG: &[&str] = &[
-    "shared", "soname", "rpath", "rpath-link", "init", "fini", "plugin", "plugin-opt", "static",
-    "Bshareable", "no-undefined", "version-script", "dynamic-linker", "export-dynamic",
-    "hash-style", "build-id", "eh-frame-hdr", "as-needed", "no-as-needed", "whole-archive",
-    "no-whole-archive", "start-group", "end-group", "push-state", "pop-state", "sysroot",
-    "exclude-libs", "enable-new-dtags", "disable-new-dtags", "version", "help", "pie",
-    "no-pie", "call_shared", "non_shared", "dn", "dy", "gc-sections", "no-gc-sections",
-    "fatal-warnings", "warn-common", "as-needed",
+    "shared",
+    "soname",
+    "rpath",
+    "rpath-link",
+    "init",
+    "fini",
+    "plugin",
+    "plugin-opt",
+    "static",
+    "Bshareable",
+    "no-undefined",
+    "version-script",
+    "dynamic-linker",
+    "export-dynamic",
+    "hash-style",
+    "build-id",
+    "eh-frame-hdr",
+    "as-needed",
+    "no-as-needed",
+    "whole-archive",
+    "no-whole-archive",
+    "start-group",
+    "end-group",
+    "push-state",
+    "pop-state",
+    "sysroot",
+    "exclude-libs",
+    "enable-new-dtags",
+    "disable-new-dtags",
+    "version",
+    "help",
+    "pie",
+    "no-pie",
+    "call_shared",
+    "non_shared",
+    "dn",
+    "dy",
+    "gc-sections",
+    "no-gc-sections",
+    "fatal-warnings",
+    "warn-common",
+    "as-needed",
 ];
 
 /// What the command line asked for: a link, or information.
@@ -89,38 +124,100 @@ pub enum Invocation {
 
 fn command() -> Command {
     let flag = |name: &'static str, help: &'static str| {
-        Arg::new(name).long(name).action(ArgAction::Append).num_args(0).default_missing_value("1").help(help)
+        Arg::new(name)
+            .long(name)
+            .action(ArgAction::Append)
+            .num_args(0)
+            .default_missing_value("1")
+            .help(help)
     };
     let value = |name: &'static str, help: &'static str| {
-        Arg::new(name).long(name).action(ArgAction::Append).num_args(1).allow_hyphen_values(true).help(help)
+        Arg::new(name)
+            .long(name)
+            .action(ArgAction::Append)
+            .num_args(1)
+            .allow_hyphen_values(true)
+            .help(help)
     };
     Command::new("ld.tether")
         .about("tether: an ELF linker for x86-64 and ARM32 shared libraries (GNU ld compatible)")
         .disable_version_flag(true)
         .disable_help_flag(true)
         .no_binary_name(true)
-        .arg(Arg::new("input").action(ArgAction::Append).value_parser(clap::value_parser!(PathBuf)).help("Object files, archives, shared libraries, linker scripts"))
+        .arg(
+            Arg::new("input")
+                .action(ArgAction::Append)
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Object files, archives, shared libraries, linker scripts"),
+        )
         .arg(value("output", "Output file").short('o'))
         .arg(flag("shared", "Create a shared library").alias("Bshareable"))
         .arg(value("soname", "Set DT_SONAME").short('h'))
-        .arg(value("library", "Search for library NAME (-l:FILE for an exact file name)").short('l'))
+        .arg(
+            value(
+                "library",
+                "Search for library NAME (-l:FILE for an exact file name)",
+            )
+            .short('l'),
+        )
         .arg(value("library-path", "Add a directory to the library search path").short('L'))
         .arg(value("sysroot", "Prefix for =/$SYSROOT paths"))
-        .arg(value("B", "-Bstatic, -Bdynamic, -Bsymbolic, -Bsymbolic-functions").short('B').long(None))
-        .arg(flag("static", "Same as -Bstatic").alias("non_shared").alias("dn"))
+        .arg(
+            value("B", "-Bstatic, -Bdynamic, -Bsymbolic, -Bsymbolic-functions")
+                .short('B')
+                .long(None),
+        )
+        .arg(
+            flag("static", "Same as -Bstatic")
+                .alias("non_shared")
+                .alias("dn"),
+        )
         .arg(flag("call_shared", "Same as -Bdynamic").alias("dy"))
-        .arg(flag("whole-archive", "Include every member of the following archives"))
+        .arg(flag(
+            "whole-archive",
+            "Include every member of the following archives",
+        ))
         .arg(flag("no-whole-archive", "Turn off --whole-archive"))
-        .arg(flag("as-needed", "Only add DT_NEEDED for libraries that are used"))
+        .arg(flag(
+            "as-needed",
+            "Only add DT_NEEDED for libraries that are used",
+        ))
         .arg(flag("no-as-needed", "Turn off --as-needed"))
-        .arg(flag("push-state", "Save the -B/--as-needed/--whole-archive state"))
+        .arg(flag(
+            "push-state",
+            "Save the -B/--as-needed/--whole-archive state",
+        ))
         .arg(flag("pop-state", "Restore the state saved by --push-state"))
-        .arg(flag("start-group", "Start a group of archives searched repeatedly").short_alias('('))
+        .arg(
+            flag(
+                "start-group",
+                "Start a group of archives searched repeatedly",
+            )
+            .short_alias('('),
+        )
         .arg(flag("end-group", "End a group").short_alias(')'))
-        .arg(value("z", "-z relro|norelro|now|lazy|defs|undefs|text|notext|noexecstack|execstack|nodelete").short('z').long(None))
+        .arg(
+            value(
+                "z",
+                "-z relro|norelro|now|lazy|defs|undefs|text|notext|noexecstack|execstack|nodelete",
+            )
+            .short('z')
+            .long(None),
+        )
         .arg(value("hash-style", "sysv, gnu or both"))
-        .arg(Arg::new("build-id").long("build-id").action(ArgAction::Append).num_args(0..=1).require_equals(true).default_missing_value("sha1").help("Add a build-id note (sha1, md5, uuid, 0xHEX, none)"))
-        .arg(flag("eh-frame-hdr", "Create .eh_frame_hdr and PT_GNU_EH_FRAME"))
+        .arg(
+            Arg::new("build-id")
+                .long("build-id")
+                .action(ArgAction::Append)
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("sha1")
+                .help("Add a build-id note (sha1, md5, uuid, 0xHEX, none)"),
+        )
+        .arg(flag(
+            "eh-frame-hdr",
+            "Create .eh_frame_hdr and PT_GNU_EH_FRAME",
+        ))
         .arg(value("init", "Symbol for DT_INIT (default _init)"))
         .arg(value("fini", "Symbol for DT_FINI (default _fini)"))
         .arg(value("rpath", "Add a run-time library search directory").short('R'))
@@ -128,21 +225,45 @@ fn command() -> Command {
         .arg(flag("enable-new-dtags", "Use DT_RUNPATH for -rpath"))
         .arg(flag("disable-new-dtags", "Use DT_RPATH for -rpath"))
         .arg(value("version-script", "Read a version script"))
-        .arg(value("exclude-libs", "Make symbols from these archives local (ALL for every archive)"))
-        .arg(flag("no-undefined", "Report undefined symbols in shared libraries"))
-        .arg(value("m", "Emulation (elf_x86_64, armelf_linux_eabi)").short('m').long(None))
+        .arg(value(
+            "exclude-libs",
+            "Make symbols from these archives local (ALL for every archive)",
+        ))
+        .arg(flag(
+            "no-undefined",
+            "Report undefined symbols in shared libraries",
+        ))
+        .arg(
+            value("m", "Emulation (elf_x86_64, armelf_linux_eabi)")
+                .short('m')
+                .long(None),
+        )
         .arg(value("plugin", "Accepted, ignored (LTO plugin)"))
         .arg(value("plugin-opt", "Accepted, ignored"))
-        .arg(value("O", "Optimisation level (accepted, ignored)").short('O').long(None))
+        .arg(
+            value("O", "Optimisation level (accepted, ignored)")
+                .short('O')
+                .long(None),
+        )
         .arg(value("dynamic-linker", "Set PT_INTERP").short('I'))
-        .arg(flag("export-dynamic", "Accepted (shared libraries export every default-visibility symbol)").short('E'))
+        .arg(
+            flag(
+                "export-dynamic",
+                "Accepted (shared libraries export every default-visibility symbol)",
+            )
+            .short('E'),
+        )
         .arg(flag("gc-sections", "Accepted, ignored"))
         .arg(flag("no-gc-sections", "Accepted, ignored"))
         .arg(flag("fatal-warnings", "Accepted, ignored"))
         .arg(flag("warn-common", "Accepted, ignored"))
         .arg(flag("pie", "Not supported yet"))
         .arg(flag("no-pie", "Accepted, ignored"))
-        .arg(flag("version", "Print the version and exit").short('v').alias("V"))
+        .arg(
+            flag("version", "Print the version and exit")
+                .short('v')
+                .alias("V"),
+        )
         .arg(flag("help", "Print this help"))
 }
 
@@ -170,7 +291,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
     let normalised: Vec<OsString> = expanded.into_iter().map(normalise).collect();
     let matches = command().try_get_matches_from(normalised).map_err(|e| {
         let rendered = e.to_string();
-        let first = rendered.lines().next().unwrap_or("invalid command line").trim_start_matches("error: ");
+        let first = rendered
+            .lines()
+            .next()
+            .unwrap_or("invalid command line")
+            .trim_start_matches("error: ");
         LinkError::Usage(first.to_string())
     })?;
     if matches.get_many::<String>("help").is_some() {
@@ -183,7 +308,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
 }
 
 fn strings(m: &ArgMatches, id: &str) -> Vec<String> {
-    m.get_many::<String>(id).map(|v| v.cloned().collect()).unwrap_or_default()
+    m.get_many::<String>(id)
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default()
 }
 
 fn last(m: &ArgMatches, id: &str) -> Option<String> {
@@ -195,7 +322,11 @@ fn present(m: &ArgMatches, id: &str) -> bool {
 }
 
 /// (command-line index, item) for every occurrence of `id`.
-fn indexed<T: Clone>(m: &ArgMatches, id: &str, make: impl Fn(&str) -> Option<T>) -> Result<Vec<(usize, T)>> {
+fn indexed<T: Clone>(
+    m: &ArgMatches,
+    id: &str,
+    make: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<(usize, T)>> {
     let (Some(indices), Some(values)) = (m.indices_of(id), m.get_raw(id)) else {
         return Ok(Vec::new());
     };
@@ -211,8 +342,12 @@ fn indexed<T: Clone>(m: &ArgMatches, id: &str, make: impl Fn(&str) -> Option<T>)
 
 fn from_matches(m: &ArgMatches) -> Result<Options> {
     let mut items: Vec<(usize, InputItem)> = Vec::new();
-    items.extend(indexed(m, "input", |s| Some(InputItem::File(PathBuf::from(s))))?);
-    items.extend(indexed(m, "library", |s| Some(InputItem::Library(s.to_string())))?);
+    items.extend(indexed(m, "input", |s| {
+        Some(InputItem::File(PathBuf::from(s)))
+    })?);
+    items.extend(indexed(m, "library", |s| {
+        Some(InputItem::Library(s.to_string()))
+    })?);
     for (id, item) in [
         ("whole-archive", InputItem::WholeArchive(true)),
         ("no-whole-archive", InputItem::WholeArchive(false)),
@@ -277,9 +412,18 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
     }
 
     let hash_style = match last(m, "hash-style").as_deref() {
-        None | Some("sysv") => HashStyle { sysv: true, gnu: false },
-        Some("gnu") => HashStyle { sysv: false, gnu: true },
-        Some("both") => HashStyle { sysv: true, gnu: true },
+        None | Some("sysv") => HashStyle {
+            sysv: true,
+            gnu: false,
+        },
+        Some("gnu") => HashStyle {
+            sysv: false,
+            gnu: true,
+        },
+        Some("both") => HashStyle {
+            sysv: true,
+            gnu: true,
+        },
         Some(other) => return Err(LinkError::Usage(format!("unknown --hash-style: {other}"))),
     };
     let build_id = match last(m, "build-id").as_deref() {
@@ -297,20 +441,32 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
                 _ => return Err(LinkError::Usage(format!("invalid --build-id: {hex}"))),
             }
         }
-        Some(other) => return Err(LinkError::Usage(format!("unknown --build-id style: {other}"))),
+        Some(other) => {
+            return Err(LinkError::Usage(format!(
+                "unknown --build-id style: {other}"
+            )))
+        }
     };
     if present(m, "pie") {
-        return Err(LinkError::Usage("-pie: position-independent executables are not supported yet".into()));
+        return Err(LinkError::Usage(
+            "-pie: position-independent executables are not supported yet".into(),
+        ));
     }
     let emulation = last(m, "m");
     if let Some(e) = &emulation {
-        if !matches!(e.as_str(), "elf_x86_64" | "armelf_linux_eabi" | "armelfb_linux_eabi" | "armelf") {
+        if !matches!(
+            e.as_str(),
+            "elf_x86_64" | "armelf_linux_eabi" | "armelfb_linux_eabi" | "armelf"
+        ) {
             return Err(LinkError::Usage(format!("unrecognised emulation: {e}")));
         }
     }
     let mut new_dtags = true;
     for (i, _) in indexed(m, "disable-new-dtags", |_| Some(()))? {
-        let enabled_after = m.indices_of("enable-new-dtags").map(|mut it| it.any(|j| j > i)).unwrap_or(false);
+        let enabled_after = m
+            .indices_of("enable-new-dtags")
+            .map(|mut it| it.any(|j| j > i))
+            .unwrap_or(false);
         new_dtags = enabled_after;
     }
     Ok(Options {
@@ -318,7 +474,10 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         shared: present(m, "shared"),
         soname: last(m, "soname"),
         inputs: items.into_iter().map(|(_, item)| item).collect(),
-        lib_dirs: strings(m, "library-path").into_iter().map(PathBuf::from).collect(),
+        lib_dirs: strings(m, "library-path")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
         sysroot: last(m, "sysroot").map(PathBuf::from),
         hash_style,
         build_id,
@@ -327,7 +486,10 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         fini: last(m, "fini").unwrap_or_else(|| "_fini".into()),
         rpath: strings(m, "rpath"),
         new_dtags,
-        version_script: strings(m, "version-script").into_iter().map(PathBuf::from).collect(),
+        version_script: strings(m, "version-script")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
         bsymbolic,
         bsymbolic_functions,
         exclude_libs: strings(m, "exclude-libs")
@@ -358,15 +520,46 @@ mod tests {
     #[test]
     fn gcc_shared_command_line_keeps_input_order() {
         let o = opts(&[
-            "-plugin", "/usr/lib/gcc/liblto_plugin.so", "-plugin-opt=-fresolution=/tmp/x.res",
-            "--build-id", "--eh-frame-hdr", "-m", "elf_x86_64", "--hash-style=gnu", "-shared",
-            "-o", "t.so", "crti.o", "-L/usr/lib", "a.o", "-lgcc", "--push-state", "--as-needed",
-            "-lgcc_s", "--pop-state", "-lc", "-Bstatic", "-l:libx.a", "-Bdynamic", "crtn.o",
-            "-z", "relro", "-znow", "-init=go_init", "-soname", "libt.so",
+            "-plugin",
+            "/usr/lib/gcc/liblto_plugin.so",
+            "-plugin-opt=-fresolution=/tmp/x.res",
+            "--build-id",
+            "--eh-frame-hdr",
+            "-m",
+            "elf_x86_64",
+            "--hash-style=gnu",
+            "-shared",
+            "-o",
+            "t.so",
+            "crti.o",
+            "-L/usr/lib",
+            "a.o",
+            "-lgcc",
+            "--push-state",
+            "--as-needed",
+            "-lgcc_s",
+            "--pop-state",
+            "-lc",
+            "-Bstatic",
+            "-l:libx.a",
+            "-Bdynamic",
+            "crtn.o",
+            "-z",
+            "relro",
+            "-znow",
+            "-init=go_init",
+            "-soname",
+            "libt.so",
         ]);
         assert!(o.shared && o.eh_frame_hdr && o.now && o.relro);
         assert_eq!(o.build_id, Some(BuildId::Sha1));
-        assert_eq!(o.hash_style, HashStyle { sysv: false, gnu: true });
+        assert_eq!(
+            o.hash_style,
+            HashStyle {
+                sysv: false,
+                gnu: true
+            }
+        );
         assert_eq!(o.init, "go_init");
         assert_eq!(o.soname.as_deref(), Some("libt.so"));
         use InputItem::*;
@@ -391,7 +584,9 @@ mod tests {
 
     #[test]
     fn unknown_option_is_named() {
-        let err = parse(["--frobnicate"].iter().map(OsString::from)).err().expect("fails");
+        let err = parse(["--frobnicate"].iter().map(OsString::from))
+            .err()
+            .expect("fails");
         assert!(err.to_string().contains("--frobnicate"), "{err}");
     }
 }

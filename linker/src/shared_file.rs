@@ -34,8 +34,12 @@ pub struct SharedFile<'d> {
 impl<'d> SharedFile<'d> {
     pub fn parse(name: String, data: &'d [u8], as_needed: bool) -> Result<Self> {
         match data.get(4) {
-            Some(&c) if c == elf::ELFCLASS64.0 => parse::<elf::FileHeader64<Endianness>>(name, data, as_needed),
-            Some(&c) if c == elf::ELFCLASS32.0 => parse::<elf::FileHeader32<Endianness>>(name, data, as_needed),
+            Some(&c) if c == elf::ELFCLASS64.0 => {
+                parse::<elf::FileHeader64<Endianness>>(name, data, as_needed)
+            }
+            Some(&c) if c == elf::ELFCLASS32.0 => {
+                parse::<elf::FileHeader32<Endianness>>(name, data, as_needed)
+            }
             _ => Err(LinkError::malformed(&name, "not an ELF file (bad class)")),
         }
     }
@@ -45,12 +49,18 @@ impl<'d> SharedFile<'d> {
     }
 }
 
-fn parse<'d, E: FileHeader<Endian = Endianness>>(name: String, data: &'d [u8], as_needed: bool) -> Result<SharedFile<'d>> {
+fn parse<'d, E: FileHeader<Endian = Endianness>>(
+    name: String,
+    data: &'d [u8],
+    as_needed: bool,
+) -> Result<SharedFile<'d>> {
     let bad = |what: &dyn std::fmt::Display| LinkError::malformed(&name, what);
     let header = E::parse(data).map_err(|e| bad(&e))?;
     let endian = header.endian().map_err(|e| bad(&e))?;
     let table = header.sections(endian, data).map_err(|e| bad(&e))?;
-    let dynsym = table.symbols(endian, data, elf::SHT_DYNSYM).map_err(|e| bad(&e))?;
+    let dynsym = table
+        .symbols(endian, data, elf::SHT_DYNSYM)
+        .map_err(|e| bad(&e))?;
     let strings = dynsym.strings();
 
     let mut soname = None;
@@ -59,13 +69,18 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(name: String, data: &'d [u8], a
         for entry in entries {
             if entry.d_tag(endian) == elf::DT_SONAME {
                 let offset: u64 = entry.d_val(endian).into();
-                let s = dynstr.get(offset as u32).map_err(|_| bad(&"DT_SONAME outside .dynstr"))?;
+                let s = dynstr
+                    .get(offset as u32)
+                    .map_err(|_| bad(&"DT_SONAME outside .dynstr"))?;
                 soname = Some(String::from_utf8_lossy(s).into_owned());
             }
         }
     }
     let soname = soname.unwrap_or_else(|| {
-        std::path::Path::new(&name).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| name.clone())
+        std::path::Path::new(&name)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| name.clone())
     });
 
     let mut versions: Vec<Option<&'d [u8]>> = Vec::new();
@@ -87,13 +102,19 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(name: String, data: &'d [u8], a
         versions[1] = None;
     }
 
-    let versym = table.gnu_versym(endian, data).map_err(|e| bad(&e))?.map(|(v, _)| v);
+    let versym = table
+        .gnu_versym(endian, data)
+        .map_err(|e| bad(&e))?
+        .map(|(v, _)| v);
     let mut symbols = Vec::new();
     for (index, sym) in dynsym.enumerate() {
         if sym.is_undefined(endian) || sym.st_bind() == elf::STB_LOCAL {
             continue;
         }
-        let raw = versym.and_then(|v| v.get(index.0)).map(|v| v.0.get(endian)).unwrap_or(elf::VersymIndex(1));
+        let raw = versym
+            .and_then(|v| v.get(index.0))
+            .map(|v| v.0.get(endian))
+            .unwrap_or(elf::VersymIndex(1));
         // Hidden (non-default) versions can only be reached by an explicit `sym@VER`.
         if raw.is_hidden() || raw.index() == elf::VER_NDX_LOCAL {
             continue;
@@ -106,5 +127,12 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(name: String, data: &'d [u8], a
             weak: sym.st_bind() == elf::STB_WEAK,
         });
     }
-    Ok(SharedFile { name, soname, machine: header.e_machine(endian).0, symbols, versions, as_needed })
+    Ok(SharedFile {
+        name,
+        soname,
+        machine: header.e_machine(endian).0,
+        symbols,
+        versions,
+        as_needed,
+    })
 }

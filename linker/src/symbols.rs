@@ -11,11 +11,20 @@ pub type SymbolId = u32;
 pub enum Def {
     Undefined,
     /// Defined by input symbol `sym` of object `file`.
-    Regular { file: u32, sym: u32 },
+    Regular {
+        file: u32,
+        sym: u32,
+    },
     /// A COMMON symbol of object `file`, allocated in `.bss` by the linker.
-    Common { file: u32, sym: u32 },
+    Common {
+        file: u32,
+        sym: u32,
+    },
     /// Exported by shared library `dso` (index into its symbol list).
-    Shared { dso: u32, sym: u32 },
+    Shared {
+        dso: u32,
+        sym: u32,
+    },
     /// Defined by the linker (`_DYNAMIC`, `_GLOBAL_OFFSET_TABLE_`, ...).
     Linker(LinkerSymbol),
 }

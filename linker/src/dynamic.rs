@@ -1,0 +1,310 @@
+//! What the dynamic loader reads, planned before layout so every section's size is known:
+//! `.dynsym` order (imports first, then exports in `.gnu.hash` bucket order), `.dynstr`,
+//! `.gnu.version*`, DT_NEEDED, the hash tables and the `.dynamic` tag list.
+
+use crate::error::Result;
+use crate::hash;
+use crate::link::Link;
+use crate::scan::DynSite;
+use crate::symbols::{Def, SymbolId};
+use object::elf;
+use std::collections::HashMap;
+
+/// A string table under construction (`.dynstr`, `.shstrtab`).
+#[derive(Default)]
+pub struct StrTab {
+    pub bytes: Vec<u8>,
+    seen: HashMap<Vec<u8>, u32>,
+}
+
+impl StrTab {
+    pub fn new() -> StrTab {
+        StrTab {
+            bytes: vec![0],
+            seen: HashMap::new(),
+        }
+    }
+    pub fn add(&mut self, s: &[u8]) -> u32 {
+        if let Some(&o) = self.seen.get(s) {
+            return o;
+        }
+        let offset = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(s);
+        self.bytes.push(0);
+        self.seen.insert(s.to_vec(), offset);
+        offset
+    }
+}
+
+/// One `Vernaux`: a version of a needed library that some import uses.
+pub struct NeededVersion {
+    pub name: u32,
+    pub hash: u32,
+    pub index: u16,
+}
+
+pub struct VerNeed {
+    pub file: u32,
+    pub versions: Vec<NeededVersion>,
+}
+
+/// One `Verdef` (index 1 is the base version named after the output).
+pub struct VerDef {
+    pub name: u32,
+    pub hash: u32,
+    pub index: u16,
+    pub parent: Option<u32>,
+}
+
+pub struct DynPlan {
+    /// Global symbols in `.dynsym` order (entry 0, the null symbol, is not listed).
+    pub dynsym: Vec<SymbolId>,
+    /// `.dynsym` index by symbol id (0 = not dynamic).
+    pub dynsym_index: Vec<u32>,
+    /// First exported (hashed) entry.
+    pub first_export: u32,
+    pub dynstr: StrTab,
+    /// `.dynstr` offset of each dynsym name (parallel to `dynsym`).
+    pub names: Vec<u32>,
+    pub versym: Vec<u16>,
+    pub verneed: Vec<VerNeed>,
+    pub verdef: Vec<VerDef>,
+    pub needed: Vec<u32>,
+    pub soname: Option<u32>,
+    pub runpath: Option<u32>,
+    pub gnu_hash: Option<Vec<u8>>,
+    pub sysv_hash: Option<Vec<u8>>,
+    /// Number of `.rela.dyn` entries.
+    pub reladyn_count: u64,
+    pub textrel: bool,
+    pub dynamic_count: usize,
+}
+
+/// Whether global symbol `id` goes to `.dynsym` as an export.
+pub fn is_exported(link: &Link, id: SymbolId) -> bool {
+    let s = link.symtab.get(id);
+    link.opts.shared
+        && matches!(s.def, Def::Regular { .. } | Def::Common { .. })
+        && (s.visibility == elf::STV_DEFAULT.0 || s.visibility == elf::STV_PROTECTED.0)
+        && !s.forced_local
+}
+
+/// Whether global symbol `id` goes to `.dynsym` as an import.
+pub fn is_imported(link: &Link, id: SymbolId) -> bool {
+    let s = link.symtab.get(id);
+    s.referenced
+        && matches!(s.def, Def::Undefined | Def::Shared { .. })
+        && s.visibility == elf::STV_DEFAULT.0
+}
+
+pub fn plan(link: &Link, dyn_sites: &[DynSite], textrel: bool) -> Result<DynPlan> {
+    let n = link.symtab.len();
+    let mut imports = Vec::new();
+    let mut exports = Vec::new();
+    for id in 0..n as SymbolId {
+        if is_imported(link, id) {
+            imports.push(id);
+        } else if is_exported(link, id) {
+            exports.push(id);
+        }
+    }
+    let export_names: Vec<&[u8]> = exports.iter().map(|&id| link.symtab.get(id).name).collect();
+    let gnu_layout = link
+        .opts
+        .hash_style
+        .gnu
+        .then(|| hash::gnu_hash_layout(&export_names));
+    if let Some(l) = &gnu_layout {
+        exports = l.order.iter().map(|&i| exports[i]).collect();
+    }
+    let first_export = 1 + imports.len() as u32;
+    let mut dynsym = imports;
+    dynsym.extend(exports);
+    let mut dynsym_index = vec![0u32; n];
+    for (i, &id) in dynsym.iter().enumerate() {
+        dynsym_index[id as usize] = i as u32 + 1;
+    }
+
+    let mut dynstr = StrTab::new();
+    // DT_NEEDED: libraries not under --as-needed, and those that resolve a referenced symbol.
+    let mut used = vec![false; link.dsos.len()];
+    for id in 0..n as SymbolId {
+        let s = link.symtab.get(id);
+        if let Def::Shared { dso, .. } = s.def {
+            if s.referenced {
+                used[dso as usize] = true;
+            }
+        }
+    }
+    let mut needed = Vec::new();
+    let mut seen_sonames = Vec::new();
+    for (i, dso) in link.dsos.iter().enumerate() {
+        if (!dso.as_needed || used[i]) && !seen_sonames.contains(&dso.soname) {
+            seen_sonames.push(dso.soname.clone());
+            needed.push(dynstr.add(dso.soname.as_bytes()));
+        }
+    }
+    let soname = link.opts.soname.as_ref().map(|s| dynstr.add(s.as_bytes()));
+    let runpath =
+        (!link.opts.rpath.is_empty()).then(|| dynstr.add(link.opts.rpath.join(":").as_bytes()));
+
+    // Version definitions from version scripts: index 1 names the output itself.
+    let mut verdef = Vec::new();
+    let nodes = crate::versions::nodes(link);
+    if !nodes.is_empty() {
+        let base = link.opts.soname.clone().unwrap_or_else(|| {
+            link.opts
+                .output
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        verdef.push(VerDef {
+            name: dynstr.add(base.as_bytes()),
+            hash: hash::sysv_hash(base.as_bytes()),
+            index: 1,
+            parent: None,
+        });
+        for (i, node) in nodes.iter().enumerate() {
+            let parent = node.parent.as_ref().map(|p| dynstr.add(p.as_bytes()));
+            verdef.push(VerDef {
+                name: dynstr.add(node.name.as_bytes()),
+                hash: hash::sysv_hash(node.name.as_bytes()),
+                index: i as u16 + 2,
+                parent,
+            });
+        }
+    }
+    let mut next_index = if verdef.is_empty() {
+        2
+    } else {
+        verdef.len() as u16 + 1
+    };
+
+    let mut names = Vec::with_capacity(dynsym.len());
+    let mut versym = vec![0u16];
+    let mut verneed: Vec<VerNeed> = Vec::new();
+    let mut verneed_of_dso: HashMap<u32, usize> = HashMap::new();
+    let mut version_index: HashMap<(u32, &[u8]), u16> = HashMap::new();
+    for &id in &dynsym {
+        let s = link.symtab.get(id);
+        names.push(dynstr.add(s.name));
+        let v = match s.def {
+            Def::Shared { dso, sym } => {
+                let d = &link.dsos[dso as usize];
+                match d.version_name(d.symbols[sym as usize].version) {
+                    Some(vname) => *version_index.entry((dso, vname)).or_insert_with(|| {
+                        let vn = *verneed_of_dso.entry(dso).or_insert_with(|| {
+                            verneed.push(VerNeed {
+                                file: dynstr.add(d.soname.as_bytes()),
+                                versions: Vec::new(),
+                            });
+                            verneed.len() - 1
+                        });
+                        let index = next_index;
+                        next_index += 1;
+                        verneed[vn].versions.push(NeededVersion {
+                            name: dynstr.add(vname),
+                            hash: hash::sysv_hash(vname),
+                            index,
+                        });
+                        index
+                    }),
+                    None => 1,
+                }
+            }
+            Def::Regular { .. } | Def::Common { .. } => s.export_version,
+            _ => 1,
+        };
+        versym.push(v);
+    }
+
+    let all_names: Vec<&[u8]> = std::iter::once(&b""[..])
+        .chain(dynsym.iter().map(|&id| link.symtab.get(id).name))
+        .collect();
+    let sysv_hash = link
+        .opts
+        .hash_style
+        .sysv
+        .then(|| hash::build_sysv_hash(&all_names));
+    let word_bits = (link.arch.class().word_size() * 8) as u32;
+    let gnu_hash = gnu_layout.map(|l| hash::build_gnu_hash(&l, first_export, word_bits));
+
+    let reladyn_count = dyn_sites.len() as u64 + got_dynamic_relocs(link);
+    let mut plan = DynPlan {
+        dynsym,
+        dynsym_index,
+        first_export,
+        dynstr,
+        names,
+        versym,
+        verneed,
+        verdef,
+        needed,
+        soname,
+        runpath,
+        gnu_hash,
+        sysv_hash,
+        reladyn_count,
+        textrel,
+        dynamic_count: 0,
+    };
+    plan.dynamic_count = crate::write::dynamic_entries(link, &plan, None).len();
+    Ok(plan)
+}
+
+/// How many dynamic relocations the GOT needs.
+pub fn got_dynamic_relocs(link: &Link) -> u64 {
+    use crate::got_plt::{GotKind, Target};
+    link.got
+        .entries
+        .iter()
+        .map(|e| {
+            let local = match e.target {
+                Target::Global(id) => link.global_binds_locally(id),
+                Target::Local { .. } => true,
+            };
+            let absolute = match e.target {
+                Target::Global(_) | Target::Local { .. } => {
+                    let info = target_is_absolute(link, e.target);
+                    info
+                }
+            };
+            match e.kind {
+                GotKind::Address if local && absolute => 0,
+                GotKind::Address => 1,
+                GotKind::TlsGd if local => 1,
+                GotKind::TlsGd => 2,
+                GotKind::TlsLd => 1,
+                GotKind::TlsIe => 1,
+            }
+        })
+        .sum()
+}
+
+/// Whether a target's address is fixed (an absolute symbol), needing no RELATIVE relocation.
+pub fn target_is_absolute(link: &Link, target: crate::got_plt::Target) -> bool {
+    use crate::got_plt::Target;
+    use crate::object_file::SymPlace;
+    match target {
+        Target::Global(id) => {
+            let s = link.symtab.get(id);
+            match s.def {
+                Def::Regular { file, sym } => {
+                    link.objects[file as usize].symbols[sym as usize].place == SymPlace::Absolute
+                }
+                Def::Undefined => s.visibility != elf::STV_DEFAULT.0,
+                _ => false,
+            }
+        }
+        Target::Local { file, sym } => {
+            if file == u32::MAX {
+                return false;
+            }
+            link.objects[file as usize]
+                .symbols
+                .get(sym as usize)
+                .is_none_or(|s| s.place == SymPlace::Absolute)
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The GOT and PLT as lists of entries, filled by the relocation scan and laid out later.
+//! Every entry is keyed by what it refers to, so two relocations to the same symbol share it.
+
+use crate::symbols::SymbolId;
+use std::collections::HashMap;
+
+/// What a relocation refers to: a global symbol, or a local symbol of one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    Global(SymbolId),
+    Local { file: u32, sym: u32 },
+}
+
+/// The kinds of `.got` entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GotKind {
+    /// The symbol's address (GLOB_DAT, or RELATIVE when it binds locally).
+    Address,
+    /// Two words: module id and offset within the module's TLS block (general dynamic).
+    TlsGd,
+    /// Two words: this module's id and 0 (local dynamic); one per output.
+    TlsLd,
+    /// The symbol's offset from the thread pointer (initial exec).
+    TlsIe,
+}
+
+impl GotKind {
+    pub fn words(self) -> u64 {
+        match self {
+            GotKind::TlsGd | GotKind::TlsLd => 2,
+            GotKind::Address | GotKind::TlsIe => 1,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct GotEntry {
+    pub kind: GotKind,
+    pub target: Target,
+    /// Index of the first word of the entry in `.got`.
+    pub word: u64,
+}
+
+#[derive(Default, Debug)]
+pub struct Got {
+    pub entries: Vec<GotEntry>,
+    index: HashMap<(GotKind, Target), usize>,
+    pub words: u64,
+}
+
+impl Got {
+    /// The entry for `(kind, target)`, created on first use.
+    pub fn add(&mut self, kind: GotKind, target: Target) -> usize {
+        if let Some(&i) = self.index.get(&(kind, target)) {
+            return i;
+        }
+        let i = self.entries.len();
+        self.entries.push(GotEntry {
+            kind,
+            target,
+            word: self.words,
+        });
+        self.words += kind.words();
+        self.index.insert((kind, target), i);
+        i
+    }
+
+    /// The word index of an existing entry.
+    pub fn word_of(&self, kind: GotKind, target: Target) -> Option<u64> {
+        self.index
+            .get(&(kind, target))
+            .map(|&i| self.entries[i].word)
+    }
+}
+
+/// PLT entries, in order; entry `n` uses `.got.plt` slot `reserved + n` and `.rela.plt[n]`.
+#[derive(Default, Debug)]
+pub struct Plt {
+    pub symbols: Vec<SymbolId>,
+    index: HashMap<SymbolId, usize>,
+}
+
+impl Plt {
+    pub fn add(&mut self, sym: SymbolId) -> usize {
+        if let Some(&i) = self.index.get(&sym) {
+            return i;
+        }
+        let i = self.symbols.len();
+        self.symbols.push(sym);
+        self.index.insert(sym, i);
+        i
+    }
+
+    pub fn index_of(&self, sym: SymbolId) -> Option<usize> {
+        self.index.get(&sym).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.symbols.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.symbols.is_empty()
+    }
+}

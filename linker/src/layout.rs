@@ -1,0 +1,801 @@
+//! Output sections, their order, addresses and file offsets, and the program headers.
+//!
+//! Input sections are grouped by name into output sections (`.text.foo` → `.text`), then
+//! every output section — input-backed or synthetic — is ranked into one of four segments
+//! (read-only headers and dynamic tables, code, read-only data, writable data with the RELRO
+//! part first). Each segment starts on a new page and addresses equal file offsets, so the
+//! `p_offset ≡ p_vaddr (mod page)` rule holds trivially.
+
+use crate::dynamic::DynPlan;
+use crate::error::{LinkError, Result};
+use crate::link::Link;
+use crate::options::BuildId;
+use crate::symbols::{Def, SymbolId};
+use object::elf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Synth {
+    BuildId,
+    Hash,
+    GnuHash,
+    DynSym,
+    DynStr,
+    VerSym,
+    VerDef,
+    VerNeed,
+    RelaDyn,
+    RelaPlt,
+    Plt,
+    Dynamic,
+    Got,
+    GotPlt,
+    EhFrameHdr,
+    Commons,
+    ShStrTab,
+}
+
+#[derive(Debug)]
+pub enum Content {
+    /// (object, section) pairs in output order.
+    Inputs(Vec<(u32, u32)>),
+    Synthetic(Synth),
+}
+
+#[derive(Debug)]
+pub struct OutSection {
+    pub name: Vec<u8>,
+    pub sh_type: u32,
+    pub flags: u64,
+    pub align: u64,
+    pub entsize: u64,
+    pub content: Content,
+    pub size: u64,
+    pub addr: u64,
+    pub offset: u64,
+    rank: u32,
+}
+
+impl OutSection {
+    pub fn is_alloc(&self) -> bool {
+        self.flags & u64::from(elf::SHF_ALLOC.0) != 0
+    }
+    pub fn is_nobits(&self) -> bool {
+        self.sh_type == elf::SHT_NOBITS.0
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Phdr {
+    pub p_type: u32,
+    pub flags: u32,
+    pub offset: u64,
+    pub vaddr: u64,
+    pub filesz: u64,
+    pub memsz: u64,
+    pub align: u64,
+}
+
+pub struct Layout {
+    /// In section-header order (header index = position + 1).
+    pub sections: Vec<OutSection>,
+    /// For each object and input section: (output section position, offset within it).
+    pub placement: Vec<Vec<Option<(u32, u64)>>>,
+    /// Address of each COMMON symbol allocated by the linker (by symbol id).
+    pub commons: Vec<(SymbolId, u64)>,
+    pub phdrs: Vec<Phdr>,
+    /// Start and end of the TLS template (for DTPOFF / TPOFF), and its alignment.
+    pub tls: Option<(u64, u64, u64)>,
+    pub shoff: u64,
+    pub file_size: u64,
+    pub shstrtab: Vec<u8>,
+    /// `sh_name` of each section, parallel to `sections`.
+    pub sh_names: Vec<u32>,
+}
+
+impl Layout {
+    pub fn find(&self, synth: Synth) -> Option<(usize, &OutSection)> {
+        self.sections
+            .iter()
+            .enumerate()
+            .find(|(_, s)| matches!(s.content, Content::Synthetic(x) if x == synth))
+    }
+    pub fn addr_of(&self, synth: Synth) -> u64 {
+        self.find(synth).map(|(_, s)| s.addr).unwrap_or(0)
+    }
+    pub fn by_name(&self, name: &[u8]) -> Option<&OutSection> {
+        self.sections.iter().find(|s| s.name == name)
+    }
+    /// Address of input section `sec` of object `file`, if it is in the output.
+    pub fn input_addr(&self, file: usize, sec: usize) -> Option<u64> {
+        let (out, offset) = self.placement[file].get(sec).copied().flatten()?;
+        Some(self.sections[out as usize].addr + offset)
+    }
+}
+
+/// The output section an input section belongs to.
+fn output_name(name: &[u8]) -> &[u8] {
+    const PREFIXES: &[&[u8]] = &[
+        b".text",
+        b".rodata",
+        b".data.rel.ro",
+        b".data",
+        b".bss",
+        b".tdata",
+        b".tbss",
+        b".init_array",
+        b".fini_array",
+        b".gcc_except_table",
+    ];
+    for p in PREFIXES {
+        if name == *p || (name.starts_with(p) && name.get(p.len()) == Some(&b'.')) {
+            return p;
+        }
+    }
+    name
+}
+
+/// Sort key: segment and position within it (see the module comment).
+fn rank(name: &[u8], sh_type: u32, flags: u64) -> u32 {
+    let alloc = flags & u64::from(elf::SHF_ALLOC.0) != 0;
+    let write = flags & u64::from(elf::SHF_WRITE.0) != 0;
+    let exec = flags & u64::from(elf::SHF_EXECINSTR.0) != 0;
+    let tls = flags & u64::from(elf::SHF_TLS.0) != 0;
+    if !alloc {
+        return match name {
+            b".shstrtab" => 1100,
+            _ => 1000,
+        };
+    }
+    match name {
+        b".note.gnu.build-id" => return 10,
+        b".hash" => return 20,
+        b".gnu.hash" => return 21,
+        b".dynsym" => return 22,
+        b".dynstr" => return 23,
+        b".gnu.version" => return 24,
+        b".gnu.version_d" => return 25,
+        b".gnu.version_r" => return 26,
+        b".rela.dyn" | b".rel.dyn" => return 27,
+        b".rela.plt" | b".rel.plt" => return 28,
+        b".init" => return 30,
+        b".plt" => return 31,
+        b".text" => return 32,
+        b".fini" => return 34,
+        b".rodata" => return 40,
+        b".eh_frame_hdr" => return 42,
+        b".eh_frame" => return 43,
+        b".gcc_except_table" => return 44,
+        b".tdata" => return 50,
+        b".tbss" => return 51,
+        b".init_array" => return 52,
+        b".fini_array" => return 53,
+        b".data.rel.ro" => return 54,
+        b".dynamic" => return 55,
+        b".got" => return 56,
+        b".got.plt" => return 60,
+        b".data" => return 61,
+        b".bss" => return 64,
+        _ => {}
+    }
+    if sh_type == elf::SHT_NOTE.0 {
+        11
+    } else if tls {
+        if sh_type == elf::SHT_NOBITS.0 {
+            51
+        } else {
+            50
+        }
+    } else if exec {
+        33
+    } else if !write {
+        41
+    } else if sh_type == elf::SHT_NOBITS.0 {
+        63
+    } else {
+        62
+    }
+}
+
+/// The segment a rank belongs to: 0 = R (headers), 1 = RX, 2 = R, 3 = RW.
+fn segment_of(rank: u32) -> Option<usize> {
+    match rank {
+        0..=29 => Some(0),
+        30..=39 => Some(1),
+        40..=49 => Some(2),
+        50..=99 => Some(3),
+        _ => None,
+    }
+}
+
+fn is_relro(rank: u32) -> bool {
+    (50..60).contains(&rank)
+}
+
+/// `.init_array.NNNNN` priority; plain `.init_array` runs after every prioritised one.
+fn init_priority(name: &[u8]) -> u32 {
+    let digits = name.rsplit(|&b| b == b'.').next().unwrap_or(b"");
+    std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(65536)
+}
+
+pub fn build_id_size(b: &BuildId) -> u64 {
+    let desc = match b {
+        BuildId::Sha1 => 20,
+        BuildId::Md5 | BuildId::Uuid => 16,
+        BuildId::Hex(h) => h.len() as u64,
+    };
+    16 + desc.next_multiple_of(4)
+}
+
+pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
+    let arch = link.arch;
+    let word = arch.class().word_size();
+    let is64 = word == 8;
+    let rela = arch.dynamic_uses_rela();
+    let relsize = match (is64, rela) {
+        (true, true) => 24,
+        (true, false) => 16,
+        (false, true) => 12,
+        (false, false) => 8,
+    };
+    let symsize = if is64 { 24 } else { 16 };
+
+    // Group input sections by output name, keeping first-seen order for determinism.
+    let mut sections: Vec<OutSection> = Vec::new();
+    let mut by_name: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::new();
+    for (f, obj) in link.objects.iter().enumerate() {
+        for (s, sec) in obj.sections.iter().enumerate() {
+            if !sec.live || s == 0 {
+                continue;
+            }
+            let name = output_name(sec.name);
+            let idx = *by_name.entry(name).or_insert_with(|| {
+                sections.push(OutSection {
+                    name: name.to_vec(),
+                    sh_type: sec.sh_type,
+                    flags: 0,
+                    align: 1,
+                    entsize: 0,
+                    content: Content::Inputs(Vec::new()),
+                    size: 0,
+                    addr: 0,
+                    offset: 0,
+                    rank: 0,
+                });
+                sections.len() - 1
+            });
+            let out = &mut sections[idx];
+            // Merge-string flags cannot survive plain concatenation of differently sized entries.
+            out.flags |=
+                sec.flags & !u64::from(elf::SHF_MERGE.0 | elf::SHF_STRINGS.0 | elf::SHF_GROUP.0);
+            if out.sh_type == elf::SHT_NOBITS.0 && sec.sh_type != elf::SHT_NOBITS.0 {
+                out.sh_type = sec.sh_type;
+            }
+            if let Content::Inputs(list) = &mut out.content {
+                list.push((f as u32, s as u32));
+            }
+        }
+    }
+    for out in sections.iter_mut() {
+        if out.name == b".init_array" || out.name == b".fini_array" {
+            if let Content::Inputs(list) = &mut out.content {
+                list.sort_by_key(|&(f, s)| {
+                    init_priority(link.objects[f as usize].sections[s as usize].name)
+                });
+            }
+        }
+    }
+
+    // Synthetic sections; absent when empty.
+    let dynamic_ok = link.opts.shared;
+    let mut synth = |name: &[u8],
+                     synth: Synth,
+                     sh_type: u32,
+                     flags: u64,
+                     align: u64,
+                     entsize: u64,
+                     size: u64| {
+        sections.push(OutSection {
+            name: name.to_vec(),
+            sh_type,
+            flags,
+            align,
+            entsize,
+            content: Content::Synthetic(synth),
+            size,
+            addr: 0,
+            offset: 0,
+            rank: 0,
+        });
+    };
+    let a = elf::SHF_ALLOC.0;
+    let aw = a | elf::SHF_WRITE.0;
+    let ax = a | elf::SHF_EXECINSTR.0;
+    if let Some(b) = &link.opts.build_id {
+        synth(
+            b".note.gnu.build-id",
+            Synth::BuildId,
+            elf::SHT_NOTE.0,
+            a,
+            4,
+            0,
+            build_id_size(b),
+        );
+    }
+    if dynamic_ok {
+        if let Some(h) = &plan.sysv_hash {
+            synth(
+                b".hash",
+                Synth::Hash,
+                elf::SHT_HASH.0,
+                a,
+                word,
+                4,
+                h.len() as u64,
+            );
+        }
+        if let Some(h) = &plan.gnu_hash {
+            synth(
+                b".gnu.hash",
+                Synth::GnuHash,
+                elf::SHT_GNU_HASH.0,
+                a,
+                word,
+                0,
+                h.len() as u64,
+            );
+        }
+        let nsyms = plan.dynsym.len() as u64 + 1;
+        synth(
+            b".dynsym",
+            Synth::DynSym,
+            elf::SHT_DYNSYM.0,
+            a,
+            word,
+            symsize,
+            nsyms * symsize,
+        );
+        synth(
+            b".dynstr",
+            Synth::DynStr,
+            elf::SHT_STRTAB.0,
+            a,
+            1,
+            0,
+            plan.dynstr.bytes.len() as u64,
+        );
+        if !plan.verneed.is_empty() || !plan.verdef.is_empty() {
+            synth(
+                b".gnu.version",
+                Synth::VerSym,
+                elf::SHT_GNU_VERSYM.0,
+                a,
+                2,
+                2,
+                nsyms * 2,
+            );
+        }
+        if !plan.verdef.is_empty() {
+            let size: u64 = plan
+                .verdef
+                .iter()
+                .map(|d| 20 + 8 + if d.parent.is_some() { 8 } else { 0 })
+                .sum();
+            synth(
+                b".gnu.version_d",
+                Synth::VerDef,
+                elf::SHT_GNU_VERDEF.0,
+                a,
+                word.min(4),
+                0,
+                size,
+            );
+        }
+        if !plan.verneed.is_empty() {
+            let size: u64 = plan
+                .verneed
+                .iter()
+                .map(|n| 16 + 16 * n.versions.len() as u64)
+                .sum();
+            synth(
+                b".gnu.version_r",
+                Synth::VerNeed,
+                elf::SHT_GNU_VERNEED.0,
+                a,
+                word.min(4),
+                0,
+                size,
+            );
+        }
+        let (rel_type, dyn_name, plt_name) = if rela {
+            (elf::SHT_RELA.0, &b".rela.dyn"[..], &b".rela.plt"[..])
+        } else {
+            (elf::SHT_REL.0, &b".rel.dyn"[..], &b".rel.plt"[..])
+        };
+        if plan.reladyn_count > 0 {
+            synth(
+                dyn_name,
+                Synth::RelaDyn,
+                rel_type,
+                a,
+                word,
+                relsize,
+                plan.reladyn_count * relsize,
+            );
+        }
+        if !link.plt.is_empty() {
+            synth(
+                plt_name,
+                Synth::RelaPlt,
+                rel_type,
+                a | elf::SHF_INFO_LINK.0,
+                word,
+                relsize,
+                link.plt.len() as u64 * relsize,
+            );
+            let p = arch.plt_layout();
+            synth(
+                b".plt",
+                Synth::Plt,
+                elf::SHT_PROGBITS.0,
+                ax,
+                p.align,
+                p.entry_size,
+                p.header_size + p.entry_size * link.plt.len() as u64,
+            );
+        }
+        synth(
+            b".dynamic",
+            Synth::Dynamic,
+            elf::SHT_DYNAMIC.0,
+            aw,
+            word,
+            2 * word,
+            plan.dynamic_count as u64 * 2 * word,
+        );
+        if link.got.words > 0 {
+            synth(
+                b".got",
+                Synth::Got,
+                elf::SHT_PROGBITS.0,
+                aw,
+                word,
+                word,
+                link.got.words * word,
+            );
+        }
+        let reserved = arch.plt_layout().reserved_got_words;
+        synth(
+            b".got.plt",
+            Synth::GotPlt,
+            elf::SHT_PROGBITS.0,
+            aw,
+            word,
+            word,
+            (reserved + link.plt.len() as u64) * word,
+        );
+    }
+    if link.opts.eh_frame_hdr {
+        if let Some(count) = crate::eh_frame_hdr::count_fdes(link)? {
+            synth(
+                b".eh_frame_hdr",
+                Synth::EhFrameHdr,
+                elf::SHT_PROGBITS.0,
+                a,
+                4,
+                0,
+                12 + 8 * count,
+            );
+        }
+    }
+    let commons: Vec<SymbolId> = (0..link.symtab.len() as SymbolId)
+        .filter(|&id| matches!(link.symtab.get(id).def, Def::Common { .. }))
+        .collect();
+    let mut common_offsets = Vec::new();
+    if !commons.is_empty() {
+        let mut size = 0u64;
+        let mut align = 1u64;
+        for &id in &commons {
+            let Def::Common { file, sym } = link.symtab.get(id).def else {
+                continue;
+            };
+            let s = &link.objects[file as usize].symbols[sym as usize];
+            let al = s.value.max(1);
+            size = size.next_multiple_of(al);
+            common_offsets.push((id, size));
+            size += s.size;
+            align = align.max(al);
+        }
+        synth(
+            b".bss",
+            Synth::Commons,
+            elf::SHT_NOBITS.0,
+            aw,
+            align,
+            0,
+            size,
+        );
+    }
+    synth(b".shstrtab", Synth::ShStrTab, elf::SHT_STRTAB.0, 0, 1, 0, 0);
+
+    for s in sections.iter_mut() {
+        s.rank = rank(&s.name, s.sh_type, s.flags);
+    }
+    // Stable: equal ranks keep first-seen order (input sections before the COMMON block).
+    let mut order: Vec<usize> = (0..sections.len()).collect();
+    order.sort_by_key(|&i| sections[i].rank);
+    let mut slots: Vec<Option<OutSection>> = sections.into_iter().map(Some).collect();
+    let mut sections: Vec<OutSection> = order.iter().filter_map(|&i| slots[i].take()).collect();
+
+    // Offsets of input sections within their output sections.
+    let mut placement: Vec<Vec<Option<(u32, u64)>>> = link
+        .objects
+        .iter()
+        .map(|o| vec![None; o.sections.len()])
+        .collect();
+    for (oi, out) in sections.iter_mut().enumerate() {
+        let Content::Inputs(list) = &out.content else {
+            continue;
+        };
+        let mut size = 0u64;
+        let mut align = 1u64;
+        for &(f, s) in list {
+            let sec = &link.objects[f as usize].sections[s as usize];
+            size = size.next_multiple_of(sec.align);
+            placement[f as usize][s as usize] = Some((oi as u32, size));
+            size += sec.size;
+            align = align.max(sec.align);
+        }
+        out.size = size;
+        out.align = align;
+    }
+
+    // Section names.
+    let mut shstrtab = vec![0u8];
+    let mut sh_names = Vec::with_capacity(sections.len());
+    for s in &sections {
+        sh_names.push(shstrtab.len() as u32);
+        shstrtab.extend_from_slice(&s.name);
+        shstrtab.push(0);
+    }
+    if let Some(s) = sections
+        .iter_mut()
+        .find(|s| matches!(s.content, Content::Synthetic(Synth::ShStrTab)))
+    {
+        s.size = shstrtab.len() as u64;
+    }
+
+    // Program headers: count first, since they sit at the start of the first segment.
+    let page = arch.page_size();
+    let has = |pred: &dyn Fn(&OutSection) -> bool| sections.iter().any(pred);
+    let segments_present: Vec<usize> = (0..4)
+        .filter(|&seg| seg == 0 || has(&|s| segment_of(s.rank) == Some(seg)))
+        .collect();
+    let has_tls = has(&|s| s.flags & u64::from(elf::SHF_TLS.0) != 0);
+    let has_note = has(&|s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc());
+    let has_relro = link.opts.relro && has(&|s| is_relro(s.rank));
+    let has_dynamic = has(&|s| matches!(s.content, Content::Synthetic(Synth::Dynamic)));
+    let has_ehdr = has(&|s| matches!(s.content, Content::Synthetic(Synth::EhFrameHdr)));
+    let phnum = segments_present.len()
+        + usize::from(has_dynamic)
+        + usize::from(has_note)
+        + usize::from(has_tls)
+        + usize::from(has_ehdr)
+        + 1
+        + usize::from(has_relro);
+    let (ehsize, phentsize) = if is64 { (64u64, 56u64) } else { (52, 32) };
+
+    let mut cur = ehsize + phentsize * phnum as u64;
+    let mut file_cur;
+    let mut prev_seg = Some(0usize);
+    let mut relro_done = false;
+    for s in sections.iter_mut() {
+        let seg = segment_of(s.rank);
+        if seg.is_none() {
+            break;
+        }
+        if seg != prev_seg {
+            cur = cur.next_multiple_of(page);
+            prev_seg = seg;
+        }
+        if has_relro && !is_relro(s.rank) && seg == Some(3) && !relro_done {
+            // The loader makes [relro start, page-rounded end) read-only: the writable part
+            // must begin on a fresh page.
+            relro_done = true;
+            cur = cur.next_multiple_of(page);
+        }
+        if is_relro(s.rank) && s.is_nobits() && s.flags & u64::from(elf::SHF_TLS.0) == 0 {
+            return Err(LinkError::Other(format!(
+                "{}: NOBITS section in RELRO is not supported",
+                String::from_utf8_lossy(&s.name)
+            )));
+        }
+        cur = cur.next_multiple_of(s.align.max(1));
+        s.addr = cur;
+        s.offset = cur;
+        // `.tbss` occupies no address space outside the TLS template.
+        if !(s.is_nobits() && s.flags & u64::from(elf::SHF_TLS.0) != 0) {
+            cur += s.size;
+        }
+    }
+    // Non-allocated sections follow the last byte with file contents.
+    file_cur = sections
+        .iter()
+        .filter(|s| s.is_alloc() && !s.is_nobits())
+        .map(|s| s.offset + s.size)
+        .max()
+        .unwrap_or(cur);
+    for s in sections.iter_mut().filter(|s| !s.is_alloc()) {
+        file_cur = file_cur.next_multiple_of(s.align.max(1));
+        s.offset = file_cur;
+        s.addr = 0;
+        file_cur += s.size;
+    }
+    for s in sections
+        .iter_mut()
+        .filter(|s| s.is_nobits() && s.is_alloc())
+    {
+        // NOBITS sections take no file space; point their offset at where they would be.
+        s.offset = s.addr.min(file_cur);
+    }
+    let shoff = file_cur.next_multiple_of(word);
+    let shentsize = if is64 { 64 } else { 40 };
+    let file_size = shoff + shentsize * (sections.len() as u64 + 1);
+
+    // Program headers.
+    let mut phdrs = Vec::with_capacity(phnum);
+    for &seg in &segments_present {
+        let members: Vec<&OutSection> = sections
+            .iter()
+            .filter(|s| segment_of(s.rank) == Some(seg))
+            .collect();
+        let start = if seg == 0 {
+            0
+        } else {
+            members.first().map(|s| s.addr).unwrap_or(0)
+        };
+        let file_end = members
+            .iter()
+            .filter(|s| !s.is_nobits())
+            .map(|s| s.addr + s.size)
+            .max()
+            .unwrap_or(start)
+            .max(if seg == 0 {
+                ehsize + phentsize * phnum as u64
+            } else {
+                start
+            });
+        let mem_end = members
+            .iter()
+            .filter(|s| !(s.is_nobits() && s.flags & u64::from(elf::SHF_TLS.0) != 0))
+            .map(|s| s.addr + s.size)
+            .max()
+            .unwrap_or(file_end)
+            .max(file_end);
+        let flags = match seg {
+            1 => elf::PF_R.0 | elf::PF_X.0,
+            3 => elf::PF_R.0 | elf::PF_W.0,
+            _ => elf::PF_R.0,
+        };
+        phdrs.push(Phdr {
+            p_type: elf::PT_LOAD.0,
+            flags,
+            offset: start,
+            vaddr: start,
+            filesz: file_end - start,
+            memsz: mem_end - start,
+            align: page,
+        });
+    }
+    let span = |pred: &dyn Fn(&OutSection) -> bool| -> Option<(u64, u64, u64, u64)> {
+        let m: Vec<&OutSection> = sections.iter().filter(|s| pred(s)).collect();
+        let start = m.iter().map(|s| s.addr).min()?;
+        let fend = m
+            .iter()
+            .filter(|s| !s.is_nobits())
+            .map(|s| s.addr + s.size)
+            .max()
+            .unwrap_or(start);
+        let mend = m.iter().map(|s| s.addr + s.size).max().unwrap_or(start);
+        let align = m.iter().map(|s| s.align).max().unwrap_or(1);
+        Some((start, fend - start, mend.max(fend) - start, align))
+    };
+    let mut push_span =
+        |p_type: u32, flags: u32, sp: Option<(u64, u64, u64, u64)>, align: Option<u64>| {
+            if let Some((start, filesz, memsz, al)) = sp {
+                phdrs.push(Phdr {
+                    p_type,
+                    flags,
+                    offset: start,
+                    vaddr: start,
+                    filesz,
+                    memsz,
+                    align: align.unwrap_or(al),
+                });
+            }
+        };
+    let rw = elf::PF_R.0 | elf::PF_W.0;
+    if has_dynamic {
+        push_span(
+            elf::PT_DYNAMIC.0,
+            rw,
+            span(&|s| matches!(s.content, Content::Synthetic(Synth::Dynamic))),
+            Some(word),
+        );
+    }
+    if has_note {
+        push_span(
+            elf::PT_NOTE.0,
+            elf::PF_R.0,
+            span(&|s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc()),
+            None,
+        );
+    }
+    let tls_span = span(&|s| s.flags & u64::from(elf::SHF_TLS.0) != 0);
+    if has_tls {
+        push_span(elf::PT_TLS.0, elf::PF_R.0, tls_span, None);
+    }
+    if has_ehdr {
+        push_span(
+            elf::PT_GNU_EH_FRAME.0,
+            elf::PF_R.0,
+            span(&|s| matches!(s.content, Content::Synthetic(Synth::EhFrameHdr))),
+            Some(4),
+        );
+    }
+    let stack_flags = if link.opts.exec_stack {
+        rw | elf::PF_X.0
+    } else {
+        rw
+    };
+    phdrs.push(Phdr {
+        p_type: elf::PT_GNU_STACK.0,
+        flags: stack_flags,
+        align: 16,
+        ..Phdr::default()
+    });
+    if has_relro {
+        if let Some((start, filesz, memsz, _)) = span(&|s| {
+            is_relro(s.rank) && !(s.is_nobits() && s.flags & u64::from(elf::SHF_TLS.0) != 0)
+        }) {
+            let _ = filesz;
+            // Cover up to the page boundary the writable part starts at, as GNU ld does.
+            let end = (start + memsz).next_multiple_of(page);
+            phdrs.push(Phdr {
+                p_type: elf::PT_GNU_RELRO.0,
+                flags: elf::PF_R.0,
+                offset: start,
+                vaddr: start,
+                filesz: end - start,
+                memsz: end - start,
+                align: 1,
+            });
+        }
+    }
+    debug_assert_eq!(phdrs.len(), phnum);
+
+    let tls = tls_span.map(|(start, _, memsz, align)| (start, start + memsz, align));
+    let commons = match sections
+        .iter()
+        .find(|s| matches!(s.content, Content::Synthetic(Synth::Commons)))
+    {
+        Some(s) => common_offsets
+            .into_iter()
+            .map(|(id, off)| (id, s.addr + off))
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(Layout {
+        sections,
+        placement,
+        commons,
+        phdrs,
+        tls,
+        shoff,
+        file_size,
+        shstrtab,
+        sh_names,
+    })
+}

@@ -1,0 +1,241 @@
+//! The link as a whole: the state shared by every phase, what the core knows about a
+//! relocation's target, and the driver that runs the phases in order.
+
+use crate::arch::Arch;
+use crate::error::{sym_name, LinkError, Result};
+use crate::got_plt::{Got, Plt, Target};
+use crate::object_file::{ObjectFile, SymPlace};
+use crate::options::Options;
+use crate::resolve::{is_function_type, Resolved};
+use crate::shared_file::SharedFile;
+use crate::symbols::{Def, LinkerSymbol, SymbolId, SymbolTable};
+use object::elf;
+
+pub struct Link<'d> {
+    pub opts: &'d Options,
+    pub arch: &'static dyn Arch,
+    pub objects: Vec<ObjectFile<'d>>,
+    pub global_ids: Vec<Vec<SymbolId>>,
+    pub dsos: Vec<SharedFile<'d>>,
+    pub symtab: SymbolTable<'d>,
+    pub got: Got,
+    pub plt: Plt,
+}
+
+/// What the core needs to know about the symbol a relocation refers to.
+#[derive(Clone, Copy, Debug)]
+pub struct TargetInfo<'d> {
+    pub target: Target,
+    pub name: &'d [u8],
+    /// Resolves inside the output: not preemptible, not imported.
+    pub binds_locally: bool,
+    pub is_function: bool,
+    pub undefined: bool,
+    pub undefined_weak: bool,
+    /// An `SHN_ABS` symbol: its value does not move with the load address.
+    pub absolute: bool,
+}
+
+impl<'d> Link<'d> {
+    pub fn new(opts: &'d Options, r: Resolved<'d>) -> Link<'d> {
+        Link {
+            opts,
+            arch: r.arch,
+            objects: r.objects,
+            global_ids: r.global_ids,
+            dsos: r.dsos,
+            symtab: r.symtab,
+            got: Got::default(),
+            plt: Plt::default(),
+        }
+    }
+
+    pub fn global_id(&self, file: usize, sym: u32) -> Option<SymbolId> {
+        let first = self.objects[file].first_global;
+        (sym as usize)
+            .checked_sub(first)
+            .and_then(|i| self.global_ids[file].get(i).copied())
+    }
+
+    /// Whether global symbol `id` resolves within the output.
+    pub fn global_binds_locally(&self, id: SymbolId) -> bool {
+        let s = self.symtab.get(id);
+        match s.def {
+            Def::Undefined => s.visibility != elf::STV_DEFAULT.0,
+            Def::Shared { .. } => false,
+            Def::Linker(_) => true,
+            Def::Regular { .. } | Def::Common { .. } => {
+                !self.opts.shared
+                    || s.visibility != elf::STV_DEFAULT.0
+                    || s.forced_local
+                    || self.opts.bsymbolic
+                    || (self.opts.bsymbolic_functions && is_function_type(s.ty))
+            }
+        }
+    }
+
+    pub fn target_info(&self, file: usize, sym: u32) -> TargetInfo<'d> {
+        let obj = &self.objects[file];
+        let input = obj.symbols.get(sym as usize);
+        match self.global_id(file, sym) {
+            Some(id) => {
+                let s = self.symtab.get(id);
+                let undefined = s.is_undefined();
+                let absolute = match s.def {
+                    Def::Regular { file, sym } => {
+                        self.objects[file as usize].symbols[sym as usize].place
+                            == SymPlace::Absolute
+                    }
+                    _ => false,
+                };
+                TargetInfo {
+                    target: Target::Global(id),
+                    name: s.name,
+                    binds_locally: self.global_binds_locally(id),
+                    is_function: is_function_type(s.ty)
+                        || matches!(s.def, Def::Undefined | Def::Shared { .. })
+                            && input.is_some_and(|i| is_function_type(i.ty)),
+                    undefined,
+                    undefined_weak: undefined && !s.strong_ref,
+                    absolute: absolute
+                        || (undefined && !s.strong_ref && s.visibility != elf::STV_DEFAULT.0),
+                }
+            }
+            None => {
+                let (name, absolute, is_function) = match input {
+                    Some(i) => {
+                        let name = if i.ty == elf::STT_SECTION.0 {
+                            match i.place {
+                                SymPlace::Section(s) => obj.sections[s as usize].name,
+                                _ => i.name,
+                            }
+                        } else {
+                            i.name
+                        };
+                        (name, i.place == SymPlace::Absolute, is_function_type(i.ty))
+                    }
+                    None => (&b""[..], true, false),
+                };
+                TargetInfo {
+                    target: Target::Local {
+                        file: file as u32,
+                        sym,
+                    },
+                    name,
+                    binds_locally: true,
+                    is_function,
+                    undefined: false,
+                    undefined_weak: false,
+                    absolute: absolute || sym == 0,
+                }
+            }
+        }
+    }
+
+    /// Defines the symbols the linker provides when some input refers to them.
+    pub fn define_linker_symbols(&mut self) {
+        for (name, which) in [
+            (
+                &b"_GLOBAL_OFFSET_TABLE_"[..],
+                LinkerSymbol::GlobalOffsetTable,
+            ),
+            (&b"_DYNAMIC"[..], LinkerSymbol::Dynamic),
+        ] {
+            if let Some(id) = self.symtab.lookup(name) {
+                let s = self.symtab.get_mut(id);
+                if s.is_undefined() {
+                    s.def = Def::Linker(which);
+                    // Never exported: references bind to this output's own table.
+                    s.visibility = elf::STV_HIDDEN.0;
+                    s.ty = elf::STT_OBJECT.0;
+                }
+            }
+        }
+    }
+
+    /// Applies `--exclude-libs`: symbols defined by members of the named archives are not
+    /// exported.
+    pub fn apply_exclude_libs(&mut self) {
+        if self.opts.exclude_libs.is_empty() {
+            return;
+        }
+        let all = self.opts.exclude_libs.iter().any(|l| l == "ALL");
+        for id in 0..self.symtab.len() as SymbolId {
+            let (Def::Regular { file, .. } | Def::Common { file, .. }) = self.symtab.get(id).def
+            else {
+                continue;
+            };
+            let Some(archive) = &self.objects[file as usize].archive else {
+                continue;
+            };
+            let base = std::path::Path::new(archive)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if all || self.opts.exclude_libs.iter().any(|l| *l == base) {
+                self.symtab.get_mut(id).forced_local = true;
+            }
+        }
+    }
+
+    /// The errors for undefined symbols, one per symbol with every place that references it.
+    pub fn undefined_errors(&self, refs: &[(SymbolId, String)]) -> Vec<String> {
+        let mut by_symbol: Vec<(SymbolId, Vec<&str>)> = Vec::new();
+        for (id, place) in refs {
+            let s = self.symtab.get(*id);
+            let must_resolve =
+                self.opts.no_undefined || !self.opts.shared || s.visibility != elf::STV_DEFAULT.0;
+            if !must_resolve {
+                continue;
+            }
+            match by_symbol.iter_mut().find(|(i, _)| i == id) {
+                Some((_, places)) => places.push(place),
+                None => by_symbol.push((*id, vec![place])),
+            }
+        }
+        by_symbol
+            .into_iter()
+            .map(|(id, places)| {
+                let mut msg = format!("undefined symbol: {}", sym_name(self.symtab.get(id).name));
+                for p in places {
+                    msg.push_str("\n>>> referenced by ");
+                    msg.push_str(p);
+                }
+                msg
+            })
+            .collect()
+    }
+}
+
+/// Runs a whole link as the command line describes; warnings go to stderr.
+pub fn run(opts: &Options) -> Result<()> {
+    let files = crate::inputs::collect(opts)?;
+    let resolved = crate::resolve::resolve(&files)?;
+    let mut link = Link::new(opts, resolved);
+    link.define_linker_symbols();
+    link.apply_exclude_libs();
+    crate::versions::apply_version_scripts(&mut link)?;
+
+    let scan = crate::scan::scan(&link);
+    let mut errors = scan.errors;
+    errors.extend(link.undefined_errors(&scan.undefined));
+    if !errors.is_empty() {
+        return Err(LinkError::Many(errors));
+    }
+    for w in &scan.warnings {
+        eprintln!("ld.tether: warning: {w}");
+    }
+    if scan.textrel {
+        eprintln!("ld.tether: warning: creating DT_TEXTREL in a shared object");
+    }
+    for &(kind, target) in &scan.got {
+        link.got.add(kind, target);
+    }
+    for &id in &scan.plt {
+        link.plt.add(id);
+    }
+    let plan = crate::dynamic::plan(&link, &scan.dyn_sites, scan.textrel)?;
+    let layout = crate::layout::layout(&link, &plan)?;
+    let image = crate::write::write_image(&link, &plan, &layout, &scan.dyn_sites)?;
+    crate::write::write_atomically(&opts.output, &image)
+}

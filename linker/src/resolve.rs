@@ -1,0 +1,355 @@
+//! Second input phase: parse the mapped files in command-line order, extract archive members
+//! on demand (GNU semantics: an archive satisfies references made before it; a group is
+//! rescanned until nothing changes), deduplicate COMDAT groups and resolve every global
+//! symbol to one definition.
+
+use crate::arch::{self, Arch};
+use crate::error::{sym_name, LinkError, Result};
+use crate::inputs::{FileKind, MappedFile};
+use crate::object_file::{ObjectFile, SymPlace};
+use crate::shared_file::SharedFile;
+use crate::symbols::{merge_visibility, Def, SymbolId, SymbolTable};
+use object::elf;
+use object::read::archive::ArchiveFile;
+use std::collections::{HashMap, HashSet};
+
+pub struct Resolved<'d> {
+    pub arch: &'static dyn Arch,
+    pub objects: Vec<ObjectFile<'d>>,
+    /// For each object, the global symbol id of each of its non-local symbols
+    /// (index `sym - first_global`).
+    pub global_ids: Vec<Vec<SymbolId>>,
+    pub dsos: Vec<SharedFile<'d>>,
+    pub symtab: SymbolTable<'d>,
+}
+
+impl Resolved<'_> {
+    /// The global id behind input symbol `sym` of object `file`, if it is not local.
+    pub fn global_id(&self, file: usize, sym: u32) -> Option<SymbolId> {
+        let first = self.objects[file].first_global;
+        (sym as usize)
+            .checked_sub(first)
+            .and_then(|i| self.global_ids[file].get(i).copied())
+    }
+}
+
+struct Archive<'d> {
+    name: String,
+    data: &'d [u8],
+    /// (symbol name, member offset) from the archive index.
+    index: Vec<(&'d [u8], u64)>,
+    loaded: HashSet<u64>,
+}
+
+struct Resolver<'d> {
+    arch: Option<&'static dyn Arch>,
+    objects: Vec<ObjectFile<'d>>,
+    global_ids: Vec<Vec<SymbolId>>,
+    dsos: Vec<SharedFile<'d>>,
+    symtab: SymbolTable<'d>,
+    comdat: HashMap<&'d [u8], u32>,
+    errors: Vec<String>,
+}
+
+pub fn resolve<'d>(files: &'d [MappedFile]) -> Result<Resolved<'d>> {
+    let mut r = Resolver {
+        arch: None,
+        objects: Vec::new(),
+        global_ids: Vec::new(),
+        dsos: Vec::new(),
+        symtab: SymbolTable::default(),
+        comdat: HashMap::new(),
+        errors: Vec::new(),
+    };
+    let mut i = 0;
+    while i < files.len() {
+        let group = files[i].placement.group;
+        let mut end = i + 1;
+        if group.is_some() {
+            while end < files.len() && files[end].placement.group == group {
+                end += 1;
+            }
+        }
+        let mut archives = Vec::new();
+        for file in &files[i..end] {
+            match file.kind {
+                FileKind::Object => r.add_object(file.display(), None, &file.map)?,
+                FileKind::Shared => {
+                    let dso =
+                        SharedFile::parse(file.display(), &file.map, file.placement.as_needed)?;
+                    r.set_arch(dso.machine, &dso.name)?;
+                    r.add_shared(dso);
+                }
+                FileKind::Archive => {
+                    let mut archive = open_archive(file)?;
+                    if file.placement.whole_archive {
+                        r.load_all_members(&mut archive)?;
+                    } else {
+                        r.extract(&mut archive)?;
+                    }
+                    archives.push(archive);
+                }
+            }
+        }
+        // A group is searched again while its archives keep satisfying new references.
+        if group.is_some() && archives.len() > 0 {
+            loop {
+                let before = r.objects.len();
+                for archive in archives.iter_mut() {
+                    r.extract(archive)?;
+                }
+                if r.objects.len() == before {
+                    break;
+                }
+            }
+        }
+        i = end;
+    }
+    if !r.errors.is_empty() {
+        return Err(LinkError::Many(r.errors));
+    }
+    let arch = r.arch.ok_or_else(|| {
+        LinkError::Other("no ELF object among the inputs: cannot tell the target".into())
+    })?;
+    Ok(Resolved {
+        arch,
+        objects: r.objects,
+        global_ids: r.global_ids,
+        dsos: r.dsos,
+        symtab: r.symtab,
+    })
+}
+
+fn open_archive(file: &MappedFile) -> Result<Archive<'_>> {
+    let name = file.display();
+    let data: &[u8] = &file.map;
+    let parsed = ArchiveFile::parse(data).map_err(|e| LinkError::malformed(&name, e))?;
+    if parsed.is_thin() {
+        return Err(LinkError::Other(format!(
+            "{name}: thin archives are not supported"
+        )));
+    }
+    let mut index = Vec::new();
+    if let Some(symbols) = parsed
+        .symbols()
+        .map_err(|e| LinkError::malformed(&name, e))?
+    {
+        for s in symbols {
+            let s = s.map_err(|e| LinkError::malformed(&name, e))?;
+            index.push((s.name(), s.offset().0));
+        }
+    }
+    Ok(Archive {
+        name,
+        data,
+        index,
+        loaded: HashSet::new(),
+    })
+}
+
+impl<'d> Resolver<'d> {
+    fn set_arch(&mut self, machine: u16, file: &str) -> Result<()> {
+        match self.arch {
+            Some(a) if a.machine() == machine => Ok(()),
+            Some(a) => Err(LinkError::Other(format!(
+                "{file}: machine {machine} does not match the first input's ({})",
+                a.name()
+            ))),
+            None => {
+                self.arch = Some(arch::for_machine(machine).ok_or_else(|| {
+                    LinkError::Other(format!("{file}: unsupported machine (e_machine {machine})"))
+                })?);
+                Ok(())
+            }
+        }
+    }
+
+    fn extract(&mut self, archive: &mut Archive<'d>) -> Result<()> {
+        loop {
+            let mut wanted = Vec::new();
+            for &(name, offset) in &archive.index {
+                if archive.loaded.contains(&offset) {
+                    continue;
+                }
+                if let Some(id) = self.symtab.lookup(name) {
+                    let s = self.symtab.get(id);
+                    // A weak reference does not pull a member in; a COMMON one is not undefined.
+                    if s.is_undefined() && s.strong_ref {
+                        wanted.push(offset);
+                    }
+                }
+            }
+            if wanted.is_empty() {
+                return Ok(());
+            }
+            wanted.sort_unstable();
+            wanted.dedup();
+            for offset in wanted {
+                self.load_member(archive, offset)?;
+            }
+        }
+    }
+
+    fn load_all_members(&mut self, archive: &mut Archive<'d>) -> Result<()> {
+        let parsed =
+            ArchiveFile::parse(archive.data).map_err(|e| LinkError::malformed(&archive.name, e))?;
+        let mut offsets = Vec::new();
+        for member in parsed.members() {
+            let member = member.map_err(|e| LinkError::malformed(&archive.name, e))?;
+            let data = member
+                .data(archive.data)
+                .map_err(|e| LinkError::malformed(&archive.name, e))?;
+            if data.starts_with(b"\x7fELF") {
+                offsets.push(member.file_range().0);
+            }
+        }
+        // `file_range` gives the data offset; members are addressed by header offset, which
+        // `load_member_at_data` avoids needing.
+        for member in parsed.members() {
+            let member = member.map_err(|e| LinkError::malformed(&archive.name, e))?;
+            let data = member
+                .data(archive.data)
+                .map_err(|e| LinkError::malformed(&archive.name, e))?;
+            if !data.starts_with(b"\x7fELF") {
+                continue;
+            }
+            let name = format!(
+                "{}({})",
+                archive.name,
+                String::from_utf8_lossy(member.name())
+            );
+            self.add_object(name, Some(archive.name.clone()), data)?;
+        }
+        archive.loaded.extend(archive.index.iter().map(|&(_, o)| o));
+        Ok(())
+    }
+
+    fn load_member(&mut self, archive: &mut Archive<'d>, offset: u64) -> Result<()> {
+        archive.loaded.insert(offset);
+        let parsed =
+            ArchiveFile::parse(archive.data).map_err(|e| LinkError::malformed(&archive.name, e))?;
+        let member = parsed
+            .member(object::read::archive::ArchiveOffset(offset))
+            .map_err(|e| LinkError::malformed(&archive.name, e))?;
+        let data = member
+            .data(archive.data)
+            .map_err(|e| LinkError::malformed(&archive.name, e))?;
+        let name = format!(
+            "{}({})",
+            archive.name,
+            String::from_utf8_lossy(member.name())
+        );
+        self.add_object(name, Some(archive.name.clone()), data)
+    }
+
+    fn add_object(&mut self, name: String, archive: Option<String>, data: &'d [u8]) -> Result<()> {
+        let machine = crate::object_file::elf_machine(data)
+            .ok_or_else(|| LinkError::malformed(&name, "truncated ELF header"))?;
+        self.set_arch(machine, &name)?;
+        let mut obj = ObjectFile::parse(name, archive, data, self.arch)?;
+        let file = self.objects.len() as u32;
+
+        for group in &obj.groups {
+            if self.comdat.contains_key(group.signature) {
+                for &m in &group.members {
+                    obj.sections[m as usize].live = false;
+                }
+            } else {
+                self.comdat.insert(group.signature, file);
+            }
+        }
+
+        let mut ids = Vec::with_capacity(obj.symbols.len() - obj.first_global);
+        for (index, sym) in obj.symbols.iter().enumerate().skip(obj.first_global) {
+            let id = self.symtab.intern(sym.name);
+            ids.push(id);
+            let defined_here = match sym.place {
+                SymPlace::Undefined => false,
+                SymPlace::Section(s) => obj.sections[s as usize].live,
+                SymPlace::Absolute | SymPlace::Common => true,
+            };
+            let s = self.symtab.get_mut(id);
+            s.referenced = true;
+            s.visibility = merge_visibility(s.visibility, sym.visibility);
+            if !defined_here {
+                if !sym.is_weak() {
+                    s.strong_ref = true;
+                }
+                if s.first_ref.is_none() {
+                    s.first_ref = Some(file);
+                }
+                continue;
+            }
+            let new_def = if sym.place == SymPlace::Common {
+                Def::Common {
+                    file,
+                    sym: index as u32,
+                }
+            } else {
+                Def::Regular {
+                    file,
+                    sym: index as u32,
+                }
+            };
+            let take = match s.def {
+                Def::Undefined | Def::Shared { .. } => true,
+                Def::Linker(_) => false,
+                Def::Common { file: f, sym: old } => match new_def {
+                    Def::Common { .. } => {
+                        sym.size > self.objects[f as usize].symbols[old as usize].size
+                    }
+                    _ => !sym.is_weak(),
+                },
+                Def::Regular { file: f, .. } => {
+                    if matches!(new_def, Def::Common { .. }) {
+                        false
+                    } else if s.weak_def && !sym.is_weak() {
+                        true
+                    } else {
+                        if !s.weak_def && !sym.is_weak() {
+                            self.errors.push(format!(
+                                "duplicate symbol: {}\n>>> defined in {}\n>>> defined in {}",
+                                sym_name(sym.name),
+                                self.objects[f as usize].name,
+                                obj.name
+                            ));
+                        }
+                        false
+                    }
+                }
+            };
+            if take {
+                s.def = new_def;
+                s.weak_def = sym.is_weak();
+                s.ty = sym.ty;
+                s.size = sym.size;
+            }
+        }
+        self.global_ids.push(ids);
+        self.objects.push(obj);
+        Ok(())
+    }
+
+    fn add_shared(&mut self, dso: SharedFile<'d>) {
+        let index = self.dsos.len() as u32;
+        for (i, sym) in dso.symbols.iter().enumerate() {
+            let id = self.symtab.intern(sym.name);
+            let s = self.symtab.get_mut(id);
+            if s.def == Def::Undefined {
+                s.def = Def::Shared {
+                    dso: index,
+                    sym: i as u32,
+                };
+                s.weak_def = sym.weak;
+                s.ty = sym.ty;
+                s.size = sym.size;
+            }
+        }
+        self.dsos.push(dso);
+    }
+}
+
+/// Whether `ty` names code (calls may go through the PLT).
+pub fn is_function_type(ty: u8) -> bool {
+    ty == elf::STT_FUNC.0 || ty == elf::STT_GNU_IFUNC.0
+}

@@ -1,0 +1,681 @@
+//! Producing the output image: input sections copied and relocated (in parallel, one task
+//! per output section), synthetic sections encoded for the target's ELF class, headers, and
+//! finally an atomic write (temporary file in the same directory, then rename) so a failed
+//! link never leaves a partial file or clobbers the previous output.
+
+use crate::dynamic::DynPlan;
+use crate::error::{LinkError, Result};
+use crate::got_plt::Target;
+use crate::layout::{Content, Layout, OutSection, Synth};
+use crate::link::Link;
+use crate::object_file::SymPlace;
+use crate::relocate::{self, DynReloc};
+use crate::scan::DynSite;
+use crate::symbols::Def;
+use object::elf;
+use rayon::prelude::*;
+use std::io::Write;
+use std::path::Path;
+
+/// Little-endian field writer that follows the ELF class for address-sized fields.
+struct Put<'a> {
+    buf: &'a mut [u8],
+    is64: bool,
+}
+
+impl Put<'_> {
+    fn u8(&mut self, at: usize, v: u8) {
+        self.buf[at] = v;
+    }
+    fn u16(&mut self, at: usize, v: u16) {
+        self.buf[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    }
+    fn u32(&mut self, at: usize, v: u32) {
+        self.buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, at: usize, v: u64) {
+        self.buf[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    /// An address-sized field; returns its width.
+    fn word(&mut self, at: usize, v: u64) -> usize {
+        if self.is64 {
+            self.u64(at, v);
+            8
+        } else {
+            self.u32(at, v as u32);
+            4
+        }
+    }
+}
+
+/// The `.dynamic` entries. Without a layout, addresses are 0 (used to size the section).
+pub fn dynamic_entries(link: &Link, plan: &DynPlan, layout: Option<&Layout>) -> Vec<(i64, u64)> {
+    let addr = |s: Synth| layout.map(|l| l.addr_of(s)).unwrap_or(0);
+    let size = |s: Synth| {
+        layout
+            .and_then(|l| l.find(s))
+            .map(|(_, o)| o.size)
+            .unwrap_or(0)
+    };
+    let present = |s: Synth| layout.is_none_or(|l| l.find(s).is_some());
+    let rela = link.arch.dynamic_uses_rela();
+    let is64 = link.arch.class() == crate::arch::ElfClass::Elf64;
+    let mut d: Vec<(i64, u64)> = Vec::new();
+    for &n in &plan.needed {
+        d.push((elf::DT_NEEDED.0, u64::from(n)));
+    }
+    if let Some(s) = plan.soname {
+        d.push((elf::DT_SONAME.0, u64::from(s)));
+    }
+    if let Some(r) = plan.runpath {
+        d.push((
+            if link.opts.new_dtags {
+                elf::DT_RUNPATH.0
+            } else {
+                elf::DT_RPATH.0
+            },
+            u64::from(r),
+        ));
+    }
+    for (name, tag) in [
+        (&link.opts.init, elf::DT_INIT.0),
+        (&link.opts.fini, elf::DT_FINI.0),
+    ] {
+        if let Some(id) = link.symtab.lookup(name.as_bytes()) {
+            if link.symtab.get(id).is_defined() {
+                let a = layout
+                    .map(|l| relocate::target_address(link, l, Target::Global(id)))
+                    .unwrap_or(0);
+                d.push((tag, a));
+            }
+        }
+    }
+    for (name, tag, sztag) in [
+        (
+            &b".init_array"[..],
+            elf::DT_INIT_ARRAY.0,
+            elf::DT_INIT_ARRAYSZ.0,
+        ),
+        (
+            &b".fini_array"[..],
+            elf::DT_FINI_ARRAY.0,
+            elf::DT_FINI_ARRAYSZ.0,
+        ),
+    ] {
+        let found = link.objects.iter().any(|o| {
+            o.sections
+                .iter()
+                .any(|s| s.live && s.name.starts_with(name))
+        });
+        if found {
+            let sec = layout.and_then(|l| l.by_name(name));
+            d.push((tag, sec.map(|s| s.addr).unwrap_or(0)));
+            d.push((sztag, sec.map(|s| s.size).unwrap_or(0)));
+        }
+    }
+    if plan.sysv_hash.is_some() {
+        d.push((elf::DT_HASH.0, addr(Synth::Hash)));
+    }
+    if plan.gnu_hash.is_some() {
+        d.push((elf::DT_GNU_HASH.0, addr(Synth::GnuHash)));
+    }
+    d.push((elf::DT_STRTAB.0, addr(Synth::DynStr)));
+    d.push((elf::DT_SYMTAB.0, addr(Synth::DynSym)));
+    d.push((elf::DT_STRSZ.0, plan.dynstr.bytes.len() as u64));
+    d.push((elf::DT_SYMENT.0, if is64 { 24 } else { 16 }));
+    d.push((elf::DT_PLTGOT.0, addr(Synth::GotPlt)));
+    let relsize: u64 = match (is64, rela) {
+        (true, true) => 24,
+        (true, false) => 16,
+        (false, true) => 12,
+        (false, false) => 8,
+    };
+    if !link.plt.is_empty() {
+        d.push((elf::DT_PLTRELSZ.0, link.plt.len() as u64 * relsize));
+        d.push((
+            elf::DT_PLTREL.0,
+            if rela {
+                elf::DT_RELA.0 as u64
+            } else {
+                elf::DT_REL.0 as u64
+            },
+        ));
+        d.push((elf::DT_JMPREL.0, addr(Synth::RelaPlt)));
+    }
+    if plan.reladyn_count > 0 && present(Synth::RelaDyn) {
+        let (t, sz, ent) = if rela {
+            (elf::DT_RELA.0, elf::DT_RELASZ.0, elf::DT_RELAENT.0)
+        } else {
+            (elf::DT_REL.0, elf::DT_RELSZ.0, elf::DT_RELENT.0)
+        };
+        d.push((t, addr(Synth::RelaDyn)));
+        d.push((sz, size(Synth::RelaDyn).max(plan.reladyn_count * relsize)));
+        d.push((ent, relsize));
+    }
+    let mut flags = 0u64;
+    let mut flags1 = 0u64;
+    if plan.textrel {
+        d.push((elf::DT_TEXTREL.0, 0));
+        flags |= u64::from(elf::DF_TEXTREL.0);
+    }
+    if link.opts.bsymbolic {
+        flags |= u64::from(elf::DF_SYMBOLIC.0);
+    }
+    if link.opts.now {
+        flags |= u64::from(elf::DF_BIND_NOW.0);
+        flags1 |= u64::from(elf::DF_1_NOW.0);
+    }
+    if link.opts.nodelete {
+        flags1 |= u64::from(elf::DF_1_NODELETE.0);
+    }
+    if flags != 0 {
+        d.push((elf::DT_FLAGS.0, flags));
+    }
+    if flags1 != 0 {
+        d.push((elf::DT_FLAGS_1.0, flags1));
+    }
+    if !plan.verdef.is_empty() {
+        d.push((elf::DT_VERDEF.0, addr(Synth::VerDef)));
+        d.push((elf::DT_VERDEFNUM.0, plan.verdef.len() as u64));
+    }
+    if !plan.verneed.is_empty() {
+        d.push((elf::DT_VERNEED.0, addr(Synth::VerNeed)));
+        d.push((elf::DT_VERNEEDNUM.0, plan.verneed.len() as u64));
+    }
+    if !plan.verneed.is_empty() || !plan.verdef.is_empty() {
+        d.push((elf::DT_VERSYM.0, addr(Synth::VerSym)));
+    }
+    d.push((
+        if rela {
+            elf::DT_RELACOUNT.0
+        } else {
+            elf::DT_RELCOUNT.0
+        },
+        0,
+    ));
+    d.push((elf::DT_NULL.0, 0));
+    d
+}
+
+/// Splits the image into one mutable slice per output section with file contents.
+fn section_slices<'a>(image: &'a mut [u8], layout: &Layout) -> Vec<(usize, &'a mut [u8])> {
+    let mut order: Vec<usize> = (0..layout.sections.len())
+        .filter(|&i| !layout.sections[i].is_nobits())
+        .collect();
+    order.sort_by_key(|&i| layout.sections[i].offset);
+    let mut out = Vec::with_capacity(order.len());
+    let mut rest: &mut [u8] = image;
+    let mut consumed = 0u64;
+    for i in order {
+        let s = &layout.sections[i];
+        let skip = (s.offset - consumed) as usize;
+        let tail = std::mem::take(&mut rest);
+        let (_, tail) = tail.split_at_mut(skip);
+        let (mine, tail) = tail.split_at_mut(s.size as usize);
+        out.push((i, mine));
+        rest = tail;
+        consumed = s.offset + s.size;
+    }
+    out
+}
+
+pub fn write_image(
+    link: &Link,
+    plan: &DynPlan,
+    layout: &Layout,
+    dyn_sites: &[DynSite],
+) -> Result<Vec<u8>> {
+    let arch = link.arch;
+    let is64 = arch.class() == crate::arch::ElfClass::Elf64;
+    let word = arch.class().word_size();
+    let mut image = vec![0u8; layout.file_size as usize];
+
+    // Input sections, relocated, one task per output section.
+    let results: Vec<(usize, Vec<DynReloc>, Vec<String>)> = section_slices(&mut image, layout)
+        .into_par_iter()
+        .filter_map(|(i, buf)| {
+            let Content::Inputs(list) = &layout.sections[i].content else {
+                return None;
+            };
+            let mut dynrel = Vec::new();
+            let mut errors = Vec::new();
+            for &(f, s) in list {
+                let (_, off) = layout.placement[f as usize][s as usize]?;
+                let sec = &link.objects[f as usize].sections[s as usize];
+                if sec.sh_type == elf::SHT_NOBITS.0 {
+                    continue;
+                }
+                let start = off as usize;
+                let end = start + sec.size as usize;
+                relocate::relocate_section(
+                    link,
+                    layout,
+                    f as usize,
+                    s as usize,
+                    &mut buf[start..end],
+                    layout.sections[i].addr + off,
+                    &plan.dynsym_index,
+                    &mut dynrel,
+                    &mut errors,
+                );
+            }
+            Some((i, dynrel, errors))
+        })
+        .collect();
+    let mut dynrel = Vec::new();
+    let mut errors = Vec::new();
+    for (_, d, e) in results {
+        dynrel.extend(d);
+        errors.extend(e);
+    }
+    if !errors.is_empty() {
+        return Err(LinkError::Many(errors));
+    }
+    if let Some((_, got)) = layout.find(Synth::Got) {
+        let (o, n) = (got.offset as usize, got.size as usize);
+        relocate::fill_got(
+            link,
+            layout,
+            &plan.dynsym_index,
+            &mut image[o..o + n],
+            &mut dynrel,
+        );
+    }
+    if dynrel.len() as u64 != plan.reladyn_count {
+        return Err(LinkError::Other(format!(
+            "internal error: planned {} dynamic relocations, produced {} (scan saw {} sites)",
+            plan.reladyn_count,
+            dynrel.len(),
+            dyn_sites.len()
+        )));
+    }
+    // RELATIVE first, as combreloc does, so DT_RELACOUNT can tell the loader.
+    dynrel.sort_by_key(|r| (!relocate::is_relative(link, r.r_type), r.offset));
+    let relative_count = dynrel
+        .iter()
+        .filter(|r| relocate::is_relative(link, r.r_type))
+        .count() as u64;
+
+    let mut put = Put {
+        buf: &mut image,
+        is64,
+    };
+    let rela = arch.dynamic_uses_rela();
+    let write_rel = |put: &mut Put, at: usize, r: &DynReloc| -> usize {
+        let mut p = at;
+        p += put.word(p, r.offset);
+        if is64 {
+            put.u64(p, (u64::from(r.sym) << 32) | u64::from(r.r_type));
+            p += 8;
+        } else {
+            put.u32(p, (r.sym << 8) | (r.r_type & 0xff));
+            p += 4;
+        }
+        if rela {
+            p += put.word(p, r.addend as u64);
+        }
+        p - at
+    };
+
+    for (i, s) in layout.sections.iter().enumerate() {
+        let Content::Synthetic(kind) = s.content else {
+            continue;
+        };
+        let at = s.offset as usize;
+        match kind {
+            Synth::Hash => put.buf[at..at + s.size as usize]
+                .copy_from_slice(plan.sysv_hash.as_deref().unwrap_or(&[])),
+            Synth::GnuHash => put.buf[at..at + s.size as usize]
+                .copy_from_slice(plan.gnu_hash.as_deref().unwrap_or(&[])),
+            Synth::DynStr => put.buf[at..at + s.size as usize].copy_from_slice(&plan.dynstr.bytes),
+            Synth::DynSym => write_dynsym(link, plan, layout, &mut put, at),
+            Synth::VerSym => {
+                for (n, v) in plan.versym.iter().enumerate() {
+                    put.u16(at + 2 * n, *v);
+                }
+            }
+            Synth::VerNeed => {
+                let mut p = at;
+                for (n, vn) in plan.verneed.iter().enumerate() {
+                    let next = if n + 1 == plan.verneed.len() {
+                        0
+                    } else {
+                        16 + 16 * vn.versions.len() as u32
+                    };
+                    put.u16(p, 1);
+                    put.u16(p + 2, vn.versions.len() as u16);
+                    put.u32(p + 4, vn.file);
+                    put.u32(p + 8, 16);
+                    put.u32(p + 12, next);
+                    p += 16;
+                    for (k, v) in vn.versions.iter().enumerate() {
+                        put.u32(p, v.hash);
+                        put.u16(p + 4, 0);
+                        put.u16(p + 6, v.index);
+                        put.u32(p + 8, v.name);
+                        put.u32(p + 12, if k + 1 == vn.versions.len() { 0 } else { 16 });
+                        p += 16;
+                    }
+                }
+            }
+            Synth::VerDef => {
+                let mut p = at;
+                for (n, vd) in plan.verdef.iter().enumerate() {
+                    let naux = if vd.parent.is_some() { 2 } else { 1 };
+                    let size = 20 + 8 * naux;
+                    put.u16(p, 1);
+                    put.u16(
+                        p + 2,
+                        if vd.index == 1 {
+                            elf::VER_FLG_BASE.0
+                        } else {
+                            0
+                        },
+                    );
+                    put.u16(p + 4, vd.index);
+                    put.u16(p + 6, naux as u16);
+                    put.u32(p + 8, vd.hash);
+                    put.u32(p + 12, 20);
+                    put.u32(
+                        p + 16,
+                        if n + 1 == plan.verdef.len() {
+                            0
+                        } else {
+                            size as u32
+                        },
+                    );
+                    put.u32(p + 20, vd.name);
+                    put.u32(p + 24, if naux == 2 { 8 } else { 0 });
+                    if let Some(parent) = vd.parent {
+                        put.u32(p + 28, parent);
+                        put.u32(p + 32, 0);
+                    }
+                    p += size;
+                }
+            }
+            Synth::RelaDyn => {
+                let mut p = at;
+                for r in &dynrel {
+                    p += write_rel(&mut put, p, r);
+                }
+            }
+            Synth::RelaPlt => {
+                let gotplt = layout.addr_of(Synth::GotPlt);
+                let reserved = arch.plt_layout().reserved_got_words;
+                let mut p = at;
+                for (n, &id) in link.plt.symbols.iter().enumerate() {
+                    let r = DynReloc {
+                        offset: gotplt + (reserved + n as u64) * word,
+                        r_type: arch.dyn_reloc_types().jump_slot,
+                        sym: plan.dynsym_index[id as usize],
+                        addend: 0,
+                    };
+                    p += write_rel(&mut put, p, &r);
+                }
+            }
+            Synth::Plt => {
+                let pl = arch.plt_layout();
+                let gotplt = layout.addr_of(Synth::GotPlt);
+                let h = pl.header_size as usize;
+                let buf = &mut put.buf[at..at + s.size as usize];
+                arch.write_plt_header(&mut buf[..h], s.addr, gotplt)
+                    .map_err(|e| LinkError::Other(format!(".plt: {e}")))?;
+                for n in 0..link.plt.len() {
+                    let e0 = h + n * pl.entry_size as usize;
+                    let addrs = plt_addrs(link, layout, n);
+                    arch.write_plt_entry(&mut buf[e0..e0 + pl.entry_size as usize], addrs)
+                        .map_err(|e| LinkError::Other(format!(".plt: {e}")))?;
+                }
+            }
+            Synth::GotPlt => {
+                put.word(at, layout.addr_of(Synth::Dynamic));
+                let reserved = arch.plt_layout().reserved_got_words as usize;
+                for n in 0..link.plt.len() {
+                    let v = arch.lazy_slot_value(plt_addrs(link, layout, n));
+                    put.word(at + (reserved + n) * word as usize, v);
+                }
+            }
+            Synth::Dynamic => {
+                let mut p = at;
+                for (tag, val) in dynamic_entries(link, plan, Some(layout)) {
+                    let val = if tag == elf::DT_RELACOUNT.0 || tag == elf::DT_RELCOUNT.0 {
+                        relative_count
+                    } else {
+                        val
+                    };
+                    p += put.word(p, tag as u64);
+                    p += put.word(p, val);
+                }
+            }
+            Synth::ShStrTab => {
+                put.buf[at..at + layout.shstrtab.len()].copy_from_slice(&layout.shstrtab)
+            }
+            Synth::BuildId | Synth::EhFrameHdr | Synth::Got | Synth::Commons => {}
+        }
+        let _ = i;
+    }
+
+    write_headers(link, plan, layout, &mut put);
+
+    if let Some((_, hdr)) = layout.find(Synth::EhFrameHdr) {
+        if let Some(eh) = layout.by_name(b".eh_frame") {
+            let bytes = &image[eh.offset as usize..(eh.offset + eh.size) as usize];
+            let built = crate::eh_frame_hdr::build(bytes, eh.addr, hdr.addr, hdr.size as usize)
+                .map_err(|e| LinkError::Other(format!(".eh_frame: {e}")))?;
+            image[hdr.offset as usize..(hdr.offset + hdr.size) as usize].copy_from_slice(&built);
+        }
+    }
+    if let (Some((_, note)), Some(style)) = (layout.find(Synth::BuildId), &link.opts.build_id) {
+        let (o, n) = (note.offset as usize, note.size as usize);
+        let desc_len = n - 16;
+        let mut put = Put {
+            buf: &mut image,
+            is64,
+        };
+        put.u32(o, 4);
+        put.u32(o + 4, desc_len as u32);
+        put.u32(o + 8, elf::NT_GNU_BUILD_ID.0);
+        put.buf[o + 12..o + 16].copy_from_slice(b"GNU\0");
+        let digest = crate::build_id_note::digest(style, &image, desc_len);
+        image[o + 16..o + 16 + desc_len].copy_from_slice(&digest);
+    }
+    Ok(image)
+}
+
+fn plt_addrs(link: &Link, layout: &Layout, n: usize) -> crate::arch::PltEntryAddrs {
+    let pl = link.arch.plt_layout();
+    let plt0 = layout.addr_of(Synth::Plt);
+    let word = link.arch.got_entry_size();
+    crate::arch::PltEntryAddrs {
+        plt0,
+        entry: plt0 + pl.header_size + pl.entry_size * n as u64,
+        got_slot: layout.addr_of(Synth::GotPlt) + (pl.reserved_got_words + n as u64) * word,
+        index: n as u64,
+    }
+}
+
+/// The output section index (header number) holding a global definition.
+fn shndx_of(link: &Link, layout: &Layout, def: Def) -> u16 {
+    match def {
+        Def::Regular { file, sym } => match link.objects[file as usize].symbols[sym as usize].place
+        {
+            SymPlace::Absolute => elf::SHN_ABS.0,
+            SymPlace::Section(sec) => layout.placement[file as usize]
+                .get(sec as usize)
+                .copied()
+                .flatten()
+                .map(|(o, _)| o as u16 + 1)
+                .unwrap_or(elf::SHN_ABS.0),
+            _ => elf::SHN_UNDEF.0,
+        },
+        Def::Common { .. } => layout
+            .find(Synth::Commons)
+            .map(|(i, _)| i as u16 + 1)
+            .unwrap_or(0),
+        Def::Linker(_) => elf::SHN_ABS.0,
+        _ => elf::SHN_UNDEF.0,
+    }
+}
+
+fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at: usize) {
+    let entsize = if put.is64 { 24 } else { 16 };
+    for (n, &id) in plan.dynsym.iter().enumerate() {
+        let s = link.symtab.get(id);
+        let p = at + (n + 1) * entsize;
+        let defined = s.is_defined();
+        let bind = if (defined && s.weak_def) || (!defined && !s.strong_ref) {
+            elf::STB_WEAK.0
+        } else {
+            elf::STB_GLOBAL.0
+        };
+        let ty = s.ty;
+        let info = (bind << 4) | (ty & 0xf);
+        let other = crate::relocate::dyn_visibility(s.visibility);
+        let shndx = if defined {
+            shndx_of(link, layout, s.def)
+        } else {
+            0
+        };
+        let value = if defined {
+            relocate::target_address(link, layout, Target::Global(id))
+        } else {
+            0
+        };
+        let size = if defined { s.size } else { 0 };
+        let name = plan.names[n];
+        if put.is64 {
+            put.u32(p, name);
+            put.u8(p + 4, info);
+            put.u8(p + 5, other);
+            put.u16(p + 6, shndx);
+            put.u64(p + 8, value);
+            put.u64(p + 16, size);
+        } else {
+            put.u32(p, name);
+            put.u32(p + 4, value as u32);
+            put.u32(p + 8, size as u32);
+            put.u8(p + 12, info);
+            put.u8(p + 13, other);
+            put.u16(p + 14, shndx);
+        }
+    }
+}
+
+fn section_link_info(plan: &DynPlan, layout: &Layout, s: &OutSection) -> (u32, u32) {
+    let idx = |synth: Synth| layout.find(synth).map(|(i, _)| i as u32 + 1).unwrap_or(0);
+    match s.content {
+        Content::Synthetic(Synth::DynSym) => (idx(Synth::DynStr), 1),
+        Content::Synthetic(Synth::Hash | Synth::GnuHash | Synth::VerSym | Synth::RelaDyn) => {
+            (idx(Synth::DynSym), 0)
+        }
+        Content::Synthetic(Synth::RelaPlt) => (idx(Synth::DynSym), idx(Synth::GotPlt)),
+        Content::Synthetic(Synth::VerNeed) => (idx(Synth::DynStr), plan.verneed.len() as u32),
+        Content::Synthetic(Synth::VerDef) => (idx(Synth::DynStr), plan.verdef.len() as u32),
+        Content::Synthetic(Synth::Dynamic) => (idx(Synth::DynStr), 0),
+        _ => (0, 0),
+    }
+}
+
+fn write_headers(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put) {
+    let arch = link.arch;
+    let is64 = put.is64;
+    let (ehsize, phentsize, shentsize) = if is64 { (64, 56, 64) } else { (52, 32, 40) };
+    // e_ident
+    put.buf[0..4].copy_from_slice(b"\x7fELF");
+    put.u8(4, if is64 { 2 } else { 1 });
+    put.u8(5, 1);
+    put.u8(6, 1);
+    put.u8(7, 0);
+    put.u16(
+        16,
+        if link.opts.shared {
+            elf::ET_DYN.0
+        } else {
+            elf::ET_EXEC.0
+        },
+    );
+    put.u16(18, arch.machine());
+    put.u32(20, 1);
+    let flags: Vec<u32> = link.objects.iter().map(|o| o.flags).collect();
+    let mut p = 24;
+    p += put.word(p, 0); // e_entry
+    p += put.word(p, ehsize as u64); // e_phoff
+    p += put.word(p, layout.shoff);
+    put.u32(p, arch.output_flags(&flags));
+    put.u16(p + 4, ehsize);
+    put.u16(p + 6, phentsize);
+    put.u16(p + 8, layout.phdrs.len() as u16);
+    put.u16(p + 10, shentsize);
+    put.u16(p + 12, layout.sections.len() as u16 + 1);
+    let shstrndx = layout
+        .find(Synth::ShStrTab)
+        .map(|(i, _)| i + 1)
+        .unwrap_or(0);
+    put.u16(p + 14, shstrndx as u16);
+
+    for (n, ph) in layout.phdrs.iter().enumerate() {
+        let at = ehsize as usize + n * phentsize as usize;
+        if is64 {
+            put.u32(at, ph.p_type);
+            put.u32(at + 4, ph.flags);
+            put.u64(at + 8, ph.offset);
+            put.u64(at + 16, ph.vaddr);
+            put.u64(at + 24, ph.vaddr);
+            put.u64(at + 32, ph.filesz);
+            put.u64(at + 40, ph.memsz);
+            put.u64(at + 48, ph.align);
+        } else {
+            put.u32(at, ph.p_type);
+            put.u32(at + 4, ph.offset as u32);
+            put.u32(at + 8, ph.vaddr as u32);
+            put.u32(at + 12, ph.vaddr as u32);
+            put.u32(at + 16, ph.filesz as u32);
+            put.u32(at + 20, ph.memsz as u32);
+            put.u32(at + 24, ph.flags);
+            put.u32(at + 28, ph.align as u32);
+        }
+    }
+
+    for (n, s) in layout.sections.iter().enumerate() {
+        let at = layout.shoff as usize + (n + 1) * shentsize as usize;
+        let (lnk, info) = section_link_info(plan, layout, s);
+        put.u32(at, layout.sh_names[n]);
+        put.u32(at + 4, s.sh_type);
+        let mut p = at + 8;
+        p += put.word(p, s.flags);
+        p += put.word(p, s.addr);
+        p += put.word(p, s.offset);
+        p += put.word(p, s.size);
+        put.u32(p, lnk);
+        put.u32(p + 4, info);
+        p += 8;
+        p += put.word(p, s.align);
+        put.word(p, s.entsize);
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.tether-{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o755))?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(LinkError::io(path, e));
+    }
+    Ok(())
+}
