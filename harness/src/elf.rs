@@ -22,6 +22,7 @@ pub mod abi {
     pub const STT_SECTION: u8 = 0x3;
     pub const STT_FILE: u8 = 0x4;
     pub const STT_TLS: u8 = 0x6;
+    pub const STT_GNU_IFUNC: u8 = 0xa;
     pub const STV_PROTECTED: u8 = 0x3;
     pub const ELFCLASS32: u8 = 0x1;
     pub const ELFCLASS64: u8 = 0x2;

@@ -90,6 +90,8 @@ pub struct Resolved {
     /// Index of the defining loaded object (None for the host library or an undefined weak).
     pub object_index: Option<usize>,
     pub is_tls: bool,
+    /// An STT_GNU_IFUNC definition: `address` is its resolver.
+    pub is_ifunc: bool,
 }
 
 pub(crate) struct AtExit {
@@ -641,6 +643,7 @@ impl Session {
             object: o.name.clone(),
             object_index: Some(j),
             is_tls,
+            is_ifunc: s.kind == crate::elf::abi::STT_GNU_IFUNC,
         })
     }
 
@@ -669,6 +672,7 @@ impl Session {
                 object: o.name.clone(),
                 object_index: Some(i),
                 is_tls: sym.kind == crate::elf::abi::STT_TLS,
+                is_ifunc: sym.kind == crate::elf::abi::STT_GNU_IFUNC,
             });
         }
         let version = self.wanted_version(i, sym);
@@ -698,6 +702,7 @@ impl Session {
                             object: "libc.so.6 (host)".to_string(),
                             object_index: None,
                             is_tls: false,
+                            is_ifunc: false,
                         });
                     }
                 }
@@ -710,6 +715,7 @@ impl Session {
                 object: "(undefined weak)".to_string(),
                 object_index: None,
                 is_tls: false,
+                is_ifunc: false,
             });
         }
         Err(HarnessError::UndefinedSymbol {
@@ -717,6 +723,15 @@ impl Session {
             symbol: sym.name.clone(),
             version,
         })
+    }
+
+    /// The address a reference should hold: an IFUNC's resolver is called for it.
+    fn target_of(&mut self, res: &Resolved) -> Result<u64> {
+        if res.is_ifunc {
+            self.call_address(res.address, &[])
+        } else {
+            Ok(res.address)
+        }
     }
 
     fn symbol_label(&self, i: usize, sym_index: u32) -> String {
@@ -1292,7 +1307,9 @@ impl Session {
         let slot = self.objects[i].base + r.offset;
         let before = self.read_word(slot)?;
         let res = self.resolve_symbol(i, r.sym, false)?;
-        let target = res.address.wrapping_add(r.addend.unwrap_or(0) as u64);
+        let target = self
+            .target_of(&res)?
+            .wrapping_add(r.addend.unwrap_or(0) as u64);
         self.write_word(slot, target)?;
         let symbol = self.symbol_label(i, r.sym);
         self.events.push(Event::Bound {

@@ -388,7 +388,41 @@ fn exit_status(tc: Toolchain) {
     }
 }
 
+fn ifunc(tc: Toolchain) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let src = "static int impl_a(void) { return 11; }\n\
+               static void *resolve_pick(void) { return (void *)impl_a; }\n\
+               int picked(void) __attribute__((ifunc(\"resolve_pick\")));\n\
+               static int local_pick(void) __attribute__((ifunc(\"resolve_pick\")));\n\
+               int use_both(void) { return picked() + local_pick(); }\n";
+    tc.shared(d, "libifunc.so", src, &[]);
+    tc.shared(
+        d,
+        "libifuser.so",
+        "int picked(void);\nint other(void) { return picked() * 2; }\n",
+        &["-lifunc"],
+    );
+    let mut s = session(tc, d);
+    s.load(d.join("libifuser.so")).unwrap();
+    s.run_init().unwrap();
+    assert_eq!(s.call("use_both", &[]).unwrap(), 22);
+    assert_eq!(s.call("other", &[]).unwrap(), 22);
+    let irelative = s
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::Relocated { kind, .. } if kind.ends_with("_IRELATIVE")));
+    // GNU ld resolves the static one with IRELATIVE; clang exports it and lld binds it
+    // through an ordinary JUMP_SLOT to the STT_GNU_IFUNC symbol.
+    let gnu = matches!(
+        tc,
+        Toolchain::GnuX86 | Toolchain::GnuArm | Toolchain::GnuThumb
+    );
+    assert_eq!(irelative, gnu, "IRELATIVE used by GNU ld only");
+}
+
 for_each_toolchain!(
+    ifunc,
     versioned_lookup,
     init_order,
     bind_now,
