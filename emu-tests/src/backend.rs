@@ -1,0 +1,149 @@
+//! Backends run a built scenario and report what they observed.
+//!
+//! This crate implements [`RealLoader`] (glibc's loader natively or under qemu-user); the
+//! harness implements [`Backend`] for its in-process Unicorn loader, which plays the program's
+//! part by making the manifest's `calls` after loading [`BuiltScenario::initial_libraries`].
+
+use crate::build::BuiltScenario;
+use crate::corpus::Scenario;
+use crate::observation::{Observation, ObservedBinding};
+use std::time::Duration;
+use tether_qemu::{Arch, ExitStatus, Machine, RunSpec};
+
+/// Something that can run a built scenario.
+pub trait Backend: Send + Sync {
+    /// Short name shown in the matrix (`qemu`, `native`, `unicorn`).
+    fn name(&self) -> &str;
+
+    /// Whether this backend runs `arch`. A backend that does not is left out of that column.
+    fn supports_arch(&self, arch: Arch) -> bool;
+
+    /// True for a real loader (runs the program); false for an in-process loader (makes the
+    /// manifest's `calls`). Scenarios marked `real_loader_only` skip in-process backends.
+    fn runs_program(&self) -> bool;
+
+    /// Runs `built` and reports what happened. A failed run is an `Observation` with `error`
+    /// set, not a Rust error: the check compares it with the expectation like anything else.
+    fn run(&self, built: &BuiltScenario) -> Observation;
+}
+
+/// Whether `backend` applies to `scenario` on `arch`.
+pub fn applies(backend: &dyn Backend, scenario: &Scenario, arch: Arch) -> bool {
+    backend.supports_arch(arch)
+        && scenario.manifest.applies_to(arch)
+        && (backend.runs_program() || !scenario.manifest.real_loader_only)
+        && (!backend.runs_program() || scenario.manifest.program.is_some())
+}
+
+/// glibc's own loader running the scenario's program: on the host (`native`) or under qemu-user.
+#[derive(Debug, Clone)]
+pub struct RealLoader {
+    kind: RealLoaderKind,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RealLoaderKind {
+    Native,
+    Qemu,
+}
+
+impl RealLoader {
+    /// qemu-user (`qemu-arm -L /usr/arm-linux-gnueabihf`, `qemu-x86_64`) for both architectures.
+    pub fn qemu() -> RealLoader {
+        RealLoader {
+            kind: RealLoaderKind::Qemu,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// The host's loader, for the host's architecture only.
+    pub fn native() -> RealLoader {
+        RealLoader {
+            kind: RealLoaderKind::Native,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn machine(&self, arch: Arch) -> Result<Machine, tether_qemu::Error> {
+        match self.kind {
+            RealLoaderKind::Native => Machine::native(arch),
+            RealLoaderKind::Qemu => Machine::qemu(arch),
+        }
+    }
+}
+
+impl Backend for RealLoader {
+    fn name(&self) -> &str {
+        match self.kind {
+            RealLoaderKind::Native => "native",
+            RealLoaderKind::Qemu => "qemu",
+        }
+    }
+
+    fn supports_arch(&self, arch: Arch) -> bool {
+        match self.kind {
+            RealLoaderKind::Native => Arch::host() == Some(arch),
+            RealLoaderKind::Qemu => true,
+        }
+    }
+
+    fn runs_program(&self) -> bool {
+        true
+    }
+
+    fn run(&self, built: &BuiltScenario) -> Observation {
+        let failed = |error: String| Observation {
+            error: Some(error),
+            ..Observation::default()
+        };
+        let Some(program) = &built.program else {
+            return failed("the scenario has no program for a real loader to run".into());
+        };
+        let machine = match self.machine(built.arch()) {
+            Ok(m) => m,
+            Err(e) => return failed(e.to_string()),
+        };
+        let mut spec = RunSpec::new(&program.path);
+        spec.cwd = Some(built.out_dir.clone());
+        spec.library_path = vec![built.out_dir.clone()];
+        spec.timeout = self.timeout;
+        let outcome = match machine.run(&spec) {
+            Ok(o) => o,
+            Err(e) => return failed(e.to_string()),
+        };
+        let error = match outcome.status {
+            _ if !outcome.started => Some(format!(
+                "the loader did not start the program ({}): {}",
+                outcome.status,
+                outcome.output.trim_end()
+            )),
+            ExitStatus::Signal(s) => Some(format!("the program was killed by signal {s}")),
+            ExitStatus::TimedOut => Some(format!("the program timed out after {:?}", self.timeout)),
+            ExitStatus::Code(_) => None,
+        };
+        Observation {
+            stdout: outcome.output,
+            exit_code: match outcome.status {
+                ExitStatus::Code(c) => Some(c),
+                _ => None,
+            },
+            init_order: Some(outcome.inits),
+            fini_order: Some(outcome.finis),
+            bindings: outcome
+                .bindings
+                .into_iter()
+                .map(|b| ObservedBinding {
+                    from: b.binding.from,
+                    symbol: b.binding.symbol,
+                    to: b.binding.to,
+                    version: b.binding.version,
+                    after_lines: Some(b.after_lines),
+                })
+                .collect(),
+            returns: Vec::new(),
+            error,
+            log: outcome.log,
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Compiling a scenario for a target and linking its libraries with a chosen linker.
+//!
+//! Each source is compiled to an object with the target's compiler; each library is then linked
+//! through the compiler driver (so crt files and libc come as usual) with the linker under test
+//! (`linker: "reference"` modules with GNU ld), always with `-Wl,-soname,<name>`; the program is
+//! always linked by the reference GNU ld against the libraries it needs.
+
+use crate::corpus::Scenario;
+use crate::linker::Linker;
+use crate::manifest::{LinkerRole, Module};
+use crate::target::{Compiler, Target};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tether_qemu::{Arch, Tool};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Tool(#[from] tether_qemu::Error),
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("compiling {source_file} for {module} failed:\n$ {command}\n{output}")]
+    Compile {
+        module: String,
+        source_file: String,
+        command: String,
+        output: String,
+    },
+    #[error("linking {module} with {linker} failed:\n$ {command}\n{output}")]
+    Link {
+        module: String,
+        linker: String,
+        command: String,
+        output: String,
+    },
+}
+
+/// A module that was built.
+#[derive(Debug, Clone)]
+pub struct BuiltModule {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// A scenario compiled for one target with one linker, ready for a [`crate::Backend`].
+#[derive(Debug, Clone)]
+pub struct BuiltScenario<'a> {
+    pub scenario: &'a Scenario,
+    pub target: Target,
+    /// Report name of the linker that linked the libraries.
+    pub linker: String,
+    /// Directory holding every output (libraries and program); the run's library path.
+    pub out_dir: PathBuf,
+    /// The libraries, in manifest order.
+    pub libraries: Vec<BuiltModule>,
+    /// The program, if the scenario has one.
+    pub program: Option<BuiltModule>,
+    /// Every command run, for the report.
+    pub commands: Vec<String>,
+}
+
+impl BuiltScenario<'_> {
+    pub fn arch(&self) -> Arch {
+        self.target.arch
+    }
+
+    /// The libraries an in-process backend loads in place of the program: `program.needs`
+    /// (their own dependencies follow from their DT_NEEDED entries).
+    pub fn initial_libraries(&self) -> Vec<&BuiltModule> {
+        let Some(program) = &self.scenario.manifest.program else {
+            return self.libraries.iter().collect();
+        };
+        program
+            .needs
+            .iter()
+            .filter_map(|n| self.libraries.iter().find(|l| &l.name == n))
+            .collect()
+    }
+}
+
+/// Builds `scenario` for `target` into `dir` (sources under `dir/src`, outputs under `dir/out`).
+pub fn build<'a>(
+    scenario: &'a Scenario,
+    target: Target,
+    linker: &Linker,
+    dir: &Path,
+) -> Result<BuiltScenario<'a>, BuildError> {
+    let src = dir.join("src");
+    let out = dir.join("out");
+    let obj = dir.join("obj");
+    for d in [&src, &out, &obj] {
+        std::fs::create_dir_all(d).map_err(|source| BuildError::Io {
+            what: "cannot create",
+            path: d.clone(),
+            source,
+        })?;
+    }
+    scenario.write_to(&src).map_err(|source| BuildError::Io {
+        what: "cannot write the sources into",
+        path: src.clone(),
+        source,
+    })?;
+    let mut builder = Builder {
+        target,
+        src,
+        out: out.clone(),
+        obj,
+        commands: Vec::new(),
+        tested_linker: LinkerArgs::new(linker, target, dir)?,
+        reference_linker: LinkerArgs::new(&Linker::GnuLd, target, dir)?,
+    };
+    let mut libraries = Vec::new();
+    for module in &scenario.manifest.libraries {
+        let path = builder.module(module, true)?;
+        libraries.push(BuiltModule {
+            name: module.name.clone(),
+            path,
+        });
+    }
+    let program = match &scenario.manifest.program {
+        Some(module) => Some(BuiltModule {
+            name: module.name.clone(),
+            path: builder.module(module, false)?,
+        }),
+        None => None,
+    };
+    Ok(BuiltScenario {
+        scenario,
+        target,
+        linker: linker.name().to_string(),
+        out_dir: out,
+        libraries,
+        program,
+        commands: builder.commands,
+    })
+}
+
+/// How to make the compiler driver use one linker.
+struct LinkerArgs {
+    name: String,
+    args: Vec<String>,
+}
+
+impl LinkerArgs {
+    fn new(linker: &Linker, target: Target, dir: &Path) -> Result<LinkerArgs, BuildError> {
+        let args = match (linker, target.compiler) {
+            (Linker::GnuLd, Compiler::Gcc) => Vec::new(),
+            (Linker::GnuLd, Compiler::Clang) => match target.arch {
+                Arch::X86_64 => Vec::new(),
+                // clang's default `ld` is the host's; ARM needs the cross binutils' one.
+                Arch::Arm => vec![format!("--ld-path={}", Tool::ARM_LD.find()?.display())],
+            },
+            (Linker::Path { path, .. }, Compiler::Clang) => {
+                vec![format!("--ld-path={}", path.display())]
+            }
+            (Linker::Path { path, .. }, Compiler::Gcc) => {
+                // gcc (collect2) looks for a program called `ld` in the -B directories first.
+                let bin = dir.join("ld-bin");
+                let ld = bin.join("ld");
+                let io = |source| BuildError::Io {
+                    what: "cannot make the linker link",
+                    path: ld.clone(),
+                    source,
+                };
+                std::fs::create_dir_all(&bin).map_err(io)?;
+                let absolute = std::path::absolute(path).map_err(io)?;
+                if std::fs::symlink_metadata(&ld).is_err() {
+                    std::os::unix::fs::symlink(&absolute, &ld).map_err(io)?;
+                }
+                vec![format!("-B{}/", bin.display())]
+            }
+        };
+        Ok(LinkerArgs {
+            name: linker.name().to_string(),
+            args,
+        })
+    }
+}
+
+struct Builder {
+    target: Target,
+    src: PathBuf,
+    out: PathBuf,
+    obj: PathBuf,
+    commands: Vec<String>,
+    tested_linker: LinkerArgs,
+    reference_linker: LinkerArgs,
+}
+
+fn is_cxx(file: &str) -> bool {
+    [".cc", ".cpp", ".cxx", ".C"]
+        .iter()
+        .any(|e| file.ends_with(e))
+}
+
+impl Builder {
+    fn arch_name(&self) -> &'static str {
+        self.target.arch.name()
+    }
+
+    fn substitute(&self, flags: &[String]) -> Vec<String> {
+        let src = self.src.display().to_string();
+        flags.iter().map(|f| f.replace("{src}", &src)).collect()
+    }
+
+    fn module(&mut self, module: &Module, shared: bool) -> Result<PathBuf, BuildError> {
+        let arch = self.arch_name();
+        let sources: Vec<_> = module
+            .sources
+            .iter()
+            .chain(module.arch_sources.get(arch).into_iter().flatten())
+            .cloned()
+            .collect();
+        let cxx = sources.iter().any(|s| is_cxx(s.file()));
+        let mut cflags = self.substitute(&module.cflags);
+        cflags.extend(self.substitute(module.arch_cflags.get(arch).map_or(&[][..], |v| v)));
+        let mut objects = Vec::new();
+        for (i, source) in sources.iter().enumerate() {
+            let (tool, mut args) = self.target.driver(is_cxx(source.file()));
+            let object = self.obj.join(format!("{}.{i}.o", module.name));
+            args.extend(["-c", "-O1", "-g0"].map(String::from));
+            if shared {
+                args.push("-fPIC".into());
+            }
+            args.extend(cflags.iter().cloned());
+            args.extend(self.substitute(source.cflags()));
+            args.push("-o".into());
+            args.push(object.display().to_string());
+            args.push(self.src.join(source.file()).display().to_string());
+            let (command, result) = self.run(tool, &args)?;
+            if let Err(output) = result {
+                return Err(BuildError::Compile {
+                    module: module.name.clone(),
+                    source_file: source.file().to_string(),
+                    command,
+                    output,
+                });
+            }
+            objects.push(object);
+        }
+
+        let (tool, mut args) = self.target.driver(cxx);
+        let linker = if shared && module.linker == LinkerRole::Tested {
+            &self.tested_linker
+        } else {
+            &self.reference_linker
+        };
+        let linker_name = linker.name.clone();
+        args.extend(linker.args.iter().cloned());
+        let output = self.out.join(&module.name);
+        if shared {
+            args.push("-shared".into());
+            args.push(format!("-Wl,-soname,{}", module.name));
+        }
+        args.push("-o".into());
+        args.push(output.display().to_string());
+        args.extend(objects.iter().map(|o| o.display().to_string()));
+        for need in &module.needs {
+            args.push(self.out.join(need).display().to_string());
+        }
+        args.extend(self.substitute(&module.ldflags));
+        args.extend(self.substitute(module.arch_ldflags.get(arch).map_or(&[][..], |v| v)));
+        let (command, result) = self.run(tool, &args)?;
+        if let Err(output) = result {
+            return Err(BuildError::Link {
+                module: module.name.clone(),
+                linker: linker_name,
+                command,
+                output,
+            });
+        }
+        Ok(output)
+    }
+
+    /// Runs a build command; the inner result carries the tool's output on failure.
+    fn run(
+        &mut self,
+        tool: Tool,
+        args: &[String],
+    ) -> Result<(String, Result<(), String>), BuildError> {
+        let program = tool.find()?;
+        let command = format!("{} {}", tool.name, args.join(" "));
+        self.commands.push(command.clone());
+        let result = Command::new(&program)
+            .args(args)
+            .env("LC_ALL", "C")
+            .output()
+            .map_err(|source| BuildError::Io {
+                what: "cannot run",
+                path: program.clone(),
+                source,
+            })?;
+        if result.status.success() {
+            Ok((command, Ok(())))
+        } else {
+            let mut output = String::from_utf8_lossy(&result.stderr).into_owned();
+            output.push_str(&String::from_utf8_lossy(&result.stdout));
+            Ok((command, Err(output)))
+        }
+    }
+}

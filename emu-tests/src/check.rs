@@ -1,0 +1,299 @@
+//! The check: every scenario × target × backend × linker, built in parallel, each run compared
+//! with its expectation, reported as a matrix with the first difference of every failure.
+
+use crate::backend::{applies, Backend};
+use crate::build::{build, BuildError};
+use crate::compare::{first_difference, Difference};
+use crate::corpus::Scenario;
+use crate::linker::Linker;
+use crate::manifest::ErrorStage;
+use crate::target::Target;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// What to check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Linkers under test (each links every scenario's libraries).
+    pub linkers: Vec<Linker>,
+    pub targets: Vec<Target>,
+    /// Scenario names to run; all when empty.
+    pub scenarios: Vec<String>,
+    /// Builds running at once; 0 means the number of CPUs.
+    pub jobs: usize,
+    /// Keep build directories here instead of a temporary directory removed at the end.
+    pub keep_dir: Option<PathBuf>,
+}
+
+impl CheckOptions {
+    /// GNU ld on every target.
+    pub fn new(linkers: Vec<Linker>) -> CheckOptions {
+        CheckOptions {
+            linkers,
+            targets: Target::all(),
+            scenarios: Vec::new(),
+            jobs: 0,
+            keep_dir: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    Fail { difference: Difference },
+}
+
+/// One cell of the matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseResult {
+    pub scenario: String,
+    pub target: String,
+    pub backend: String,
+    pub linker: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+impl CaseResult {
+    pub fn passed(&self) -> bool {
+        self.outcome == Outcome::Pass
+    }
+}
+
+/// The whole matrix.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Report {
+    pub cases: Vec<CaseResult>,
+    pub seconds: f64,
+}
+
+impl Report {
+    pub fn passed(&self) -> usize {
+        self.cases.iter().filter(|c| c.passed()).count()
+    }
+
+    pub fn failed(&self) -> usize {
+        self.cases.len() - self.passed()
+    }
+
+    pub fn success(&self) -> bool {
+        self.failed() == 0 && !self.cases.is_empty()
+    }
+
+    pub fn to_json(&self) -> String {
+        let value = serde_json::json!({
+            "cases": self.cases,
+            "passed": self.passed(),
+            "failed": self.failed(),
+            "seconds": self.seconds,
+        });
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    }
+
+    /// The matrix, one line per case, then every failure's first difference, then
+    /// `N passed, N failed`.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let w = |f: fn(&CaseResult) -> usize| self.cases.iter().map(f).max().unwrap_or(0);
+        let (ws, wt, wb) = (
+            w(|c| c.scenario.len()),
+            w(|c| c.target.len()),
+            w(|c| c.backend.len()),
+        );
+        for c in &self.cases {
+            out.push_str(&format!(
+                "{} {:ws$}  {:wt$}  {:wb$}  {}\n",
+                if c.passed() { "PASS" } else { "FAIL" },
+                c.scenario,
+                c.target,
+                c.backend,
+                c.linker
+            ));
+        }
+        for c in self.cases.iter().filter(|c| !c.passed()) {
+            if let Outcome::Fail { difference } = &c.outcome {
+                out.push_str(&format!(
+                    "\n--- {} on {} ({}, linked by {}): {}",
+                    c.scenario, c.target, c.backend, c.linker, difference
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "\n{} passed, {} failed\n",
+            self.passed(),
+            self.failed()
+        ));
+        out
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Scenario(#[from] crate::corpus::ScenarioError),
+    #[error("unknown scenario `{0}`")]
+    UnknownScenario(String),
+    #[error("cannot create a build directory: {0}")]
+    TempDir(std::io::Error),
+}
+
+/// One build: a scenario for a target with a linker, then every applicable backend on it.
+struct Job<'a> {
+    scenario: &'a Scenario,
+    target: Target,
+    linker: &'a Linker,
+    backends: Vec<&'a dyn Backend>,
+}
+
+/// Runs the matrix over `scenarios` with `backends`.
+pub fn run(
+    scenarios: &[Scenario],
+    backends: &[&dyn Backend],
+    options: &CheckOptions,
+) -> Result<Report, CheckError> {
+    let started = std::time::Instant::now();
+    for name in &options.scenarios {
+        if !scenarios.iter().any(|s| &s.name == name) {
+            return Err(CheckError::UnknownScenario(name.clone()));
+        }
+    }
+    let temp;
+    let root: &Path = match &options.keep_dir {
+        Some(dir) => dir,
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("tether-check-")
+                .tempdir()
+                .map_err(CheckError::TempDir)?;
+            temp.path()
+        }
+    };
+    let mut jobs = Vec::new();
+    for scenario in scenarios {
+        if !options.scenarios.is_empty() && !options.scenarios.contains(&scenario.name) {
+            continue;
+        }
+        for linker in &options.linkers {
+            for &target in &options.targets {
+                let backends: Vec<&dyn Backend> = backends
+                    .iter()
+                    .copied()
+                    .filter(|b| applies(*b, scenario, target.arch))
+                    .collect();
+                if !backends.is_empty() {
+                    jobs.push(Job {
+                        scenario,
+                        target,
+                        linker,
+                        backends,
+                    });
+                }
+            }
+        }
+    }
+    let workers = match options.jobs {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Vec<CaseResult>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(jobs.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let dir = root.join(format!(
+                    "{i:04}-{}-{}-{}",
+                    job.scenario.name,
+                    job.target,
+                    job.linker.name()
+                ));
+                let cases = run_job(job, &dir);
+                if let Ok(mut r) = results.lock() {
+                    r.push((i, cases));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    Ok(Report {
+        cases: results.into_iter().flat_map(|(_, c)| c).collect(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
+    let case = |backend: &dyn Backend, outcome| CaseResult {
+        scenario: job.scenario.name.clone(),
+        target: job.target.name(),
+        backend: backend.name().to_string(),
+        linker: job.linker.name().to_string(),
+        outcome,
+    };
+    match build(job.scenario, job.target, job.linker, dir) {
+        Ok(built) => job
+            .backends
+            .iter()
+            .map(|backend| {
+                let observation = backend.run(&built);
+                let outcome =
+                    match first_difference(job.scenario, backend.runs_program(), &observation) {
+                        None => Outcome::Pass,
+                        Some(difference) => Outcome::Fail { difference },
+                    };
+                case(*backend, outcome)
+            })
+            .collect(),
+        Err(error) => {
+            let outcome = build_outcome(job.scenario, &error);
+            job.backends
+                .iter()
+                .map(|b| case(*b, outcome.clone()))
+                .collect()
+        }
+    }
+}
+
+/// A build failure passes only when the scenario expects exactly that link error.
+fn build_outcome(scenario: &Scenario, error: &BuildError) -> Outcome {
+    let message = error.to_string();
+    if let (Some(expected), BuildError::Link { output, .. }) =
+        (&scenario.manifest.expect.error, error)
+    {
+        if expected.stage == ErrorStage::Link && output.contains(&expected.contains) {
+            return Outcome::Pass;
+        }
+    }
+    let mut lines = message.lines();
+    let first = lines.next().unwrap_or("").to_string();
+    Outcome::Fail {
+        difference: Difference {
+            what: "build".into(),
+            expected: match &scenario.manifest.expect.error {
+                Some(e) if e.stage == ErrorStage::Link => {
+                    format!("a link error containing `{}`", e.contains)
+                }
+                _ => "every module builds".into(),
+            },
+            observed: first,
+            context: lines.map(str::to_string).collect(),
+        },
+    }
+}
+
+/// The built-in corpus on every target with the given linker, on the real-loader backends
+/// (qemu-user, and native on the host's architecture) plus any `extra` backends (Unicorn).
+/// This is what `tether check --linker PATH` runs.
+pub fn run_for_linker(linker: Linker, extra: &[&dyn Backend]) -> Result<Report, CheckError> {
+    let scenarios = crate::corpus::corpus()?;
+    let qemu = crate::backend::RealLoader::qemu();
+    let native = crate::backend::RealLoader::native();
+    let mut backends: Vec<&dyn Backend> = vec![&native, &qemu];
+    backends.extend_from_slice(extra);
+    run(&scenarios, &backends, &CheckOptions::new(vec![linker]))
+}

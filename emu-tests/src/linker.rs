@@ -1,0 +1,41 @@
+//! Which linker links a scenario's libraries.
+
+use std::path::{Path, PathBuf};
+
+/// The linker under test. The program is always linked by the reference GNU ld.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Linker {
+    /// The toolchain's own GNU ld (`ld` for x86-64, `arm-linux-gnueabihf-ld` for ARM).
+    GnuLd,
+    /// Any GNU-ld-compatible linker binary (tether's `ld-tether`, gold, lld, mold, ...). It is
+    /// given to gcc as an `ld` found through `-B`, and to clang with `--ld-path`.
+    Path { name: String, path: PathBuf },
+}
+
+impl Linker {
+    /// A linker binary by path; its report name is the file name.
+    pub fn at(path: impl Into<PathBuf>) -> Linker {
+        let path = path.into();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        Linker::Path { name, path }
+    }
+
+    /// tether's `ld-tether` from the workspace's target directory (release first), if built.
+    pub fn tether(workspace: &Path) -> Option<Linker> {
+        ["release", "debug"]
+            .iter()
+            .map(|profile| workspace.join("target").join(profile).join("ld-tether"))
+            .find(|p| p.is_file())
+            .map(Linker::at)
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Linker::GnuLd => "gnu-ld",
+            Linker::Path { name, .. } => name,
+        }
+    }
+}

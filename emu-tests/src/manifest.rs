@@ -1,0 +1,190 @@
+//! A scenario's manifest (`scenario.json` in its directory): the modules to build and what must
+//! be observed when the program runs.
+//!
+//! ```json
+//! {
+//!   "about": "what this scenario proves",
+//!   "libraries": [
+//!     { "name": "libtest.so", "sources": ["libtest.c"] },
+//!     { "name": "libgo.so", "sources": ["libgo.c"], "ldflags": ["-Wl,-init=go_init"],
+//!       "needs": ["libtest.so"] }
+//!   ],
+//!   "program": { "sources": ["main.c"], "needs": ["libgo.so", "libtest.so"] },
+//!   "calls": [{ "symbol": "Go_callback", "args": [2] }],
+//!   "expect": { "stdout_file": "expected.txt", "exit_code": 0, "init_order": ["libtest.so", "libgo.so"] }
+//! }
+//! ```
+//!
+//! The program (`main`) is what qemu-user and native backends run; in-process backends (Unicorn)
+//! load `program.needs` and make `calls` instead, and both must produce `expect`. Flags may use
+//! `{src}` for the scenario's source directory (e.g. a version script).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tether_qemu::Arch;
+
+/// The parsed `scenario.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// What the scenario proves, in a sentence or two.
+    pub about: String,
+    /// Architectures it applies to (`"x86_64"`, `"arm"`); both when absent.
+    #[serde(default = "all_arches")]
+    pub arches: Vec<String>,
+    /// True when only a real loader (qemu-user, native) can run it, e.g. C++ exceptions.
+    #[serde(default)]
+    pub real_loader_only: bool,
+    /// Shared libraries, built in this order (a library's `needs` come before it).
+    #[serde(default)]
+    pub libraries: Vec<Module>,
+    /// The main program; always linked by the reference GNU ld.
+    pub program: Option<Module>,
+    /// What an in-process backend does in place of running the program: call these exported
+    /// functions in order (after loading `program.needs` and running their initialisers).
+    #[serde(default)]
+    pub calls: Vec<Call>,
+    pub expect: Expect,
+}
+
+fn all_arches() -> Vec<String> {
+    vec!["x86_64".into(), "arm".into()]
+}
+
+impl Manifest {
+    pub fn applies_to(&self, arch: Arch) -> bool {
+        self.arches.iter().any(|a| a == arch.name())
+    }
+}
+
+/// One module (a shared library or the program) and how to build it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Module {
+    /// Output file name (`libgo.so`); the program defaults to `main`.
+    #[serde(default = "default_program_name")]
+    pub name: String,
+    pub sources: Vec<Source>,
+    /// Extra sources per architecture (`{"arm": ["far.S"]}`).
+    #[serde(default)]
+    pub arch_sources: BTreeMap<String, Vec<Source>>,
+    /// Compiler flags for every source of this module.
+    #[serde(default)]
+    pub cflags: Vec<String>,
+    /// Extra compiler flags per architecture.
+    #[serde(default)]
+    pub arch_cflags: BTreeMap<String, Vec<String>>,
+    /// Flags for the link step (given to the compiler driver: `-Wl,...`).
+    #[serde(default)]
+    pub ldflags: Vec<String>,
+    /// Extra link flags per architecture.
+    #[serde(default)]
+    pub arch_ldflags: BTreeMap<String, Vec<String>>,
+    /// Scenario libraries this module links against (DT_NEEDED), in order.
+    #[serde(default)]
+    pub needs: Vec<String>,
+    /// Which linker links this library: the one under test (default) or the reference GNU ld.
+    #[serde(default)]
+    pub linker: LinkerRole,
+}
+
+fn default_program_name() -> String {
+    "main".into()
+}
+
+/// A source file, optionally with its own compiler flags (e.g. `-marm` for one file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Source {
+    File(String),
+    WithFlags { file: String, cflags: Vec<String> },
+}
+
+impl Source {
+    pub fn file(&self) -> &str {
+        match self {
+            Source::File(f) | Source::WithFlags { file: f, .. } => f,
+        }
+    }
+
+    pub fn cflags(&self) -> &[String] {
+        match self {
+            Source::File(_) => &[],
+            Source::WithFlags { cflags, .. } => cflags,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkerRole {
+    #[default]
+    Tested,
+    Reference,
+}
+
+/// A call an in-process backend makes in place of the program's `main`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Call {
+    pub symbol: String,
+    #[serde(default)]
+    pub args: Vec<i64>,
+    /// The value the call must return, if checked.
+    pub returns: Option<i64>,
+}
+
+/// What must be observed. Absent fields are not checked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The exact output (stdout, and stderr merged where the backend cannot separate them).
+    pub stdout: Option<String>,
+    /// Same, read from a file of the scenario (the usual `expected.txt`).
+    pub stdout_file: Option<String>,
+    /// The program's exit code (real-loader backends only).
+    pub exit_code: Option<i32>,
+    /// Scenario libraries in the order their initialisers ran (exactly; the program excluded).
+    pub init_order: Option<Vec<String>>,
+    /// Scenario libraries in the order their finalisers ran (exactly; the program excluded).
+    pub fini_order: Option<Vec<String>>,
+    /// Bindings that must occur, in this order (other bindings may come between them).
+    #[serde(default)]
+    pub bindings: Vec<ExpectedBinding>,
+    /// Symbols no scenario object may bind to another object at run time (they must have been
+    /// resolved inside their own object at link time).
+    #[serde(default)]
+    pub unbound: Vec<String>,
+    /// The building or the run must fail with a message containing this text.
+    pub error: Option<ExpectedError>,
+}
+
+/// A binding of a reference in `from` to `symbol` defined in `to` (object file names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedBinding {
+    pub from: String,
+    pub symbol: String,
+    pub to: String,
+    /// The symbol version the reference asks for, if checked.
+    pub version: Option<String>,
+    /// How many lines the program had printed when it was bound: 0 for bind-now, more for a
+    /// lazy binding at first call. Unchecked when absent or when the backend cannot tell.
+    pub after_lines: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorStage {
+    /// A library fails to link (with the linker under test).
+    Link,
+    /// Loading or running fails (the loader's message, a crash).
+    Run,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedError {
+    pub stage: ErrorStage,
+    pub contains: String,
+}
