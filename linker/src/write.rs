@@ -528,7 +528,8 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
         } else {
             elf::STB_GLOBAL.0
         };
-        let ty = s.ty;
+        // An imported IFUNC is an ordinary function to this output: the provider resolves it.
+        let ty = if !defined && s.ty == elf::STT_GNU_IFUNC.0 { elf::STT_FUNC.0 } else { s.ty };
         let info = (bind << 4) | (ty & 0xf);
         let other = crate::relocate::dyn_visibility(s.visibility);
         let shndx = if defined {
@@ -536,11 +537,11 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
         } else {
             0
         };
-        let value = if defined {
-            relocate::target_address(link, layout, Target::Global(id))
-        } else {
-            0
-        };
+        let mut value = if defined { relocate::target_address(link, layout, Target::Global(id)) } else { 0 };
+        if defined && s.ty == elf::STT_TLS.0 {
+            // TLS symbols are offsets into the module's TLS block.
+            value = value.wrapping_sub(layout.tls.map(|t| t.0).unwrap_or(0));
+        }
         let size = if defined { s.size } else { 0 };
         let name = plan.names[n];
         if put.is64 {
