@@ -60,4 +60,5 @@ fn copy_relocation(tc: Toolchain) {
     assert_eq!(s.run_entry(root, &["main"]).unwrap(), 16);
 }
 
-for_each_toolchain!(seed_program, copy_relocation);
+// ld-tether does not link executables yet (-pie unsupported, COPY relocations not produced).
+for_reference_toolchains!(seed_program, copy_relocation);
