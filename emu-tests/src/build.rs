@@ -263,6 +263,8 @@ impl Builder {
         for need in &module.needs {
             args.push(self.out.join(need).display().to_string());
         }
+        // Dependencies of dependencies are found in the output directory too.
+        args.push(format!("-Wl,-rpath-link,{}", self.out.display()));
         args.extend(self.substitute(&module.ldflags));
         args.extend(self.substitute(module.arch_ldflags.get(arch).map_or(&[][..], |v| v)));
         let (command, result) = self.run(tool, &args)?;
