@@ -1,0 +1,215 @@
+//! Running guest code: calls from the host, the run loop that services host functions and
+//! the resolver, and programs started from their entry point.
+
+use super::*;
+
+impl Session {
+    /// Is object `i` a program (PT_INTERP or ET_EXEC) rather than a library?
+    pub fn is_program(&self, i: usize) -> bool {
+        self.objects
+            .get(i)
+            .is_some_and(|o| o.elf.has_interp || o.elf.e_type == crate::elf::abi::ET_EXEC)
+    }
+
+    /// Runs a program from its ELF entry point with the initial process stack a kernel builds
+    /// (argc, argv, envp, an empty auxv). `_start` reaches the host's `__libc_start_main`,
+    /// which calls `main` and then `exit`. Returns the exit status.
+    pub fn run_entry(&mut self, i: usize, args: &[&str]) -> Result<i32> {
+        let o = self
+            .objects
+            .get(i)
+            .ok_or_else(|| HarnessError::Usage(format!("no object {i}")))?;
+        let entry = o.base + o.elf.entry;
+        let layout = self.arch.layout();
+        let w = self.arch.word_size();
+        let mut ptrs = Vec::new();
+        for a in args {
+            ptrs.push(self.alloc_c_string(a)?);
+        }
+        // argc, argv[], NULL, envp NULL, auxv AT_NULL pair.
+        let mut words = vec![ptrs.len() as u64];
+        words.extend(&ptrs);
+        words.extend([0, 0, 0, 0]);
+        let sp = (layout.stack_top - 0x1000) & !15;
+        for (k, v) in words.iter().enumerate() {
+            self.write_word(sp + k as u64 * w, *v)?;
+        }
+        self.events.push(Event::Call {
+            function: "_start".into(),
+            address: entry,
+            args: Vec::new(),
+        });
+        match self.start_at(entry, sp) {
+            Err(HarnessError::Exit { code }) => Ok(code),
+            Err(e) => Err(e),
+            Ok(_) => Err(self.fault(FaultKind::Emulator("_start returned".into()), None)),
+        }
+    }
+
+    pub(super) fn start_at(&mut self, pc: u64, sp: u64) -> Result<u64> {
+        let s = self.emu.get_data_mut();
+        s.blocks_run = 0;
+        s.budget_exceeded = false;
+        // No return address: _start never returns (a return lands in the return trap).
+        self.arch.prepare_call(&mut self.emu, pc, &[], sp + 8)?;
+        self.arch.set_sp(&mut self.emu, sp)?;
+        self.depth += 1;
+        let r = self.run(pc);
+        self.depth -= 1;
+        r
+    }
+
+    /// Calls a function exported in the global scope with integer/pointer arguments (each
+    /// passed as one register-sized argument) and returns r0 / rax.
+    pub fn call(&mut self, symbol: &str, args: &[u64]) -> Result<u64> {
+        let address = self
+            .symbol_address(symbol)
+            .ok_or_else(|| HarnessError::NoSuchSymbol {
+                symbol: symbol.to_string(),
+            })?;
+        self.events.push(Event::Call {
+            function: symbol.to_string(),
+            address,
+            args: args.to_vec(),
+        });
+        let value = self.call_address(address, args)?;
+        self.events.push(Event::Return {
+            function: symbol.to_string(),
+            value,
+        });
+        Ok(value)
+    }
+
+    /// Calls guest code at `address` (bit 0 set = Thumb). Usable from inside host functions:
+    /// the interrupted guest state is saved and restored around the nested call.
+    pub fn call_address(&mut self, address: u64, args: &[u64]) -> Result<u64> {
+        let layout = self.arch.layout();
+        if self.depth == 0 {
+            let s = self.emu.get_data_mut();
+            s.blocks_run = 0;
+            s.budget_exceeded = false;
+            let sp = layout.stack_top - 64;
+            let pc = self.arch.prepare_call(&mut self.emu, address, args, sp)?;
+            self.depth += 1;
+            let r = self.run(pc);
+            self.depth -= 1;
+            return r;
+        }
+        let mut ctx = self
+            .emu
+            .context_alloc()
+            .map_err(|e| HarnessError::emu("allocate context", e))?;
+        self.emu
+            .context_save(&mut ctx)
+            .map_err(|e| HarnessError::emu("save context", e))?;
+        // Below the interrupted frame and the x86-64 red zone.
+        let sp = self.arch.sp(&self.emu)? - 256;
+        let pc = self.arch.prepare_call(&mut self.emu, address, args, sp)?;
+        self.depth += 1;
+        let r = self.run(pc);
+        self.depth -= 1;
+        self.emu
+            .context_restore(&ctx)
+            .map_err(|e| HarnessError::emu("restore context", e))?;
+        r
+    }
+
+    /// Runs from `pc` until the guest returns to the return trap, servicing host calls and
+    /// the lazy resolver on the way.
+    pub(super) fn run(&mut self, mut pc: u64) -> Result<u64> {
+        let layout = self.arch.layout();
+        loop {
+            {
+                let s = self.emu.get_data_mut();
+                s.bad_access = None;
+                s.interrupt = None;
+            }
+            let r = self.emu.emu_start(pc, 0, 0, 0);
+            let (bad, intr, budget) = {
+                let s = self.emu.get_data();
+                (s.bad_access, s.interrupt, s.budget_exceeded)
+            };
+            if budget {
+                return Err(self.fault(FaultKind::BudgetExceeded, None));
+            }
+            if let Some(n) = intr {
+                let kind = if self.arch == Arch::Arm && n == 1 {
+                    FaultKind::UndefinedInstruction
+                } else {
+                    FaultKind::Interrupt(n)
+                };
+                return Err(self.fault(kind, None));
+            }
+            match r {
+                Err(uc_error::FETCH_UNMAPPED) => {
+                    let addr = bad.map_or_else(|| self.arch.pc(&self.emu), |b| b.1);
+                    if addr == layout.return_trap() {
+                        return self.arch.return_value(&self.emu);
+                    }
+                    if addr == layout.resolver_trap() {
+                        pc = self.lazy_bind()?;
+                        continue;
+                    }
+                    if let Some(k) = layout
+                        .host_fn_index(addr)
+                        .filter(|&k| k < self.host_fns.len())
+                    {
+                        pc = self.host_call(k)?;
+                        continue;
+                    }
+                    return Err(self.fault(FaultKind::FetchUnmapped, Some(addr)));
+                }
+                Err(e) => {
+                    let kind = match e {
+                        uc_error::READ_UNMAPPED => FaultKind::ReadUnmapped,
+                        uc_error::WRITE_UNMAPPED => FaultKind::WriteUnmapped,
+                        uc_error::READ_PROT => FaultKind::ReadProtected,
+                        uc_error::WRITE_PROT => FaultKind::WriteProtected,
+                        uc_error::FETCH_PROT => FaultKind::FetchProtected,
+                        uc_error::INSN_INVALID => FaultKind::UndefinedInstruction,
+                        other => FaultKind::Emulator(format!("{other:?}")),
+                    };
+                    let addr = bad.map(|b| b.1);
+                    let _: Option<MemType> = bad.map(|b| b.0);
+                    return Err(self.fault(kind, addr));
+                }
+                Ok(()) => {
+                    return Err(self.fault(
+                        FaultKind::Emulator(
+                            "emulation stopped without reaching the return address".into(),
+                        ),
+                        None,
+                    ))
+                }
+            }
+        }
+    }
+
+    pub(super) fn host_call(&mut self, k: usize) -> Result<u64> {
+        let f = self.host_fns[k].f.clone();
+        let from = self.arch.caller(&self.emu)?;
+        self.events.push(Event::HostCall {
+            function: self.host_fns[k].name.clone(),
+            from,
+        });
+        let value = f(self).map_err(|e| self.locate_host_error(e))?;
+        self.arch.finish_host_call(&mut self.emu, value)
+    }
+
+    /// Host functions report faults without a pc; fill in where the guest called from.
+    pub(super) fn locate_host_error(&self, e: HarnessError) -> HarnessError {
+        match e {
+            HarnessError::Fault(mut f) if f.pc == 0 && f.registers.is_empty() => {
+                let full = self.fault(f.kind.clone(), f.address);
+                if let HarnessError::Fault(full) = full {
+                    f.pc = full.pc;
+                    f.location = full.location;
+                    f.registers = full.registers;
+                    f.recent_blocks = full.recent_blocks;
+                }
+                HarnessError::Fault(f)
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Applying dynamic relocations at load time (lazily bound PLT slots only get the bias).
+
+use super::*;
+
+impl Session {
+    pub(super) fn relocate(&mut self, i: usize) -> Result<()> {
+        if self.objects[i].relocated {
+            return Ok(());
+        }
+        self.objects[i].relocated = true;
+        let arch = self.arch;
+        let base = self.objects[i].base;
+        let relocs: Vec<Reloc> = self.objects[i].elf.dynamic.relocs.clone();
+        let mut relative = 0u64;
+        for r in &relocs {
+            if arch.classify(r.r_type) == Some(RelocKind::Relative) {
+                relative += 1;
+            }
+            self.apply_reloc(i, r, false)?;
+        }
+        if relative > 0 {
+            let object = self.objects[i].name.clone();
+            self.events.push(Event::RelativeRelocations {
+                object,
+                count: relative,
+            });
+        }
+        let jmprel: Vec<Reloc> = self.objects[i].elf.dynamic.jmprel.clone();
+        if self.objects[i].lazy {
+            let pltgot = self.objects[i].elf.dynamic.pltgot.unwrap_or(0) + base;
+            let w = arch.word_size();
+            // GOT[1] identifies the object, GOT[2] is the resolver (glibc's protocol).
+            self.write_word(pltgot + w, base)?;
+            self.write_word(pltgot + 2 * w, arch.layout().resolver_trap())?;
+            for r in &jmprel {
+                match arch.classify(r.r_type) {
+                    Some(RelocKind::JumpSlot) => {
+                        // The slot holds the link-time address of the PLT code that enters the
+                        // resolver: add the load bias.
+                        let slot = base + r.offset;
+                        let v = self.read_word(slot)?;
+                        self.write_word(slot, v.wrapping_add(base))?;
+                    }
+                    _ => self.apply_reloc(i, r, true)?,
+                }
+            }
+        } else {
+            for r in &jmprel {
+                self.apply_reloc(i, r, true)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn apply_reloc(&mut self, i: usize, r: &Reloc, plt: bool) -> Result<()> {
+        let arch = self.arch;
+        let o = &self.objects[i];
+        let base = o.base;
+        let place = base + r.offset;
+        let object = o.name.clone();
+        let kind = arch
+            .classify(r.r_type)
+            .ok_or_else(|| HarnessError::UnsupportedRelocation {
+                object: object.clone(),
+                name: arch.reloc_name(r.r_type),
+                r_type: r.r_type,
+                offset: r.offset,
+            })?;
+        if !o.elf.in_segment(r.offset) {
+            return Err(HarnessError::BadDynamic {
+                object,
+                message: format!(
+                    "{} at {:#x} is outside every PT_LOAD",
+                    arch.reloc_name(r.r_type),
+                    r.offset
+                ),
+            });
+        }
+        let addend = |s: &Self| -> Result<u64> {
+            match r.addend {
+                Some(a) => Ok(a as u64),
+                None => s.read_word(place),
+            }
+        };
+        let value = match kind {
+            RelocKind::None => return Ok(()),
+            RelocKind::Relative => base.wrapping_add(addend(self)?),
+            RelocKind::Absolute => {
+                let a = addend(self)?;
+                self.resolve_symbol(i, r.sym, false)?
+                    .address
+                    .wrapping_add(a)
+            }
+            RelocKind::GlobDat | RelocKind::JumpSlot => {
+                let res = self.resolve_symbol(i, r.sym, false)?;
+                let v = res.address.wrapping_add(r.addend.unwrap_or(0) as u64);
+                if kind == RelocKind::JumpSlot || plt {
+                    let before = self.read_word(place)?;
+                    let symbol = self.symbol_label(i, r.sym);
+                    self.write_word(place, v)?;
+                    self.events.push(Event::Bound {
+                        object,
+                        slot: place,
+                        symbol,
+                        target: v,
+                        target_object: res.object,
+                        before,
+                        after: v,
+                        lazy: false,
+                    });
+                    return Ok(());
+                }
+                v
+            }
+            RelocKind::DtpMod => {
+                let res = self.resolve_symbol(i, r.sym, false)?;
+                let module_of = if r.sym == 0 {
+                    Some(i)
+                } else {
+                    res.object_index
+                };
+                match module_of.and_then(|j| self.objects[j].tls) {
+                    Some((m, _)) => m,
+                    None if res.address == 0 && res.object_index.is_none() => 0,
+                    None => {
+                        return Err(HarnessError::BadDynamic {
+                            object,
+                            message: format!(
+                                "{} at {:#x}: symbol's object has no PT_TLS",
+                                arch.reloc_name(r.r_type),
+                                r.offset
+                            ),
+                        })
+                    }
+                }
+            }
+            RelocKind::DtpOff => {
+                let a = addend(self)?;
+                self.resolve_symbol(i, r.sym, false)?
+                    .address
+                    .wrapping_add(a)
+            }
+            RelocKind::TpOff => {
+                let a = addend(self)?;
+                let res = self.resolve_symbol(i, r.sym, false)?;
+                let module_of = if r.sym == 0 {
+                    Some(i)
+                } else {
+                    res.object_index
+                };
+                let block = module_of
+                    .and_then(|j| self.objects[j].tls)
+                    .map(|t| t.1)
+                    .ok_or_else(|| HarnessError::BadDynamic {
+                        object: object.clone(),
+                        message: format!(
+                            "{} at {:#x}: symbol's object has no PT_TLS",
+                            arch.reloc_name(r.r_type),
+                            r.offset
+                        ),
+                    })?;
+                let tp_off = block.wrapping_sub(self.thread_pointer);
+                res.address.wrapping_add(a).wrapping_add(tp_off)
+            }
+            RelocKind::IRelative => {
+                let resolver = base.wrapping_add(addend(self)?);
+                self.call_address(resolver, &[])?
+            }
+            RelocKind::Copy => {
+                let res = self.resolve_symbol(i, r.sym, true)?;
+                let sym_size = self.objects[i]
+                    .elf
+                    .dynamic
+                    .symbols
+                    .get(r.sym as usize)
+                    .map_or(0, |s| s.size);
+                let bytes = self.read_memory(res.address, sym_size as usize)?;
+                self.write_memory(place, &bytes)?;
+                let symbol = self.symbol_label(i, r.sym);
+                self.events.push(Event::Relocated {
+                    object,
+                    kind: arch.reloc_name(r.r_type),
+                    address: place,
+                    symbol,
+                    value: res.address,
+                });
+                return Ok(());
+            }
+        };
+        self.write_word(place, value)?;
+        if kind != RelocKind::Relative {
+            let symbol = self.symbol_label(i, r.sym);
+            self.events.push(Event::Relocated {
+                object,
+                kind: arch.reloc_name(r.r_type),
+                address: place,
+                symbol,
+                value,
+            });
+        }
+        Ok(())
+    }
+}

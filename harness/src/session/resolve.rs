@@ -1,0 +1,175 @@
+//! Symbol resolution in the global scope, as glibc's `_dl_lookup_symbol_x` does it.
+
+use super::*;
+
+impl Session {
+    pub(super) fn lookup_host(&self, name: &str, version: Option<&str>) -> Option<(u64, u64)> {
+        let ok = |versions: &[String]| match version {
+            Some(v) => versions.is_empty() || versions.iter().any(|x| x == v),
+            None => true,
+        };
+        if let Some(i) = self
+            .host_fns
+            .iter()
+            .position(|h| h.name == name && ok(&h.versions))
+        {
+            return Some((self.arch.layout().host_fn_trap(i), 0));
+        }
+        self.host_data
+            .iter()
+            .find(|d| d.name == name && ok(&d.versions))
+            .map(|d| (d.address, d.size))
+    }
+
+    /// The version a reference (symbol `sym_index` of object `i`) asks for.
+    pub(super) fn wanted_version(&self, i: usize, sym: &DynSym) -> Option<String> {
+        let d = &self.objects[i].elf.dynamic;
+        d.version_names
+            .iter()
+            .find(|(idx, _, file)| *idx == sym.version_index && file.is_some())
+            .map(|(_, n, _)| n.clone())
+    }
+
+    pub(super) fn symbol_in_object(
+        &self,
+        j: usize,
+        name: &str,
+        version: Option<&str>,
+    ) -> Option<Resolved> {
+        let o = &self.objects[j];
+        let k = symbols::lookup(&o.elf.dynamic, name, version)?;
+        let s = &o.elf.dynamic.symbols[k];
+        let is_tls = s.kind == crate::elf::abi::STT_TLS;
+        let address = if is_tls || s.shndx == crate::elf::abi::SHN_ABS {
+            s.value
+        } else {
+            o.base + s.value
+        };
+        Some(Resolved {
+            address,
+            size: s.size,
+            object: o.name.clone(),
+            object_index: Some(j),
+            is_tls,
+            is_ifunc: s.kind == crate::elf::abi::STT_GNU_IFUNC,
+        })
+    }
+
+    /// Resolves symbol `sym_index` of object `i` as glibc would: the object itself first
+    /// under DT_SYMBOLIC or for a protected definition, then the global scope in order.
+    /// `skip_self` is for COPY relocations. Undefined weak gives address 0.
+    pub fn resolve_symbol(&self, i: usize, sym_index: u32, skip_self: bool) -> Result<Resolved> {
+        let o = &self.objects[i];
+        let sym = o
+            .elf
+            .dynamic
+            .symbols
+            .get(sym_index as usize)
+            .ok_or_else(|| HarnessError::BadDynamic {
+                object: o.name.clone(),
+                message: format!("relocation refers to symbol index {sym_index} beyond .dynsym"),
+            })?;
+        if sym.bind == crate::elf::abi::STB_LOCAL || sym_index == 0 {
+            return Ok(Resolved {
+                address: if sym_index == 0 {
+                    0
+                } else {
+                    o.base + sym.value
+                },
+                size: sym.size,
+                object: o.name.clone(),
+                object_index: Some(i),
+                is_tls: sym.kind == crate::elf::abi::STT_TLS,
+                is_ifunc: sym.kind == crate::elf::abi::STT_GNU_IFUNC,
+            });
+        }
+        let version = self.wanted_version(i, sym);
+        let self_first = !skip_self
+            && sym.is_defined()
+            && (o.elf.dynamic.symbolic || sym.visibility == crate::elf::abi::STV_PROTECTED);
+        if self_first {
+            if let Some(r) = self.symbol_in_object(i, &sym.name, version.as_deref()) {
+                return Ok(r);
+            }
+        }
+        for item in &self.scope {
+            match *item {
+                ScopeItem::Object(j) => {
+                    if skip_self && j == i {
+                        continue;
+                    }
+                    if let Some(r) = self.symbol_in_object(j, &sym.name, version.as_deref()) {
+                        return Ok(r);
+                    }
+                }
+                ScopeItem::Host => {
+                    if let Some((address, size)) = self.lookup_host(&sym.name, version.as_deref()) {
+                        return Ok(Resolved {
+                            address,
+                            size,
+                            object: "libc.so.6 (host)".to_string(),
+                            object_index: None,
+                            is_tls: false,
+                            is_ifunc: false,
+                        });
+                    }
+                }
+            }
+        }
+        if sym.is_weak() {
+            return Ok(Resolved {
+                address: 0,
+                size: 0,
+                object: "(undefined weak)".to_string(),
+                object_index: None,
+                is_tls: false,
+                is_ifunc: false,
+            });
+        }
+        Err(HarnessError::UndefinedSymbol {
+            object: o.name.clone(),
+            symbol: sym.name.clone(),
+            version,
+        })
+    }
+
+    /// The address a reference should hold: an IFUNC's resolver is called for it.
+    pub(super) fn target_of(&mut self, res: &Resolved) -> Result<u64> {
+        if res.is_ifunc {
+            self.call_address(res.address, &[])
+        } else {
+            Ok(res.address)
+        }
+    }
+
+    pub(super) fn symbol_label(&self, i: usize, sym_index: u32) -> String {
+        let o = &self.objects[i];
+        match o.elf.dynamic.symbols.get(sym_index as usize) {
+            Some(s) if sym_index != 0 => match self.wanted_version(i, s) {
+                Some(v) => format!("{}@{v}", s.name),
+                None => s.name.clone(),
+            },
+            _ => String::new(),
+        }
+    }
+
+    /// The address of a symbol in the global scope (host library included); Thumb functions
+    /// keep bit 0 set.
+    pub fn symbol_address(&self, name: &str) -> Option<u64> {
+        for item in &self.scope {
+            match *item {
+                ScopeItem::Object(j) => {
+                    if let Some(r) = self.symbol_in_object(j, name, None) {
+                        return Some(r.address);
+                    }
+                }
+                ScopeItem::Host => {
+                    if let Some((a, _)) = self.lookup_host(name, None) {
+                        return Some(a);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
