@@ -1,0 +1,119 @@
+//! Every error class: a clear message naming what is wrong and where, exit status 1, no
+//! panic, no output file, and a previous output left untouched.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+/// Runs ld-tether in `dir` writing `out.so`, which holds "previous" beforehand; returns stderr
+/// after checking the failure contract.
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let out_path = dir.join("out.so");
+    std::fs::write(&out_path, b"previous").expect("seed previous output");
+    let out = run(Command::new(tether()).args(["-shared", "-o", "out.so"]).args(args).current_dir(dir));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "expected exit status 1 for {args:?}; stderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "panic for {args:?}:\n{stderr}");
+    assert!(stderr.starts_with("ld.tether: error: "), "{stderr}");
+    assert_eq!(std::fs::read(&out_path).expect("previous output"), b"previous", "previous output clobbered");
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+    stderr
+}
+
+fn asm(w: &Work, src: &str, obj: &str) {
+    ok(Command::new("gcc").arg("-c").arg(fixture(src)).arg("-o").arg(obj).current_dir(w.dir.path()));
+}
+
+#[test]
+fn absolute_32_bit_relocation_in_shared_output_names_symbol_and_fpic() {
+    let w = Work::new();
+    asm(&w, "err_abs32.s", "abs32.o");
+    let err = fails(w.dir.path(), &["abs32.o"]);
+    assert!(err.contains("abs32.o:(.text+0x1)"), "{err}");
+    assert!(err.contains("R_X86_64_32") && err.contains("`some_global'") && err.contains("-fPIC"), "{err}");
+}
+
+#[test]
+fn out_of_range_value_names_file_section_offset_symbol_relocation() {
+    let w = Work::new();
+    asm(&w, "err_range.s", "range.o");
+    asm(&w, "err_range_def.s", "range_def.o");
+    let err = fails(w.dir.path(), &["range.o", "range_def.o"]);
+    assert!(err.contains("range.o:(.text+0x3)"), "{err}");
+    assert!(err.contains("R_X86_64_PC32") && err.contains("`far_away'") && err.contains("out of range"), "{err}");
+}
+
+#[test]
+fn unsupported_relocation_is_named() {
+    let w = Work::new();
+    asm(&w, "err_unsupported.s", "odd.o");
+    let err = fails(w.dir.path(), &["odd.o"]);
+    assert!(err.contains("unsupported relocation R_X86_64_PLTOFF64") && err.contains("odd.o:(.data+0x0)"), "{err}");
+}
+
+#[test]
+fn every_undefined_symbol_reference_is_reported_with_z_defs() {
+    let w = Work::new();
+    w.compile(Cc::Gcc, "-O0", &fixture("err_undefined.c"), "undef.o", false);
+    for flag in ["-zdefs", "--no-undefined"] {
+        let err = fails(w.dir.path(), &[flag, "undef.o"]);
+        assert!(err.contains("undefined symbol: nowhere"), "{err}");
+        assert_eq!(err.matches(">>> referenced by undef.o:(.text+0x").count(), 2, "{err}");
+    }
+    // Without -z defs an undefined symbol is left for the loader.
+    ok(Command::new(tether()).args(["-shared", "-o", "ok.so", "undef.o"]).current_dir(w.dir.path()));
+}
+
+#[test]
+fn duplicate_definitions_name_both_files() {
+    let w = Work::new();
+    w.compile(Cc::Gcc, "-O0", &fixture("err_dup_a.c"), "a.o", false);
+    w.compile(Cc::Gcc, "-O0", &fixture("err_dup_b.c"), "b.o", false);
+    let err = fails(w.dir.path(), &["a.o", "b.o"]);
+    assert!(err.contains("duplicate symbol: twice_defined") && err.contains("a.o") && err.contains("b.o"), "{err}");
+}
+
+#[test]
+fn malformed_and_truncated_inputs() {
+    let w = Work::new();
+    let obj = w.compile(Cc::Gcc, "-O0", &fixture("err_dup_a.c"), "a.o", false);
+    let bytes = std::fs::read(&obj).expect("object");
+    for (name, len) in [("trunc_header.o", 40usize), ("trunc_body.o", 200), ("trunc_sections.o", bytes.len() - 100)] {
+        std::fs::write(w.path(name), &bytes[..len]).expect("write truncated");
+        let err = fails(w.dir.path(), &[name]);
+        assert!(err.contains(name), "{err}");
+    }
+    std::fs::write(w.path("random.o"), [0x7f, b'E', b'L', b'F', 9, 9, 9, 9]).expect("write");
+    let err = fails(w.dir.path(), &["random.o"]);
+    assert!(err.contains("random.o"), "{err}");
+    let err = fails(w.dir.path(), &["missing.o"]);
+    assert!(err.contains("missing.o"), "{err}");
+}
+
+#[test]
+fn unknown_option_is_named() {
+    let w = Work::new();
+    let err = fails(w.dir.path(), &["--frobnicate", "x.o"]);
+    assert!(err.contains("--frobnicate"), "{err}");
+    let err = fails(w.dir.path(), &["-z", "frob", "x.o"]);
+    assert!(err.contains("frob"), "{err}");
+}
+
+#[test]
+fn version_and_help() {
+    let v = ok(Command::new(tether()).arg("--version"));
+    assert!(v.starts_with("tether "), "{v}");
+    let v = ok(Command::new(tether()).arg("-v"));
+    assert!(v.starts_with("tether "), "{v}");
+    let h = ok(Command::new(tether()).arg("--help"));
+    for opt in ["--shared", "--soname", "--hash-style", "--build-id", "--eh-frame-hdr", "--version-script", "--whole-archive"] {
+        assert!(h.contains(opt), "--help lacks {opt}:\n{h}");
+    }
+}
