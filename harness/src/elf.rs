@@ -8,7 +8,7 @@
 use crate::arch::Arch;
 use crate::error::{HarnessError, Result};
 use object::elf;
-use object::read::elf::{FileHeader, ProgramHeader};
+use object::read::elf::{FileHeader, ProgramHeader, SectionHeader};
 use object::{Object as _, ObjectSymbol as _};
 
 /// ELF constants as plain integers (the values of the gABI and GNU extensions).
@@ -34,6 +34,7 @@ pub mod abi {
     pub const PF_R: u32 = 0x4;
     pub const ET_EXEC: u16 = 0x2;
     pub const ET_DYN: u16 = 0x3;
+    pub const SHT_DYNSYM: u32 = 0xb;
     pub const PT_LOAD: u32 = 0x1;
     pub const PT_DYNAMIC: u32 = 0x2;
     pub const PT_TLS: u32 = 0x7;
@@ -370,7 +371,19 @@ fn parse_with<H: FileHeader<Endian = object::LittleEndian>>(
                 format!("PT_DYNAMIC at {dv:#x} lies outside every PT_LOAD"),
             ));
         }
-        obj.dynamic = read_dynamic(&obj, dv)?;
+        // Section headers are optional for loading; when present, .dynsym's size lets the
+        // hash tables be checked against every symbol it holds.
+        let dynsym_count = header.sections(endian, data).ok().and_then(|sections| {
+            sections
+                .iter()
+                .find(|sh| sh.sh_type(endian).0 == abi::SHT_DYNSYM)
+                .and_then(|sh| {
+                    let size: u64 = sh.sh_size(endian).into();
+                    let ent: u64 = sh.sh_entsize(endian).into();
+                    (ent != 0).then(|| u32::try_from(size / ent).ok()).flatten()
+                })
+        });
+        obj.dynamic = read_dynamic(&obj, dv, dynsym_count)?;
     }
     obj.all_symbols = naming_symbols(data, &obj.dynamic.symbols);
     Ok(obj)
@@ -459,7 +472,7 @@ impl ElfObject {
     }
 }
 
-fn read_dynamic(obj: &ElfObject, dv: u64) -> Result<Dynamic> {
+fn read_dynamic(obj: &ElfObject, dv: u64, dynsym_count: Option<u32>) -> Result<Dynamic> {
     let w = obj.word_size();
     let mut entries = Vec::new();
     let mut at = dv;
@@ -628,7 +641,8 @@ fn read_dynamic(obj: &ElfObject, dv: u64) -> Result<Dynamic> {
         .iter()
         .chain(&d.jmprel)
         .map(|r| r.sym + 1)
-        .fold(nsyms, u32::max);
+        .fold(nsyms, u32::max)
+        .max(dynsym_count.unwrap_or(0));
     let versym = get(abi::DT_VERSYM)
         .map(|a| check("DT_VERSYM", a))
         .transpose()?;
