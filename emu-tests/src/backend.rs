@@ -120,6 +120,14 @@ impl Backend for RealLoader {
             )),
             ExitStatus::Signal(s) => Some(format!("the program was killed by signal {s}")),
             ExitStatus::TimedOut => Some(format!("the program timed out after {:?}", self.timeout)),
+            // The loader reports a failed lazy lookup after the program started.
+            ExitStatus::Code(c) if c != 0 && outcome.output.contains("symbol lookup error") => {
+                outcome
+                    .output
+                    .lines()
+                    .find(|l| l.contains("symbol lookup error"))
+                    .map(str::to_string)
+            }
             ExitStatus::Code(_) => None,
         };
         Observation {

@@ -1,0 +1,3 @@
+int call_missing(void);
+
+int main(void) { return call_missing(); }
