@@ -8,16 +8,17 @@ use crate::link::Link;
 pub fn count_fdes(link: &Link) -> Result<Option<u64>> {
     let mut count = 0u64;
     let mut any = false;
-    for obj in &link.objects {
-        for sec in obj
+    for (f, obj) in link.objects.iter().enumerate() {
+        for (s, sec) in obj
             .sections
             .iter()
-            .filter(|s| s.live && s.name == b".eh_frame")
+            .enumerate()
+            .filter(|(_, s)| s.live && s.name == b".eh_frame")
         {
             any = true;
-            count += walk(sec.data)
-                .map_err(|what| LinkError::malformed(&obj.name, format!(".eh_frame: {what}")))?
-                .len() as u64;
+            let fdes = walk(sec.data)
+                .map_err(|what| LinkError::malformed(&obj.name, format!(".eh_frame: {what}")))?;
+            count += fdes.len() as u64 - link.dead_fdes(f, s).len() as u64;
         }
     }
     Ok(any.then_some(count))

@@ -20,6 +20,8 @@ pub struct Link<'d> {
     pub symtab: SymbolTable<'d>,
     pub got: Got,
     pub plt: Plt,
+    /// FDEs describing discarded code, per object: (section, dead records).
+    pub dead_fdes: Vec<Vec<(u32, Vec<crate::unwind::DeadFde>)>>,
 }
 
 /// What the core needs to know about the symbol a relocation refers to.
@@ -47,7 +49,17 @@ impl<'d> Link<'d> {
             symtab: r.symtab,
             got: Got::default(),
             plt: Plt::default(),
+            dead_fdes: Vec::new(),
         }
+    }
+
+    /// The dead FDEs of input section `sec` of object `file` (empty for most sections).
+    pub fn dead_fdes(&self, file: usize, sec: usize) -> &[crate::unwind::DeadFde] {
+        self.dead_fdes
+            .get(file)
+            .and_then(|v| v.iter().find(|(s, _)| *s as usize == sec))
+            .map(|(_, d)| d.as_slice())
+            .unwrap_or(&[])
     }
 
     pub fn global_id(&self, file: usize, sym: u32) -> Option<SymbolId> {
@@ -215,6 +227,7 @@ pub fn run(opts: &Options) -> Result<()> {
     link.define_linker_symbols();
     link.apply_exclude_libs();
     crate::versions::apply_version_scripts(&mut link)?;
+    link.dead_fdes = crate::unwind::find_dead_fdes(&link);
 
     let scan = crate::scan::scan(&link);
     let mut errors = scan.errors;

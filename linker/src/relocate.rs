@@ -88,6 +88,8 @@ pub fn relocate_section(
     let obj = &link.objects[file];
     let section = &obj.sections[sec];
     out[..section.data.len()].copy_from_slice(section.data);
+    let dead = link.dead_fdes(file, sec);
+    crate::unwind::fold(out, dead);
     let arch = link.arch;
     let types = arch.dyn_reloc_types();
     let word = arch.class().word_size() as u8;
@@ -98,6 +100,9 @@ pub fn relocate_section(
         .map(|(s, e, a)| (s, e.next_multiple_of(a.max(1))))
         .unwrap_or((0, 0));
     for r in &section.relocs {
+        if crate::unwind::is_dead(dead, r.offset) {
+            continue;
+        }
         let Some(mut howto) = arch.classify(r.r_type) else {
             continue;
         };

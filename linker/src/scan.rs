@@ -84,7 +84,11 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
         }
         let alloc = section.is_alloc();
         let writable = section.flags & u64::from(elf::SHF_WRITE.0) != 0;
+        let dead = link.dead_fdes(f, s);
         for (ri, r) in section.relocs.iter().enumerate() {
+            if crate::unwind::is_dead(dead, r.offset) {
+                continue;
+            }
             let place = || format!("{}:({}+{:#x})", obj.name, sym_name(section.name), r.offset);
             let info = link.target_info(f, r.sym);
             let reloc_name = || {

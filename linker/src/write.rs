@@ -529,7 +529,11 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
             elf::STB_GLOBAL.0
         };
         // An imported IFUNC is an ordinary function to this output: the provider resolves it.
-        let ty = if !defined && s.ty == elf::STT_GNU_IFUNC.0 { elf::STT_FUNC.0 } else { s.ty };
+        let ty = if !defined && s.ty == elf::STT_GNU_IFUNC.0 {
+            elf::STT_FUNC.0
+        } else {
+            s.ty
+        };
         let info = (bind << 4) | (ty & 0xf);
         let other = crate::relocate::dyn_visibility(s.visibility);
         let shndx = if defined {
@@ -537,7 +541,11 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
         } else {
             0
         };
-        let mut value = if defined { relocate::target_address(link, layout, Target::Global(id)) } else { 0 };
+        let mut value = if defined {
+            relocate::target_address(link, layout, Target::Global(id))
+        } else {
+            0
+        };
         if defined && s.ty == elf::STT_TLS.0 {
             // TLS symbols are offsets into the module's TLS block.
             value = value.wrapping_sub(layout.tls.map(|t| t.0).unwrap_or(0));

@@ -13,7 +13,9 @@ fn seed_scenario_runs_natively() {
     let w = Work::new();
     let test = w.compile(Cc::Gcc, "-O2", &seed.join("libtest.c"), "libtest.o", false);
     let go = w.compile(Cc::Gcc, "-O2", &seed.join("libgo.c"), "libgo.o", false);
-    ok(w.driver(Cc::Gcc, Linker::Tether, false).args(["-shared", "-o", "libtest.so"]).arg(&test));
+    ok(w.driver(Cc::Gcc, Linker::Tether, false)
+        .args(["-shared", "-o", "libtest.so"])
+        .arg(&test));
     ok(w.driver(Cc::Gcc, Linker::Tether, false)
         .args(["-shared", "-o", "libgo.so", "-Wl,-init=go_init"])
         .arg(&go)

@@ -21,12 +21,18 @@ fn check(cc: Cc, opt: &str) {
     let b = w.compile(cc, opt, &fixture("cxx_b.cpp"), "b.o", true);
     let mut outputs = Vec::new();
     for linker in [Linker::Tether, Linker::GnuLd] {
-        ok(w.driver(cc, linker, true).args(["-shared", "-o", "libcxx.so"]).arg(&a).arg(&b));
+        ok(w.driver(cc, linker, true)
+            .args(["-shared", "-o", "libcxx.so"])
+            .arg(&a)
+            .arg(&b));
         if linker == Linker::Tether {
             check_readelf(&w.path("libcxx.so"));
             check_elflint(&w.path("libcxx.so"));
             let groups = readelf(&["-gW"], &a);
-            assert!(groups.contains("COMDAT"), "the fixture should produce COMDAT groups:\n{groups}");
+            assert!(
+                groups.contains("COMDAT"),
+                "the fixture should produce COMDAT groups:\n{groups}"
+            );
             let phdrs = readelf(&["-lW"], &w.path("libcxx.so"));
             assert!(phdrs.contains("GNU_EH_FRAME"), "{phdrs}");
         }

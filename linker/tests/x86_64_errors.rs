@@ -11,24 +11,46 @@ use std::process::Command;
 fn fails(dir: &Path, args: &[&str]) -> String {
     let out_path = dir.join("out.so");
     std::fs::write(&out_path, b"previous").expect("seed previous output");
-    let out = run(Command::new(tether()).args(["-shared", "-o", "out.so"]).args(args).current_dir(dir));
+    let out = run(Command::new(tether())
+        .args(["-shared", "-o", "out.so"])
+        .args(args)
+        .current_dir(dir));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "expected exit status 1 for {args:?}; stderr:\n{stderr}");
-    assert!(!stderr.contains("panicked"), "panic for {args:?}:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected exit status 1 for {args:?}; stderr:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "panic for {args:?}:\n{stderr}"
+    );
     assert!(stderr.starts_with("ld.tether: error: "), "{stderr}");
-    assert_eq!(std::fs::read(&out_path).expect("previous output"), b"previous", "previous output clobbered");
+    assert_eq!(
+        std::fs::read(&out_path).expect("previous output"),
+        b"previous",
+        "previous output clobbered"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(dir)
         .expect("dir")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains(".tmp"))
         .collect();
-    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
     stderr
 }
 
 fn asm(w: &Work, src: &str, obj: &str) {
-    ok(Command::new("gcc").arg("-c").arg(fixture(src)).arg("-o").arg(obj).current_dir(w.dir.path()));
+    ok(Command::new("gcc")
+        .arg("-c")
+        .arg(fixture(src))
+        .arg("-o")
+        .arg(obj)
+        .current_dir(w.dir.path()));
 }
 
 #[test]
@@ -37,7 +59,10 @@ fn absolute_32_bit_relocation_in_shared_output_names_symbol_and_fpic() {
     asm(&w, "err_abs32.s", "abs32.o");
     let err = fails(w.dir.path(), &["abs32.o"]);
     assert!(err.contains("abs32.o:(.text+0x1)"), "{err}");
-    assert!(err.contains("R_X86_64_32") && err.contains("`some_global'") && err.contains("-fPIC"), "{err}");
+    assert!(
+        err.contains("R_X86_64_32") && err.contains("`some_global'") && err.contains("-fPIC"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -47,7 +72,10 @@ fn out_of_range_value_names_file_section_offset_symbol_relocation() {
     asm(&w, "err_range_def.s", "range_def.o");
     let err = fails(w.dir.path(), &["range.o", "range_def.o"]);
     assert!(err.contains("range.o:(.text+0x3)"), "{err}");
-    assert!(err.contains("R_X86_64_PC32") && err.contains("`far_away'") && err.contains("out of range"), "{err}");
+    assert!(
+        err.contains("R_X86_64_PC32") && err.contains("`far_away'") && err.contains("out of range"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -55,20 +83,36 @@ fn unsupported_relocation_is_named() {
     let w = Work::new();
     asm(&w, "err_unsupported.s", "odd.o");
     let err = fails(w.dir.path(), &["odd.o"]);
-    assert!(err.contains("unsupported relocation R_X86_64_PLTOFF64") && err.contains("odd.o:(.data+0x0)"), "{err}");
+    assert!(
+        err.contains("unsupported relocation R_X86_64_PLTOFF64")
+            && err.contains("odd.o:(.data+0x0)"),
+        "{err}"
+    );
 }
 
 #[test]
 fn every_undefined_symbol_reference_is_reported_with_z_defs() {
     let w = Work::new();
-    w.compile(Cc::Gcc, "-O0", &fixture("err_undefined.c"), "undef.o", false);
+    w.compile(
+        Cc::Gcc,
+        "-O0",
+        &fixture("err_undefined.c"),
+        "undef.o",
+        false,
+    );
     for flag in ["-zdefs", "--no-undefined"] {
         let err = fails(w.dir.path(), &[flag, "undef.o"]);
         assert!(err.contains("undefined symbol: nowhere"), "{err}");
-        assert_eq!(err.matches(">>> referenced by undef.o:(.text+0x").count(), 2, "{err}");
+        assert_eq!(
+            err.matches(">>> referenced by undef.o:(.text+0x").count(),
+            2,
+            "{err}"
+        );
     }
     // Without -z defs an undefined symbol is left for the loader.
-    ok(Command::new(tether()).args(["-shared", "-o", "ok.so", "undef.o"]).current_dir(w.dir.path()));
+    ok(Command::new(tether())
+        .args(["-shared", "-o", "ok.so", "undef.o"])
+        .current_dir(w.dir.path()));
 }
 
 #[test]
@@ -77,7 +121,12 @@ fn duplicate_definitions_name_both_files() {
     w.compile(Cc::Gcc, "-O0", &fixture("err_dup_a.c"), "a.o", false);
     w.compile(Cc::Gcc, "-O0", &fixture("err_dup_b.c"), "b.o", false);
     let err = fails(w.dir.path(), &["a.o", "b.o"]);
-    assert!(err.contains("duplicate symbol: twice_defined") && err.contains("a.o") && err.contains("b.o"), "{err}");
+    assert!(
+        err.contains("duplicate symbol: twice_defined")
+            && err.contains("a.o")
+            && err.contains("b.o"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -85,7 +134,11 @@ fn malformed_and_truncated_inputs() {
     let w = Work::new();
     let obj = w.compile(Cc::Gcc, "-O0", &fixture("err_dup_a.c"), "a.o", false);
     let bytes = std::fs::read(&obj).expect("object");
-    for (name, len) in [("trunc_header.o", 40usize), ("trunc_body.o", 200), ("trunc_sections.o", bytes.len() - 100)] {
+    for (name, len) in [
+        ("trunc_header.o", 40usize),
+        ("trunc_body.o", 200),
+        ("trunc_sections.o", bytes.len() - 100),
+    ] {
         std::fs::write(w.path(name), &bytes[..len]).expect("write truncated");
         let err = fails(w.dir.path(), &[name]);
         assert!(err.contains(name), "{err}");
@@ -113,7 +166,15 @@ fn version_and_help() {
     let v = ok(Command::new(tether()).arg("-v"));
     assert!(v.starts_with("tether "), "{v}");
     let h = ok(Command::new(tether()).arg("--help"));
-    for opt in ["--shared", "--soname", "--hash-style", "--build-id", "--eh-frame-hdr", "--version-script", "--whole-archive"] {
+    for opt in [
+        "--shared",
+        "--soname",
+        "--hash-style",
+        "--build-id",
+        "--eh-frame-hdr",
+        "--version-script",
+        "--whole-archive",
+    ] {
         assert!(h.contains(opt), "--help lacks {opt}:\n{h}");
     }
 }

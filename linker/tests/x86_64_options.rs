@@ -22,15 +22,39 @@ fn dynsyms(w: &Work, lib: &str) -> String {
 }
 
 fn has_dynsym(w: &Work, lib: &str, name: &str) -> bool {
-    dynsyms(w, lib).lines().any(|l| l.split_whitespace().last() == Some(name) && !l.contains(" UND "))
+    dynsyms(w, lib)
+        .lines()
+        .any(|l| l.split_whitespace().last() == Some(name) && !l.contains(" UND "))
 }
 
 fn archives(w: &Work) {
-    for src in ["arch_one", "arch_two", "arch_three", "arch_unused", "arch_user"] {
-        w.compile(Cc::Gcc, "-O2", &fixture(&format!("{src}.c")), &format!("{src}.o"), false);
+    for src in [
+        "arch_one",
+        "arch_two",
+        "arch_three",
+        "arch_unused",
+        "arch_user",
+    ] {
+        w.compile(
+            Cc::Gcc,
+            "-O2",
+            &fixture(&format!("{src}.c")),
+            &format!("{src}.o"),
+            false,
+        );
     }
-    ok(Command::new("ar").args(["rcs", "liba.a", "arch_one.o", "arch_three.o", "arch_unused.o"]).current_dir(w.dir.path()));
-    ok(Command::new("ar").args(["rcs", "libb.a", "arch_two.o"]).current_dir(w.dir.path()));
+    ok(Command::new("ar")
+        .args([
+            "rcs",
+            "liba.a",
+            "arch_one.o",
+            "arch_three.o",
+            "arch_unused.o",
+        ])
+        .current_dir(w.dir.path()));
+    ok(Command::new("ar")
+        .args(["rcs", "libb.a", "arch_two.o"])
+        .current_dir(w.dir.path()));
 }
 
 #[test]
@@ -38,15 +62,63 @@ fn archive_members_are_extracted_on_demand_and_groups_are_rescanned() {
     let w = Work::new();
     archives(&w);
     // arch_three is needed by libb.a's member, after liba.a was searched: only a group finds it.
-    let err = tether_fails(&w, &["-shared", "-z", "defs", "-o", "x.so", "arch_user.o", "liba.a", "libb.a"]);
+    let err = tether_fails(
+        &w,
+        &[
+            "-shared",
+            "-z",
+            "defs",
+            "-o",
+            "x.so",
+            "arch_user.o",
+            "liba.a",
+            "libb.a",
+        ],
+    );
     assert!(err.contains("undefined symbol: arch_three"), "{err}");
-    tether_in(&w, &["-shared", "-z", "defs", "-o", "g.so", "arch_user.o", "--start-group", "liba.a", "libb.a", "--end-group"]);
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-z",
+            "defs",
+            "-o",
+            "g.so",
+            "arch_user.o",
+            "--start-group",
+            "liba.a",
+            "libb.a",
+            "--end-group",
+        ],
+    );
     for name in ["user_total", "arch_one", "arch_two", "arch_three"] {
-        assert!(has_dynsym(&w, "g.so", name), "{name} missing:\n{}", dynsyms(&w, "g.so"));
+        assert!(
+            has_dynsym(&w, "g.so", name),
+            "{name} missing:\n{}",
+            dynsyms(&w, "g.so")
+        );
     }
-    assert!(!has_dynsym(&w, "g.so", "arch_unused"), "an unneeded member was linked");
-    tether_in(&w, &["-shared", "-o", "w.so", "arch_user.o", "--whole-archive", "liba.a", "--no-whole-archive", "libb.a"]);
-    assert!(has_dynsym(&w, "w.so", "arch_unused"), "--whole-archive must include every member");
+    assert!(
+        !has_dynsym(&w, "g.so", "arch_unused"),
+        "an unneeded member was linked"
+    );
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "w.so",
+            "arch_user.o",
+            "--whole-archive",
+            "liba.a",
+            "--no-whole-archive",
+            "libb.a",
+        ],
+    );
+    assert!(
+        has_dynsym(&w, "w.so", "arch_unused"),
+        "--whole-archive must include every member"
+    );
     check_elflint(&w.path("g.so"));
     check_elflint(&w.path("w.so"));
 }
@@ -55,11 +127,41 @@ fn archive_members_are_extracted_on_demand_and_groups_are_rescanned() {
 fn exclude_libs_hides_archive_symbols() {
     let w = Work::new();
     archives(&w);
-    tether_in(&w, &["-shared", "-o", "e.so", "arch_user.o", "--exclude-libs", "liba.a", "--start-group", "liba.a", "libb.a", "--end-group"]);
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "e.so",
+            "arch_user.o",
+            "--exclude-libs",
+            "liba.a",
+            "--start-group",
+            "liba.a",
+            "libb.a",
+            "--end-group",
+        ],
+    );
     assert!(has_dynsym(&w, "e.so", "user_total"));
     assert!(!has_dynsym(&w, "e.so", "arch_one") && !has_dynsym(&w, "e.so", "arch_three"));
-    assert!(has_dynsym(&w, "e.so", "arch_two"), "libb.a was not excluded");
-    tether_in(&w, &["-shared", "-o", "all.so", "arch_user.o", "--exclude-libs=ALL", "--start-group", "liba.a", "libb.a", "--end-group"]);
+    assert!(
+        has_dynsym(&w, "e.so", "arch_two"),
+        "libb.a was not excluded"
+    );
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "all.so",
+            "arch_user.o",
+            "--exclude-libs=ALL",
+            "--start-group",
+            "liba.a",
+            "libb.a",
+            "--end-group",
+        ],
+    );
     assert!(!has_dynsym(&w, "all.so", "arch_two"));
     check_elflint(&w.path("e.so"));
 }
@@ -70,26 +172,105 @@ fn static_dynamic_as_needed_push_pop_and_response_files() {
     archives(&w);
     // libdual exists as both libdual.so and libdual.a.
     w.compile(Cc::Gcc, "-O2", &fixture("dep.c"), "dep.o", false);
-    tether_in(&w, &["-shared", "-o", "libdual.so", "-soname", "libdual.so", "arch_three.o"]);
-    ok(Command::new("ar").args(["rcs", "libdual.a", "arch_three.o"]).current_dir(w.dir.path()));
-    tether_in(&w, &["-shared", "-o", "libdep.so", "-soname", "libdep.so", "dep.o"]);
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "libdual.so",
+            "-soname",
+            "libdual.so",
+            "arch_three.o",
+        ],
+    );
+    ok(Command::new("ar")
+        .args(["rcs", "libdual.a", "arch_three.o"])
+        .current_dir(w.dir.path()));
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "libdep.so",
+            "-soname",
+            "libdep.so",
+            "dep.o",
+        ],
+    );
     let needed = |lib: &str| readelf(&["-dW"], &w.path(lib));
 
-    tether_in(&w, &["-shared", "-o", "dyn.so", "arch_two.o", "-L.", "-ldual"]);
+    tether_in(
+        &w,
+        &["-shared", "-o", "dyn.so", "arch_two.o", "-L.", "-ldual"],
+    );
     assert!(needed("dyn.so").contains("[libdual.so]"));
-    tether_in(&w, &["-shared", "-o", "st.so", "arch_two.o", "-L.", "-Bstatic", "-ldual", "-Bdynamic", "-ldep"]);
-    assert!(!needed("st.so").contains("[libdual.so]"), "-Bstatic must pick libdual.a");
-    assert!(needed("st.so").contains("[libdep.so]"), "-Bdynamic restores .so search");
-    assert!(has_dynsym(&w, "st.so", "arch_three"), "the archive member is linked in");
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "st.so",
+            "arch_two.o",
+            "-L.",
+            "-Bstatic",
+            "-ldual",
+            "-Bdynamic",
+            "-ldep",
+        ],
+    );
+    assert!(
+        !needed("st.so").contains("[libdual.so]"),
+        "-Bstatic must pick libdual.a"
+    );
+    assert!(
+        needed("st.so").contains("[libdep.so]"),
+        "-Bdynamic restores .so search"
+    );
+    assert!(
+        has_dynsym(&w, "st.so", "arch_three"),
+        "the archive member is linked in"
+    );
 
     // libdep is unused by arch_two.o: --as-needed drops it; --pop-state restores --no-as-needed.
-    tether_in(&w, &["-shared", "-o", "an.so", "arch_two.o", "-L.", "--push-state", "--as-needed", "-ldep", "--pop-state", "-ldual"]);
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "an.so",
+            "arch_two.o",
+            "-L.",
+            "--push-state",
+            "--as-needed",
+            "-ldep",
+            "--pop-state",
+            "-ldual",
+        ],
+    );
     let d = needed("an.so");
-    assert!(!d.contains("[libdep.so]") && d.contains("[libdual.so]"), "{d}");
-    tether_in(&w, &["-shared", "-o", "nan.so", "arch_two.o", "-L.", "-ldep", "-ldual"]);
+    assert!(
+        !d.contains("[libdep.so]") && d.contains("[libdual.so]"),
+        "{d}"
+    );
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "nan.so",
+            "arch_two.o",
+            "-L.",
+            "-ldep",
+            "-ldual",
+        ],
+    );
     assert!(needed("nan.so").contains("[libdep.so]"));
 
-    std::fs::write(w.path("args.rsp"), "-shared -o rsp.so\n'arch_two.o' -L. -ldual\n").expect("write @file");
+    std::fs::write(
+        w.path("args.rsp"),
+        "-shared -o rsp.so\n'arch_two.o' -L. -ldual\n",
+    )
+    .expect("write @file");
     tether_in(&w, &["@args.rsp"]);
     assert!(needed("rsp.so").contains("[libdual.so]"));
 }
@@ -102,11 +283,21 @@ fn symbolic_binding_and_visibility_observed_at_run_time() {
     let lib = w.compile(Cc::Gcc, "-O2", &fixture("interpose_lib.c"), "ilib.o", false);
     let mut outputs = Vec::new();
     for extra in [&[][..], &["-Wl,-Bsymbolic"][..]] {
-        ok(w.driver(Cc::Gcc, Linker::Tether, false).args(["-shared", "-o", "libinter.so"]).arg(&lib).args(extra));
-        ok(Command::new("gcc").arg(fixture("interpose_main.c")).args(["-o", "imain", "-L.", "-linter"]).current_dir(w.dir.path()));
+        ok(w.driver(Cc::Gcc, Linker::Tether, false)
+            .args(["-shared", "-o", "libinter.so"])
+            .arg(&lib)
+            .args(extra));
+        ok(Command::new("gcc")
+            .arg(fixture("interpose_main.c"))
+            .args(["-o", "imain", "-L.", "-linter"])
+            .current_dir(w.dir.path()));
         outputs.push(w.run_program("imain"));
         let syms = dynsyms(&w, "libinter.so");
-        assert!(syms.lines().any(|l| l.contains("PROTECTED") && l.ends_with("protected_fn")), "{syms}");
+        assert!(
+            syms.lines()
+                .any(|l| l.contains("PROTECTED") && l.ends_with("protected_fn")),
+            "{syms}"
+        );
         assert!(!syms.contains("hidden_fn"), "{syms}");
         check_readelf(&w.path("libinter.so"));
     }
@@ -127,31 +318,59 @@ fn common_symbols_and_weak_definitions() {
             .current_dir(w.dir.path()));
     }
     let syms = readelf(&["-sW"], &w.path("common_a.o"));
-    assert!(syms.contains("COM "), "the fixture should have a COMMON symbol:\n{syms}");
-    ok(w.driver(Cc::Gcc, Linker::Tether, false).args(["-shared", "-o", "libcommon.so", "common_a.o", "common_b.o"]));
-    ok(Command::new("gcc").arg(fixture("common_main.c")).args(["-o", "cmain", "-L.", "-lcommon"]).current_dir(w.dir.path()));
+    assert!(
+        syms.contains("COM "),
+        "the fixture should have a COMMON symbol:\n{syms}"
+    );
+    ok(w.driver(Cc::Gcc, Linker::Tether, false).args([
+        "-shared",
+        "-o",
+        "libcommon.so",
+        "common_a.o",
+        "common_b.o",
+    ]));
+    ok(Command::new("gcc")
+        .arg(fixture("common_main.c"))
+        .args(["-o", "cmain", "-L.", "-lcommon"])
+        .current_dir(w.dir.path()));
     assert_eq!(w.run_program("cmain"), "common = 11\nweak_choice = 2\n");
     check_elflint(&w.path("libcommon.so"));
 }
 
 #[test]
 fn hash_styles_each_load() {
-    for (style, sysv, gnu) in [("sysv", true, false), ("gnu", false, true), ("both", true, true)] {
+    for (style, sysv, gnu) in [
+        ("sysv", true, false),
+        ("gnu", false, true),
+        ("both", true, true),
+    ] {
         let w = Work::new();
         let dep = w.compile(Cc::Gcc, "-O2", &fixture("dep.c"), "dep.o", false);
         let fix = w.compile(Cc::Gcc, "-O2", &fixture("fix.c"), "fix.o", false);
         let hs = format!("-Wl,--hash-style={style}");
-        ok(w.driver(Cc::Gcc, Linker::Tether, false).args(["-shared", "-o", "libdep.so", &hs]).arg(&dep));
+        ok(w.driver(Cc::Gcc, Linker::Tether, false)
+            .args(["-shared", "-o", "libdep.so", &hs])
+            .arg(&dep));
         ok(w.driver(Cc::Gcc, Linker::Tether, false)
             .args(["-shared", "-o", "libfix.so", &hs, "-Wl,-init=fix_init"])
             .arg(&fix)
             .args(["-L.", "-ldep"]));
         let sections = readelf(&["-SW"], &w.path("libfix.so"));
         assert_eq!(sections.contains(" .hash "), sysv, "{style}:\n{sections}");
-        assert_eq!(sections.contains(" .gnu.hash "), gnu, "{style}:\n{sections}");
-        ok(Command::new("gcc").arg(fixture("main.c")).args(["-o", "main", "-L.", "-lfix", "-ldep", "-ldl"]).current_dir(w.dir.path()));
+        assert_eq!(
+            sections.contains(" .gnu.hash "),
+            gnu,
+            "{style}:\n{sections}"
+        );
+        ok(Command::new("gcc")
+            .arg(fixture("main.c"))
+            .args(["-o", "main", "-L.", "-lfix", "-ldep", "-ldl"])
+            .current_dir(w.dir.path()));
         let out = w.run_program("main");
-        assert!(out.contains("main: dep_add via PLT = 5") && out.contains("main: tls = 60914"), "{style}:\n{out}");
+        assert!(
+            out.contains("main: dep_add via PLT = 5") && out.contains("main: tls = 60914"),
+            "{style}:\n{out}"
+        );
         check_elflint(&w.path("libfix.so"));
     }
 }
@@ -160,10 +379,20 @@ fn hash_styles_each_load() {
 fn build_id_styles() {
     let w = Work::new();
     w.compile(Cc::Gcc, "-O2", &fixture("dep.c"), "dep.o", false);
-    for (arg, len) in [("--build-id", 20), ("--build-id=sha1", 20), ("--build-id=md5", 16), ("--build-id=uuid", 16), ("--build-id=0xdeadbeef", 4)] {
+    for (arg, len) in [
+        ("--build-id", 20),
+        ("--build-id=sha1", 20),
+        ("--build-id=md5", 16),
+        ("--build-id=uuid", 16),
+        ("--build-id=0xdeadbeef", 4),
+    ] {
         tether_in(&w, &["-shared", "-o", "b.so", arg, "dep.o"]);
         let notes = readelf(&["-nW"], &w.path("b.so"));
-        let id = notes.lines().find_map(|l| l.split("Build ID: ").nth(1)).map(str::trim).unwrap_or_else(|| panic!("{arg}:\n{notes}"));
+        let id = notes
+            .lines()
+            .find_map(|l| l.split("Build ID: ").nth(1))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("{arg}:\n{notes}"));
         assert_eq!(id.len(), 2 * len, "{arg}: {id}");
         if arg.ends_with("0xdeadbeef") {
             assert_eq!(id, "deadbeef");

@@ -30,7 +30,11 @@ R_X86_64_SIZE64: ok
 fn every_relocation_kind_has_the_loaders_value() {
     Cc::Gcc.require();
     let w = Work::new();
-    ok(Command::new("gcc").arg("-c").arg(fixture("relocs.s")).args(["-o", "relocs.o"]).current_dir(w.dir.path()));
+    ok(Command::new("gcc")
+        .arg("-c")
+        .arg(fixture("relocs.s"))
+        .args(["-o", "relocs.o"])
+        .current_dir(w.dir.path()));
     ok(Command::new("gcc")
         .args(["-Wa,-mrelax-relocations=no", "-c"])
         .arg(fixture("relocs_gotpcrel.s"))
@@ -38,15 +42,33 @@ fn every_relocation_kind_has_the_loaders_value() {
         .current_dir(w.dir.path()));
     let kinds = readelf(&["-rW"], &w.path("relocs.o")) + &readelf(&["-rW"], &w.path("gotpcrel.o"));
     for kind in [
-        "R_X86_64_64 ", "R_X86_64_PC32", "R_X86_64_PLT32", "R_X86_64_PC64", "R_X86_64_GOTPCREL ", "R_X86_64_GOTPCRELX",
-        "R_X86_64_REX_GOTPCRELX", "R_X86_64_GOTOFF64", "R_X86_64_GOTPC32", "R_X86_64_SIZE32", "R_X86_64_SIZE64",
+        "R_X86_64_64 ",
+        "R_X86_64_PC32",
+        "R_X86_64_PLT32",
+        "R_X86_64_PC64",
+        "R_X86_64_GOTPCREL ",
+        "R_X86_64_GOTPCRELX",
+        "R_X86_64_REX_GOTPCRELX",
+        "R_X86_64_GOTOFF64",
+        "R_X86_64_GOTPC32",
+        "R_X86_64_SIZE32",
+        "R_X86_64_SIZE64",
     ] {
         assert!(kinds.contains(kind), "fixture lacks {kind}:\n{kinds}");
     }
-    ok(w.driver(Cc::Gcc, Linker::Tether, false).args(["-shared", "-o", "librelocs.so", "relocs.o", "gotpcrel.o"]));
+    ok(w.driver(Cc::Gcc, Linker::Tether, false).args([
+        "-shared",
+        "-o",
+        "librelocs.so",
+        "relocs.o",
+        "gotpcrel.o",
+    ]));
     check_readelf(&w.path("librelocs.so"));
     check_elflint(&w.path("librelocs.so"));
-    ok(Command::new("gcc").arg(fixture("relocs_main.c")).args(["-o", "rmain", "-ldl"]).current_dir(w.dir.path()));
+    ok(Command::new("gcc")
+        .arg(fixture("relocs_main.c"))
+        .args(["-o", "rmain", "-ldl"])
+        .current_dir(w.dir.path()));
     assert_eq!(w.run_program("rmain"), EXPECTED);
 }
 
@@ -57,12 +79,22 @@ fn tls_fixture_uses_every_tls_model() {
     let w = Work::new();
     let obj = w.compile(Cc::Gcc, "-O2", &fixture("fix.c"), "fix.o", false);
     let relocs = readelf(&["-rW"], &obj);
-    for kind in ["R_X86_64_TLSGD", "R_X86_64_TLSLD", "R_X86_64_DTPOFF32", "R_X86_64_GOTTPOFF"] {
+    for kind in [
+        "R_X86_64_TLSGD",
+        "R_X86_64_TLSLD",
+        "R_X86_64_DTPOFF32",
+        "R_X86_64_GOTTPOFF",
+    ] {
         assert!(relocs.contains(kind), "fix.o lacks {kind}:\n{relocs}");
     }
     let dep = w.compile(Cc::Gcc, "-O2", &fixture("dep.c"), "dep.o", false);
-    ok(w.driver(Cc::Gcc, Linker::Tether, false).args(["-shared", "-o", "libdep.so"]).arg(&dep));
-    ok(w.driver(Cc::Gcc, Linker::Tether, false).args(["-shared", "-o", "libfix.so"]).arg(&obj).args(["-L.", "-ldep"]));
+    ok(w.driver(Cc::Gcc, Linker::Tether, false)
+        .args(["-shared", "-o", "libdep.so"])
+        .arg(&dep));
+    ok(w.driver(Cc::Gcc, Linker::Tether, false)
+        .args(["-shared", "-o", "libfix.so"])
+        .arg(&obj)
+        .args(["-L.", "-ldep"]));
     let dynrel = readelf(&["-rW"], &w.path("libfix.so"));
     for kind in ["R_X86_64_DTPMOD64", "R_X86_64_DTPOFF64", "R_X86_64_TPOFF64"] {
         assert!(dynrel.contains(kind), "libfix.so lacks {kind}:\n{dynrel}");

@@ -34,10 +34,17 @@ fn build_and_run(cc: Cc, opt: &str, linker: Linker, extra: &[&str]) -> (Work, St
     let w = Work::new();
     let dep = w.compile(cc, opt, &fixture("dep.c"), "dep.o", false);
     let fix = w.compile(cc, opt, &fixture("fix.c"), "fix.o", false);
-    ok(w.driver(cc, linker, false).args(["-shared", "-o", "libdep.so", "-Wl,-soname,libdep.so"]).arg(&dep));
-    ok(w
-        .driver(cc, linker, false)
-        .args(["-shared", "-o", "libfix.so", "-Wl,-soname,libfix.so", "-Wl,-init=fix_init"])
+    ok(w.driver(cc, linker, false)
+        .args(["-shared", "-o", "libdep.so", "-Wl,-soname,libdep.so"])
+        .arg(&dep));
+    ok(w.driver(cc, linker, false)
+        .args([
+            "-shared",
+            "-o",
+            "libfix.so",
+            "-Wl,-soname,libfix.so",
+            "-Wl,-init=fix_init",
+        ])
         .arg(&fix)
         .args(["-L.", "-ldep"])
         .args(extra));
@@ -51,19 +58,34 @@ fn build_and_run(cc: Cc, opt: &str, linker: Linker, extra: &[&str]) -> (Work, St
 
 fn check(cc: Cc, opt: &str) {
     let (w, tether_out) = build_and_run(cc, opt, Linker::Tether, &[]);
-    assert_eq!(tether_out, EXPECTED, "{cc:?} {opt}: output of the tether-linked library");
+    assert_eq!(
+        tether_out, EXPECTED,
+        "{cc:?} {opt}: output of the tether-linked library"
+    );
     for lib in ["libdep.so", "libfix.so"] {
         check_readelf(&w.path(lib));
         check_elflint(&w.path(lib));
     }
     let dynamic = readelf(&["-dW"], &w.path("libfix.so"));
-    assert!(dynamic.contains("Shared library: [libdep.so]"), "DT_NEEDED by SONAME:\n{dynamic}");
-    assert!(dynamic.contains("Library soname: [libfix.so]"), "DT_SONAME:\n{dynamic}");
+    assert!(
+        dynamic.contains("Shared library: [libdep.so]"),
+        "DT_NEEDED by SONAME:\n{dynamic}"
+    );
+    assert!(
+        dynamic.contains("Library soname: [libfix.so]"),
+        "DT_SONAME:\n{dynamic}"
+    );
     let versions = readelf(&["-VW"], &w.path("libfix.so"));
-    assert!(versions.contains("GLIBC_2.14"), "memcpy@GLIBC_2.14 in .gnu.version_r:\n{versions}");
+    assert!(
+        versions.contains("GLIBC_2.14"),
+        "memcpy@GLIBC_2.14 in .gnu.version_r:\n{versions}"
+    );
 
     let (_, gnu_out) = build_and_run(cc, opt, Linker::GnuLd, &[]);
-    assert_eq!(tether_out, gnu_out, "{cc:?} {opt}: GNU ld's library behaves differently");
+    assert_eq!(
+        tether_out, gnu_out,
+        "{cc:?} {opt}: GNU ld's library behaves differently"
+    );
 }
 
 #[test]
@@ -92,31 +114,60 @@ fn z_now_binds_at_load() {
     let (w, out) = build_and_run(Cc::Gcc, "-O2", Linker::Tether, &["-Wl,-z,now"]);
     let expected = EXPECTED
         .replace("main: bind lazy", "main: bind now")
-        .replace("slot before first call: its PLT entry's push (entry + 6)", "slot before first call: bound to dep_add");
+        .replace(
+            "slot before first call: its PLT entry's push (entry + 6)",
+            "slot before first call: bound to dep_add",
+        );
     assert_eq!(out, expected);
     let dynamic = readelf(&["-dW"], &w.path("libfix.so"));
-    assert!(dynamic.contains("(FLAGS)") && dynamic.contains("BIND_NOW"), "{dynamic}");
-    assert!(dynamic.contains("(FLAGS_1)") && dynamic.contains("NOW"), "{dynamic}");
+    assert!(
+        dynamic.contains("(FLAGS)") && dynamic.contains("BIND_NOW"),
+        "{dynamic}"
+    );
+    assert!(
+        dynamic.contains("(FLAGS_1)") && dynamic.contains("NOW"),
+        "{dynamic}"
+    );
     check_elflint(&w.path("libfix.so"));
 }
 
 /// PT_GNU_RELRO, PT_GNU_STACK (not executable), PT_GNU_EH_FRAME, DT_RUNPATH / DT_RPATH.
 #[test]
 fn program_headers_and_runpath() {
-    let (w, _) = build_and_run(Cc::Gcc, "-O2", Linker::Tether, &["-Wl,-z,relro", "-Wl,-rpath,/opt/tether-test"]);
+    let (w, _) = build_and_run(
+        Cc::Gcc,
+        "-O2",
+        Linker::Tether,
+        &["-Wl,-z,relro", "-Wl,-rpath,/opt/tether-test"],
+    );
     let lib = w.path("libfix.so");
     let phdrs = readelf(&["-lW"], &lib);
     assert!(phdrs.contains("GNU_RELRO"), "{phdrs}");
     assert!(phdrs.contains("GNU_EH_FRAME"), "{phdrs}");
-    let stack = phdrs.lines().find(|l| l.contains("GNU_STACK")).expect("PT_GNU_STACK");
+    let stack = phdrs
+        .lines()
+        .find(|l| l.contains("GNU_STACK"))
+        .expect("PT_GNU_STACK");
     assert!(stack.contains(" RW ") && !stack.contains("RWE"), "{stack}");
     let dynamic = readelf(&["-dW"], &lib);
-    assert!(dynamic.contains("(RUNPATH)") && dynamic.contains("/opt/tether-test"), "{dynamic}");
+    assert!(
+        dynamic.contains("(RUNPATH)") && dynamic.contains("/opt/tether-test"),
+        "{dynamic}"
+    );
 
-    ok(w.driver(Cc::Gcc, Linker::Tether, false)
-        .args(["-shared", "-o", "librpath.so", "dep.o", "-Wl,-rpath,/opt/old", "-Wl,--disable-new-dtags"]));
+    ok(w.driver(Cc::Gcc, Linker::Tether, false).args([
+        "-shared",
+        "-o",
+        "librpath.so",
+        "dep.o",
+        "-Wl,-rpath,/opt/old",
+        "-Wl,--disable-new-dtags",
+    ]));
     let dynamic = readelf(&["-dW"], &w.path("librpath.so"));
-    assert!(dynamic.contains("(RPATH)") && dynamic.contains("/opt/old"), "{dynamic}");
+    assert!(
+        dynamic.contains("(RPATH)") && dynamic.contains("/opt/old"),
+        "{dynamic}"
+    );
 }
 
 /// Same inputs, same bytes.
@@ -125,11 +176,19 @@ fn output_is_deterministic() {
     let w = Work::new();
     let fix = w.compile(Cc::Gcc, "-O2", &fixture("fix.c"), "fix.o", false);
     let dep = w.compile(Cc::Gcc, "-O2", &fixture("dep.c"), "dep.o", false);
-    ok(w.driver(Cc::Gcc, Linker::Tether, false).args(["-shared", "-o", "libdep.so"]).arg(&dep));
+    ok(w.driver(Cc::Gcc, Linker::Tether, false)
+        .args(["-shared", "-o", "libdep.so"])
+        .arg(&dep));
     let mut images = Vec::new();
     for name in ["a.so", "b.so"] {
-        ok(w.driver(Cc::Gcc, Linker::Tether, false).args(["-shared", "-o", name]).arg(&fix).args(["-L.", "-ldep"]));
+        ok(w.driver(Cc::Gcc, Linker::Tether, false)
+            .args(["-shared", "-o", name])
+            .arg(&fix)
+            .args(["-L.", "-ldep"]));
         images.push(std::fs::read(w.path(name)).expect("output"));
     }
-    assert!(images[0] == images[1], "two links of the same inputs differ");
+    assert!(
+        images[0] == images[1],
+        "two links of the same inputs differ"
+    );
 }

@@ -11,18 +11,29 @@ pub fn tether() -> PathBuf {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/x86_64").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/x86_64")
+        .join(name)
 }
 
 /// Panics with the Debian package to install when a tool is missing.
 pub fn require(tool: &str, package: &str) {
-    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| o.status.success());
-    assert!(matches!(found, Ok(true)), "this test needs `{tool}`: install the Debian package `{package}`");
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success());
+    assert!(
+        matches!(found, Ok(true)),
+        "this test needs `{tool}`: install the Debian package `{package}`"
+    );
 }
 
 pub fn run(cmd: &mut Command) -> Output {
     let shown = format!("{cmd:?}");
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
     out
 }
 
@@ -95,7 +106,11 @@ impl Work {
     pub fn compile(&self, cc: Cc, opt: &str, src: &Path, obj: &str, cxx: bool) -> PathBuf {
         let out = self.path(obj);
         let driver = if cxx { cc.cxx() } else { cc.program() };
-        ok(Command::new(driver).args([opt, "-fPIC", "-c"]).arg(src).arg("-o").arg(&out));
+        ok(Command::new(driver)
+            .args([opt, "-fPIC", "-c"])
+            .arg(src)
+            .arg("-o")
+            .arg(&out));
         out
     }
 
@@ -119,7 +134,10 @@ impl Work {
 
     /// Runs a program from the work directory with its libraries found there, lazily bound.
     pub fn run_program(&self, exe: &str) -> String {
-        ok(Command::new(self.path(exe)).env("LD_LIBRARY_PATH", self.dir.path()).env_remove("LD_BIND_NOW").current_dir(self.dir.path()))
+        ok(Command::new(self.path(exe))
+            .env("LD_LIBRARY_PATH", self.dir.path())
+            .env_remove("LD_BIND_NOW")
+            .current_dir(self.dir.path()))
     }
 }
 
@@ -129,15 +147,28 @@ pub fn check_readelf(file: &Path) {
     let out = run(Command::new("readelf").arg("-aW").arg(file));
     assert!(out.status.success(), "readelf failed on {}", file.display());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.is_empty(), "readelf -aW {} complained:\n{stderr}", file.display());
+    assert!(
+        stderr.is_empty(),
+        "readelf -aW {} complained:\n{stderr}",
+        file.display()
+    );
 }
 
 /// `eu-elflint --gnu-ld` must say "No errors".
 pub fn check_elflint(file: &Path) {
     require("eu-elflint", "elfutils");
     let out = run(Command::new("eu-elflint").arg("--gnu-ld").arg(file));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert_eq!(text.trim(), "No errors", "eu-elflint --gnu-ld {}:\n{text}", file.display());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text.trim(),
+        "No errors",
+        "eu-elflint --gnu-ld {}:\n{text}",
+        file.display()
+    );
 }
 
 pub fn readelf(args: &[&str], file: &Path) -> String {
