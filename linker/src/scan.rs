@@ -169,6 +169,13 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
                     }
                     if !writable {
                         out.textrel = true;
+                        out.warnings.push(format!(
+                            "{}: relocation {} against `{}' in read-only section `{}'",
+                            place(),
+                            reloc_name(),
+                            sym_name(info.name),
+                            sym_name(section.name)
+                        ));
                         if link.opts.text {
                             out.errors.push(needs_symbol_error(
                                 "needs a dynamic relocation in a read-only section (-z text)",

@@ -178,3 +178,16 @@ fn version_and_help() {
         assert!(h.contains(opt), "--help lacks {opt}:\n{h}");
     }
 }
+
+#[test]
+fn text_relocation_is_an_error_under_z_text() {
+    let w = Work::new();
+    asm(&w, "textrel.s", "textrel.o");
+    let err = fails(w.dir.path(), &["-z", "text", "textrel.o"]);
+    assert!(
+        err.contains("textrel.o:(.rodata+0x0)")
+            && err.contains("`textrel_target'")
+            && err.contains("read-only"),
+        "{err}"
+    );
+}

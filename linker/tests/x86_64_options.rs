@@ -402,3 +402,36 @@ fn build_id_styles() {
     tether_in(&w, &["-shared", "-o", "n.so", "--build-id=none", "dep.o"]);
     assert!(!readelf(&["-nW"], &w.path("n.so")).contains("Build ID"));
 }
+
+/// An absolute address in a read-only section: DT_TEXTREL with a warning, and it still runs.
+#[test]
+fn text_relocation_warns_and_loads() {
+    let w = Work::new();
+    ok(Command::new("gcc")
+        .arg("-c")
+        .arg(fixture("textrel.s"))
+        .args(["-o", "textrel.o"])
+        .current_dir(w.dir.path()));
+    let out = run(Command::new(tether())
+        .args(["-shared", "-o", "libtextrel.so", "textrel.o"])
+        .current_dir(w.dir.path()));
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: creating DT_TEXTREL")
+            && stderr.contains("read-only section `.rodata'"),
+        "{stderr}"
+    );
+    let d = readelf(&["-dW"], &w.path("libtextrel.so"));
+    assert!(d.contains("(TEXTREL)"), "{d}");
+    check_elflint(&w.path("libtextrel.so"));
+    std::fs::write(
+        w.path("trmain.c"),
+        "#include <stdio.h>\nextern int (*const textrel_table[])(void);\nint main(void) { printf(\"%d\\n\", textrel_table[0]()); return 0; }\n",
+    )
+    .expect("write main");
+    ok(Command::new("gcc")
+        .args(["trmain.c", "-o", "trmain", "-L.", "-ltextrel"])
+        .current_dir(w.dir.path()));
+    assert_eq!(w.run_program("trmain"), "5\n");
+}
