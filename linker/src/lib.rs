@@ -4,6 +4,7 @@
 pub mod arch;
 pub mod build_id_note;
 pub mod dynamic;
+pub mod eh_frame;
 pub mod eh_frame_hdr;
 pub mod error;
 pub mod got_plt;
