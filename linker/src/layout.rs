@@ -31,6 +31,8 @@ pub enum Synth {
     GotPlt,
     EhFrameHdr,
     Commons,
+    SymTab,
+    StrTab,
     ShStrTab,
 }
 
@@ -142,6 +144,8 @@ fn rank(name: &[u8], sh_type: u32, flags: u64) -> u32 {
     let tls = flags & u64::from(elf::SHF_TLS.0) != 0;
     if !alloc {
         return match name {
+            b".symtab" => 1050,
+            b".strtab" => 1051,
             b".shstrtab" => 1100,
             _ => 1000,
         };
@@ -518,6 +522,24 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             size,
         );
     }
+    synth(
+        b".symtab",
+        Synth::SymTab,
+        elf::SHT_SYMTAB.0,
+        0,
+        word,
+        symsize,
+        plan.symtab.symtab_size(symsize),
+    );
+    synth(
+        b".strtab",
+        Synth::StrTab,
+        elf::SHT_STRTAB.0,
+        0,
+        1,
+        0,
+        plan.symtab.strtab.len() as u64,
+    );
     synth(b".shstrtab", Synth::ShStrTab, elf::SHT_STRTAB.0, 0, 1, 0, 0);
 
     for s in sections.iter_mut() {

@@ -447,6 +447,11 @@ pub fn write_image(
                     p += put.word(p, val);
                 }
             }
+            Synth::SymTab => {
+                let buf = &mut put.buf[at..at + s.size as usize];
+                crate::symtab::write(link, layout, &plan.symtab, buf, is64);
+            }
+            Synth::StrTab => put.buf[at..at + s.size as usize].copy_from_slice(&plan.symtab.strtab),
             Synth::ShStrTab => {
                 put.buf[at..at + layout.shstrtab.len()].copy_from_slice(&layout.shstrtab)
             }
@@ -581,6 +586,7 @@ fn section_link_info(plan: &DynPlan, layout: &Layout, s: &OutSection) -> (u32, u
         Content::Synthetic(Synth::VerNeed) => (idx(Synth::DynStr), plan.verneed.len() as u32),
         Content::Synthetic(Synth::VerDef) => (idx(Synth::DynStr), plan.verdef.len() as u32),
         Content::Synthetic(Synth::Dynamic) => (idx(Synth::DynStr), 0),
+        Content::Synthetic(Synth::SymTab) => (idx(Synth::StrTab), plan.symtab.first_global),
         _ => (0, 0),
     }
 }
