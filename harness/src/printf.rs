@@ -13,7 +13,7 @@ struct Spec {
     zero: bool,
     width: usize,
     precision: Option<usize>,
-    /// 0 = int, 1 = char/short (hh/h), 2 = long, 3 = long long / size_t / intmax_t
+    /// 0 = int, 1 = short (h), 2 = long, 3 = long long / size_t / intmax_t, 4 = char (hh)
     length: u8,
 }
 
@@ -67,7 +67,7 @@ pub fn format(s: &Session, fmt: &[u8], va: &mut VarArgs) -> Result<Vec<u8>> {
         }
         loop {
             match fmt.get(i) {
-                Some(b'h') => sp.length = 1,
+                Some(b'h') => sp.length = if sp.length == 1 { 4 } else { 1 },
                 Some(b'l') => sp.length = if sp.length == 2 || long_is_64 { 3 } else { 2 },
                 Some(b'z' | b'j' | b't') => sp.length = if long_is_64 { 3 } else { 2 },
                 Some(b'L' | b'q') => sp.length = 3,
@@ -86,6 +86,10 @@ pub fn format(s: &Session, fmt: &[u8], va: &mut VarArgs) -> Result<Vec<u8>> {
             Ok(match (sp.length, signed) {
                 (3, true) => ((raw as i64) < 0, (raw as i64).unsigned_abs()),
                 (3, false) => (false, raw),
+                (1, true) => ((raw as i16) < 0, i64::from(raw as i16).unsigned_abs()),
+                (1, false) => (false, u64::from(raw as u16)),
+                (4, true) => ((raw as i8) < 0, i64::from(raw as i8).unsigned_abs()),
+                (4, false) => (false, u64::from(raw as u8)),
                 (_, true) => (
                     (raw as u32 as i32) < 0,
                     i64::from(raw as u32 as i32).unsigned_abs(),
