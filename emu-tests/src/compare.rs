@@ -226,6 +226,9 @@ pub fn first_difference(
 
     let mut from = 0;
     for expected in &expect.bindings {
+        if expect.bindings_in_any_order {
+            from = 0;
+        }
         let found = observed.bindings[from..]
             .iter()
             .position(|b| matches(expected, b));
@@ -248,8 +251,15 @@ pub fn first_difference(
                 let same_symbol: Vec<String> = observed
                     .bindings
                     .iter()
-                    .filter(|b| b.symbol == expected.symbol)
-                    .map(describe_observed)
+                    .enumerate()
+                    .filter(|(_, b)| b.symbol == expected.symbol)
+                    .map(|(i, b)| {
+                        let mut s = describe_observed(b);
+                        if i < from && matches(expected, b) {
+                            s.push_str(" (but before the binding expected ahead of it)");
+                        }
+                        s
+                    })
                     .collect();
                 return Some(difference(
                     format!("binding of `{}`", expected.symbol),

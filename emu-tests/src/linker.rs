@@ -32,6 +32,14 @@ impl Linker {
             .map(Linker::at)
     }
 
+    /// `ld-tether` in the directory of the running executable (the `tether` binary is built
+    /// next to it, in `target/<profile>/`), if it is there.
+    pub fn tether_beside_current_exe() -> Option<Linker> {
+        let exe = std::env::current_exe().ok()?;
+        let candidate = exe.parent()?.join("ld-tether");
+        candidate.is_file().then(|| Linker::at(candidate))
+    }
+
     pub fn name(&self) -> &str {
         match self {
             Linker::GnuLd => "gnu-ld",
