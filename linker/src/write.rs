@@ -465,8 +465,9 @@ pub fn write_image(
     if let Some((_, hdr)) = layout.find(Synth::EhFrameHdr) {
         if let Some(eh) = layout.by_name(b".eh_frame") {
             let bytes = &image[eh.offset as usize..(eh.offset + eh.size) as usize];
-            let built = crate::eh_frame_hdr::build(bytes, eh.addr, hdr.addr, hdr.size as usize)
-                .map_err(|e| LinkError::Other(format!(".eh_frame: {e}")))?;
+            let built =
+                crate::eh_frame_hdr::build(bytes, eh.addr, hdr.addr, hdr.size as usize, word as u8)
+                    .map_err(|e| LinkError::Other(format!(".eh_frame: {e}")))?;
             image[hdr.offset as usize..(hdr.offset + hdr.size) as usize].copy_from_slice(&built);
         }
     }
