@@ -2,6 +2,7 @@
 //! shared libraries and executables for x86-64 and ARM32 (EABI).
 
 pub mod arch;
+pub mod build_id;
 pub mod build_id_note;
 pub mod dynamic;
 pub mod eh_frame;
