@@ -155,10 +155,12 @@ impl LinkerArgs {
                 // clang's default `ld` is the host's; ARM needs the cross binutils' one.
                 Arch::Arm => vec![format!("--ld-path={}", Tool::ARM_LD.find()?.display())],
             },
-            (Linker::Path { path, .. }, Compiler::Clang) => {
+            (Linker::Path { .. }, Compiler::Clang) => {
+                let path = linker.binary_for(target.arch).unwrap_or_default();
                 vec![format!("--ld-path={}", path.display())]
             }
-            (Linker::Path { path, .. }, Compiler::Gcc) => {
+            (Linker::Path { .. }, Compiler::Gcc) => {
+                let path = linker.binary_for(target.arch).unwrap_or_default();
                 // gcc (collect2) looks for a program called `ld` in the -B directories first.
                 let bin = dir.join("ld-bin");
                 let ld = bin.join("ld");
@@ -168,7 +170,7 @@ impl LinkerArgs {
                     source,
                 };
                 std::fs::create_dir_all(&bin).map_err(io)?;
-                let absolute = std::path::absolute(path).map_err(io)?;
+                let absolute = std::path::absolute(&path).map_err(io)?;
                 if std::fs::symlink_metadata(&ld).is_err() {
                     std::os::unix::fs::symlink(&absolute, &ld).map_err(io)?;
                 }

@@ -138,10 +138,17 @@ fn gnu_ld_given_by_path_passes_like_the_default() {
         .find()
         .unwrap_or_else(|e| panic!("{e}"));
     let mut options = CheckOptions::new(vec![Linker::at(ld)]);
-    options.targets = vec![Target::X86_64_GCC, Target::X86_64_CLANG];
-    let report =
-        check::run(&[seed], &[&native as &dyn Backend], &options).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(report.cases.len(), 2);
+    // ARM links pick arm-linux-gnueabihf-ld.bfd, found next to ld.bfd.
+    options.targets = vec![
+        Target::X86_64_GCC,
+        Target::X86_64_CLANG,
+        Target::ARM_GCC_THUMB,
+        Target::ARM_CLANG,
+    ];
+    let qemu = RealLoader::qemu();
+    let backends: Vec<&dyn Backend> = vec![&native, &qemu];
+    let report = check::run(&[seed], &backends, &options).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.cases.len(), 6);
     assert!(report.success(), "{}", report.to_text());
-    assert!(report.to_text().ends_with("2 passed, 0 failed\n"));
+    assert!(report.to_text().ends_with("6 passed, 0 failed\n"));
 }
