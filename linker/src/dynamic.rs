@@ -267,10 +267,7 @@ pub fn got_dynamic_relocs(link: &Link) -> u64 {
                 Target::Local { .. } => true,
             };
             let absolute = match e.target {
-                Target::Global(_) | Target::Local { .. } => {
-                    let info = target_is_absolute(link, e.target);
-                    info
-                }
+                Target::Global(_) | Target::Local { .. } => target_is_absolute(link, e.target),
             };
             match e.kind {
                 GotKind::Address if local && absolute => 0,

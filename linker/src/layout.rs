@@ -59,7 +59,7 @@ pub struct OutSection {
 
 impl OutSection {
     pub fn is_alloc(&self) -> bool {
-        self.flags & u64::from(elf::SHF_ALLOC.0) != 0
+        self.flags & elf::SHF_ALLOC.0 != 0
     }
     pub fn is_nobits(&self) -> bool {
         self.sh_type == elf::SHT_NOBITS.0
@@ -138,10 +138,10 @@ fn output_name(name: &[u8]) -> &[u8] {
 
 /// Sort key: segment and position within it (see the module comment).
 fn rank(name: &[u8], sh_type: u32, flags: u64) -> u32 {
-    let alloc = flags & u64::from(elf::SHF_ALLOC.0) != 0;
-    let write = flags & u64::from(elf::SHF_WRITE.0) != 0;
-    let exec = flags & u64::from(elf::SHF_EXECINSTR.0) != 0;
-    let tls = flags & u64::from(elf::SHF_TLS.0) != 0;
+    let alloc = flags & elf::SHF_ALLOC.0 != 0;
+    let write = flags & elf::SHF_WRITE.0 != 0;
+    let exec = flags & elf::SHF_EXECINSTR.0 != 0;
+    let tls = flags & elf::SHF_TLS.0 != 0;
     if !alloc {
         return match name {
             b".symtab" => 1050,
@@ -272,8 +272,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             });
             let out = &mut sections[idx];
             // Merge-string flags cannot survive plain concatenation of differently sized entries.
-            out.flags |=
-                sec.flags & !u64::from(elf::SHF_MERGE.0 | elf::SHF_STRINGS.0 | elf::SHF_GROUP.0);
+            out.flags |= sec.flags & !(elf::SHF_MERGE.0 | elf::SHF_STRINGS.0 | elf::SHF_GROUP.0);
             if out.sh_type == elf::SHT_NOBITS.0 && sec.sh_type != elf::SHT_NOBITS.0 {
                 out.sh_type = sec.sh_type;
             }
@@ -595,7 +594,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
     let segments_present: Vec<usize> = (0..4)
         .filter(|&seg| seg == 0 || has(&|s| segment_of(s.rank) == Some(seg)))
         .collect();
-    let has_tls = has(&|s| s.flags & u64::from(elf::SHF_TLS.0) != 0);
+    let has_tls = has(&|s| s.flags & elf::SHF_TLS.0 != 0);
     let has_note = has(&|s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc());
     let has_relro = link.opts.relro && has(&|s| is_relro(s.rank));
     let has_dynamic = has(&|s| matches!(s.content, Content::Synthetic(Synth::Dynamic)));
@@ -628,7 +627,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             relro_done = true;
             cur = cur.next_multiple_of(page);
         }
-        if is_relro(s.rank) && s.is_nobits() && s.flags & u64::from(elf::SHF_TLS.0) == 0 {
+        if is_relro(s.rank) && s.is_nobits() && s.flags & elf::SHF_TLS.0 == 0 {
             return Err(LinkError::Other(format!(
                 "{}: NOBITS section in RELRO is not supported",
                 String::from_utf8_lossy(&s.name)
@@ -638,7 +637,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         s.addr = cur;
         s.offset = cur;
         // `.tbss` occupies no address space outside the TLS template.
-        if !(s.is_nobits() && s.flags & u64::from(elf::SHF_TLS.0) != 0) {
+        if !(s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0) {
             cur += s.size;
         }
     }
@@ -691,7 +690,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             });
         let mem_end = members
             .iter()
-            .filter(|s| !(s.is_nobits() && s.flags & u64::from(elf::SHF_TLS.0) != 0))
+            .filter(|s| !(s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0))
             .map(|s| s.addr + s.size)
             .max()
             .unwrap_or(file_end)
@@ -755,7 +754,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             None,
         );
     }
-    let tls_span = span(&|s| s.flags & u64::from(elf::SHF_TLS.0) != 0);
+    let tls_span = span(&|s| s.flags & elf::SHF_TLS.0 != 0);
     if has_tls {
         push_span(elf::PT_TLS.0, elf::PF_R.0, tls_span, None);
     }
@@ -779,9 +778,9 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         ..Phdr::default()
     });
     if has_relro {
-        if let Some((start, filesz, memsz, _)) = span(&|s| {
-            is_relro(s.rank) && !(s.is_nobits() && s.flags & u64::from(elf::SHF_TLS.0) != 0)
-        }) {
+        if let Some((start, filesz, memsz, _)) =
+            span(&|s| is_relro(s.rank) && !(s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0))
+        {
             let _ = filesz;
             // Cover up to the page boundary the writable part starts at, as GNU ld does.
             let end = (start + memsz).next_multiple_of(page);

@@ -184,7 +184,7 @@ impl<'d> Link<'d> {
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if all || self.opts.exclude_libs.iter().any(|l| *l == base) {
+            if all || self.opts.exclude_libs.contains(&base) {
                 self.symtab.get_mut(id).forced_local = true;
             }
         }

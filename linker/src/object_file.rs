@@ -63,7 +63,7 @@ pub struct InputSection<'d> {
 
 impl InputSection<'_> {
     pub fn is_alloc(&self) -> bool {
-        self.flags & u64::from(elf::SHF_ALLOC.0) != 0
+        self.flags & elf::SHF_ALLOC.0 != 0
     }
 }
 
@@ -150,7 +150,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         };
         let name_bytes = table.section_name(endian, header).map_err(|e| bad(&e))?;
         let flags: u64 = header.sh_flags(endian).0;
-        let live = !(flags & u64::from(elf::SHF_EXCLUDE.0) != 0
+        let live = !(flags & elf::SHF_EXCLUDE.0 != 0
             || matches!(name_bytes, b".note.GNU-stack" | b".note.gnu.property")
             || name_bytes.starts_with(b".gnu.lto_"));
         sections.push(InputSection {
@@ -327,7 +327,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         }
     }
     let wants_exec_stack = match sections.iter().find(|s| s.name == b".note.GNU-stack") {
-        Some(s) => s.flags & u64::from(elf::SHF_EXECINSTR.0) != 0,
+        Some(s) => s.flags & elf::SHF_EXECINSTR.0 != 0,
         None => false,
     };
     Ok(ObjectFile {

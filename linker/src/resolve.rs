@@ -92,7 +92,7 @@ pub fn resolve<'d>(files: &'d [MappedFile]) -> Result<Resolved<'d>> {
             }
         }
         // A group is searched again while its archives keep satisfying new references.
-        if group.is_some() && archives.len() > 0 {
+        if group.is_some() && !archives.is_empty() {
             loop {
                 let before = r.objects.len();
                 for archive in archives.iter_mut() {

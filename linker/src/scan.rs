@@ -83,7 +83,7 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
             continue;
         }
         let alloc = section.is_alloc();
-        let writable = section.flags & u64::from(elf::SHF_WRITE.0) != 0;
+        let writable = section.flags & elf::SHF_WRITE.0 != 0;
         let dead = link.dead_fdes(f, s);
         for (ri, r) in section.relocs.iter().enumerate() {
             if crate::unwind::is_dead(dead, r.offset) {

@@ -156,17 +156,17 @@ pub fn dynamic_entries(link: &Link, plan: &DynPlan, layout: Option<&Layout>) -> 
     let mut flags1 = 0u64;
     if plan.textrel {
         d.push((elf::DT_TEXTREL.0, 0));
-        flags |= u64::from(elf::DF_TEXTREL.0);
+        flags |= elf::DF_TEXTREL.0;
     }
     if link.opts.bsymbolic {
-        flags |= u64::from(elf::DF_SYMBOLIC.0);
+        flags |= elf::DF_SYMBOLIC.0;
     }
     if link.opts.now {
-        flags |= u64::from(elf::DF_BIND_NOW.0);
-        flags1 |= u64::from(elf::DF_1_NOW.0);
+        flags |= elf::DF_BIND_NOW.0;
+        flags1 |= elf::DF_1_NOW.0;
     }
     if link.opts.nodelete {
-        flags1 |= u64::from(elf::DF_1_NODELETE.0);
+        flags1 |= elf::DF_1_NODELETE.0;
     }
     if flags != 0 {
         d.push((elf::DT_FLAGS.0, flags));
@@ -248,13 +248,11 @@ pub fn write_image(
                 let start = off as usize;
                 let end = start + sec.size as usize;
                 relocate::relocate_section(
-                    link,
-                    layout,
+                    (link, layout, &plan.dynsym_index),
                     f as usize,
                     s as usize,
                     &mut buf[start..end],
                     layout.sections[i].addr + off,
-                    &plan.dynsym_index,
                     &mut dynrel,
                     &mut errors,
                 );
