@@ -9,7 +9,7 @@
 use crate::dynamic::DynPlan;
 use crate::error::{LinkError, Result};
 use crate::link::Link;
-use crate::options::BuildId;
+use crate::options::BuildIdStyle;
 use crate::symbols::{Def, SymbolId};
 use object::elf;
 
@@ -224,13 +224,8 @@ fn init_priority(name: &[u8]) -> u32 {
         .unwrap_or(65536)
 }
 
-pub fn build_id_size(b: &BuildId) -> u64 {
-    let desc = match b {
-        BuildId::Sha1 => 20,
-        BuildId::Md5 | BuildId::Uuid => 16,
-        BuildId::Hex(h) => h.len() as u64,
-    };
-    16 + desc.next_multiple_of(4)
+pub fn build_id_size(b: &BuildIdStyle) -> u64 {
+    16 + (crate::build_id::id_len(b) as u64).next_multiple_of(4)
 }
 
 pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {

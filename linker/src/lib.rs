@@ -3,7 +3,6 @@
 
 pub mod arch;
 pub mod build_id;
-pub mod build_id_note;
 pub mod dynamic;
 pub mod eh_frame;
 pub mod eh_frame_hdr;

@@ -470,18 +470,15 @@ pub fn write_image(
         }
     }
     if let (Some((_, note)), Some(style)) = (layout.find(Synth::BuildId), &link.opts.build_id) {
+        // Hashed as ld.bfd does, with the whole note still zero, then filled in.
         let (o, n) = (note.offset as usize, note.size as usize);
-        let desc_len = n - 16;
-        let mut put = Put {
-            buf: &mut image,
-            is64,
-        };
-        put.u32(o, 4);
-        put.u32(o + 4, desc_len as u32);
-        put.u32(o + 8, elf::NT_GNU_BUILD_ID.0);
-        put.buf[o + 12..o + 16].copy_from_slice(b"GNU\0");
-        let digest = crate::build_id_note::digest(style, &image, desc_len);
-        image[o + 16..o + 16 + desc_len].copy_from_slice(&digest);
+        let chunks = crate::build_id::elf_checksum_chunks(&image).ok_or_else(|| {
+            LinkError::Other("internal error: output headers out of bounds".into())
+        })?;
+        let refs: Vec<&[u8]> = chunks.iter().map(|c| c.as_ref()).collect();
+        let id = crate::build_id::build_id(style, &refs);
+        let bytes = crate::build_id::note_section(&id);
+        image[o..o + n].copy_from_slice(&bytes);
     }
     Ok(image)
 }
