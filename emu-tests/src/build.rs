@@ -262,6 +262,9 @@ impl Builder {
         args.push("-o".into());
         args.push(output.display().to_string());
         args.extend(objects.iter().map(|o| o.display().to_string()));
+        // `needs` means DT_NEEDED, even where nothing references the library (an interposer):
+        // some toolchains default to --as-needed.
+        args.push("-Wl,--no-as-needed".into());
         for need in &module.needs {
             args.push(self.out.join(need).display().to_string());
         }

@@ -286,14 +286,19 @@ fn build_outcome(scenario: &Scenario, error: &BuildError) -> Outcome {
     }
 }
 
-/// The built-in corpus on every target with the given linker, on the real-loader backends
-/// (qemu-user, and native on the host's architecture) plus any `extra` backends (Unicorn).
-/// This is what `tether check --linker PATH` runs.
-pub fn run_for_linker(linker: Linker, extra: &[&dyn Backend]) -> Result<Report, CheckError> {
+/// The built-in corpus on the real-loader backends (qemu-user for both architectures, and
+/// native on the host's) plus any `extra` backends (the harness's Unicorn backend).
+pub fn run_builtin(options: &CheckOptions, extra: &[&dyn Backend]) -> Result<Report, CheckError> {
     let scenarios = crate::corpus::corpus()?;
     let qemu = crate::backend::RealLoader::qemu();
     let native = crate::backend::RealLoader::native();
     let mut backends: Vec<&dyn Backend> = vec![&native, &qemu];
     backends.extend_from_slice(extra);
-    run(&scenarios, &backends, &CheckOptions::new(vec![linker]))
+    run(&scenarios, &backends, options)
+}
+
+/// The built-in corpus on every target with one linker: what `tether check --linker PATH`
+/// runs (with the Unicorn backend as `extra`).
+pub fn run_for_linker(linker: Linker, extra: &[&dyn Backend]) -> Result<Report, CheckError> {
+    run_builtin(&CheckOptions::new(vec![linker]), extra)
 }

@@ -44,6 +44,8 @@ fn the_built_in_corpus_parses_and_documents_itself() {
         "cxx-exceptions",
         "undefined-at-run",
         "link-error",
+        "interposition",
+        "copy-relocation",
     ] {
         assert!(
             names.contains(&required),
