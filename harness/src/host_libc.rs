@@ -53,13 +53,13 @@ impl Heap {
         }
     }
     pub fn alloc(&mut self, len: u64) -> Option<u64> {
-        let len = len.max(1).div_ceil(16) * 16;
+        let len = len.max(1).checked_next_multiple_of(16)?;
         if let Some(k) = self.free.iter().position(|&(_, l)| l >= len) {
             let (a, l) = self.free.remove(k);
             self.live.insert(a, l);
             return Some(a);
         }
-        if self.next + len > self.end {
+        if self.next.checked_add(len)? > self.end {
             return None;
         }
         let a = self.next;
@@ -196,7 +196,10 @@ pub fn install(s: &mut Session) -> Result<()> {
     s.register_host_fn("fwrite", v, |s| {
         let (p, size, n) = (s.arg(0)?, s.arg(1)?, s.arg(2)?);
         let stream = stream_of(s, s.arg(3)?)?;
-        let bytes = s.read_memory(p, (size * n) as usize)?;
+        let total = size
+            .checked_mul(n)
+            .ok_or_else(|| host_fault("fwrite: size overflows".into()))?;
+        let bytes = s.read_memory(p, total as usize)?;
         s.write_stream(stream, &bytes);
         Ok(n)
     });
@@ -262,6 +265,11 @@ pub fn install(s: &mut Session) -> Result<()> {
     });
     s.register_host_fn("memset", v, |s| {
         let (d, c, n) = (s.arg(0)?, s.arg(1)?, s.arg(2)?);
+        if n as usize > crate::machine::MAX_ACCESS {
+            return Err(host_fault(format!(
+                "memset({d:#x}, {c}, {n:#x}): length too large"
+            )));
+        }
         s.write_memory(d, &vec![c as u8; n as usize])?;
         Ok(d)
     });

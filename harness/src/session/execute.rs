@@ -19,7 +19,7 @@ impl Session {
             .objects
             .get(i)
             .ok_or_else(|| HarnessError::Usage(format!("no object {i}")))?;
-        let entry = o.base + o.elf.entry;
+        let entry = o.base.wrapping_add(o.elf.entry);
         let layout = self.arch.layout();
         let w = self.arch.word_size();
         let mut ptrs = Vec::new();

@@ -29,6 +29,15 @@ impl Session {
                 None,
             ));
         };
+        if !self.objects[i].elf.in_segment(r.offset) {
+            return Err(self.fault(
+                FaultKind::HostFunction(format!(
+                    "lazy resolver: JUMP_SLOT at {:#x} lies outside {}",
+                    r.offset, self.objects[i].name
+                )),
+                None,
+            ));
+        }
         let slot = self.objects[i].base + r.offset;
         let before = self.read_word(slot)?;
         let res = self.resolve_symbol(i, r.sym, false)?;

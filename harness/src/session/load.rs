@@ -167,7 +167,8 @@ impl Session {
             p = q;
         }
         for s in &elf.segments {
-            let bytes = &elf.image[s.vaddr as usize..(s.vaddr + s.memsz) as usize];
+            // Fresh mappings are zero: only file-backed bytes need writing (.bss is free).
+            let bytes = &elf.image[s.vaddr as usize..(s.vaddr + s.filesz) as usize];
             machine::write(&mut self.emu, base + s.vaddr, bytes)?;
         }
         let tls = match elf.tls {
@@ -243,8 +244,10 @@ impl Session {
     pub(super) fn protect_relro(&mut self, i: usize) -> Result<()> {
         let o = &self.objects[i];
         if let Some((vaddr, memsz)) = o.elf.relro {
-            let start = page_down(o.base + vaddr);
-            let end = page_down(o.base + vaddr + memsz);
+            // Clamp to the object: a PT_GNU_RELRO beyond it is ignored rather than trusted.
+            let end_off = vaddr.saturating_add(memsz).min(o.size);
+            let start = page_down(o.base + vaddr.min(o.size));
+            let end = page_down(o.base + end_off);
             if end > start {
                 self.emu
                     .mem_protect(start, end - start, Prot::READ)

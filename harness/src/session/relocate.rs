@@ -37,6 +37,15 @@ impl Session {
                     Some(RelocKind::JumpSlot) => {
                         // The slot holds the link-time address of the PLT code that enters the
                         // resolver: add the load bias.
+                        if !self.objects[i].elf.in_segment(r.offset) {
+                            return Err(HarnessError::BadDynamic {
+                                object: self.objects[i].name.clone(),
+                                message: format!(
+                                    "JUMP_SLOT at {:#x} is outside every PT_LOAD",
+                                    r.offset
+                                ),
+                            });
+                        }
                         let slot = base + r.offset;
                         let v = self.read_word(slot)?;
                         self.write_word(slot, v.wrapping_add(base))?;
@@ -56,7 +65,7 @@ impl Session {
         let arch = self.arch;
         let o = &self.objects[i];
         let base = o.base;
-        let place = base + r.offset;
+        let place = base.wrapping_add(r.offset);
         let object = o.name.clone();
         let kind = arch
             .classify(r.r_type)

@@ -43,7 +43,7 @@ impl Session {
         let address = if is_tls || s.shndx == crate::elf::abi::SHN_ABS {
             s.value
         } else {
-            o.base + s.value
+            o.base.wrapping_add(s.value)
         };
         Some(Resolved {
             address,
@@ -74,7 +74,7 @@ impl Session {
                 address: if sym_index == 0 {
                     0
                 } else {
-                    o.base + sym.value
+                    o.base.wrapping_add(sym.value)
                 },
                 size: sym.size,
                 object: o.name.clone(),
