@@ -23,5 +23,6 @@ pub mod shared_file;
 pub mod symbols;
 pub mod symtab;
 pub mod unwind;
+pub mod version_script;
 pub mod versions;
 pub mod write;
