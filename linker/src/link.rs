@@ -22,6 +22,8 @@ pub struct Link<'d> {
     pub plt: Plt,
     /// FDEs describing discarded code, per object: (section, dead records).
     pub dead_fdes: Vec<Vec<(u32, Vec<crate::unwind::DeadFde>)>>,
+    /// Named version nodes from `--version-script`, in version-index order from 2.
+    pub version_nodes: Vec<crate::versions::Node>,
 }
 
 /// What the core needs to know about the symbol a relocation refers to.
@@ -50,6 +52,7 @@ impl<'d> Link<'d> {
             got: Got::default(),
             plt: Plt::default(),
             dead_fdes: Vec::new(),
+            version_nodes: Vec::new(),
         }
     }
 

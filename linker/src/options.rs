@@ -262,27 +262,34 @@ fn command() -> Command {
 }
 
 /// Rewrites GNU ld spellings clap cannot parse: `-shared` → `--shared`, `-init=f` → `--init=f`.
-fn normalise(arg: OsString) -> OsString {
-    let Some(s) = arg.to_str() else { return arg };
+/// `-L=/dir` means "/dir under the sysroot"; clap would drop the `=` of a short option's
+/// attached value, so the value is passed as a separate argument.
+fn normalise(arg: OsString) -> Vec<OsString> {
+    let Some(s) = arg.to_str() else {
+        return vec![arg];
+    };
     if s.starts_with("--") || !s.starts_with('-') {
-        return arg;
+        return vec![arg];
+    }
+    if let Some(dir) = s.strip_prefix("-L").filter(|d| d.starts_with('=')) {
+        return vec![OsString::from("-L"), OsString::from(dir)];
     }
     let body = &s[1..];
     let name = body.split('=').next().unwrap_or(body);
     if SINGLE_DASH_LONG.contains(&name) {
-        return OsString::from(format!("-{s}"));
+        return vec![OsString::from(format!("-{s}"))];
     }
     match body {
-        "(" => OsString::from("--start-group"),
-        ")" => OsString::from("--end-group"),
-        _ => arg,
+        "(" => vec![OsString::from("--start-group")],
+        ")" => vec![OsString::from("--end-group")],
+        _ => vec![arg],
     }
 }
 
 /// Parses the arguments (without the program name).
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
     let expanded = expand_response_files(args).map_err(|e| LinkError::Usage(e.to_string()))?;
-    let normalised: Vec<OsString> = expanded.into_iter().map(normalise).collect();
+    let normalised: Vec<OsString> = expanded.into_iter().flat_map(normalise).collect();
     let matches = command().try_get_matches_from(normalised).map_err(|e| {
         let rendered = e.to_string();
         let first = rendered

@@ -25,6 +25,7 @@ main: tls again = 71117
 main: visibility = 1059
 main: calls = 1
 fix: fini_array
+fix: DT_FINI
 ";
 
 /// Links libdep.so and libfix.so with `linker` in a fresh directory, builds main with the
@@ -44,6 +45,7 @@ fn build_and_run(cc: Cc, opt: &str, linker: Linker, extra: &[&str]) -> (Work, St
             "libfix.so",
             "-Wl,-soname,libfix.so",
             "-Wl,-init=fix_init",
+            "-Wl,-fini=fix_fini",
         ])
         .arg(&fix)
         .args(["-L.", "-ldep"])
