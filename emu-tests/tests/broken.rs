@@ -47,8 +47,17 @@ fn an_altered_expected_output_fails_at_the_changed_line() {
     );
     let text = report.to_text();
     assert!(
-        text.contains("FAIL seed  arm-gcc-thumb  qemu  gnu-ld"),
+        text.starts_with(
+            "scenario  linker  arm-gcc-thumb\n                  qemu\nseed      gnu-ld  FAIL\n"
+        ),
         "{text}"
+    );
+    assert!(
+        report
+            .to_list()
+            .contains("FAIL seed  arm-gcc-thumb  qemu  gnu-ld"),
+        "{}",
+        report.to_list()
     );
     assert!(text.ends_with("0 passed, 1 failed\n"), "{text}");
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap_or_default();
@@ -151,4 +160,70 @@ fn gnu_ld_given_by_path_passes_like_the_default() {
     assert_eq!(report.cases.len(), 6);
     assert!(report.success(), "{}", report.to_text());
     assert!(report.to_text().ends_with("6 passed, 0 failed\n"));
+}
+
+/// A backend that runs the real loader and then misreports one output line, standing in for an
+/// emulator with a bug.
+struct Misreporting(RealLoader);
+
+impl Backend for Misreporting {
+    fn name(&self) -> &str {
+        "misreporting"
+    }
+    fn supports_arch(&self, arch: tether_emu_tests::Arch) -> bool {
+        self.0.supports_arch(arch)
+    }
+    fn runs_program(&self) -> bool {
+        true
+    }
+    fn run(&self, built: &tether_emu_tests::BuiltScenario) -> tether_emu_tests::Observation {
+        let mut observation = self.0.run(built);
+        observation.stdout = observation.stdout.replace("hello 2", "hello 3");
+        observation.log = observation.log.replace("hello 2", "hello 3");
+        observation
+    }
+}
+
+#[test]
+fn a_backend_that_disagrees_is_shown_next_to_the_one_that_passed() {
+    let seed = scenario("seed");
+    let qemu = RealLoader::qemu();
+    let bad = Misreporting(RealLoader::qemu());
+    let mut options = CheckOptions::new(vec![Linker::GnuLd]);
+    options.targets = vec![Target::ARM_GCC_ARM];
+    let backends: Vec<&dyn Backend> = vec![&qemu, &bad];
+    let report = check::run(&[seed], &backends, &options).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (report.passed(), report.failed()),
+        (1, 1),
+        "{}",
+        report.to_text()
+    );
+    let failed = report
+        .cases
+        .iter()
+        .find(|c| !c.passed())
+        .expect("one failure");
+    assert_eq!(failed.backend, "misreporting");
+    let Outcome::Fail { difference } = &failed.outcome else {
+        unreachable!()
+    };
+    assert_eq!(difference.what, "stdout line 5");
+    assert_eq!(difference.others.len(), 1);
+    assert_eq!(difference.others[0].backend, "qemu");
+    assert!(difference.others[0].passed);
+    // The passing backend's log is shown at the same point: its own line 5 and what precedes it.
+    let at = difference.others[0]
+        .context
+        .iter()
+        .position(|l| l == "libtest: hello 2")
+        .unwrap_or_else(|| panic!("{difference}"));
+    assert_eq!(difference.others[0].context[at - 1], "libgo: Go_callback 2");
+    assert!(
+        report
+            .to_text()
+            .contains("qemu on the same build passed; its log there:"),
+        "{}",
+        report.to_text()
+    );
 }
