@@ -79,6 +79,13 @@ impl<'d> Link<'d> {
             Def::Undefined => s.visibility != elf::STV_DEFAULT.0,
             Def::Shared { .. } => false,
             Def::Linker(_) => true,
+            // A locally defined IFUNC is reached through the dynamic symbol table, where the
+            // loader calls its resolver (tether emits no IRELATIVE relocations).
+            Def::Regular { .. }
+                if s.ty == elf::STT_GNU_IFUNC.0 && s.visibility == elf::STV_DEFAULT.0 =>
+            {
+                false
+            }
             Def::Regular { .. } | Def::Common { .. } => {
                 !self.opts.shared
                     || s.visibility != elf::STV_DEFAULT.0

@@ -119,6 +119,20 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
             if !alloc {
                 continue;
             }
+            if info.binds_locally
+                && obj
+                    .symbols
+                    .get(r.sym as usize)
+                    .is_some_and(|s| s.ty == elf::STT_GNU_IFUNC.0)
+            {
+                out.errors.push(format!(
+                    "{}: relocation {} against local IFUNC `{}' is not supported (it would need an IRELATIVE relocation); give the IFUNC default visibility",
+                    place(),
+                    reloc_name(),
+                    sym_name(info.name)
+                ));
+                continue;
+            }
             if info.undefined && !info.undefined_weak {
                 if let Target::Global(id) = info.target {
                     out.undefined.push((id, place()));

@@ -596,7 +596,13 @@ fn write_headers(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put) {
     put.u8(4, if is64 { 2 } else { 1 });
     put.u8(5, 1);
     put.u8(6, 1);
-    put.u8(7, 0);
+    // STT_GNU_IFUNC (and STB_GNU_UNIQUE) exist only under the GNU OS ABI.
+    let gnu = link.objects.iter().any(|o| {
+        o.symbols
+            .iter()
+            .any(|s| s.ty == elf::STT_GNU_IFUNC.0 || s.bind == elf::STB_GNU_UNIQUE.0)
+    });
+    put.u8(7, if gnu { elf::ELFOSABI_GNU.0 } else { 0 });
     put.u16(
         16,
         if link.opts.shared {

@@ -546,3 +546,32 @@ fn exact_library_names_and_sysroot() {
     );
     assert!(err.contains("-lnothere"), "{err}");
 }
+
+/// A default-visibility IFUNC is exported as such (ELFOSABI_GNU) and resolved by the loader;
+/// a hidden one is refused rather than called through its resolver.
+#[test]
+fn ifunc_default_visibility_works_hidden_is_refused() {
+    let w = Work::new();
+    w.compile(Cc::Gcc, "-O2", &fixture("ifunc.c"), "ifunc.o", false);
+    ok(w.driver(Cc::Gcc, Linker::Tether, false)
+        .args(["-shared", "-o", "libifunc.so", "ifunc.o"]));
+    check_elflint(&w.path("libifunc.so"));
+    ok(Command::new("gcc")
+        .arg(fixture("ifunc_main.c"))
+        .args(["-o", "ifm", "-L.", "-lifunc"])
+        .current_dir(w.dir.path()));
+    assert_eq!(w.run_program("ifm"), "6 5\n");
+
+    let src = std::fs::read_to_string(fixture("ifunc.c")).expect("fixture");
+    std::fs::write(
+        w.path("hidden.c"),
+        src.replace(
+            "int chooser(void)",
+            "__attribute__((visibility(\"hidden\"))) int chooser(void)",
+        ),
+    )
+    .expect("write");
+    w.compile(Cc::Gcc, "-O2", &w.path("hidden.c"), "hidden.o", false);
+    let err = tether_fails(&w, &["-shared", "-o", "h.so", "hidden.o"]);
+    assert!(err.contains("local IFUNC `chooser'"), "{err}");
+}
