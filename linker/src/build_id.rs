@@ -162,6 +162,10 @@ pub fn elf_checksum_chunks(image: &[u8]) -> Option<Vec<std::borrow::Cow<'_, [u8]
     let phnum = usize::from(u16_at(phent_at + 2)?);
     let shentsize = usize::from(u16_at(phent_at + 4)?);
     let shnum = usize::from(u16_at(phent_at + 6)?);
+    let (want_phent, want_shent) = if is64 { (56, 64) } else { (32, 40) };
+    if (phnum > 0 && phentsize != want_phent) || (shnum > 0 && shentsize != want_shent) {
+        return None;
+    }
 
     let mut chunks = Vec::new();
     let mut ehdr = image.get(..ehsize)?.to_vec();
@@ -169,13 +173,13 @@ pub fn elf_checksum_chunks(image: &[u8]) -> Option<Vec<std::borrow::Cow<'_, [u8]
     ehdr[shoff_at..shoff_at + word].fill(0);
     chunks.push(Cow::Owned(ehdr));
     for i in 0..phnum {
-        let at = phoff.checked_add(i * phentsize)?;
-        chunks.push(Cow::Borrowed(image.get(at..at + phentsize)?));
+        let at = phoff.checked_add(i.checked_mul(phentsize)?)?;
+        chunks.push(Cow::Borrowed(image.get(at..at.checked_add(phentsize)?)?));
     }
     let (offset_at, size_at) = if is64 { (0x18, 0x20) } else { (0x10, 0x14) };
     for i in 0..shnum {
         let at = shoff.checked_add(i * shentsize)?;
-        let mut shdr = image.get(at..at + shentsize)?.to_vec();
+        let mut shdr = image.get(at..at.checked_add(shentsize)?)?.to_vec();
         let sh_type = u32_at(at + 4)?;
         let offset = word_at(at + offset_at)? as usize;
         let size = word_at(at + size_at)? as usize;
@@ -473,6 +477,21 @@ mod tests {
             vec![4, 0, 0, 0, 5, 0, 0, 0, 3, 0, 0, 0, b'G', b'N', b'U', 0, 1, 2, 3, 4, 5, 0, 0, 0]
         );
         assert_eq!(note_section(&[0xaa; 20]).len(), 36);
+    }
+
+    #[test]
+    fn checksum_chunks_reject_malformed_headers() {
+        let mut elf = vec![0u8; 64];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        elf[4] = 2;
+        assert_eq!(elf_checksum_chunks(&elf).map(|c| c.len()), Some(1));
+        elf[0x3a..0x3c].copy_from_slice(&19u16.to_le_bytes()); // e_shentsize
+        elf[0x3c..0x3e].copy_from_slice(&1u16.to_le_bytes()); // e_shnum
+        assert!(elf_checksum_chunks(&elf).is_none());
+        elf[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
+        elf[0x28..0x30].copy_from_slice(&u64::MAX.to_le_bytes()); // e_shoff
+        assert!(elf_checksum_chunks(&elf).is_none());
+        assert!(elf_checksum_chunks(&elf[..10]).is_none());
     }
 
     /// ld.bfd's own notes and ids: same note bytes, and the same id from the chunks

@@ -888,6 +888,47 @@ mod tests {
         );
     }
 
+    /// Corrupted and truncated copies of a valid section give errors or results, never a
+    /// panic (deterministic xorshift, so a failure reproduces).
+    #[test]
+    fn corrupted_sections_never_panic() {
+        let mut data = cie_bytes(b"zPLR", &[0x9b, 0, 0, 0, 0, 0x1b, 0x1b]);
+        for i in 0..4u32 {
+            let at = data.len() as u32;
+            data.extend_from_slice(&20u32.to_le_bytes());
+            data.extend_from_slice(&(at + 4).to_le_bytes());
+            data.extend_from_slice(&(0x100 * i).to_le_bytes());
+            data.extend_from_slice(&0x10u32.to_le_bytes());
+            data.extend_from_slice(&[4, 0, 0, 0, 0, 0, 0, 0]);
+        }
+        data.extend_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(fde_locations(&data, 0x2000, 0x1000, 8).unwrap().len(), 4);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let mut d = data.clone();
+            for _ in 0..1 + next() % 3 {
+                let at = next() as usize % d.len();
+                d[at] = next() as u8;
+            }
+            if next() % 4 == 0 {
+                d.truncate(next() as usize % d.len());
+            }
+            if let Ok(records) = split_records(&d) {
+                for r in records.iter().filter(|r| r.kind == RecordKind::Cie) {
+                    let _ = parse_cie(&d, r, 4);
+                }
+            }
+            let _ = build_eh_frame_hdr(&d, next(), next(), 8);
+            let _ = build_eh_frame_hdr(&d, 0x2000, 0x1000, 4);
+        }
+    }
+
     #[test]
     fn malformed_sections_are_errors() {
         let cie = cie_bytes(b"zR", &[0x1b]);
