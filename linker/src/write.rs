@@ -524,7 +524,16 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
         let s = link.symtab.get(id);
         let p = at + (n + 1) * entsize;
         let defined = s.is_defined();
-        let bind = if (defined && s.weak_def) || (!defined && !s.strong_ref) {
+        let unique = match s.def {
+            Def::Regular { file, sym } => {
+                link.objects[file as usize].symbols[sym as usize].bind == elf::STB_GNU_UNIQUE.0
+            }
+            _ => false,
+        };
+        let bind = if unique {
+            // One instance per process even across RTLD_LOCAL loads (C++ inline statics).
+            elf::STB_GNU_UNIQUE.0
+        } else if (defined && s.weak_def) || (!defined && !s.strong_ref) {
             elf::STB_WEAK.0
         } else {
             elf::STB_GLOBAL.0

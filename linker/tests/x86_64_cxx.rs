@@ -36,6 +36,13 @@ fn check(cc: Cc, opt: &str) {
             let phdrs = readelf(&["-lW"], &w.path("libcxx.so"));
             assert!(phdrs.contains("GNU_EH_FRAME"), "{phdrs}");
             every_fde_describes_code(&w.path("libcxx.so"));
+            let syms = readelf(&["--dyn-syms", "-W"], &w.path("libcxx.so"));
+            assert!(
+                syms.lines()
+                    .any(|l| l.contains("UNIQUE") && l.ends_with("_ZZ4bumpvE7counter"))
+                    || cc == Cc::Clang,
+                "the inline function's static keeps its STB_GNU_UNIQUE binding:\n{syms}"
+            );
         }
         ok(Command::new("g++")
             .arg(format!("-I{}", fixture("").display()))
