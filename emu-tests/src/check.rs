@@ -200,6 +200,8 @@ impl Report {
 pub enum CheckError {
     #[error(transparent)]
     Scenario(#[from] crate::corpus::ScenarioError),
+    #[error("the linker {0} does not exist or is not a file")]
+    LinkerMissing(PathBuf),
     #[error("unknown scenario `{0}`")]
     UnknownScenario(String),
     #[error("cannot create a build directory: {0}")]
@@ -221,6 +223,13 @@ pub fn run(
     options: &CheckOptions,
 ) -> Result<Report, CheckError> {
     let started = std::time::Instant::now();
+    for linker in &options.linkers {
+        if let Linker::Path { path, .. } = linker {
+            if !path.is_file() {
+                return Err(CheckError::LinkerMissing(path.clone()));
+            }
+        }
+    }
     for name in &options.scenarios {
         if !scenarios.iter().any(|s| &s.name == name) {
             return Err(CheckError::UnknownScenario(name.clone()));

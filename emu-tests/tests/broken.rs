@@ -227,3 +227,17 @@ fn a_backend_that_disagrees_is_shown_next_to_the_one_that_passed() {
         report.to_text()
     );
 }
+
+#[test]
+fn a_missing_linker_or_scenario_is_an_error_before_anything_runs() {
+    let options = CheckOptions::new(vec![Linker::at("/nonexistent/ld-nothing")]);
+    let err = check::run(&[scenario("seed")], &[], &options).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the linker /nonexistent/ld-nothing does not exist or is not a file"
+    );
+    let mut options = CheckOptions::new(vec![Linker::GnuLd]);
+    options.scenarios = vec!["no-such-scenario".into()];
+    let err = check::run(&[scenario("seed")], &[], &options).unwrap_err();
+    assert_eq!(err.to_string(), "unknown scenario `no-such-scenario`");
+}
