@@ -624,6 +624,32 @@ mod tests {
     use std::path::Path;
     use std::process::Command;
 
+    /// Random texts over the script alphabet give errors or scripts, never a panic.
+    #[test]
+    fn random_text_never_panics() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet: &[&str] = &[
+            "{", "}", ";", "\"", "/*", "*/", "#", " ", "\n", "global:", "local", ":", "extern",
+            "\"C++\"", "V1", "V2", "a*", "[!a-", "\\", "?", "é",
+        ];
+        for _ in 0..20_000 {
+            let len = next() % 24;
+            let text: String = (0..len)
+                .map(|_| alphabet[next() as usize % alphabet.len()])
+                .collect();
+            if let Ok(script) = parse(&text) {
+                let _ = script.classify(b"a[b");
+            }
+            let _ = glob_match(text.as_bytes(), b"V1 a*[b");
+        }
+    }
+
     #[test]
     fn globs() {
         for (pattern, name, expected) in [
