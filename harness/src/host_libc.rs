@@ -362,6 +362,45 @@ pub fn install(s: &mut Session) -> Result<()> {
             code: code as u32 as i32,
         })
     });
+    // The dynamic-loading API: every object goes into the global scope (RTLD_GLOBAL) and
+    // dlclose unloads nothing.
+    s.register_host_fn("dlopen", v, |s| {
+        let p = s.arg(0)?;
+        if p == 0 {
+            return Ok(s.objects().first().map_or(0, |o| o.base));
+        }
+        let name = String::from_utf8_lossy(&s.read_c_string(p)?).into_owned();
+        match s.open_library(&name) {
+            Ok(h) => Ok(h),
+            Err(e @ HarnessError::Fault(_)) | Err(e @ HarnessError::Exit { .. }) => Err(e),
+            Err(e) => {
+                s.dl_error = Some(e.to_string());
+                Ok(0)
+            }
+        }
+    });
+    s.register_host_fn("dlsym", v, |s| {
+        let (handle, p) = (s.arg(0)?, s.arg(1)?);
+        let name = String::from_utf8_lossy(&s.read_c_string(p)?).into_owned();
+        // RTLD_DEFAULT (0) and RTLD_NEXT (-1) search the global scope.
+        let found = if handle == 0 || handle == s.sign(-1) {
+            s.symbol_address(&name)
+        } else {
+            s.symbol_in_handle(handle, &name)
+        };
+        Ok(found.unwrap_or_else(|| {
+            s.dl_error = Some(format!("undefined symbol: {name}"));
+            0
+        }))
+    });
+    s.register_host_fn("dlerror", v, |s| match s.dl_error.take() {
+        Some(m) => s.alloc_c_string(&m),
+        None => Ok(0),
+    });
+    s.register_host_fn("dlclose", v, |_| Ok(0));
+    for name in ["dlopen", "dlsym", "dlerror", "dlclose"] {
+        s.add_host_version(name, "GLIBC_2.34");
+    }
     s.register_host_fn("__tls_get_addr", None, |s| {
         let ti = s.arg(0)?;
         let w = s.arch.word_size();

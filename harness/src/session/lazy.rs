@@ -45,11 +45,12 @@ impl Session {
             .target_of(&res)?
             .wrapping_add(r.addend.unwrap_or(0) as u64);
         self.write_word(slot, target)?;
-        let symbol = self.symbol_label(i, r.sym);
+        let (symbol, version) = self.symbol_label(i, r.sym);
         self.events.push(Event::Bound {
             object: self.objects[i].name.clone(),
             slot,
             symbol,
+            version,
             target,
             target_object: res.object,
             before,

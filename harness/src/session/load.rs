@@ -256,4 +256,22 @@ impl Session {
         }
         Ok(())
     }
+
+    /// `dlopen`: finds `name` as DT_NEEDED would (a path when it has a slash), loads it and
+    /// its dependencies into the global scope and runs their initialisers. Returns the
+    /// object's handle (its base address). Already loaded objects are not loaded again.
+    pub fn open_library(&mut self, name: &str) -> Result<u64> {
+        if let Some(i) = self.find_loaded(name) {
+            return Ok(self.objects[i].base);
+        }
+        let path = self.find_needed(name, "dlopen")?;
+        let i = self.load(path)?;
+        self.run_init()?;
+        Ok(self.objects[i].base)
+    }
+
+    /// The object whose handle (base address) is `handle`.
+    pub fn object_by_handle(&self, handle: u64) -> Option<usize> {
+        self.objects.iter().position(|o| o.base == handle)
+    }
 }

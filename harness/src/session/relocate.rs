@@ -105,12 +105,13 @@ impl Session {
                 let v = res.address.wrapping_add(r.addend.unwrap_or(0) as u64);
                 if kind == RelocKind::JumpSlot || plt {
                     let before = self.read_word(place)?;
-                    let symbol = self.symbol_label(i, r.sym);
+                    let (symbol, version) = self.symbol_label(i, r.sym);
                     self.write_word(place, v)?;
                     self.events.push(Event::Bound {
                         object,
                         slot: place,
                         symbol,
+                        version,
                         target: v,
                         target_object: res.object,
                         before,
@@ -185,12 +186,13 @@ impl Session {
                     .map_or(0, |s| s.size);
                 let bytes = self.read_memory(res.address, sym_size as usize)?;
                 self.write_memory(place, &bytes)?;
-                let symbol = self.symbol_label(i, r.sym);
+                let (symbol, version) = self.symbol_label(i, r.sym);
                 self.events.push(Event::Relocated {
                     object,
                     kind: arch.reloc_name(r.r_type),
                     address: place,
                     symbol,
+                    version,
                     value: res.address,
                 });
                 return Ok(());
@@ -198,12 +200,13 @@ impl Session {
         };
         self.write_word(place, value)?;
         if kind != RelocKind::Relative {
-            let symbol = self.symbol_label(i, r.sym);
+            let (symbol, version) = self.symbol_label(i, r.sym);
             self.events.push(Event::Relocated {
                 object,
                 kind: arch.reloc_name(r.r_type),
                 address: place,
                 symbol,
+                version,
                 value,
             });
         }

@@ -216,10 +216,22 @@ pub fn positions(events: &[Event], f: impl Fn(&Event) -> bool) -> Vec<usize> {
         .collect()
 }
 
+/// `name@version`, or `name` when unversioned.
+pub fn labelled(symbol: &str, version: &Option<String>) -> String {
+    match version {
+        Some(v) => format!("{symbol}@{v}"),
+        None => symbol.to_string(),
+    }
+}
+
+/// Lazy bindings in `object` of `symbol` (written `name@version` when versioned).
 pub fn lazy_bindings<'a>(events: &'a [Event], object: &str, symbol: &str) -> Vec<&'a Event> {
     events
         .iter()
-        .filter(|e| matches!(e, Event::Bound { object: o, symbol: s, lazy: true, .. } if o == object && s == symbol))
+        .filter(|e| {
+            matches!(e, Event::Bound { object: o, symbol: s, version: v, lazy: true, .. }
+            if o == object && labelled(s, v) == symbol)
+        })
         .collect()
 }
 
