@@ -179,7 +179,8 @@ fn malformed_program_headers_are_named() {
     };
     let get = |bytes: &[u8], at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
     // (p_vaddr at +16, p_offset at +8, p_memsz at +40)
-    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+    type Patch = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: Vec<(&str, Patch)> = vec![
         (
             "PT_DYNAMIC",
             Box::new(move |b: &mut Vec<u8>| set(b, dynamic + 16, 0x7fff_0000)),
