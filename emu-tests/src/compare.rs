@@ -88,7 +88,12 @@ fn context_around(log: &str, needle: Option<&str>) -> Context {
 
 /// Log lines around the first line containing `needle` (the log's tail if none does).
 pub fn log_lines_around(log: &str, needle: Option<&str>) -> Vec<String> {
-    let lines: Vec<&str> = log.lines().collect();
+    // glibc separates its debug messages with empty ones (`  1234:\t`): they only take room.
+    let blank_debug_line = |l: &str| {
+        let t = l.trim();
+        t.len() > 1 && t.ends_with(':') && t[..t.len() - 1].bytes().all(|b| b.is_ascii_digit())
+    };
+    let lines: Vec<&str> = log.lines().filter(|l| !blank_debug_line(l)).collect();
     let at = needle
         .filter(|n| !n.is_empty())
         .and_then(|n| lines.iter().position(|l| l.contains(n)))

@@ -46,6 +46,7 @@ fn the_built_in_corpus_parses_and_documents_itself() {
         "link-error",
         "interposition",
         "copy-relocation",
+        "asm-relocs",
     ] {
         assert!(
             names.contains(&required),
