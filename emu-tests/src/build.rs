@@ -13,6 +13,22 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use tether_qemu::{Arch, Tool};
 
+/// Host variables the build must not inherit: they add run paths, search directories or
+/// other compilers' pieces to what is built.
+const BUILD_VARIABLES: &[&str] = &[
+    "LD_RUN_PATH",
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+    "LIBRARY_PATH",
+    "COMPILER_PATH",
+    "GCC_EXEC_PREFIX",
+    "CPATH",
+    "C_INCLUDE_PATH",
+    "CPLUS_INCLUDE_PATH",
+    "CFLAGS",
+    "LDFLAGS",
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error(transparent)]
@@ -293,15 +309,17 @@ impl Builder {
         let program = tool.find()?;
         let command = format!("{} {}", tool.name, args.join(" "));
         self.commands.push(command.clone());
-        let result = Command::new(&program)
-            .args(args)
-            .env("LC_ALL", "C")
-            .output()
-            .map_err(|source| BuildError::Io {
-                what: "cannot run",
-                path: program.clone(),
-                source,
-            })?;
+        let mut command = Command::new(&program);
+        command.args(args).env("LC_ALL", "C");
+        // Variables that would silently change what the compilers and linkers produce.
+        for var in BUILD_VARIABLES {
+            command.env_remove(var);
+        }
+        let result = command.output().map_err(|source| BuildError::Io {
+            what: "cannot run",
+            path: program.clone(),
+            source,
+        })?;
         if result.status.success() {
             Ok((command, Ok(())))
         } else {

@@ -387,6 +387,14 @@ fn build_outcome(scenario: &Scenario, error: &BuildError) -> Outcome {
     }
 }
 
+/// What `tether check` checks without `--linker`: GNU ld (the reference) and tether's
+/// `ld-tether` when it is built next to the running executable.
+pub fn default_linkers() -> Vec<Linker> {
+    let mut linkers = vec![Linker::GnuLd];
+    linkers.extend(Linker::tether_beside_current_exe());
+    linkers
+}
+
 /// The built-in corpus on the real-loader backends (qemu-user for both architectures, and
 /// native on the host's) plus any `extra` backends (the harness's Unicorn backend).
 pub fn run_builtin(options: &CheckOptions, extra: &[&dyn Backend]) -> Result<Report, CheckError> {
