@@ -114,6 +114,9 @@ impl Layout {
     }
 }
 
+/// Largest output (address span or file) tether produces: 64 GiB.
+const MAX_OUTPUT: u64 = 1 << 36;
+
 /// The output section an input section belongs to.
 fn output_name(name: &[u8]) -> &[u8] {
     const PREFIXES: &[&[u8]] = &[
@@ -659,6 +662,11 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
     let shoff = file_cur.next_multiple_of(word);
     let shentsize = if is64 { 64 } else { 40 };
     let file_size = shoff + shentsize * (sections.len() as u64 + 1);
+    if cur > MAX_OUTPUT || file_size > MAX_OUTPUT {
+        return Err(LinkError::Other(format!(
+            "output would span {cur:#x} bytes of address space: too large"
+        )));
+    }
 
     // Program headers.
     let mut phdrs = Vec::with_capacity(phnum);

@@ -310,7 +310,11 @@ impl<'d> Resolver<'d> {
                             self.errors.push(format!(
                                 "duplicate symbol: {}\n>>> defined in {}\n>>> defined in {}",
                                 sym_name(sym.name),
-                                self.objects[f as usize].name,
+                                if f == file {
+                                    &obj.name
+                                } else {
+                                    &self.objects[f as usize].name
+                                },
                                 obj.name
                             ));
                         }
