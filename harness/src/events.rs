@@ -39,7 +39,7 @@ pub enum Event {
         after: u64,
         lazy: bool,
     },
-    /// An initialiser or finaliser started (`kind`: DT_INIT, DT_INIT_ARRAY[i], DT_FINI_ARRAY[i], DT_FINI).
+    /// An initialiser or finaliser started (`kind`: `DT_INIT`, `DT_INIT_ARRAY[i]`, `DT_FINI_ARRAY[i]`, `DT_FINI`).
     Init {
         object: String,
         kind: String,
