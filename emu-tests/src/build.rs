@@ -309,13 +309,13 @@ impl Builder {
         let program = tool.find()?;
         let command = format!("{} {}", tool.name, args.join(" "));
         self.commands.push(command.clone());
-        let mut command = Command::new(&program);
-        command.args(args).env("LC_ALL", "C");
+        let mut process = Command::new(&program);
+        process.args(args).env("LC_ALL", "C");
         // Variables that would silently change what the compilers and linkers produce.
         for var in BUILD_VARIABLES {
-            command.env_remove(var);
+            process.env_remove(var);
         }
-        let result = command.output().map_err(|source| BuildError::Io {
+        let result = process.output().map_err(|source| BuildError::Io {
             what: "cannot run",
             path: program.clone(),
             source,
