@@ -268,3 +268,30 @@ fn got_plt_header_and_plt0() {
         );
     }
 }
+
+/// Each thread sees its own copy of the library's .tdata/.tbss (PT_TLS, DTPMOD/DTPOFF).
+#[test]
+fn tls_is_per_thread() {
+    for cc in [Cc::Gcc, Cc::Clang] {
+        cc.require();
+        let w = Work::new();
+        let obj = w.compile(cc, "-O2", &fixture("tls_threads.c"), "tls.o", false);
+        ok(w.driver(cc, Linker::Tether, false)
+            .args(["-shared", "-o", "libtls.so"])
+            .arg(&obj));
+        check_elflint(&w.path("libtls.so"));
+        assert!(
+            readelf(&["-lW"], &w.path("libtls.so")).contains("TLS"),
+            "PT_TLS"
+        );
+        ok(Command::new("gcc")
+            .arg(fixture("tls_threads_main.c"))
+            .args(["-o", "tmain", "-L.", "-ltls", "-pthread"])
+            .current_dir(w.dir.path()));
+        assert_eq!(
+            w.run_program("tmain"),
+            "main thread 6, other thread 105\n",
+            "{cc:?}"
+        );
+    }
+}
