@@ -47,6 +47,7 @@ fn the_built_in_corpus_parses_and_documents_itself() {
         "interposition",
         "copy-relocation",
         "asm-relocs",
+        "tls-descriptors",
     ] {
         assert!(
             names.contains(&required),
