@@ -23,16 +23,6 @@ pub struct Resolved<'d> {
     pub symtab: SymbolTable<'d>,
 }
 
-impl Resolved<'_> {
-    /// The global id behind input symbol `sym` of object `file`, if it is not local.
-    pub fn global_id(&self, file: usize, sym: u32) -> Option<SymbolId> {
-        let first = self.objects[file].first_global;
-        (sym as usize)
-            .checked_sub(first)
-            .and_then(|i| self.global_ids[file].get(i).copied())
-    }
-}
-
 struct Archive<'d> {
     name: String,
     data: &'d [u8],
@@ -193,18 +183,6 @@ impl<'d> Resolver<'d> {
     fn load_all_members(&mut self, archive: &mut Archive<'d>) -> Result<()> {
         let parsed =
             ArchiveFile::parse(archive.data).map_err(|e| LinkError::malformed(&archive.name, e))?;
-        let mut offsets = Vec::new();
-        for member in parsed.members() {
-            let member = member.map_err(|e| LinkError::malformed(&archive.name, e))?;
-            let data = member
-                .data(archive.data)
-                .map_err(|e| LinkError::malformed(&archive.name, e))?;
-            if data.starts_with(b"\x7fELF") {
-                offsets.push(member.file_range().0);
-            }
-        }
-        // `file_range` gives the data offset; members are addressed by header offset, which
-        // `load_member_at_data` avoids needing.
         for member in parsed.members() {
             let member = member.map_err(|e| LinkError::malformed(&archive.name, e))?;
             let data = member
