@@ -60,5 +60,22 @@ fn copy_relocation(tc: Toolchain) {
     assert_eq!(s.run_entry(root, &["main"]).unwrap(), 16);
 }
 
+fn preinit_array(tc: Toolchain) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tc.shared(d, "libearly.so", "#include <stdio.h>\n__attribute__((constructor)) static void c(void) { puts(\"lib init\"); }\nvoid early(void) {}\n", &[]);
+    let main = "#include <stdio.h>\nvoid early(void);\n\
+                static void pre(void) { puts(\"preinit\"); }\n\
+                __attribute__((section(\".preinit_array\"), used)) static void (*p)(void) = pre;\n\
+                __attribute__((constructor)) static void c(void) { puts(\"main init\"); }\n\
+                int main(void) { early(); puts(\"main\"); return 0; }\n";
+    let exe = tc.program(d, "main", main, true, &["-learly"]);
+    let mut s = session(tc, d);
+    let root = s.load(&exe).unwrap();
+    s.run_init().unwrap();
+    assert_eq!(s.run_entry(root, &["main"]).unwrap(), 0);
+    assert_eq!(s.stdout(), "preinit\nlib init\nmain init\nmain\n");
+}
+
 // ld-tether does not link executables yet (-pie unsupported, COPY relocations not produced).
-for_reference_toolchains!(seed_program, copy_relocation);
+for_reference_toolchains!(seed_program, copy_relocation, preinit_array);

@@ -61,6 +61,9 @@ pub struct Dynamic {
     pub fini: Option<u64>,
     pub init_array: Vec<u64>,
     pub init_array_addr: u64,
+    /// Programs only: run before any initialiser of any object.
+    pub preinit_array: Vec<u64>,
+    pub preinit_array_addr: u64,
     pub fini_array: Vec<u64>,
     pub fini_array_addr: u64,
     pub pltgot: Option<u64>,
@@ -169,6 +172,11 @@ pub(super) fn read_dynamic(obj: &ElfObject, dv: u64, dynsym_count: Option<u32>) 
         read_array(abi::DT_INIT_ARRAY, abi::DT_INIT_ARRAYSZ, "DT_INIT_ARRAY")?;
     (d.fini_array_addr, d.fini_array) =
         read_array(abi::DT_FINI_ARRAY, abi::DT_FINI_ARRAYSZ, "DT_FINI_ARRAY")?;
+    (d.preinit_array_addr, d.preinit_array) = read_array(
+        abi::DT_PREINIT_ARRAY,
+        abi::DT_PREINIT_ARRAYSZ,
+        "DT_PREINIT_ARRAY",
+    )?;
 
     let read_relocs = |addr: u64, size: u64, rela: bool| -> Result<Vec<Reloc>> {
         let addr = check("relocation table", addr)?;
