@@ -8,7 +8,7 @@ use crate::error::{sym_name, LinkError, Result};
 use crate::inputs::{FileKind, MappedFile};
 use crate::object_file::{ObjectFile, SymPlace};
 use crate::shared_file::SharedFile;
-use crate::symbols::{merge_visibility, Def, SymbolId, SymbolTable};
+use crate::symbols::{merge_visibility, split_symver, Def, SymbolId, SymbolTable};
 use object::elf;
 use object::read::archive::ArchiveFile;
 use std::collections::{HashMap, HashSet};
@@ -239,13 +239,27 @@ impl<'d> Resolver<'d> {
 
         let mut ids = Vec::with_capacity(obj.symbols.len() - obj.first_global);
         for (index, sym) in obj.symbols.iter().enumerate().skip(obj.first_global) {
-            let id = self.symtab.intern(sym.name);
-            ids.push(id);
             let defined_here = match sym.place {
                 SymPlace::Undefined => false,
                 SymPlace::Section(s) => obj.sections[s as usize].live,
                 SymPlace::Absolute | SymPlace::Common => true,
             };
+            // `foo@@V` defines `foo` (at default version V); `foo@V` is a separate, hidden
+            // version of `foo` that plain references never reach.
+            let symver = if defined_here {
+                split_symver(sym.name)
+            } else {
+                None
+            };
+            let key = match symver {
+                Some((base, _, false)) => base,
+                _ => sym.name,
+            };
+            let id = self.symtab.intern(key);
+            ids.push(id);
+            if let Some((_, version, hidden)) = symver {
+                self.symtab.get_mut(id).symver = Some((version, hidden));
+            }
             let s = self.symtab.get_mut(id);
             s.referenced = true;
             s.visibility = merge_visibility(s.visibility, sym.visibility);
