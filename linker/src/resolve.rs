@@ -95,6 +95,7 @@ pub fn resolve<'d>(files: &'d [MappedFile]) -> Result<Resolved<'d>> {
         }
         i = end;
     }
+    r.bind_versioned_references();
     if !r.errors.is_empty() {
         return Err(LinkError::Many(r.errors));
     }
@@ -326,9 +327,44 @@ impl<'d> Resolver<'d> {
         Ok(())
     }
 
+    /// Undefined `name@VER` references (from `.symver` in an object) bind to that exact
+    /// version of `name` in a shared library, default or not.
+    fn bind_versioned_references(&mut self) {
+        for id in 0..self.symtab.len() as SymbolId {
+            let s = self.symtab.get(id);
+            if !s.is_undefined() {
+                continue;
+            }
+            let Some((base, version, _)) = split_symver(s.name) else {
+                continue;
+            };
+            let found = self.dsos.iter().enumerate().find_map(|(d, dso)| {
+                dso.symbols
+                    .iter()
+                    .position(|x| x.name == base && dso.version_name(x.version) == Some(version))
+                    .map(|i| (d, i))
+            });
+            if let Some((d, i)) = found {
+                let x = self.dsos[d].symbols[i];
+                let s = self.symtab.get_mut(id);
+                s.def = Def::Shared {
+                    dso: d as u32,
+                    sym: i as u32,
+                };
+                s.weak_def = x.weak;
+                s.ty = x.ty;
+                s.size = x.size;
+            }
+        }
+    }
+
     fn add_shared(&mut self, dso: SharedFile<'d>) {
         let index = self.dsos.len() as u32;
         for (i, sym) in dso.symbols.iter().enumerate() {
+            // Non-default versions are found by `bind_versioned_references` on demand.
+            if sym.hidden {
+                continue;
+            }
             let id = self.symtab.intern(sym.name);
             let s = self.symtab.get_mut(id);
             if s.def == Def::Undefined {

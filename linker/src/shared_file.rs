@@ -15,6 +15,8 @@ pub struct DsoSymbol<'d> {
     pub ty: u8,
     pub size: u64,
     pub weak: bool,
+    /// A non-default version (`name@VER`): only an explicit `name@VER` reference reaches it.
+    pub hidden: bool,
 }
 
 #[derive(Debug)]
@@ -23,7 +25,7 @@ pub struct SharedFile<'d> {
     /// DT_SONAME, or the file name when the library has none.
     pub soname: String,
     pub machine: u16,
-    /// Defined, non-hidden dynamic symbols (a symbol may appear once per version).
+    /// Defined dynamic symbols (a name may appear once per version).
     pub symbols: Vec<DsoSymbol<'d>>,
     /// Version names by version index (index 0 and 1 are `None`).
     pub versions: Vec<Option<&'d [u8]>>,
@@ -115,8 +117,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             .and_then(|v| v.get(index.0))
             .map(|v| v.0.get(endian))
             .unwrap_or(elf::VersymIndex(1));
-        // Hidden (non-default) versions can only be reached by an explicit `sym@VER`.
-        if raw.is_hidden() || raw.index() == elf::VER_NDX_LOCAL {
+        if raw.index() == elf::VER_NDX_LOCAL {
             continue;
         }
         symbols.push(DsoSymbol {
@@ -125,6 +126,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             ty: sym.st_type().0,
             size: sym.st_size(endian).into(),
             weak: sym.st_bind() == elf::STB_WEAK,
+            hidden: raw.is_hidden(),
         });
     }
     Ok(SharedFile {

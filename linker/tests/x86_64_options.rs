@@ -607,4 +607,31 @@ fn symver_versions_from_the_object() {
         err.contains("version node not found for symbol compat@"),
         "{err}"
     );
+
+    // A reference pinned with .symver binds to that exact (non-default) version.
+    w.compile(Cc::Gcc, "-O2", &fixture("symver_user.c"), "user.o", false);
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "libsvuser.so",
+            "-z",
+            "defs",
+            "user.o",
+            "-L.",
+            "-lsv",
+        ],
+    );
+    check_elflint(&w.path("libsvuser.so"));
+    let v = readelf(&["-VW"], &w.path("libsvuser.so"));
+    assert!(
+        v.contains("Name: VERS_1") && v.contains("Name: VERS_2"),
+        "{v}"
+    );
+    ok(Command::new("gcc")
+        .arg(fixture("symver_user_main.c"))
+        .args(["-o", "svu", "-L.", "-lsvuser", "-lsv"])
+        .current_dir(w.dir.path()));
+    assert_eq!(w.run_program("svu"), "use_both = 12\n");
 }
