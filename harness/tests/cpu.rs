@@ -123,3 +123,22 @@ fn unsupported_relocations_are_named() {
         }
     }
 }
+
+/// Guest code runs in User mode on ARM: a privileged coprocessor write is an undefined
+/// instruction, as under Linux.
+#[test]
+fn arm_guest_runs_unprivileged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let src = "void privileged(void) { __asm__ volatile(\"mcr p15, 0, %0, c1, c0, 0\" :: \"r\"(0)); }\n\
+               unsigned mode(void) { unsigned r; __asm__ volatile(\"mrs %0, cpsr\" : \"=r\"(r)); return r & 0x1f; }\n";
+    Toolchain::GnuArm.shared(d, "libpriv.so", src, &[]);
+    let mut s = session(Toolchain::GnuArm, d);
+    s.load(d.join("libpriv.so")).unwrap();
+    assert_eq!(s.call("mode", &[]).unwrap(), 0x10, "User mode");
+    let e = s.call("privileged", &[]).unwrap_err();
+    assert_eq!(
+        fault_kind(&e),
+        tether_harness::FaultKind::UndefinedInstruction
+    );
+}

@@ -100,6 +100,10 @@ pub fn setup_cpu(emu: &mut Emu, thread_pointer: u64) -> Result<()> {
     wr(emu, R::FPEXC, 0x4000_0000)?;
     // TPIDRURO: what `mrc p15, 0, rX, c13, c0, 3` reads (TLS variant 1).
     wr(emu, R::C13_C0_3, thread_pointer)?;
+    // Run guest code in User mode, as under Linux (Unicorn starts in Supervisor mode, where
+    // privileged instructions would not fault).
+    let cpsr = rd(emu, R::CPSR)?;
+    wr(emu, R::CPSR, (cpsr & !0x1f) | 0x10)?;
     Ok(())
 }
 
