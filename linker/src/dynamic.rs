@@ -282,7 +282,7 @@ pub fn got_dynamic_relocs(link: &Link) -> u64 {
                 GotKind::TlsGd if local => 1,
                 GotKind::TlsGd => 2,
                 GotKind::TlsLd => 1,
-                GotKind::TlsIe => 1,
+                GotKind::TlsIe | GotKind::TlsDesc => 1,
             }
         })
         .sum()

@@ -22,12 +22,14 @@ pub enum GotKind {
     TlsLd,
     /// The symbol's offset from the thread pointer (initial exec).
     TlsIe,
+    /// Two words the loader fills: a resolver function and its argument (TLS descriptor).
+    TlsDesc,
 }
 
 impl GotKind {
     pub fn words(self) -> u64 {
         match self {
-            GotKind::TlsGd | GotKind::TlsLd => 2,
+            GotKind::TlsGd | GotKind::TlsLd | GotKind::TlsDesc => 2,
             GotKind::Address | GotKind::TlsIe => 1,
         }
     }

@@ -225,10 +225,14 @@ pub fn relocate_section(
                 };
                 size.wrapping_add(a as u64)
             }
-            RelExpr::TlsGdPcRelative | RelExpr::TlsLdPcRelative | RelExpr::TlsIePcRelative => {
+            RelExpr::TlsGdPcRelative
+            | RelExpr::TlsLdPcRelative
+            | RelExpr::TlsIePcRelative
+            | RelExpr::TlsDescPcRelative => {
                 let kind = match howto.expr {
                     RelExpr::TlsGdPcRelative => GotKind::TlsGd,
                     RelExpr::TlsLdPcRelative => GotKind::TlsLd,
+                    RelExpr::TlsDescPcRelative => GotKind::TlsDesc,
                     _ => GotKind::TlsIe,
                 };
                 match got(kind) {
@@ -334,6 +338,26 @@ pub fn fill_got(
                     sym: 0,
                     addend: 0,
                 });
+            }
+            GotKind::TlsDesc => {
+                // Eagerly resolved by the loader; a local symbol is its offset in our block.
+                let r_type = link.arch.tlsdesc_reloc().unwrap_or(0);
+                if local {
+                    let off = s.wrapping_sub(tls_start) as i64;
+                    dynrel.push(DynReloc {
+                        offset: at,
+                        r_type,
+                        sym: 0,
+                        addend: off,
+                    });
+                } else {
+                    dynrel.push(DynReloc {
+                        offset: at,
+                        r_type,
+                        sym: dynsym,
+                        addend: 0,
+                    });
+                }
             }
             GotKind::TlsIe => {
                 if local {

@@ -160,6 +160,12 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
                 section.data,
                 r.offset as usize,
             );
+            if got == Some(GotKind::TlsDesc) && arch.tlsdesc_reloc().is_none() {
+                out.errors.push(needs_symbol_error(
+                    "needs a TLS descriptor, which this target does not support",
+                ));
+                continue;
+            }
             if let Some(kind) = got {
                 let target = if kind == GotKind::TlsLd {
                     TLS_LD_TARGET
@@ -270,6 +276,10 @@ pub fn needs(
         },
         RelExpr::TlsIePcRelative => HowtoNeeds {
             got: Some(GotKind::TlsIe),
+            plt: false,
+        },
+        RelExpr::TlsDescPcRelative => HowtoNeeds {
+            got: Some(GotKind::TlsDesc),
             plt: false,
         },
         _ => none,

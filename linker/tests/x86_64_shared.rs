@@ -295,3 +295,26 @@ fn tls_is_per_thread() {
         );
     }
 }
+
+/// TLS descriptors (gcc -mtls-dialect=gnu2: R_X86_64_GOTPC32_TLSDESC, TLSDESC_CALL) resolved
+/// by the loader through R_X86_64_TLSDESC.
+#[test]
+fn tls_descriptors() {
+    Cc::Gcc.require();
+    let w = Work::new();
+    ok(Command::new("gcc")
+        .args(["-O2", "-fPIC", "-mtls-dialect=gnu2", "-c"])
+        .arg(fixture("tls_threads.c"))
+        .args(["-o", "tls.o"])
+        .current_dir(w.dir.path()));
+    assert!(readelf(&["-rW"], &w.path("tls.o")).contains("R_X86_64_GOTPC32_TLSDESC"));
+    ok(w.driver(Cc::Gcc, Linker::Tether, false)
+        .args(["-shared", "-o", "libtls.so", "tls.o"]));
+    check_elflint(&w.path("libtls.so"));
+    assert!(readelf(&["-rW"], &w.path("libtls.so")).contains("R_X86_64_TLSDESC"));
+    ok(Command::new("gcc")
+        .arg(fixture("tls_threads_main.c"))
+        .args(["-o", "tmain", "-L.", "-ltls", "-pthread"])
+        .current_dir(w.dir.path()));
+    assert_eq!(w.run_program("tmain"), "main thread 6, other thread 105\n");
+}

@@ -79,6 +79,9 @@ pub enum RelExpr {
     DtpOffset,
     /// Initial-exec TLS: GOT(S's TP offset) + A - P.
     TlsIePcRelative,
+    /// TLS descriptor: GOT(S's two-word descriptor) + A - P; the loader fills the descriptor
+    /// (see [`Arch::tlsdesc_reloc`]).
+    TlsDescPcRelative,
     /// Local-exec TLS: S + A - TP. Not possible in a shared library.
     TpOffset,
 }
@@ -309,6 +312,12 @@ pub trait Arch: Sync + Send {
 
     /// Dynamic relocation type numbers.
     fn dyn_reloc_types(&self) -> DynRelocTypes;
+    /// The dynamic relocation that fills a TLS descriptor (x86-64 R_X86_64_TLSDESC, ARM
+    /// R_ARM_TLS_DESC), if the target supports descriptors. tether resolves descriptors at
+    /// load time (in `.rel[a].dyn`), never lazily.
+    fn tlsdesc_reloc(&self) -> Option<u32> {
+        None
+    }
     /// Size of a GOT entry (an address).
     fn got_entry_size(&self) -> u64 {
         self.class().word_size()

@@ -112,6 +112,9 @@ impl Arch for X86_64 {
             elf::R_X86_64_DTPOFF32 => howto(DtpOffset, 4, Range::Signed(32)),
             elf::R_X86_64_DTPOFF64 => howto(DtpOffset, 8, Range::Any),
             elf::R_X86_64_GOTTPOFF => howto(TlsIePcRelative, 4, Range::Signed(32)),
+            elf::R_X86_64_GOTPC32_TLSDESC => howto(TlsDescPcRelative, 4, Range::Signed(32)),
+            // Marks the descriptor call; nothing to patch without TLS relaxation.
+            elf::R_X86_64_TLSDESC_CALL => howto(None, 0, Range::Any),
             elf::R_X86_64_TPOFF32 => howto(TpOffset, 4, Range::Signed(32)),
             elf::R_X86_64_TPOFF64 => howto(TpOffset, 8, Range::Any),
             _ => Option::None,
@@ -162,6 +165,10 @@ impl Arch for X86_64 {
             dtpoff: elf::R_X86_64_DTPOFF64.0,
             tpoff: elf::R_X86_64_TPOFF64.0,
         }
+    }
+
+    fn tlsdesc_reloc(&self) -> Option<u32> {
+        Some(elf::R_X86_64_TLSDESC.0)
     }
 
     fn plt_layout(&self) -> PltLayout {
