@@ -15,7 +15,12 @@ pub enum FaultKind {
     /// A jump into a page mapped without execute permission.
     FetchProtected,
     UndefinedInstruction,
-    /// A CPU exception or interrupt the harness does not service (svc, syscall, int3, udf …).
+    /// A system call (`svc` on ARM, `syscall`/`sysenter` on x86-64): there is no kernel; guest
+    /// code must go through the host libc.
+    SystemCall,
+    /// The CPU halted (`hlt`, `wfi`).
+    Halted,
+    /// A CPU exception or interrupt the harness does not service (int3, bkpt, int 0x80 …).
     Interrupt(u32),
     /// The guest ran more basic blocks than the session's budget allows (an endless loop).
     BudgetExceeded,

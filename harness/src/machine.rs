@@ -23,6 +23,8 @@ pub struct HookState {
     /// The access that stopped emulation: (kind, address).
     pub bad_access: Option<(MemType, u64)>,
     pub interrupt: Option<u32>,
+    /// The guest executed `syscall` / `sysenter` (x86-64).
+    pub system_call: bool,
 }
 
 pub fn create(arch: Arch, block_budget: u64) -> Result<Emu> {
@@ -70,6 +72,19 @@ pub fn create(arch: Arch, block_budget: u64) -> Result<Emu> {
         let _ = uc.emu_stop();
     })
     .map_err(|e| HarnessError::emu("add interrupt hook", e))?;
+    if arch == Arch::X86_64 {
+        // Without a hook Unicorn treats `syscall` as a no-op; there is no kernel here.
+        for insn in [
+            unicorn_engine::X86Insn::SYSCALL,
+            unicorn_engine::X86Insn::SYSENTER,
+        ] {
+            emu.add_insn_sys_hook(insn, 1, 0, |uc| {
+                uc.get_data_mut().system_call = true;
+                let _ = uc.emu_stop();
+            })
+            .map_err(|e| HarnessError::emu("add syscall hook", e))?;
+        }
+    }
     Ok(emu)
 }
 

@@ -172,3 +172,39 @@ fn wrong_architecture_and_missing_library() {
         other => panic!("{other:?}"),
     }
 }
+
+/// There is no kernel: a system call, a halt or a debug trap each stop with their own kind.
+#[test]
+fn system_calls_halts_and_traps() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cases: [(Toolchain, &str, &str, FaultKind); 6] = [
+        (
+            Toolchain::GnuX86,
+            "syscall",
+            "mov $60, %%eax; syscall",
+            FaultKind::SystemCall,
+        ),
+        (Toolchain::GnuX86, "hlt", "hlt", FaultKind::Halted),
+        (Toolchain::GnuX86, "int3", "int3", FaultKind::Interrupt(3)),
+        (Toolchain::GnuThumb, "svc", "svc 0", FaultKind::SystemCall),
+        (Toolchain::GnuThumb, "wfi", "wfi", FaultKind::Halted),
+        (Toolchain::GnuThumb, "bkpt", "bkpt", FaultKind::Interrupt(7)),
+    ];
+    for (tc, name, asm, kind) in cases {
+        let src = format!("void f(void) {{ __asm__ volatile(\"{asm}\" ::: \"memory\"); }}\n");
+        let lib = tc.shared(d, &format!("lib{name}.so"), &src, &[]);
+        let mut s = session(tc, d);
+        s.load(&lib).unwrap();
+        let e = s.call("f", &[]).unwrap_err();
+        assert_eq!(fault_kind(&e), kind, "{name}");
+        let HarnessError::Fault(f) = &e else {
+            unreachable!()
+        };
+        assert!(
+            f.location.as_deref().unwrap_or_default().contains(":f+"),
+            "{name}: {:?}",
+            f.location
+        );
+    }
+}

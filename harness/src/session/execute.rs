@@ -125,24 +125,29 @@ impl Session {
                 let s = self.emu.get_data_mut();
                 s.bad_access = None;
                 s.interrupt = None;
+                s.system_call = false;
             }
             // `until` must be an address no guest reaches: with 0, a call through a null pointer
             // would end emulation "normally" instead of faulting.
             let r = self
                 .emu
                 .emu_start(pc, layout.trap + layout.trap_size - 2, 0, 0);
-            let (bad, intr, budget) = {
+            let (bad, intr, budget, syscall) = {
                 let s = self.emu.get_data();
-                (s.bad_access, s.interrupt, s.budget_exceeded)
+                (s.bad_access, s.interrupt, s.budget_exceeded, s.system_call)
             };
             if budget {
                 return Err(self.fault(FaultKind::BudgetExceeded, None));
             }
+            if syscall {
+                return Err(self.fault(FaultKind::SystemCall, None));
+            }
             if let Some(n) = intr {
-                let kind = if self.arch == Arch::Arm && n == 1 {
-                    FaultKind::UndefinedInstruction
-                } else {
-                    FaultKind::Interrupt(n)
+                // ARM exception numbers: 1 undefined instruction, 2 svc.
+                let kind = match (self.arch, n) {
+                    (Arch::Arm, 1) => FaultKind::UndefinedInstruction,
+                    (Arch::Arm, 2) => FaultKind::SystemCall,
+                    _ => FaultKind::Interrupt(n),
                 };
                 return Err(self.fault(kind, None));
             }
@@ -178,14 +183,8 @@ impl Session {
                     let addr = bad.map(|b| b.1);
                     return Err(self.fault(kind, addr));
                 }
-                Ok(()) => {
-                    return Err(self.fault(
-                        FaultKind::Emulator(
-                            "emulation stopped without reaching the return address".into(),
-                        ),
-                        None,
-                    ))
-                }
+                // Emulation only ends without an error when the CPU halts.
+                Ok(()) => return Err(self.fault(FaultKind::Halted, None)),
             }
         }
     }
