@@ -1,5 +1,21 @@
 //! tether's linker: turns ELF relocatable objects, archives and shared libraries into
 //! shared libraries and executables for x86-64 and ARM32 (EABI).
+//!
+//! A link runs these phases ([`link::run`]), each in its own module:
+//! 1. [`options`]: the GNU ld command line; [`inputs`]: find (`-l`, [`search`], [`script`])
+//!    and memory-map every input.
+//! 2. [`resolve`]: read objects ([`object_file`]) and shared libraries ([`shared_file`]) in
+//!    order, extract archive members, drop duplicate COMDAT groups, and pick one definition
+//!    per name in the flat [`symbols`] table; [`versions`] applies version scripts.
+//! 3. [`scan`]: classify every relocation through the target ([`arch`]) and collect what it
+//!    needs: GOT and PLT entries ([`got_plt`]), dynamic relocations; [`unwind`] marks FDEs of
+//!    discarded code.
+//! 4. [`dynamic`]: plan `.dynsym`, `.dynstr`, versions, hash tables ([`hash`]) and `.dynamic`;
+//!    [`symtab`]: plan `.symtab`.
+//! 5. [`layout`]: output sections, segments, addresses.
+//! 6. [`write`]: copy and relocate ([`relocate`]) per output section in parallel, encode the
+//!    synthetic sections, `.eh_frame_hdr` ([`eh_frame_hdr`] over [`eh_frame`]), the build-id
+//!    ([`build_id`]), then write the file atomically.
 
 pub mod arch;
 pub mod build_id;
