@@ -13,7 +13,7 @@
 //! 4. [`dynamic`]: plan `.dynsym`, `.dynstr`, versions, hash tables ([`hash`]) and `.dynamic`;
 //!    [`symtab`]: plan `.symtab`.
 //! 5. [`layout`]: output sections, segments, addresses.
-//! 6. [`write`]: copy and relocate ([`relocate`]) per output section in parallel, encode the
+//! 6. [`mod@write`]: copy and relocate ([`relocate`]) per output section in parallel, encode the
 //!    synthetic sections, `.eh_frame_hdr` ([`eh_frame_hdr`] over [`eh_frame`]), the build-id
 //!    ([`build_id`]), then write the file atomically.
 

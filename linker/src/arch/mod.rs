@@ -211,11 +211,11 @@ pub struct DynRelocTypes {
 /// Sizes of the lazy-binding PLT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PltLayout {
-    /// Size of PLT0, the entry that pushes GOT[1] and jumps to GOT[2].
+    /// Size of PLT0, the entry that pushes `GOT[1]` and jumps to `GOT[2]`.
     pub header_size: u64,
     /// Size of each per-symbol entry.
     pub entry_size: u64,
-    /// Words reserved at the start of `.got.plt` (GOT[0] = `_DYNAMIC`, GOT[1], GOT[2]).
+    /// Words reserved at the start of `.got.plt` (`GOT[0]` = `_DYNAMIC`, `GOT[1]`, `GOT[2]`).
     pub reserved_got_words: u64,
     /// Alignment of `.plt`.
     pub align: u64,
