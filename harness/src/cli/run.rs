@@ -15,7 +15,7 @@ pub struct RunArgs {
     #[arg(short = 'L', value_name = "DIR")]
     pub search_dirs: Vec<PathBuf>,
     /// After init, call SYMBOL with integer arguments (decimal or 0x hex) and print its result.
-    #[arg(long, num_args = 1.., value_name = "SYMBOL [ARG]")]
+    #[arg(long, num_args = 1.., value_name = "SYMBOL [ARG]", allow_negative_numbers = true)]
     pub call: Option<Vec<String>>,
     /// Bind every PLT slot at load time.
     #[arg(long)]
@@ -124,11 +124,17 @@ pub fn run(args: &RunArgs) -> i32 {
         Ok(o) => {
             if let Some(v) = o.returned {
                 if args.json {
-                    println!("{}", serde_json::json!({"result": v}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"result": v, "as_int": v as u32 as i32})
+                    );
                 } else {
                     println!(
-                        "{} returned {v} ({v:#x})",
-                        args.call.as_ref().map_or("", |c| c[0].as_str())
+                        // The width and signedness of the result are unknown: show the C `int`
+                        // reading too.
+                        "{} returned {v} ({v:#x}; as int {})",
+                        args.call.as_ref().map_or("", |c| c[0].as_str()),
+                        v as u32 as i32
                     );
                 }
             }
