@@ -133,3 +133,33 @@ fn program_exit_status() {
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
 }
+
+#[test]
+fn negative_arguments_and_int_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for tc in [Toolchain::GnuX86, Toolchain::GnuThumb] {
+        let lib = tc.shared(
+            d,
+            "libneg.so",
+            "int add(int a, int b) { return a + b; }\n",
+            &[],
+        );
+        let o = tether()
+            .args([
+                "run",
+                &lib.display().to_string(),
+                "--call",
+                "add",
+                "-5",
+                "0x2",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        assert_eq!(v["as_int"], -3, "{tc:?}: {out}");
+    }
+}
