@@ -8,7 +8,7 @@ use crate::object_file::{ObjectFile, SymPlace};
 use crate::options::Options;
 use crate::resolve::{is_function_type, Resolved};
 use crate::shared_file::SharedFile;
-use crate::symbols::{Def, LinkerSymbol, SymbolId, SymbolTable};
+use crate::symbols::{start_stop_section, Def, LinkerSymbol, SymbolId, SymbolTable};
 use object::elf;
 
 pub struct Link<'d> {
@@ -171,6 +171,33 @@ impl<'d> Link<'d> {
                     s.visibility = elf::STV_HIDDEN.0;
                     s.ty = elf::STT_OBJECT.0;
                 }
+            }
+        }
+        // `__start_SEC`/`__stop_SEC` bracket a section whose name is a C identifier, so code
+        // can walk everything the inputs put there (linker sets).
+        for id in 0..self.symtab.len() as SymbolId {
+            let s = self.symtab.get(id);
+            let Some(section) = start_stop_section(s.name) else {
+                continue;
+            };
+            if !s.is_undefined() {
+                continue;
+            }
+            let present = self.objects.iter().any(|o| {
+                o.sections
+                    .iter()
+                    .any(|x| x.live && x.is_alloc() && x.name == section)
+            });
+            if present {
+                let start = s.name.starts_with(b"__start_");
+                let s = self.symtab.get_mut(id);
+                s.def = Def::Linker(if start {
+                    LinkerSymbol::SectionStart
+                } else {
+                    LinkerSymbol::SectionStop
+                });
+                s.visibility = elf::STV_HIDDEN.0;
+                s.ty = elf::STT_NOTYPE.0;
             }
         }
     }

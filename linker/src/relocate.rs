@@ -37,6 +37,15 @@ pub fn target_address(link: &Link, layout: &Layout, target: Target) -> u64 {
                     .unwrap_or(0),
                 Def::Linker(LinkerSymbol::Dynamic) => layout.addr_of(Synth::Dynamic),
                 Def::Linker(LinkerSymbol::GlobalOffsetTable) => layout.addr_of(Synth::GotPlt),
+                Def::Linker(which @ (LinkerSymbol::SectionStart | LinkerSymbol::SectionStop)) => {
+                    let section =
+                        crate::symbols::start_stop_section(s.name).and_then(|n| layout.by_name(n));
+                    match (section, which) {
+                        (Some(sec), LinkerSymbol::SectionStart) => sec.addr,
+                        (Some(sec), _) => sec.addr + sec.size,
+                        (None, _) => 0,
+                    }
+                }
                 Def::Shared { .. } | Def::Undefined => 0,
             }
         }

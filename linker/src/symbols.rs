@@ -33,6 +33,23 @@ pub enum Def {
 pub enum LinkerSymbol {
     Dynamic,
     GlobalOffsetTable,
+    /// `__start_NAME`: the first byte of output section NAME (a C identifier).
+    SectionStart,
+    /// `__stop_NAME`: one past its last byte.
+    SectionStop,
+}
+
+/// The output section a `__start_`/`__stop_` symbol names.
+pub fn start_stop_section(name: &[u8]) -> Option<&[u8]> {
+    let section = name
+        .strip_prefix(b"__start_")
+        .or_else(|| name.strip_prefix(b"__stop_"))?;
+    let is_c_identifier = !section.is_empty()
+        && !section[0].is_ascii_digit()
+        && section
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_');
+    is_c_identifier.then_some(section)
 }
 
 #[derive(Clone, Debug)]

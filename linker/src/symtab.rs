@@ -152,6 +152,13 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
                         .find(Synth::Dynamic)
                         .map(|(i, _)| i as u16 + 1)
                         .unwrap_or(elf::SHN_ABS.0),
+                    Def::Linker(
+                        crate::symbols::LinkerSymbol::SectionStart
+                        | crate::symbols::LinkerSymbol::SectionStop,
+                    ) => crate::symbols::start_stop_section(s.name)
+                        .and_then(|n| layout.sections.iter().position(|x| x.name == n))
+                        .map(|i| i as u16 + 1)
+                        .unwrap_or(elf::SHN_ABS.0),
                     Def::Linker(crate::symbols::LinkerSymbol::GlobalOffsetTable) => layout
                         .find(Synth::GotPlt)
                         .map(|(i, _)| i as u16 + 1)

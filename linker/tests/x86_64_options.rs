@@ -635,3 +635,25 @@ fn symver_versions_from_the_object() {
         .current_dir(w.dir.path()));
     assert_eq!(w.run_program("svu"), "use_both = 12\n");
 }
+
+/// `__start_SEC`/`__stop_SEC` bracket a C-identifier section gathered from several objects.
+#[test]
+fn start_stop_symbols_bracket_linker_sets() {
+    let w = Work::new();
+    w.compile(Cc::Gcc, "-O2", &fixture("linkset_a.c"), "a.o", false);
+    w.compile(Cc::Gcc, "-O2", &fixture("linkset_b.c"), "b.o", false);
+    ok(w.driver(Cc::Gcc, Linker::Tether, false).args([
+        "-shared",
+        "-o",
+        "libset.so",
+        "-Wl,-z,defs",
+        "a.o",
+        "b.o",
+    ]));
+    check_elflint(&w.path("libset.so"));
+    ok(Command::new("gcc")
+        .arg(fixture("linkset_main.c"))
+        .args(["-o", "lsm", "-L.", "-lset"])
+        .current_dir(w.dir.path()));
+    assert_eq!(w.run_program("lsm"), "entries 3, sum 43\n");
+}
