@@ -346,6 +346,13 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             s.live = false;
         }
     }
+    // GCC's slim LTO objects hold only compiler IR; linking them without the plugin would
+    // silently drop their code.
+    if symbols.iter().any(|s| s.name == b"__gnu_lto_slim") {
+        return Err(LinkError::Other(format!(
+            "{name}: GCC LTO object (-flto): tether does not run the LTO plugin; recompile without -flto or with -ffat-lto-objects"
+        )));
+    }
     let wants_exec_stack = match sections.iter().find(|s| s.name == b".note.GNU-stack") {
         Some(s) => s.flags & elf::SHF_EXECINSTR.0 != 0,
         None => false,

@@ -248,3 +248,16 @@ fn mutated_objects_never_panic() {
         }
     }
 }
+
+/// A slim GCC LTO object carries no code: refused by name rather than linked into nothing.
+#[test]
+fn gcc_lto_objects_are_refused() {
+    let w = Work::new();
+    ok(Command::new("gcc")
+        .args(["-flto", "-fPIC", "-O2", "-c"])
+        .arg(fixture("err_dup_a.c"))
+        .args(["-o", "lto.o"])
+        .current_dir(w.dir.path()));
+    let err = fails(w.dir.path(), &["lto.o"]);
+    assert!(err.contains("lto.o: GCC LTO object"), "{err}");
+}
