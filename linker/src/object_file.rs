@@ -91,7 +91,8 @@ pub struct ObjectFile<'d> {
     pub symbols: Vec<InputSymbol<'d>>,
     pub first_global: usize,
     pub groups: Vec<Group<'d>>,
-    /// Contains `.note.GNU-stack` with SHF_EXECINSTR (or lacks the note altogether).
+    /// Contains `.note.GNU-stack` with SHF_EXECINSTR: asks for an executable stack. (An object
+    /// without the note does not: ld.bfd would assume it does, tether stays non-executable.)
     pub wants_exec_stack: bool,
 }
 
@@ -111,13 +112,6 @@ impl<'d> ObjectFile<'d> {
             }
             _ => Err(LinkError::malformed(&name, "not an ELF file (bad class)")),
         }
-    }
-
-    pub fn section_name(&self, index: usize) -> String {
-        self.sections
-            .get(index)
-            .map(|s| String::from_utf8_lossy(s.name).into_owned())
-            .unwrap_or_default()
     }
 }
 
@@ -332,12 +326,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             sections[target].relocs = relocs;
         }
     }
-    for (index, s) in sections.iter().enumerate() {
-        if matches!(s.sh_type, t if t == elf::SHT_SYMTAB.0 || t == elf::SHT_STRTAB.0) || index == 0
-        {
-            // Symbol and string tables are rebuilt, never copied.
-        }
-    }
+    // Symbol and string tables are rebuilt, never copied.
     for s in sections.iter_mut() {
         if s.sh_type == elf::SHT_SYMTAB.0
             || s.sh_type == elf::SHT_STRTAB.0

@@ -657,3 +657,49 @@ fn start_stop_symbols_bracket_linker_sets() {
         .current_dir(w.dir.path()));
     assert_eq!(w.run_program("lsm"), "entries 3, sum 43\n");
 }
+
+/// PT_GNU_STACK is RW unless -z execstack or an object's .note.GNU-stack asks for X.
+#[test]
+fn stack_executability() {
+    let w = Work::new();
+    w.compile(Cc::Gcc, "-O2", &fixture("dep.c"), "dep.o", false);
+    std::fs::write(
+        w.path("xstack.s"),
+        ".text\n.globl f\nf: ret\n.section .note.GNU-stack,\"x\",@progbits\n",
+    )
+    .expect("write");
+    ok(Command::new("gcc")
+        .args(["-c", "xstack.s", "-o", "xstack.o"])
+        .current_dir(w.dir.path()));
+    let stack = |lib: &str| {
+        readelf(&["-lW"], &w.path(lib))
+            .lines()
+            .find(|l| l.contains("GNU_STACK"))
+            .map(str::to_string)
+            .expect("PT_GNU_STACK")
+    };
+    tether_in(&w, &["-shared", "-o", "rw.so", "dep.o"]);
+    assert!(
+        stack("rw.so").contains(" RW ") && !stack("rw.so").contains("RWE"),
+        "{}",
+        stack("rw.so")
+    );
+    tether_in(&w, &["-shared", "-o", "zx.so", "-z", "execstack", "dep.o"]);
+    assert!(stack("zx.so").contains("RWE"), "{}", stack("zx.so"));
+    tether_in(&w, &["-shared", "-o", "nx.so", "dep.o", "xstack.o"]);
+    assert!(stack("nx.so").contains("RWE"), "{}", stack("nx.so"));
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "back.so",
+            "-z",
+            "execstack",
+            "-z",
+            "noexecstack",
+            "dep.o",
+        ],
+    );
+    assert!(!stack("back.so").contains("RWE"), "{}", stack("back.so"));
+}
