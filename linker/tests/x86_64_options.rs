@@ -282,7 +282,11 @@ fn symbolic_binding_and_visibility_observed_at_run_time() {
     let w = Work::new();
     let lib = w.compile(Cc::Gcc, "-O2", &fixture("interpose_lib.c"), "ilib.o", false);
     let mut outputs = Vec::new();
-    for extra in [&[][..], &["-Wl,-Bsymbolic"][..]] {
+    for extra in [
+        &[][..],
+        &["-Wl,-Bsymbolic"][..],
+        &["-Wl,-Bsymbolic-functions"][..],
+    ] {
         ok(w.driver(Cc::Gcc, Linker::Tether, false)
             .args(["-shared", "-o", "libinter.so"])
             .arg(&lib)
@@ -303,7 +307,19 @@ fn symbolic_binding_and_visibility_observed_at_run_time() {
     }
     assert_eq!(outputs[0], "lib_calls = 723\n");
     assert_eq!(outputs[1], "lib_calls = 123\n");
+    assert_eq!(
+        outputs[2], "lib_calls = 123\n",
+        "-Bsymbolic-functions binds the function locally too"
+    );
     let flags = readelf(&["-dW"], &w.path("libinter.so"));
+    assert!(
+        !flags.contains("SYMBOLIC"),
+        "-Bsymbolic-functions sets no DF_SYMBOLIC:\n{flags}"
+    );
+    ok(w.driver(Cc::Gcc, Linker::Tether, false)
+        .args(["-shared", "-o", "libsym.so", "-Wl,-Bsymbolic"])
+        .arg(&lib));
+    let flags = readelf(&["-dW"], &w.path("libsym.so"));
     assert!(flags.contains("SYMBOLIC"), "{flags}");
 }
 
