@@ -281,17 +281,36 @@ fn missing_strong(tc: Toolchain) {
 }
 
 fn tls(tc: Toolchain) {
+    tls_with(tc, &[]);
+}
+
+/// The same accesses through TLS descriptors (R_X86_64_TLSDESC, R_ARM_TLS_DESC). gcc only:
+/// clang 14 has no -mtls-dialect.
+#[test]
+fn tls_descriptors() {
+    for tc in [
+        Toolchain::GnuX86,
+        Toolchain::GnuThumb,
+        Toolchain::GnuArm,
+        Toolchain::TetherX86,
+    ] {
+        tls_with(tc, &["-mtls-dialect=gnu2"]);
+    }
+}
+
+fn tls_with(tc: Toolchain, flags: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let src = "__thread int gd = 5;\n__thread int gd_bss;\n\
                __attribute__((tls_model(\"initial-exec\"))) __thread int ie = 100;\n\
                int bump(void) { gd_bss += 1000; return ++gd + ++ie + gd_bss; }\n";
-    tc.shared(d, "libtls.so", src, &[]);
+    tc.shared(d, "libtls.so", src, flags);
+    let user_flags: Vec<&str> = flags.iter().copied().chain(["-ltls"]).collect();
     tc.shared(
         d,
         "libtlsuser.so",
         "extern __thread int gd;\nint peek(void) { return gd; }\n",
-        &["-ltls"],
+        &user_flags,
     );
     let mut s = session(tc, d);
     s.load(d.join("libtlsuser.so")).unwrap();
@@ -302,6 +321,16 @@ fn tls(tc: Toolchain) {
         s.call("peek", &[]).unwrap(),
         7,
         "another module sees the same TLS variable"
+    );
+    let descriptors = s
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::Relocated { kind, .. } if kind.contains("TLS_DESC") || kind.contains("TLSDESC")))
+        .count();
+    assert_eq!(
+        descriptors > 0,
+        !flags.is_empty(),
+        "{tc:?}: TLS descriptors used iff gnu2"
     );
 }
 

@@ -40,6 +40,9 @@ pub const LAYOUT: Layout = Layout {
     trap_size: 0x0001_0000,
 };
 
+/// `ldr r0, [r0]; bx lr`: the descriptor's argument word is the offset from TP.
+pub const STUBS: &[u8] = &[0x00, 0x00, 0x90, 0xe5, 0x1e, 0xff, 0x2f, 0xe1];
+
 const ARGS: [R; 4] = [R::R0, R::R1, R::R2, R::R3];
 
 pub fn classify(r_type: u32) -> Option<RelocKind> {
@@ -53,6 +56,7 @@ pub fn classify(r_type: u32) -> Option<RelocKind> {
         R_ARM_TLS_DTPOFF32 => RelocKind::DtpOff,
         R_ARM_TLS_TPOFF32 => RelocKind::TpOff,
         R_ARM_IRELATIVE => RelocKind::IRelative,
+        R_ARM_TLS_DESC => RelocKind::TlsDesc,
         R_ARM_COPY => RelocKind::Copy,
         _ => return None,
     })

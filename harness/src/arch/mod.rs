@@ -47,6 +47,8 @@ pub enum RelocKind {
     TpOff,
     /// the result of calling the resolver at B + A
     IRelative,
+    /// a TLS descriptor: an entry function and its argument
+    TlsDesc,
     /// copy S's bytes into the place
     Copy,
 }
@@ -83,6 +85,14 @@ impl Layout {
         let off = addr.checked_sub(self.trap + 0x100)?;
         (off % 0x10 == 0 && addr < self.trap + self.trap_size).then_some((off / 0x10) as usize)
     }
+    /// One executable page below the trap region holding guest-code stubs (the TLS
+    /// descriptor entry).
+    pub fn stub_page(&self) -> u64 {
+        self.trap - 0x1000
+    }
+    pub fn tlsdesc_stub(&self) -> u64 {
+        self.stub_page()
+    }
     pub fn is_trap(&self, addr: u64) -> bool {
         addr >= self.trap && addr < self.trap + self.trap_size
     }
@@ -118,6 +128,14 @@ impl Arch {
         match self {
             Arch::Arm => arm::reloc_name(r_type),
             Arch::X86_64 => x86_64::reloc_name(r_type),
+        }
+    }
+    /// Machine code for the stub page: glibc's `_dl_tlsdesc_return` (return the static TLS
+    /// offset stored in the descriptor) at offset 0.
+    pub fn stub_code(self) -> &'static [u8] {
+        match self {
+            Arch::Arm => arm::STUBS,
+            Arch::X86_64 => x86_64::STUBS,
         }
     }
     pub fn setup_cpu(self, emu: &mut Emu, thread_pointer: u64) -> Result<()> {

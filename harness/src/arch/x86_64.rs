@@ -44,6 +44,9 @@ pub const LAYOUT: Layout = Layout {
     trap_size: 0x0001_0000,
 };
 
+/// `mov 8(%rax), %rax; ret`: the descriptor's second word is the offset from TP.
+pub const STUBS: &[u8] = &[0x48, 0x8b, 0x40, 0x08, 0xc3];
+
 const ARGS: [R; 6] = [R::RDI, R::RSI, R::RDX, R::RCX, R::R8, R::R9];
 
 pub fn classify(r_type: u32) -> Option<RelocKind> {
@@ -57,6 +60,7 @@ pub fn classify(r_type: u32) -> Option<RelocKind> {
         R_X86_64_DTPOFF64 => RelocKind::DtpOff,
         R_X86_64_TPOFF64 => RelocKind::TpOff,
         R_X86_64_IRELATIVE => RelocKind::IRelative,
+        R_X86_64_TLSDESC => RelocKind::TlsDesc,
         R_X86_64_COPY => RelocKind::Copy,
         _ => return None,
     })

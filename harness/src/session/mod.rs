@@ -161,6 +161,8 @@ impl Session {
         machine::map(&mut emu, layout.heap, layout.heap_size, rw)?;
         machine::map(&mut emu, layout.tls, layout.tls_size, rw)?;
         machine::map(&mut emu, layout.host_data, layout.host_data_size, rw)?;
+        machine::map(&mut emu, layout.stub_page(), PAGE, Prot::READ | Prot::EXEC)?;
+        machine::write(&mut emu, layout.stub_page(), arch.stub_code())?;
         let thread_pointer = match arch {
             // Variant 1: TP at the TCB, blocks above it.
             Arch::Arm => layout.tls,

@@ -172,6 +172,65 @@ impl Session {
                 let tp_off = block.wrapping_sub(self.thread_pointer);
                 res.address.wrapping_add(a).wrapping_add(tp_off)
             }
+            RelocKind::TlsDesc => {
+                // Static TLS only, so every descriptor gets glibc's `_dl_tlsdesc_return`
+                // behaviour: the entry returns the variable's offset from the thread pointer.
+                let res = self.resolve_symbol(i, r.sym, false)?;
+                let module_of = if r.sym == 0 {
+                    Some(i)
+                } else {
+                    res.object_index
+                };
+                let block = module_of
+                    .and_then(|j| self.objects[j].tls)
+                    .map(|t| t.1)
+                    .ok_or_else(|| HarnessError::BadDynamic {
+                        object: object.clone(),
+                        message: format!(
+                            "{} at {:#x}: symbol's object has no PT_TLS",
+                            arch.reloc_name(r.r_type),
+                            r.offset
+                        ),
+                    })?;
+                let tp_off = block.wrapping_sub(self.thread_pointer);
+                let w = arch.word_size();
+                let stub = arch.layout().tlsdesc_stub();
+                let value = match arch {
+                    // x86-64 {entry, argument}, RELA addend.
+                    Arch::X86_64 => {
+                        let v = res
+                            .address
+                            .wrapping_add(r.addend.unwrap_or(0) as u64)
+                            .wrapping_add(tp_off);
+                        self.write_word(place, stub)?;
+                        self.write_word(place + w, v)?;
+                        v
+                    }
+                    // ARM {argument, entry}; for a symbol GNU ld leaves its lazy-resolution
+                    // marker in the argument word, for a local descriptor the offset.
+                    Arch::Arm => {
+                        let a = if r.sym == 0 {
+                            self.read_word(place)?
+                        } else {
+                            0
+                        };
+                        let v = res.address.wrapping_add(a).wrapping_add(tp_off) & 0xffff_ffff;
+                        self.write_word(place, v)?;
+                        self.write_word(place + w, stub)?;
+                        v
+                    }
+                };
+                let (symbol, version) = self.symbol_label(i, r.sym);
+                self.events.push(Event::Relocated {
+                    object,
+                    kind: arch.reloc_name(r.r_type),
+                    address: place,
+                    symbol,
+                    version,
+                    value,
+                });
+                return Ok(());
+            }
             RelocKind::IRelative => {
                 let resolver = base.wrapping_add(addend(self)?);
                 self.call_address(resolver, &[])?
