@@ -769,7 +769,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             Some(4),
         );
     }
-    let stack_flags = if link.opts.exec_stack || link.objects.iter().any(|o| o.wants_exec_stack) {
+    let stack_flags = if link.opts.exec_stack {
         rw | elf::PF_X.0
     } else {
         rw

@@ -260,7 +260,11 @@ impl<'d> Link<'d> {
 pub fn run(opts: &Options) -> Result<()> {
     let files = crate::inputs::collect(opts)?;
     let resolved = crate::resolve::resolve(&files)?;
-    let mut link = Link::new(opts, resolved);
+    // An object whose .note.GNU-stack is executable asks for an executable stack, as if
+    // -z execstack had been given.
+    let mut effective = opts.clone();
+    effective.exec_stack |= resolved.objects.iter().any(|o| o.wants_exec_stack);
+    let mut link = Link::new(&effective, resolved);
     link.define_linker_symbols();
     link.apply_exclude_libs();
     crate::versions::apply_version_scripts(&mut link)?;
