@@ -258,6 +258,11 @@ impl<'d> Link<'d> {
 
 /// Runs a whole link as the command line describes; warnings go to stderr.
 pub fn run(opts: &Options) -> Result<()> {
+    if !opts.shared {
+        return Err(LinkError::Usage(
+            "only shared libraries (-shared) are supported so far; link executables with another linker".into(),
+        ));
+    }
     let files = crate::inputs::collect(opts)?;
     let resolved = crate::resolve::resolve(&files)?;
     // An object whose .note.GNU-stack is executable asks for an executable stack, as if

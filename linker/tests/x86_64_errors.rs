@@ -261,3 +261,17 @@ fn gcc_lto_objects_are_refused() {
     let err = fails(w.dir.path(), &["lto.o"]);
     assert!(err.contains("lto.o: GCC LTO object"), "{err}");
 }
+
+/// Executables are not produced yet: asking for one is an error, not a broken file.
+#[test]
+fn executables_are_refused() {
+    let w = Work::new();
+    w.compile(Cc::Gcc, "-O0", &fixture("err_dup_a.c"), "a.o", false);
+    let out = run(Command::new(tether())
+        .args(["-o", "exe", "a.o"])
+        .current_dir(w.dir.path()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("-shared"), "{stderr}");
+    assert!(!w.path("exe").exists());
+}
