@@ -172,7 +172,7 @@ pub fn relocate_section(
                 }
             }
             RelExpr::PcRelative => sa.wrapping_sub(p),
-            RelExpr::Plt => {
+            RelExpr::Plt | RelExpr::PltGotOffset => {
                 let dest = match info.target {
                     Target::Global(id) if !info.binds_locally => match link.plt.index_of(id) {
                         Some(n) => {
@@ -183,7 +183,12 @@ pub fn relocate_section(
                     },
                     _ => s,
                 };
-                dest.wrapping_add(a as u64).wrapping_sub(p)
+                let base = if howto.expr == RelExpr::Plt {
+                    p
+                } else {
+                    got_org
+                };
+                dest.wrapping_add(a as u64).wrapping_sub(base)
             }
             RelExpr::GotPcRelative => match got(GotKind::Address) {
                 Some(g) => g.wrapping_add(a as u64).wrapping_sub(p),

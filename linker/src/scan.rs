@@ -248,7 +248,7 @@ pub fn needs(
         plt: false,
     };
     match howto.expr {
-        RelExpr::Plt if !info.binds_locally => HowtoNeeds {
+        RelExpr::Plt | RelExpr::PltGotOffset if !info.binds_locally => HowtoNeeds {
             got: None,
             plt: true,
         },

@@ -318,3 +318,17 @@ fn tls_descriptors() {
         .current_dir(w.dir.path()));
     assert_eq!(w.run_program("tmain"), "main thread 6, other thread 105\n");
 }
+
+/// gcc's large code model (R_X86_64_PLTOFF64, GOTOFF64, GOTPC64, GOT64) and per-function
+/// sections give the same program behaviour.
+#[test]
+fn large_code_model_and_function_sections() {
+    for flag in ["-mcmodel=large", "-ffunction-sections"] {
+        let (w, out) = build_and_run(Cc::Gcc, flag, Linker::Tether, &[]);
+        assert_eq!(out, EXPECTED, "{flag}");
+        check_elflint(&w.path("libfix.so"));
+        if flag == "-mcmodel=large" {
+            assert!(readelf(&["-rW"], &w.path("fix.o")).contains("R_X86_64_PLTOFF64"));
+        }
+    }
+}

@@ -58,6 +58,8 @@ pub enum RelExpr {
     PcRelative,
     /// PLT(S) + A - P: a call, through the PLT when S may be preempted or is imported.
     Plt,
+    /// PLT(S) + A - GOT_ORG (x86-64 large code model, R_X86_64_PLTOFF64).
+    PltGotOffset,
     /// GOT(S) + A - P.
     GotPcRelative,
     /// GOT(S) + A - P, but the instruction may be relaxed to address S directly when S binds

@@ -96,6 +96,7 @@ impl Arch for X86_64 {
             elf::R_X86_64_PC16 => howto(PcRelative, 2, Range::Signed(16)),
             elf::R_X86_64_PC8 => howto(PcRelative, 1, Range::Signed(8)),
             elf::R_X86_64_PLT32 => howto(Plt, 4, Range::Signed(32)),
+            elf::R_X86_64_PLTOFF64 => howto(PltGotOffset, 8, Range::Any),
             elf::R_X86_64_GOTPCREL => howto(GotPcRelative, 4, Range::Signed(32)),
             elf::R_X86_64_GOTPCRELX | elf::R_X86_64_REX_GOTPCRELX => {
                 howto(GotPcRelativeRelaxable, 4, Range::Signed(32))
