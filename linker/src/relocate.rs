@@ -75,6 +75,20 @@ fn local_address(link: &Link, layout: &Layout, file: usize, sym: u32) -> u64 {
     }
 }
 
+/// The PLT entry of a preemptible function, or the symbol's own address when it binds locally.
+fn plt_entry_or(link: &Link, layout: &Layout, info: &TargetInfo, s: u64) -> u64 {
+    match info.target {
+        Target::Global(id) if !info.binds_locally => match link.plt.index_of(id) {
+            Some(n) => {
+                let pl = link.arch.plt_layout();
+                layout.addr_of(Synth::Plt) + pl.header_size + pl.entry_size * n as u64
+            }
+            None => s,
+        },
+        _ => s,
+    }
+}
+
 fn got_entry_addr(link: &Link, layout: &Layout, kind: GotKind, target: Target) -> Option<u64> {
     let word = link.arch.got_entry_size();
     link.got
@@ -172,7 +186,7 @@ pub fn relocate_section(
                 }
             }
             RelExpr::PcRelative => sa.wrapping_sub(p),
-            RelExpr::Plt | RelExpr::PltGotOffset => {
+            RelExpr::Plt => {
                 let dest = match info.target {
                     Target::Global(id) if !info.binds_locally => match link.plt.index_of(id) {
                         Some(n) => {
@@ -183,13 +197,11 @@ pub fn relocate_section(
                     },
                     _ => s,
                 };
-                let base = if howto.expr == RelExpr::Plt {
-                    p
-                } else {
-                    got_org
-                };
-                dest.wrapping_add(a as u64).wrapping_sub(base)
+                dest.wrapping_add(a as u64).wrapping_sub(p)
             }
+            RelExpr::PltGotOffset => plt_entry_or(link, layout, &info, s)
+                .wrapping_add(a as u64)
+                .wrapping_sub(got_org),
             RelExpr::GotPcRelative => match got(GotKind::Address) {
                 Some(g) => g.wrapping_add(a as u64).wrapping_sub(p),
                 None => {
