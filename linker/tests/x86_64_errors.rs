@@ -84,7 +84,7 @@ fn unsupported_relocation_is_named() {
     asm(&w, "err_unsupported.s", "odd.o");
     let err = fails(w.dir.path(), &["odd.o"]);
     assert!(
-        err.contains("unsupported relocation R_X86_64_PLTOFF64")
+        err.contains("unsupported relocation R_X86_64_GOTPLT64")
             && err.contains("odd.o:(.data+0x0)"),
         "{err}"
     );
