@@ -19,6 +19,7 @@
 //! subtract an even place), which is what a BL↔BLX rewrite needs; the target masks it off where
 //! the encoding requires.
 
+pub mod arm;
 pub mod x86_64;
 
 use std::fmt;
@@ -265,6 +266,23 @@ pub trait Arch: Sync + Send {
     fn dynamic_uses_rela(&self) -> bool;
     /// Default `PT_INTERP` for executables.
     fn default_interpreter(&self) -> &'static str;
+    /// `PT_INTERP` for an executable whose `e_flags` are `output_flags` (ARM: the soft-float
+    /// and hard-float loaders differ).
+    fn interpreter_for_flags(&self, _output_flags: u32) -> &'static str {
+        self.default_interpreter()
+    }
+    /// Checks that an input's `e_flags` (`this`) may be linked with the first input's
+    /// (`first`); the error is completed with the input's name (ARM: float ABIs must agree).
+    fn check_input_flags(&self, _first: u32, _this: u32) -> Result<(), String> {
+        Ok(())
+    }
+    /// Offset from the thread pointer to the start of the executable's TLS block of
+    /// `tls_size` bytes aligned to `tls_align` (TLS variant 2, x86-64: the block ends at TP;
+    /// variant 1, ARM: it follows the TCB).
+    fn tls_block_offset(&self, tls_size: u64, tls_align: u64) -> i64 {
+        let align = tls_align.max(1);
+        -(tls_size.div_ceil(align) as i64 * align as i64)
+    }
     /// Page size used to align segments.
     fn page_size(&self) -> u64 {
         0x1000
@@ -370,6 +388,7 @@ pub fn read_data_field(field: &Field, site: &[u8]) -> Result<i64, FieldError> {
 pub fn for_machine(machine: u16) -> Option<&'static dyn Arch> {
     match object::elf::Machine(machine) {
         object::elf::EM_X86_64 => Some(&x86_64::X86_64),
+        object::elf::EM_ARM => Some(&arm::Arm),
         _ => None,
     }
 }
