@@ -26,6 +26,8 @@ pub enum Synth {
     RelaDyn,
     RelaPlt,
     Plt,
+    /// Range-extension / interworking thunks ([`crate::thunks`]).
+    Thunks,
     Dynamic,
     Got,
     GotPlt,
@@ -158,7 +160,7 @@ fn rank(name: &[u8], sh_type: u32, flags: u64) -> u32 {
         b".rela.dyn" | b".rel.dyn" => return 27,
         b".rela.plt" | b".rel.plt" => return 28,
         b".init" => return 30,
-        b".plt" => return 31,
+        b".plt" | b".text.thunks" => return 31,
         b".text" => return 32,
         b".fini" => return 34,
         b".rodata" => return 40,
@@ -516,6 +518,17 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             align,
             0,
             size,
+        );
+    }
+    if !link.thunks.is_empty() {
+        synth(
+            b".text.thunks",
+            Synth::Thunks,
+            elf::SHT_PROGBITS.0,
+            ax,
+            link.thunks.align,
+            0,
+            link.thunks.size,
         );
     }
     synth(b".shstrtab", Synth::ShStrTab, elf::SHT_STRTAB.0, 0, 1, 0, 0);

@@ -22,5 +22,6 @@ pub mod search;
 pub mod shared_file;
 pub mod symbols;
 pub mod unwind;
+pub mod thunks;
 pub mod versions;
 pub mod write;

@@ -22,6 +22,8 @@ pub struct Link<'d> {
     pub plt: Plt,
     /// FDEs describing discarded code, per object: (section, dead records).
     pub dead_fdes: Vec<Vec<(u32, Vec<crate::unwind::DeadFde>)>>,
+    /// Range-extension / interworking thunks (ARM), decided after layout.
+    pub thunks: crate::thunks::Thunks,
 }
 
 /// What the core needs to know about the symbol a relocation refers to.
@@ -50,6 +52,7 @@ impl<'d> Link<'d> {
             got: Got::default(),
             plt: Plt::default(),
             dead_fdes: Vec::new(),
+            thunks: Default::default(),
         }
     }
 
@@ -248,7 +251,15 @@ pub fn run(opts: &Options) -> Result<()> {
         link.plt.add(id);
     }
     let plan = crate::dynamic::plan(&link, &scan.dyn_sites, scan.textrel)?;
-    let layout = crate::layout::layout(&link, &plan)?;
+    let mut layout = crate::layout::layout(&link, &plan)?;
+    // Thunks depend on addresses and move addresses: lay out again until no branch needs a
+    // new one (the set only grows, so this terminates; in practice one or two rounds).
+    let mut thunks = std::mem::take(&mut link.thunks);
+    while crate::thunks::grow(&link, &layout, &mut thunks) {
+        link.thunks = thunks.clone();
+        layout = crate::layout::layout(&link, &plan)?;
+    }
+    link.thunks = thunks;
     let image = crate::write::write_image(&link, &plan, &layout, &scan.dyn_sites)?;
     crate::write::write_atomically(&opts.output, &image)
 }

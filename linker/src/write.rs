@@ -450,6 +450,19 @@ pub fn write_image(
             Synth::ShStrTab => {
                 put.buf[at..at + layout.shstrtab.len()].copy_from_slice(&layout.shstrtab)
             }
+            Synth::Thunks => {
+                let buf = &mut put.buf[at..at + s.size as usize];
+                for (spec, dest, off) in &link.thunks.entries {
+                    let start = *off as usize;
+                    arch.write_thunk(
+                        spec,
+                        &mut buf[start..start + spec.size as usize],
+                        s.addr + off,
+                        *dest,
+                    )
+                    .map_err(|e| LinkError::Other(format!(".text.thunks: {e}")))?;
+                }
+            }
             Synth::BuildId | Synth::EhFrameHdr | Synth::Got | Synth::Commons => {}
         }
         let _ = i;

@@ -376,6 +376,10 @@ pub fn write_data_field(field: &Field, site: &mut [u8], value: i64) -> Result<()
 /// Reads a little-endian data field as a sign-extended value (implicit addends of data words).
 pub fn read_data_field(field: &Field, site: &[u8]) -> Result<i64, FieldError> {
     let size = usize::from(field.size);
+    if size == 0 {
+        // R_ARM_NONE, R_ARM_V4BX: no field, no addend.
+        return Ok(0);
+    }
     let bytes = site.get(..size).ok_or(FieldError::OutOfBounds)?;
     let mut raw = [0u8; 8];
     raw[..size].copy_from_slice(bytes);

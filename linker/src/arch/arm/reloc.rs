@@ -259,6 +259,12 @@ impl ArmField {
 
     /// The generic description of this field.
     pub fn field(self) -> Field {
+        // Plain words are data to the core (it may turn them into dynamic relocations).
+        match self {
+            ArmField::Word => return Field::data(4, Range::Either(32)),
+            ArmField::Nothing => return Field::data(0, Range::Any),
+            _ => {}
+        }
         Field {
             size: self.size(),
             range: self.range(),
