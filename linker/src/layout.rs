@@ -33,6 +33,8 @@ pub enum Synth {
     GotPlt,
     EhFrameHdr,
     Commons,
+    /// An output section the target merged from its inputs ([`Layout::merged`]).
+    Merged(u32),
     ShStrTab,
 }
 
@@ -92,6 +94,8 @@ pub struct Layout {
     pub shstrtab: Vec<u8>,
     /// `sh_name` of each section, parallel to `sections`.
     pub sh_names: Vec<u32>,
+    /// Contents of the [`Synth::Merged`] sections.
+    pub merged: Vec<Vec<u8>>,
 }
 
 impl Layout {
@@ -290,6 +294,27 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         }
     }
 
+    // Sections the target merges rather than concatenates (ARM build attributes).
+    let mut merged = Vec::new();
+    for out in sections.iter_mut() {
+        let Content::Inputs(list) = &out.content else {
+            continue;
+        };
+        let inputs: Vec<(&str, &[u8])> = list
+            .iter()
+            .map(|&(f, s)| {
+                let obj = &link.objects[f as usize];
+                (obj.name.as_str(), obj.sections[s as usize].data)
+            })
+            .collect();
+        if let Some(result) = arch.merge_sections(out.sh_type, &inputs) {
+            let bytes = result.map_err(LinkError::Other)?;
+            out.size = bytes.len() as u64;
+            out.content = Content::Synthetic(Synth::Merged(merged.len() as u32));
+            merged.push(bytes);
+        }
+    }
+
     // Synthetic sections; absent when empty.
     let dynamic_ok = link.opts.shared;
     let mut synth = |name: &[u8],
@@ -345,7 +370,9 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
                 elf::SHT_GNU_HASH.0,
                 a,
                 word,
-                0,
+                // As GNU ld: ELF32 tables are all 4-byte words (eu-elflint checks this);
+                // ELF64 mixes 8-byte Bloom words with 4-byte buckets.
+                if is64 { 0 } else { 4 },
                 h.len() as u64,
             );
         }
@@ -810,5 +837,6 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         file_size,
         shstrtab,
         sh_names,
+        merged,
     })
 }

@@ -463,6 +463,10 @@ pub fn write_image(
                     .map_err(|e| LinkError::Other(format!(".text.thunks: {e}")))?;
                 }
             }
+            Synth::Merged(k) => {
+                let bytes = &layout.merged[k as usize];
+                put.buf[at..at + bytes.len()].copy_from_slice(bytes);
+            }
             Synth::BuildId | Synth::EhFrameHdr | Synth::Got | Synth::Commons => {}
         }
         let _ = i;

@@ -36,7 +36,12 @@ fn plt_matches_gnu_ld() {
     let mut header = vec![0u8; layout.header_size as usize];
     Arm.write_plt_header(&mut header, plt0, got_plt)
         .expect("PLT0");
-    assert_eq!(header, plt_bytes[..20], "PLT0");
+    assert_eq!(header[..20], plt_bytes[..20], "PLT0");
+    assert_eq!(
+        header[20..],
+        [0xf0, 0x00, 0xf0, 0xe7].repeat(3),
+        "PLT0 padding traps"
+    );
 
     let rel_plt = elf.section_by_name(".rel.plt").expect(".rel.plt");
     let rel_bytes = rel_plt.data().expect("rel.plt data");

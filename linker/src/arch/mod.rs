@@ -283,6 +283,15 @@ pub trait Arch: Sync + Send {
         let align = tls_align.max(1);
         -(tls_size.div_ceil(align) as i64 * align as i64)
     }
+    /// Merges the inputs of an output section whose contents cannot simply be concatenated
+    /// (ARM: `.ARM.attributes`); `None` for ordinary sections. Inputs are (object name, bytes).
+    fn merge_sections(
+        &self,
+        _sh_type: u32,
+        _inputs: &[(&str, &[u8])],
+    ) -> Option<Result<Vec<u8>, String>> {
+        None
+    }
     /// Page size used to align segments.
     fn page_size(&self) -> u64 {
         0x1000

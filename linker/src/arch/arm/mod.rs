@@ -4,6 +4,7 @@
 //! - [`plt`]: the lazy PLT in ARM state, as glibc's loader expects it.
 //! - [`thunk`]: range-extension and interworking thunks.
 
+pub mod attributes;
 pub mod plt;
 pub mod reloc;
 pub mod thunk;
@@ -112,6 +113,14 @@ impl Arch for Arm {
         // Variant 1: TP points at an 8-byte TCB, the executable's block follows, aligned.
         let align = tls_align.max(1);
         8u64.div_ceil(align) as i64 * align as i64
+    }
+
+    fn merge_sections(
+        &self,
+        sh_type: u32,
+        inputs: &[(&str, &[u8])],
+    ) -> Option<Result<Vec<u8>, String>> {
+        (sh_type == elf::SHT_ARM_ATTRIBUTES.0).then(|| attributes::merge(inputs))
     }
 
     fn reloc_name(&self, r_type: u32) -> Option<&'static str> {

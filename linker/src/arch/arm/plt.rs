@@ -9,7 +9,9 @@ use super::reloc::ArmField;
 use crate::arch::{FieldError, PltEntryAddrs, PltLayout};
 
 pub const LAYOUT: PltLayout = PltLayout {
-    header_size: 20,
+    // The classic 20-byte PLT0, padded with traps so that `.plt`'s size is a multiple of its
+    // 16-byte entries (sh_entsize).
+    header_size: 32,
     entry_size: 16,
     reserved_got_words: 3,
     align: 4,
@@ -30,6 +32,9 @@ pub fn write_header(buf: &mut [u8], plt0: u64, got_plt: u64) -> Result<(), Field
             0xe08f_e00e, // add lr, pc, lr
             0xe5be_f008, // ldr pc, [lr, #8]!
             offset,
+            TRAP,
+            TRAP,
+            TRAP,
         ],
     )
 }
