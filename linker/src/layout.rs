@@ -131,6 +131,9 @@ fn output_name(name: &[u8]) -> &[u8] {
         b".init_array",
         b".fini_array",
         b".gcc_except_table",
+        // ARM unwind tables: `.ARM.exidx.text.f` goes with `.text.f` into one table.
+        b".ARM.exidx",
+        b".ARM.extab",
     ];
     for p in PREFIXES {
         if name == *p || (name.starts_with(p) && name.get(p.len()) == Some(&b'.')) {
@@ -618,7 +621,18 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
     let has_relro = link.opts.relro && has(&|s| is_relro(s.rank));
     let has_dynamic = has(&|s| matches!(s.content, Content::Synthetic(Synth::Dynamic)));
     let has_ehdr = has(&|s| matches!(s.content, Content::Synthetic(Synth::EhFrameHdr)));
+    let arch_phdrs: Vec<(u32, u32)> = sections
+        .iter()
+        .filter(|s| s.is_alloc())
+        .filter_map(|s| arch.section_phdr(s.sh_type).map(|p| (p, s.sh_type)))
+        .fold(Vec::new(), |mut seen, pair| {
+            if !seen.contains(&pair) {
+                seen.push(pair);
+            }
+            seen
+        });
     let phnum = segments_present.len()
+        + arch_phdrs.len()
         + usize::from(has_dynamic)
         + usize::from(has_note)
         + usize::from(has_tls)
@@ -783,6 +797,14 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             elf::PF_R.0,
             span(&|s| matches!(s.content, Content::Synthetic(Synth::EhFrameHdr))),
             Some(4),
+        );
+    }
+    for &(p_type, sh_type) in &arch_phdrs {
+        push_span(
+            p_type,
+            elf::PF_R.0,
+            span(&|s| s.sh_type == sh_type && s.is_alloc()),
+            None,
         );
     }
     let stack_flags = if link.opts.exec_stack {

@@ -474,6 +474,16 @@ pub fn write_image(
 
     write_headers(link, plan, layout, &mut put);
 
+    for s in layout
+        .sections
+        .iter()
+        .filter(|s| s.is_alloc() && !s.is_nobits())
+    {
+        let range = s.offset as usize..(s.offset + s.size) as usize;
+        arch.finalize_section(s.sh_type, &mut image[range], s.addr)
+            .map_err(LinkError::Other)?;
+    }
+
     if let Some((_, hdr)) = layout.find(Synth::EhFrameHdr) {
         if let Some(eh) = layout.by_name(b".eh_frame") {
             let bytes = &image[eh.offset as usize..(eh.offset + eh.size) as usize];
@@ -598,6 +608,11 @@ fn section_link_info(plan: &DynPlan, layout: &Layout, s: &OutSection) -> (u32, u
         Content::Synthetic(Synth::VerNeed) => (idx(Synth::DynStr), plan.verneed.len() as u32),
         Content::Synthetic(Synth::VerDef) => (idx(Synth::DynStr), plan.verdef.len() as u32),
         Content::Synthetic(Synth::Dynamic) => (idx(Synth::DynStr), 0),
+        // SHF_LINK_ORDER tables (ARM .ARM.exidx) describe the code in .text.
+        _ if s.flags & u64::from(elf::SHF_LINK_ORDER.0) != 0 => {
+            let text = layout.sections.iter().position(|t| t.name == b".text");
+            (text.map_or(0, |i| i as u32 + 1), 0)
+        }
         _ => (0, 0),
     }
 }

@@ -292,6 +292,16 @@ pub trait Arch: Sync + Send {
     ) -> Option<Result<Vec<u8>, String>> {
         None
     }
+    /// A program header type that must cover every output section of type `sh_type`
+    /// (ARM: PT_ARM_EXIDX over `.ARM.exidx`).
+    fn section_phdr(&self, _sh_type: u32) -> Option<u32> {
+        None
+    }
+    /// Rewrites a section's final contents (at `addr`) once relocated (ARM: sorts
+    /// `.ARM.exidx` by function address).
+    fn finalize_section(&self, _sh_type: u32, _data: &mut [u8], _addr: u64) -> Result<(), String> {
+        Ok(())
+    }
     /// Page size used to align segments.
     fn page_size(&self) -> u64 {
         0x1000

@@ -5,6 +5,7 @@
 //! - [`thunk`]: range-extension and interworking thunks.
 
 pub mod attributes;
+pub mod exidx;
 pub mod plt;
 pub mod reloc;
 pub mod thunk;
@@ -121,6 +122,17 @@ impl Arch for Arm {
         inputs: &[(&str, &[u8])],
     ) -> Option<Result<Vec<u8>, String>> {
         (sh_type == elf::SHT_ARM_ATTRIBUTES.0).then(|| attributes::merge(inputs))
+    }
+
+    fn section_phdr(&self, sh_type: u32) -> Option<u32> {
+        (sh_type == elf::SHT_ARM_EXIDX.0).then_some(elf::PT_ARM_EXIDX.0)
+    }
+    fn finalize_section(&self, sh_type: u32, data: &mut [u8], addr: u64) -> Result<(), String> {
+        if sh_type == elf::SHT_ARM_EXIDX.0 {
+            exidx::sort(data, addr)
+        } else {
+            Ok(())
+        }
     }
 
     fn reloc_name(&self, r_type: u32) -> Option<&'static str> {

@@ -108,7 +108,9 @@ pub const TABLE: &[ArmReloc] = {
         r(elf::R_ARM_ABS32, "R_ARM_ABS32", Absolute, Word),
         r(elf::R_ARM_TARGET1, "R_ARM_TARGET1", Absolute, Word),
         r(elf::R_ARM_REL32, "R_ARM_REL32", PcRelative, Word),
-        r(elf::R_ARM_PREL31, "R_ARM_PREL31", PcRelative, Prel31),
+        // In `.ARM.extab`, PREL31 names the personality routine, which may be imported: like
+        // GNU ld, resolve it to a PLT entry then (a callable address in this output).
+        r(elf::R_ARM_PREL31, "R_ARM_PREL31", Plt, Prel31),
         r(elf::R_ARM_CALL, "R_ARM_CALL", Plt, ArmCall),
         r(elf::R_ARM_JUMP24, "R_ARM_JUMP24", Plt, ArmJump),
         r(elf::R_ARM_PLT32, "R_ARM_PLT32", Plt, ArmJump),
