@@ -26,8 +26,8 @@ pub enum Synth {
     RelaDyn,
     RelaPlt,
     Plt,
-    /// Range-extension / interworking thunks ([`crate::thunks`]).
-    Thunks,
+    /// Range-extension / interworking thunks ([`crate::thunks`]), by island.
+    Thunks(u8),
     Dynamic,
     Got,
     GotPlt,
@@ -168,6 +168,7 @@ fn rank(name: &[u8], sh_type: u32, flags: u64) -> u32 {
         b".rela.plt" | b".rel.plt" => return 28,
         b".init" => return 30,
         b".plt" | b".text.thunks" => return 31,
+        b".text.thunks.end" => return 33,
         b".text" => return 32,
         b".fini" => return 34,
         b".rodata" => return 40,
@@ -550,16 +551,18 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             size,
         );
     }
-    if !link.thunks.is_empty() {
-        synth(
-            b".text.thunks",
-            Synth::Thunks,
-            elf::SHT_PROGBITS.0,
-            ax,
-            link.thunks.align,
-            0,
-            link.thunks.size,
-        );
+    for (i, island) in link.thunks.islands.iter().enumerate() {
+        if !island.entries.is_empty() {
+            synth(
+                crate::thunks::ISLAND_NAMES[i],
+                Synth::Thunks(i as u8),
+                elf::SHT_PROGBITS.0,
+                ax,
+                island.align,
+                0,
+                island.size,
+            );
+        }
     }
     synth(b".shstrtab", Synth::ShStrTab, elf::SHT_STRTAB.0, 0, 1, 0, 0);
 

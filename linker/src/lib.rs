@@ -21,7 +21,7 @@ pub mod script;
 pub mod search;
 pub mod shared_file;
 pub mod symbols;
-pub mod unwind;
 pub mod thunks;
+pub mod unwind;
 pub mod versions;
 pub mod write;

@@ -255,7 +255,14 @@ pub fn run(opts: &Options) -> Result<()> {
     // Thunks depend on addresses and move addresses: lay out again until no branch needs a
     // new one (the set only grows, so this terminates; in practice one or two rounds).
     let mut thunks = std::mem::take(&mut link.thunks);
+    let mut rounds = 0;
     while crate::thunks::grow(&link, &layout, &mut thunks) {
+        rounds += 1;
+        if rounds > 32 {
+            return Err(crate::error::LinkError::Other(
+                "thunk placement does not converge".into(),
+            ));
+        }
         link.thunks = thunks.clone();
         layout = crate::layout::layout(&link, &plan)?;
     }

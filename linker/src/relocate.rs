@@ -75,9 +75,10 @@ fn got_entry_addr(link: &Link, layout: &Layout, kind: GotKind, target: Target) -
 
 /// Where a branch (a [`RelExpr::Plt`] relocation) goes before any thunk: the symbol's PLT
 /// entry when it has one and may be preempted, else the symbol (`s`).
-pub fn branch_dest(link: &Link, layout: &Layout, info: &TargetInfo, s: u64) -> u64 {
-    match info.target {
-        Target::Global(id) if !info.binds_locally => match link.plt.index_of(id) {
+pub fn branch_dest(link: &Link, layout: &Layout, target: Target, binds_locally: bool) -> u64 {
+    let s = target_address(link, layout, target);
+    match target {
+        Target::Global(id) if !binds_locally => match link.plt.index_of(id) {
             Some(n) => {
                 let pl = link.arch.plt_layout();
                 layout.addr_of(Synth::Plt) + pl.header_size + pl.entry_size * n as u64
@@ -185,14 +186,17 @@ pub fn relocate_section(
             }
             RelExpr::PcRelative => sa.wrapping_sub(p),
             RelExpr::Plt => {
-                let mut dest = branch_dest(link, layout, &info, s);
+                let mut dest = branch_dest(link, layout, info.target, info.binds_locally);
                 let facts = SymbolFacts {
                     binds_locally: info.binds_locally,
                     is_function: info.is_function,
                     undefined_weak: info.undefined_weak,
                 };
                 if let Some(spec) = arch.needs_thunk(r.r_type, p, dest, facts) {
-                    match link.thunks.addr(layout, spec, dest) {
+                    match link
+                        .thunks
+                        .addr(layout, p, spec, info.target, info.binds_locally)
+                    {
                         Some(thunk) => dest = thunk,
                         None => {
                             errors.push(context("internal error: no thunk for this branch"));

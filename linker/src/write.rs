@@ -450,9 +450,11 @@ pub fn write_image(
             Synth::ShStrTab => {
                 put.buf[at..at + layout.shstrtab.len()].copy_from_slice(&layout.shstrtab)
             }
-            Synth::Thunks => {
+            Synth::Thunks(island) => {
                 let buf = &mut put.buf[at..at + s.size as usize];
-                for (spec, dest, off) in &link.thunks.entries {
+                for e in &link.thunks.islands[island as usize].entries {
+                    let (spec, off) = (&e.spec, &e.offset);
+                    let dest = &relocate::branch_dest(link, layout, e.target, e.binds_locally);
                     let start = *off as usize;
                     arch.write_thunk(
                         spec,
