@@ -232,6 +232,13 @@ pub fn run(opts: &Options) -> Result<()> {
     crate::versions::apply_version_scripts(&mut link)?;
     link.dead_fdes = crate::unwind::find_dead_fdes(&link);
 
+    let flags: Vec<u32> = link.objects.iter().map(|o| o.flags).collect();
+    if let Err((index, why)) = link.arch.check_input_flags(&flags) {
+        return Err(LinkError::Other(format!(
+            "{}: {why}",
+            link.objects[index].name
+        )));
+    }
     let scan = crate::scan::scan(&link);
     let mut errors = scan.errors;
     errors.extend(link.undefined_errors(&scan.undefined));

@@ -611,7 +611,7 @@ fn section_link_info(plan: &DynPlan, layout: &Layout, s: &OutSection) -> (u32, u
         Content::Synthetic(Synth::VerDef) => (idx(Synth::DynStr), plan.verdef.len() as u32),
         Content::Synthetic(Synth::Dynamic) => (idx(Synth::DynStr), 0),
         // SHF_LINK_ORDER tables (ARM .ARM.exidx) describe the code in .text.
-        _ if s.flags & u64::from(elf::SHF_LINK_ORDER.0) != 0 => {
+        _ if s.flags & elf::SHF_LINK_ORDER.0 != 0 => {
             let text = layout.sections.iter().position(|t| t.name == b".text");
             (text.map_or(0, |i| i as u32 + 1), 0)
         }

@@ -271,9 +271,9 @@ pub trait Arch: Sync + Send {
     fn interpreter_for_flags(&self, _output_flags: u32) -> &'static str {
         self.default_interpreter()
     }
-    /// Checks that an input's `e_flags` (`this`) may be linked with the first input's
-    /// (`first`); the error is completed with the input's name (ARM: float ABIs must agree).
-    fn check_input_flags(&self, _first: u32, _this: u32) -> Result<(), String> {
+    /// Checks that the inputs' `e_flags` (in input order) may be linked together; on error,
+    /// the index of the first offending input and why (ARM: EABI version, float ABIs agree).
+    fn check_input_flags(&self, _flags: &[u32]) -> Result<(), (usize, String)> {
         Ok(())
     }
     /// Offset from the thread pointer to the start of the executable's TLS block of

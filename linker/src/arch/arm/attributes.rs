@@ -16,6 +16,18 @@ const TAG_CPU_NAME: u64 = 5;
 const TAG_COMPATIBILITY: u64 = 32;
 const TAG_ALSO_COMPATIBLE_WITH: u64 = 65;
 const TAG_CONFORMANCE: u64 = 67;
+const TAG_ABI_FP_NUMBER_MODEL: u64 = 23;
+const TAG_ABI_VFP_ARGS: u64 = 28;
+/// Tag_ABI_VFP_args value of code that passes no floating-point arguments at all.
+const VFP_ARGS_COMPATIBLE: u64 = 3;
+
+fn describe_vfp_args(value: u64) -> &'static str {
+    match value {
+        0 => "the base (soft-float) procedure call standard, floating-point arguments in core registers",
+        1 => "VFP register arguments (hard-float)",
+        _ => "a toolchain-specific floating-point calling convention",
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Value {
@@ -28,8 +40,32 @@ enum Value {
 /// Merges the `.ARM.attributes` sections of the named inputs.
 pub fn merge(inputs: &[(&str, &[u8])]) -> Result<Vec<u8>, String> {
     let mut merged: BTreeMap<u64, Value> = BTreeMap::new();
+    // The first input that passes floating-point values, and how (as GNU ld checks it: code
+    // without a floating-point number model, or compatible with both, does not count).
+    let mut float_convention: Option<(&str, u64)> = None;
     for &(name, data) in inputs {
         let attrs = parse(data).map_err(|e| format!("{name}: malformed .ARM.attributes: {e}"))?;
+        let number = |tag: u64| {
+            attrs.iter().find_map(|(t, v)| match v {
+                Value::Number(n) if *t == tag => Some(*n),
+                _ => None,
+            })
+        };
+        let uses_float = number(TAG_ABI_FP_NUMBER_MODEL).unwrap_or(0) != 0;
+        let vfp_args = number(TAG_ABI_VFP_ARGS).unwrap_or(0);
+        if uses_float && vfp_args != VFP_ARGS_COMPATIBLE {
+            match float_convention {
+                None => float_convention = Some((name, vfp_args)),
+                Some((first, theirs)) if theirs != vfp_args => {
+                    return Err(format!(
+                        "{name} uses {}, but {first} uses {}: soft-float and hard-float code cannot be linked together",
+                        describe_vfp_args(vfp_args),
+                        describe_vfp_args(theirs)
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
         for (tag, value) in attrs {
             match (merged.get_mut(&tag), &value) {
                 (None, _) => {
@@ -203,5 +239,30 @@ mod tests {
             ]
         );
         assert!(merge(&[("bad.o", b"B")]).unwrap_err().contains("bad.o"));
+    }
+
+    #[test]
+    fn soft_and_hard_float_code_do_not_mix() {
+        let object = |attrs: &[(u64, u64)]| {
+            let map = attrs.iter().map(|&(t, v)| (t, Value::Number(v))).collect();
+            write(&map)
+        };
+        let hard = object(&[(TAG_ABI_FP_NUMBER_MODEL, 3), (TAG_ABI_VFP_ARGS, 1)]);
+        let soft = object(&[(TAG_ABI_FP_NUMBER_MODEL, 3)]);
+        let no_float = object(&[(6, 10)]);
+        let compatible = object(&[(TAG_ABI_FP_NUMBER_MODEL, 3), (TAG_ABI_VFP_ARGS, 3)]);
+        let err = merge(&[("hard.o", &hard), ("none.o", &no_float), ("soft.o", &soft)])
+            .expect_err("mixing must fail");
+        assert!(err.starts_with("soft.o uses the base"), "{err}");
+        assert!(
+            err.contains("but hard.o uses VFP register arguments"),
+            "{err}"
+        );
+        merge(&[
+            ("hard.o", &hard),
+            ("none.o", &no_float),
+            ("c.o", &compatible),
+        ])
+        .expect("ok");
     }
 }

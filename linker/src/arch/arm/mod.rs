@@ -106,9 +106,12 @@ impl Arch for Arm {
             "/lib/ld-linux-armhf.so.3"
         }
     }
-    fn check_input_flags(&self, first: u32, this: u32) -> Result<(), String> {
-        let so_far = check_flags(first, FloatAbi::Unspecified)?;
-        check_flags(this, so_far).map(drop)
+    fn check_input_flags(&self, flags: &[u32]) -> Result<(), (usize, String)> {
+        let mut so_far = FloatAbi::Unspecified;
+        for (index, &flags) in flags.iter().enumerate() {
+            so_far = check_flags(flags, so_far).map_err(|e| (index, e))?;
+        }
+        Ok(())
     }
     fn tls_block_offset(&self, _tls_size: u64, tls_align: u64) -> i64 {
         // Variant 1: TP points at an 8-byte TCB, the executable's block follows, aligned.

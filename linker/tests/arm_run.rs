@@ -1,6 +1,7 @@
 //! ARM shared libraries linked by tether, loaded by glibc's loader under qemu-arm: the seed
 //! scenario (libgo's DT_INIT calls libtest, which calls back) from GCC (Thumb-2 and ARM) and
-//! clang at -O0 and -O2, and lazy binding observed from inside a library.
+//! clang at -O0 and -O2, lazy binding observed from inside a library, C++ exceptions, static
+//! constructors and COMDAT, interworking and far calls through thunks.
 
 mod arm_common;
 
@@ -215,4 +216,114 @@ fn lazy_binding_happens_at_the_first_call_and_z_now_binds_at_load() {
             "-z now: {now}; LD_DEBUG said:\n{stderr}"
         );
     }
+}
+
+fn gxx(args: &[&str]) {
+    run("arm-linux-gnueabihf-g++", "g++-arm-linux-gnueabihf", args);
+}
+
+#[test]
+fn cxx_exception_thrown_in_the_library_is_caught_in_the_program() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let b = tether_dir(tmp.path());
+    for (name, state) in [("thumb", "-mthumb"), ("arm", "-marm")] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let object = compile(
+            &["arm-linux-gnueabihf-g++", "-O2", state],
+            &format!("{FIXTURES}/exc_lib.cpp"),
+            &dir.join("exc_lib.o"),
+        );
+        let lib = dir.join("libexc.so");
+        gxx(&["-B", &b, "-shared", "-o", path_str(&lib), path_str(&object)]);
+        check_clean(&lib);
+        let main = dir.join("exc_main");
+        let ldir = format!("-L{}", dir.display());
+        gxx(&[
+            &format!("{FIXTURES}/exc_main.cpp"),
+            "-o",
+            path_str(&main),
+            &ldir,
+            "-lexc",
+        ]);
+        let (stdout, _) = qemu(&main, &dir, &[]);
+        // The static constructor ran once, the COMDAT template works, the exception crossed.
+        assert_eq!(stdout, "twice 42 count 1\ncaught: too big: 5\n", "{name}");
+    }
+}
+
+#[test]
+fn far_calls_beyond_arm_and_thumb_reach_go_through_thunks() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let b = tether_dir(dir);
+    let object = compile(
+        &["arm-linux-gnueabihf-gcc"],
+        &format!("{FIXTURES}/far.S"),
+        &dir.join("far.o"),
+    );
+    let lib = dir.join("libfar.so");
+    gcc(&["-B", &b, "-shared", "-o", path_str(&lib), path_str(&object)]);
+    check_clean(&lib);
+    let main = dir.join("far_main");
+    let ldir = format!("-L{}", dir.display());
+    gcc(&[
+        &format!("{FIXTURES}/far_main.c"),
+        "-o",
+        path_str(&main),
+        &ldir,
+        "-lfar",
+    ]);
+    let (stdout, _) = qemu(&main, dir, &[]);
+    assert_eq!(stdout, "23 14 18\n");
+}
+
+/// The corpus's interworking scenario (emu-tests/scenarios/arm-interworking), built as its
+/// scenario.json says: ARM and Thumb objects in one library, veneers for tail calls that
+/// change state, a pointer to a Thumb function, calls 17 MiB away.
+#[test]
+fn interworking_scenario_runs() {
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../emu-tests/scenarios/arm-interworking"
+    );
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let b = tether_dir(dir);
+    let gcc_o2 = ["arm-linux-gnueabihf-gcc", "-O2"];
+    let objects = [
+        compile(
+            &[gcc_o2[0], gcc_o2[1], "-marm"],
+            &format!("{scenario}/arm_part.c"),
+            &dir.join("a.o"),
+        ),
+        compile(
+            &[gcc_o2[0], gcc_o2[1], "-mthumb"],
+            &format!("{scenario}/thumb_part.c"),
+            &dir.join("t.o"),
+        ),
+        compile(&gcc_o2, &format!("{scenario}/far.S"), &dir.join("far.o")),
+        compile(
+            &gcc_o2,
+            &format!("{scenario}/driver.c"),
+            &dir.join("driver.o"),
+        ),
+    ];
+    let lib = dir.join("libinter.so");
+    let mut args = vec!["-B", &b, "-shared", "-o", path_str(&lib)];
+    args.extend(objects.iter().map(|o| path_str(o)));
+    gcc(&args);
+    check_clean(&lib);
+    let main = dir.join("main");
+    let ldir = format!("-L{}", dir.display());
+    gcc(&[
+        &format!("{scenario}/main.c"),
+        "-o",
+        path_str(&main),
+        &ldir,
+        "-linter",
+    ]);
+    let (stdout, _) = qemu(&main, dir, &[]);
+    let expected = std::fs::read_to_string(format!("{scenario}/expected.txt")).expect("expected");
+    assert_eq!(stdout, expected);
 }
