@@ -581,6 +581,10 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         .iter()
         .map(|o| vec![None; o.sections.len()])
         .collect();
+    let code_sections = sections
+        .iter()
+        .filter(|s| s.is_alloc() && s.flags & u64::from(elf::SHF_EXECINSTR.0) != 0)
+        .count();
     for (oi, out) in sections.iter_mut().enumerate() {
         let Content::Inputs(list) = &out.content else {
             continue;
@@ -594,7 +598,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             size += sec.size;
             align = align.max(sec.align);
         }
-        out.size = size;
+        out.size = size + arch.section_tail(out.sh_type, code_sections);
         out.align = align;
     }
 

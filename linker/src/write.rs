@@ -476,13 +476,19 @@ pub fn write_image(
 
     write_headers(link, plan, layout, &mut put);
 
+    let code: Vec<(u64, u64)> = layout
+        .sections
+        .iter()
+        .filter(|s| s.is_alloc() && s.flags & u64::from(elf::SHF_EXECINSTR.0) != 0)
+        .map(|s| (s.addr, s.size))
+        .collect();
     for s in layout
         .sections
         .iter()
         .filter(|s| s.is_alloc() && !s.is_nobits())
     {
         let range = s.offset as usize..(s.offset + s.size) as usize;
-        arch.finalize_section(s.sh_type, &mut image[range], s.addr)
+        arch.finalize_section(s.sh_type, &mut image[range], s.addr, &code)
             .map_err(LinkError::Other)?;
     }
 

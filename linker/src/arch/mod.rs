@@ -297,9 +297,22 @@ pub trait Arch: Sync + Send {
     fn section_phdr(&self, _sh_type: u32) -> Option<u32> {
         None
     }
-    /// Rewrites a section's final contents (at `addr`) once relocated (ARM: sorts
-    /// `.ARM.exidx` by function address).
-    fn finalize_section(&self, _sh_type: u32, _data: &mut [u8], _addr: u64) -> Result<(), String> {
+    /// Bytes the target appends to an output section of type `sh_type` after its inputs,
+    /// given the number of executable output sections (ARM: `.ARM.exidx` entries that mark
+    /// code without unwind information). Filled by [`Arch::finalize_section`].
+    fn section_tail(&self, _sh_type: u32, _code_sections: usize) -> u64 {
+        0
+    }
+    /// Rewrites a section's final contents (at `addr`) once relocated (ARM: completes and
+    /// sorts `.ARM.exidx`). `code` holds the (address, size) of every executable output
+    /// section, in address order.
+    fn finalize_section(
+        &self,
+        _sh_type: u32,
+        _data: &mut [u8],
+        _addr: u64,
+        _code: &[(u64, u64)],
+    ) -> Result<(), String> {
         Ok(())
     }
     /// Page size used to align segments.

@@ -3,9 +3,60 @@
 //! words: PREL31 to the function, then either an inline unwind description (bit 31 set), the
 //! EXIDX_CANTUNWIND marker (1), or PREL31 to the function's `.ARM.extab` entry. Moving an entry
 //! changes its place, so the PC-relative words are re-encoded.
+//!
+//! Code without unwind entries (the PLT, thunks, `.init`/`.fini` from crti.o, assembly
+//! without `.fnstart`) must not be mistaken for the function before it: as GNU ld does, the
+//! table gets EXIDX_CANTUNWIND entries there. tether reserves one entry per executable output
+//! section plus a terminator ([`tail_size`]) and fills them once the table is relocated
+//! ([`complete`]): an output section with no entry of its own gets one at its start, and the
+//! remaining slots all mark the end of the code.
 
 /// The entry that says "this code cannot be unwound".
 pub const EXIDX_CANTUNWIND: u32 = 1;
+
+/// Bytes reserved after the inputs' entries.
+pub fn tail_size(code_sections: usize) -> u64 {
+    8 * (code_sections as u64 + 1)
+}
+
+/// Fills the reserved tail of the table at `addr` (relocated, not yet sorted); `code` is
+/// the (address, size) of each executable output section.
+pub fn complete(data: &mut [u8], addr: u64, code: &[(u64, u64)]) -> Result<(), String> {
+    let reserved = tail_size(code.len()) as usize;
+    let inputs = data
+        .len()
+        .checked_sub(reserved)
+        .ok_or(".ARM.exidx: smaller than its reserved entries")?;
+    let functions: Vec<i64> = data[..inputs]
+        .chunks_exact(8)
+        .enumerate()
+        .map(|(i, entry)| {
+            let first = u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
+            addr as i64 + 8 * i as i64 + prel31(first)
+        })
+        .collect();
+    let code_end = code.iter().map(|&(a, s)| a + s).max().unwrap_or(0) as i64;
+    let mut starts = code
+        .iter()
+        .filter(|&&(start, size)| {
+            let range = start as i64..(start + size) as i64;
+            size > 0 && !functions.iter().any(|f| range.contains(f))
+        })
+        .map(|&(start, _)| start as i64);
+    for (i, entry) in data[inputs..].chunks_exact_mut(8).enumerate() {
+        let place = (addr as usize + inputs) as i64 + 8 * i as i64;
+        let function = starts.next().unwrap_or(code_end);
+        let offset = function - place;
+        if !(-(1 << 30)..1 << 30).contains(&offset) {
+            return Err(format!(
+                ".ARM.exidx: entry at {place:#x} cannot reach {function:#x}"
+            ));
+        }
+        entry[..4].copy_from_slice(&(offset as u32 & 0x7fff_ffff).to_le_bytes());
+        entry[4..].copy_from_slice(&EXIDX_CANTUNWIND.to_le_bytes());
+    }
+    Ok(())
+}
 
 fn prel31(word: u32) -> i64 {
     (((word << 1) as i32) >> 1) as i64
@@ -90,5 +141,23 @@ mod tests {
         want.extend(entry(base + 16, 0x1100, Ok(0x3000)));
         assert_eq!(data, want);
         assert!(sort(&mut [0u8; 4], 0).is_err());
+    }
+
+    #[test]
+    fn code_without_entries_gets_cantunwind() {
+        let base = 0x3000i64;
+        // One input entry for a function in .text (0x1100..0x1200); .plt (0x1000..0x1040)
+        // has none; the code ends at 0x1200.
+        let code = [(0x1000u64, 0x40u64), (0x1100, 0x100)];
+        let mut data = entry(base, 0x1100, Err(0x80b0_b0b0)).to_vec();
+        data.resize(8 + tail_size(code.len()) as usize, 0);
+        complete(&mut data, base as u64, &code).expect("complete");
+        sort(&mut data, base as u64).expect("sort");
+        let mut want = Vec::new();
+        want.extend(entry(base, 0x1000, Err(EXIDX_CANTUNWIND)));
+        want.extend(entry(base + 8, 0x1100, Err(0x80b0_b0b0)));
+        want.extend(entry(base + 16, 0x1200, Err(EXIDX_CANTUNWIND)));
+        want.extend(entry(base + 24, 0x1200, Err(EXIDX_CANTUNWIND)));
+        assert_eq!(data, want);
     }
 }

@@ -130,8 +130,22 @@ impl Arch for Arm {
     fn section_phdr(&self, sh_type: u32) -> Option<u32> {
         (sh_type == elf::SHT_ARM_EXIDX.0).then_some(elf::PT_ARM_EXIDX.0)
     }
-    fn finalize_section(&self, sh_type: u32, data: &mut [u8], addr: u64) -> Result<(), String> {
+    fn section_tail(&self, sh_type: u32, code_sections: usize) -> u64 {
         if sh_type == elf::SHT_ARM_EXIDX.0 {
+            exidx::tail_size(code_sections)
+        } else {
+            0
+        }
+    }
+    fn finalize_section(
+        &self,
+        sh_type: u32,
+        data: &mut [u8],
+        addr: u64,
+        code: &[(u64, u64)],
+    ) -> Result<(), String> {
+        if sh_type == elf::SHT_ARM_EXIDX.0 {
+            exidx::complete(data, addr, code)?;
             exidx::sort(data, addr)
         } else {
             Ok(())
