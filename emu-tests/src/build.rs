@@ -13,6 +13,22 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use tether_qemu::{Arch, Tool};
 
+/// Host variables the build must not inherit: they add run paths, search directories or
+/// other compilers' pieces to what is built.
+const BUILD_VARIABLES: &[&str] = &[
+    "LD_RUN_PATH",
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+    "LIBRARY_PATH",
+    "COMPILER_PATH",
+    "GCC_EXEC_PREFIX",
+    "CPATH",
+    "C_INCLUDE_PATH",
+    "CPLUS_INCLUDE_PATH",
+    "CFLAGS",
+    "LDFLAGS",
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error(transparent)]
@@ -155,10 +171,12 @@ impl LinkerArgs {
                 // clang's default `ld` is the host's; ARM needs the cross binutils' one.
                 Arch::Arm => vec![format!("--ld-path={}", Tool::ARM_LD.find()?.display())],
             },
-            (Linker::Path { path, .. }, Compiler::Clang) => {
+            (Linker::Path { .. }, Compiler::Clang) => {
+                let path = linker.binary_for(target.arch).unwrap_or_default();
                 vec![format!("--ld-path={}", path.display())]
             }
-            (Linker::Path { path, .. }, Compiler::Gcc) => {
+            (Linker::Path { .. }, Compiler::Gcc) => {
+                let path = linker.binary_for(target.arch).unwrap_or_default();
                 // gcc (collect2) looks for a program called `ld` in the -B directories first.
                 let bin = dir.join("ld-bin");
                 let ld = bin.join("ld");
@@ -168,7 +186,7 @@ impl LinkerArgs {
                     source,
                 };
                 std::fs::create_dir_all(&bin).map_err(io)?;
-                let absolute = std::path::absolute(path).map_err(io)?;
+                let absolute = std::path::absolute(&path).map_err(io)?;
                 if std::fs::symlink_metadata(&ld).is_err() {
                     std::os::unix::fs::symlink(&absolute, &ld).map_err(io)?;
                 }
@@ -260,6 +278,9 @@ impl Builder {
         args.push("-o".into());
         args.push(output.display().to_string());
         args.extend(objects.iter().map(|o| o.display().to_string()));
+        // `needs` means DT_NEEDED, even where nothing references the library (an interposer):
+        // some toolchains default to --as-needed.
+        args.push("-Wl,--no-as-needed".into());
         for need in &module.needs {
             args.push(self.out.join(need).display().to_string());
         }
@@ -288,15 +309,17 @@ impl Builder {
         let program = tool.find()?;
         let command = format!("{} {}", tool.name, args.join(" "));
         self.commands.push(command.clone());
-        let result = Command::new(&program)
-            .args(args)
-            .env("LC_ALL", "C")
-            .output()
-            .map_err(|source| BuildError::Io {
-                what: "cannot run",
-                path: program.clone(),
-                source,
-            })?;
+        let mut process = Command::new(&program);
+        process.args(args).env("LC_ALL", "C");
+        // Variables that would silently change what the compilers and linkers produce.
+        for var in BUILD_VARIABLES {
+            process.env_remove(var);
+        }
+        let result = process.output().map_err(|source| BuildError::Io {
+            what: "cannot run",
+            path: program.clone(),
+            source,
+        })?;
         if result.status.success() {
             Ok((command, Ok(())))
         } else {

@@ -3,7 +3,7 @@
 
 use crate::backend::{applies, Backend};
 use crate::build::{build, BuildError};
-use crate::compare::{first_difference, Difference};
+use crate::compare::{first_difference, log_lines_around, Difference, OtherBackend};
 use crate::corpus::Scenario;
 use crate::linker::Linker;
 use crate::manifest::ErrorStage;
@@ -94,9 +94,8 @@ impl Report {
         serde_json::to_string_pretty(&value).unwrap_or_default()
     }
 
-    /// The matrix, one line per case, then every failure's first difference, then
-    /// `N passed, N failed`.
-    pub fn to_text(&self) -> String {
+    /// One line per case: `PASS|FAIL scenario target backend linker`.
+    pub fn to_list(&self) -> String {
         let mut out = String::new();
         let w = |f: fn(&CaseResult) -> usize| self.cases.iter().map(f).max().unwrap_or(0);
         let (ws, wt, wb) = (
@@ -114,6 +113,72 @@ impl Report {
                 c.linker
             ));
         }
+        out
+    }
+
+    /// The matrix: a row per scenario and linker, a column per target and backend, each cell
+    /// `ok`, `FAIL` or `-` (not applicable).
+    pub fn to_matrix(&self) -> String {
+        let target_rank = |name: &str| {
+            Target::all()
+                .iter()
+                .position(|t| t.name() == name)
+                .unwrap_or(usize::MAX)
+        };
+        let mut backends: Vec<&str> = Vec::new();
+        let mut columns: Vec<(&str, &str)> = Vec::new();
+        let mut rows: Vec<(&str, &str)> = Vec::new();
+        for c in &self.cases {
+            if !backends.contains(&c.backend.as_str()) {
+                backends.push(&c.backend);
+            }
+            if !columns.contains(&(c.target.as_str(), c.backend.as_str())) {
+                columns.push((&c.target, &c.backend));
+            }
+            if !rows.contains(&(c.scenario.as_str(), c.linker.as_str())) {
+                rows.push((&c.scenario, &c.linker));
+            }
+        }
+        backends.sort_unstable();
+        columns.sort_by_key(|(t, b)| (target_rank(t), backends.iter().position(|x| x == b)));
+        let first = rows.iter().map(|(s, _)| s.len()).max().unwrap_or(0).max(8);
+        let linker = rows.iter().map(|(_, l)| l.len()).max().unwrap_or(0).max(6);
+        let widths: Vec<usize> = columns
+            .iter()
+            .map(|(t, b)| t.len().max(b.len()).max(4))
+            .collect();
+        let mut out = format!("{:first$}  {:linker$}", "scenario", "linker");
+        for ((t, _), w) in columns.iter().zip(&widths) {
+            out.push_str(&format!("  {t:w$}"));
+        }
+        out.push_str(&format!("\n{:first$}  {:linker$}", "", ""));
+        for ((_, b), w) in columns.iter().zip(&widths) {
+            out.push_str(&format!("  {b:w$}"));
+        }
+        out.push('\n');
+        for (scenario, linker_name) in &rows {
+            out.push_str(&format!("{scenario:first$}  {linker_name:linker$}"));
+            for ((t, b), w) in columns.iter().zip(&widths) {
+                let cell = self
+                    .cases
+                    .iter()
+                    .find(|c| {
+                        c.scenario == *scenario
+                            && c.linker == *linker_name
+                            && c.target == *t
+                            && c.backend == *b
+                    })
+                    .map_or("-", |c| if c.passed() { "ok" } else { "FAIL" });
+                out.push_str(&format!("  {cell:w$}"));
+            }
+            out.push('\n');
+        }
+        out.lines().map(|l| format!("{}\n", l.trim_end())).collect()
+    }
+
+    /// The matrix, then every failure's first difference, then `N passed, N failed`.
+    pub fn to_text(&self) -> String {
+        let mut out = self.to_matrix();
         for c in self.cases.iter().filter(|c| !c.passed()) {
             if let Outcome::Fail { difference } = &c.outcome {
                 out.push_str(&format!(
@@ -135,6 +200,8 @@ impl Report {
 pub enum CheckError {
     #[error(transparent)]
     Scenario(#[from] crate::corpus::ScenarioError),
+    #[error("the linker {0} does not exist or is not a file")]
+    LinkerMissing(PathBuf),
     #[error("unknown scenario `{0}`")]
     UnknownScenario(String),
     #[error("cannot create a build directory: {0}")]
@@ -156,6 +223,13 @@ pub fn run(
     options: &CheckOptions,
 ) -> Result<Report, CheckError> {
     let started = std::time::Instant::now();
+    for linker in &options.linkers {
+        if let Linker::Path { path, .. } = linker {
+            if !path.is_file() {
+                return Err(CheckError::LinkerMissing(path.clone()));
+            }
+        }
+    }
     for name in &options.scenarios {
         if !scenarios.iter().any(|s| &s.name == name) {
             return Err(CheckError::UnknownScenario(name.clone()));
@@ -236,19 +310,44 @@ fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
         outcome,
     };
     match build(job.scenario, job.target, job.linker, dir) {
-        Ok(built) => job
-            .backends
-            .iter()
-            .map(|backend| {
-                let observation = backend.run(&built);
-                let outcome =
-                    match first_difference(job.scenario, backend.runs_program(), &observation) {
+        Ok(built) => {
+            let runs: Vec<_> = job
+                .backends
+                .iter()
+                .map(|backend| {
+                    let observation = backend.run(&built);
+                    let difference =
+                        first_difference(job.scenario, backend.runs_program(), &observation);
+                    (*backend, observation, difference)
+                })
+                .collect();
+            runs.iter()
+                .enumerate()
+                .map(|(i, (backend, _, difference))| {
+                    let outcome = match difference {
                         None => Outcome::Pass,
-                        Some(difference) => Outcome::Fail { difference },
+                        Some(difference) => {
+                            let mut difference = difference.clone();
+                            difference.others = runs
+                                .iter()
+                                .enumerate()
+                                .filter(|(j, _)| *j != i)
+                                .map(|(_, (other, observation, other_difference))| OtherBackend {
+                                    backend: other.name().to_string(),
+                                    passed: other_difference.is_none(),
+                                    context: log_lines_around(
+                                        &observation.log,
+                                        difference.needle.as_deref(),
+                                    ),
+                                })
+                                .collect();
+                            Outcome::Fail { difference }
+                        }
                     };
-                case(*backend, outcome)
-            })
-            .collect(),
+                    case(*backend, outcome)
+                })
+                .collect()
+        }
         Err(error) => {
             let outcome = build_outcome(job.scenario, &error);
             job.backends
@@ -282,18 +381,33 @@ fn build_outcome(scenario: &Scenario, error: &BuildError) -> Outcome {
             },
             observed: first,
             context: lines.map(str::to_string).collect(),
+            needle: None,
+            others: Vec::new(),
         },
     }
 }
 
-/// The built-in corpus on every target with the given linker, on the real-loader backends
-/// (qemu-user, and native on the host's architecture) plus any `extra` backends (Unicorn).
-/// This is what `tether check --linker PATH` runs.
-pub fn run_for_linker(linker: Linker, extra: &[&dyn Backend]) -> Result<Report, CheckError> {
+/// What `tether check` checks without `--linker`: GNU ld (the reference) and tether's
+/// `ld-tether` when it is built next to the running executable.
+pub fn default_linkers() -> Vec<Linker> {
+    let mut linkers = vec![Linker::GnuLd];
+    linkers.extend(Linker::tether_beside_current_exe());
+    linkers
+}
+
+/// The built-in corpus on the real-loader backends (qemu-user for both architectures, and
+/// native on the host's) plus any `extra` backends (the harness's Unicorn backend).
+pub fn run_builtin(options: &CheckOptions, extra: &[&dyn Backend]) -> Result<Report, CheckError> {
     let scenarios = crate::corpus::corpus()?;
     let qemu = crate::backend::RealLoader::qemu();
     let native = crate::backend::RealLoader::native();
     let mut backends: Vec<&dyn Backend> = vec![&native, &qemu];
     backends.extend_from_slice(extra);
-    run(&scenarios, &backends, &CheckOptions::new(vec![linker]))
+    run(&scenarios, &backends, options)
+}
+
+/// The built-in corpus on every target with one linker: what `tether check --linker PATH`
+/// runs (with the Unicorn backend as `extra`).
+pub fn run_for_linker(linker: Linker, extra: &[&dyn Backend]) -> Result<Report, CheckError> {
+    run_builtin(&CheckOptions::new(vec![linker]), extra)
 }

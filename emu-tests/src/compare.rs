@@ -14,6 +14,21 @@ pub struct Difference {
     pub observed: String,
     /// Lines of the backend's log around the difference.
     pub context: Vec<String>,
+    /// What the context was searched for, to show the other backends' logs at the same point.
+    #[serde(skip)]
+    pub needle: Option<String>,
+    /// The other backends that ran the same build: whether they passed, and their logs at the
+    /// same point. One backend failing where another passes points at that backend.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<OtherBackend>,
+}
+
+/// Another backend's view of the same build, shown next to a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtherBackend {
+    pub backend: String,
+    pub passed: bool,
+    pub context: Vec<String>,
 }
 
 impl std::fmt::Display for Difference {
@@ -27,6 +42,17 @@ impl std::fmt::Display for Difference {
                 writeln!(f, "    | {line}")?;
             }
         }
+        for other in &self.others {
+            let verdict = if other.passed { "passed" } else { "failed too" };
+            writeln!(
+                f,
+                "  {} on the same build {verdict}; its log there:",
+                other.backend
+            )?;
+            for line in &other.context {
+                writeln!(f, "    | {line}")?;
+            }
+        }
         Ok(())
     }
 }
@@ -35,19 +61,39 @@ fn difference(
     what: impl Into<String>,
     expected: impl Into<String>,
     observed: impl Into<String>,
-    context: Vec<String>,
+    context: Context,
 ) -> Difference {
     Difference {
         what: what.into(),
         expected: expected.into(),
         observed: observed.into(),
-        context,
+        context: context.lines,
+        needle: context.needle,
+        others: Vec::new(),
+    }
+}
+
+/// Where in a log a difference shows: the text searched for, and the lines around it.
+pub struct Context {
+    needle: Option<String>,
+    lines: Vec<String>,
+}
+
+fn context_around(log: &str, needle: Option<&str>) -> Context {
+    Context {
+        needle: needle.map(str::to_string),
+        lines: log_lines_around(log, needle),
     }
 }
 
 /// Log lines around the first line containing `needle` (the log's tail if none does).
-fn context_around(log: &str, needle: Option<&str>) -> Vec<String> {
-    let lines: Vec<&str> = log.lines().collect();
+pub fn log_lines_around(log: &str, needle: Option<&str>) -> Vec<String> {
+    // glibc separates its debug messages with empty ones (`  1234:\t`): they only take room.
+    let blank_debug_line = |l: &str| {
+        let t = l.trim();
+        t.len() > 1 && t.ends_with(':') && t[..t.len() - 1].bytes().all(|b| b.is_ascii_digit())
+    };
+    let lines: Vec<&str> = log.lines().filter(|l| !blank_debug_line(l)).collect();
     let at = needle
         .filter(|n| !n.is_empty())
         .and_then(|n| lines.iter().position(|l| l.contains(n)))
@@ -130,7 +176,10 @@ pub fn first_difference(
                 error.contains
             ),
             "every module linked",
-            Vec::new(),
+            Context {
+                needle: None,
+                lines: Vec::new(),
+            },
         ));
     }
     if let Some(error) = &observed.error {
@@ -152,11 +201,15 @@ pub fn first_difference(
                     format!("stdout line {}", i + 1),
                     w.map_or("(end of output)".to_string(), |l| format!("{l:?}")),
                     g.map_or("(end of output)".to_string(), |l| format!("{l:?}")),
-                    context_around(
-                        log,
-                        g.copied()
-                            .or(i.checked_sub(1).and_then(|p| got.get(p).copied())),
-                    ),
+                    Context {
+                        lines: log_lines_around(
+                            log,
+                            g.copied()
+                                .or(i.checked_sub(1).and_then(|p| got.get(p).copied())),
+                        ),
+                        // Another backend that got it right shows the expected line.
+                        needle: w.map(|l| l.to_string()),
+                    },
                 ));
             }
         }
@@ -226,6 +279,9 @@ pub fn first_difference(
 
     let mut from = 0;
     for expected in &expect.bindings {
+        if expect.bindings_in_any_order {
+            from = 0;
+        }
         let found = observed.bindings[from..]
             .iter()
             .position(|b| matches(expected, b));
@@ -248,8 +304,15 @@ pub fn first_difference(
                 let same_symbol: Vec<String> = observed
                     .bindings
                     .iter()
-                    .filter(|b| b.symbol == expected.symbol)
-                    .map(describe_observed)
+                    .enumerate()
+                    .filter(|(_, b)| b.symbol == expected.symbol)
+                    .map(|(i, b)| {
+                        let mut s = describe_observed(b);
+                        if i < from && matches(expected, b) {
+                            s.push_str(" (but before the binding expected ahead of it)");
+                        }
+                        s
+                    })
                     .collect();
                 return Some(difference(
                     format!("binding of `{}`", expected.symbol),

@@ -151,6 +151,10 @@ pub struct Expect {
     /// Bindings that must occur, in this order (other bindings may come between them).
     #[serde(default)]
     pub bindings: Vec<ExpectedBinding>,
+    /// The `bindings` may occur in any order (e.g. load-time relocations, whose order is the
+    /// order a linker happened to write them in).
+    #[serde(default)]
+    pub bindings_in_any_order: bool,
     /// Symbols no scenario object may bind to another object at run time (they must have been
     /// resolved inside their own object at link time).
     #[serde(default)]

@@ -47,8 +47,17 @@ fn an_altered_expected_output_fails_at_the_changed_line() {
     );
     let text = report.to_text();
     assert!(
-        text.contains("FAIL seed  arm-gcc-thumb  qemu  gnu-ld"),
+        text.starts_with(
+            "scenario  linker  arm-gcc-thumb\n                  qemu\nseed      gnu-ld  FAIL\n"
+        ),
         "{text}"
+    );
+    assert!(
+        report
+            .to_list()
+            .contains("FAIL seed  arm-gcc-thumb  qemu  gnu-ld"),
+        "{}",
+        report.to_list()
     );
     assert!(text.ends_with("0 passed, 1 failed\n"), "{text}");
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap_or_default();
@@ -138,10 +147,200 @@ fn gnu_ld_given_by_path_passes_like_the_default() {
         .find()
         .unwrap_or_else(|e| panic!("{e}"));
     let mut options = CheckOptions::new(vec![Linker::at(ld)]);
-    options.targets = vec![Target::X86_64_GCC, Target::X86_64_CLANG];
-    let report =
-        check::run(&[seed], &[&native as &dyn Backend], &options).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(report.cases.len(), 2);
+    // ARM links pick arm-linux-gnueabihf-ld.bfd, found next to ld.bfd.
+    options.targets = vec![
+        Target::X86_64_GCC,
+        Target::X86_64_CLANG,
+        Target::ARM_GCC_THUMB,
+        Target::ARM_CLANG,
+    ];
+    let qemu = RealLoader::qemu();
+    let backends: Vec<&dyn Backend> = vec![&native, &qemu];
+    let report = check::run(&[seed], &backends, &options).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.cases.len(), 6);
     assert!(report.success(), "{}", report.to_text());
-    assert!(report.to_text().ends_with("2 passed, 0 failed\n"));
+    assert!(report.to_text().ends_with("6 passed, 0 failed\n"));
+}
+
+/// A backend that runs the real loader and then misreports one output line, standing in for an
+/// emulator with a bug.
+struct Misreporting(RealLoader);
+
+impl Backend for Misreporting {
+    fn name(&self) -> &str {
+        "misreporting"
+    }
+    fn supports_arch(&self, arch: tether_emu_tests::Arch) -> bool {
+        self.0.supports_arch(arch)
+    }
+    fn runs_program(&self) -> bool {
+        true
+    }
+    fn run(&self, built: &tether_emu_tests::BuiltScenario) -> tether_emu_tests::Observation {
+        let mut observation = self.0.run(built);
+        observation.stdout = observation.stdout.replace("hello 2", "hello 3");
+        observation.log = observation.log.replace("hello 2", "hello 3");
+        observation
+    }
+}
+
+#[test]
+fn a_backend_that_disagrees_is_shown_next_to_the_one_that_passed() {
+    let seed = scenario("seed");
+    let qemu = RealLoader::qemu();
+    let bad = Misreporting(RealLoader::qemu());
+    let mut options = CheckOptions::new(vec![Linker::GnuLd]);
+    options.targets = vec![Target::ARM_GCC_ARM];
+    let backends: Vec<&dyn Backend> = vec![&qemu, &bad];
+    let report = check::run(&[seed], &backends, &options).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (report.passed(), report.failed()),
+        (1, 1),
+        "{}",
+        report.to_text()
+    );
+    let failed = report
+        .cases
+        .iter()
+        .find(|c| !c.passed())
+        .expect("one failure");
+    assert_eq!(failed.backend, "misreporting");
+    let Outcome::Fail { difference } = &failed.outcome else {
+        unreachable!()
+    };
+    assert_eq!(difference.what, "stdout line 5");
+    assert_eq!(difference.others.len(), 1);
+    assert_eq!(difference.others[0].backend, "qemu");
+    assert!(difference.others[0].passed);
+    // The passing backend's log is shown at the same point: its own line 5 and what precedes it.
+    let at = difference.others[0]
+        .context
+        .iter()
+        .position(|l| l == "libtest: hello 2")
+        .unwrap_or_else(|| panic!("{difference}"));
+    assert_eq!(difference.others[0].context[at - 1], "libgo: Go_callback 2");
+    assert!(
+        report
+            .to_text()
+            .contains("qemu on the same build passed; its log there:"),
+        "{}",
+        report.to_text()
+    );
+}
+
+#[test]
+fn a_missing_linker_or_scenario_is_an_error_before_anything_runs() {
+    let options = CheckOptions::new(vec![Linker::at("/nonexistent/ld-nothing")]);
+    let err = check::run(&[scenario("seed")], &[], &options).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the linker /nonexistent/ld-nothing does not exist or is not a file"
+    );
+    let mut options = CheckOptions::new(vec![Linker::GnuLd]);
+    options.scenarios = vec!["no-such-scenario".into()];
+    let err = check::run(&[scenario("seed")], &[], &options).unwrap_err();
+    assert_eq!(err.to_string(), "unknown scenario `no-such-scenario`");
+}
+
+/// Builds `name` for `target` with GNU ld, lets `patch` corrupt one output library, runs it on
+/// `backend` and returns the first difference.
+fn patched_run(
+    name: &str,
+    target: Target,
+    library: &str,
+    backend: &RealLoader,
+    patch: impl Fn(&mut Vec<u8>) -> usize,
+) -> tether_emu_tests::compare::Difference {
+    let s = scenario(name);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let built = build(&s, target, &Linker::GnuLd, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let path = &built
+        .libraries
+        .iter()
+        .find(|l| l.name == library)
+        .expect("library built")
+        .path;
+    let mut bytes = std::fs::read(path).expect("read library");
+    assert!(patch(&mut bytes) > 0, "nothing patched in {library}");
+    std::fs::write(path, bytes).expect("write library");
+    let observation = backend.run(&built);
+    first_difference(&s, true, &observation).expect("the corruption is caught")
+}
+
+#[test]
+fn a_wrong_pc32_addend_on_x86_64_is_caught() {
+    // via_got's `mov probe_target@GOTPCREL(%rip), %rax; ret` is followed by via_pcrel's
+    // `lea probe_local+12(%rip), %rax`: add one to that displacement, as a linker that got the
+    // R_X86_64_PC32 addend wrong would.
+    let patch = |bytes: &mut Vec<u8>| {
+        let at = (0..bytes.len().saturating_sub(11)).find(|&i| {
+            bytes[i..i + 3] == [0x48, 0x8b, 0x05]
+                && bytes[i + 7] == 0xc3
+                && bytes[i + 8..i + 11] == [0x48, 0x8d, 0x05]
+        });
+        let Some(at) = at else { return 0 };
+        let disp = at + 11;
+        let value = i32::from_le_bytes([
+            bytes[disp],
+            bytes[disp + 1],
+            bytes[disp + 2],
+            bytes[disp + 3],
+        ]) + 1;
+        bytes[disp..disp + 4].copy_from_slice(&value.to_le_bytes());
+        1
+    };
+    for backend in [RealLoader::native(), RealLoader::qemu()] {
+        let d = patched_run(
+            "asm-relocs",
+            Target::X86_64_GCC,
+            "libprobe.so",
+            &backend,
+            patch,
+        );
+        assert_eq!(d.what, "stdout line 2", "{d}");
+        assert_eq!(d.expected, "\"PC-relative with addend: ok\"");
+        assert_eq!(d.observed, "\"PC-relative with addend: WRONG\"");
+    }
+}
+
+#[test]
+fn an_off_by_one_in_the_arm_plt_entries_is_caught() {
+    // Every ARM PLT entry is `add ip, pc, #..; add ip, ip, #..; ldr pc, [ip, #imm]!`: make each
+    // load the next GOT slot, as a linker computing the slot offset off by one word would.
+    let patch = |bytes: &mut Vec<u8>| {
+        let mut patched = 0;
+        let word = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let mut i = 0;
+        while i + 12 <= bytes.len() {
+            let (a, b, c) = (word(bytes, i), word(bytes, i + 4), word(bytes, i + 8));
+            if a & 0xffff_f000 == 0xe28f_c000
+                && b & 0xffff_f000 == 0xe28c_c000
+                && c & 0xffff_f000 == 0xe5bc_f000
+            {
+                bytes[i + 8..i + 12].copy_from_slice(&(c + 4).to_le_bytes());
+                patched += 1;
+                i += 12;
+            } else {
+                i += 4;
+            }
+        }
+        patched
+    };
+    let d = patched_run(
+        "seed",
+        Target::ARM_GCC_ARM,
+        "libgo.so",
+        &RealLoader::qemu(),
+        patch,
+    );
+    // The first PLT call is in libgo's DT_INIT, before main: the run dies there, and the log
+    // shows the loader had just called libgo's initialiser.
+    assert_eq!(d.what, "run", "{d}");
+    assert!(d.observed.contains("signal 11"), "{d}");
+    let last_loader_line = d
+        .context
+        .iter()
+        .rfind(|l| l.contains("calling init:"))
+        .unwrap_or_else(|| panic!("{d}"));
+    assert!(last_loader_line.ends_with("/libgo.so"), "{d}");
 }

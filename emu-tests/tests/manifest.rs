@@ -44,6 +44,9 @@ fn the_built_in_corpus_parses_and_documents_itself() {
         "cxx-exceptions",
         "undefined-at-run",
         "link-error",
+        "interposition",
+        "copy-relocation",
+        "asm-relocs",
     ] {
         assert!(
             names.contains(&required),
@@ -167,6 +170,11 @@ fn comparison_checks_order_bindings_and_unbound_symbols() {
     swapped.bindings.swap(1, 2);
     let d = first_difference(&scenario, true, &swapped).expect("caught");
     assert_eq!(d.what, "binding of `g`");
+    assert!(
+        d.observed
+            .ends_with("(but before the binding expected ahead of it)"),
+        "{d}"
+    );
 
     let mut eager = good.clone();
     eager.bindings[1].after_lines = Some(0);

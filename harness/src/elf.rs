@@ -336,13 +336,19 @@ fn parse_with<H: FileHeader<Endian = object::LittleEndian>>(
     let Some(last) = segments.last() else {
         return Err(bad(path, "no PT_LOAD segment"));
     };
-    let span = page_up(last.vaddr + last.memsz);
-    if span > 1 << 32 {
+    // Far larger than any real library; a bigger span is a corrupt header, not a reason to
+    // allocate gigabytes.
+    const MAX_SPAN: u64 = 1 << 30;
+    let end = last
+        .vaddr
+        .checked_add(last.memsz)
+        .filter(|&e| e <= MAX_SPAN);
+    let Some(span) = end.map(page_up) else {
         return Err(bad(
             path,
-            format!("segments span {span:#x} bytes, more than the harness maps"),
+            "segments span more than 1 GiB, more than the harness maps",
         ));
-    }
+    };
     let mut image = vec![0u8; span as usize];
     for s in &segments {
         let src = &data[s.offset as usize..(s.offset + s.filesz) as usize];
@@ -533,6 +539,15 @@ fn read_dynamic(obj: &ElfObject, dv: u64, dynsym_count: Option<u32>) -> Result<D
         };
         let addr = check(name, addr)?;
         let size = get(size_tag).unwrap_or(0);
+        if addr
+            .checked_add(size)
+            .is_none_or(|end| end > obj.image.len() as u64)
+        {
+            return Err(bad(
+                &obj.path,
+                format!("{name} at {addr:#x} with {size:#x} bytes runs past the image"),
+            ));
+        }
         // Entries are relocated later (RELATIVE); here only the address matters.
         Ok((addr, vec![0; (size / w) as usize]))
     };

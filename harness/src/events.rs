@@ -21,6 +21,8 @@ pub enum Event {
         kind: String,
         address: u64,
         symbol: String,
+        /// The version the reference asks for (`GLIBC_2.4` in `puts@GLIBC_2.4`).
+        version: Option<String>,
         value: u64,
     },
     /// The count of RELATIVE relocations applied in one object.
@@ -30,13 +32,14 @@ pub enum Event {
         object: String,
         slot: u64,
         symbol: String,
+        version: Option<String>,
         target: u64,
         target_object: String,
         before: u64,
         after: u64,
         lazy: bool,
     },
-    /// An initialiser or finaliser started (`kind`: DT_INIT, DT_INIT_ARRAY[i], DT_FINI_ARRAY[i], DT_FINI).
+    /// An initialiser or finaliser started (`kind`: `DT_INIT`, `DT_INIT_ARRAY[i]`, `DT_FINI_ARRAY[i]`, `DT_FINI`).
     Init {
         object: String,
         kind: String,
@@ -59,6 +62,13 @@ pub enum Event {
     HostCall { function: String, from: u64 },
 }
 
+fn at(version: &Option<String>) -> String {
+    version
+        .as_ref()
+        .map(|v| format!("@{v}"))
+        .unwrap_or_default()
+}
+
 impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -74,8 +84,13 @@ impl std::fmt::Display for Event {
                 kind,
                 address,
                 symbol,
+                version,
                 value,
-            } => write!(f, "reloc  {object}: {kind} {address:#x} = {value:#x} ({symbol})"),
+            } => write!(
+                f,
+                "reloc  {object}: {kind} {address:#x} = {value:#x} ({symbol}{})",
+                at(version)
+            ),
             Event::RelativeRelocations { object, count } => {
                 write!(f, "reloc  {object}: {count} RELATIVE")
             }
@@ -83,6 +98,7 @@ impl std::fmt::Display for Event {
                 object,
                 slot,
                 symbol,
+                version,
                 target,
                 target_object,
                 before,
@@ -90,7 +106,8 @@ impl std::fmt::Display for Event {
                 lazy,
             } => write!(
                 f,
-                "bind   {object}: slot {slot:#x} {symbol} -> {target:#x} in {target_object} ({before:#x} -> {after:#x}, {})",
+                "bind   {object}: slot {slot:#x} {symbol}{} -> {target:#x} in {target_object} ({before:#x} -> {after:#x}, {})",
+                at(version),
                 if *lazy { "lazy" } else { "now" }
             ),
             Event::Init {

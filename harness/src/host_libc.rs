@@ -53,13 +53,13 @@ impl Heap {
         }
     }
     pub fn alloc(&mut self, len: u64) -> Option<u64> {
-        let len = len.max(1).div_ceil(16) * 16;
+        let len = len.max(1).checked_next_multiple_of(16)?;
         if let Some(k) = self.free.iter().position(|&(_, l)| l >= len) {
             let (a, l) = self.free.remove(k);
             self.live.insert(a, l);
             return Some(a);
         }
-        if self.next + len > self.end {
+        if self.next.checked_add(len)? > self.end {
             return None;
         }
         let a = self.next;
@@ -196,7 +196,10 @@ pub fn install(s: &mut Session) -> Result<()> {
     s.register_host_fn("fwrite", v, |s| {
         let (p, size, n) = (s.arg(0)?, s.arg(1)?, s.arg(2)?);
         let stream = stream_of(s, s.arg(3)?)?;
-        let bytes = s.read_memory(p, (size * n) as usize)?;
+        let total = size
+            .checked_mul(n)
+            .ok_or_else(|| host_fault("fwrite: size overflows".into()))?;
+        let bytes = s.read_memory(p, total as usize)?;
         s.write_stream(stream, &bytes);
         Ok(n)
     });
@@ -262,6 +265,11 @@ pub fn install(s: &mut Session) -> Result<()> {
     });
     s.register_host_fn("memset", v, |s| {
         let (d, c, n) = (s.arg(0)?, s.arg(1)?, s.arg(2)?);
+        if n as usize > crate::machine::MAX_ACCESS {
+            return Err(host_fault(format!(
+                "memset({d:#x}, {c}, {n:#x}): length too large"
+            )));
+        }
         s.write_memory(d, &vec![c as u8; n as usize])?;
         Ok(d)
     });
@@ -354,6 +362,45 @@ pub fn install(s: &mut Session) -> Result<()> {
             code: code as u32 as i32,
         })
     });
+    // The dynamic-loading API: every object goes into the global scope (RTLD_GLOBAL) and
+    // dlclose unloads nothing.
+    s.register_host_fn("dlopen", v, |s| {
+        let p = s.arg(0)?;
+        if p == 0 {
+            return Ok(s.objects().first().map_or(0, |o| o.base));
+        }
+        let name = String::from_utf8_lossy(&s.read_c_string(p)?).into_owned();
+        match s.open_library(&name) {
+            Ok(h) => Ok(h),
+            Err(e @ HarnessError::Fault(_)) | Err(e @ HarnessError::Exit { .. }) => Err(e),
+            Err(e) => {
+                s.dl_error = Some(e.to_string());
+                Ok(0)
+            }
+        }
+    });
+    s.register_host_fn("dlsym", v, |s| {
+        let (handle, p) = (s.arg(0)?, s.arg(1)?);
+        let name = String::from_utf8_lossy(&s.read_c_string(p)?).into_owned();
+        // RTLD_DEFAULT (0) and RTLD_NEXT (-1) search the global scope.
+        let found = if handle == 0 || handle == s.sign(-1) {
+            s.symbol_address(&name)
+        } else {
+            s.symbol_in_handle(handle, &name)
+        };
+        Ok(found.unwrap_or_else(|| {
+            s.dl_error = Some(format!("undefined symbol: {name}"));
+            0
+        }))
+    });
+    s.register_host_fn("dlerror", v, |s| match s.dl_error.take() {
+        Some(m) => s.alloc_c_string(&m),
+        None => Ok(0),
+    });
+    s.register_host_fn("dlclose", v, |_| Ok(0));
+    for name in ["dlopen", "dlsym", "dlerror", "dlclose"] {
+        s.add_host_version(name, "GLIBC_2.34");
+    }
     s.register_host_fn("__tls_get_addr", None, |s| {
         let ti = s.arg(0)?;
         let w = s.arch.word_size();

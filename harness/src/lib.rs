@@ -1,9 +1,9 @@
 //! tether's harness: a minimal dynamic loader on Unicorn that runs ARM32 and x86-64 shared
-//! libraries in-process and records what it did.
+//! libraries (and programs) in-process and records what it did.
 //!
 //! # Using it
 //! ```no_run
-//! use tether_harness::{Arch, Options, Session};
+//! use tether_harness::{Arch, Event, Options, Session};
 //! let mut s = Session::new(Arch::Arm, Options::default())?;
 //! s.add_search_dir("/tmp/libs");          // DT_NEEDED by file name here…
 //! s.add_library("/tmp/libs/libtest.so");  // …or by SONAME/file name among given libraries
@@ -12,25 +12,51 @@
 //! let r = s.call("Go_callback", &[2])?;   // AAPCS / SysV call, returns r0 / rax
 //! s.run_fini()?;                          // atexit handlers, DT_FINI_ARRAY reversed, DT_FINI
 //! print!("{}", s.output());               // what the guest printed
-//! for e in s.events() { println!("{e}"); } // loads, relocations, bindings, init/fini, calls
+//! for e in s.events() {                   // loads, relocations, bindings, init/fini, calls
+//!     if let Event::Bound { object, symbol, lazy: true, .. } = e {
+//!         println!("{object} bound {symbol} at its first call");
+//!     }
+//! }
 //! # Ok::<(), tether_harness::HarnessError>(())
 //! ```
+//! Host functions and callbacks: the closure reads its arguments with [`Session::arg`], may
+//! read and write guest memory and call back into the guest; the returned address is a guest
+//! function pointer.
+//! ```no_run
+//! # use tether_harness::{Arch, Options, Session};
+//! # let mut s = Session::new(Arch::X86_64, Options::default())?;
+//! let twice = s.register_host_fn("twice", None, |s| Ok(s.arg(0)? * 2));
+//! s.load("libapply.so")?;                  // int apply(int (*f)(int), int x) { return f(x); }
+//! assert_eq!(s.call("apply", &[twice, 21])?, 42);
+//! # Ok::<(), tether_harness::HarnessError>(())
+//! ```
+//! A program (PT_INTERP or ET_EXEC) runs from its entry point with [`Session::run_entry`]: the
+//! host builds the initial stack and plays glibc's `__libc_start_main`.
 //!
 //! # Model
 //! - Every object is mapped at a page-aligned base (ET_EXEC at its own addresses) with its
 //!   segments' permissions; PT_GNU_RELRO becomes read-only after relocation.
 //! - Symbols are looked up through DT_GNU_HASH / DT_HASH (cross-checked against `.dynsym` at
 //!   load) in the global scope: loaded objects in breadth-first order, then the host library.
-//!   Versions follow glibc's rules; undefined weak resolves to 0.
-//! - The host library answers to `libc.so.6` (and the loader's sonames) with glibc version
-//!   names. Its functions live at addresses in a never-mapped trap region: a guest jump there
-//!   stops emulation with a fetch fault the session turns into a Rust call, then resumes at
-//!   the return address. [`Session::register_host_fn`] adds more; the returned address is a
-//!   valid guest function pointer (a callback).
-//! - Lazy binding follows glibc's trampolines exactly (GOT[1] = the object's base as its
-//!   handle, GOT[2] = the resolver trap); every binding becomes an [`Event::Bound`].
+//!   Versions follow glibc's rules; DT_SYMBOLIC and protected definitions bind to themselves;
+//!   undefined weak resolves to 0; STT_GNU_IFUNC resolvers are called.
+//! - The host library answers to `libc.so.6`, `libdl.so.2` and the loader's sonames with glibc
+//!   version names. Its functions live at addresses in a never-mapped trap region: a guest jump
+//!   there stops emulation with a fetch fault the session turns into a Rust call, then resumes
+//!   at the return address. [`Session::register_host_fn`] adds more.
+//! - Lazy binding follows glibc's trampolines exactly (`GOT[1]` = the object's base as its
+//!   handle, `GOT[2]` = the resolver trap); every binding becomes an [`Event::Bound`].
 //! - A runaway guest is stopped by a basic-block budget ([`Options::block_budget`]); every
 //!   fault is a [`HarnessError::Fault`] with pc, location, registers and the last blocks.
+//! - `dlopen` loads into the global scope (as RTLD_GLOBAL) and runs initialisers; `dlclose`
+//!   unloads nothing. One thread, one static TLS block per module.
+//!
+//! # Modules
+//! [`elf`] reads files; [`symbols`] hashes and version rules; [`session`] loads
+//! (`session/load.rs`), resolves, relocates, binds lazily, runs init/fini and guest code;
+//! [`arch`] holds what differs per target (`arch/arm.rs`, `arch/x86_64.rs`: relocation kinds,
+//! resolver protocol, calling convention, CPU set-up); [`host_libc`] is the built-in libc;
+//! [`machine`] wraps Unicorn and its hooks; [`cli`] is the `tether` command line.
 
 pub mod arch;
 pub mod cli;

@@ -11,6 +11,9 @@ pub type Emu = Unicorn<'static, HookState>;
 
 pub const RECENT_BLOCKS: usize = 8;
 
+/// The largest single host access to guest memory (the biggest mapped region is smaller).
+pub const MAX_ACCESS: usize = 1 << 28;
+
 #[derive(Debug, Default)]
 pub struct HookState {
     pub recent_blocks: VecDeque<u64>,
@@ -94,6 +97,10 @@ pub fn map(emu: &mut Emu, addr: u64, size: u64, prot: Prot) -> Result<()> {
 
 /// Reads guest memory; a bad address is a host-function fault naming it.
 pub fn read(emu: &Emu, addr: u64, len: usize) -> Result<Vec<u8>> {
+    // No guest region is larger; a bigger request is a bad length, not a reason to abort.
+    if len > MAX_ACCESS {
+        return Err(bad_pointer(addr, len));
+    }
     let mut v = vec![0u8; len];
     emu.mem_read(addr, &mut v)
         .map_err(|_| bad_pointer(addr, len))?;

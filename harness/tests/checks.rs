@@ -148,3 +148,77 @@ fn writable_executable_segment_warns_or_fails_in_strict_mode() {
         matches!(s.load(&lib), Err(HarnessError::BadElf { message, .. }) if message.contains("writable and executable"))
     );
 }
+
+/// ELF64 program headers as (file offset of the header, p_type).
+fn program_headers(bytes: &[u8]) -> Vec<(usize, u32)> {
+    let u16_at = |o: usize| u16::from_le_bytes(bytes[o..o + 2].try_into().unwrap()) as usize;
+    let phoff = u64::from_le_bytes(bytes[0x20..0x28].try_into().unwrap()) as usize;
+    let (entsize, num) = (u16_at(0x36), u16_at(0x38));
+    (0..num)
+        .map(|k| {
+            let at = phoff + k * entsize;
+            (
+                at,
+                u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn malformed_program_headers_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lib = Toolchain::GnuX86.shared(d, "libph.so", "int f(void) { return 1; }\n", &[]);
+    let original = std::fs::read(&lib).unwrap();
+    let phdrs = program_headers(&original);
+    let loads: Vec<usize> = phdrs.iter().filter(|p| p.1 == 1).map(|p| p.0).collect();
+    let dynamic = phdrs.iter().find(|p| p.1 == 2).map(|p| p.0).unwrap();
+    let set = |bytes: &mut Vec<u8>, at: usize, v: u64| {
+        bytes[at..at + 8].copy_from_slice(&v.to_le_bytes())
+    };
+    let get = |bytes: &[u8], at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    // (p_vaddr at +16, p_offset at +8, p_memsz at +40)
+    type Patch = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: Vec<(&str, Patch)> = vec![
+        (
+            "PT_DYNAMIC",
+            Box::new(move |b: &mut Vec<u8>| set(b, dynamic + 16, 0x7fff_0000)),
+        ),
+        (
+            "overlaps",
+            Box::new({
+                let (first, second) = (loads[0], loads[1]);
+                move |b: &mut Vec<u8>| {
+                    let memsz = get(b, second + 40);
+                    let (v0, o1) = (get(b, first + 16), get(b, second + 8));
+                    // Same page offset as the file offset, but inside the first segment.
+                    set(b, second + 16, v0 + (o1 % 0x1000));
+                    set(b, second + 40, memsz);
+                }
+            }),
+        ),
+        (
+            "disagree",
+            Box::new({
+                let second = loads[1];
+                move |b: &mut Vec<u8>| {
+                    let v = get(b, second + 16);
+                    set(b, second + 16, v + 8);
+                }
+            }),
+        ),
+    ];
+    for (expect, patch) in cases {
+        let mut bytes = original.clone();
+        patch(&mut bytes);
+        std::fs::write(&lib, &bytes).unwrap();
+        let mut s = session(Toolchain::GnuX86, d);
+        match s.load(&lib) {
+            Err(HarnessError::BadElf { message, .. }) => {
+                assert!(message.contains(expect), "{expect}: {message}")
+            }
+            other => panic!("{expect}: {other:?}"),
+        }
+    }
+}

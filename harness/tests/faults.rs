@@ -14,6 +14,7 @@ void write_const(void) { *(volatile int *)&konst = 2; }
 void trap(void) { __builtin_trap(); }
 void jump_data(void) { ((void (*)(void))data_words)(); }
 void jump_wild(void) { ((void (*)(void))0x12345678)(); }
+void call_null(void (*f)(void)) { f(); }
 void spin(void) { for (volatile int i = 0;; i++) {} }
 int puts(const char *);
 void smash(const char *s) { char buf[8]; strcpy(buf, s); puts(buf); }
@@ -88,6 +89,20 @@ fn faults(tc: Toolchain) {
         unreachable!()
     };
     assert_eq!(f.address, Some(0x12345678));
+
+    let e = run("call_null", &[0]);
+    assert_eq!(fault_kind(&e), FaultKind::FetchUnmapped);
+    let HarnessError::Fault(f) = &e else {
+        unreachable!()
+    };
+    assert_eq!((f.pc, f.address), (0, Some(0)));
+    assert!(
+        f.recent_blocks
+            .last()
+            .is_some_and(|b| b.contains("call_null")),
+        "{:?}",
+        f.recent_blocks
+    );
 
     let started = std::time::Instant::now();
     let e = run("spin", &[]);

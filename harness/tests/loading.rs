@@ -421,10 +421,55 @@ fn ifunc(tc: Toolchain) {
     assert_eq!(irelative, gnu, "IRELATIVE used by GNU ld only");
 }
 
+fn dlopen_dlsym(tc: Toolchain) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let host = r#"#include <dlfcn.h>
+#include <stdio.h>
+int host_service(int x) { return x * 2; }
+int load_plugin(void) {
+    if (dlopen("libnothere.so", RTLD_NOW) == 0) printf("error: %s\n", dlerror());
+    void *h = dlopen("libplugin.so", RTLD_NOW | RTLD_GLOBAL);
+    if (!h) return -1;
+    int (*entry)(int) = (int (*)(int))dlsym(h, "plugin_entry");
+    if (!entry || dlsym(h, "no_such_symbol")) return -2;
+    return entry(21);
+}
+"#;
+    let plugin = "#include <stdio.h>
+int host_service(int);
+                  __attribute__((constructor)) static void init(void) { puts(\"plugin init\"); }
+                  int plugin_entry(int x) { return host_service(x) + 1; }
+";
+    tc.shared(d, "libdlhost.so", host, &[]);
+    tc.shared(d, "libplugin.so", plugin, &["-ldlhost"]);
+    let mut s = session(tc, d);
+    s.load(d.join("libdlhost.so")).unwrap();
+    s.run_init().unwrap();
+    assert_eq!(s.call("load_plugin", &[]).unwrap(), 43);
+    assert_eq!(
+        s.stdout(),
+        "error: dlopen: needed library libnothere.so not found (give it with --lib or a search directory)\nplugin init\n"
+    );
+    let init = positions(
+        s.events(),
+        |e| matches!(e, Event::Init { object, .. } if object == "libplugin.so"),
+    );
+    let call = positions(
+        s.events(),
+        |e| matches!(e, Event::Call { function, .. } if function == "load_plugin"),
+    );
+    assert!(
+        !init.is_empty() && init[0] > call[0],
+        "the plugin is initialised when opened"
+    );
+}
+
 // ld-tether does not yet take --version-script, nor give a local IFUNC an IRELATIVE slot.
 for_reference_toolchains!(ifunc, versioned_lookup);
 
 for_each_toolchain!(
+    dlopen_dlsym,
     init_order,
     bind_now,
     undefined_weak,

@@ -83,3 +83,17 @@ fn seed(tc: Toolchain) {
 }
 
 for_each_toolchain!(seed);
+
+// Other linkers' output loads too (the seed scenario only, to keep the suite short).
+#[test]
+fn seed_gold_x86_64() {
+    seed(Toolchain::GoldX86)
+}
+#[test]
+fn seed_gold_thumb() {
+    seed(Toolchain::GoldThumb)
+}
+#[test]
+fn seed_mold_x86_64() {
+    seed(Toolchain::MoldX86)
+}

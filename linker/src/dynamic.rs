@@ -78,6 +78,7 @@ pub struct DynPlan {
     pub reladyn_count: u64,
     pub textrel: bool,
     pub dynamic_count: usize,
+    pub symtab: crate::symtab::SymtabPlan,
 }
 
 /// Whether global symbol `id` goes to `.dynsym` as an export.
@@ -248,6 +249,7 @@ pub fn plan(link: &Link, dyn_sites: &[DynSite], textrel: bool) -> Result<DynPlan
         reladyn_count,
         textrel,
         dynamic_count: 0,
+        symtab: crate::symtab::plan(link),
     };
     plan.dynamic_count = crate::write::dynamic_entries(link, &plan, None).len();
     Ok(plan)
@@ -265,10 +267,7 @@ pub fn got_dynamic_relocs(link: &Link) -> u64 {
                 Target::Local { .. } => true,
             };
             let absolute = match e.target {
-                Target::Global(_) | Target::Local { .. } => {
-                    let info = target_is_absolute(link, e.target);
-                    info
-                }
+                Target::Global(_) | Target::Local { .. } => target_is_absolute(link, e.target),
             };
             match e.kind {
                 GotKind::Address if local && absolute => 0,

@@ -9,7 +9,7 @@
 use crate::dynamic::DynPlan;
 use crate::error::{LinkError, Result};
 use crate::link::Link;
-use crate::options::BuildId;
+use crate::options::BuildIdStyle;
 use crate::symbols::{Def, SymbolId};
 use object::elf;
 
@@ -35,6 +35,8 @@ pub enum Synth {
     Commons,
     /// An output section the target merged from its inputs ([`Layout::merged`]).
     Merged(u32),
+    SymTab,
+    StrTab,
     ShStrTab,
 }
 
@@ -61,7 +63,7 @@ pub struct OutSection {
 
 impl OutSection {
     pub fn is_alloc(&self) -> bool {
-        self.flags & u64::from(elf::SHF_ALLOC.0) != 0
+        self.flags & elf::SHF_ALLOC.0 != 0
     }
     pub fn is_nobits(&self) -> bool {
         self.sh_type == elf::SHT_NOBITS.0
@@ -118,6 +120,9 @@ impl Layout {
     }
 }
 
+/// Largest output (address span or file) tether produces: 64 GiB.
+const MAX_OUTPUT: u64 = 1 << 36;
+
 /// The output section an input section belongs to.
 fn output_name(name: &[u8]) -> &[u8] {
     const PREFIXES: &[&[u8]] = &[
@@ -145,12 +150,14 @@ fn output_name(name: &[u8]) -> &[u8] {
 
 /// Sort key: segment and position within it (see the module comment).
 fn rank(name: &[u8], sh_type: u32, flags: u64) -> u32 {
-    let alloc = flags & u64::from(elf::SHF_ALLOC.0) != 0;
-    let write = flags & u64::from(elf::SHF_WRITE.0) != 0;
-    let exec = flags & u64::from(elf::SHF_EXECINSTR.0) != 0;
-    let tls = flags & u64::from(elf::SHF_TLS.0) != 0;
+    let alloc = flags & elf::SHF_ALLOC.0 != 0;
+    let write = flags & elf::SHF_WRITE.0 != 0;
+    let exec = flags & elf::SHF_EXECINSTR.0 != 0;
+    let tls = flags & elf::SHF_TLS.0 != 0;
     if !alloc {
         return match name {
+            b".symtab" => 1050,
+            b".strtab" => 1051,
             b".shstrtab" => 1100,
             _ => 1000,
         };
@@ -230,13 +237,8 @@ fn init_priority(name: &[u8]) -> u32 {
         .unwrap_or(65536)
 }
 
-pub fn build_id_size(b: &BuildId) -> u64 {
-    let desc = match b {
-        BuildId::Sha1 => 20,
-        BuildId::Md5 | BuildId::Uuid => 16,
-        BuildId::Hex(h) => h.len() as u64,
-    };
-    16 + desc.next_multiple_of(4)
+pub fn build_id_size(b: &BuildIdStyle) -> u64 {
+    16 + (crate::build_id::id_len(b) as u64).next_multiple_of(4)
 }
 
 pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
@@ -278,8 +280,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             });
             let out = &mut sections[idx];
             // Merge-string flags cannot survive plain concatenation of differently sized entries.
-            out.flags |=
-                sec.flags & !u64::from(elf::SHF_MERGE.0 | elf::SHF_STRINGS.0 | elf::SHF_GROUP.0);
+            out.flags |= sec.flags & !(elf::SHF_MERGE.0 | elf::SHF_STRINGS.0 | elf::SHF_GROUP.0);
             if out.sh_type == elf::SHT_NOBITS.0 && sec.sh_type != elf::SHT_NOBITS.0 {
                 out.sh_type = sec.sh_type;
             }
@@ -564,6 +565,24 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             );
         }
     }
+    synth(
+        b".symtab",
+        Synth::SymTab,
+        elf::SHT_SYMTAB.0,
+        0,
+        word,
+        symsize,
+        plan.symtab.symtab_size(symsize),
+    );
+    synth(
+        b".strtab",
+        Synth::StrTab,
+        elf::SHT_STRTAB.0,
+        0,
+        1,
+        0,
+        plan.symtab.strtab.len() as u64,
+    );
     synth(b".shstrtab", Synth::ShStrTab, elf::SHT_STRTAB.0, 0, 1, 0, 0);
 
     for s in sections.iter_mut() {
@@ -623,7 +642,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
     let segments_present: Vec<usize> = (0..4)
         .filter(|&seg| seg == 0 || has(&|s| segment_of(s.rank) == Some(seg)))
         .collect();
-    let has_tls = has(&|s| s.flags & u64::from(elf::SHF_TLS.0) != 0);
+    let has_tls = has(&|s| s.flags & elf::SHF_TLS.0 != 0);
     let has_note = has(&|s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc());
     let has_relro = link.opts.relro && has(&|s| is_relro(s.rank));
     let has_dynamic = has(&|s| matches!(s.content, Content::Synthetic(Synth::Dynamic)));
@@ -667,7 +686,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             relro_done = true;
             cur = cur.next_multiple_of(page);
         }
-        if is_relro(s.rank) && s.is_nobits() && s.flags & u64::from(elf::SHF_TLS.0) == 0 {
+        if is_relro(s.rank) && s.is_nobits() && s.flags & elf::SHF_TLS.0 == 0 {
             return Err(LinkError::Other(format!(
                 "{}: NOBITS section in RELRO is not supported",
                 String::from_utf8_lossy(&s.name)
@@ -677,7 +696,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         s.addr = cur;
         s.offset = cur;
         // `.tbss` occupies no address space outside the TLS template.
-        if !(s.is_nobits() && s.flags & u64::from(elf::SHF_TLS.0) != 0) {
+        if !(s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0) {
             cur += s.size;
         }
     }
@@ -704,6 +723,11 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
     let shoff = file_cur.next_multiple_of(word);
     let shentsize = if is64 { 64 } else { 40 };
     let file_size = shoff + shentsize * (sections.len() as u64 + 1);
+    if cur > MAX_OUTPUT || file_size > MAX_OUTPUT {
+        return Err(LinkError::Other(format!(
+            "output would span {cur:#x} bytes of address space: too large"
+        )));
+    }
 
     // Program headers.
     let mut phdrs = Vec::with_capacity(phnum);
@@ -730,7 +754,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             });
         let mem_end = members
             .iter()
-            .filter(|s| !(s.is_nobits() && s.flags & u64::from(elf::SHF_TLS.0) != 0))
+            .filter(|s| !(s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0))
             .map(|s| s.addr + s.size)
             .max()
             .unwrap_or(file_end)
@@ -794,7 +818,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             None,
         );
     }
-    let tls_span = span(&|s| s.flags & u64::from(elf::SHF_TLS.0) != 0);
+    let tls_span = span(&|s| s.flags & elf::SHF_TLS.0 != 0);
     if has_tls {
         push_span(elf::PT_TLS.0, elf::PF_R.0, tls_span, None);
     }
@@ -826,9 +850,9 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         ..Phdr::default()
     });
     if has_relro {
-        if let Some((start, filesz, memsz, _)) = span(&|s| {
-            is_relro(s.rank) && !(s.is_nobits() && s.flags & u64::from(elf::SHF_TLS.0) != 0)
-        }) {
+        if let Some((start, filesz, memsz, _)) =
+            span(&|s| is_relro(s.rank) && !(s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0))
+        {
             let _ = filesz;
             // Cover up to the page boundary the writable part starts at, as GNU ld does.
             let end = (start + memsz).next_multiple_of(page);

@@ -2,7 +2,7 @@
 //! shared libraries and executables for x86-64 and ARM32 (EABI).
 
 pub mod arch;
-pub mod build_id_note;
+pub mod build_id;
 pub mod dynamic;
 pub mod eh_frame;
 pub mod eh_frame_hdr;
@@ -21,7 +21,9 @@ pub mod script;
 pub mod search;
 pub mod shared_file;
 pub mod symbols;
+pub mod symtab;
 pub mod thunks;
 pub mod unwind;
+pub mod version_script;
 pub mod versions;
 pub mod write;

@@ -24,6 +24,8 @@ pub struct Link<'d> {
     pub dead_fdes: Vec<Vec<(u32, Vec<crate::unwind::DeadFde>)>>,
     /// Range-extension / interworking thunks (ARM), decided after layout.
     pub thunks: crate::thunks::Thunks,
+    /// Named version nodes from `--version-script`, in version-index order from 2.
+    pub version_nodes: Vec<crate::versions::Node>,
 }
 
 /// What the core needs to know about the symbol a relocation refers to.
@@ -53,6 +55,7 @@ impl<'d> Link<'d> {
             plt: Plt::default(),
             dead_fdes: Vec::new(),
             thunks: Default::default(),
+            version_nodes: Vec::new(),
         }
     }
 
@@ -79,6 +82,13 @@ impl<'d> Link<'d> {
             Def::Undefined => s.visibility != elf::STV_DEFAULT.0,
             Def::Shared { .. } => false,
             Def::Linker(_) => true,
+            // A locally defined IFUNC is reached through the dynamic symbol table, where the
+            // loader calls its resolver (tether emits no IRELATIVE relocations).
+            Def::Regular { .. }
+                if s.ty == elf::STT_GNU_IFUNC.0 && s.visibility == elf::STV_DEFAULT.0 =>
+            {
+                false
+            }
             Def::Regular { .. } | Def::Common { .. } => {
                 !self.opts.shared
                     || s.visibility != elf::STV_DEFAULT.0
@@ -187,7 +197,7 @@ impl<'d> Link<'d> {
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if all || self.opts.exclude_libs.iter().any(|l| *l == base) {
+            if all || self.opts.exclude_libs.contains(&base) {
                 self.symtab.get_mut(id).forced_local = true;
             }
         }

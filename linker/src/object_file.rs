@@ -10,6 +10,11 @@ use object::elf;
 use object::read::elf::{FileHeader, Rel as _, Rela as _, SectionHeader as _, Sym as _};
 use object::Endianness;
 
+/// Largest input section alignment accepted (1 GiB).
+const MAX_ALIGN: u64 = 1 << 30;
+/// Largest input section size accepted (16 GiB, also for NOBITS).
+const MAX_SECTION_SIZE: u64 = 1 << 34;
+
 /// Where an input symbol is defined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SymPlace {
@@ -63,7 +68,7 @@ pub struct InputSection<'d> {
 
 impl InputSection<'_> {
     pub fn is_alloc(&self) -> bool {
-        self.flags & u64::from(elf::SHF_ALLOC.0) != 0
+        self.flags & elf::SHF_ALLOC.0 != 0
     }
 }
 
@@ -150,15 +155,30 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         };
         let name_bytes = table.section_name(endian, header).map_err(|e| bad(&e))?;
         let flags: u64 = header.sh_flags(endian).0;
-        let live = !(flags & u64::from(elf::SHF_EXCLUDE.0) != 0
+        let align: u64 = header.sh_addralign(endian).into().max(1);
+        let size: u64 = header.sh_size(endian).into();
+        // Bounds that keep layout arithmetic far from overflow; real objects are nowhere near.
+        if !align.is_power_of_two() || align > MAX_ALIGN {
+            return Err(bad(&format!(
+                "section {} has an unsupported alignment {align:#x}",
+                sections.len()
+            )));
+        }
+        if size > MAX_SECTION_SIZE {
+            return Err(bad(&format!(
+                "section {} has an implausible size {size:#x}",
+                sections.len()
+            )));
+        }
+        let live = !(flags & elf::SHF_EXCLUDE.0 != 0
             || matches!(name_bytes, b".note.GNU-stack" | b".note.gnu.property")
             || name_bytes.starts_with(b".gnu.lto_"));
         sections.push(InputSection {
             name: name_bytes,
             sh_type,
             flags,
-            align: header.sh_addralign(endian).into().max(1),
-            size: header.sh_size(endian).into(),
+            align,
+            size,
             data: section_data,
             entsize: header.sh_entsize(endian).into(),
             relocs: Vec::new(),
@@ -327,7 +347,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         }
     }
     let wants_exec_stack = match sections.iter().find(|s| s.name == b".note.GNU-stack") {
-        Some(s) => s.flags & u64::from(elf::SHF_EXECINSTR.0) != 0,
+        Some(s) => s.flags & elf::SHF_EXECINSTR.0 != 0,
         None => false,
     };
     Ok(ObjectFile {

@@ -5,6 +5,7 @@
 //! change how later inputs are read (`-Bstatic`, `--as-needed`, `--whole-archive`, groups,
 //! `--push-state`) are positional: their order is recovered from clap's argument indices.
 
+pub use crate::build_id::BuildIdStyle;
 use crate::error::{LinkError, Result};
 use crate::search::expand_response_files;
 use clap::{Arg, ArgAction, ArgMatches, Command};
@@ -33,14 +34,6 @@ pub struct HashStyle {
     pub gnu: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BuildId {
-    Sha1,
-    Md5,
-    Uuid,
-    Hex(Vec<u8>),
-}
-
 #[derive(Clone, Debug)]
 pub struct Options {
     pub output: PathBuf,
@@ -50,7 +43,8 @@ pub struct Options {
     pub lib_dirs: Vec<PathBuf>,
     pub sysroot: Option<PathBuf>,
     pub hash_style: HashStyle,
-    pub build_id: Option<BuildId>,
+    /// `None` also for `--build-id=none`.
+    pub build_id: Option<BuildIdStyle>,
     pub eh_frame_hdr: bool,
     pub init: String,
     pub fini: String,
@@ -270,27 +264,34 @@ fn command() -> Command {
 }
 
 /// Rewrites GNU ld spellings clap cannot parse: `-shared` → `--shared`, `-init=f` → `--init=f`.
-fn normalise(arg: OsString) -> OsString {
-    let Some(s) = arg.to_str() else { return arg };
+/// `-L=/dir` means "/dir under the sysroot"; clap would drop the `=` of a short option's
+/// attached value, so the value is passed as a separate argument.
+fn normalise(arg: OsString) -> Vec<OsString> {
+    let Some(s) = arg.to_str() else {
+        return vec![arg];
+    };
     if s.starts_with("--") || !s.starts_with('-') {
-        return arg;
+        return vec![arg];
+    }
+    if let Some(dir) = s.strip_prefix("-L").filter(|d| d.starts_with('=')) {
+        return vec![OsString::from("-L"), OsString::from(dir)];
     }
     let body = &s[1..];
     let name = body.split('=').next().unwrap_or(body);
     if SINGLE_DASH_LONG.contains(&name) {
-        return OsString::from(format!("-{s}"));
+        return vec![OsString::from(format!("-{s}"))];
     }
     match body {
-        "(" => OsString::from("--start-group"),
-        ")" => OsString::from("--end-group"),
-        _ => arg,
+        "(" => vec![OsString::from("--start-group")],
+        ")" => vec![OsString::from("--end-group")],
+        _ => vec![arg],
     }
 }
 
 /// Parses the arguments (without the program name).
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
     let expanded = expand_response_files(args).map_err(|e| LinkError::Usage(e.to_string()))?;
-    let normalised: Vec<OsString> = expanded.into_iter().map(normalise).collect();
+    let normalised: Vec<OsString> = expanded.into_iter().flat_map(normalise).collect();
     let matches = command().try_get_matches_from(normalised).map_err(|e| {
         let rendered = e.to_string();
         let first = rendered
@@ -428,26 +429,14 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         },
         Some(other) => return Err(LinkError::Usage(format!("unknown --hash-style: {other}"))),
     };
-    let build_id = match last(m, "build-id").as_deref() {
-        None | Some("none") => None,
-        Some("sha1") | Some("tree") => Some(BuildId::Sha1),
-        Some("md5") => Some(BuildId::Md5),
-        Some("uuid") => Some(BuildId::Uuid),
-        Some(hex) if hex.starts_with("0x") => {
-            let digits = &hex[2..];
-            let bytes: Option<Vec<u8>> = (0..digits.len() / 2)
-                .map(|i| u8::from_str_radix(digits.get(2 * i..2 * i + 2)?, 16).ok())
-                .collect();
-            match bytes {
-                Some(b) if digits.len() % 2 == 0 && !b.is_empty() => Some(BuildId::Hex(b)),
-                _ => return Err(LinkError::Usage(format!("invalid --build-id: {hex}"))),
-            }
-        }
-        Some(other) => {
-            return Err(LinkError::Usage(format!(
-                "unknown --build-id style: {other}"
-            )))
-        }
+    let build_id = match last(m, "build-id") {
+        None => None,
+        Some(style) => match crate::build_id::parse_style(&style)
+            .map_err(|e| LinkError::Usage(e.to_string()))?
+        {
+            BuildIdStyle::None => None,
+            other => Some(other),
+        },
     };
     if present(m, "pie") {
         return Err(LinkError::Usage(
@@ -554,7 +543,7 @@ mod tests {
             "libt.so",
         ]);
         assert!(o.shared && o.eh_frame_hdr && o.now && o.relro);
-        assert_eq!(o.build_id, Some(BuildId::Sha1));
+        assert_eq!(o.build_id, Some(BuildIdStyle::Sha1));
         assert_eq!(
             o.hash_style,
             HashStyle {

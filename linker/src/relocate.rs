@@ -89,15 +89,14 @@ pub fn branch_dest(link: &Link, layout: &Layout, target: Target, binds_locally: 
     }
 }
 
-/// Copies one input section into `out` and applies its relocations.
+/// Copies one input section into `out` (at address `addr`) and applies its relocations;
+/// `dynsym` maps symbol ids to `.dynsym` indices.
 pub fn relocate_section(
-    link: &Link,
-    layout: &Layout,
+    (link, layout, dynsym): (&Link, &Layout, &[u32]),
     file: usize,
     sec: usize,
     out: &mut [u8],
     addr: u64,
-    dynsym: &[u32],
     dynrel: &mut Vec<DynReloc>,
     errors: &mut Vec<String>,
 ) {

@@ -92,7 +92,7 @@ pub fn resolve<'d>(files: &'d [MappedFile]) -> Result<Resolved<'d>> {
             }
         }
         // A group is searched again while its archives keep satisfying new references.
-        if group.is_some() && archives.len() > 0 {
+        if group.is_some() && !archives.is_empty() {
             loop {
                 let before = r.objects.len();
                 for archive in archives.iter_mut() {
@@ -310,7 +310,11 @@ impl<'d> Resolver<'d> {
                             self.errors.push(format!(
                                 "duplicate symbol: {}\n>>> defined in {}\n>>> defined in {}",
                                 sym_name(sym.name),
-                                self.objects[f as usize].name,
+                                if f == file {
+                                    &obj.name
+                                } else {
+                                    &self.objects[f as usize].name
+                                },
                                 obj.name
                             ));
                         }

@@ -83,7 +83,7 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
             continue;
         }
         let alloc = section.is_alloc();
-        let writable = section.flags & u64::from(elf::SHF_WRITE.0) != 0;
+        let writable = section.flags & elf::SHF_WRITE.0 != 0;
         let dead = link.dead_fdes(f, s);
         for (ri, r) in section.relocs.iter().enumerate() {
             if crate::unwind::is_dead(dead, r.offset) {
@@ -117,6 +117,20 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
                 continue;
             }
             if !alloc {
+                continue;
+            }
+            if info.binds_locally
+                && obj
+                    .symbols
+                    .get(r.sym as usize)
+                    .is_some_and(|s| s.ty == elf::STT_GNU_IFUNC.0)
+            {
+                out.errors.push(format!(
+                    "{}: relocation {} against local IFUNC `{}' is not supported (it would need an IRELATIVE relocation); give the IFUNC default visibility",
+                    place(),
+                    reloc_name(),
+                    sym_name(info.name)
+                ));
                 continue;
             }
             if info.undefined && !info.undefined_weak {

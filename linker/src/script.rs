@@ -382,6 +382,47 @@ mod tests {
         })
     }
 
+    /// Random texts over the script alphabet give errors or commands, never a panic.
+    #[test]
+    fn random_text_never_panics() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet: &[&str] = &[
+            "(",
+            ")",
+            ",",
+            ";",
+            "\"",
+            "/*",
+            "*/",
+            " ",
+            "\n",
+            "GROUP",
+            "INPUT",
+            "AS_NEEDED",
+            "OUTPUT_FORMAT",
+            "ENTRY",
+            "SEARCH_DIR",
+            "-l",
+            "x",
+            "é",
+            "SECTIONS",
+        ];
+        for _ in 0..20_000 {
+            let len = next() % 24;
+            let text: String = (0..len)
+                .map(|_| alphabet[next() as usize % alphabet.len()])
+                .collect();
+            let _ = parse(&text);
+            let _ = is_linker_script(text.as_bytes());
+        }
+    }
+
     #[test]
     fn debian_x86_64_libc_so() {
         let bytes = read_required("/usr/lib/x86_64-linux-gnu/libc.so", "libc6-dev");

@@ -6,6 +6,7 @@
 //! `DW_CFA_nop` padding (its length grows, the FDE's bytes become zero), which keeps every
 //! other offset — and so every relocation — where the compiler put it.
 
+use crate::eh_frame::{split_records, RecordKind};
 use crate::link::Link;
 use crate::object_file::SymPlace;
 
@@ -42,43 +43,47 @@ pub fn find_dead_fdes(link: &Link) -> Vec<Vec<(u32, Vec<DeadFde>)>> {
 fn dead_in_section(link: &Link, f: usize, s: usize) -> Vec<DeadFde> {
     let obj = &link.objects[f];
     let sec = &obj.sections[s];
-    let data = sec.data;
+    // A malformed section is reported when the header is counted; here it just keeps all.
+    let Ok(records) = split_records(sec.data) else {
+        return Vec::new();
+    };
     let mut dead = Vec::new();
-    let mut host = 0u64;
-    let mut pos = 0usize;
-    while pos + 8 <= data.len() {
-        let len =
-            u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
-        if len == 0 || len == 0xffff_ffff {
-            break;
-        }
-        let Some(end) = pos.checked_add(4 + len).filter(|&e| e <= data.len()) else {
-            break;
+    let mut host = None;
+    for r in records {
+        let is_dead = match r.kind {
+            RecordKind::Fde { .. } => {
+                // The FDE's initial location is the relocation just after its CIE pointer.
+                let at = if r.size >= 12 && sec.data.get(r.offset..r.offset + 4) == Some(&[0xff; 4])
+                {
+                    r.offset + 16
+                } else {
+                    r.offset + 8
+                };
+                sec.relocs
+                    .iter()
+                    .find(|x| x.offset == at as u64)
+                    .is_some_and(|x| {
+                        link.global_id(f, x.sym).is_none()
+                            && matches!(obj.symbols.get(x.sym as usize).map(|s| s.place),
+                            Some(SymPlace::Section(t)) if !obj.sections[t as usize].live)
+                    })
+            }
+            RecordKind::Cie => false,
+            // Nothing after a terminator can host padding for a later dead FDE.
+            RecordKind::Terminator => {
+                host = None;
+                continue;
+            }
         };
-        let id = u32::from_le_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]]);
-        let is_dead = id != 0 && {
-            // The FDE's initial location is the relocation at +8.
-            let at = (pos + 8) as u64;
-            sec.relocs.iter().find(|r| r.offset == at).is_some_and(|r| {
-                match link.global_id(f, r.sym) {
-                    Some(_) => false,
-                    None => match obj.symbols.get(r.sym as usize).map(|s| s.place) {
-                        Some(SymPlace::Section(t)) => !obj.sections[t as usize].live,
-                        _ => false,
-                    },
-                }
-            })
-        };
-        if is_dead {
-            dead.push(DeadFde {
-                start: pos as u64,
-                end: end as u64,
-                host,
-            });
-        } else {
-            host = pos as u64;
+        match (is_dead, host) {
+            (true, Some(h)) => dead.push(DeadFde {
+                start: r.offset as u64,
+                end: (r.offset + r.size) as u64,
+                host: h,
+            }),
+            (true, None) => {}
+            (false, _) => host = Some(r.offset as u64),
         }
-        pos = end;
     }
     dead
 }

@@ -156,17 +156,17 @@ pub fn dynamic_entries(link: &Link, plan: &DynPlan, layout: Option<&Layout>) -> 
     let mut flags1 = 0u64;
     if plan.textrel {
         d.push((elf::DT_TEXTREL.0, 0));
-        flags |= u64::from(elf::DF_TEXTREL.0);
+        flags |= elf::DF_TEXTREL.0;
     }
     if link.opts.bsymbolic {
-        flags |= u64::from(elf::DF_SYMBOLIC.0);
+        flags |= elf::DF_SYMBOLIC.0;
     }
     if link.opts.now {
-        flags |= u64::from(elf::DF_BIND_NOW.0);
-        flags1 |= u64::from(elf::DF_1_NOW.0);
+        flags |= elf::DF_BIND_NOW.0;
+        flags1 |= elf::DF_1_NOW.0;
     }
     if link.opts.nodelete {
-        flags1 |= u64::from(elf::DF_1_NODELETE.0);
+        flags1 |= elf::DF_1_NODELETE.0;
     }
     if flags != 0 {
         d.push((elf::DT_FLAGS.0, flags));
@@ -248,13 +248,11 @@ pub fn write_image(
                 let start = off as usize;
                 let end = start + sec.size as usize;
                 relocate::relocate_section(
-                    link,
-                    layout,
+                    (link, layout, &plan.dynsym_index),
                     f as usize,
                     s as usize,
                     &mut buf[start..end],
                     layout.sections[i].addr + off,
-                    &plan.dynsym_index,
                     &mut dynrel,
                     &mut errors,
                 );
@@ -447,6 +445,11 @@ pub fn write_image(
                     p += put.word(p, val);
                 }
             }
+            Synth::SymTab => {
+                let buf = &mut put.buf[at..at + s.size as usize];
+                crate::symtab::write(link, layout, &plan.symtab, buf, is64);
+            }
+            Synth::StrTab => put.buf[at..at + s.size as usize].copy_from_slice(&plan.symtab.strtab),
             Synth::ShStrTab => {
                 put.buf[at..at + layout.shstrtab.len()].copy_from_slice(&layout.shstrtab)
             }
@@ -495,24 +498,22 @@ pub fn write_image(
     if let Some((_, hdr)) = layout.find(Synth::EhFrameHdr) {
         if let Some(eh) = layout.by_name(b".eh_frame") {
             let bytes = &image[eh.offset as usize..(eh.offset + eh.size) as usize];
-            let built = crate::eh_frame_hdr::build(bytes, eh.addr, hdr.addr, hdr.size as usize)
-                .map_err(|e| LinkError::Other(format!(".eh_frame: {e}")))?;
+            let built =
+                crate::eh_frame_hdr::build(bytes, eh.addr, hdr.addr, hdr.size as usize, word as u8)
+                    .map_err(|e| LinkError::Other(format!(".eh_frame: {e}")))?;
             image[hdr.offset as usize..(hdr.offset + hdr.size) as usize].copy_from_slice(&built);
         }
     }
     if let (Some((_, note)), Some(style)) = (layout.find(Synth::BuildId), &link.opts.build_id) {
+        // Hashed as ld.bfd does, with the whole note still zero, then filled in.
         let (o, n) = (note.offset as usize, note.size as usize);
-        let desc_len = n - 16;
-        let mut put = Put {
-            buf: &mut image,
-            is64,
-        };
-        put.u32(o, 4);
-        put.u32(o + 4, desc_len as u32);
-        put.u32(o + 8, elf::NT_GNU_BUILD_ID.0);
-        put.buf[o + 12..o + 16].copy_from_slice(b"GNU\0");
-        let digest = crate::build_id_note::digest(style, &image, desc_len);
-        image[o + 16..o + 16 + desc_len].copy_from_slice(&digest);
+        let chunks = crate::build_id::elf_checksum_chunks(&image).ok_or_else(|| {
+            LinkError::Other("internal error: output headers out of bounds".into())
+        })?;
+        let refs: Vec<&[u8]> = chunks.iter().map(|c| c.as_ref()).collect();
+        let id = crate::build_id::build_id(style, &refs);
+        let bytes = crate::build_id::note_section(&id);
+        image[o..o + n].copy_from_slice(&bytes);
     }
     Ok(image)
 }
@@ -558,7 +559,16 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
         let s = link.symtab.get(id);
         let p = at + (n + 1) * entsize;
         let defined = s.is_defined();
-        let bind = if (defined && s.weak_def) || (!defined && !s.strong_ref) {
+        let unique = match s.def {
+            Def::Regular { file, sym } => {
+                link.objects[file as usize].symbols[sym as usize].bind == elf::STB_GNU_UNIQUE.0
+            }
+            _ => false,
+        };
+        let bind = if unique {
+            // One instance per process even across RTLD_LOCAL loads (C++ inline statics).
+            elf::STB_GNU_UNIQUE.0
+        } else if (defined && s.weak_def) || (!defined && !s.strong_ref) {
             elf::STB_WEAK.0
         } else {
             elf::STB_GLOBAL.0
@@ -621,6 +631,7 @@ fn section_link_info(plan: &DynPlan, layout: &Layout, s: &OutSection) -> (u32, u
             let text = layout.sections.iter().position(|t| t.name == b".text");
             (text.map_or(0, |i| i as u32 + 1), 0)
         }
+        Content::Synthetic(Synth::SymTab) => (idx(Synth::StrTab), plan.symtab.first_global),
         _ => (0, 0),
     }
 }
@@ -634,7 +645,13 @@ fn write_headers(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put) {
     put.u8(4, if is64 { 2 } else { 1 });
     put.u8(5, 1);
     put.u8(6, 1);
-    put.u8(7, 0);
+    // STT_GNU_IFUNC (and STB_GNU_UNIQUE) exist only under the GNU OS ABI.
+    let gnu = link.objects.iter().any(|o| {
+        o.symbols
+            .iter()
+            .any(|s| s.ty == elf::STT_GNU_IFUNC.0 || s.bind == elf::STB_GNU_UNIQUE.0)
+    });
+    put.u8(7, if gnu { elf::ELFOSABI_GNU.0 } else { 0 });
     put.u16(
         16,
         if link.opts.shared {

@@ -191,3 +191,60 @@ fn text_relocation_is_an_error_under_z_text() {
         "{err}"
     );
 }
+
+/// A section alignment that is not a power of two is a malformed input, not a panic.
+#[test]
+fn bad_section_alignment_is_reported() {
+    let w = Work::new();
+    let obj = w.compile(Cc::Gcc, "-O0", &fixture("err_dup_a.c"), "a.o", false);
+    let mut bytes = std::fs::read(&obj).expect("object");
+    let shoff = u64::from_le_bytes(bytes[0x28..0x30].try_into().unwrap()) as usize;
+    let shnum = u16::from_le_bytes(bytes[0x3c..0x3e].try_into().unwrap()) as usize;
+    for i in 1..shnum {
+        let align = shoff + i * 64 + 0x30;
+        bytes[align..align + 8].copy_from_slice(&3u64.to_le_bytes());
+    }
+    std::fs::write(w.path("bad_align.o"), &bytes).expect("write");
+    let err = fails(w.dir.path(), &["bad_align.o"]);
+    assert!(
+        err.contains("bad_align.o") && err.contains("alignment"),
+        "{err}"
+    );
+}
+
+/// Objects with random bytes changed: every link either succeeds or fails with exit status 1
+/// and a message; none panics or crashes.
+#[test]
+fn mutated_objects_never_panic() {
+    let w = Work::new();
+    let cxx = w.compile(Cc::Gcc, "-O2", &fixture("cxx_a.cpp"), "cxx.o", true);
+    let c = w.compile(Cc::Gcc, "-O2", &fixture("fix.c"), "fix.o", false);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for base in [cxx, c] {
+        let original = std::fs::read(&base).expect("object");
+        for round in 0..150 {
+            let mut bytes = original.clone();
+            for _ in 0..1 + next() % 8 {
+                let at = (next() % bytes.len() as u64) as usize;
+                bytes[at] = next() as u8;
+            }
+            std::fs::write(w.path("mutant.o"), &bytes).expect("write");
+            let out = run(Command::new(tether())
+                .args(["-shared", "-o", "mutant.so", "mutant.o"])
+                .current_dir(w.dir.path()));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                matches!(out.status.code(), Some(0) | Some(1)) && !stderr.contains("panicked"),
+                "round {round} of {}: {:?}\n{stderr}",
+                base.display(),
+                out.status
+            );
+        }
+    }
+}

@@ -435,3 +435,143 @@ fn text_relocation_warns_and_loads() {
         .current_dir(w.dir.path()));
     assert_eq!(w.run_program("trmain"), "5\n");
 }
+
+/// --version-script: named nodes with a parent, `local: *`, globs; the program built against
+/// the library records the versions it uses and runs.
+#[test]
+fn version_script_defines_versions_and_hides_the_rest() {
+    let w = Work::new();
+    let obj = w.compile(Cc::Gcc, "-O2", &fixture("versioned.c"), "v.o", false);
+    let map = format!(
+        "-Wl,--version-script={}",
+        fixture("versioned.map").display()
+    );
+    ok(w.driver(Cc::Gcc, Linker::Tether, false)
+        .args(["-shared", "-o", "libversioned.so", &map])
+        .arg(&obj));
+    let lib = w.path("libversioned.so");
+    check_readelf(&lib);
+    check_elflint(&lib);
+    let v = readelf(&["-VW"], &lib);
+    assert!(
+        v.contains("Flags: BASE  Index: 1  Cnt: 1  Name: libversioned.so"),
+        "{v}"
+    );
+    assert!(v.contains("Index: 2  Cnt: 1  Name: VERS_1"), "{v}");
+    assert!(
+        v.contains("Index: 3  Cnt: 2  Name: VERS_2") && v.contains("Parent 1: VERS_1"),
+        "{v}"
+    );
+    let syms = dynsyms(&w, "libversioned.so");
+    assert!(
+        syms.contains("api_v1@@VERS_1") && syms.contains("api_v2@@VERS_2"),
+        "{syms}"
+    );
+    assert!(
+        !syms.contains("helper_double") && !syms.contains("internal_thing"),
+        "{syms}"
+    );
+    ok(Command::new("gcc")
+        .arg(fixture("versioned_main.c"))
+        .args(["-o", "vmain", "-L.", "-lversioned"])
+        .current_dir(w.dir.path()));
+    let needs = readelf(&["-VW"], &w.path("vmain"));
+    assert!(
+        needs.contains("Name: VERS_1") && needs.contains("Name: VERS_2"),
+        "{needs}"
+    );
+    assert_eq!(w.run_program("vmain"), "api_v1 = 21, api_v2 = 22\n");
+}
+
+/// `-l:file` names a file exactly; `--sysroot` prefixes `=` search directories.
+#[test]
+fn exact_library_names_and_sysroot() {
+    let w = Work::new();
+    archives(&w);
+    std::fs::create_dir_all(w.path("root/opt/lib")).expect("sysroot dirs");
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "root/opt/lib/libsys.so",
+            "-soname",
+            "libsys.so",
+            "arch_three.o",
+        ],
+    );
+    ok(Command::new("ar")
+        .args(["rcs", "root/opt/lib/libexact.a", "arch_three.o"])
+        .current_dir(w.dir.path()));
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "s.so",
+            "arch_two.o",
+            "--sysroot=root",
+            "-L=/opt/lib",
+            "-lsys",
+        ],
+    );
+    assert!(readelf(&["-dW"], &w.path("s.so")).contains("[libsys.so]"));
+    tether_in(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "e.so",
+            "arch_two.o",
+            "--sysroot",
+            "root",
+            "-L=/opt/lib",
+            "-l:libexact.a",
+        ],
+    );
+    assert!(
+        has_dynsym(&w, "e.so", "arch_three"),
+        "-l:libexact.a must link the archive member"
+    );
+    let err = tether_fails(
+        &w,
+        &[
+            "-shared",
+            "-o",
+            "x.so",
+            "arch_two.o",
+            "-L=/opt/lib",
+            "-lnothere",
+        ],
+    );
+    assert!(err.contains("-lnothere"), "{err}");
+}
+
+/// A default-visibility IFUNC is exported as such (ELFOSABI_GNU) and resolved by the loader;
+/// a hidden one is refused rather than called through its resolver.
+#[test]
+fn ifunc_default_visibility_works_hidden_is_refused() {
+    let w = Work::new();
+    w.compile(Cc::Gcc, "-O2", &fixture("ifunc.c"), "ifunc.o", false);
+    ok(w.driver(Cc::Gcc, Linker::Tether, false)
+        .args(["-shared", "-o", "libifunc.so", "ifunc.o"]));
+    check_elflint(&w.path("libifunc.so"));
+    ok(Command::new("gcc")
+        .arg(fixture("ifunc_main.c"))
+        .args(["-o", "ifm", "-L.", "-lifunc"])
+        .current_dir(w.dir.path()));
+    assert_eq!(w.run_program("ifm"), "6 5\n");
+
+    let src = std::fs::read_to_string(fixture("ifunc.c")).expect("fixture");
+    std::fs::write(
+        w.path("hidden.c"),
+        src.replace(
+            "int chooser(void)",
+            "__attribute__((visibility(\"hidden\"))) int chooser(void)",
+        ),
+    )
+    .expect("write");
+    w.compile(Cc::Gcc, "-O2", &w.path("hidden.c"), "hidden.o", false);
+    let err = tether_fails(&w, &["-shared", "-o", "h.so", "hidden.o"]);
+    assert!(err.contains("local IFUNC `chooser'"), "{err}");
+}

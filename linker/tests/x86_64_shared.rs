@@ -25,6 +25,7 @@ main: tls again = 71117
 main: visibility = 1059
 main: calls = 1
 fix: fini_array
+fix: DT_FINI
 ";
 
 /// Links libdep.so and libfix.so with `linker` in a fresh directory, builds main with the
@@ -44,6 +45,7 @@ fn build_and_run(cc: Cc, opt: &str, linker: Linker, extra: &[&str]) -> (Work, St
             "libfix.so",
             "-Wl,-soname,libfix.so",
             "-Wl,-init=fix_init",
+            "-Wl,-fini=fix_fini",
         ])
         .arg(&fix)
         .args(["-L.", "-ldep"])
@@ -191,4 +193,105 @@ fn output_is_deterministic() {
         images[0] == images[1],
         "two links of the same inputs differ"
     );
+}
+
+/// GOT[0] holds the link-time address of _DYNAMIC; PLT0 is `pushq GOT+8(%rip); jmpq *GOT+16(%rip)`
+/// and every PLT entry jumps through its own .got.plt slot.
+#[test]
+fn got_plt_header_and_plt0() {
+    let (w, _) = build_and_run(Cc::Gcc, "-O2", Linker::Tether, &[]);
+    let lib = w.path("libfix.so");
+    let sections = readelf(&["-SW"], &lib);
+    let image = std::fs::read(&lib).expect("library");
+    // (address, file offset, size) from the section table.
+    let row = |name: &str| -> (u64, usize, usize) {
+        let line = sections
+            .lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap_or_else(|| panic!("no {name}:\n{sections}"));
+        let fields: Vec<&str> = line
+            .split(']')
+            .nth(1)
+            .expect("row")
+            .split_whitespace()
+            .collect();
+        let hex = |s: &str| u64::from_str_radix(s, 16).expect("hex field");
+        (
+            hex(fields[2]),
+            hex(fields[3]) as usize,
+            hex(fields[4]) as usize,
+        )
+    };
+    let (dynamic, got_plt, plt) = (row(".dynamic").0, row(".got.plt").0, row(".plt").0);
+    let bytes = |name: &str| -> Vec<u8> {
+        let (_, off, size) = row(name);
+        image[off..off + size].to_vec()
+    };
+    let got = bytes(".got.plt");
+    assert_eq!(
+        u64::from_le_bytes(got[0..8].try_into().unwrap()),
+        dynamic,
+        "GOT[0] = _DYNAMIC"
+    );
+    assert_eq!(
+        &got[8..24],
+        &[0u8; 16],
+        "GOT[1], GOT[2] are left for the loader"
+    );
+    let code = bytes(".plt");
+    assert_eq!(&code[0..2], &[0xff, 0x35], "PLT0 pushq GOT+8(%rip)");
+    let push = i32::from_le_bytes(code[2..6].try_into().unwrap()) as i64;
+    assert_eq!(plt as i64 + 6 + push, got_plt as i64 + 8);
+    assert_eq!(&code[6..8], &[0xff, 0x25], "PLT0 jmpq *GOT+16(%rip)");
+    let jmp = i32::from_le_bytes(code[8..12].try_into().unwrap()) as i64;
+    assert_eq!(plt as i64 + 12 + jmp, got_plt as i64 + 16);
+    for n in 0..(code.len() / 16 - 1) {
+        let e = 16 * (n + 1);
+        assert_eq!(&code[e..e + 2], &[0xff, 0x25]);
+        let disp = i32::from_le_bytes(code[e + 2..e + 6].try_into().unwrap()) as i64;
+        assert_eq!(
+            plt as i64 + e as i64 + 6 + disp,
+            (got_plt + 8 * (3 + n as u64)) as i64,
+            "entry {n} uses slot 3+{n}"
+        );
+        assert_eq!(code[e + 6], 0x68);
+        assert_eq!(
+            u32::from_le_bytes(code[e + 7..e + 11].try_into().unwrap()),
+            n as u32,
+            "entry {n} pushes {n}"
+        );
+        let slot = u64::from_le_bytes(got[8 * (3 + n)..8 * (4 + n)].try_into().unwrap());
+        assert_eq!(
+            slot,
+            plt + e as u64 + 6,
+            "slot {n} initially holds its entry's push"
+        );
+    }
+}
+
+/// Each thread sees its own copy of the library's .tdata/.tbss (PT_TLS, DTPMOD/DTPOFF).
+#[test]
+fn tls_is_per_thread() {
+    for cc in [Cc::Gcc, Cc::Clang] {
+        cc.require();
+        let w = Work::new();
+        let obj = w.compile(cc, "-O2", &fixture("tls_threads.c"), "tls.o", false);
+        ok(w.driver(cc, Linker::Tether, false)
+            .args(["-shared", "-o", "libtls.so"])
+            .arg(&obj));
+        check_elflint(&w.path("libtls.so"));
+        assert!(
+            readelf(&["-lW"], &w.path("libtls.so")).contains("TLS"),
+            "PT_TLS"
+        );
+        ok(Command::new("gcc")
+            .arg(fixture("tls_threads_main.c"))
+            .args(["-o", "tmain", "-L.", "-ltls", "-pthread"])
+            .current_dir(w.dir.path()));
+        assert_eq!(
+            w.run_program("tmain"),
+            "main thread 6, other thread 105\n",
+            "{cc:?}"
+        );
+    }
 }

@@ -143,8 +143,8 @@ pub fn finish_host_call(emu: &mut Emu, value: u64) -> Result<u64> {
     rd(emu, R::LR)
 }
 
-/// glibc's protocol: PLT0 pushed the caller's lr and left lr = &GOT[2]; the PLT entry left
-/// ip = &GOT[3 + n]; so n = (ip − lr − 4) / 4 and GOT[1] sits at lr − 4.
+/// glibc's protocol: PLT0 pushed the caller's lr and left `lr = &GOT[2]`; the PLT entry left
+/// `ip = &GOT[3 + n]`; so `n = (ip − lr − 4) / 4` and `GOT[1]` sits at `lr − 4`.
 pub fn resolver_entry(emu: &Emu) -> Result<(u64, u64)> {
     let lr = rd(emu, R::LR)?;
     let ip = rd(emu, R::R12)?;

@@ -161,7 +161,7 @@ impl Arch {
             Arch::X86_64 => x86_64::finish_host_call(emu, value),
         }
     }
-    /// On entry to the lazy resolver: (value of the calling object's GOT[1], relocation index).
+    /// On entry to the lazy resolver: (value of the calling object's `GOT[1]`, relocation index).
     pub fn resolver_entry(self, emu: &Emu) -> Result<(u64, u64)> {
         match self {
             Arch::Arm => arm::resolver_entry(emu),

@@ -156,7 +156,7 @@ pub fn finish_host_call(emu: &mut Emu, value: u64) -> Result<u64> {
     Ok(ret)
 }
 
-/// glibc's protocol: the PLT entry pushed the relocation index, PLT0 pushed GOT[1].
+/// glibc's protocol: the PLT entry pushed the relocation index, PLT0 pushed `GOT[1]`.
 pub fn resolver_entry(emu: &Emu) -> Result<(u64, u64)> {
     let rsp = rd(emu, R::RSP)?;
     Ok((

@@ -19,7 +19,7 @@ impl Session {
             .objects
             .get(i)
             .ok_or_else(|| HarnessError::Usage(format!("no object {i}")))?;
-        let entry = o.base + o.elf.entry;
+        let entry = o.base.wrapping_add(o.elf.entry);
         let layout = self.arch.layout();
         let w = self.arch.word_size();
         let mut ptrs = Vec::new();
@@ -50,6 +50,7 @@ impl Session {
         let s = self.emu.get_data_mut();
         s.blocks_run = 0;
         s.budget_exceeded = false;
+        s.recent_blocks.clear();
         // No return address: _start never returns (a return lands in the return trap).
         self.arch.prepare_call(&mut self.emu, pc, &[], sp + 8)?;
         self.arch.set_sp(&mut self.emu, sp)?;
@@ -88,6 +89,7 @@ impl Session {
             let s = self.emu.get_data_mut();
             s.blocks_run = 0;
             s.budget_exceeded = false;
+            s.recent_blocks.clear();
             let sp = layout.stack_top - 64;
             let pc = self.arch.prepare_call(&mut self.emu, address, args, sp)?;
             self.depth += 1;
@@ -124,7 +126,11 @@ impl Session {
                 s.bad_access = None;
                 s.interrupt = None;
             }
-            let r = self.emu.emu_start(pc, 0, 0, 0);
+            // `until` must be an address no guest reaches: with 0, a call through a null pointer
+            // would end emulation "normally" instead of faulting.
+            let r = self
+                .emu
+                .emu_start(pc, layout.trap + layout.trap_size - 2, 0, 0);
             let (bad, intr, budget) = {
                 let s = self.emu.get_data();
                 (s.bad_access, s.interrupt, s.budget_exceeded)

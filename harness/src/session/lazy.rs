@@ -29,6 +29,15 @@ impl Session {
                 None,
             ));
         };
+        if !self.objects[i].elf.in_segment(r.offset) {
+            return Err(self.fault(
+                FaultKind::HostFunction(format!(
+                    "lazy resolver: JUMP_SLOT at {:#x} lies outside {}",
+                    r.offset, self.objects[i].name
+                )),
+                None,
+            ));
+        }
         let slot = self.objects[i].base + r.offset;
         let before = self.read_word(slot)?;
         let res = self.resolve_symbol(i, r.sym, false)?;
@@ -36,11 +45,12 @@ impl Session {
             .target_of(&res)?
             .wrapping_add(r.addend.unwrap_or(0) as u64);
         self.write_word(slot, target)?;
-        let symbol = self.symbol_label(i, r.sym);
+        let (symbol, version) = self.symbol_label(i, r.sym);
         self.events.push(Event::Bound {
             object: self.objects[i].name.clone(),
             slot,
             symbol,
+            version,
             target,
             target_object: res.object,
             before,

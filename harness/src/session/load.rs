@@ -167,7 +167,8 @@ impl Session {
             p = q;
         }
         for s in &elf.segments {
-            let bytes = &elf.image[s.vaddr as usize..(s.vaddr + s.memsz) as usize];
+            // Fresh mappings are zero: only file-backed bytes need writing (.bss is free).
+            let bytes = &elf.image[s.vaddr as usize..(s.vaddr + s.filesz) as usize];
             machine::write(&mut self.emu, base + s.vaddr, bytes)?;
         }
         let tls = match elf.tls {
@@ -243,8 +244,10 @@ impl Session {
     pub(super) fn protect_relro(&mut self, i: usize) -> Result<()> {
         let o = &self.objects[i];
         if let Some((vaddr, memsz)) = o.elf.relro {
-            let start = page_down(o.base + vaddr);
-            let end = page_down(o.base + vaddr + memsz);
+            // Clamp to the object: a PT_GNU_RELRO beyond it is ignored rather than trusted.
+            let end_off = vaddr.saturating_add(memsz).min(o.size);
+            let start = page_down(o.base + vaddr.min(o.size));
+            let end = page_down(o.base + end_off);
             if end > start {
                 self.emu
                     .mem_protect(start, end - start, Prot::READ)
@@ -252,5 +255,23 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// `dlopen`: finds `name` as DT_NEEDED would (a path when it has a slash), loads it and
+    /// its dependencies into the global scope and runs their initialisers. Returns the
+    /// object's handle (its base address). Already loaded objects are not loaded again.
+    pub fn open_library(&mut self, name: &str) -> Result<u64> {
+        if let Some(i) = self.find_loaded(name) {
+            return Ok(self.objects[i].base);
+        }
+        let path = self.find_needed(name, "dlopen")?;
+        let i = self.load(path)?;
+        self.run_init()?;
+        Ok(self.objects[i].base)
+    }
+
+    /// The object whose handle (base address) is `handle`.
+    pub fn object_by_handle(&self, handle: u64) -> Option<usize> {
+        self.objects.iter().position(|o| o.base == handle)
     }
 }

@@ -27,6 +27,7 @@ pub type HostFn = Rc<dyn Fn(&mut Session) -> Result<u64>>;
 /// Sonames the built-in host library answers to.
 pub const HOST_SONAMES: &[&str] = &[
     "libc.so.6",
+    "libdl.so.2",
     "ld-linux-armhf.so.3",
     "ld-linux.so.3",
     "ld-linux-x86-64.so.2",
@@ -134,6 +135,8 @@ pub struct Session {
     depth: usize,
     pub(crate) stdout_file: u64,
     pub(crate) stderr_file: u64,
+    /// The message `dlerror` returns next (None once read).
+    pub(crate) dl_error: Option<String>,
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> HarnessError {
@@ -193,6 +196,7 @@ impl Session {
             depth: 0,
             stdout_file: 0,
             stderr_file: 0,
+            dl_error: None,
         };
         if arch == Arch::X86_64 {
             // The TCB: self pointer at %fs:0, stack-protector canary at %fs:0x28.

@@ -37,6 +37,15 @@ impl Session {
                     Some(RelocKind::JumpSlot) => {
                         // The slot holds the link-time address of the PLT code that enters the
                         // resolver: add the load bias.
+                        if !self.objects[i].elf.in_segment(r.offset) {
+                            return Err(HarnessError::BadDynamic {
+                                object: self.objects[i].name.clone(),
+                                message: format!(
+                                    "JUMP_SLOT at {:#x} is outside every PT_LOAD",
+                                    r.offset
+                                ),
+                            });
+                        }
                         let slot = base + r.offset;
                         let v = self.read_word(slot)?;
                         self.write_word(slot, v.wrapping_add(base))?;
@@ -56,7 +65,7 @@ impl Session {
         let arch = self.arch;
         let o = &self.objects[i];
         let base = o.base;
-        let place = base + r.offset;
+        let place = base.wrapping_add(r.offset);
         let object = o.name.clone();
         let kind = arch
             .classify(r.r_type)
@@ -96,12 +105,13 @@ impl Session {
                 let v = res.address.wrapping_add(r.addend.unwrap_or(0) as u64);
                 if kind == RelocKind::JumpSlot || plt {
                     let before = self.read_word(place)?;
-                    let symbol = self.symbol_label(i, r.sym);
+                    let (symbol, version) = self.symbol_label(i, r.sym);
                     self.write_word(place, v)?;
                     self.events.push(Event::Bound {
                         object,
                         slot: place,
                         symbol,
+                        version,
                         target: v,
                         target_object: res.object,
                         before,
@@ -176,12 +186,13 @@ impl Session {
                     .map_or(0, |s| s.size);
                 let bytes = self.read_memory(res.address, sym_size as usize)?;
                 self.write_memory(place, &bytes)?;
-                let symbol = self.symbol_label(i, r.sym);
+                let (symbol, version) = self.symbol_label(i, r.sym);
                 self.events.push(Event::Relocated {
                     object,
                     kind: arch.reloc_name(r.r_type),
                     address: place,
                     symbol,
+                    version,
                     value: res.address,
                 });
                 return Ok(());
@@ -189,12 +200,13 @@ impl Session {
         };
         self.write_word(place, value)?;
         if kind != RelocKind::Relative {
-            let symbol = self.symbol_label(i, r.sym);
+            let (symbol, version) = self.symbol_label(i, r.sym);
             self.events.push(Event::Relocated {
                 object,
                 kind: arch.reloc_name(r.r_type),
                 address: place,
                 symbol,
+                version,
                 value,
             });
         }

@@ -43,7 +43,7 @@ impl Session {
         let address = if is_tls || s.shndx == crate::elf::abi::SHN_ABS {
             s.value
         } else {
-            o.base + s.value
+            o.base.wrapping_add(s.value)
         };
         Some(Resolved {
             address,
@@ -74,7 +74,7 @@ impl Session {
                 address: if sym_index == 0 {
                     0
                 } else {
-                    o.base + sym.value
+                    o.base.wrapping_add(sym.value)
                 },
                 size: sym.size,
                 object: o.name.clone(),
@@ -107,7 +107,7 @@ impl Session {
                         return Ok(Resolved {
                             address,
                             size,
-                            object: "libc.so.6 (host)".to_string(),
+                            object: HOST_SONAMES[0].to_string(),
                             object_index: None,
                             is_tls: false,
                             is_ifunc: false,
@@ -142,14 +142,12 @@ impl Session {
         }
     }
 
-    pub(super) fn symbol_label(&self, i: usize, sym_index: u32) -> String {
+    /// The name and requested version of symbol `sym_index` of object `i`, for events.
+    pub(super) fn symbol_label(&self, i: usize, sym_index: u32) -> (String, Option<String>) {
         let o = &self.objects[i];
         match o.elf.dynamic.symbols.get(sym_index as usize) {
-            Some(s) if sym_index != 0 => match self.wanted_version(i, s) {
-                Some(v) => format!("{}@{v}", s.name),
-                None => s.name.clone(),
-            },
-            _ => String::new(),
+            Some(s) if sym_index != 0 => (s.name.clone(), self.wanted_version(i, s)),
+            _ => (String::new(), None),
         }
     }
 
@@ -171,5 +169,28 @@ impl Session {
             }
         }
         None
+    }
+
+    /// `dlsym(handle, name)`: the object and its dependencies, breadth-first (then the host
+    /// library).
+    pub fn symbol_in_handle(&self, handle: u64, name: &str) -> Option<u64> {
+        let root = self.object_by_handle(handle)?;
+        let mut queue = vec![root];
+        let mut k = 0;
+        while k < queue.len() {
+            let i = queue[k];
+            k += 1;
+            if let Some(r) = self.symbol_in_object(i, name, None) {
+                return Some(r.address);
+            }
+            for n in &self.objects[i].elf.dynamic.needed {
+                if let Some(j) = self.find_loaded(n) {
+                    if !queue.contains(&j) {
+                        queue.push(j);
+                    }
+                }
+            }
+        }
+        self.lookup_host(name, None).map(|(a, _)| a)
     }
 }

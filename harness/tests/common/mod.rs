@@ -20,6 +20,12 @@ pub enum Toolchain {
     LldArm,
     /// clang + lld, Thumb-2.
     LldThumb,
+    /// gcc + gold, x86-64.
+    GoldX86,
+    /// arm-linux-gnueabihf-gcc + gold, Thumb-2.
+    GoldThumb,
+    /// gcc + mold, x86-64.
+    MoldX86,
     /// gcc driving tether's own linker (`ld-tether`), x86-64.
     TetherX86,
     /// arm-linux-gnueabihf-gcc (Thumb-2) driving `ld-tether`.
@@ -66,11 +72,16 @@ fn require(tool: &str, package: &str) {
 impl Toolchain {
     pub fn arch(self) -> Arch {
         match self {
-            Toolchain::GnuX86 | Toolchain::LldX86 | Toolchain::TetherX86 => Arch::X86_64,
+            Toolchain::GnuX86
+            | Toolchain::LldX86
+            | Toolchain::GoldX86
+            | Toolchain::MoldX86
+            | Toolchain::TetherX86 => Arch::X86_64,
             Toolchain::GnuThumb
             | Toolchain::GnuArm
             | Toolchain::LldArm
             | Toolchain::LldThumb
+            | Toolchain::GoldThumb
             | Toolchain::TetherThumb => Arch::Arm,
         }
     }
@@ -116,6 +127,27 @@ impl Toolchain {
                     "clang".into(),
                     s(&["--target=armv7a-linux-gnueabihf", "-mthumb", "-fuse-ld=lld"]),
                 )
+            }
+            Toolchain::GoldX86 => {
+                require("gcc", "gcc");
+                require("ld.gold", "binutils");
+                ("gcc".into(), s(&["-fuse-ld=gold"]))
+            }
+            Toolchain::GoldThumb => {
+                require("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
+                require(
+                    "arm-linux-gnueabihf-ld.gold",
+                    "binutils-arm-linux-gnueabihf",
+                );
+                (
+                    "arm-linux-gnueabihf-gcc".into(),
+                    s(&["-mthumb", "-fuse-ld=gold"]),
+                )
+            }
+            Toolchain::MoldX86 => {
+                require("gcc", "gcc");
+                require("mold", "mold");
+                ("gcc".into(), s(&["-fuse-ld=mold"]))
             }
             Toolchain::TetherX86 => {
                 require("gcc", "gcc");
@@ -216,10 +248,22 @@ pub fn positions(events: &[Event], f: impl Fn(&Event) -> bool) -> Vec<usize> {
         .collect()
 }
 
+/// `name@version`, or `name` when unversioned.
+pub fn labelled(symbol: &str, version: &Option<String>) -> String {
+    match version {
+        Some(v) => format!("{symbol}@{v}"),
+        None => symbol.to_string(),
+    }
+}
+
+/// Lazy bindings in `object` of `symbol` (written `name@version` when versioned).
 pub fn lazy_bindings<'a>(events: &'a [Event], object: &str, symbol: &str) -> Vec<&'a Event> {
     events
         .iter()
-        .filter(|e| matches!(e, Event::Bound { object: o, symbol: s, lazy: true, .. } if o == object && s == symbol))
+        .filter(|e| {
+            matches!(e, Event::Bound { object: o, symbol: s, version: v, lazy: true, .. }
+            if o == object && labelled(s, v) == symbol)
+        })
         .collect()
 }
 

@@ -169,7 +169,13 @@ impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FieldError::OutOfRange { value, range } => {
-                write!(f, "value {value:#x} is out of range ({range:?})")
+                write!(f, "value {value:#x} is out of range ")?;
+                match range {
+                    Range::Any => f.write_str("(any)"),
+                    Range::Signed(b) => write!(f, "for a signed {b}-bit field"),
+                    Range::Unsigned(b) => write!(f, "for an unsigned {b}-bit field"),
+                    Range::Either(b) => write!(f, "for a {b}-bit field"),
+                }
             }
             FieldError::Misaligned { value, alignment } => {
                 write!(f, "value {value:#x} is not a multiple of {alignment}")

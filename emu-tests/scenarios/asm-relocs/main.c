@@ -1,0 +1,3 @@
+int probe_all(void);
+
+int main(void) { return probe_all() == 4 ? 0 : 1; }

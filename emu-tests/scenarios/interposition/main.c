@@ -1,0 +1,3 @@
+int base_run(void);
+
+int main(void) { return base_run(); }

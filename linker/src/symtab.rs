@@ -1,0 +1,205 @@
+//! The static symbol table (`.symtab`/`.strtab`) of the output, for debuggers, profilers
+//! and `objdump`: every named local symbol of the inputs, hidden globals turned local, then
+//! the global symbols. Planned before layout (sizes), written after (values).
+
+use crate::got_plt::Target;
+use crate::layout::{Layout, Synth};
+use crate::link::Link;
+use crate::object_file::SymPlace;
+use crate::relocate::target_address;
+use crate::symbols::{Def, SymbolId};
+use object::elf;
+
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    Local { file: u32, sym: u32 },
+    Global(SymbolId),
+}
+
+pub struct SymtabPlan {
+    entries: Vec<(Source, u32)>,
+    pub strtab: Vec<u8>,
+    /// Index of the first global entry (sh_info).
+    pub first_global: u32,
+}
+
+impl SymtabPlan {
+    pub fn symtab_size(&self, entsize: u64) -> u64 {
+        (self.entries.len() as u64 + 1) * entsize
+    }
+}
+
+fn global_is_local(link: &Link, id: SymbolId) -> bool {
+    let s = link.symtab.get(id);
+    s.is_defined()
+        && (s.visibility != elf::STV_DEFAULT.0 && s.visibility != elf::STV_PROTECTED.0
+            || s.forced_local)
+}
+
+pub fn plan(link: &Link) -> SymtabPlan {
+    let mut strtab = vec![0u8];
+    let mut entries = Vec::new();
+    let add_name = |strtab: &mut Vec<u8>, name: &[u8]| {
+        let off = strtab.len() as u32;
+        strtab.extend_from_slice(name);
+        strtab.push(0);
+        off
+    };
+    for (f, obj) in link.objects.iter().enumerate() {
+        for (i, s) in obj
+            .symbols
+            .iter()
+            .enumerate()
+            .take(obj.first_global)
+            .skip(1)
+        {
+            let keep = !s.name.is_empty()
+                && s.ty != elf::STT_SECTION.0
+                && s.ty != elf::STT_FILE.0
+                && !s.name.starts_with(b".L")
+                && match s.place {
+                    SymPlace::Section(sec) => {
+                        obj.sections[sec as usize].live && link_has_section(link, f, sec)
+                    }
+                    SymPlace::Absolute => true,
+                    _ => false,
+                };
+            if keep {
+                let name = add_name(&mut strtab, s.name);
+                entries.push((
+                    Source::Local {
+                        file: f as u32,
+                        sym: i as u32,
+                    },
+                    name,
+                ));
+            }
+        }
+    }
+    let ids: Vec<SymbolId> = (0..link.symtab.len() as SymbolId)
+        .filter(|&id| {
+            let s = link.symtab.get(id);
+            s.is_defined()
+                || (s.referenced && s.is_undefined())
+                || (s.referenced && matches!(s.def, Def::Shared { .. }))
+        })
+        .collect();
+    for &id in ids.iter().filter(|&&id| global_is_local(link, id)) {
+        let name = add_name(&mut strtab, link.symtab.get(id).name);
+        entries.push((Source::Global(id), name));
+    }
+    let first_global = entries.len() as u32 + 1;
+    for &id in ids.iter().filter(|&&id| !global_is_local(link, id)) {
+        let name = add_name(&mut strtab, link.symtab.get(id).name);
+        entries.push((Source::Global(id), name));
+    }
+    SymtabPlan {
+        entries,
+        strtab,
+        first_global,
+    }
+}
+
+/// Sections that are not copied to the output (relocation sections, groups) have no address.
+fn link_has_section(link: &Link, file: usize, sec: u32) -> bool {
+    let s = &link.objects[file].sections[sec as usize];
+    s.is_alloc() || s.sh_type != elf::SHT_NULL.0
+}
+
+/// Writes `.symtab` at `out` (its entries) for the final layout.
+pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is64: bool) {
+    let entsize = if is64 { 24 } else { 16 };
+    let tls_start = layout.tls.map(|t| t.0).unwrap_or(0);
+    for (n, &(source, name)) in plan.entries.iter().enumerate() {
+        let at = (n + 1) * entsize;
+        let local = n + 1 < plan.first_global as usize;
+        let (bind, ty, other, shndx, mut value, size) = match source {
+            Source::Local { file, sym } => {
+                let s = &link.objects[file as usize].symbols[sym as usize];
+                let shndx = match s.place {
+                    SymPlace::Section(sec) => layout.placement[file as usize][sec as usize]
+                        .map(|(o, _)| o as u16 + 1)
+                        .unwrap_or(elf::SHN_ABS.0),
+                    _ => elf::SHN_ABS.0,
+                };
+                let value = target_address(link, layout, Target::Local { file, sym });
+                (elf::STB_LOCAL.0, s.ty, s.visibility, shndx, value, s.size)
+            }
+            Source::Global(id) => {
+                let s = link.symtab.get(id);
+                let defined = s.is_defined();
+                let bind = if local {
+                    elf::STB_LOCAL.0
+                } else if (defined && s.weak_def) || (!defined && !s.strong_ref) {
+                    elf::STB_WEAK.0
+                } else {
+                    elf::STB_GLOBAL.0
+                };
+                let shndx = match s.def {
+                    Def::Regular { file, sym } => {
+                        match link.objects[file as usize].symbols[sym as usize].place {
+                            SymPlace::Section(sec) => layout.placement[file as usize][sec as usize]
+                                .map(|(o, _)| o as u16 + 1)
+                                .unwrap_or(elf::SHN_ABS.0),
+                            _ => elf::SHN_ABS.0,
+                        }
+                    }
+                    Def::Common { .. } => layout
+                        .find(Synth::Commons)
+                        .map(|(i, _)| i as u16 + 1)
+                        .unwrap_or(elf::SHN_ABS.0),
+                    Def::Linker(crate::symbols::LinkerSymbol::Dynamic) => layout
+                        .find(Synth::Dynamic)
+                        .map(|(i, _)| i as u16 + 1)
+                        .unwrap_or(elf::SHN_ABS.0),
+                    Def::Linker(crate::symbols::LinkerSymbol::GlobalOffsetTable) => layout
+                        .find(Synth::GotPlt)
+                        .map(|(i, _)| i as u16 + 1)
+                        .unwrap_or(elf::SHN_ABS.0),
+                    _ => elf::SHN_UNDEF.0,
+                };
+                let value = if defined {
+                    target_address(link, layout, Target::Global(id))
+                } else {
+                    0
+                };
+                let ty = if !defined && s.ty == elf::STT_GNU_IFUNC.0 {
+                    elf::STT_FUNC.0
+                } else {
+                    s.ty
+                };
+                (
+                    bind,
+                    ty,
+                    if local {
+                        s.visibility
+                    } else {
+                        crate::relocate::dyn_visibility(s.visibility)
+                    },
+                    shndx,
+                    value,
+                    if defined { s.size } else { 0 },
+                )
+            }
+        };
+        if ty == elf::STT_TLS.0 && shndx != elf::SHN_UNDEF.0 {
+            value = value.wrapping_sub(tls_start);
+        }
+        let info = (bind << 4) | (ty & 0xf);
+        if is64 {
+            out[at..at + 4].copy_from_slice(&name.to_le_bytes());
+            out[at + 4] = info;
+            out[at + 5] = other;
+            out[at + 6..at + 8].copy_from_slice(&shndx.to_le_bytes());
+            out[at + 8..at + 16].copy_from_slice(&value.to_le_bytes());
+            out[at + 16..at + 24].copy_from_slice(&size.to_le_bytes());
+        } else {
+            out[at..at + 4].copy_from_slice(&name.to_le_bytes());
+            out[at + 4..at + 8].copy_from_slice(&(value as u32).to_le_bytes());
+            out[at + 8..at + 12].copy_from_slice(&(size as u32).to_le_bytes());
+            out[at + 12] = info;
+            out[at + 13] = other;
+            out[at + 14..at + 16].copy_from_slice(&shndx.to_le_bytes());
+        }
+    }
+}
