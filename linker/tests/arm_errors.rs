@@ -82,3 +82,59 @@ fn soft_and_hard_float_objects_are_not_mixed() {
     );
     assert!(!out.exists());
 }
+
+/// In a shared library, tether accepts every position-independent relocation of the fixtures
+/// and rejects exactly the absolute MOVW/MOVT and local-exec TLS ones, each error naming the
+/// object, section, offset, relocation and symbol (as GNU ld and lld do).
+#[test]
+fn absolute_relocations_are_rejected_in_shared_libraries() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    for assembler in arm_common::Assembler::ALL {
+        let objects = [
+            assembler.assemble("relocs_arm.s", tmp.path()),
+            assembler.assemble("relocs_thumb.s", tmp.path()),
+        ];
+        let out = tmp.path().join("librelocs.so");
+        let (ok, stderr) = tether(&[
+            "-shared",
+            "-Bsymbolic",
+            "-o",
+            path_str(&out),
+            path_str(&objects[0]),
+            path_str(&objects[1]),
+        ]);
+        assert!(!ok);
+        let mut rejected: Vec<String> = stderr
+            .lines()
+            .filter(|l| l.starts_with("ld.tether: error: "))
+            .map(|l| {
+                // "<object>:(<section>+<offset>): relocation <type> against <symbol>: ..."
+                let after_object = l.split_once(".o:(").map_or(l, |(_, rest)| rest);
+                let place = after_object.split_once(')').map_or("", |(p, _)| p);
+                let kind = l
+                    .split("relocation ")
+                    .nth(1)
+                    .and_then(|r| r.split(' ').next());
+                format!("{place} {}", kind.unwrap_or("?"))
+            })
+            .collect();
+        rejected.sort();
+        let expected = [
+            ".rodata.arm+0x48 R_ARM_TLS_LE32",
+            ".rodata.arm+0x4c R_ARM_TLS_LE32",
+            ".text.arm+0x1c R_ARM_MOVW_ABS_NC",
+            ".text.arm+0x20 R_ARM_MOVT_ABS",
+            ".text.arm+0x24 R_ARM_MOVW_ABS_NC",
+            ".text.arm+0x28 R_ARM_MOVT_ABS",
+            ".text.arm+0x2c R_ARM_MOVW_ABS_NC",
+            ".text.thumb+0x1e R_ARM_THM_MOVW_ABS_NC",
+            ".text.thumb+0x22 R_ARM_THM_MOVT_ABS",
+            ".text.thumb+0x26 R_ARM_THM_MOVW_ABS_NC",
+            ".text.thumb+0x2a R_ARM_THM_MOVT_ABS",
+            ".text.thumb+0x2e R_ARM_THM_MOVW_ABS_NC",
+        ];
+        assert_eq!(rejected, expected, "{assembler:?}:\n{stderr}");
+        assert!(stderr.contains("against symbol `data_word'"), "{stderr}");
+        assert!(!out.exists());
+    }
+}

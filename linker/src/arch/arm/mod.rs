@@ -2,7 +2,9 @@
 //!
 //! - [`reloc`]: the relocation table and the instruction field encoders.
 //! - [`plt`]: the lazy PLT in ARM state, as glibc's loader expects it.
-//! - [`thunk`]: range-extension and interworking thunks.
+//! - [`thunk`]: range-extension and interworking thunks (placed by the generic `thunks.rs`).
+//! - [`attributes`]: `.ARM.attributes` merging and the float-ABI compatibility check.
+//! - [`exidx`]: `.ARM.exidx` sorting and EXIDX_CANTUNWIND entries for code without unwind data.
 
 pub mod attributes;
 pub mod exidx;
