@@ -275,7 +275,18 @@ fn far_calls_beyond_arm_and_thumb_reach_go_through_thunks() {
         "-lfar",
     ]);
     let (stdout, _) = qemu(&main, dir, &[]);
-    assert_eq!(stdout, "23 14 18\n");
+    assert_eq!(stdout, "23 14 18 12 11\n");
+    // The same library linked by GNU ld behaves the same.
+    let gnu_dir = dir.join("gnu");
+    std::fs::create_dir_all(&gnu_dir).expect("mkdir");
+    gcc(&[
+        "-shared",
+        "-o",
+        path_str(&gnu_dir.join("libfar.so")),
+        path_str(&object),
+    ]);
+    let (gnu_stdout, _) = qemu(&main, &gnu_dir, &[]);
+    assert_eq!(gnu_stdout, stdout, "GNU ld's library");
 }
 
 /// The corpus's interworking scenario (emu-tests/scenarios/arm-interworking), built as its
