@@ -7,6 +7,7 @@
 use crate::build::BuiltScenario;
 use crate::corpus::Scenario;
 use crate::observation::{Observation, ObservedBinding};
+use crate::target::Target;
 use std::time::Duration;
 use tether_qemu::{Arch, ExitStatus, Machine, RunSpec};
 
@@ -27,10 +28,10 @@ pub trait Backend: Send + Sync {
     fn run(&self, built: &BuiltScenario) -> Observation;
 }
 
-/// Whether `backend` applies to `scenario` on `arch`.
-pub fn applies(backend: &dyn Backend, scenario: &Scenario, arch: Arch) -> bool {
-    backend.supports_arch(arch)
-        && scenario.manifest.applies_to(arch)
+/// Whether `backend` applies to `scenario` built for `target`.
+pub fn applies(backend: &dyn Backend, scenario: &Scenario, target: Target) -> bool {
+    backend.supports_arch(target.arch)
+        && scenario.manifest.applies_to_target(target)
         && (backend.runs_program() || !scenario.manifest.real_loader_only)
         && (!backend.runs_program() || scenario.manifest.program.is_some())
 }

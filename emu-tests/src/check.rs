@@ -256,7 +256,7 @@ pub fn run(
                 let backends: Vec<&dyn Backend> = backends
                     .iter()
                     .copied()
-                    .filter(|b| applies(*b, scenario, target.arch))
+                    .filter(|b| applies(*b, scenario, target))
                     .collect();
                 if !backends.is_empty() {
                     jobs.push(Job {

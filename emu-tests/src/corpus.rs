@@ -132,6 +132,11 @@ impl Scenario {
             }
             known.push(&module.name);
         }
+        for compiler in &self.manifest.compilers {
+            if compiler != "gcc" && compiler != "clang" {
+                return Err(invalid(format!("unknown compiler `{compiler}`")));
+            }
+        }
         for arch in &self.manifest.arches {
             if arch != "x86_64" && arch != "arm" {
                 return Err(invalid(format!("unknown architecture `{arch}`")));

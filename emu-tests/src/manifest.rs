@@ -19,6 +19,7 @@
 //! load `program.needs` and make `calls` instead, and both must produce `expect`. Flags may use
 //! `{src}` for the scenario's source directory (e.g. a version script).
 
+use crate::target::{Compiler, Target};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tether_qemu::Arch;
@@ -32,6 +33,9 @@ pub struct Manifest {
     /// Architectures it applies to (`"x86_64"`, `"arm"`); both when absent.
     #[serde(default = "all_arches")]
     pub arches: Vec<String>,
+    /// Compilers it applies to (`"gcc"`, `"clang"`); both when absent (e.g. a flag only gcc has).
+    #[serde(default = "all_compilers")]
+    pub compilers: Vec<String>,
     /// True when only a real loader (qemu-user, native) can run it, e.g. C++ exceptions.
     #[serde(default)]
     pub real_loader_only: bool,
@@ -47,6 +51,10 @@ pub struct Manifest {
     pub expect: Expect,
 }
 
+fn all_compilers() -> Vec<String> {
+    vec!["gcc".into(), "clang".into()]
+}
+
 fn all_arches() -> Vec<String> {
     vec!["x86_64".into(), "arm".into()]
 }
@@ -54,6 +62,15 @@ fn all_arches() -> Vec<String> {
 impl Manifest {
     pub fn applies_to(&self, arch: Arch) -> bool {
         self.arches.iter().any(|a| a == arch.name())
+    }
+
+    /// Whether the scenario is built for `target` (its architecture and compiler).
+    pub fn applies_to_target(&self, target: Target) -> bool {
+        let compiler = match target.compiler {
+            Compiler::Gcc => "gcc",
+            Compiler::Clang => "clang",
+        };
+        self.applies_to(target.arch) && self.compilers.iter().any(|c| c == compiler)
     }
 }
 

@@ -23,7 +23,7 @@ fn every_scenario_passes_with_gnu_ld_on_qemu_and_native() {
             continue;
         }
         for target in Target::all() {
-            let expected = match (s.manifest.applies_to(target.arch), target.arch) {
+            let expected = match (s.manifest.applies_to_target(target), target.arch) {
                 (false, _) => vec![],
                 (true, Arch::X86_64) => vec!["native", "qemu"],
                 (true, Arch::Arm) => vec!["qemu"],

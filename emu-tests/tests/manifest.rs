@@ -47,6 +47,8 @@ fn the_built_in_corpus_parses_and_documents_itself() {
         "interposition",
         "copy-relocation",
         "asm-relocs",
+        "tls-descriptors",
+        "ifunc",
     ] {
         assert!(
             names.contains(&required),
@@ -62,6 +64,19 @@ fn the_built_in_corpus_parses_and_documents_itself() {
         // Every scenario an in-process backend can run says what to call in place of main.
         if !s.manifest.real_loader_only {
             assert!(!s.manifest.calls.is_empty(), "{} has no calls", s.name);
+        }
+    }
+    // The same expected output must come from the program (real loaders) and from the calls
+    // (in-process loaders), so a program that in-process backends stand in for prints nothing.
+    for s in scenarios.iter().filter(|s| !s.manifest.real_loader_only) {
+        for source in s.manifest.program.iter().flat_map(|p| &p.sources) {
+            let text = String::from_utf8_lossy(s.file(source.file()).unwrap_or_default());
+            assert!(
+                !text.contains("printf") && !text.contains("puts"),
+                "{}: {} prints, but in-process backends do not run it",
+                s.name,
+                source.file()
+            );
         }
     }
     let interworking = scenarios

@@ -3,7 +3,27 @@
 
 mod common;
 use common::*;
-use tether_harness::Event;
+use tether_harness::{Arch, Event};
+
+/// The program's output under glibc's own loader: natively on x86-64, under qemu-arm with
+/// Debian's armhf sysroot on ARM.
+fn under_real_glibc(tc: Toolchain, exe: &std::path::Path, libdir: &std::path::Path) -> String {
+    let mut cmd = match tc.arch() {
+        Arch::X86_64 => std::process::Command::new(exe),
+        Arch::Arm => {
+            let mut c = std::process::Command::new("qemu-arm");
+            c.args(["-L", "/usr/arm-linux-gnueabihf"]).arg(exe);
+            c
+        }
+    };
+    let o = cmd
+        .env_clear()
+        .env("LD_LIBRARY_PATH", libdir)
+        .output()
+        .expect("run the program (qemu-arm comes from the Debian package qemu-user)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
 
 fn seed_program(tc: Toolchain) {
     let dir = tempfile::tempdir().unwrap();
@@ -25,6 +45,7 @@ fn seed_program(tc: Toolchain) {
         assert_eq!(s.run_entry(root, &["main"]).unwrap(), 0);
         s.run_fini().unwrap();
         assert_eq!(s.stdout(), read(seed.join("expected.txt")), "pie={pie}");
+        assert_eq!(s.stdout(), under_real_glibc(tc, &main, d), "pie={pie}");
         // main's call to Go_callback went through main's own PLT, bound lazily once.
         assert_eq!(
             lazy_bindings(s.events(), "main", "Go_callback").len(),
@@ -60,5 +81,22 @@ fn copy_relocation(tc: Toolchain) {
     assert_eq!(s.run_entry(root, &["main"]).unwrap(), 16);
 }
 
+fn preinit_array(tc: Toolchain) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tc.shared(d, "libearly.so", "#include <stdio.h>\n__attribute__((constructor)) static void c(void) { puts(\"lib init\"); }\nvoid early(void) {}\n", &[]);
+    let main = "#include <stdio.h>\nvoid early(void);\n\
+                static void pre(void) { puts(\"preinit\"); }\n\
+                __attribute__((section(\".preinit_array\"), used)) static void (*p)(void) = pre;\n\
+                __attribute__((constructor)) static void c(void) { puts(\"main init\"); }\n\
+                int main(void) { early(); puts(\"main\"); return 0; }\n";
+    let exe = tc.program(d, "main", main, true, &["-learly"]);
+    let mut s = session(tc, d);
+    let root = s.load(&exe).unwrap();
+    s.run_init().unwrap();
+    assert_eq!(s.run_entry(root, &["main"]).unwrap(), 0);
+    assert_eq!(s.stdout(), "preinit\nlib init\nmain init\nmain\n");
+}
+
 // ld-tether does not link executables yet (-pie unsupported, COPY relocations not produced).
-for_reference_toolchains!(seed_program, copy_relocation);
+for_reference_toolchains!(seed_program, copy_relocation, preinit_array);

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::hash;
 use crate::link::Link;
 use crate::scan::DynSite;
-use crate::symbols::{Def, SymbolId};
+use crate::symbols::{dynamic_name, Def, SymbolId};
 use object::elf;
 use std::collections::HashMap;
 
@@ -109,7 +109,10 @@ pub fn plan(link: &Link, dyn_sites: &[DynSite], textrel: bool) -> Result<DynPlan
             exports.push(id);
         }
     }
-    let export_names: Vec<&[u8]> = exports.iter().map(|&id| link.symtab.get(id).name).collect();
+    let export_names: Vec<&[u8]> = exports
+        .iter()
+        .map(|&id| dynamic_name(link.symtab.get(id).name))
+        .collect();
     let gnu_layout = link
         .opts
         .hash_style
@@ -189,7 +192,7 @@ pub fn plan(link: &Link, dyn_sites: &[DynSite], textrel: bool) -> Result<DynPlan
     let mut version_index: HashMap<(u32, &[u8]), u16> = HashMap::new();
     for &id in &dynsym {
         let s = link.symtab.get(id);
-        names.push(dynstr.add(s.name));
+        names.push(dynstr.add(dynamic_name(s.name)));
         let v = match s.def {
             Def::Shared { dso, sym } => {
                 let d = &link.dsos[dso as usize];
@@ -221,7 +224,11 @@ pub fn plan(link: &Link, dyn_sites: &[DynSite], textrel: bool) -> Result<DynPlan
     }
 
     let all_names: Vec<&[u8]> = std::iter::once(&b""[..])
-        .chain(dynsym.iter().map(|&id| link.symtab.get(id).name))
+        .chain(
+            dynsym
+                .iter()
+                .map(|&id| dynamic_name(link.symtab.get(id).name)),
+        )
         .collect();
     let sysv_hash = link
         .opts

@@ -8,7 +8,7 @@ use crate::error::{sym_name, LinkError, Result};
 use crate::inputs::{FileKind, MappedFile};
 use crate::object_file::{ObjectFile, SymPlace};
 use crate::shared_file::SharedFile;
-use crate::symbols::{merge_visibility, Def, SymbolId, SymbolTable};
+use crate::symbols::{merge_visibility, split_symver, Def, SymbolId, SymbolTable};
 use object::elf;
 use object::read::archive::ArchiveFile;
 use std::collections::{HashMap, HashSet};
@@ -21,16 +21,6 @@ pub struct Resolved<'d> {
     pub global_ids: Vec<Vec<SymbolId>>,
     pub dsos: Vec<SharedFile<'d>>,
     pub symtab: SymbolTable<'d>,
-}
-
-impl Resolved<'_> {
-    /// The global id behind input symbol `sym` of object `file`, if it is not local.
-    pub fn global_id(&self, file: usize, sym: u32) -> Option<SymbolId> {
-        let first = self.objects[file].first_global;
-        (sym as usize)
-            .checked_sub(first)
-            .and_then(|i| self.global_ids[file].get(i).copied())
-    }
 }
 
 struct Archive<'d> {
@@ -193,18 +183,6 @@ impl<'d> Resolver<'d> {
     fn load_all_members(&mut self, archive: &mut Archive<'d>) -> Result<()> {
         let parsed =
             ArchiveFile::parse(archive.data).map_err(|e| LinkError::malformed(&archive.name, e))?;
-        let mut offsets = Vec::new();
-        for member in parsed.members() {
-            let member = member.map_err(|e| LinkError::malformed(&archive.name, e))?;
-            let data = member
-                .data(archive.data)
-                .map_err(|e| LinkError::malformed(&archive.name, e))?;
-            if data.starts_with(b"\x7fELF") {
-                offsets.push(member.file_range().0);
-            }
-        }
-        // `file_range` gives the data offset; members are addressed by header offset, which
-        // `load_member_at_data` avoids needing.
         for member in parsed.members() {
             let member = member.map_err(|e| LinkError::malformed(&archive.name, e))?;
             let data = member
@@ -261,13 +239,27 @@ impl<'d> Resolver<'d> {
 
         let mut ids = Vec::with_capacity(obj.symbols.len() - obj.first_global);
         for (index, sym) in obj.symbols.iter().enumerate().skip(obj.first_global) {
-            let id = self.symtab.intern(sym.name);
-            ids.push(id);
             let defined_here = match sym.place {
                 SymPlace::Undefined => false,
                 SymPlace::Section(s) => obj.sections[s as usize].live,
                 SymPlace::Absolute | SymPlace::Common => true,
             };
+            // `foo@@V` defines `foo` (at default version V); `foo@V` is a separate, hidden
+            // version of `foo` that plain references never reach.
+            let symver = if defined_here {
+                split_symver(sym.name)
+            } else {
+                None
+            };
+            let key = match symver {
+                Some((base, _, false)) => base,
+                _ => sym.name,
+            };
+            let id = self.symtab.intern(key);
+            ids.push(id);
+            if let Some((_, version, hidden)) = symver {
+                self.symtab.get_mut(id).symver = Some((version, hidden));
+            }
             let s = self.symtab.get_mut(id);
             s.referenced = true;
             s.visibility = merge_visibility(s.visibility, sym.visibility);

@@ -56,6 +56,9 @@ pub struct Symbol<'d> {
     /// Version index to give the symbol in `.gnu.version` when it is exported
     /// (1 = global unversioned, 2.. = version-script nodes).
     pub export_version: u16,
+    /// A version given in the object itself with `.symver` (`name@VER`, or `name@@VER` for
+    /// the default): (version name, hidden).
+    pub symver: Option<(&'d [u8], bool)>,
 }
 
 impl Symbol<'_> {
@@ -65,6 +68,21 @@ impl Symbol<'_> {
     pub fn is_undefined(&self) -> bool {
         self.def == Def::Undefined
     }
+}
+
+/// Splits a `.symver` name: `foo@@V` → (`foo`, V, default), `foo@V` → (`foo`, V, hidden).
+pub fn split_symver(name: &[u8]) -> Option<(&[u8], &[u8], bool)> {
+    let at = name.iter().position(|&b| b == b'@')?;
+    let (base, rest) = (&name[..at], &name[at + 1..]);
+    match rest.strip_prefix(b"@") {
+        Some(version) => Some((base, version, false)),
+        None => Some((base, rest, true)),
+    }
+}
+
+/// The name a symbol is exported under: its `.symver` version suffix removed.
+pub fn dynamic_name(name: &[u8]) -> &[u8] {
+    split_symver(name).map(|(base, _, _)| base).unwrap_or(name)
 }
 
 /// Combines visibilities: the most restrictive wins (hidden/internal > protected > default).
@@ -111,6 +129,7 @@ impl<'d> SymbolTable<'d> {
             first_ref: None,
             forced_local: false,
             export_version: 1,
+            symver: None,
         });
         self.by_name.insert(name, id);
         id

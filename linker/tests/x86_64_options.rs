@@ -575,3 +575,36 @@ fn ifunc_default_visibility_works_hidden_is_refused() {
     let err = tether_fails(&w, &["-shared", "-o", "h.so", "hidden.o"]);
     assert!(err.contains("local IFUNC `chooser'"), "{err}");
 }
+
+/// `.symver` in the object: a hidden `compat@VERS_1` and a default `compat@@VERS_2`, both
+/// exported as `compat`; a new program binds to VERS_2. Without a script naming the
+/// versions the link fails as ld.bfd's does.
+#[test]
+fn symver_versions_from_the_object() {
+    let w = Work::new();
+    w.compile(Cc::Gcc, "-O2", &fixture("symver.c"), "symver.o", false);
+    let map = format!("--version-script={}", fixture("symver.map").display());
+    tether_in(&w, &["-shared", "-o", "libsv.so", &map, "symver.o"]);
+    check_elflint(&w.path("libsv.so"));
+    let syms = dynsyms(&w, "libsv.so");
+    assert!(
+        syms.contains("compat@VERS_1")
+            && syms.contains("compat@@VERS_2")
+            && syms.contains("plain@@VERS_1"),
+        "{syms}"
+    );
+    assert!(
+        !syms.contains("old_impl") && !syms.contains("new_impl"),
+        "{syms}"
+    );
+    ok(Command::new("gcc")
+        .arg(fixture("symver_main.c"))
+        .args(["-o", "svm", "-L.", "-lsv"])
+        .current_dir(w.dir.path()));
+    assert_eq!(w.run_program("svm"), "compat = 2\n");
+    let err = tether_fails(&w, &["-shared", "-o", "x.so", "symver.o"]);
+    assert!(
+        err.contains("version node not found for symbol compat@"),
+        "{err}"
+    );
+}

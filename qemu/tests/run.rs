@@ -140,3 +140,15 @@ fn a_missing_tool_names_its_debian_package() {
         "`qemu-no-such-arch` was not found on PATH; install the Debian package `qemu-user`"
     );
 }
+
+#[test]
+fn a_guest_variable_qemu_cannot_pass_is_an_error() {
+    let machine = Machine::qemu(Arch::Arm).unwrap_or_else(|e| panic!("{e}"));
+    let mut spec = RunSpec::new("/bin/true");
+    spec.env.push(("LIST".into(), "a,b".into()));
+    let err = machine.run(&spec).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "qemu-user cannot pass LIST=a,b to the guest: `-E` splits values at commas"
+    );
+}

@@ -176,7 +176,6 @@ impl Session {
                         other => FaultKind::Emulator(format!("{other:?}")),
                     };
                     let addr = bad.map(|b| b.1);
-                    let _: Option<MemType> = bad.map(|b| b.0);
                     return Err(self.fault(kind, addr));
                 }
                 Ok(()) => {

@@ -30,6 +30,26 @@ impl Session {
         let layout = self.arch.layout();
         let argv = layout.host_data + 0x100;
         let envp = layout.host_data + 0x100 + 2 * self.arch.word_size();
+        // A program's DT_PREINIT_ARRAY runs before every other initialiser.
+        for i in 0..self.objects.len() {
+            if self.objects[i].init_started || !self.is_program(i) {
+                continue;
+            }
+            let (base, name) = (self.objects[i].base, self.objects[i].name.clone());
+            let arr = self.objects[i].elf.dynamic.preinit_array_addr;
+            for k in 0..self.objects[i].elf.dynamic.preinit_array.len() as u64 {
+                let f = self.read_word(base + arr + k * self.arch.word_size())?;
+                if f == 0 || f == self.mask(u64::MAX) {
+                    continue;
+                }
+                self.events.push(Event::Init {
+                    object: name.clone(),
+                    kind: format!("DT_PREINIT_ARRAY[{k}]"),
+                    address: f,
+                });
+                self.call_address(f, &[1, argv, envp])?;
+            }
+        }
         for i in self.dependency_order() {
             if self.objects[i].init_started {
                 continue;

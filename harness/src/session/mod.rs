@@ -11,7 +11,7 @@ use crate::symbols;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use unicorn_engine::unicorn_const::{uc_error, MemType, Prot};
+use unicorn_engine::unicorn_const::{uc_error, Prot};
 
 mod execute;
 mod init_fini;
