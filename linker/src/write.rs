@@ -667,7 +667,20 @@ fn write_headers(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put) {
     p += put.word(p, 0); // e_entry
     p += put.word(p, ehsize as u64); // e_phoff
     p += put.word(p, layout.shoff);
-    put.u32(p, arch.output_flags(&flags));
+    let merged: Vec<(u32, &[u8])> = layout
+        .sections
+        .iter()
+        .filter_map(|s| match s.content {
+            Content::Synthetic(Synth::Merged(k)) => {
+                Some((s.sh_type, &layout.merged[k as usize][..]))
+            }
+            _ => None,
+        })
+        .collect();
+    put.u32(
+        p,
+        arch.refine_output_flags(arch.output_flags(&flags), &merged),
+    );
     put.u16(p + 4, ehsize);
     put.u16(p + 6, phentsize);
     put.u16(p + 8, layout.phdrs.len() as u16);

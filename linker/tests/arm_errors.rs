@@ -138,3 +138,47 @@ fn absolute_relocations_are_rejected_in_shared_libraries() {
         assert!(!out.exists());
     }
 }
+
+/// `e_flags` of the output carries the float ABI the build attributes say, as GNU ld sets it:
+/// hard-float objects, soft-float objects (whose e_flags say nothing), assembly without floats.
+#[test]
+fn float_abi_flag_matches_gnu_ld() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let e_flags = |path: &std::path::Path| {
+        let data = std::fs::read(path).expect("read output");
+        u32::from_le_bytes(data[36..40].try_into().expect("e_flags"))
+    };
+    let source = tmp.path().join("f.c");
+    std::fs::write(&source, "float twice(float x) { return x * 2; }\n").expect("write");
+    let mut objects = Vec::new();
+    for abi in ["-mfloat-abi=hard", "-mfloat-abi=soft"] {
+        let object = tmp.path().join(format!("f{abi}.o"));
+        run(
+            "arm-linux-gnueabihf-gcc",
+            "gcc-arm-linux-gnueabihf",
+            &[
+                abi,
+                "-fPIC",
+                "-c",
+                path_str(&source),
+                "-o",
+                path_str(&object),
+            ],
+        );
+        objects.push(object);
+    }
+    objects.push(arm_common::Assembler::Gnu.assemble("plt_calls.s", tmp.path()));
+    for object in &objects {
+        let ours = tmp.path().join("ours.so");
+        let theirs = tmp.path().join("theirs.so");
+        let (ok, stderr) = tether(&["-shared", "-o", path_str(&ours), path_str(object)]);
+        assert!(ok, "{stderr}");
+        arm_common::gnu_ld(&["-shared", "-o", path_str(&theirs), path_str(object)]);
+        assert_eq!(
+            format!("{:#x}", e_flags(&ours)),
+            format!("{:#x}", e_flags(&theirs)),
+            "{}",
+            object.display()
+        );
+    }
+}

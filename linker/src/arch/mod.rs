@@ -268,6 +268,12 @@ pub trait Arch: Sync + Send {
     fn output_flags(&self, input_flags: &[u32]) -> u32 {
         input_flags.first().copied().unwrap_or(0)
     }
+    /// Adjusts `e_flags` once the sections the target merged ([`Arch::merge_sections`]) are
+    /// known, as (sh_type, contents) (ARM: the float ABI comes from the merged build
+    /// attributes, as GNU ld derives it).
+    fn refine_output_flags(&self, flags: u32, _merged: &[(u32, &[u8])]) -> u32 {
+        flags
+    }
     /// Whether dynamic relocations are RELA (explicit addend) or REL (addend in place).
     fn dynamic_uses_rela(&self) -> bool;
     /// Default `PT_INTERP` for executables.

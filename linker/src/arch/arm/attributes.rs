@@ -76,7 +76,23 @@ pub fn merge(inputs: &[(&str, &[u8])]) -> Result<Vec<u8>, String> {
             }
         }
     }
+    // The output passes floating-point values the way its float-using inputs do (the maximum
+    // would wrongly prefer "compatible with both").
+    if let Some((_, vfp_args)) = float_convention {
+        merged.insert(TAG_ABI_VFP_ARGS, Value::Number(vfp_args));
+    }
     Ok(write(&merged))
+}
+
+/// Whether merged attributes say floating-point arguments go in VFP registers (hard-float:
+/// Tag_ABI_VFP_args = 1, as GNU ld sets EF_ARM_ABI_FLOAT_HARD); `None` if unreadable.
+pub fn vfp_args(data: &[u8]) -> Option<bool> {
+    let attrs = parse(data).ok()?;
+    Some(
+        attrs
+            .iter()
+            .any(|(tag, value)| *tag == TAG_ABI_VFP_ARGS && *value == Value::Number(1)),
+    )
 }
 
 /// File-scope attributes of the `aeabi` subsection, in order.
@@ -258,11 +274,20 @@ mod tests {
             err.contains("but hard.o uses VFP register arguments"),
             "{err}"
         );
-        merge(&[
+        let merged = merge(&[
+            ("c.o", &compatible),
             ("hard.o", &hard),
             ("none.o", &no_float),
-            ("c.o", &compatible),
         ])
         .expect("ok");
+        assert_eq!(
+            vfp_args(&merged),
+            Some(true),
+            "hard-float wins over compatible"
+        );
+        assert_eq!(
+            vfp_args(&merge(&[("soft.o", &soft)]).expect("ok")),
+            Some(false)
+        );
     }
 }

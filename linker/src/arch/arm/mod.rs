@@ -95,6 +95,22 @@ impl Arch for Arm {
                 _ => elf::EF_ARM_ABI_FLOAT_HARD,
             }
     }
+    fn refine_output_flags(&self, flags: u32, merged: &[(u32, &[u8])]) -> u32 {
+        let attributes = merged
+            .iter()
+            .find(|(sh_type, _)| *sh_type == elf::SHT_ARM_ATTRIBUTES.0);
+        match attributes.and_then(|(_, data)| attributes::vfp_args(data)) {
+            Some(hard) => {
+                let abi = if hard {
+                    elf::EF_ARM_ABI_FLOAT_HARD
+                } else {
+                    elf::EF_ARM_ABI_FLOAT_SOFT
+                };
+                (flags & !FLOAT_ABI_MASK) | abi
+            }
+            None => flags,
+        }
+    }
     fn dynamic_uses_rela(&self) -> bool {
         false
     }
