@@ -379,9 +379,10 @@ pub trait Arch: Sync + Send {
     /// ARM: PLT0). The loader adds the load bias.
     fn lazy_slot_value(&self, addrs: PltEntryAddrs) -> u64;
 
-    /// Called after layout for every branch-like relocation whose destination is known:
-    /// returns a thunk when the branch cannot reach `dest` (or must change state in a way its
-    /// instruction cannot). Default: no thunks.
+    /// Called after layout for every [`RelExpr::Plt`] relocation (see `thunks.rs`): returns a
+    /// thunk when the branch at `place` cannot reach `dest` (or must change state in a way its
+    /// instruction cannot). `dest` is where the branch goes before its addend: the symbol's
+    /// PLT entry or the symbol, with bit 0 set for a Thumb destination. Default: no thunks.
     fn needs_thunk(
         &self,
         _r_type: u32,
