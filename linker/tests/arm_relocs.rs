@@ -1,6 +1,8 @@
 //! Every ARM relocation tether supports, applied by tether's encoders to objects from GNU as
 //! and llvm-mc, must give the bytes GNU ld gives for the same inputs; and the value GNU ld
-//! stored must be the one the AAELF32 formula gives for its layout.
+//! stored must be the one the AAELF32 formula gives for its layout. Then the same check on
+//! tether's own output: a shared library of the position-independent relocations, whose
+//! bytes must be what the formula gives for tether's layout (read back from its .symtab).
 
 mod arm_common;
 
@@ -94,12 +96,43 @@ impl Linked<'_> {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Linker {
+    /// GNU ld, static, one output section per input section (relocs.ld).
+    Gnu,
+    /// tether, a shared library with -Bsymbolic (every symbol binds locally).
+    Tether,
+}
+
 /// Checks one link of `objects`; returns the relocation names it verified.
-fn check_link(objects: &[std::path::PathBuf], out: &std::path::Path) -> BTreeSet<&'static str> {
+fn check_link(
+    objects: &[std::path::PathBuf],
+    out: &std::path::Path,
+    linker: Linker,
+) -> BTreeSet<&'static str> {
     let script = format!("{FIXTURES}/relocs.ld");
-    let mut args = vec!["-static", "-T", &script, "-o", path_str(out)];
+    let mut args = match linker {
+        Linker::Gnu => vec!["-static", "-T", &script, "-o", path_str(out)],
+        Linker::Tether => vec!["-shared", "-Bsymbolic", "-o", path_str(out)],
+    };
     args.extend(objects.iter().map(|o| path_str(o)));
-    gnu_ld(&args);
+    match linker {
+        Linker::Gnu => gnu_ld(&args),
+        Linker::Tether => {
+            let status = std::process::Command::new(env!("CARGO_BIN_EXE_ld-tether"))
+                .args(&args)
+                .status()
+                .expect("run ld-tether");
+            assert!(status.success(), "ld-tether {args:?}");
+        }
+    }
+    // A shared library's TLS GOT entries are completed by the loader: the module id is 0
+    // (DTPMOD32 fills it) and an initial-exec slot holds the offset in the module's block
+    // (TPOFF32 adds the block's distance from TP).
+    let (module_id, ie_is_tp_relative) = match linker {
+        Linker::Gnu => (1, true),
+        Linker::Tether => (0, false),
+    };
 
     let out_data = std::fs::read(out).expect("read GNU ld output");
     let elf = Elf::parse(&*out_data).expect("parse GNU ld output");
@@ -200,7 +233,11 @@ fn check_link(objects: &[std::path::PathBuf], out: &std::path::Path) -> BTreeSet
                         } else {
                             0
                         };
-                        assert_eq!(linked.word_at(slot), 1, "{what}: module id at {slot:#x}");
+                        assert_eq!(
+                            linked.word_at(slot),
+                            module_id,
+                            "{what}: module id at {slot:#x}"
+                        );
                         assert_eq!(
                             i64::from(linked.word_at(slot + 4)),
                             offset,
@@ -210,7 +247,8 @@ fn check_link(objects: &[std::path::PathBuf], out: &std::path::Path) -> BTreeSet
                     }
                     RelExpr::TlsIePcRelative => {
                         let slot = (stored() - a + p) as u64;
-                        let tp_offset = s - tls_start + tp_to_block;
+                        let tp_offset =
+                            s - tls_start + if ie_is_tp_relative { tp_to_block } else { 0 };
                         assert_eq!(
                             i64::from(linked.word_at(slot)),
                             tp_offset,
@@ -249,7 +287,7 @@ fn every_relocation_matches_gnu_ld() {
             assembler.assemble("relocs_thumb.s", dir.path()),
         ];
         let out = dir.path().join(format!("relocs.{assembler:?}"));
-        verified.extend(check_link(&objects, &out));
+        verified.extend(check_link(&objects, &out, Linker::Gnu));
     }
     let missing: Vec<_> = REQUIRED
         .iter()
@@ -259,4 +297,34 @@ fn every_relocation_matches_gnu_ld() {
         missing.is_empty(),
         "not exercised by the fixtures: {missing:?}"
     );
+}
+
+/// Relocations a shared library cannot contain (tested as errors in arm_errors.rs).
+const ABSOLUTE_ONLY: &[&str] = &[
+    "R_ARM_MOVW_ABS_NC",
+    "R_ARM_MOVT_ABS",
+    "R_ARM_THM_MOVW_ABS_NC",
+    "R_ARM_THM_MOVT_ABS",
+    "R_ARM_TLS_LE32",
+];
+
+#[test]
+fn tether_applies_every_pic_relocation_as_the_formula_says() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for assembler in Assembler::ALL {
+        let objects = vec![
+            assembler.assemble("relocs_pic_arm.s", dir.path()),
+            assembler.assemble("relocs_pic_thumb.s", dir.path()),
+        ];
+        let out = dir.path().join(format!("librelocs.{assembler:?}.so"));
+        let verified = check_link(&objects, &out, Linker::Tether);
+        let missing: Vec<_> = REQUIRED
+            .iter()
+            .filter(|name| !verified.contains(*name) && !ABSOLUTE_ONLY.contains(name))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{assembler:?}: not exercised: {missing:?}"
+        );
+    }
 }
