@@ -26,11 +26,15 @@ pub enum Synth {
     RelaDyn,
     RelaPlt,
     Plt,
+    /// Range-extension / interworking thunks ([`crate::thunks`]), by island.
+    Thunks(u8),
     Dynamic,
     Got,
     GotPlt,
     EhFrameHdr,
     Commons,
+    /// An output section the target merged from its inputs ([`Layout::merged`]).
+    Merged(u32),
     SymTab,
     StrTab,
     ShStrTab,
@@ -92,6 +96,8 @@ pub struct Layout {
     pub shstrtab: Vec<u8>,
     /// `sh_name` of each section, parallel to `sections`.
     pub sh_names: Vec<u32>,
+    /// Contents of the [`Synth::Merged`] sections.
+    pub merged: Vec<Vec<u8>>,
 }
 
 impl Layout {
@@ -130,6 +136,9 @@ fn output_name(name: &[u8]) -> &[u8] {
         b".init_array",
         b".fini_array",
         b".gcc_except_table",
+        // ARM unwind tables: `.ARM.exidx.text.f` goes with `.text.f` into one table.
+        b".ARM.exidx",
+        b".ARM.extab",
     ];
     for p in PREFIXES {
         if name == *p || (name.starts_with(p) && name.get(p.len()) == Some(&b'.')) {
@@ -165,7 +174,8 @@ fn rank(name: &[u8], sh_type: u32, flags: u64) -> u32 {
         b".rela.dyn" | b".rel.dyn" => return 27,
         b".rela.plt" | b".rel.plt" => return 28,
         b".init" => return 30,
-        b".plt" => return 31,
+        b".plt" | b".text.thunks" => return 31,
+        b".text.thunks.end" => return 33,
         b".text" => return 32,
         b".fini" => return 34,
         b".rodata" => return 40,
@@ -289,6 +299,27 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         }
     }
 
+    // Sections the target merges rather than concatenates (ARM build attributes).
+    let mut merged = Vec::new();
+    for out in sections.iter_mut() {
+        let Content::Inputs(list) = &out.content else {
+            continue;
+        };
+        let inputs: Vec<(&str, &[u8])> = list
+            .iter()
+            .map(|&(f, s)| {
+                let obj = &link.objects[f as usize];
+                (obj.name.as_str(), obj.sections[s as usize].data)
+            })
+            .collect();
+        if let Some(result) = arch.merge_sections(out.sh_type, &inputs) {
+            let bytes = result.map_err(LinkError::Other)?;
+            out.size = bytes.len() as u64;
+            out.content = Content::Synthetic(Synth::Merged(merged.len() as u32));
+            merged.push(bytes);
+        }
+    }
+
     // Synthetic sections; absent when empty.
     let dynamic_ok = link.opts.shared;
     let mut synth = |name: &[u8],
@@ -344,7 +375,9 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
                 elf::SHT_GNU_HASH.0,
                 a,
                 word,
-                0,
+                // As GNU ld: ELF32 tables are all 4-byte words (eu-elflint checks this);
+                // ELF64 mixes 8-byte Bloom words with 4-byte buckets.
+                if is64 { 0 } else { 4 },
                 h.len() as u64,
             );
         }
@@ -519,6 +552,19 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             size,
         );
     }
+    for (i, island) in link.thunks.islands.iter().enumerate() {
+        if !island.entries.is_empty() {
+            synth(
+                crate::thunks::ISLAND_NAMES[i],
+                Synth::Thunks(i as u8),
+                elf::SHT_PROGBITS.0,
+                ax,
+                island.align,
+                0,
+                island.size,
+            );
+        }
+    }
     synth(
         b".symtab",
         Synth::SymTab,
@@ -554,6 +600,10 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         .iter()
         .map(|o| vec![None; o.sections.len()])
         .collect();
+    let code_sections = sections
+        .iter()
+        .filter(|s| s.is_alloc() && s.flags & u64::from(elf::SHF_EXECINSTR.0) != 0)
+        .count();
     for (oi, out) in sections.iter_mut().enumerate() {
         let Content::Inputs(list) = &out.content else {
             continue;
@@ -567,7 +617,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             size += sec.size;
             align = align.max(sec.align);
         }
-        out.size = size;
+        out.size = size + arch.section_tail(out.sh_type, code_sections);
         out.align = align;
     }
 
@@ -597,7 +647,18 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
     let has_relro = link.opts.relro && has(&|s| is_relro(s.rank));
     let has_dynamic = has(&|s| matches!(s.content, Content::Synthetic(Synth::Dynamic)));
     let has_ehdr = has(&|s| matches!(s.content, Content::Synthetic(Synth::EhFrameHdr)));
+    let arch_phdrs: Vec<(u32, u32)> = sections
+        .iter()
+        .filter(|s| s.is_alloc())
+        .filter_map(|s| arch.section_phdr(s.sh_type).map(|p| (p, s.sh_type)))
+        .fold(Vec::new(), |mut seen, pair| {
+            if !seen.contains(&pair) {
+                seen.push(pair);
+            }
+            seen
+        });
     let phnum = segments_present.len()
+        + arch_phdrs.len()
         + usize::from(has_dynamic)
         + usize::from(has_note)
         + usize::from(has_tls)
@@ -769,6 +830,14 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             Some(4),
         );
     }
+    for &(p_type, sh_type) in &arch_phdrs {
+        push_span(
+            p_type,
+            elf::PF_R.0,
+            span(&|s| s.sh_type == sh_type && s.is_alloc()),
+            None,
+        );
+    }
     let stack_flags = if link.opts.exec_stack {
         rw | elf::PF_X.0
     } else {
@@ -821,5 +890,6 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         file_size,
         shstrtab,
         sh_names,
+        merged,
     })
 }

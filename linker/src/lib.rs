@@ -38,6 +38,7 @@ pub mod search;
 pub mod shared_file;
 pub mod symbols;
 pub mod symtab;
+pub mod thunks;
 pub mod unwind;
 pub mod version_script;
 pub mod versions;

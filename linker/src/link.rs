@@ -22,6 +22,8 @@ pub struct Link<'d> {
     pub plt: Plt,
     /// FDEs describing discarded code, per object: (section, dead records).
     pub dead_fdes: Vec<Vec<(u32, Vec<crate::unwind::DeadFde>)>>,
+    /// Range-extension / interworking thunks (ARM), decided after layout.
+    pub thunks: crate::thunks::Thunks,
     /// Named version nodes from `--version-script`, in version-index order from 2.
     pub version_nodes: Vec<crate::versions::Node>,
 }
@@ -52,6 +54,7 @@ impl<'d> Link<'d> {
             got: Got::default(),
             plt: Plt::default(),
             dead_fdes: Vec::new(),
+            thunks: Default::default(),
             version_nodes: Vec::new(),
         }
     }
@@ -275,6 +278,13 @@ pub fn run(opts: &Options) -> Result<()> {
     crate::versions::apply_version_scripts(&mut link)?;
     link.dead_fdes = crate::unwind::find_dead_fdes(&link);
 
+    let flags: Vec<u32> = link.objects.iter().map(|o| o.flags).collect();
+    if let Err((index, why)) = link.arch.check_input_flags(&flags) {
+        return Err(LinkError::Other(format!(
+            "{}: {why}",
+            link.objects[index].name
+        )));
+    }
     let scan = crate::scan::scan(&link);
     let mut errors = scan.errors;
     errors.extend(link.undefined_errors(&scan.undefined));
@@ -294,7 +304,22 @@ pub fn run(opts: &Options) -> Result<()> {
         link.plt.add(id);
     }
     let plan = crate::dynamic::plan(&link, &scan.dyn_sites, scan.textrel)?;
-    let layout = crate::layout::layout(&link, &plan)?;
+    let mut layout = crate::layout::layout(&link, &plan)?;
+    // Thunks depend on addresses and move addresses: lay out again until no branch needs a
+    // new one (the set only grows, so this terminates; in practice one or two rounds).
+    let mut thunks = std::mem::take(&mut link.thunks);
+    let mut rounds = 0;
+    while crate::thunks::grow(&link, &layout, &mut thunks) {
+        rounds += 1;
+        if rounds > 32 {
+            return Err(crate::error::LinkError::Other(
+                "thunk placement does not converge".into(),
+            ));
+        }
+        link.thunks = thunks.clone();
+        layout = crate::layout::layout(&link, &plan)?;
+    }
+    link.thunks = thunks;
     let image = crate::write::write_image(&link, &plan, &layout, &scan.dyn_sites)?;
     crate::write::write_atomically(&opts.output, &image)
 }

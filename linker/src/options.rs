@@ -247,6 +247,8 @@ fn command() -> Command {
             )
             .short('E'),
         )
+        // arm-linux-gnueabihf-gcc passes -X (GNU ld: discard temporary local symbols).
+        .arg(flag("discard-locals", "Accepted, ignored").short('X'))
         .arg(flag("gc-sections", "Accepted, ignored"))
         .arg(flag("no-gc-sections", "Accepted, ignored"))
         .arg(flag("fatal-warnings", "Accepted, ignored"))

@@ -2,7 +2,7 @@
 //! expression asks for, let the target encode it, and record the dynamic relocations a
 //! shared library needs. Run per output section, in parallel.
 
-use crate::arch::RelExpr;
+use crate::arch::{Encoding, RelExpr, SymbolFacts};
 use crate::error::sym_name;
 use crate::got_plt::{GotKind, Target};
 use crate::layout::{Layout, Synth};
@@ -96,6 +96,22 @@ fn got_entry_addr(link: &Link, layout: &Layout, kind: GotKind, target: Target) -
         .map(|w| layout.addr_of(Synth::Got) + w * word)
 }
 
+/// Where a branch (a [`RelExpr::Plt`] relocation) goes before any thunk: the symbol's PLT
+/// entry when it has one and may be preempted, else the symbol (`s`).
+pub fn branch_dest(link: &Link, layout: &Layout, target: Target, binds_locally: bool) -> u64 {
+    let s = target_address(link, layout, target);
+    match target {
+        Target::Global(id) if !binds_locally => match link.plt.index_of(id) {
+            Some(n) => {
+                let pl = link.arch.plt_layout();
+                layout.addr_of(Synth::Plt) + pl.header_size + pl.entry_size * n as u64
+            }
+            None => s,
+        },
+        _ => s,
+    }
+}
+
 /// Copies one input section into `out` (at address `addr`) and applies its relocations;
 /// `dynsym` maps symbol ids to `.dynsym` indices.
 pub fn relocate_section(
@@ -117,9 +133,9 @@ pub fn relocate_section(
     let word = arch.class().word_size() as u8;
     let alloc = section.is_alloc();
     let got_org = layout.addr_of(Synth::GotPlt);
-    let (tls_start, tls_end) = layout
+    let (tls_start, tp_to_block) = layout
         .tls
-        .map(|(s, e, a)| (s, e.next_multiple_of(a.max(1))))
+        .map(|(s, e, a)| (s, arch.tls_block_offset(e - s, a)))
         .unwrap_or((0, 0));
     for r in &section.relocs {
         if crate::unwind::is_dead(dead, r.offset) {
@@ -155,7 +171,12 @@ pub fn relocate_section(
         let value: u64 = match howto.expr {
             RelExpr::None => continue,
             RelExpr::Absolute => {
-                if alloc && link.opts.shared && !info.absolute && howto.field.size == word {
+                if alloc
+                    && link.opts.shared
+                    && !info.absolute
+                    && howto.field.size == word
+                    && howto.field.encoding == Encoding::Data
+                {
                     let sym = match info.target {
                         Target::Global(id) if !info.binds_locally => dynsym_of(dynsym, id),
                         _ => None,
@@ -187,16 +208,24 @@ pub fn relocate_section(
             }
             RelExpr::PcRelative => sa.wrapping_sub(p),
             RelExpr::Plt => {
-                let dest = match info.target {
-                    Target::Global(id) if !info.binds_locally => match link.plt.index_of(id) {
-                        Some(n) => {
-                            let pl = arch.plt_layout();
-                            layout.addr_of(Synth::Plt) + pl.header_size + pl.entry_size * n as u64
-                        }
-                        None => s,
-                    },
-                    _ => s,
+                let mut dest = branch_dest(link, layout, info.target, info.binds_locally);
+                let facts = SymbolFacts {
+                    binds_locally: info.binds_locally,
+                    is_function: info.is_function,
+                    undefined_weak: info.undefined_weak,
                 };
+                if let Some(spec) = arch.needs_thunk(r.r_type, p, dest, facts) {
+                    match link
+                        .thunks
+                        .addr(layout, p, spec, info.target, info.binds_locally)
+                    {
+                        Some(thunk) => dest = thunk,
+                        None => {
+                            errors.push(context("internal error: no thunk for this branch"));
+                            continue;
+                        }
+                    }
+                }
                 dest.wrapping_add(a as u64).wrapping_sub(p)
             }
             RelExpr::PltGotOffset => plt_entry_or(link, layout, &info, s)
@@ -270,7 +299,7 @@ pub fn relocate_section(
                 }
             }
             RelExpr::DtpOffset => sa.wrapping_sub(tls_start),
-            RelExpr::TpOffset => sa.wrapping_sub(tls_end),
+            RelExpr::TpOffset => sa.wrapping_sub(tls_start).wrapping_add(tp_to_block as u64),
         };
         let Some(site) = out.get_mut(offset..) else {
             errors.push(context("lies outside its section"));

@@ -3,7 +3,7 @@
 //! linked. Objects are scanned in parallel; results are merged in input order so the output
 //! does not depend on scheduling.
 
-use crate::arch::{RelExpr, RelocHowto};
+use crate::arch::{Encoding, RelExpr, RelocHowto};
 use crate::error::sym_name;
 use crate::got_plt::{GotKind, Target};
 use crate::link::Link;
@@ -181,7 +181,9 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
             }
             match howto.expr {
                 RelExpr::Absolute if link.opts.shared && !info.absolute => {
-                    if howto.field.size != word {
+                    // Only a plain data word can take a dynamic relocation (an ARM MOVW is
+                    // also 4 bytes wide, but an instruction).
+                    if howto.field.size != word || howto.field.encoding != Encoding::Data {
                         out.errors.push(needs_symbol_error(
                             "can not be used when making a shared object; recompile with -fPIC",
                         ));

@@ -453,12 +453,47 @@ pub fn write_image(
             Synth::ShStrTab => {
                 put.buf[at..at + layout.shstrtab.len()].copy_from_slice(&layout.shstrtab)
             }
+            Synth::Thunks(island) => {
+                let buf = &mut put.buf[at..at + s.size as usize];
+                for e in &link.thunks.islands[island as usize].entries {
+                    let (spec, off) = (&e.spec, &e.offset);
+                    let dest = &relocate::branch_dest(link, layout, e.target, e.binds_locally);
+                    let start = *off as usize;
+                    arch.write_thunk(
+                        spec,
+                        &mut buf[start..start + spec.size as usize],
+                        s.addr + off,
+                        *dest,
+                    )
+                    .map_err(|e| LinkError::Other(format!(".text.thunks: {e}")))?;
+                }
+            }
+            Synth::Merged(k) => {
+                let bytes = &layout.merged[k as usize];
+                put.buf[at..at + bytes.len()].copy_from_slice(bytes);
+            }
             Synth::BuildId | Synth::EhFrameHdr | Synth::Got | Synth::Commons => {}
         }
         let _ = i;
     }
 
     write_headers(link, plan, layout, &mut put);
+
+    let code: Vec<(u64, u64)> = layout
+        .sections
+        .iter()
+        .filter(|s| s.is_alloc() && s.flags & u64::from(elf::SHF_EXECINSTR.0) != 0)
+        .map(|s| (s.addr, s.size))
+        .collect();
+    for s in layout
+        .sections
+        .iter()
+        .filter(|s| s.is_alloc() && !s.is_nobits())
+    {
+        let range = s.offset as usize..(s.offset + s.size) as usize;
+        arch.finalize_section(s.sh_type, &mut image[range], s.addr, &code)
+            .map_err(LinkError::Other)?;
+    }
 
     if let Some((_, hdr)) = layout.find(Synth::EhFrameHdr) {
         if let Some(eh) = layout.by_name(b".eh_frame") {
@@ -591,6 +626,11 @@ fn section_link_info(plan: &DynPlan, layout: &Layout, s: &OutSection) -> (u32, u
         Content::Synthetic(Synth::VerNeed) => (idx(Synth::DynStr), plan.verneed.len() as u32),
         Content::Synthetic(Synth::VerDef) => (idx(Synth::DynStr), plan.verdef.len() as u32),
         Content::Synthetic(Synth::Dynamic) => (idx(Synth::DynStr), 0),
+        // SHF_LINK_ORDER tables (ARM .ARM.exidx) describe the code in .text.
+        _ if s.flags & elf::SHF_LINK_ORDER.0 != 0 => {
+            let text = layout.sections.iter().position(|t| t.name == b".text");
+            (text.map_or(0, |i| i as u32 + 1), 0)
+        }
         Content::Synthetic(Synth::SymTab) => (idx(Synth::StrTab), plan.symtab.first_global),
         _ => (0, 0),
     }
@@ -627,7 +667,20 @@ fn write_headers(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put) {
     p += put.word(p, 0); // e_entry
     p += put.word(p, ehsize as u64); // e_phoff
     p += put.word(p, layout.shoff);
-    put.u32(p, arch.output_flags(&flags));
+    let merged: Vec<(u32, &[u8])> = layout
+        .sections
+        .iter()
+        .filter_map(|s| match s.content {
+            Content::Synthetic(Synth::Merged(k)) => {
+                Some((s.sh_type, &layout.merged[k as usize][..]))
+            }
+            _ => None,
+        })
+        .collect();
+    put.u32(
+        p,
+        arch.refine_output_flags(arch.output_flags(&flags), &merged),
+    );
     put.u16(p + 4, ehsize);
     put.u16(p + 6, phentsize);
     put.u16(p + 8, layout.phdrs.len() as u16);

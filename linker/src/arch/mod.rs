@@ -19,6 +19,7 @@
 //! subtract an even place), which is what a BL↔BLX rewrite needs; the target masks it off where
 //! the encoding requires.
 
+pub mod arm;
 pub mod x86_64;
 
 use std::fmt;
@@ -272,10 +273,65 @@ pub trait Arch: Sync + Send {
     fn output_flags(&self, input_flags: &[u32]) -> u32 {
         input_flags.first().copied().unwrap_or(0)
     }
+    /// Adjusts `e_flags` once the sections the target merged ([`Arch::merge_sections`]) are
+    /// known, as (sh_type, contents) (ARM: the float ABI comes from the merged build
+    /// attributes, as GNU ld derives it).
+    fn refine_output_flags(&self, flags: u32, _merged: &[(u32, &[u8])]) -> u32 {
+        flags
+    }
     /// Whether dynamic relocations are RELA (explicit addend) or REL (addend in place).
     fn dynamic_uses_rela(&self) -> bool;
     /// Default `PT_INTERP` for executables.
     fn default_interpreter(&self) -> &'static str;
+    /// `PT_INTERP` for an executable whose `e_flags` are `output_flags` (ARM: the soft-float
+    /// and hard-float loaders differ).
+    fn interpreter_for_flags(&self, _output_flags: u32) -> &'static str {
+        self.default_interpreter()
+    }
+    /// Checks that the inputs' `e_flags` (in input order) may be linked together; on error,
+    /// the index of the first offending input and why (ARM: EABI version, float ABIs agree).
+    fn check_input_flags(&self, _flags: &[u32]) -> Result<(), (usize, String)> {
+        Ok(())
+    }
+    /// Offset from the thread pointer to the start of the executable's TLS block of
+    /// `tls_size` bytes aligned to `tls_align` (TLS variant 2, x86-64: the block ends at TP;
+    /// variant 1, ARM: it follows the TCB).
+    fn tls_block_offset(&self, tls_size: u64, tls_align: u64) -> i64 {
+        let align = tls_align.max(1);
+        -(tls_size.div_ceil(align) as i64 * align as i64)
+    }
+    /// Merges the inputs of an output section whose contents cannot simply be concatenated
+    /// (ARM: `.ARM.attributes`); `None` for ordinary sections. Inputs are (object name, bytes).
+    fn merge_sections(
+        &self,
+        _sh_type: u32,
+        _inputs: &[(&str, &[u8])],
+    ) -> Option<Result<Vec<u8>, String>> {
+        None
+    }
+    /// A program header type that must cover every output section of type `sh_type`
+    /// (ARM: PT_ARM_EXIDX over `.ARM.exidx`).
+    fn section_phdr(&self, _sh_type: u32) -> Option<u32> {
+        None
+    }
+    /// Bytes the target appends to an output section of type `sh_type` after its inputs,
+    /// given the number of executable output sections (ARM: `.ARM.exidx` entries that mark
+    /// code without unwind information). Filled by [`Arch::finalize_section`].
+    fn section_tail(&self, _sh_type: u32, _code_sections: usize) -> u64 {
+        0
+    }
+    /// Rewrites a section's final contents (at `addr`) once relocated (ARM: completes and
+    /// sorts `.ARM.exidx`). `code` holds the (address, size) of every executable output
+    /// section, in address order.
+    fn finalize_section(
+        &self,
+        _sh_type: u32,
+        _data: &mut [u8],
+        _addr: u64,
+        _code: &[(u64, u64)],
+    ) -> Result<(), String> {
+        Ok(())
+    }
     /// Page size used to align segments.
     fn page_size(&self) -> u64 {
         0x1000
@@ -334,9 +390,10 @@ pub trait Arch: Sync + Send {
     /// ARM: PLT0). The loader adds the load bias.
     fn lazy_slot_value(&self, addrs: PltEntryAddrs) -> u64;
 
-    /// Called after layout for every branch-like relocation whose destination is known:
-    /// returns a thunk when the branch cannot reach `dest` (or must change state in a way its
-    /// instruction cannot). Default: no thunks.
+    /// Called after layout for every [`RelExpr::Plt`] relocation (see `thunks.rs`): returns a
+    /// thunk when the branch at `place` cannot reach `dest` (or must change state in a way its
+    /// instruction cannot). `dest` is where the branch goes before its addend: the symbol's
+    /// PLT entry or the symbol, with bit 0 set for a Thumb destination. Default: no thunks.
     fn needs_thunk(
         &self,
         _r_type: u32,
@@ -375,6 +432,10 @@ pub fn write_data_field(field: &Field, site: &mut [u8], value: i64) -> Result<()
 /// Reads a little-endian data field as a sign-extended value (implicit addends of data words).
 pub fn read_data_field(field: &Field, site: &[u8]) -> Result<i64, FieldError> {
     let size = usize::from(field.size);
+    if size == 0 {
+        // R_ARM_NONE, R_ARM_V4BX: no field, no addend.
+        return Ok(0);
+    }
     let bytes = site.get(..size).ok_or(FieldError::OutOfBounds)?;
     let mut raw = [0u8; 8];
     raw[..size].copy_from_slice(bytes);
@@ -387,6 +448,7 @@ pub fn read_data_field(field: &Field, site: &[u8]) -> Result<i64, FieldError> {
 pub fn for_machine(machine: u16) -> Option<&'static dyn Arch> {
     match object::elf::Machine(machine) {
         object::elf::EM_X86_64 => Some(&x86_64::X86_64),
+        object::elf::EM_ARM => Some(&arm::Arm),
         _ => None,
     }
 }
