@@ -68,6 +68,10 @@ impl OutSection {
     pub fn is_nobits(&self) -> bool {
         self.sh_type == elf::SHT_NOBITS.0
     }
+    /// Loaded code: what ARM's exidx coverage and mapping need to see.
+    pub fn is_alloc_code(&self) -> bool {
+        self.is_alloc() && self.flags & elf::SHF_EXECINSTR.0 != 0
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -602,7 +606,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         .collect();
     let code_sections = sections
         .iter()
-        .filter(|s| s.is_alloc() && s.flags & u64::from(elf::SHF_EXECINSTR.0) != 0)
+        .filter(|s| s.is_alloc_code())
         .count();
     for (oi, out) in sections.iter_mut().enumerate() {
         let Content::Inputs(list) = &out.content else {

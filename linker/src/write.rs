@@ -482,7 +482,7 @@ pub fn write_image(
     let code: Vec<(u64, u64)> = layout
         .sections
         .iter()
-        .filter(|s| s.is_alloc() && s.flags & u64::from(elf::SHF_EXECINSTR.0) != 0)
+        .filter(|s| s.is_alloc_code())
         .map(|s| (s.addr, s.size))
         .collect();
     for s in layout
