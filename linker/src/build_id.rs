@@ -94,20 +94,10 @@ pub fn build_id(style: &BuildIdStyle, chunks: &[&[u8]]) -> Vec<u8> {
     match style {
         BuildIdStyle::None => Vec::new(),
         BuildIdStyle::Hex(bytes) => bytes.clone(),
-        BuildIdStyle::Sha1 => {
-            let mut h = Sha1::new();
-            chunks.iter().for_each(|c| h.update(c));
-            h.finish().to_vec()
-        }
-        BuildIdStyle::Md5 => {
-            let mut h = Md5::new();
-            chunks.iter().for_each(|c| h.update(c));
-            h.finish().to_vec()
-        }
+        BuildIdStyle::Sha1 => Sha1::hash(chunks).to_vec(),
+        BuildIdStyle::Md5 => Md5::hash(chunks).to_vec(),
         BuildIdStyle::Uuid => {
-            let mut h = Md5::new();
-            chunks.iter().for_each(|c| h.update(c));
-            let mut id = h.finish();
+            let mut id = Md5::hash(chunks);
             id[6] = (id[6] & 0x0f) | 0x30; // version 3: name-based, MD5
             id[8] = (id[8] & 0x3f) | 0x80; // RFC 4122 variant
             id.to_vec()
@@ -203,47 +193,67 @@ pub fn elf_checksum_chunks(image: &[u8]) -> Option<Vec<std::borrow::Cow<'_, [u8]
     Some(chunks)
 }
 
-struct Sha1 {
-    state: [u32; 5],
-    buffer: Vec<u8>,
-    length: u64,
+/// The 64-byte block compression of a Merkle-Damgard hash; [`digest`] does the buffering
+/// and the length padding, which SHA-1 and MD5 share but for the length's byte order.
+trait Compress {
+    const LENGTH_BIG_ENDIAN: bool;
+    fn block(&mut self, block: &[u8; 64]);
 }
 
-impl Sha1 {
-    fn new() -> Self {
-        Sha1 {
-            state: [
-                0x6745_2301,
-                0xefcd_ab89,
-                0x98ba_dcfe,
-                0x1032_5476,
-                0xc3d2_e1f0,
-            ],
-            buffer: Vec::with_capacity(64),
-            length: 0,
-        }
-    }
-
-    fn update(&mut self, mut data: &[u8]) {
-        self.length += data.len() as u64;
-        if !self.buffer.is_empty() {
-            let take = (64 - self.buffer.len()).min(data.len());
-            self.buffer.extend_from_slice(&data[..take]);
+/// Hashes `chunks` as if concatenated and returns the final compression state.
+fn digest<C: Compress>(mut core: C, chunks: &[&[u8]]) -> C {
+    let length: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+    let mut pending = [0u8; 64];
+    let mut used = 0usize;
+    let mut feed = |core: &mut C, mut data: &[u8]| {
+        while !data.is_empty() {
+            let take = (64 - used).min(data.len());
+            pending[used..used + take].copy_from_slice(&data[..take]);
+            used += take;
             data = &data[take..];
-            if self.buffer.len() < 64 {
-                return;
+            if used == 64 {
+                core.block(&pending);
+                used = 0;
             }
-            let block: [u8; 64] = self.buffer[..].try_into().unwrap_or([0; 64]);
-            self.block(&block);
-            self.buffer.clear();
         }
-        let mut blocks = data.chunks_exact(64);
-        for block in &mut blocks {
-            let block: &[u8; 64] = block.try_into().unwrap_or(&[0; 64]);
-            self.block(block);
-        }
-        self.buffer.extend_from_slice(blocks.remainder());
+    };
+    for chunk in chunks {
+        feed(&mut core, chunk);
     }
+    let bits = length.wrapping_mul(8);
+    let mut pad = vec![0x80u8];
+    pad.resize((119 - (length % 64) as usize) % 64 + 1, 0);
+    if C::LENGTH_BIG_ENDIAN {
+        pad.extend_from_slice(&bits.to_be_bytes());
+    } else {
+        pad.extend_from_slice(&bits.to_le_bytes());
+    }
+    feed(&mut core, &pad);
+    core
+}
+
+struct Sha1([u32; 5]);
+
+impl Sha1 {
+    fn hash(chunks: &[&[u8]]) -> [u8; 20] {
+        let init = Sha1([
+            0x6745_2301,
+            0xefcd_ab89,
+            0x98ba_dcfe,
+            0x1032_5476,
+            0xc3d2_e1f0,
+        ]);
+        let state = digest(init, chunks).0;
+        let mut out = [0u8; 20];
+        for (chunk, s) in out.chunks_exact_mut(4).zip(state) {
+            chunk.copy_from_slice(&s.to_be_bytes());
+        }
+        out
+    }
+}
+
+impl Compress for Sha1 {
+    const LENGTH_BIG_ENDIAN: bool = true;
 
     fn block(&mut self, block: &[u8; 64]) {
         let mut w = [0u32; 80];
@@ -253,7 +263,7 @@ impl Sha1 {
         for i in 16..80 {
             w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
         }
-        let [mut a, mut b, mut c, mut d, mut e] = self.state;
+        let [mut a, mut b, mut c, mut d, mut e] = self.0;
         for (i, &wi) in w.iter().enumerate() {
             let (f, k) = match i {
                 0..=19 => ((b & c) | (!b & d), 0x5a82_7999),
@@ -273,69 +283,40 @@ impl Sha1 {
             b = a;
             a = t;
         }
-        for (s, v) in self.state.iter_mut().zip([a, b, c, d, e]) {
+        for (s, v) in self.0.iter_mut().zip([a, b, c, d, e]) {
             *s = s.wrapping_add(v);
         }
     }
+}
 
-    fn finish(mut self) -> [u8; 20] {
-        let bits = self.length.wrapping_mul(8);
-        let mut pad = vec![0x80u8];
-        pad.resize((119 - (self.length % 64) as usize) % 64 + 1, 0);
-        pad.extend_from_slice(&bits.to_be_bytes());
-        self.update(&pad);
-        let mut out = [0u8; 20];
-        for (chunk, s) in out.chunks_exact_mut(4).zip(self.state) {
-            chunk.copy_from_slice(&s.to_be_bytes());
+const MD5_SHIFTS: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+
+struct Md5([u32; 4]);
+
+impl Md5 {
+    fn hash(chunks: &[&[u8]]) -> [u8; 16] {
+        let state = digest(
+            Md5([0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476]),
+            chunks,
+        )
+        .0;
+        let mut out = [0u8; 16];
+        for (chunk, s) in out.chunks_exact_mut(4).zip(state) {
+            chunk.copy_from_slice(&s.to_le_bytes());
         }
         out
     }
 }
 
-struct Md5 {
-    state: [u32; 4],
-    buffer: Vec<u8>,
-    length: u64,
-}
-
-const MD5_SHIFTS: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
-
-impl Md5 {
-    fn new() -> Self {
-        Md5 {
-            state: [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476],
-            buffer: Vec::with_capacity(64),
-            length: 0,
-        }
-    }
-
-    fn update(&mut self, mut data: &[u8]) {
-        self.length += data.len() as u64;
-        if !self.buffer.is_empty() {
-            let take = (64 - self.buffer.len()).min(data.len());
-            self.buffer.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if self.buffer.len() < 64 {
-                return;
-            }
-            let block: [u8; 64] = self.buffer[..].try_into().unwrap_or([0; 64]);
-            self.block(&block);
-            self.buffer.clear();
-        }
-        let mut blocks = data.chunks_exact(64);
-        for block in &mut blocks {
-            let block: &[u8; 64] = block.try_into().unwrap_or(&[0; 64]);
-            self.block(block);
-        }
-        self.buffer.extend_from_slice(blocks.remainder());
-    }
+impl Compress for Md5 {
+    const LENGTH_BIG_ENDIAN: bool = false;
 
     fn block(&mut self, block: &[u8; 64]) {
         let mut m = [0u32; 16];
         for (i, word) in block.chunks_exact(4).enumerate() {
             m[i] = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
         }
-        let [mut a, mut b, mut c, mut d] = self.state;
+        let [mut a, mut b, mut c, mut d] = self.0;
         for i in 0..64 {
             let (f, g) = match i / 16 {
                 0 => ((b & c) | (!b & d), i),
@@ -352,22 +333,9 @@ impl Md5 {
             c = b;
             b = b.wrapping_add(sum.rotate_left(shift));
         }
-        for (s, v) in self.state.iter_mut().zip([a, b, c, d]) {
+        for (s, v) in self.0.iter_mut().zip([a, b, c, d]) {
             *s = s.wrapping_add(v);
         }
-    }
-
-    fn finish(mut self) -> [u8; 16] {
-        let bits = self.length.wrapping_mul(8);
-        let mut pad = vec![0x80u8];
-        pad.resize((119 - (self.length % 64) as usize) % 64 + 1, 0);
-        pad.extend_from_slice(&bits.to_le_bytes());
-        self.update(&pad);
-        let mut out = [0u8; 16];
-        for (chunk, s) in out.chunks_exact_mut(4).zip(self.state) {
-            chunk.copy_from_slice(&s.to_le_bytes());
-        }
-        out
     }
 }
 

@@ -604,10 +604,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         .iter()
         .map(|o| vec![None; o.sections.len()])
         .collect();
-    let code_sections = sections
-        .iter()
-        .filter(|s| s.is_alloc_code())
-        .count();
+    let code_sections = sections.iter().filter(|s| s.is_alloc_code()).count();
     for (oi, out) in sections.iter_mut().enumerate() {
         let Content::Inputs(list) = &out.content else {
             continue;
