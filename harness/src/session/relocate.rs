@@ -124,24 +124,10 @@ impl Session {
             }
             RelocKind::DtpMod => {
                 let res = self.resolve_symbol(i, r.sym, false)?;
-                let module_of = if r.sym == 0 {
-                    Some(i)
-                } else {
-                    res.object_index
-                };
-                match module_of.and_then(|j| self.objects[j].tls) {
+                match self.tls_module(i, r, &res) {
                     Some((m, _)) => m,
                     None if res.address == 0 && res.object_index.is_none() => 0,
-                    None => {
-                        return Err(HarnessError::BadDynamic {
-                            object,
-                            message: format!(
-                                "{} at {:#x}: symbol's object has no PT_TLS",
-                                arch.reloc_name(r.r_type),
-                                r.offset
-                            ),
-                        })
-                    }
+                    None => return Err(no_tls(object, arch, r)),
                 }
             }
             RelocKind::DtpOff => {
@@ -153,22 +139,10 @@ impl Session {
             RelocKind::TpOff => {
                 let a = addend(self)?;
                 let res = self.resolve_symbol(i, r.sym, false)?;
-                let module_of = if r.sym == 0 {
-                    Some(i)
-                } else {
-                    res.object_index
-                };
-                let block = module_of
-                    .and_then(|j| self.objects[j].tls)
+                let block = self
+                    .tls_module(i, r, &res)
                     .map(|t| t.1)
-                    .ok_or_else(|| HarnessError::BadDynamic {
-                        object: object.clone(),
-                        message: format!(
-                            "{} at {:#x}: symbol's object has no PT_TLS",
-                            arch.reloc_name(r.r_type),
-                            r.offset
-                        ),
-                    })?;
+                    .ok_or_else(|| no_tls(object.clone(), arch, r))?;
                 let tp_off = block.wrapping_sub(self.thread_pointer);
                 res.address.wrapping_add(a).wrapping_add(tp_off)
             }
@@ -176,22 +150,10 @@ impl Session {
                 // Static TLS only, so every descriptor gets glibc's `_dl_tlsdesc_return`
                 // behaviour: the entry returns the variable's offset from the thread pointer.
                 let res = self.resolve_symbol(i, r.sym, false)?;
-                let module_of = if r.sym == 0 {
-                    Some(i)
-                } else {
-                    res.object_index
-                };
-                let block = module_of
-                    .and_then(|j| self.objects[j].tls)
+                let block = self
+                    .tls_module(i, r, &res)
                     .map(|t| t.1)
-                    .ok_or_else(|| HarnessError::BadDynamic {
-                        object: object.clone(),
-                        message: format!(
-                            "{} at {:#x}: symbol's object has no PT_TLS",
-                            arch.reloc_name(r.r_type),
-                            r.offset
-                        ),
-                    })?;
+                    .ok_or_else(|| no_tls(object.clone(), arch, r))?;
                 let tp_off = block.wrapping_sub(self.thread_pointer);
                 let w = arch.word_size();
                 let stub = arch.layout().tlsdesc_stub();
@@ -270,5 +232,27 @@ impl Session {
             });
         }
         Ok(())
+    }
+
+    /// The TLS module (id, static block address) that holds `r`'s variable: the defining
+    /// object's, or the object's own for a relocation against symbol 0.
+    fn tls_module(&self, i: usize, r: &Reloc, res: &Resolved) -> Option<(u64, u64)> {
+        let defining = if r.sym == 0 {
+            Some(i)
+        } else {
+            res.object_index
+        };
+        defining.and_then(|j| self.objects[j].tls)
+    }
+}
+
+fn no_tls(object: String, arch: Arch, r: &Reloc) -> HarnessError {
+    HarnessError::BadDynamic {
+        object,
+        message: format!(
+            "{} at {:#x}: symbol's object has no PT_TLS",
+            arch.reloc_name(r.r_type),
+            r.offset
+        ),
     }
 }
