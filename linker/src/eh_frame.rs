@@ -614,17 +614,7 @@ mod tests {
     use std::path::Path;
     use std::process::Command;
 
-    fn run(cmd: &mut Command, tool: &str, package: &str) -> String {
-        let out = cmd.output().unwrap_or_else(|e| {
-            panic!("{tool} is needed by this test (Debian package {package}): {e}")
-        });
-        assert!(
-            out.status.success(),
-            "{tool}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
+    use crate::test_support::run_ok as run;
 
     /// (offset, size, kind, FDE pc_begin) for each record `readelf -wf` lists.
     fn readelf_frames(readelf: &str, file: &Path) -> Vec<(usize, usize, RecordKind, Option<u64>)> {
@@ -1010,13 +1000,7 @@ mod tests {
         }
         data.extend_from_slice(&[0, 0, 0, 0]);
         assert_eq!(fde_locations(&data, 0x2000, 0x1000, 8).unwrap().len(), 4);
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_support::xorshift();
         for _ in 0..20_000 {
             let mut d = data.clone();
             for _ in 0..1 + next() % 3 {

@@ -334,14 +334,7 @@ mod tests {
     }
 
     fn run(cmd: &mut Command, tool: &str, package: &str) {
-        let out = cmd.output().unwrap_or_else(|e| {
-            panic!("{tool} is needed by this test (Debian package {package}): {e}")
-        });
-        assert!(
-            out.status.success(),
-            "{tool}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::test_support::run_ok(cmd, tool, package);
     }
 
     /// Each bucket's members (chain order aside).

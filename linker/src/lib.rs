@@ -38,6 +38,8 @@ pub mod search;
 pub mod shared_file;
 pub mod symbols;
 pub mod symtab;
+#[cfg(test)]
+mod test_support;
 pub mod thunks;
 pub mod unwind;
 pub mod version_script;

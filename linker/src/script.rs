@@ -385,13 +385,7 @@ mod tests {
     /// Random texts over the script alphabet give errors or commands, never a panic.
     #[test]
     fn random_text_never_panics() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_support::xorshift();
         let alphabet: &[&str] = &[
             "(",
             ")",

@@ -301,11 +301,7 @@ mod tests {
         );
     }
 
-    fn run(cmd: &mut Command, tool: &str, package: &str) -> std::process::Output {
-        cmd.output().unwrap_or_else(|e| {
-            panic!("{tool} is needed by this test (Debian package {package}): {e}")
-        })
-    }
+    use crate::test_support::run_tool as run;
 
     /// ld.bfd reads the same response file: the object and output names it sees with its
     /// own quoting are the ones we compute.

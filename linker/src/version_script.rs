@@ -1244,13 +1244,7 @@ mod tests {
     /// Random texts over the script alphabet give errors or scripts, never a panic.
     #[test]
     fn random_text_never_panics() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_support::xorshift();
         let alphabet: &[&str] = &[
             "{", "}", ";", "\"", "/*", "*/", "#", " ", "\n", "global:", "local", ":", "extern",
             "\"C++\"", "V1", "V2", "a*", "[!a-", "\\", "?", "é",
@@ -1515,17 +1509,7 @@ mod tests {
         assert!(s.nodes[0].locals[0].is_star());
     }
 
-    fn run(cmd: &mut Command, tool: &str, package: &str) -> String {
-        let out = cmd.output().unwrap_or_else(|e| {
-            panic!("{tool} is needed by this test (Debian package {package}): {e}")
-        });
-        assert!(
-            out.status.success(),
-            "{tool}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
+    use crate::test_support::run_ok as run;
 
     /// `.dynsym` of `lib` as name → version ("" when unversioned), from readelf.
     fn dynamic_symbols(lib: &Path) -> BTreeMap<String, String> {
