@@ -24,6 +24,8 @@ pub enum Event {
         /// The version the reference asks for (`GLIBC_2.4` in `puts@GLIBC_2.4`).
         version: Option<String>,
         value: u64,
+        /// The object that defined the symbol (None for symbol 0 and undefined weak ones).
+        target_object: Option<String>,
     },
     /// The count of RELATIVE relocations applied in one object.
     RelativeRelocations { object: String, count: u64 },
@@ -86,11 +88,18 @@ impl std::fmt::Display for Event {
                 symbol,
                 version,
                 value,
-            } => write!(
-                f,
-                "reloc  {object}: {kind} {address:#x} = {value:#x} ({symbol}{})",
-                at(version)
-            ),
+                target_object,
+            } => {
+                write!(
+                    f,
+                    "reloc  {object}: {kind} {address:#x} = {value:#x} ({symbol}{}",
+                    at(version)
+                )?;
+                match target_object {
+                    Some(t) => write!(f, " in {t})"),
+                    None => write!(f, ")"),
+                }
+            }
             Event::RelativeRelocations { object, count } => {
                 write!(f, "reloc  {object}: {count} RELATIVE")
             }

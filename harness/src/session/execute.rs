@@ -34,7 +34,7 @@ impl Session {
         for (k, v) in words.iter().enumerate() {
             self.write_word(sp + k as u64 * w, *v)?;
         }
-        self.events.push(Event::Call {
+        self.record(Event::Call {
             function: "_start".into(),
             address: entry,
             args: Vec::new(),
@@ -68,13 +68,13 @@ impl Session {
             .ok_or_else(|| HarnessError::NoSuchSymbol {
                 symbol: symbol.to_string(),
             })?;
-        self.events.push(Event::Call {
+        self.record(Event::Call {
             function: symbol.to_string(),
             address,
             args: args.to_vec(),
         });
         let value = self.call_address(address, args)?;
-        self.events.push(Event::Return {
+        self.record(Event::Return {
             function: symbol.to_string(),
             value,
         });
@@ -192,7 +192,7 @@ impl Session {
     pub(super) fn host_call(&mut self, k: usize) -> Result<u64> {
         let f = self.host_fns[k].f.clone();
         let from = self.arch.caller(&self.emu)?;
-        self.events.push(Event::HostCall {
+        self.record(Event::HostCall {
             function: self.host_fns[k].name.clone(),
             from,
         });

@@ -42,7 +42,7 @@ impl Session {
                 if f == 0 || f == self.mask(u64::MAX) {
                     continue;
                 }
-                self.events.push(Event::Init {
+                self.record(Event::Init {
                     object: name.clone(),
                     kind: format!("DT_PREINIT_ARRAY[{k}]"),
                     address: f,
@@ -58,7 +58,7 @@ impl Session {
             self.init_order.push(i);
             let (base, name) = (self.objects[i].base, self.objects[i].name.clone());
             if let Some(init) = self.objects[i].elf.dynamic.init {
-                self.events.push(Event::Init {
+                self.record(Event::Init {
                     object: name.clone(),
                     kind: "DT_INIT".into(),
                     address: base + init,
@@ -71,7 +71,7 @@ impl Session {
                 if f == 0 || f == self.mask(u64::MAX) {
                     continue;
                 }
-                self.events.push(Event::Init {
+                self.record(Event::Init {
                     object: name.clone(),
                     kind: format!("DT_INIT_ARRAY[{k}]"),
                     address: f,
@@ -107,7 +107,7 @@ impl Session {
                 if f == 0 || f == self.mask(u64::MAX) {
                     continue;
                 }
-                self.events.push(Event::Fini {
+                self.record(Event::Fini {
                     object: name.clone(),
                     kind: format!("DT_FINI_ARRAY[{k}]"),
                     address: f,
@@ -115,7 +115,7 @@ impl Session {
                 self.call_address(f, &[])?;
             }
             if let Some(fini) = self.objects[i].elf.dynamic.fini {
-                self.events.push(Event::Fini {
+                self.record(Event::Fini {
                     object: name.clone(),
                     kind: "DT_FINI".into(),
                     address: base + fini,

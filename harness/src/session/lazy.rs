@@ -46,7 +46,7 @@ impl Session {
             .wrapping_add(r.addend.unwrap_or(0) as u64);
         self.write_word(slot, target)?;
         let (symbol, version) = self.symbol_label(i, r.sym);
-        self.events.push(Event::Bound {
+        self.record(Event::Bound {
             object: self.objects[i].name.clone(),
             slot,
             symbol,

@@ -118,7 +118,7 @@ impl Session {
                     message: w.clone(),
                 });
             }
-            self.events.push(Event::Warning {
+            self.record(Event::Warning {
                 object: name.clone(),
                 message: w.clone(),
             });
@@ -176,7 +176,7 @@ impl Session {
             None => None,
         };
         let lazy = !self.options.bind_now && !elf.dynamic.bind_now && elf.dynamic.pltgot.is_some();
-        self.events.push(Event::Loaded {
+        self.record(Event::Loaded {
             object: name.clone(),
             path: path.display().to_string(),
             base,

@@ -124,6 +124,8 @@ pub struct Session {
     pub(crate) heap: Heap,
     pub(crate) atexit: Vec<AtExit>,
     events: Vec<Event>,
+    /// For each event, how many bytes of output the guest had written when it happened.
+    output_marks: Vec<usize>,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
     output: Vec<u8>,
@@ -184,6 +186,7 @@ impl Session {
             heap: Heap::new(layout.heap, layout.heap_size),
             atexit: Vec::new(),
             events: Vec::new(),
+            output_marks: Vec::new(),
             stdout: Vec::new(),
             stderr: Vec::new(),
             output: Vec::new(),
@@ -225,6 +228,16 @@ impl Session {
 
     pub fn events(&self) -> &[Event] {
         &self.events
+    }
+    /// How many complete lines of output the guest had written when event `index` happened:
+    /// what tells a lazy binding at first call from one made at load.
+    pub fn output_lines_before(&self, index: usize) -> Option<usize> {
+        let mark = *self.output_marks.get(index)?;
+        Some(self.output[..mark].iter().filter(|&&b| b == b'\n').count())
+    }
+    pub(crate) fn record(&mut self, event: Event) {
+        self.output_marks.push(self.output.len());
+        self.events.push(event);
     }
     /// Everything the guest wrote to stdout and stderr, interleaved as written.
     pub fn output(&self) -> String {

@@ -20,7 +20,7 @@ impl Session {
         }
         if relative > 0 {
             let object = self.objects[i].name.clone();
-            self.events.push(Event::RelativeRelocations {
+            self.record(Event::RelativeRelocations {
                 object,
                 count: relative,
             });
@@ -91,23 +91,30 @@ impl Session {
                 None => s.read_word(place),
             }
         };
+        if kind == RelocKind::None {
+            return Ok(());
+        }
+        // Symbolic kinds look their symbol up once; a copy relocation skips the program itself.
+        let res = match kind {
+            RelocKind::Relative | RelocKind::IRelative => None,
+            RelocKind::Copy => Some(self.resolve_symbol(i, r.sym, true)?),
+            _ => Some(self.resolve_symbol(i, r.sym, false)?),
+        };
+        let resolved = || res.clone().expect("symbolic relocation kinds resolve first");
+        let mut write_place = true;
         let value = match kind {
-            RelocKind::None => return Ok(()),
-            RelocKind::Relative => base.wrapping_add(addend(self)?),
-            RelocKind::Absolute => {
-                let a = addend(self)?;
-                self.resolve_symbol(i, r.sym, false)?
-                    .address
-                    .wrapping_add(a)
+            RelocKind::None | RelocKind::Relative => base.wrapping_add(addend(self)?),
+            RelocKind::Absolute | RelocKind::DtpOff => {
+                resolved().address.wrapping_add(addend(self)?)
             }
             RelocKind::GlobDat | RelocKind::JumpSlot => {
-                let res = self.resolve_symbol(i, r.sym, false)?;
+                let res = resolved();
                 let v = res.address.wrapping_add(r.addend.unwrap_or(0) as u64);
                 if kind == RelocKind::JumpSlot || plt {
                     let before = self.read_word(place)?;
                     let (symbol, version) = self.symbol_label(i, r.sym);
                     self.write_word(place, v)?;
-                    self.events.push(Event::Bound {
+                    self.record(Event::Bound {
                         object,
                         slot: place,
                         symbol,
@@ -123,41 +130,29 @@ impl Session {
                 v
             }
             RelocKind::DtpMod => {
-                let res = self.resolve_symbol(i, r.sym, false)?;
+                let res = resolved();
                 match self.tls_module(i, r, &res) {
                     Some((m, _)) => m,
                     None if res.address == 0 && res.object_index.is_none() => 0,
                     None => return Err(no_tls(object, arch, r)),
                 }
             }
-            RelocKind::DtpOff => {
-                let a = addend(self)?;
-                self.resolve_symbol(i, r.sym, false)?
-                    .address
-                    .wrapping_add(a)
-            }
             RelocKind::TpOff => {
                 let a = addend(self)?;
-                let res = self.resolve_symbol(i, r.sym, false)?;
-                let block = self
-                    .tls_module(i, r, &res)
-                    .map(|t| t.1)
-                    .ok_or_else(|| no_tls(object.clone(), arch, r))?;
-                let tp_off = block.wrapping_sub(self.thread_pointer);
-                res.address.wrapping_add(a).wrapping_add(tp_off)
+                let res = resolved();
+                res.address
+                    .wrapping_add(a)
+                    .wrapping_add(self.tp_offset_of_module(i, r, &res, &object)?)
             }
             RelocKind::TlsDesc => {
                 // Static TLS only, so every descriptor gets glibc's `_dl_tlsdesc_return`
                 // behaviour: the entry returns the variable's offset from the thread pointer.
-                let res = self.resolve_symbol(i, r.sym, false)?;
-                let block = self
-                    .tls_module(i, r, &res)
-                    .map(|t| t.1)
-                    .ok_or_else(|| no_tls(object.clone(), arch, r))?;
-                let tp_off = block.wrapping_sub(self.thread_pointer);
+                let res = resolved();
+                let tp_off = self.tp_offset_of_module(i, r, &res, &object)?;
                 let w = arch.word_size();
                 let stub = arch.layout().tlsdesc_stub();
-                let value = match arch {
+                write_place = false;
+                match arch {
                     // x86-64 {entry, argument}, RELA addend.
                     Arch::X86_64 => {
                         let v = res
@@ -181,24 +176,14 @@ impl Session {
                         self.write_word(place + w, stub)?;
                         v
                     }
-                };
-                let (symbol, version) = self.symbol_label(i, r.sym);
-                self.events.push(Event::Relocated {
-                    object,
-                    kind: arch.reloc_name(r.r_type),
-                    address: place,
-                    symbol,
-                    version,
-                    value,
-                });
-                return Ok(());
+                }
             }
             RelocKind::IRelative => {
                 let resolver = base.wrapping_add(addend(self)?);
                 self.call_address(resolver, &[])?
             }
             RelocKind::Copy => {
-                let res = self.resolve_symbol(i, r.sym, true)?;
+                let res = resolved();
                 let sym_size = self.objects[i]
                     .elf
                     .dynamic
@@ -207,31 +192,43 @@ impl Session {
                     .map_or(0, |s| s.size);
                 let bytes = self.read_memory(res.address, sym_size as usize)?;
                 self.write_memory(place, &bytes)?;
-                let (symbol, version) = self.symbol_label(i, r.sym);
-                self.events.push(Event::Relocated {
-                    object,
-                    kind: arch.reloc_name(r.r_type),
-                    address: place,
-                    symbol,
-                    version,
-                    value: res.address,
-                });
-                return Ok(());
+                write_place = false;
+                res.address
             }
         };
-        self.write_word(place, value)?;
+        if write_place {
+            self.write_word(place, value)?;
+        }
         if kind != RelocKind::Relative {
             let (symbol, version) = self.symbol_label(i, r.sym);
-            self.events.push(Event::Relocated {
+            self.record(Event::Relocated {
                 object,
                 kind: arch.reloc_name(r.r_type),
                 address: place,
                 symbol,
                 version,
                 value,
+                target_object: res
+                    .filter(|res| r.sym != 0 && res.object != super::resolve::UNDEFINED_WEAK)
+                    .map(|res| res.object),
             });
         }
         Ok(())
+    }
+
+    /// The thread-pointer offset of the static TLS block that holds `r`'s variable.
+    fn tp_offset_of_module(
+        &self,
+        i: usize,
+        r: &Reloc,
+        res: &Resolved,
+        object: &str,
+    ) -> Result<u64> {
+        let block = self
+            .tls_module(i, r, res)
+            .map(|t| t.1)
+            .ok_or_else(|| no_tls(object.to_string(), self.arch, r))?;
+        Ok(block.wrapping_sub(self.thread_pointer))
     }
 
     /// The TLS module (id, static block address) that holds `r`'s variable: the defining

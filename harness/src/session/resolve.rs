@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// The object name a resolution to an undefined weak symbol (value 0) reports.
+pub(crate) const UNDEFINED_WEAK: &str = "(undefined weak)";
+
 impl Session {
     pub(super) fn lookup_host(&self, name: &str, version: Option<&str>) -> Option<(u64, u64)> {
         let ok = |versions: &[String]| match version {
@@ -120,7 +123,7 @@ impl Session {
             return Ok(Resolved {
                 address: 0,
                 size: 0,
-                object: "(undefined weak)".to_string(),
+                object: UNDEFINED_WEAK.to_string(),
                 object_index: None,
                 is_tls: false,
                 is_ifunc: false,
