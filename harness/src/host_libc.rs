@@ -334,7 +334,7 @@ pub fn install(s: &mut Session) -> Result<()> {
         let name = String::from_utf8_lossy(&s.read_c_string(p)?).into_owned();
         // RTLD_DEFAULT (0) and RTLD_NEXT (-1) search the global scope.
         let found = if handle == 0 || handle == s.sign(-1) {
-            s.symbol_address(&name)
+            s.function_address(&name)?
         } else {
             s.symbol_in_handle(handle, &name)
         };

@@ -69,8 +69,10 @@ pub mod machine;
 mod printf;
 pub mod session;
 pub mod symbols;
+pub mod unicorn_backend;
 
 pub use arch::Arch;
 pub use error::{Fault, FaultKind, HarnessError, Result};
 pub use events::Event;
 pub use session::{HostFn, LoadedObject, Options, Session};
+pub use unicorn_backend::UnicornBackend;

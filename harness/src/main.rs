@@ -17,12 +17,15 @@ struct Cli {
 enum Command {
     /// Load a library with its dependencies, run init, optionally call a function, run fini.
     Run(cli::run::RunArgs),
+    /// Run the built-in scenario corpus: every scenario, target, backend and linker.
+    Check(cli::check::CheckArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let status = match &cli.command {
         Command::Run(a) => cli::run::run(a),
+        Command::Check(a) => cli::check::run(a),
     };
     std::process::exit(status);
 }

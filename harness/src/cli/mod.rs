@@ -1,4 +1,4 @@
-//! The `tether` command line: one module per subcommand (`run` here; `check` and `fuzz` can
-//! join as siblings).
+//! The `tether` command line: one module per subcommand.
 
+pub mod check;
 pub mod run;

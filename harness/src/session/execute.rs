@@ -64,7 +64,7 @@ impl Session {
     /// passed as one register-sized argument) and returns r0 / rax.
     pub fn call(&mut self, symbol: &str, args: &[u64]) -> Result<u64> {
         let address = self
-            .symbol_address(symbol)
+            .function_address(symbol)?
             .ok_or_else(|| HarnessError::NoSuchSymbol {
                 symbol: symbol.to_string(),
             })?;

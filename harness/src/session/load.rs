@@ -66,6 +66,14 @@ impl Session {
     /// index of the object loaded for `path`. Like `dlopen(path, RTLD_GLOBAL)`.
     pub fn load(&mut self, path: impl AsRef<Path>) -> Result<usize> {
         let path = path.as_ref();
+        // A file already mapped (as a dependency, say) is not mapped twice, as with dlopen.
+        if let Ok(wanted) = path.canonicalize() {
+            let same =
+                |o: &LoadedObject| Path::new(&o.path).canonicalize().ok() == Some(wanted.clone());
+            if let Some(i) = self.objects.iter().position(same) {
+                return Ok(i);
+            }
+        }
         let first_new = self.objects.len();
         let elf = self.read_elf(path)?;
         let root = self.map_object(elf, path)?;

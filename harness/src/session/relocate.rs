@@ -100,16 +100,24 @@ impl Session {
             RelocKind::Copy => Some(self.resolve_symbol(i, r.sym, true)?),
             _ => Some(self.resolve_symbol(i, r.sym, false)?),
         };
-        let resolved = || res.clone().expect("symbolic relocation kinds resolve first");
+        let resolved = || {
+            res.clone()
+                .expect("symbolic relocation kinds resolve first")
+        };
         let mut write_place = true;
         let value = match kind {
             RelocKind::None | RelocKind::Relative => base.wrapping_add(addend(self)?),
-            RelocKind::Absolute | RelocKind::DtpOff => {
-                resolved().address.wrapping_add(addend(self)?)
+            // An IFUNC's resolver picks the address, as for a PLT slot.
+            RelocKind::Absolute => {
+                let a = addend(self)?;
+                self.target_of(&resolved())?.wrapping_add(a)
             }
+            RelocKind::DtpOff => resolved().address.wrapping_add(addend(self)?),
             RelocKind::GlobDat | RelocKind::JumpSlot => {
                 let res = resolved();
-                let v = res.address.wrapping_add(r.addend.unwrap_or(0) as u64);
+                let v = self
+                    .target_of(&res)?
+                    .wrapping_add(r.addend.unwrap_or(0) as u64);
                 if kind == RelocKind::JumpSlot || plt {
                     let before = self.read_word(place)?;
                     let (symbol, version) = self.symbol_label(i, r.sym);

@@ -137,7 +137,7 @@ impl Session {
     }
 
     /// The address a reference should hold: an IFUNC's resolver is called for it.
-    pub(super) fn target_of(&mut self, res: &Resolved) -> Result<u64> {
+    pub(crate) fn target_of(&mut self, res: &Resolved) -> Result<u64> {
         if res.is_ifunc {
             self.call_address(res.address, &[])
         } else {
@@ -155,18 +155,39 @@ impl Session {
     }
 
     /// The address of a symbol in the global scope (host library included); Thumb functions
-    /// keep bit 0 set.
+    /// keep bit 0 set. An IFUNC gives its resolver's address; [`Session::function_address`]
+    /// calls the resolver.
     pub fn symbol_address(&self, name: &str) -> Option<u64> {
+        self.global_definition(name).map(|r| r.address)
+    }
+
+    /// What a reference by name from the host (a call, `dlsym(RTLD_DEFAULT)`) reaches: the
+    /// symbol's address, or for an IFUNC the implementation its resolver picks.
+    pub fn function_address(&mut self, name: &str) -> Result<Option<u64>> {
+        match self.global_definition(name) {
+            Some(r) => self.target_of(&r).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn global_definition(&self, name: &str) -> Option<Resolved> {
         for item in &self.scope {
             match *item {
                 ScopeItem::Object(j) => {
                     if let Some(r) = self.symbol_in_object(j, name, None) {
-                        return Some(r.address);
+                        return Some(r);
                     }
                 }
                 ScopeItem::Host => {
-                    if let Some((a, _)) = self.lookup_host(name, None) {
-                        return Some(a);
+                    if let Some((address, size)) = self.lookup_host(name, None) {
+                        return Some(Resolved {
+                            address,
+                            size,
+                            object: HOST_SONAMES[0].to_string(),
+                            object_index: None,
+                            is_tls: false,
+                            is_ifunc: false,
+                        });
                     }
                 }
             }

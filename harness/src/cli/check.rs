@@ -1,0 +1,97 @@
+//! `tether check [--linker PATH]… [--json] [--scenario NAME]… [--target T]… [--backend B]…`:
+//! the built-in scenario corpus, linked by each linker, run on every backend and compared
+//! with each scenario's expectation.
+
+use crate::UnicornBackend;
+use clap::Args;
+use std::path::PathBuf;
+use tether_emu_tests::check::{self, CheckOptions};
+use tether_emu_tests::{corpus, Backend, Linker, RealLoader, Target};
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A GNU-ld-compatible linker to check (repeatable). Default: GNU ld and the ld-tether
+    /// built next to this binary.
+    #[arg(long, value_name = "PATH")]
+    pub linker: Vec<PathBuf>,
+    /// Only this scenario (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Vec<String>,
+    /// Only this target (repeatable): x86_64-gcc, x86_64-clang, arm-gcc-thumb, arm-gcc-arm, arm-clang.
+    #[arg(long, value_name = "TARGET")]
+    pub target: Vec<String>,
+    /// Only this backend (repeatable): unicorn, qemu, native.
+    #[arg(long, value_name = "BACKEND")]
+    pub backend: Vec<String>,
+    /// Builds running at once (default: the number of CPUs).
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
+    /// Keep every build directory under DIR.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// List the scenarios and what each proves, then exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// Exit status: 0 when every case passed, 1 when one failed, 2 when the check could not run.
+pub fn run(args: &CheckArgs) -> i32 {
+    match check(args) {
+        Ok(status) => status,
+        Err(message) => {
+            eprintln!("tether check: {message}");
+            2
+        }
+    }
+}
+
+fn check(args: &CheckArgs) -> Result<i32, String> {
+    let scenarios = corpus().map_err(|e| e.to_string())?;
+    if args.list {
+        for s in &scenarios {
+            println!("{:20} {}", s.name, s.manifest.about);
+        }
+        return Ok(0);
+    }
+    let linkers = if args.linker.is_empty() {
+        check::default_linkers()
+    } else {
+        args.linker.iter().map(Linker::at).collect()
+    };
+    let mut options = CheckOptions::new(linkers);
+    if !args.target.is_empty() {
+        options.targets = args
+            .target
+            .iter()
+            .map(|name| Target::parse(name).ok_or_else(|| format!("unknown target `{name}`")))
+            .collect::<Result<_, _>>()?;
+    }
+    options.scenarios = args.scenario.clone();
+    options.jobs = args.jobs;
+    options.keep_dir = args.keep.clone();
+
+    let unicorn = UnicornBackend::default();
+    let qemu = RealLoader::qemu();
+    let native = RealLoader::native();
+    let all: [&dyn Backend; 3] = [&unicorn, &qemu, &native];
+    for name in &args.backend {
+        if !all.iter().any(|b| b.name() == name) {
+            return Err(format!("unknown backend `{name}` (unicorn, qemu, native)"));
+        }
+    }
+    let backends: Vec<&dyn Backend> = all
+        .into_iter()
+        .filter(|b| args.backend.is_empty() || args.backend.iter().any(|n| n == b.name()))
+        .collect();
+
+    let report = check::run(&scenarios, &backends, &options).map_err(|e| e.to_string())?;
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(if report.success() { 0 } else { 1 })
+}
