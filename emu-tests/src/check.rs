@@ -3,7 +3,7 @@
 
 use crate::backend::{applies, Backend};
 use crate::build::{build, BuildError};
-use crate::compare::{first_difference, log_lines_around, Difference, OtherBackend};
+use crate::compare::{disagreement, first_difference, log_lines_around, Difference, OtherBackend};
 use crate::corpus::Scenario;
 use crate::linker::Linker;
 use crate::manifest::ErrorStage;
@@ -319,6 +319,28 @@ fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
                     let difference =
                         first_difference(job.scenario, backend.runs_program(), &observation);
                     (*backend, observation, difference)
+                })
+                .collect();
+            // Agreement: an in-process backend that met the expectation must also have bound
+            // what the real loader bound, where the real loader met it too.
+            let agreement: Vec<Option<Difference>> = runs
+                .iter()
+                .map(|(backend, observation, difference)| {
+                    if backend.runs_program() || difference.is_some() {
+                        return None;
+                    }
+                    runs.iter()
+                        .filter(|(other, _, d)| other.runs_program() && d.is_none())
+                        .find_map(|(other, real, _)| {
+                            disagreement(job.scenario, observation, real, other.name())
+                        })
+                })
+                .collect();
+            let runs: Vec<_> = runs
+                .into_iter()
+                .zip(agreement)
+                .map(|((backend, observation, difference), disagreement)| {
+                    (backend, observation, difference.or(disagreement))
                 })
                 .collect();
             runs.iter()

@@ -345,3 +345,70 @@ pub fn first_difference(
     }
     None
 }
+
+/// Where an in-process backend and a real loader that both met the expectation still saw
+/// different bindings between the scenario's libraries: every reference must be bound to the
+/// same object. Order is left out here: glibc caches repeated lookups, and a real program's
+/// buffered stdout makes "after N lines" approximate; the manifest's expectations check the
+/// order that matters. The program's own references are left out too (an in-process backend
+/// plays `main` by calling in by name).
+pub fn disagreement(
+    scenario: &Scenario,
+    in_process: &Observation,
+    real: &Observation,
+    real_name: &str,
+) -> Option<Difference> {
+    let libraries = scenario.library_names();
+    let between_libraries = |o: &'_ Observation| -> Vec<ObservedBinding> {
+        o.bindings
+            .iter()
+            .filter(|b| libraries.contains(&b.from.as_str()) && libraries.contains(&b.to.as_str()))
+            .cloned()
+            .collect()
+    };
+    let (ours, theirs) = (between_libraries(in_process), between_libraries(real));
+    let resolved = |list: &[ObservedBinding]| -> std::collections::BTreeSet<String> {
+        list.iter()
+            .map(|b| format!("{} -> `{}` in {}", b.from, b.symbol, b.to))
+            .collect()
+    };
+    let (our_set, their_set) = (resolved(&ours), resolved(&theirs));
+    if let Some(missing) = their_set.difference(&our_set).next() {
+        return Some(disagreeing(
+            real_name,
+            "a binding",
+            missing.clone(),
+            "none such".into(),
+            in_process,
+        ));
+    }
+    if let Some(extra) = our_set.difference(&their_set).next() {
+        return Some(disagreeing(
+            real_name,
+            "a binding",
+            "none such".into(),
+            extra.clone(),
+            in_process,
+        ));
+    }
+    None
+}
+
+fn disagreeing(
+    real_name: &str,
+    what: &str,
+    expected: String,
+    observed: String,
+    in_process: &Observation,
+) -> Difference {
+    let symbol = [&expected, &observed]
+        .iter()
+        .find_map(|d| d.split('`').nth(1))
+        .map(|s| format!("`{s}'"));
+    difference(
+        format!("{what} between the libraries, compared with {real_name} (the backends disagree)"),
+        expected,
+        observed,
+        context_around(&in_process.log, symbol.as_deref()),
+    )
+}

@@ -15,6 +15,7 @@ pub mod compare;
 pub mod corpus;
 pub mod linker;
 pub mod manifest;
+pub mod mutate;
 pub mod observation;
 pub mod target;
 

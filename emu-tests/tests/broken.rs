@@ -2,6 +2,7 @@
 
 use tether_emu_tests::check::{self, CheckOptions, Outcome};
 use tether_emu_tests::compare::first_difference;
+use tether_emu_tests::mutate::{arm_plt_off_by_one, patched_run, wrong_pc32_addend};
 use tether_emu_tests::{build, corpus, Backend, Linker, RealLoader, Scenario, Target};
 
 fn scenario(name: &str) -> Scenario {
@@ -242,60 +243,18 @@ fn a_missing_linker_or_scenario_is_an_error_before_anything_runs() {
     assert_eq!(err.to_string(), "unknown scenario `no-such-scenario`");
 }
 
-/// Builds `name` for `target` with GNU ld, lets `patch` corrupt one output library, runs it on
-/// `backend` and returns the first difference.
-fn patched_run(
-    name: &str,
-    target: Target,
-    library: &str,
-    backend: &RealLoader,
-    patch: impl Fn(&mut Vec<u8>) -> usize,
-) -> tether_emu_tests::compare::Difference {
-    let s = scenario(name);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let built = build(&s, target, &Linker::GnuLd, dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    let path = &built
-        .libraries
-        .iter()
-        .find(|l| l.name == library)
-        .expect("library built")
-        .path;
-    let mut bytes = std::fs::read(path).expect("read library");
-    assert!(patch(&mut bytes) > 0, "nothing patched in {library}");
-    std::fs::write(path, bytes).expect("write library");
-    let observation = backend.run(&built);
-    first_difference(&s, true, &observation).expect("the corruption is caught")
-}
-
 #[test]
 fn a_wrong_pc32_addend_on_x86_64_is_caught() {
     // via_got's `mov probe_target@GOTPCREL(%rip), %rax; ret` is followed by via_pcrel's
     // `lea probe_local+12(%rip), %rax`: add one to that displacement, as a linker that got the
     // R_X86_64_PC32 addend wrong would.
-    let patch = |bytes: &mut Vec<u8>| {
-        let at = (0..bytes.len().saturating_sub(11)).find(|&i| {
-            bytes[i..i + 3] == [0x48, 0x8b, 0x05]
-                && bytes[i + 7] == 0xc3
-                && bytes[i + 8..i + 11] == [0x48, 0x8d, 0x05]
-        });
-        let Some(at) = at else { return 0 };
-        let disp = at + 11;
-        let value = i32::from_le_bytes([
-            bytes[disp],
-            bytes[disp + 1],
-            bytes[disp + 2],
-            bytes[disp + 3],
-        ]) + 1;
-        bytes[disp..disp + 4].copy_from_slice(&value.to_le_bytes());
-        1
-    };
     for backend in [RealLoader::native(), RealLoader::qemu()] {
         let d = patched_run(
             "asm-relocs",
             Target::X86_64_GCC,
             "libprobe.so",
             &backend,
-            patch,
+            wrong_pc32_addend,
         );
         assert_eq!(d.what, "stdout line 2", "{d}");
         assert_eq!(d.expected, "\"PC-relative with addend: ok\"");
@@ -307,31 +266,12 @@ fn a_wrong_pc32_addend_on_x86_64_is_caught() {
 fn an_off_by_one_in_the_arm_plt_entries_is_caught() {
     // Every ARM PLT entry is `add ip, pc, #..; add ip, ip, #..; ldr pc, [ip, #imm]!`: make each
     // load the next GOT slot, as a linker computing the slot offset off by one word would.
-    let patch = |bytes: &mut Vec<u8>| {
-        let mut patched = 0;
-        let word = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        let mut i = 0;
-        while i + 12 <= bytes.len() {
-            let (a, b, c) = (word(bytes, i), word(bytes, i + 4), word(bytes, i + 8));
-            if a & 0xffff_f000 == 0xe28f_c000
-                && b & 0xffff_f000 == 0xe28c_c000
-                && c & 0xffff_f000 == 0xe5bc_f000
-            {
-                bytes[i + 8..i + 12].copy_from_slice(&(c + 4).to_le_bytes());
-                patched += 1;
-                i += 12;
-            } else {
-                i += 4;
-            }
-        }
-        patched
-    };
     let d = patched_run(
         "seed",
         Target::ARM_GCC_ARM,
         "libgo.so",
         &RealLoader::qemu(),
-        patch,
+        arm_plt_off_by_one,
     );
     // The first PLT call is in libgo's DT_INIT, before main: the run dies there, and the log
     // shows the loader had just called libgo's initialiser.

@@ -41,6 +41,13 @@ pub enum Event {
         after: u64,
         lazy: bool,
     },
+    /// `dlsym` on a handle found `symbol` for the handle's `object` in `target_object`.
+    Dlsym {
+        object: String,
+        symbol: String,
+        target_object: String,
+        value: u64,
+    },
     /// An initialiser or finaliser started (`kind`: `DT_INIT`, `DT_INIT_ARRAY[i]`, `DT_FINI_ARRAY[i]`, `DT_FINI`).
     Init {
         object: String,
@@ -119,6 +126,12 @@ impl std::fmt::Display for Event {
                 at(version),
                 if *lazy { "lazy" } else { "now" }
             ),
+            Event::Dlsym {
+                object,
+                symbol,
+                target_object,
+                value,
+            } => write!(f, "dlsym  {object}: {symbol} = {value:#x} in {target_object}"),
             Event::Init {
                 object,
                 kind,

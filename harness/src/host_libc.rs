@@ -336,7 +336,7 @@ pub fn install(s: &mut Session) -> Result<()> {
         let found = if handle == 0 || handle == s.sign(-1) {
             s.function_address(&name)?
         } else {
-            s.symbol_in_handle(handle, &name)
+            s.symbol_in_handle(handle, &name)?
         };
         Ok(found.unwrap_or_else(|| {
             s.dl_error = Some(format!("undefined symbol: {name}"));

@@ -131,6 +131,18 @@ fn observe(
                 version: version.clone(),
                 after_lines: Some(lines_before),
             }),
+            Event::Dlsym {
+                object,
+                symbol,
+                target_object,
+                ..
+            } => Some(ObservedBinding {
+                from: object.clone(),
+                symbol: symbol.clone(),
+                to: target_object.clone(),
+                version: None,
+                after_lines: Some(lines_before),
+            }),
             // The host plays `main`: its call by name is main's reference bound to the object
             // that defines the function.
             Event::Call {

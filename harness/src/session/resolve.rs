@@ -196,17 +196,19 @@ impl Session {
     }
 
     /// `dlsym(handle, name)`: the object and its dependencies, breadth-first (then the host
-    /// library).
-    pub fn symbol_in_handle(&self, handle: u64, name: &str) -> Option<u64> {
-        let root = self.object_by_handle(handle)?;
+    /// library). The lookup is logged as a binding of the handle's object, as glibc logs it;
+    /// an IFUNC gives the implementation its resolver picks.
+    pub fn symbol_in_handle(&mut self, handle: u64, name: &str) -> Result<Option<u64>> {
+        let Some(root) = self.object_by_handle(handle) else {
+            return Ok(None);
+        };
         let mut queue = vec![root];
         let mut k = 0;
-        while k < queue.len() {
+        let mut found = None;
+        while k < queue.len() && found.is_none() {
             let i = queue[k];
             k += 1;
-            if let Some(r) = self.symbol_in_object(i, name, None) {
-                return Some(r.address);
-            }
+            found = self.symbol_in_object(i, name, None);
             for n in &self.objects[i].elf.dynamic.needed {
                 if let Some(j) = self.find_loaded(n) {
                     if !queue.contains(&j) {
@@ -215,6 +217,27 @@ impl Session {
                 }
             }
         }
-        self.lookup_host(name, None).map(|(a, _)| a)
+        let found = found.or_else(|| {
+            self.lookup_host(name, None)
+                .map(|(address, size)| Resolved {
+                    address,
+                    size,
+                    object: HOST_SONAMES[0].to_string(),
+                    object_index: None,
+                    is_tls: false,
+                    is_ifunc: false,
+                })
+        });
+        let Some(res) = found else {
+            return Ok(None);
+        };
+        let value = self.target_of(&res)?;
+        self.record(Event::Dlsym {
+            object: self.objects[root].name.clone(),
+            symbol: name.to_string(),
+            target_object: res.object,
+            value,
+        });
+        Ok(Some(value))
     }
 }

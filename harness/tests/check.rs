@@ -1,0 +1,189 @@
+//! `tether check` end to end, and the Unicorn backend catching deliberately broken links.
+
+use std::path::PathBuf;
+use std::process::Command;
+use tether_emu_tests::mutate::{arm_plt_off_by_one, patched_run, wrong_pc32_addend};
+use tether_emu_tests::Target;
+use tether_harness::UnicornBackend;
+
+fn tether() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tether"))
+}
+
+/// The ld-tether that `tether check` finds next to itself; scripts/test.sh builds it first.
+fn ld_tether() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_BIN_EXE_tether")).with_file_name("ld-tether");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+const SUBSET: [&str; 8] = [
+    "--scenario",
+    "seed",
+    "--scenario",
+    "lazy-binding",
+    "--target",
+    "x86_64-gcc",
+    "--target",
+    "arm-gcc-thumb",
+];
+
+#[test]
+fn check_prints_the_matrix_and_the_summary() {
+    ld_tether();
+    let out = tether().arg("check").args(SUBSET).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    // Two scenarios × two linkers; x86-64 on native, qemu and unicorn, ARM on qemu and unicorn.
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        [
+            "scenario",
+            "linker",
+            "x86_64-gcc",
+            "x86_64-gcc",
+            "x86_64-gcc",
+            "arm-gcc-thumb",
+            "arm-gcc-thumb"
+        ]
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["native", "qemu", "unicorn", "qemu", "unicorn"]
+    );
+    for row in [
+        "lazy-binding gnu-ld",
+        "lazy-binding ld-tether",
+        "seed gnu-ld",
+        "seed ld-tether",
+    ] {
+        let line = lines
+            .iter()
+            .find(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" ") == row)
+            .unwrap_or_else(|| panic!("no row `{row}` in\n{text}"));
+        assert_eq!(
+            line.split_whitespace().skip(2).collect::<Vec<_>>(),
+            ["ok"; 5],
+            "{text}"
+        );
+    }
+    assert_eq!(lines.last(), Some(&"20 passed, 0 failed"), "{text}");
+}
+
+#[test]
+fn check_json_lists_every_case() {
+    let out = tether()
+        .args(["check", "--json", "--backend", "unicorn", "--linker"])
+        .arg(ld_tether())
+        .args(SUBSET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["passed"], 4);
+    assert_eq!(json["failed"], 0);
+    let cases = json["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 4);
+    for case in cases {
+        assert_eq!(case["backend"], "unicorn");
+        assert_eq!(case["linker"], "ld-tether");
+        assert_eq!(case["result"], "pass");
+    }
+}
+
+#[test]
+fn check_fails_with_status_1_and_names_the_failure() {
+    // A linker that drops -init: the seed's DT_INIT never runs, so its first line is missing.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("ld-noinit");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in -init=*) ;; *) set -- \"$@\" \"$a\";; esac; shift; done\nexec {} \"$@\"\n",
+            ld_tether().display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&fake).status().unwrap();
+    let out = tether()
+        .args([
+            "check",
+            "--backend",
+            "unicorn",
+            "--scenario",
+            "seed",
+            "--target",
+            "x86_64-gcc",
+            "--linker",
+        ])
+        .arg(&fake)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("--- seed on x86_64-gcc (unicorn, linked by ld-noinit): stdout line 1:"),
+        "{text}"
+    );
+    assert!(text.contains("expected: \"libgo: init\""), "{text}");
+    assert!(text.ends_with("0 passed, 1 failed\n"), "{text}");
+}
+
+#[test]
+fn check_rejects_unknown_names_with_status_2() {
+    for args in [
+        ["--backend", "bochs"],
+        ["--target", "mips-gcc"],
+        ["--scenario", "nope"],
+    ] {
+        let out = tether().arg("check").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("tether check: "), "{err}");
+        assert!(err.contains(args[1]), "{err}");
+    }
+}
+
+#[test]
+fn unicorn_catches_a_wrong_pc32_addend() {
+    let d = patched_run(
+        "asm-relocs",
+        Target::X86_64_GCC,
+        "libprobe.so",
+        &UnicornBackend::default(),
+        wrong_pc32_addend,
+    );
+    assert_eq!(d.what, "stdout line 2", "{d}");
+    assert_eq!(d.expected, "\"PC-relative with addend: ok\"");
+    assert_eq!(d.observed, "\"PC-relative with addend: WRONG\"");
+}
+
+#[test]
+fn unicorn_catches_an_off_by_one_in_the_arm_plt() {
+    let d = patched_run(
+        "seed",
+        Target::ARM_GCC_ARM,
+        "libgo.so",
+        &UnicornBackend::default(),
+        arm_plt_off_by_one,
+    );
+    // libgo's DT_INIT makes the first PLT call: the harness names the fault and where it was.
+    assert_eq!(d.what, "run", "{d}");
+    // The first PLT call from go_init went to the wrong slot: the fault's recent blocks end
+    // in it.
+    assert!(d.observed.starts_with("guest fault"), "{d}");
+    assert!(d.observed.contains("libgo.so:go_init+0x0"), "{d}");
+}
