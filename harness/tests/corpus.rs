@@ -2,7 +2,7 @@
 //! (both architectures), qemu-user (both) and the native loader (x86-64), every target.
 //! `TETHER_SCENARIOS=a,b` narrows it while debugging.
 
-use tether_emu_tests::check::{self, CheckOptions, Outcome};
+use tether_emu_tests::check::{self, CheckOptions};
 use tether_emu_tests::{corpus, Arch, Linker, Target};
 use tether_harness::UnicornBackend;
 
@@ -28,35 +28,7 @@ fn every_scenario_passes_for_gnu_ld_and_tether_on_every_backend() {
         report.cases.len(),
         report.seconds
     );
-    // The one known gap: ld-tether has no ARM TLS descriptors yet (R_ARM_TLS_GOTDESC,
-    // R_ARM_TLS_CALL, R_ARM_THM_TLS_CALL), and must refuse them by name rather than link
-    // something wrong. Every other case passes.
-    for case in &report.cases {
-        let known_gap = case.scenario == "tls-descriptors"
-            && case.linker == "ld-tether"
-            && case.target.starts_with("arm-");
-        match (&case.outcome, known_gap) {
-            (Outcome::Pass, false) => {}
-            (Outcome::Fail { difference }, true) => {
-                assert_eq!(difference.what, "build", "{difference}");
-                assert!(
-                    difference.context.iter().any(|l| {
-                        l.contains("unsupported relocation R_ARM_THM_TLS_CALL")
-                            || l.contains("unsupported relocation R_ARM_TLS_CALL")
-                    }),
-                    "{difference}"
-                );
-            }
-            (Outcome::Pass, true) => panic!(
-                "{} on {} now passes for ld-tether: drop the known gap from this test",
-                case.scenario, case.target
-            ),
-            (Outcome::Fail { difference }, false) => panic!(
-                "{} on {} ({}, {}): {difference}\n{text}",
-                case.scenario, case.target, case.backend, case.linker
-            ),
-        }
-    }
+    assert!(report.success(), "{text}");
     // Every scenario ran on every target of its architectures and on every backend that can
     // run it, for both linkers: none was left out by mistake.
     for s in &scenarios {

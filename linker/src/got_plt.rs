@@ -80,6 +80,9 @@ impl Got {
 pub struct Plt {
     pub symbols: Vec<SymbolId>,
     index: HashMap<SymbolId, usize>,
+    /// Something branches to a stub the target keeps in PLT0 (ARM's TLS descriptor
+    /// trampoline), so `.plt` exists even without entries.
+    pub header_needed: bool,
 }
 
 impl Plt {
@@ -101,7 +104,13 @@ impl Plt {
         self.symbols.len()
     }
 
+    /// No entries (and so no `.rel.plt`, no DT_JMPREL).
     pub fn is_empty(&self) -> bool {
         self.symbols.is_empty()
+    }
+
+    /// Whether the output has a `.plt` (PLT0 and the entries).
+    pub fn has_section(&self) -> bool {
+        !self.is_empty() || self.header_needed
     }
 }

@@ -473,6 +473,8 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
                 relsize,
                 link.plt.len() as u64 * relsize,
             );
+        }
+        if link.plt.has_section() {
             let p = arch.plt_layout();
             synth(
                 b".plt",

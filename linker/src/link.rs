@@ -303,6 +303,7 @@ pub fn run(opts: &Options) -> Result<()> {
     for &id in &scan.plt {
         link.plt.add(id);
     }
+    link.plt.header_needed = scan.tlsdesc_trampoline;
     let plan = crate::dynamic::plan(&link, &scan.dyn_sites, scan.textrel)?;
     let mut layout = crate::layout::layout(&link, &plan)?;
     // Thunks depend on addresses and move addresses: lay out again until no branch needs a

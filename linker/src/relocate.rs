@@ -228,6 +228,17 @@ pub fn relocate_section(
                 }
                 dest.wrapping_add(a as u64).wrapping_sub(p)
             }
+            RelExpr::TlsDescCall => match arch.tlsdesc_trampoline() {
+                Some(offset) if link.plt.has_section() => layout
+                    .addr_of(Synth::Plt)
+                    .wrapping_add(offset)
+                    .wrapping_add(a as u64)
+                    .wrapping_sub(p),
+                _ => {
+                    errors.push(context("internal error: no TLS descriptor trampoline"));
+                    continue;
+                }
+            },
             RelExpr::PltGotOffset => plt_entry_or(link, layout, &info, s)
                 .wrapping_add(a as u64)
                 .wrapping_sub(got_org),
@@ -395,10 +406,14 @@ pub fn fill_got(
                 });
             }
             GotKind::TlsDesc => {
-                // Eagerly resolved by the loader; a local symbol is its offset in our block.
+                // Eagerly resolved by the loader; a local symbol is its offset in our block,
+                // which a REL target (ARM: {argument, function}) reads from the first word.
                 let r_type = link.arch.tlsdesc_reloc().unwrap_or(0);
                 if local {
                     let off = s.wrapping_sub(tls_start) as i64;
+                    if !link.arch.dynamic_uses_rela() {
+                        put(e.word, off as u64);
+                    }
                     dynrel.push(DynReloc {
                         offset: at,
                         r_type,

@@ -31,6 +31,8 @@ pub struct ScanResult {
     pub dyn_sites: Vec<DynSite>,
     /// Dynamic relocations land in a read-only section.
     pub textrel: bool,
+    /// A TLS descriptor call needs the target's trampoline in PLT0.
+    pub tlsdesc_trampoline: bool,
     /// Undefined symbols referenced by relocations: (symbol, "file:(section+0xoff)").
     pub undefined: Vec<(SymbolId, String)>,
 }
@@ -54,6 +56,7 @@ pub fn scan(link: &Link) -> ScanResult {
         all.plt.extend(r.plt);
         all.dyn_sites.extend(r.dyn_sites);
         all.textrel |= r.textrel;
+        all.tlsdesc_trampoline |= r.tlsdesc_trampoline;
         all.undefined.extend(r.undefined);
     }
     all
@@ -180,6 +183,13 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
                 }
             }
             match howto.expr {
+                RelExpr::TlsDescCall if arch.tlsdesc_trampoline().is_none() => {
+                    out.errors.push(needs_symbol_error(
+                        "needs a TLS descriptor trampoline, which this target does not have",
+                    ));
+                    continue;
+                }
+                RelExpr::TlsDescCall => out.tlsdesc_trampoline = true,
                 RelExpr::Absolute if link.opts.shared && !info.absolute => {
                     // Only a plain data word can take a dynamic relocation (an ARM MOVW is
                     // also 4 bytes wide, but an instruction).

@@ -1,5 +1,6 @@
-//! tether's ARM PLT against GNU ld's for the same shared library: the same PLT0, the same
-//! three instructions per entry, lazy slots holding PLT0; and the long form for far slots.
+//! tether's ARM PLT against GNU ld's for the same shared library: the same PLT0 (whose
+//! padding holds the TLS descriptor trampoline), the same three instructions per entry, lazy
+//! slots holding PLT0; and the long form for far slots.
 
 mod arm_common;
 
@@ -37,10 +38,14 @@ fn plt_matches_gnu_ld() {
     Arm.write_plt_header(&mut header, plt0, got_plt)
         .expect("PLT0");
     assert_eq!(header[..20], plt_bytes[..20], "PLT0");
+    // The padding holds the TLS descriptor trampoline GNU ld places after the entries.
     assert_eq!(
         header[20..],
-        [0xf0, 0x00, 0xf0, 0xe7].repeat(3),
-        "PLT0 padding traps"
+        [0xe08e_0000u32, 0xe590_1004, 0xe12f_ff11]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect::<Vec<u8>>(),
+        "add r0, lr, r0; ldr r1, [r0, #4]; bx r1"
     );
 
     let rel_plt = elf.section_by_name(".rel.plt").expect(".rel.plt");

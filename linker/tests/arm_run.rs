@@ -338,3 +338,151 @@ fn interworking_scenario_runs() {
     let expected = std::fs::read_to_string(format!("{scenario}/expected.txt")).expect("expected");
     assert_eq!(stdout, expected);
 }
+
+const TLS_DESCRIPTORS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../emu-tests/scenarios/tls-descriptors"
+);
+
+/// Reads the little-endian word at virtual address `addr` of `lib` (from its section headers).
+fn word_at(lib: &Path, addr: u64) -> u32 {
+    let data = std::fs::read(lib).expect("read library");
+    let out = Command::new("readelf")
+        .args(["-SW", path_str(lib)])
+        .output()
+        .expect("cannot run readelf: install binutils");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let Some(i) = f.iter().position(|x| x.starts_with('.')) else {
+            continue;
+        };
+        let (Some(a), Some(o), Some(s)) = (f.get(i + 2), f.get(i + 3), f.get(i + 4)) else {
+            continue;
+        };
+        let hex = |t: &str| u64::from_str_radix(t, 16).ok();
+        if let (Some(a), Some(o), Some(s)) = (hex(a), hex(o), hex(s)) {
+            if f[i + 1] == "PROGBITS" && (a..a + s).contains(&addr) {
+                let at = (o + addr - a) as usize;
+                return u32::from_le_bytes(data[at..at + 4].try_into().expect("4 bytes"));
+            }
+        }
+    }
+    panic!("{:#x} is in no PROGBITS section of {}", addr, lib.display())
+}
+
+#[test]
+fn tls_descriptors_from_gcc_gnu2_run_like_gnu_ld_and_use_the_plt0_trampoline() {
+    let expected =
+        std::fs::read_to_string(format!("{TLS_DESCRIPTORS}/expected.txt")).expect("expected.txt");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let b = tether_dir(tmp.path());
+    for (name, state) in [("thumb", "-mthumb"), ("arm", "-marm")] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let lib_object = |source: &str| {
+            compile(
+                &[
+                    "arm-linux-gnueabihf-gcc",
+                    "-O2",
+                    state,
+                    "-mtls-dialect=gnu2",
+                ],
+                &format!("{TLS_DESCRIPTORS}/{source}.c"),
+                &dir.join(format!("{source}.o")),
+            )
+        };
+        let (tls, user) = (lib_object("libtls"), lib_object("libtlsuser"));
+        let libtls = dir.join("libtls.so");
+        gcc(&[
+            "-B",
+            &b,
+            "-shared",
+            "-Wl,-soname,libtls.so",
+            "-o",
+            path_str(&libtls),
+            path_str(&tls),
+        ]);
+        let libuser = dir.join("libtlsuser.so");
+        let ldir = format!("-L{}", dir.display());
+        gcc(&[
+            "-B",
+            &b,
+            "-shared",
+            "-o",
+            path_str(&libuser),
+            path_str(&user),
+            &ldir,
+            "-ltls",
+        ]);
+        for lib in [&libtls, &libuser] {
+            check_clean(lib);
+        }
+        let main = dir.join("main");
+        gcc(&[
+            &format!("{TLS_DESCRIPTORS}/main.c"),
+            "-o",
+            path_str(&main),
+            &ldir,
+            "-ltls",
+            "-ltlsuser",
+        ]);
+        let (stdout, _) = qemu(&main, &dir, &[]);
+        assert_eq!(stdout, expected, "{name}");
+
+        // The descriptors are R_ARM_TLS_DESC relocations the loader fills at load time, and
+        // every TLS call branches to the trampoline in PLT0's padding.
+        let relocs = Command::new("readelf")
+            .args(["-rW", path_str(&libtls)])
+            .output()
+            .expect("readelf");
+        let relocs = String::from_utf8_lossy(&relocs.stdout);
+        assert!(
+            relocs.contains("R_ARM_TLS_DESC         00000008   tls_gd"),
+            "{relocs}"
+        );
+        let plt = Command::new("readelf")
+            .args(["-SW", path_str(&libtls)])
+            .output()
+            .expect("readelf");
+        let plt = String::from_utf8_lossy(&plt.stdout);
+        let plt_addr = plt
+            .lines()
+            .find(|l| l.contains(" .plt "))
+            .and_then(|l| l.split_whitespace().skip_while(|f| *f != ".plt").nth(2))
+            .and_then(|a| u64::from_str_radix(a, 16).ok())
+            .unwrap_or_else(|| panic!("no .plt in {plt}"));
+        assert_eq!(
+            [20, 24, 28].map(|o| word_at(&libtls, plt_addr + o)),
+            [0xe08e_0000, 0xe590_1004, 0xe12f_ff11],
+            "add r0, lr, r0; ldr r1, [r0, #4]; bx r1"
+        );
+        let disassembly = Command::new("arm-linux-gnueabihf-objdump")
+            .args(["-d", path_str(&libtls)])
+            .output()
+            .expect("cannot run objdump: install binutils-arm-linux-gnueabihf");
+        let disassembly = String::from_utf8_lossy(&disassembly.stdout);
+        // As many branches reach the trampoline as the object has TLS calls, and from Thumb
+        // they are BLX (the trampoline is ARM code).
+        let object_relocs = Command::new("readelf")
+            .args(["-rW", path_str(&tls)])
+            .output()
+            .expect("readelf");
+        let tls_calls = String::from_utf8_lossy(&object_relocs.stdout)
+            .lines()
+            .filter(|l| l.contains("_TLS_CALL"))
+            .count();
+        assert!(tls_calls > 0);
+        let trampoline = format!("\t{:x} <", plt_addr + 20);
+        let calls: Vec<&str> = disassembly
+            .lines()
+            .filter(|l| l.contains(&trampoline))
+            .collect();
+        assert_eq!(calls.len(), tls_calls, "{disassembly}");
+        for call in calls {
+            assert!(
+                call.contains(if name == "thumb" { "\tblx\t" } else { "\tbl\t" }),
+                "{call}"
+            );
+        }
+    }
+}

@@ -87,6 +87,9 @@ pub enum RelExpr {
     TlsDescPcRelative,
     /// Local-exec TLS: S + A - TP. Not possible in a shared library.
     TpOffset,
+    /// A call that enters a TLS descriptor's function through the target's trampoline (ARM
+    /// R_ARM_TLS_CALL): TRAMPOLINE + A - P, see [`Arch::tlsdesc_trampoline`].
+    TlsDescCall,
 }
 
 /// How a computed value must fit its field; checked before anything is written.
@@ -374,6 +377,13 @@ pub trait Arch: Sync + Send {
     /// R_ARM_TLS_DESC), if the target supports descriptors. tether resolves descriptors at
     /// load time (in `.rel[a].dyn`), never lazily.
     fn tlsdesc_reloc(&self) -> Option<u32> {
+        None
+    }
+
+    /// Where, as an offset into `.plt`, the target keeps the trampoline that
+    /// [`RelExpr::TlsDescCall`] branches to (with bit 0 set for a Thumb trampoline); `None`
+    /// when the target's TLS descriptor calls need none.
+    fn tlsdesc_trampoline(&self) -> Option<u64> {
         None
     }
     /// Size of a GOT entry (an address).

@@ -179,6 +179,14 @@ impl Arch for Arm {
         reloc::lookup(r_type).map(reloc::howto)
     }
     fn implicit_addend(&self, howto: &RelocHowto, site: &[u8]) -> Result<i64, FieldError> {
+        // The assembler leaves a TLS call's offset zero rather than biased by the pc, as GNU
+        // ld expects: the addend is the pc bias of the calling state.
+        if howto.expr == crate::arch::RelExpr::TlsDescCall {
+            return Ok(match ArmField::of(howto) {
+                Some(ArmField::ThumbCall) => -4,
+                _ => -8,
+            });
+        }
         match howto.field.encoding {
             Encoding::Data => read_data_field(&howto.field, site),
             Encoding::Insn(id) => field_of(id)?.read_addend(site),
@@ -196,6 +204,12 @@ impl Arch for Arm {
         }
     }
 
+    fn tlsdesc_reloc(&self) -> Option<u32> {
+        Some(elf::R_ARM_TLS_DESC.0)
+    }
+    fn tlsdesc_trampoline(&self) -> Option<u64> {
+        Some(plt::TLSDESC_TRAMPOLINE)
+    }
     fn dyn_reloc_types(&self) -> DynRelocTypes {
         DynRelocTypes {
             relative: elf::R_ARM_RELATIVE.0,

@@ -9,8 +9,8 @@ use super::reloc::ArmField;
 use crate::arch::{FieldError, PltEntryAddrs, PltLayout};
 
 pub const LAYOUT: PltLayout = PltLayout {
-    // The classic 20-byte PLT0, padded with traps so that `.plt`'s size is a multiple of its
-    // 16-byte entries (sh_entsize).
+    // The classic 20-byte PLT0, padded to a multiple of the 16-byte entries (sh_entsize);
+    // the padding holds the TLS descriptor trampoline.
     header_size: 32,
     entry_size: 16,
     reserved_got_words: 3,
@@ -19,6 +19,11 @@ pub const LAYOUT: PltLayout = PltLayout {
 
 /// `udf #0`: fills the unused word of a short entry, so a stray jump there traps.
 const TRAP: u32 = 0xe7f0_00f0;
+
+/// Offset in `.plt` of the TLS descriptor trampoline, which sits in PLT0's padding. A TLS
+/// call arrives with r0 = the descriptor's address minus lr (see `ArmField::TlsDescWord`);
+/// the trampoline forms the address and tail-calls the descriptor's function, its second word.
+pub const TLSDESC_TRAMPOLINE: u64 = 20;
 
 /// Writes PLT0 at `plt0`; `got_plt` is the address of `.got.plt` (GOT[0]).
 pub fn write_header(buf: &mut [u8], plt0: u64, got_plt: u64) -> Result<(), FieldError> {
@@ -32,9 +37,9 @@ pub fn write_header(buf: &mut [u8], plt0: u64, got_plt: u64) -> Result<(), Field
             0xe08f_e00e, // add lr, pc, lr
             0xe5be_f008, // ldr pc, [lr, #8]!
             offset,
-            TRAP,
-            TRAP,
-            TRAP,
+            0xe08e_0000, // add r0, lr, r0       (TLSDESC_TRAMPOLINE)
+            0xe590_1004, // ldr r1, [r0, #4]
+            0xe12f_ff11, // bx r1
         ],
     )
 }

@@ -53,10 +53,13 @@ pub enum ArmField {
     ThumbMovw,
     /// Thumb-2 `MOVT` (imm4:i:imm3:imm8): the high 16 bits of the value.
     ThumbMovt,
+    /// The literal word of a TLS descriptor sequence (R_ARM_TLS_GOTDESC): the descriptor's
+    /// address relative to the return address of the paired TLS call, see [`ArmField::write`].
+    TlsDescWord,
 }
 
 /// Every field kind, in the order of their encoding ids (index + 1).
-const FIELDS: [ArmField; 14] = [
+const FIELDS: [ArmField; 15] = [
     ArmField::Nothing,
     ArmField::Word,
     ArmField::Prel31,
@@ -71,6 +74,7 @@ const FIELDS: [ArmField; 14] = [
     ArmField::ArmMovt,
     ArmField::ThumbMovw,
     ArmField::ThumbMovt,
+    ArmField::TlsDescWord,
 ];
 
 /// One supported relocation.
@@ -177,6 +181,19 @@ pub const TABLE: &[ArmReloc] = {
         r(elf::R_ARM_TLS_LDO32, "R_ARM_TLS_LDO32", DtpOffset, Word),
         r(elf::R_ARM_TLS_IE32, "R_ARM_TLS_IE32", TlsIePcRelative, Word),
         r(elf::R_ARM_TLS_LE32, "R_ARM_TLS_LE32", TpOffset, Word),
+        r(
+            elf::R_ARM_TLS_GOTDESC,
+            "R_ARM_TLS_GOTDESC",
+            TlsDescPcRelative,
+            TlsDescWord,
+        ),
+        r(elf::R_ARM_TLS_CALL, "R_ARM_TLS_CALL", TlsDescCall, ArmCall),
+        r(
+            elf::R_ARM_THM_TLS_CALL,
+            "R_ARM_THM_TLS_CALL",
+            TlsDescCall,
+            ThumbCall,
+        ),
     ]
 };
 
@@ -202,9 +219,6 @@ pub fn other_name(r_type: u32) -> Option<&'static str> {
         elf::R_ARM_JUMP_SLOT => "R_ARM_JUMP_SLOT",
         elf::R_ARM_RELATIVE => "R_ARM_RELATIVE",
         elf::R_ARM_IRELATIVE => "R_ARM_IRELATIVE",
-        elf::R_ARM_TLS_GOTDESC => "R_ARM_TLS_GOTDESC",
-        elf::R_ARM_TLS_CALL => "R_ARM_TLS_CALL",
-        elf::R_ARM_THM_TLS_CALL => "R_ARM_THM_TLS_CALL",
         elf::R_ARM_TLS_DESCSEQ => "R_ARM_TLS_DESCSEQ",
         elf::R_ARM_THM_TLS_DESCSEQ16 => "R_ARM_THM_TLS_DESCSEQ16",
         elf::R_ARM_THM_TLS_DESCSEQ32 => "R_ARM_THM_TLS_DESCSEQ32",
@@ -246,7 +260,7 @@ impl ArmField {
     /// The range a value must fit (before any state-dependent adjustment).
     pub fn range(self) -> Range {
         match self {
-            ArmField::Nothing | ArmField::Word => Range::Any,
+            ArmField::Nothing | ArmField::Word | ArmField::TlsDescWord => Range::Any,
             ArmField::ArmMovw | ArmField::ArmMovt | ArmField::ThumbMovw | ArmField::ThumbMovt => {
                 Range::Any
             }
@@ -278,7 +292,7 @@ impl ArmField {
     pub fn read_addend(self, site: &[u8]) -> Result<i64, FieldError> {
         Ok(match self {
             ArmField::Nothing => 0,
-            ArmField::Word => i64::from(read32(site)? as i32),
+            ArmField::Word | ArmField::TlsDescWord => i64::from(read32(site)? as i32),
             ArmField::Prel31 => sign_extend(u64::from(read32(site)?), 31),
             ArmField::ArmCall | ArmField::ArmJump => {
                 let insn = read32(site)?;
@@ -336,6 +350,14 @@ impl ArmField {
             ArmField::Word => {
                 check_range(value, Range::Either(32))?;
                 write32(site, value as u32)
+            }
+            // `value` is GOTDESC(S) + A - P, A being (P - call site) plus 1 when the call is
+            // Thumb. The trampoline adds lr, the call's return address (call site + 4, with
+            // bit 0 set from Thumb), so the word is the descriptor's address minus lr: the
+            // value less 4, and less 2 more for a Thumb call (its A and lr both carry the bit).
+            ArmField::TlsDescWord => {
+                let thumb_call = value & 1;
+                write32(site, (value - 4 - 2 * thumb_call) as u32)
             }
             ArmField::Prel31 => {
                 check_range(value, Range::Signed(31))?;
