@@ -63,6 +63,7 @@ pub mod cli;
 pub mod elf;
 pub mod error;
 pub mod events;
+pub mod fuzz;
 pub mod heap;
 pub mod host_libc;
 pub mod machine;
