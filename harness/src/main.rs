@@ -19,6 +19,8 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Run the built-in scenario corpus: every scenario, target, backend and linker.
     Check(cli::check::CheckArgs),
+    /// A relocation fuzzing campaign (encodings and generated objects) with a progress bar.
+    Fuzz(cli::fuzz::FuzzArgs),
 }
 
 fn main() {
@@ -26,6 +28,7 @@ fn main() {
     let status = match &cli.command {
         Command::Run(a) => cli::run::run(a),
         Command::Check(a) => cli::check::run(a),
+        Command::Fuzz(a) => cli::fuzz::run(a),
     };
     std::process::exit(status);
 }
