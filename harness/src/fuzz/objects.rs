@@ -1,7 +1,8 @@
 //! Property (b): whole relocatable objects generated with `object::write` (random data items
 //! of random sizes and alignments; functions in x86-64, ARM or Thumb code that compute a data
-//! item's address with PC-relative, GOT, absolute-word or MOVW/MOVT sequences, or call another
-//! generated function), linked by tether into a shared library and loaded by the harness. Each
+//! item's address with PC-relative (MOVW/MOVT pairs on ARM), GOT or absolute-word sequences,
+//! or call or jump to another generated function through the PLT, across ARM and Thumb),
+//! linked by tether into a shared library and loaded by the harness. Each
 //! function returns the address it computed, which must be its target's address (plus addend)
 //! as the harness's symbol lookup gives it.
 
@@ -31,6 +32,8 @@ pub enum Access {
     AbsoluteWord,
     /// A call to another generated function, returning what it returns.
     Call,
+    /// A tail call (a jump) to another generated function.
+    TailCall,
 }
 
 #[derive(Clone, Debug)]
@@ -73,6 +76,7 @@ pub fn gen_object(arm: bool) -> impl Strategy<Value = GenObject> {
         Just(Access::Got),
         Just(Access::AbsoluteWord),
         Just(Access::Call),
+        Just(Access::TailCall),
     ];
     let function = (isa, access, any::<prop::sample::Index>(), -32i64..32).prop_map(
         |(isa, access, target, addend)| GenFunction {
@@ -85,7 +89,7 @@ pub fn gen_object(arm: bool) -> impl Strategy<Value = GenObject> {
     (data, prop::collection::vec(function, 1..16)).prop_map(move |(data, mut functions)| {
         let n = functions.len();
         for (i, f) in functions.iter_mut().enumerate() {
-            if f.access == Access::Call {
+            if matches!(f.access, Access::Call | Access::TailCall) {
                 // Calls go to an earlier function, so there are no cycles; the first one
                 // computes an address instead.
                 if i == 0 {
@@ -322,6 +326,38 @@ fn encode_function(f: &GenFunction, arm: &dyn Arch) -> Result<Code, String> {
             });
             code.pointer = Some((f.target, f.addend));
         }
+        (Isa::X86_64, Access::TailCall) => {
+            // jmp fn@PLT
+            code.bytes = vec![0xe9, 0, 0, 0, 0];
+            code.relocs.push(Reloc {
+                offset: 1,
+                r_type: elf::R_X86_64_PLT32.0,
+                to: RelocTo::Function(f.target),
+                addend: -4,
+            });
+        }
+        (Isa::Arm, Access::TailCall) => {
+            // b fn (a Thumb callee needs a state-changing thunk)
+            code.bytes = le32(&[0xea00_0000]);
+            arm_addend(arm, elf::R_ARM_JUMP24.0, &mut code.bytes, 0, -8)?;
+            code.relocs.push(Reloc {
+                offset: 0,
+                r_type: elf::R_ARM_JUMP24.0,
+                to: RelocTo::Function(f.target),
+                addend: 0,
+            });
+        }
+        (Isa::Thumb, Access::TailCall) => {
+            // b.w fn
+            code.bytes = le16(&[0xf000, 0xb800]);
+            arm_addend(arm, elf::R_ARM_THM_JUMP24.0, &mut code.bytes, 0, -4 | 1)?;
+            code.relocs.push(Reloc {
+                offset: 0,
+                r_type: elf::R_ARM_THM_JUMP24.0,
+                to: RelocTo::Function(f.target),
+                addend: 0,
+            });
+        }
         (Isa::X86_64, _) => {
             // sub rsp, 8; call fn@PLT; add rsp, 8; ret
             code.bytes = vec![
@@ -471,7 +507,7 @@ fn encode_function(f: &GenFunction, arm: &dyn Arch) -> Result<Code, String> {
 fn expected(g: &GenObject, i: usize, session: &Session) -> Result<u64, String> {
     let f = &g.functions[i];
     match f.access {
-        Access::Call => expected(g, f.target, session),
+        Access::Call | Access::TailCall => expected(g, f.target, session),
         _ => {
             let name = data_name(f.target);
             let base = session
