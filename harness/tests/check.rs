@@ -187,3 +187,44 @@ fn unicorn_catches_an_off_by_one_in_the_arm_plt() {
     assert!(d.observed.starts_with("guest fault"), "{d}");
     assert!(d.observed.contains("libgo.so:go_init+0x0"), "{d}");
 }
+
+#[test]
+fn tls_from_gold_and_mold_loads_like_under_glibc() {
+    // mold names local TLS symbols in .dynsym (their value is a TLS offset, not an address)
+    // and gold relocates TLS module ids against section symbols (local: no lookup, no
+    // binding). Both must load in the harness as under qemu. gold cannot link ARM TLS
+    // descriptors at all ("unsupported reloc 93"), which the check reports as a build failure.
+    use tether_emu_tests::check::{self, CheckOptions, Outcome};
+    use tether_emu_tests::{corpus, Backend, Linker, RealLoader};
+    let scenarios = corpus().unwrap();
+    let mut options = CheckOptions::new(vec![
+        Linker::at("/usr/bin/mold"),
+        Linker::at("/usr/bin/ld.gold"),
+    ]);
+    options.scenarios = vec!["tls".into(), "tls-descriptors".into()];
+    options.targets = vec![Target::X86_64_GCC, Target::ARM_GCC_THUMB, Target::ARM_CLANG];
+    let unicorn = UnicornBackend::default();
+    let qemu = RealLoader::qemu();
+    let backends: [&dyn Backend; 2] = [&unicorn, &qemu];
+    let report = check::run(&scenarios, &backends, &options).unwrap();
+    for case in &report.cases {
+        let gold_arm_tlsdesc = case.linker == "ld.gold"
+            && case.scenario == "tls-descriptors"
+            && case.target.starts_with("arm-");
+        match &case.outcome {
+            Outcome::Pass => assert!(!gold_arm_tlsdesc, "{case:?}"),
+            Outcome::Fail { difference } => {
+                assert!(gold_arm_tlsdesc, "{}", report.to_text());
+                assert_eq!(difference.what, "build");
+                assert!(
+                    difference
+                        .context
+                        .iter()
+                        .any(|l| l.contains("unsupported reloc 93")),
+                    "{difference}"
+                );
+            }
+        }
+    }
+    assert!(report.passed() >= 8, "{}", report.to_text());
+}

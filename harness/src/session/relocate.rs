@@ -208,6 +208,15 @@ impl Session {
             self.write_word(place, value)?;
         }
         if kind != RelocKind::Relative {
+            // Only a global symbol is looked up (and counts as a binding, as in glibc's log);
+            // a local one (gold, mold put section and local TLS symbols in .dynsym) is not.
+            let looked_up = r.sym != 0
+                && self.objects[i]
+                    .elf
+                    .dynamic
+                    .symbols
+                    .get(r.sym as usize)
+                    .is_some_and(|s| s.bind != crate::elf::abi::STB_LOCAL);
             let (symbol, version) = self.symbol_label(i, r.sym);
             self.record(Event::Relocated {
                 object,
@@ -217,7 +226,7 @@ impl Session {
                 version,
                 value,
                 target_object: res
-                    .filter(|res| r.sym != 0 && res.object != super::resolve::UNDEFINED_WEAK)
+                    .filter(|res| looked_up && res.object != super::resolve::UNDEFINED_WEAK)
                     .map(|res| res.object),
             });
         }

@@ -73,9 +73,14 @@ impl Session {
                 message: format!("relocation refers to symbol index {sym_index} beyond .dynsym"),
             })?;
         if sym.bind == crate::elf::abi::STB_LOCAL || sym_index == 0 {
+            // A TLS symbol's value is an offset in its module's block, not an address (mold
+            // refers to local TLS symbols through .dynsym).
+            let is_tls = sym.kind == crate::elf::abi::STT_TLS;
             return Ok(Resolved {
                 address: if sym_index == 0 {
                     0
+                } else if is_tls {
+                    sym.value
                 } else {
                     o.base.wrapping_add(sym.value)
                 },
