@@ -75,20 +75,6 @@ fn local_address(link: &Link, layout: &Layout, file: usize, sym: u32) -> u64 {
     }
 }
 
-/// The PLT entry of a preemptible function, or the symbol's own address when it binds locally.
-fn plt_entry_or(link: &Link, layout: &Layout, info: &TargetInfo, s: u64) -> u64 {
-    match info.target {
-        Target::Global(id) if !info.binds_locally => match link.plt.index_of(id) {
-            Some(n) => {
-                let pl = link.arch.plt_layout();
-                layout.addr_of(Synth::Plt) + pl.header_size + pl.entry_size * n as u64
-            }
-            None => s,
-        },
-        _ => s,
-    }
-}
-
 fn got_entry_addr(link: &Link, layout: &Layout, kind: GotKind, target: Target) -> Option<u64> {
     let word = link.arch.got_entry_size();
     link.got
@@ -96,8 +82,8 @@ fn got_entry_addr(link: &Link, layout: &Layout, kind: GotKind, target: Target) -
         .map(|w| layout.addr_of(Synth::Got) + w * word)
 }
 
-/// Where a branch (a [`RelExpr::Plt`] relocation) goes before any thunk: the symbol's PLT
-/// entry when it has one and may be preempted, else the symbol (`s`).
+/// Where a branch (a [`RelExpr::Plt`] or [`RelExpr::PltGotOffset`] relocation) goes before
+/// any thunk: the symbol's PLT entry when it has one and may be preempted, else the symbol.
 pub fn branch_dest(link: &Link, layout: &Layout, target: Target, binds_locally: bool) -> u64 {
     let s = target_address(link, layout, target);
     match target {
@@ -239,7 +225,7 @@ pub fn relocate_section(
                     continue;
                 }
             },
-            RelExpr::PltGotOffset => plt_entry_or(link, layout, &info, s)
+            RelExpr::PltGotOffset => branch_dest(link, layout, info.target, info.binds_locally)
                 .wrapping_add(a as u64)
                 .wrapping_sub(got_org),
             RelExpr::GotPcRelative => match got(GotKind::Address) {
