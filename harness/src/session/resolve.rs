@@ -6,22 +6,32 @@ use super::*;
 pub(crate) const UNDEFINED_WEAK: &str = "(undefined weak)";
 
 impl Session {
-    pub(super) fn lookup_host(&self, name: &str, version: Option<&str>) -> Option<(u64, u64)> {
+    /// The built-in host library's definition of `name` (a function's trap address, or data).
+    pub(super) fn lookup_host(&self, name: &str, version: Option<&str>) -> Option<Resolved> {
         let ok = |versions: &[String]| match version {
             Some(v) => versions.is_empty() || versions.iter().any(|x| x == v),
             None => true,
         };
-        if let Some(i) = self
+        let (address, size) = match self
             .host_fns
             .iter()
             .position(|h| h.name == name && ok(&h.versions))
         {
-            return Some((self.arch.layout().host_fn_trap(i), 0));
-        }
-        self.host_data
-            .iter()
-            .find(|d| d.name == name && ok(&d.versions))
-            .map(|d| (d.address, d.size))
+            Some(i) => (self.arch.layout().host_fn_trap(i), 0),
+            None => self
+                .host_data
+                .iter()
+                .find(|d| d.name == name && ok(&d.versions))
+                .map(|d| (d.address, d.size))?,
+        };
+        Some(Resolved {
+            address,
+            size,
+            object: HOST_SONAMES[0].to_string(),
+            object_index: None,
+            is_tls: false,
+            is_ifunc: false,
+        })
     }
 
     /// The version a reference (symbol `sym_index` of object `i`) asks for.
@@ -111,15 +121,8 @@ impl Session {
                     }
                 }
                 ScopeItem::Host => {
-                    if let Some((address, size)) = self.lookup_host(&sym.name, version.as_deref()) {
-                        return Ok(Resolved {
-                            address,
-                            size,
-                            object: HOST_SONAMES[0].to_string(),
-                            object_index: None,
-                            is_tls: false,
-                            is_ifunc: false,
-                        });
+                    if let Some(r) = self.lookup_host(&sym.name, version.as_deref()) {
+                        return Ok(r);
                     }
                 }
             }
@@ -184,15 +187,8 @@ impl Session {
                     }
                 }
                 ScopeItem::Host => {
-                    if let Some((address, size)) = self.lookup_host(name, None) {
-                        return Some(Resolved {
-                            address,
-                            size,
-                            object: HOST_SONAMES[0].to_string(),
-                            object_index: None,
-                            is_tls: false,
-                            is_ifunc: false,
-                        });
+                    if let Some(r) = self.lookup_host(name, None) {
+                        return Some(r);
                     }
                 }
             }
@@ -222,17 +218,7 @@ impl Session {
                 }
             }
         }
-        let found = found.or_else(|| {
-            self.lookup_host(name, None)
-                .map(|(address, size)| Resolved {
-                    address,
-                    size,
-                    object: HOST_SONAMES[0].to_string(),
-                    object_index: None,
-                    is_tls: false,
-                    is_ifunc: false,
-                })
-        });
+        let found = found.or_else(|| self.lookup_host(name, None));
         let Some(res) = found else {
             return Ok(None);
         };
