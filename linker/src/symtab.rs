@@ -12,7 +12,12 @@ use object::elf;
 
 #[derive(Clone, Copy, Debug)]
 enum Source {
-    Local { file: u32, sym: u32 },
+    Local {
+        file: u32,
+        sym: u32,
+    },
+    /// A mapping symbol the target wants in `.plt`, at this offset.
+    PltMapping(u64),
     Global(SymbolId),
 }
 
@@ -76,6 +81,12 @@ pub fn plan(link: &Link) -> SymtabPlan {
             }
         }
     }
+    if link.plt.has_section() {
+        for &(offset, name) in link.arch.plt_mapping_symbols() {
+            let name = add_name(&mut strtab, name.as_bytes());
+            entries.push((Source::PltMapping(offset), name));
+        }
+    }
     let ids: Vec<SymbolId> = (0..link.symtab.len() as SymbolId)
         .filter(|&id| {
             let s = link.symtab.get(id);
@@ -124,6 +135,20 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
                 };
                 let value = target_address(link, layout, Target::Local { file, sym });
                 (elf::STB_LOCAL.0, s.ty, s.visibility, shndx, value, s.size)
+            }
+            Source::PltMapping(offset) => {
+                // Planned only when the output has a .plt.
+                let Some((index, plt)) = layout.find(Synth::Plt) else {
+                    continue;
+                };
+                (
+                    elf::STB_LOCAL.0,
+                    elf::STT_NOTYPE.0,
+                    elf::STV_DEFAULT.0,
+                    index as u16 + 1,
+                    plt.addr + offset,
+                    0,
+                )
             }
             Source::Global(id) => {
                 let s = link.symtab.get(id);

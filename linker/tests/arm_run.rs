@@ -456,6 +456,27 @@ fn tls_descriptors_from_gcc_gnu2_run_like_gnu_ld_and_use_the_plt0_trampoline() {
             [0xe08e_0000, 0xe590_1004, 0xe12f_ff11],
             "add r0, lr, r0; ldr r1, [r0, #4]; bx r1"
         );
+        // Mapping symbols tell disassemblers the PLT0 literal is data and the rest ARM code.
+        let symbols = Command::new("readelf")
+            .args(["-sW", path_str(&libtls)])
+            .output()
+            .expect("readelf");
+        let mut mapping: Vec<(u64, String)> = String::from_utf8_lossy(&symbols.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.len() == 8 && f[7].starts_with('$'))
+            .filter_map(|f| Some((u64::from_str_radix(f[1], 16).ok()?, f[7].to_string())))
+            .filter(|(a, _)| (plt_addr..plt_addr + 32).contains(a))
+            .collect();
+        mapping.sort();
+        assert_eq!(
+            mapping,
+            [
+                (plt_addr, "$a".to_string()),
+                (plt_addr + 16, "$d".to_string()),
+                (plt_addr + 20, "$a".to_string())
+            ]
+        );
         let disassembly = Command::new("arm-linux-gnueabihf-objdump")
             .args(["-d", path_str(&libtls)])
             .output()

@@ -380,6 +380,12 @@ pub trait Arch: Sync + Send {
         None
     }
 
+    /// Mapping symbols (`$a`, `$t`, `$d` on ARM) that tell disassemblers what `.plt` holds:
+    /// (offset in `.plt`, name), in order. Default: none.
+    fn plt_mapping_symbols(&self) -> &'static [(u64, &'static str)] {
+        &[]
+    }
+
     /// Where, as an offset into `.plt`, the target keeps the trampoline that
     /// [`RelExpr::TlsDescCall`] branches to (with bit 0 set for a Thumb trampoline); `None`
     /// when the target's TLS descriptor calls need none.

@@ -207,6 +207,9 @@ impl Arch for Arm {
     fn tlsdesc_reloc(&self) -> Option<u32> {
         Some(elf::R_ARM_TLS_DESC.0)
     }
+    fn plt_mapping_symbols(&self) -> &'static [(u64, &'static str)] {
+        plt::MAPPING_SYMBOLS
+    }
     fn tlsdesc_trampoline(&self) -> Option<u64> {
         Some(plt::TLSDESC_TRAMPOLINE)
     }
