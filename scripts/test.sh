@@ -7,4 +7,5 @@ bash scripts/setup.sh
 cargo build --workspace --bins
 # Cargo forbids '.' in a binary's name; ld.tether is the name users and issue texts use.
 ln -sf ld-tether target/debug/ld.tether
-exec cargo test --workspace "$@"
+# --show-output prints what passing tests report: the corpus matrix, fuzzing case counts.
+exec cargo test --workspace "$@" -- --show-output
