@@ -494,10 +494,11 @@ int host_service(int);
     );
 }
 
-// ld-tether does not yet take --version-script, nor give a local IFUNC an IRELATIVE slot.
-for_reference_toolchains!(ifunc, versioned_lookup);
+// ld-tether does not give a local (hidden) IFUNC an IRELATIVE slot yet.
+for_reference_toolchains!(ifunc);
 
 for_each_toolchain!(
+    versioned_lookup,
     dlopen_dlsym,
     init_order,
     bind_now,

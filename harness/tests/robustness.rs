@@ -68,4 +68,4 @@ fn corrupted_libraries(tc: Toolchain) {
     assert!(loaded > 0 && failed > 0, "loaded {loaded}, failed {failed}");
 }
 
-for_reference_toolchains!(corrupted_libraries);
+for_each_toolchain!(corrupted_libraries);

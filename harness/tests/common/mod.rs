@@ -283,6 +283,7 @@ macro_rules! for_each_toolchain {
                 use super::*;
                 $crate::reference_toolchain_tests!($test);
                 #[test] fn tether_x86_64() { super::$test(Toolchain::TetherX86) }
+                #[test] fn tether_thumb() { super::$test(Toolchain::TetherThumb) }
             }
         )*
     };
