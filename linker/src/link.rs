@@ -75,6 +75,21 @@ impl<'d> Link<'d> {
             .and_then(|i| self.global_ids[file].get(i).copied())
     }
 
+    /// An IFUNC defined here that binds locally (hidden, protected, -Bsymbolic): its
+    /// references go through a GOT slot or PLT entry the loader fills with an IRELATIVE
+    /// relocation, calling the resolver.
+    pub fn is_local_ifunc(&self, target: Target) -> bool {
+        match target {
+            Target::Global(id) => {
+                let s = self.symtab.get(id);
+                s.ty == elf::STT_GNU_IFUNC.0
+                    && matches!(s.def, Def::Regular { .. })
+                    && self.global_binds_locally(id)
+            }
+            Target::Local { .. } => false,
+        }
+    }
+
     /// Whether global symbol `id` resolves within the output.
     pub fn global_binds_locally(&self, id: SymbolId) -> bool {
         let s = self.symtab.get(id);
@@ -82,8 +97,8 @@ impl<'d> Link<'d> {
             Def::Undefined => s.visibility != elf::STV_DEFAULT.0,
             Def::Shared { .. } => false,
             Def::Linker(_) => true,
-            // A locally defined IFUNC is reached through the dynamic symbol table, where the
-            // loader calls its resolver (tether emits no IRELATIVE relocations).
+            // An exported IFUNC is reached through the dynamic symbol table, where the loader
+            // calls its resolver; hidden ones get IRELATIVE slots (`is_local_ifunc`).
             Def::Regular { .. }
                 if s.ty == elf::STT_GNU_IFUNC.0 && s.visibility == elf::STV_DEFAULT.0 =>
             {

@@ -83,17 +83,20 @@ fn got_entry_addr(link: &Link, layout: &Layout, kind: GotKind, target: Target) -
 }
 
 /// Where a branch (a [`RelExpr::Plt`] or [`RelExpr::PltGotOffset`] relocation) goes before
-/// any thunk: the symbol's PLT entry when it has one and may be preempted, else the symbol.
+/// any thunk: the symbol's PLT entry when it has one (it may be preempted, or it is a local
+/// IFUNC), else the symbol.
 pub fn branch_dest(link: &Link, layout: &Layout, target: Target, binds_locally: bool) -> u64 {
     let s = target_address(link, layout, target);
     match target {
-        Target::Global(id) if !binds_locally => match link.plt.index_of(id) {
-            Some(n) => {
-                let pl = link.arch.plt_layout();
-                layout.addr_of(Synth::Plt) + pl.header_size + pl.entry_size * n as u64
+        Target::Global(id) if !binds_locally || link.is_local_ifunc(target) => {
+            match link.plt.index_of(id) {
+                Some(n) => {
+                    let pl = link.arch.plt_layout();
+                    layout.addr_of(Synth::Plt) + pl.header_size + pl.entry_size * n as u64
+                }
+                None => s,
             }
-            None => s,
-        },
+        }
         _ => s,
     }
 }
@@ -179,9 +182,14 @@ pub fn relocate_section(
                             a as u64
                         }
                         None => {
+                            let r_type = if link.is_local_ifunc(info.target) {
+                                types.irelative
+                            } else {
+                                types.relative
+                            };
                             dynrel.push(DynReloc {
                                 offset: p,
-                                r_type: types.relative,
+                                r_type,
                                 sym: 0,
                                 addend: sa as i64,
                             });
@@ -191,6 +199,12 @@ pub fn relocate_section(
                 } else {
                     sa
                 }
+            }
+            // A local IFUNC's address is its PLT entry.
+            RelExpr::PcRelative if link.is_local_ifunc(info.target) => {
+                branch_dest(link, layout, info.target, info.binds_locally)
+                    .wrapping_add(a as u64)
+                    .wrapping_sub(p)
             }
             RelExpr::PcRelative => sa.wrapping_sub(p),
             RelExpr::Plt => {
@@ -343,9 +357,14 @@ pub fn fill_got(
                 put(e.word, if local { s } else { 0 });
                 if local {
                     if !crate::dynamic::target_is_absolute(link, e.target) {
+                        let r_type = if link.is_local_ifunc(e.target) {
+                            types.irelative
+                        } else {
+                            types.relative
+                        };
                         dynrel.push(DynReloc {
                             offset: at,
-                            r_type: types.relative,
+                            r_type,
                             sym: 0,
                             addend: s as i64,
                         });

@@ -122,14 +122,37 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
             if !alloc {
                 continue;
             }
-            if info.binds_locally
+            let local_ifunc = link.is_local_ifunc(info.target);
+            let ifunc_reachable = match howto.expr {
+                RelExpr::Plt | RelExpr::PltGotOffset | RelExpr::PcRelative => {
+                    arch.irelative_in_plt_relocs()
+                }
+                RelExpr::GotPcRelative | RelExpr::GotPcRelativeRelaxable | RelExpr::GotRelative => {
+                    true
+                }
+                RelExpr::Absolute => {
+                    howto.field.size == word && howto.field.encoding == Encoding::Data
+                }
+                _ => false,
+            };
+            // A locally bound IFUNC is reached through a slot the loader fills by calling its
+            // resolver (IRELATIVE): calls and PC-relative address forms go to its PLT entry
+            // (its canonical address, as with GNU ld), GOT loads and data words get the slot.
+            let static_ifunc = matches!(info.target, Target::Local { .. })
                 && obj
                     .symbols
                     .get(r.sym as usize)
-                    .is_some_and(|s| s.ty == elf::STT_GNU_IFUNC.0)
-            {
+                    .is_some_and(|s| s.ty == elf::STT_GNU_IFUNC.0);
+            if static_ifunc || (local_ifunc && !ifunc_reachable) {
+                let why = if static_ifunc {
+                    "a static (file-local) IFUNC is not supported"
+                } else if arch.irelative_in_plt_relocs() {
+                    "only calls, PC-relative addresses, GOT loads and data words reach a local IFUNC"
+                } else {
+                    "on this target only GOT loads and data words reach a local IFUNC (a call would need an .iplt entry)"
+                };
                 out.errors.push(format!(
-                    "{}: relocation {} against local IFUNC `{}' is not supported (it would need an IRELATIVE relocation); give the IFUNC default visibility",
+                    "{}: relocation {} against IFUNC `{}': {why}",
                     place(),
                     reloc_name(),
                     sym_name(info.name)
@@ -260,7 +283,15 @@ pub fn needs(
         plt: false,
     };
     match howto.expr {
-        RelExpr::Plt | RelExpr::PltGotOffset if !info.binds_locally => HowtoNeeds {
+        RelExpr::Plt | RelExpr::PltGotOffset
+            if !info.binds_locally || link.is_local_ifunc(info.target) =>
+        {
+            HowtoNeeds {
+                got: None,
+                plt: true,
+            }
+        }
+        RelExpr::PcRelative if link.is_local_ifunc(info.target) => HowtoNeeds {
             got: None,
             plt: true,
         },
@@ -310,5 +341,6 @@ pub fn relaxes(
     info.binds_locally
         && !info.absolute
         && !info.undefined
+        && !link.is_local_ifunc(info.target)
         && would_relax(link, r_type, data, offset)
 }

@@ -287,8 +287,19 @@ pub fn write_image(
             dyn_sites.len()
         )));
     }
-    // RELATIVE first, as combreloc does, so DT_RELACOUNT can tell the loader.
-    dynrel.sort_by_key(|r| (!relocate::is_relative(link, r.r_type), r.offset));
+    // RELATIVE first, as combreloc does, so DT_RELACOUNT can tell the loader; IRELATIVE last,
+    // so that a resolver runs after everything else is relocated.
+    let irelative = arch.dyn_reloc_types().irelative;
+    dynrel.sort_by_key(|r| {
+        let class = if relocate::is_relative(link, r.r_type) {
+            0
+        } else if r.r_type == irelative {
+            2
+        } else {
+            1
+        };
+        (class, r.offset)
+    });
     let relative_count = dynrel
         .iter()
         .filter(|r| relocate::is_relative(link, r.r_type))
@@ -402,11 +413,23 @@ pub fn write_image(
                 let reserved = arch.plt_layout().reserved_got_words;
                 let mut p = at;
                 for (n, &id) in link.plt.symbols.iter().enumerate() {
-                    let r = DynReloc {
-                        offset: gotplt + (reserved + n as u64) * word,
-                        r_type: arch.dyn_reloc_types().jump_slot,
-                        sym: plan.dynsym_index[id as usize],
-                        addend: 0,
+                    let offset = gotplt + (reserved + n as u64) * word;
+                    let target = Target::Global(id);
+                    // A local IFUNC's slot is filled at load time by its resolver.
+                    let r = if link.is_local_ifunc(target) {
+                        DynReloc {
+                            offset,
+                            r_type: arch.dyn_reloc_types().irelative,
+                            sym: 0,
+                            addend: relocate::target_address(link, layout, target) as i64,
+                        }
+                    } else {
+                        DynReloc {
+                            offset,
+                            r_type: arch.dyn_reloc_types().jump_slot,
+                            sym: plan.dynsym_index[id as usize],
+                            addend: 0,
+                        }
                     };
                     p += write_rel(&mut put, p, &r);
                 }
@@ -428,8 +451,14 @@ pub fn write_image(
             Synth::GotPlt => {
                 put.word(at, layout.addr_of(Synth::Dynamic));
                 let reserved = arch.plt_layout().reserved_got_words as usize;
-                for n in 0..link.plt.len() {
-                    let v = arch.lazy_slot_value(plt_addrs(link, layout, n));
+                for (n, &id) in link.plt.symbols.iter().enumerate() {
+                    let target = Target::Global(id);
+                    // REL targets read an IRELATIVE's addend, the resolver, from the slot.
+                    let v = if link.is_local_ifunc(target) {
+                        relocate::target_address(link, layout, target)
+                    } else {
+                        arch.lazy_slot_value(plt_addrs(link, layout, n))
+                    };
                     put.word(at + (reserved + n) * word as usize, v);
                 }
             }

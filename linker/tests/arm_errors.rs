@@ -182,3 +182,52 @@ fn float_abi_flag_matches_gnu_ld() {
         );
     }
 }
+
+/// A hidden IFUNC's data word gets an R_ARM_IRELATIVE in .rel.dyn; a call to it would need an
+/// .iplt entry (glibc's ARM loader refuses IRELATIVE among the PLT relocations), and is refused
+/// by name.
+#[test]
+fn hidden_ifunc_data_word_is_irelative_and_a_call_is_refused() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data_only = "static int impl(void) { return 42; }\n\
+        static int (*resolve(void))(void) { return impl; }\n\
+        __attribute__((visibility(\"hidden\"))) int hidden_f(void) __attribute__((ifunc(\"resolve\")));\n\
+        int (*volatile data_ptr)(void) = hidden_f;\n";
+    let with_call = format!("{data_only}int call_it(void) {{ return hidden_f(); }}\n");
+    for (name, source) in [("data", data_only.to_string()), ("call", with_call)] {
+        let src = tmp.path().join(format!("{name}.c"));
+        std::fs::write(&src, source).expect("write");
+        let object = tmp.path().join(format!("{name}.o"));
+        run(
+            "arm-linux-gnueabihf-gcc",
+            "gcc-arm-linux-gnueabihf",
+            &[
+                "-O2",
+                "-fPIC",
+                "-c",
+                path_str(&src),
+                "-o",
+                path_str(&object),
+            ],
+        );
+        let out = tmp.path().join(format!("lib{name}.so"));
+        let (ok, stderr) = tether(&["-shared", "-o", path_str(&out), path_str(&object)]);
+        if name == "data" {
+            assert!(ok, "{stderr}");
+            let relocs = Command::new("readelf")
+                .args(["-rW", path_str(&out)])
+                .output()
+                .expect("readelf");
+            let relocs = String::from_utf8_lossy(&relocs.stdout);
+            assert_eq!(relocs.matches("R_ARM_IRELATIVE").count(), 1, "{relocs}");
+        } else {
+            assert!(!ok);
+            assert!(
+                stderr.contains("against IFUNC `hidden_f'")
+                    && stderr.contains("a call would need an .iplt entry"),
+                "{stderr}"
+            );
+            assert!(!out.exists());
+        }
+    }
+}

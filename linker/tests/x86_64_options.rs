@@ -563,10 +563,9 @@ fn exact_library_names_and_sysroot() {
     assert!(err.contains("-lnothere"), "{err}");
 }
 
-/// A default-visibility IFUNC is exported as such (ELFOSABI_GNU) and resolved by the loader;
-/// a hidden one is refused rather than called through its resolver.
+/// A default-visibility IFUNC is exported as such (ELFOSABI_GNU) and resolved by the loader.
 #[test]
-fn ifunc_default_visibility_works_hidden_is_refused() {
+fn ifunc_default_visibility_is_resolved_by_the_loader() {
     let w = Work::new();
     w.compile(Cc::Gcc, "-O2", &fixture("ifunc.c"), "ifunc.o", false);
     ok(w.driver(Cc::Gcc, Linker::Tether, false)
@@ -577,19 +576,51 @@ fn ifunc_default_visibility_works_hidden_is_refused() {
         .args(["-o", "ifm", "-L.", "-lifunc"])
         .current_dir(w.dir.path()));
     assert_eq!(w.run_program("ifm"), "6 5\n");
+}
 
+/// A hidden IFUNC is reached through IRELATIVE slots (a PLT entry for calls and its address,
+/// a data word), from gcc and clang at -O0 and -O2; a static one is refused by name.
+#[test]
+fn ifunc_hidden_goes_through_irelative_and_static_is_refused() {
+    for cc in [Cc::Gcc, Cc::Clang] {
+        for opt in ["-O0", "-O2"] {
+            let w = Work::new();
+            w.compile(cc, opt, &fixture("ifunc_hidden.c"), "ifunc.o", false);
+            ok(w.driver(Cc::Gcc, Linker::Tether, false).args([
+                "-shared",
+                "-o",
+                "libhif.so",
+                "ifunc.o",
+            ]));
+            check_elflint(&w.path("libhif.so"));
+            let relocs = Command::new("readelf")
+                .args(["-rW", "libhif.so"])
+                .current_dir(w.dir.path())
+                .output()
+                .expect("readelf");
+            let relocs = String::from_utf8_lossy(&relocs.stdout);
+            // One for the PLT slot, one for the data word; the symbol stays out of .dynsym.
+            assert_eq!(relocs.matches("R_X86_64_IRELATIVE").count(), 2, "{relocs}");
+            assert!(!relocs.contains("hidden_f"), "{relocs}");
+            ok(Command::new("gcc")
+                .arg(fixture("ifunc_hidden_main.c"))
+                .args(["-o", "hm", "-L.", "-lhif"])
+                .current_dir(w.dir.path()));
+            assert_eq!(w.run_program("hm"), "42 42 42\n", "{cc:?} {opt}");
+        }
+    }
+
+    let w = Work::new();
     let src = std::fs::read_to_string(fixture("ifunc.c")).expect("fixture");
     std::fs::write(
-        w.path("hidden.c"),
-        src.replace(
-            "int chooser(void)",
-            "__attribute__((visibility(\"hidden\"))) int chooser(void)",
-        ),
+        w.path("static.c"),
+        src.replace("int chooser(void)", "static int chooser(void)"),
     )
     .expect("write");
-    w.compile(Cc::Gcc, "-O2", &w.path("hidden.c"), "hidden.o", false);
-    let err = tether_fails(&w, &["-shared", "-o", "h.so", "hidden.o"]);
-    assert!(err.contains("local IFUNC `chooser'"), "{err}");
+    w.compile(Cc::Gcc, "-O2", &w.path("static.c"), "static.o", false);
+    let err = tether_fails(&w, &["-shared", "-o", "s.so", "static.o"]);
+    assert!(err.contains("against IFUNC `chooser'"), "{err}");
+    assert!(err.contains("static (file-local) IFUNC"), "{err}");
 }
 
 /// `.symver` in the object: a hidden `compat@VERS_1` and a default `compat@@VERS_2`, both

@@ -212,6 +212,8 @@ pub struct DynRelocTypes {
     pub dtpoff: u32,
     /// Offset of S from the thread pointer (static TLS).
     pub tpoff: u32,
+    /// The address a locally bound IFUNC's resolver (B + A) returns.
+    pub irelative: u32,
 }
 
 /// Sizes of the lazy-binding PLT.
@@ -378,6 +380,13 @@ pub trait Arch: Sync + Send {
     /// load time (in `.rel[a].dyn`), never lazily.
     fn tlsdesc_reloc(&self) -> Option<u32> {
         None
+    }
+
+    /// Whether glibc accepts an IRELATIVE relocation among the PLT relocations (x86-64 does;
+    /// ARM's loader rejects it there, GNU ld gives ARM IFUNCs `.iplt` entries instead), so
+    /// that a locally bound IFUNC can have an ordinary PLT entry.
+    fn irelative_in_plt_relocs(&self) -> bool {
+        false
     }
 
     /// Mapping symbols (`$a`, `$t`, `$d` on ARM) that tell disassemblers what `.plt` holds:

@@ -156,6 +156,10 @@ impl Arch for X86_64 {
         }
     }
 
+    fn irelative_in_plt_relocs(&self) -> bool {
+        true
+    }
+
     fn dyn_reloc_types(&self) -> DynRelocTypes {
         DynRelocTypes {
             relative: elf::R_X86_64_RELATIVE.0,
@@ -165,6 +169,7 @@ impl Arch for X86_64 {
             dtpmod: elf::R_X86_64_DTPMOD64.0,
             dtpoff: elf::R_X86_64_DTPOFF64.0,
             tpoff: elf::R_X86_64_TPOFF64.0,
+            irelative: elf::R_X86_64_IRELATIVE.0,
         }
     }
 

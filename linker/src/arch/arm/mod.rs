@@ -222,6 +222,7 @@ impl Arch for Arm {
             dtpmod: elf::R_ARM_TLS_DTPMOD32.0,
             dtpoff: elf::R_ARM_TLS_DTPOFF32.0,
             tpoff: elf::R_ARM_TLS_TPOFF32.0,
+            irelative: elf::R_ARM_IRELATIVE.0,
         }
     }
     fn plt_layout(&self) -> PltLayout {
