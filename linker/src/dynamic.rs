@@ -238,7 +238,9 @@ pub fn plan(link: &Link, dyn_sites: &[DynSite], textrel: bool) -> Result<DynPlan
     let word_bits = (link.arch.class().word_size() * 8) as u32;
     let gnu_hash = gnu_layout.map(|l| hash::build_gnu_hash(&l, first_export, word_bits));
 
-    let reladyn_count = dyn_sites.len() as u64 + got_dynamic_relocs(link);
+    let reladyn_count = dyn_sites.len() as u64
+        + got_dynamic_relocs(link)
+        + (link.plt.len() - link.plt.relocated_in_plt) as u64;
     let mut plan = DynPlan {
         dynsym,
         dynsym_index,

@@ -83,6 +83,9 @@ pub struct Plt {
     /// Something branches to a stub the target keeps in PLT0 (ARM's TLS descriptor
     /// trampoline), so `.plt` exists even without entries.
     pub header_needed: bool,
+    /// The first `relocated_in_plt` entries have their relocation in `.rel(a).plt`; the rest
+    /// (local IFUNCs on a target whose loader wants IRELATIVE elsewhere) in `.rel(a).dyn`.
+    pub relocated_in_plt: usize,
 }
 
 impl Plt {
@@ -104,9 +107,25 @@ impl Plt {
         self.symbols.len()
     }
 
-    /// No entries (and so no `.rel.plt`, no DT_JMPREL).
+    /// No entries.
     pub fn is_empty(&self) -> bool {
         self.symbols.is_empty()
+    }
+
+    /// Puts the entries `last` selects after the others (keeping each group's order), and
+    /// records how many come first. A PLT's relocations are found by entry index, so entries
+    /// whose relocation lives outside `.rel(a).plt` must come last.
+    pub fn move_to_end(&mut self, last: impl Fn(SymbolId) -> bool) {
+        let (mut first, rest): (Vec<_>, Vec<_>) = self.symbols.iter().partition(|&&s| !last(s));
+        self.relocated_in_plt = first.len();
+        first.extend(rest);
+        self.symbols = first;
+        self.index = self
+            .symbols
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (s, i))
+            .collect();
     }
 
     /// Whether the output has a `.plt` (PLT0 and the entries).

@@ -463,7 +463,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
                 plan.reladyn_count * relsize,
             );
         }
-        if !link.plt.is_empty() {
+        if link.plt.relocated_in_plt > 0 {
             synth(
                 plt_name,
                 Synth::RelaPlt,
@@ -471,7 +471,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
                 a | elf::SHF_INFO_LINK.0,
                 word,
                 relsize,
-                link.plt.len() as u64 * relsize,
+                link.plt.relocated_in_plt as u64 * relsize,
             );
         }
         if link.plt.has_section() {

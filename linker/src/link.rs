@@ -319,6 +319,11 @@ pub fn run(opts: &Options) -> Result<()> {
         link.plt.add(id);
     }
     link.plt.header_needed = scan.tlsdesc_trampoline;
+    let irelative_in_plt = link.arch.irelative_in_plt_relocs();
+    let local_ifunc: Vec<bool> = (0..link.symtab.len() as SymbolId)
+        .map(|id| !irelative_in_plt && link.is_local_ifunc(Target::Global(id)))
+        .collect();
+    link.plt.move_to_end(|id| local_ifunc[id as usize]);
     let plan = crate::dynamic::plan(&link, &scan.dyn_sites, scan.textrel)?;
     let mut layout = crate::layout::layout(&link, &plan)?;
     // Thunks depend on addresses and move addresses: lay out again until no branch needs a

@@ -124,12 +124,16 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
             }
             let local_ifunc = link.is_local_ifunc(info.target);
             let ifunc_reachable = match howto.expr {
-                RelExpr::Plt | RelExpr::PltGotOffset | RelExpr::PcRelative => {
-                    arch.irelative_in_plt_relocs()
+                // A PC-relative branch that cannot change state (Thumb B.N) cannot use the
+                // ARM-state PLT entry; a PC-relative data word can.
+                RelExpr::PcRelative => {
+                    howto.field.encoding == Encoding::Data || arch.irelative_in_plt_relocs()
                 }
-                RelExpr::GotPcRelative | RelExpr::GotPcRelativeRelaxable | RelExpr::GotRelative => {
-                    true
-                }
+                RelExpr::Plt
+                | RelExpr::PltGotOffset
+                | RelExpr::GotPcRelative
+                | RelExpr::GotPcRelativeRelaxable
+                | RelExpr::GotRelative => true,
                 RelExpr::Absolute => {
                     howto.field.size == word && howto.field.encoding == Encoding::Data
                 }
@@ -146,10 +150,8 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
             if static_ifunc || (local_ifunc && !ifunc_reachable) {
                 let why = if static_ifunc {
                     "a static (file-local) IFUNC is not supported"
-                } else if arch.irelative_in_plt_relocs() {
-                    "only calls, PC-relative addresses, GOT loads and data words reach a local IFUNC"
                 } else {
-                    "on this target only GOT loads and data words reach a local IFUNC (a call would need an .iplt entry)"
+                    "only calls, PC-relative address words, GOT loads and data words reach a local IFUNC"
                 };
                 out.errors.push(format!(
                     "{}: relocation {} against IFUNC `{}': {why}",

@@ -130,8 +130,11 @@ pub fn dynamic_entries(link: &Link, plan: &DynPlan, layout: Option<&Layout>) -> 
         (false, true) => 12,
         (false, false) => 8,
     };
-    if !link.plt.is_empty() {
-        d.push((elf::DT_PLTRELSZ.0, link.plt.len() as u64 * relsize));
+    if link.plt.relocated_in_plt > 0 {
+        d.push((
+            elf::DT_PLTRELSZ.0,
+            link.plt.relocated_in_plt as u64 * relsize,
+        ));
         d.push((
             elf::DT_PLTREL.0,
             if rela {
@@ -279,6 +282,10 @@ pub fn write_image(
             &mut dynrel,
         );
     }
+    // PLT slots whose relocation is not among the PLT relocations (see `Plt::move_to_end`).
+    for n in link.plt.relocated_in_plt..link.plt.len() {
+        dynrel.push(plt_slot_reloc(link, layout, plan, n));
+    }
     if dynrel.len() as u64 != plan.reladyn_count {
         return Err(LinkError::Other(format!(
             "internal error: planned {} dynamic relocations, produced {} (scan saw {} sites)",
@@ -409,29 +416,9 @@ pub fn write_image(
                 }
             }
             Synth::RelaPlt => {
-                let gotplt = layout.addr_of(Synth::GotPlt);
-                let reserved = arch.plt_layout().reserved_got_words;
                 let mut p = at;
-                for (n, &id) in link.plt.symbols.iter().enumerate() {
-                    let offset = gotplt + (reserved + n as u64) * word;
-                    let target = Target::Global(id);
-                    // A local IFUNC's slot is filled at load time by its resolver.
-                    let r = if link.is_local_ifunc(target) {
-                        DynReloc {
-                            offset,
-                            r_type: arch.dyn_reloc_types().irelative,
-                            sym: 0,
-                            addend: relocate::target_address(link, layout, target) as i64,
-                        }
-                    } else {
-                        DynReloc {
-                            offset,
-                            r_type: arch.dyn_reloc_types().jump_slot,
-                            sym: plan.dynsym_index[id as usize],
-                            addend: 0,
-                        }
-                    };
-                    p += write_rel(&mut put, p, &r);
+                for n in 0..link.plt.relocated_in_plt {
+                    p += write_rel(&mut put, p, &plt_slot_reloc(link, layout, plan, n));
                 }
             }
             Synth::Plt => {
@@ -545,6 +532,32 @@ pub fn write_image(
         image[o..o + n].copy_from_slice(&bytes);
     }
     Ok(image)
+}
+
+/// The relocation of PLT entry `n`'s `.got.plt` slot: JUMP_SLOT, or for a local IFUNC an
+/// IRELATIVE that fills it at load time with what the resolver returns.
+fn plt_slot_reloc(link: &Link, layout: &Layout, plan: &DynPlan, n: usize) -> DynReloc {
+    let arch = link.arch;
+    let word = arch.class().word_size();
+    let reserved = arch.plt_layout().reserved_got_words;
+    let offset = layout.addr_of(Synth::GotPlt) + (reserved + n as u64) * word;
+    let id = link.plt.symbols[n];
+    let target = Target::Global(id);
+    if link.is_local_ifunc(target) {
+        DynReloc {
+            offset,
+            r_type: arch.dyn_reloc_types().irelative,
+            sym: 0,
+            addend: relocate::target_address(link, layout, target) as i64,
+        }
+    } else {
+        DynReloc {
+            offset,
+            r_type: arch.dyn_reloc_types().jump_slot,
+            sym: plan.dynsym_index[id as usize],
+            addend: 0,
+        }
+    }
 }
 
 fn plt_addrs(link: &Link, layout: &Layout, n: usize) -> crate::arch::PltEntryAddrs {

@@ -507,3 +507,48 @@ fn tls_descriptors_from_gcc_gnu2_run_like_gnu_ld_and_use_the_plt0_trampoline() {
         }
     }
 }
+
+/// A hidden IFUNC called, its address taken and stored in a data word, from gcc Thumb -O0
+/// and ARM -O0/-O2: its PLT entry comes after the others and every IRELATIVE is in .rel.dyn
+/// (glibc's ARM loader refuses IRELATIVE among the PLT relocations).
+#[test]
+fn hidden_ifunc_runs_through_irelative_slots() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let b = tether_dir(tmp.path());
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/x86_64");
+    for (name, flags) in [
+        ("thumb-O0", ["-O0", "-mthumb"]),
+        ("arm-O0", ["-O0", "-marm"]),
+        ("arm-O2", ["-O2", "-marm"]),
+    ] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let object = compile(
+            &["arm-linux-gnueabihf-gcc", flags[0], flags[1]],
+            &format!("{fixtures}/ifunc_hidden.c"),
+            &dir.join("ifunc.o"),
+        );
+        let lib = dir.join("libhif.so");
+        gcc(&["-B", &b, "-shared", "-o", path_str(&lib), path_str(&object)]);
+        check_clean(&lib);
+        let relocs = Command::new("readelf")
+            .args(["-rW", path_str(&lib)])
+            .output()
+            .expect("readelf");
+        let relocs = String::from_utf8_lossy(&relocs.stdout);
+        let plt_part = relocs.split(".rel.plt").nth(1).unwrap_or("");
+        assert!(!plt_part.contains("IRELATIVE"), "{relocs}");
+        assert!(relocs.contains("R_ARM_IRELATIVE"), "{relocs}");
+        let main = dir.join("main");
+        let ldir = format!("-L{}", dir.display());
+        gcc(&[
+            &format!("{fixtures}/ifunc_hidden_main.c"),
+            "-o",
+            path_str(&main),
+            &ldir,
+            "-lhif",
+        ]);
+        let (stdout, _) = qemu(&main, &dir, &[]);
+        assert_eq!(stdout, "42 42 42\n", "{name}");
+    }
+}

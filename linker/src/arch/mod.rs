@@ -383,8 +383,8 @@ pub trait Arch: Sync + Send {
     }
 
     /// Whether glibc accepts an IRELATIVE relocation among the PLT relocations (x86-64 does;
-    /// ARM's loader rejects it there, GNU ld gives ARM IFUNCs `.iplt` entries instead), so
-    /// that a locally bound IFUNC can have an ordinary PLT entry.
+    /// ARM's loader rejects it there): otherwise a locally bound IFUNC's PLT entry comes after
+    /// the others and its slot's IRELATIVE goes to `.rel.dyn`.
     fn irelative_in_plt_relocs(&self) -> bool {
         false
     }
