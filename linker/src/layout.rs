@@ -578,7 +578,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         0,
         word,
         symsize,
-        plan.symtab.symtab_size(symsize),
+        plan.symtab.symtab_size(symsize, link),
     );
     synth(
         b".strtab",

@@ -24,14 +24,48 @@ enum Source {
 pub struct SymtabPlan {
     entries: Vec<(Source, u32)>,
     pub strtab: Vec<u8>,
-    /// Index of the first global entry (sh_info).
-    pub first_global: u32,
+    /// Index of the first global entry of `entries` (before thunk mapping symbols).
+    first_global: u32,
+    /// `.strtab` offsets of the target's mapping symbol names.
+    mapping_names: Vec<(&'static str, u32)>,
 }
 
 impl SymtabPlan {
-    pub fn symtab_size(&self, entsize: u64) -> u64 {
-        (self.entries.len() as u64 + 1) * entsize
+    /// Thunks are placed after this plan, as layout converges: their mapping symbols (locals,
+    /// after the planned locals) are counted from the link's current thunks.
+    pub fn symtab_size(&self, entsize: u64, link: &Link) -> u64 {
+        (self.entries.len() as u64 + 1 + thunk_mapping_count(link) as u64) * entsize
     }
+
+    /// Index of the first global symbol (sh_info).
+    pub fn first_global(&self, link: &Link) -> u32 {
+        self.first_global + thunk_mapping_count(link) as u32
+    }
+
+    fn mapping_name(&self, name: &str) -> u32 {
+        self.mapping_names
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |&(_, off)| off)
+    }
+}
+
+fn thunk_mappings<'a>(link: &'a Link) -> impl Iterator<Item = (usize, u64, &'static str)> + 'a {
+    link.thunks
+        .islands
+        .iter()
+        .enumerate()
+        .flat_map(move |(i, island)| {
+            island.entries.iter().filter_map(move |e| {
+                link.arch
+                    .thunk_mapping_symbol(&e.spec)
+                    .map(|name| (i, e.offset, name))
+            })
+        })
+}
+
+fn thunk_mapping_count(link: &Link) -> usize {
+    thunk_mappings(link).count()
 }
 
 fn global_is_local(link: &Link, id: SymbolId) -> bool {
@@ -81,9 +115,18 @@ pub fn plan(link: &Link) -> SymtabPlan {
             }
         }
     }
+    let mapping_names: Vec<(&'static str, u32)> = link
+        .arch
+        .mapping_symbol_names()
+        .iter()
+        .map(|&n| (n, add_name(&mut strtab, n.as_bytes())))
+        .collect();
     if link.plt.has_section() {
         for &(offset, name) in link.arch.plt_mapping_symbols() {
-            let name = add_name(&mut strtab, name.as_bytes());
+            let name = mapping_names
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(0, |&(_, off)| off);
             entries.push((Source::PltMapping(offset), name));
         }
     }
@@ -108,6 +151,7 @@ pub fn plan(link: &Link) -> SymtabPlan {
         entries,
         strtab,
         first_global,
+        mapping_names,
     }
 }
 
@@ -121,9 +165,27 @@ fn link_has_section(link: &Link, file: usize, sec: u32) -> bool {
 pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is64: bool) {
     let entsize = if is64 { 24 } else { 16 };
     let tls_start = layout.tls.map(|t| t.0).unwrap_or(0);
+    // Thunk mapping symbols go after the planned locals, pushing the globals down.
+    let thunks = thunk_mapping_count(link);
+    for (k, (island, offset, name)) in thunk_mappings(link).enumerate() {
+        let at = (plan.first_global as usize + k) * entsize;
+        let Some((index, section)) = layout.find(Synth::Thunks(island as u8)) else {
+            continue;
+        };
+        put_symbol(
+            &mut out[at..at + entsize],
+            is64,
+            plan.mapping_name(name),
+            elf::STT_NOTYPE.0,
+            elf::STV_DEFAULT.0,
+            index as u16 + 1,
+            section.addr + offset,
+            0,
+        );
+    }
     for (n, &(source, name)) in plan.entries.iter().enumerate() {
-        let at = (n + 1) * entsize;
         let local = n + 1 < plan.first_global as usize;
+        let at = (n + 1 + if local { 0 } else { thunks }) * entsize;
         let (bind, ty, other, shndx, mut value, size) = match source {
             Source::Local { file, sym } => {
                 let s = &link.objects[file as usize].symbols[sym as usize];
@@ -218,20 +280,44 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
             value = value.wrapping_sub(tls_start);
         }
         let info = (bind << 4) | (ty & 0xf);
-        if is64 {
-            out[at..at + 4].copy_from_slice(&name.to_le_bytes());
-            out[at + 4] = info;
-            out[at + 5] = other;
-            out[at + 6..at + 8].copy_from_slice(&shndx.to_le_bytes());
-            out[at + 8..at + 16].copy_from_slice(&value.to_le_bytes());
-            out[at + 16..at + 24].copy_from_slice(&size.to_le_bytes());
-        } else {
-            out[at..at + 4].copy_from_slice(&name.to_le_bytes());
-            out[at + 4..at + 8].copy_from_slice(&(value as u32).to_le_bytes());
-            out[at + 8..at + 12].copy_from_slice(&(size as u32).to_le_bytes());
-            out[at + 12] = info;
-            out[at + 13] = other;
-            out[at + 14..at + 16].copy_from_slice(&shndx.to_le_bytes());
-        }
+        put_symbol(
+            &mut out[at..at + entsize],
+            is64,
+            name,
+            info,
+            other,
+            shndx,
+            value,
+            size,
+        );
+    }
+}
+
+/// Writes one ELF symbol (`info` already combines binding and type; a local NOTYPE is 0).
+#[allow(clippy::too_many_arguments)]
+fn put_symbol(
+    out: &mut [u8],
+    is64: bool,
+    name: u32,
+    info: u8,
+    other: u8,
+    shndx: u16,
+    value: u64,
+    size: u64,
+) {
+    if is64 {
+        out[0..4].copy_from_slice(&name.to_le_bytes());
+        out[4] = info;
+        out[5] = other;
+        out[6..8].copy_from_slice(&shndx.to_le_bytes());
+        out[8..16].copy_from_slice(&value.to_le_bytes());
+        out[16..24].copy_from_slice(&size.to_le_bytes());
+    } else {
+        out[0..4].copy_from_slice(&name.to_le_bytes());
+        out[4..8].copy_from_slice(&(value as u32).to_le_bytes());
+        out[8..12].copy_from_slice(&(size as u32).to_le_bytes());
+        out[12] = info;
+        out[13] = other;
+        out[14..16].copy_from_slice(&shndx.to_le_bytes());
     }
 }

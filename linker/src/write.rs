@@ -657,7 +657,7 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
     }
 }
 
-fn section_link_info(plan: &DynPlan, layout: &Layout, s: &OutSection) -> (u32, u32) {
+fn section_link_info(link: &Link, plan: &DynPlan, layout: &Layout, s: &OutSection) -> (u32, u32) {
     let idx = |synth: Synth| layout.find(synth).map(|(i, _)| i as u32 + 1).unwrap_or(0);
     match s.content {
         Content::Synthetic(Synth::DynSym) => (idx(Synth::DynStr), 1),
@@ -673,7 +673,7 @@ fn section_link_info(plan: &DynPlan, layout: &Layout, s: &OutSection) -> (u32, u
             let text = layout.sections.iter().position(|t| t.name == b".text");
             (text.map_or(0, |i| i as u32 + 1), 0)
         }
-        Content::Synthetic(Synth::SymTab) => (idx(Synth::StrTab), plan.symtab.first_global),
+        Content::Synthetic(Synth::SymTab) => (idx(Synth::StrTab), plan.symtab.first_global(link)),
         _ => (0, 0),
     }
 }
@@ -759,7 +759,7 @@ fn write_headers(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put) {
 
     for (n, s) in layout.sections.iter().enumerate() {
         let at = layout.shoff as usize + (n + 1) * shentsize as usize;
-        let (lnk, info) = section_link_info(plan, layout, s);
+        let (lnk, info) = section_link_info(link, plan, layout, s);
         put.u32(at, layout.sh_names[n]);
         put.u32(at + 4, s.sh_type);
         let mut p = at + 8;

@@ -97,3 +97,72 @@ fn far_and_interworking_thunks_run_under_qemu() {
         );
     }
 }
+
+/// Every thunk begins with a mapping symbol of its state ($a for the ARM form, $t for the
+/// Thumb one), so disassemblers decode it, and eu-elflint still finds no errors.
+#[test]
+fn thunks_carry_mapping_symbols() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let object = dir.path().join("far.o");
+    arm_common::run(
+        "arm-linux-gnueabihf-gcc",
+        "gcc-arm-linux-gnueabihf",
+        &[
+            "-c",
+            "-fPIC",
+            &format!("{FIXTURES}/far.S"),
+            "-o",
+            path_str(&object),
+        ],
+    );
+    let lib = dir.path().join("libfar.so");
+    let out = Command::new(env!("CARGO_BIN_EXE_ld-tether"))
+        .args(["-shared", "-o", path_str(&lib), path_str(&object)])
+        .output()
+        .expect("run ld-tether");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data = std::fs::read(&lib).expect("read library");
+    let elf = ElfFile32::<LittleEndian>::parse(&*data).expect("parse library");
+    let mut checked = 0;
+    for section in elf.sections() {
+        let name = section.name().unwrap_or("");
+        if !name.starts_with(".text.thunks") {
+            continue;
+        }
+        let mut mapping: Vec<(u64, String)> = elf
+            .symbols()
+            .filter(|s| s.section_index() == Some(section.index()))
+            .filter_map(|s| Some((s.address(), s.name().ok()?.to_string())))
+            .filter(|(_, n)| n.starts_with('$'))
+            .collect();
+        mapping.sort();
+        assert!(!mapping.is_empty(), "{name} has no mapping symbols");
+        // The first thunk starts the section; each thunk is 16 (ARM) or 12 (Thumb) bytes.
+        assert_eq!(mapping[0].0, section.address(), "{name}: {mapping:?}");
+        let mut next = section.address();
+        for (addr, sym) in &mapping {
+            assert_eq!(*addr, next, "{name}: {mapping:?}");
+            next += match sym.as_str() {
+                "$a" => 16,
+                "$t" => 12,
+                other => panic!("{name}: unexpected mapping symbol {other}"),
+            };
+            checked += 1;
+        }
+        assert_eq!(
+            next,
+            section.address() + section.size(),
+            "{name}: {mapping:?}"
+        );
+    }
+    assert!(checked >= 4, "only {checked} thunks seen");
+    let lint = Command::new("eu-elflint")
+        .args(["--gnu-ld", path_str(&lib)])
+        .output()
+        .expect("cannot run eu-elflint: install elfutils");
+    assert_eq!(String::from_utf8_lossy(&lint.stdout).trim(), "No errors");
+}

@@ -382,6 +382,17 @@ pub trait Arch: Sync + Send {
         None
     }
 
+    /// The mapping symbol (`$a`, `$t` on ARM) at the start of a thunk of this kind, if the
+    /// target uses mapping symbols. Its name must be one of [`Arch::mapping_symbol_names`].
+    fn thunk_mapping_symbol(&self, _spec: &ThunkSpec) -> Option<&'static str> {
+        None
+    }
+
+    /// Every mapping symbol name the target may write into `.symtab`.
+    fn mapping_symbol_names(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Whether glibc accepts an IRELATIVE relocation among the PLT relocations (x86-64 does;
     /// ARM's loader rejects it there): otherwise a locally bound IFUNC's PLT entry comes after
     /// the others and its slot's IRELATIVE goes to `.rel.dyn`.

@@ -210,6 +210,12 @@ impl Arch for Arm {
     fn plt_mapping_symbols(&self) -> &'static [(u64, &'static str)] {
         plt::MAPPING_SYMBOLS
     }
+    fn thunk_mapping_symbol(&self, spec: &ThunkSpec) -> Option<&'static str> {
+        thunk::mapping_symbol(spec)
+    }
+    fn mapping_symbol_names(&self) -> &'static [&'static str] {
+        &["$a", "$t", "$d"]
+    }
     fn tlsdesc_trampoline(&self) -> Option<u64> {
         Some(plt::TLSDESC_TRAMPOLINE)
     }

@@ -29,6 +29,15 @@ pub const THUMB_LONG: ThunkSpec = ThunkSpec {
     align: 4,
 };
 
+/// The state of a thunk's code, as a mapping symbol: both forms are all instructions.
+pub fn mapping_symbol(spec: &ThunkSpec) -> Option<&'static str> {
+    match *spec {
+        ARM_LONG => Some("$a"),
+        THUMB_LONG => Some("$t"),
+        _ => None,
+    }
+}
+
 /// Whether the branch at `place` needs a thunk to reach `dest`, the address it must transfer
 /// to (a symbol or PLT entry, bit 0 set for a Thumb destination), and which one.
 pub fn needs_thunk(r_type: u32, place: u64, dest: u64, facts: SymbolFacts) -> Option<ThunkSpec> {
