@@ -293,9 +293,10 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
     }
 }
 
-/// Writes one ELF symbol (`info` already combines binding and type; a local NOTYPE is 0).
+/// Writes one ELF symbol, in `.symtab` or `.dynsym` (`info` already combines binding and
+/// type; a local NOTYPE is 0).
 #[allow(clippy::too_many_arguments)]
-fn put_symbol(
+pub(crate) fn put_symbol(
     out: &mut [u8],
     is64: bool,
     name: u32,

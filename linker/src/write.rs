@@ -638,22 +638,16 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
             value = value.wrapping_sub(layout.tls.map(|t| t.0).unwrap_or(0));
         }
         let size = if defined { s.size } else { 0 };
-        let name = plan.names[n];
-        if put.is64 {
-            put.u32(p, name);
-            put.u8(p + 4, info);
-            put.u8(p + 5, other);
-            put.u16(p + 6, shndx);
-            put.u64(p + 8, value);
-            put.u64(p + 16, size);
-        } else {
-            put.u32(p, name);
-            put.u32(p + 4, value as u32);
-            put.u32(p + 8, size as u32);
-            put.u8(p + 12, info);
-            put.u8(p + 13, other);
-            put.u16(p + 14, shndx);
-        }
+        crate::symtab::put_symbol(
+            &mut put.buf[p..p + entsize],
+            put.is64,
+            plan.names[n],
+            info,
+            other,
+            shndx,
+            value,
+            size,
+        );
     }
 }
 
