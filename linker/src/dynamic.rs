@@ -2,10 +2,10 @@
 //! `.dynsym` order (imports first, then exports in `.gnu.hash` bucket order), `.dynstr`,
 //! `.gnu.version*`, DT_NEEDED, the hash tables and the `.dynamic` tag list.
 
+use crate::decide::OutputKind;
 use crate::error::Result;
 use crate::hash;
 use crate::link::Link;
-use crate::scan::DynSite;
 use crate::symbols::{dynamic_name, Def, SymbolId};
 use object::elf;
 use std::collections::HashMap;
@@ -81,32 +81,55 @@ pub struct DynPlan {
     pub symtab: crate::symtab::SymtabPlan,
 }
 
-/// Whether global symbol `id` goes to `.dynsym` as an export.
+/// Whether global symbol `id` goes to `.dynsym` as an export (hashed, so the loader finds
+/// it): a library's visible definitions; a program's when `-E` or a `--dynamic-list` asks,
+/// or a linked library imports the name (a callback); and in a program, imported symbols it
+/// copied or whose PLT entry is their canonical address, which the libraries must bind to.
 pub fn is_exported(link: &Link, id: SymbolId) -> bool {
     let s = link.symtab.get(id);
-    link.opts.shared
-        && matches!(s.def, Def::Regular { .. } | Def::Common { .. })
+    if matches!(s.def, Def::Shared { .. }) {
+        return link.copies.slot(id).is_some() || link.canonical_plt[id as usize];
+    }
+    let visible = matches!(s.def, Def::Regular { .. } | Def::Common { .. })
         && (s.visibility == elf::STV_DEFAULT.0 || s.visibility == elf::STV_PROTECTED.0)
-        && !s.forced_local
+        && !s.forced_local;
+    visible
+        && match link.kind {
+            OutputKind::Shared => true,
+            OutputKind::Pie | OutputKind::Exec => program_exports(link, s.name),
+            OutputKind::Static | OutputKind::StaticPie => false,
+        }
+}
+
+/// Whether a program exports its definition of `name`.
+fn program_exports(link: &Link, name: &[u8]) -> bool {
+    let name = dynamic_name(name);
+    link.opts.export_dynamic
+        || link.dso_imports.contains(name)
+        || link
+            .export_patterns
+            .iter()
+            .any(|p| crate::version_script::glob_match(p.as_bytes(), name))
 }
 
 /// Whether global symbol `id` goes to `.dynsym` as an import.
 pub fn is_imported(link: &Link, id: SymbolId) -> bool {
     let s = link.symtab.get(id);
-    s.referenced
+    link.kind.imports()
+        && s.referenced
         && matches!(s.def, Def::Undefined | Def::Shared { .. })
         && s.visibility == elf::STV_DEFAULT.0
 }
 
-pub fn plan(link: &Link, dyn_sites: &[DynSite], textrel: bool) -> Result<DynPlan> {
+pub fn plan(link: &Link, dynamic_words: u64, textrel: bool) -> Result<DynPlan> {
     let n = link.symtab.len();
     let mut imports = Vec::new();
     let mut exports = Vec::new();
     for id in 0..n as SymbolId {
-        if is_imported(link, id) {
-            imports.push(id);
-        } else if is_exported(link, id) {
+        if is_exported(link, id) {
             exports.push(id);
+        } else if is_imported(link, id) {
+            imports.push(id);
         }
     }
     let export_names: Vec<&[u8]> = exports
@@ -238,8 +261,9 @@ pub fn plan(link: &Link, dyn_sites: &[DynSite], textrel: bool) -> Result<DynPlan
     let word_bits = (link.arch.class().word_size() * 8) as u32;
     let gnu_hash = gnu_layout.map(|l| hash::build_gnu_hash(&l, first_export, word_bits));
 
-    let reladyn_count = dyn_sites.len() as u64
-        + got_dynamic_relocs(link)
+    let reladyn_count = dynamic_words
+        + link.got.dynamic_relocs()
+        + link.copies.slots.len() as u64
         + (link.plt.len() - link.plt.relocated_in_plt) as u64;
     let mut plan = DynPlan {
         dynsym,
@@ -262,57 +286,4 @@ pub fn plan(link: &Link, dyn_sites: &[DynSite], textrel: bool) -> Result<DynPlan
     };
     plan.dynamic_count = crate::write::dynamic_entries(link, &plan, None).len();
     Ok(plan)
-}
-
-/// How many dynamic relocations the GOT needs.
-pub fn got_dynamic_relocs(link: &Link) -> u64 {
-    use crate::got_plt::{GotKind, Target};
-    link.got
-        .entries
-        .iter()
-        .map(|e| {
-            let local = match e.target {
-                Target::Global(id) => link.global_binds_locally(id),
-                Target::Local { .. } => true,
-            };
-            let absolute = match e.target {
-                Target::Global(_) | Target::Local { .. } => target_is_absolute(link, e.target),
-            };
-            match e.kind {
-                GotKind::Address if local && absolute => 0,
-                GotKind::Address => 1,
-                GotKind::TlsGd if local => 1,
-                GotKind::TlsGd => 2,
-                GotKind::TlsLd => 1,
-                GotKind::TlsIe | GotKind::TlsDesc => 1,
-            }
-        })
-        .sum()
-}
-
-/// Whether a target's address is fixed (an absolute symbol), needing no RELATIVE relocation.
-pub fn target_is_absolute(link: &Link, target: crate::got_plt::Target) -> bool {
-    use crate::got_plt::Target;
-    use crate::object_file::SymPlace;
-    match target {
-        Target::Global(id) => {
-            let s = link.symtab.get(id);
-            match s.def {
-                Def::Regular { file, sym } => {
-                    link.objects[file as usize].symbols[sym as usize].place == SymPlace::Absolute
-                }
-                Def::Undefined => s.visibility != elf::STV_DEFAULT.0,
-                _ => false,
-            }
-        }
-        Target::Local { file, sym } => {
-            if file == u32::MAX {
-                return false;
-            }
-            link.objects[file as usize]
-                .symbols
-                .get(sym as usize)
-                .is_none_or(|s| s.place == SymPlace::Absolute)
-        }
-    }
 }

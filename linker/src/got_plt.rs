@@ -41,6 +41,8 @@ pub struct GotEntry {
     pub target: Target,
     /// Index of the first word of the entry in `.got`.
     pub word: u64,
+    /// How the entry is filled (decided once, by [`crate::decide::got_fill`]).
+    pub fill: crate::decide::GotFill,
 }
 
 #[derive(Default, Debug)]
@@ -51,8 +53,13 @@ pub struct Got {
 }
 
 impl Got {
-    /// The entry for `(kind, target)`, created on first use.
-    pub fn add(&mut self, kind: GotKind, target: Target) -> usize {
+    /// The entry for `(kind, target)`, created on first use with the fill `fill` computes.
+    pub fn add(
+        &mut self,
+        kind: GotKind,
+        target: Target,
+        fill: impl FnOnce() -> crate::decide::GotFill,
+    ) -> usize {
         if let Some(&i) = self.index.get(&(kind, target)) {
             return i;
         }
@@ -61,10 +68,19 @@ impl Got {
             kind,
             target,
             word: self.words,
+            fill: fill(),
         });
         self.words += kind.words();
         self.index.insert((kind, target), i);
         i
+    }
+
+    /// The dynamic relocations the entries need.
+    pub fn dynamic_relocs(&self) -> u64 {
+        self.entries
+            .iter()
+            .map(|e| e.fill.dynamic_relocs(e.kind))
+            .sum()
     }
 
     /// The word index of an existing entry.
@@ -76,10 +92,11 @@ impl Got {
 }
 
 /// PLT entries, in order; entry `n` uses `.got.plt` slot `reserved + n` and `.rela.plt[n]`.
+/// Keyed by target: a file-local IFUNC has an entry too.
 #[derive(Default, Debug)]
 pub struct Plt {
-    pub symbols: Vec<SymbolId>,
-    index: HashMap<SymbolId, usize>,
+    pub symbols: Vec<Target>,
+    index: HashMap<Target, usize>,
     /// Something branches to a stub the target keeps in PLT0 (ARM's TLS descriptor
     /// trampoline), so `.plt` exists even without entries.
     pub header_needed: bool,
@@ -89,7 +106,7 @@ pub struct Plt {
 }
 
 impl Plt {
-    pub fn add(&mut self, sym: SymbolId) -> usize {
+    pub fn add(&mut self, sym: Target) -> usize {
         if let Some(&i) = self.index.get(&sym) {
             return i;
         }
@@ -99,7 +116,7 @@ impl Plt {
         i
     }
 
-    pub fn index_of(&self, sym: SymbolId) -> Option<usize> {
+    pub fn index_of(&self, sym: Target) -> Option<usize> {
         self.index.get(&sym).copied()
     }
 
@@ -115,7 +132,7 @@ impl Plt {
     /// Puts the entries `last` selects after the others (keeping each group's order), and
     /// records how many come first. A PLT's relocations are found by entry index, so entries
     /// whose relocation lives outside `.rel(a).plt` must come last.
-    pub fn move_to_end(&mut self, last: impl Fn(SymbolId) -> bool) {
+    pub fn move_to_end(&mut self, last: impl Fn(Target) -> bool) {
         let (mut first, rest): (Vec<_>, Vec<_>) = self.symbols.iter().partition(|&&s| !last(s));
         self.relocated_in_plt = first.len();
         first.extend(rest);

@@ -10,11 +10,13 @@ use crate::dynamic::DynPlan;
 use crate::error::{LinkError, Result};
 use crate::link::Link;
 use crate::options::BuildIdStyle;
-use crate::symbols::{Def, SymbolId};
+use crate::symbols::{Def, LinkerSymbol, SymbolId};
 use object::elf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Synth {
+    /// PT_INTERP's path, for a dynamic program.
+    Interp,
     BuildId,
     Hash,
     GnuHash,
@@ -33,6 +35,8 @@ pub enum Synth {
     GotPlt,
     EhFrameHdr,
     Commons,
+    /// Copies of imported data ([`crate::copies`]).
+    DynBss,
     /// An output section the target merged from its inputs ([`Layout::merged`]).
     Merged(u32),
     SymTab,
@@ -102,6 +106,8 @@ pub struct Layout {
     pub sh_names: Vec<u32>,
     /// Contents of the [`Synth::Merged`] sections.
     pub merged: Vec<Vec<u8>>,
+    /// Address of the ELF header (the image's first byte): 0 but in a fixed-address program.
+    pub base: u64,
 }
 
 impl Layout {
@@ -114,6 +120,78 @@ impl Layout {
     pub fn addr_of(&self, synth: Synth) -> u64 {
         self.find(synth).map(|(_, s)| s.addr).unwrap_or(0)
     }
+    /// The value of a symbol the linker defines.
+    pub fn linker_symbol(&self, link: &Link, which: LinkerSymbol, name: &[u8]) -> u64 {
+        let alloc = || self.sections.iter().filter(|s| s.is_alloc());
+        let end_of = |s: &OutSection| s.addr + s.size;
+        let tls_bss = |s: &OutSection| s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0;
+        let data_end = || {
+            alloc()
+                .filter(|s| !s.is_nobits())
+                .map(end_of)
+                .max()
+                .unwrap_or(self.base)
+        };
+        match which {
+            LinkerSymbol::Dynamic => self.addr_of(Synth::Dynamic),
+            LinkerSymbol::GlobalOffsetTable => self.addr_of(Synth::GotPlt),
+            LinkerSymbol::SectionStart | LinkerSymbol::SectionStop => {
+                let section =
+                    crate::symbols::start_stop_section(name).and_then(|n| self.by_name(n));
+                match (section, which) {
+                    (Some(sec), LinkerSymbol::SectionStart) => sec.addr,
+                    (Some(sec), _) => end_of(sec),
+                    (None, _) => 0,
+                }
+            }
+            LinkerSymbol::ImageStart => self.base,
+            LinkerSymbol::TextEnd => alloc()
+                .filter(|s| s.is_alloc_code())
+                .map(end_of)
+                .max()
+                .unwrap_or(self.base),
+            LinkerSymbol::DataEnd => data_end(),
+            LinkerSymbol::BssStart => alloc()
+                .filter(|s| s.is_nobits() && !tls_bss(s))
+                .map(|s| s.addr)
+                .min()
+                .unwrap_or_else(data_end),
+            LinkerSymbol::End => alloc()
+                .filter(|s| !tls_bss(s))
+                .map(end_of)
+                .max()
+                .unwrap_or(self.base),
+            LinkerSymbol::ArrayStart | LinkerSymbol::ArrayEnd => {
+                let section = crate::symbols::array_section(name).and_then(|n| self.by_name(n));
+                match (section, which) {
+                    (Some(sec), LinkerSymbol::ArrayStart) => sec.addr,
+                    (Some(sec), _) => end_of(sec),
+                    (None, _) => data_end(),
+                }
+            }
+            LinkerSymbol::IpltStart | LinkerSymbol::IpltEnd => {
+                let iplt = self
+                    .find(Synth::RelaDyn)
+                    .map(|(_, s)| s)
+                    .filter(|_| !link.kind.is_dynamic());
+                match (iplt, which) {
+                    (Some(sec), LinkerSymbol::IpltStart) => sec.addr,
+                    (Some(sec), _) => end_of(sec),
+                    (None, _) => 0,
+                }
+            }
+        }
+    }
+
+    /// The header index of the allocated section holding `addr` (its end included), for
+    /// symbols the linker defines.
+    pub fn section_index_at(&self, addr: u64) -> Option<u16> {
+        self.sections
+            .iter()
+            .position(|s| s.is_alloc() && s.addr <= addr && addr <= s.addr + s.size && s.size > 0)
+            .map(|i| i as u16 + 1)
+    }
+
     pub fn by_name(&self, name: &[u8]) -> Option<&OutSection> {
         self.sections.iter().find(|s| s.name == name)
     }
@@ -137,6 +215,7 @@ fn output_name(name: &[u8]) -> &[u8] {
         b".bss",
         b".tdata",
         b".tbss",
+        b".preinit_array",
         b".init_array",
         b".fini_array",
         b".gcc_except_table",
@@ -167,6 +246,7 @@ fn rank(name: &[u8], sh_type: u32, flags: u64) -> u32 {
         };
     }
     match name {
+        b".interp" => return 5,
         b".note.gnu.build-id" => return 10,
         b".hash" => return 20,
         b".gnu.hash" => return 21,
@@ -188,13 +268,15 @@ fn rank(name: &[u8], sh_type: u32, flags: u64) -> u32 {
         b".gcc_except_table" => return 44,
         b".tdata" => return 50,
         b".tbss" => return 51,
-        b".init_array" => return 52,
-        b".fini_array" => return 53,
-        b".data.rel.ro" => return 54,
-        b".dynamic" => return 55,
-        b".got" => return 56,
+        b".preinit_array" => return 52,
+        b".init_array" => return 53,
+        b".fini_array" => return 54,
+        b".data.rel.ro" => return 55,
+        b".dynamic" => return 56,
+        b".got" => return 57,
         b".got.plt" => return 60,
         b".data" => return 61,
+        b".dynbss" => return 63,
         b".bss" => return 64,
         _ => {}
     }
@@ -294,7 +376,10 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         }
     }
     for out in sections.iter_mut() {
-        if out.name == b".init_array" || out.name == b".fini_array" {
+        if matches!(
+            &out.name[..],
+            b".init_array" | b".fini_array" | b".preinit_array"
+        ) {
             if let Content::Inputs(list) = &mut out.content {
                 list.sort_by_key(|&(f, s)| {
                     init_priority(link.objects[f as usize].sections[s as usize].name)
@@ -325,7 +410,8 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
     }
 
     // Synthetic sections; absent when empty.
-    let dynamic_ok = link.opts.shared;
+    let dynamic_ok = link.kind.is_dynamic();
+    let input_interp = sections.iter().any(|s| s.name == b".interp");
     let mut synth = |name: &[u8],
                      synth: Synth,
                      sh_type: u32,
@@ -349,6 +435,17 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
     let a = elf::SHF_ALLOC.0;
     let aw = a | elf::SHF_WRITE.0;
     let ax = a | elf::SHF_EXECINSTR.0;
+    if link.kind.has_interpreter() && !input_interp {
+        synth(
+            b".interp",
+            Synth::Interp,
+            elf::SHT_PROGBITS.0,
+            a,
+            1,
+            0,
+            interpreter(link).len() as u64 + 1,
+        );
+    }
     if let Some(b) = &link.opts.build_id {
         synth(
             b".note.gnu.build-id",
@@ -447,11 +544,19 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
                 size,
             );
         }
-        let (rel_type, dyn_name, plt_name) = if rela {
+    }
+    {
+        let (rel_type, mut dyn_name, plt_name) = if rela {
             (elf::SHT_RELA.0, &b".rela.dyn"[..], &b".rela.plt"[..])
         } else {
             (elf::SHT_REL.0, &b".rel.dyn"[..], &b".rel.plt"[..])
         };
+        if !dynamic_ok {
+            // A static program's only relocations are its IFUNCs' IRELATIVEs, which glibc's
+            // start-up finds between `__rela_iplt_start` and `__rela_iplt_end`; GNU ld names
+            // their section as the PLT's.
+            dyn_name = plt_name;
+        }
         if plan.reladyn_count > 0 {
             synth(
                 dyn_name,
@@ -486,15 +591,17 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
                 p.header_size + p.entry_size * link.plt.len() as u64,
             );
         }
-        synth(
-            b".dynamic",
-            Synth::Dynamic,
-            elf::SHT_DYNAMIC.0,
-            aw,
-            word,
-            2 * word,
-            plan.dynamic_count as u64 * 2 * word,
-        );
+        if dynamic_ok {
+            synth(
+                b".dynamic",
+                Synth::Dynamic,
+                elf::SHT_DYNAMIC.0,
+                aw,
+                word,
+                2 * word,
+                plan.dynamic_count as u64 * 2 * word,
+            );
+        }
         if link.got.words > 0 {
             synth(
                 b".got",
@@ -507,14 +614,27 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             );
         }
         let reserved = arch.plt_layout().reserved_got_words;
+        if dynamic_ok || link.plt.has_section() {
+            synth(
+                b".got.plt",
+                Synth::GotPlt,
+                elf::SHT_PROGBITS.0,
+                aw,
+                word,
+                word,
+                (reserved + link.plt.len() as u64) * word,
+            );
+        }
+    }
+    if !link.copies.is_empty() {
         synth(
-            b".got.plt",
-            Synth::GotPlt,
-            elf::SHT_PROGBITS.0,
+            b".dynbss",
+            Synth::DynBss,
+            elf::SHT_NOBITS.0,
             aw,
-            word,
-            word,
-            (reserved + link.plt.len() as u64) * word,
+            link.copies.align,
+            0,
+            link.copies.size,
         );
     }
     if link.opts.eh_frame_hdr {
@@ -639,17 +759,14 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         s.size = shstrtab.len() as u64;
     }
 
-    // Program headers: count first, since they sit at the start of the first segment.
-    let page = arch.page_size();
+    let is_tls_bss = |s: &OutSection| s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0;
     let has = |pred: &dyn Fn(&OutSection) -> bool| sections.iter().any(pred);
-    let segments_present: Vec<usize> = (0..4)
-        .filter(|&seg| seg == 0 || has(&|s| segment_of(s.rank) == Some(seg)))
-        .collect();
     let has_tls = has(&|s| s.flags & elf::SHF_TLS.0 != 0);
     let has_note = has(&|s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc());
     let has_relro = link.opts.relro && has(&|s| is_relro(s.rank));
     let has_dynamic = has(&|s| matches!(s.content, Content::Synthetic(Synth::Dynamic)));
     let has_ehdr = has(&|s| matches!(s.content, Content::Synthetic(Synth::EhFrameHdr)));
+    let has_interp = has(&|s| s.name == b".interp" && s.is_alloc());
     let arch_phdrs: Vec<(u32, u32)> = sections
         .iter()
         .filter(|s| s.is_alloc())
@@ -660,126 +777,86 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             }
             seen
         });
-    let phnum = segments_present.len()
-        + arch_phdrs.len()
+    let other_phdrs = arch_phdrs.len()
         + usize::from(has_dynamic)
         + usize::from(has_note)
         + usize::from(has_tls)
         + usize::from(has_ehdr)
         + 1
-        + usize::from(has_relro);
+        + usize::from(has_relro)
+        + 2 * usize::from(has_interp);
     let (ehsize, phentsize) = if is64 { (64u64, 56u64) } else { (52, 32) };
-
-    let mut cur = ehsize + phentsize * phnum as u64;
-    let mut file_cur;
-    let mut prev_seg = Some(0usize);
-    let mut relro_done = false;
-    for s in sections.iter_mut() {
-        let seg = segment_of(s.rank);
-        if seg.is_none() {
-            break;
-        }
-        if seg != prev_seg {
-            cur = cur.next_multiple_of(page);
-            prev_seg = seg;
-        }
-        if has_relro && !is_relro(s.rank) && seg == Some(3) && !relro_done {
-            // The loader makes [relro start, page-rounded end) read-only: the writable part
-            // must begin on a fresh page.
-            relro_done = true;
-            cur = cur.next_multiple_of(page);
-        }
-        if is_relro(s.rank) && s.is_nobits() && s.flags & elf::SHF_TLS.0 == 0 {
-            return Err(LinkError::Other(format!(
-                "{}: NOBITS section in RELRO is not supported",
-                String::from_utf8_lossy(&s.name)
-            )));
-        }
-        cur = cur.next_multiple_of(s.align.max(1));
-        s.addr = cur;
-        s.offset = cur;
-        // `.tbss` occupies no address space outside the TLS template.
-        if !(s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0) {
-            cur += s.size;
-        }
+    let page = arch.page_size();
+    let base = if link.kind.is_fixed_address() {
+        link.opts.image_base.unwrap_or(arch.default_image_base())
+    } else {
+        0
+    };
+    if base % page != 0 {
+        return Err(LinkError::Other(format!(
+            "--image-base {base:#x} is not a multiple of the page size {page:#x}"
+        )));
     }
+    // The load segments are only known once addresses are (an over-aligned section starts a
+    // segment of its own), and the headers they follow have one entry per segment: assign
+    // until the count settles.
+    let mut loads = 1;
+    let runs = loop {
+        let headers = ehsize + phentsize * (loads + other_phdrs) as u64;
+        let runs = assign_addresses(&mut sections, base, headers, page, has_relro)?;
+        if runs.len() == loads {
+            break runs;
+        }
+        loads = runs.len();
+    };
+    let phnum = loads + other_phdrs;
+    let headers_end = base + ehsize + phentsize * phnum as u64;
+
     // Non-allocated sections follow the last byte with file contents.
-    file_cur = sections
+    let mut file_cur = sections
         .iter()
         .filter(|s| s.is_alloc() && !s.is_nobits())
         .map(|s| s.offset + s.size)
         .max()
-        .unwrap_or(cur);
+        .unwrap_or(headers_end - base);
     for s in sections.iter_mut().filter(|s| !s.is_alloc()) {
         file_cur = file_cur.next_multiple_of(s.align.max(1));
         s.offset = file_cur;
         s.addr = 0;
         file_cur += s.size;
     }
-    for s in sections
-        .iter_mut()
-        .filter(|s| s.is_nobits() && s.is_alloc())
-    {
-        // NOBITS sections take no file space; point their offset at where they would be.
-        s.offset = s.addr.min(file_cur);
-    }
     let shoff = file_cur.next_multiple_of(word);
     let shentsize = if is64 { 64 } else { 40 };
     let file_size = shoff + shentsize * (sections.len() as u64 + 1);
-    if cur > MAX_OUTPUT || file_size > MAX_OUTPUT {
+    let span_end = sections
+        .iter()
+        .filter(|s| s.is_alloc())
+        .map(|s| s.addr + s.size)
+        .max()
+        .unwrap_or(base);
+    if span_end - base > MAX_OUTPUT || file_size > MAX_OUTPUT {
         return Err(LinkError::Other(format!(
-            "output would span {cur:#x} bytes of address space: too large"
+            "output would span {:#x} bytes of address space: too large",
+            span_end - base
         )));
     }
 
-    // Program headers.
     let mut phdrs = Vec::with_capacity(phnum);
-    for &seg in &segments_present {
-        let members: Vec<&OutSection> = sections
-            .iter()
-            .filter(|s| segment_of(s.rank) == Some(seg))
-            .collect();
-        let start = if seg == 0 {
-            0
-        } else {
-            members.first().map(|s| s.addr).unwrap_or(0)
-        };
-        let file_end = members
-            .iter()
-            .filter(|s| !s.is_nobits())
-            .map(|s| s.addr + s.size)
-            .max()
-            .unwrap_or(start)
-            .max(if seg == 0 {
-                ehsize + phentsize * phnum as u64
-            } else {
-                start
-            });
-        let mem_end = members
-            .iter()
-            .filter(|s| !(s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0))
-            .map(|s| s.addr + s.size)
-            .max()
-            .unwrap_or(file_end)
-            .max(file_end);
-        let flags = match seg {
-            1 => elf::PF_R.0 | elf::PF_X.0,
-            3 => elf::PF_R.0 | elf::PF_W.0,
-            _ => elf::PF_R.0,
-        };
+    if has_interp {
         phdrs.push(Phdr {
-            p_type: elf::PT_LOAD.0,
-            flags,
-            offset: start,
-            vaddr: start,
-            filesz: file_end - start,
-            memsz: mem_end - start,
-            align: page,
+            p_type: elf::PT_PHDR.0,
+            flags: elf::PF_R.0,
+            offset: ehsize,
+            vaddr: base + ehsize,
+            filesz: phentsize * phnum as u64,
+            memsz: phentsize * phnum as u64,
+            align: word,
         });
     }
-    let span = |pred: &dyn Fn(&OutSection) -> bool| -> Option<(u64, u64, u64, u64)> {
+    let span = |pred: &dyn Fn(&OutSection) -> bool| -> Option<(u64, u64, u64, u64, u64)> {
         let m: Vec<&OutSection> = sections.iter().filter(|s| pred(s)).collect();
-        let start = m.iter().map(|s| s.addr).min()?;
+        let first = m.iter().min_by_key(|s| s.addr)?;
+        let (start, offset) = (first.addr, first.offset);
         let fend = m
             .iter()
             .filter(|s| !s.is_nobits())
@@ -788,25 +865,80 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             .unwrap_or(start);
         let mend = m.iter().map(|s| s.addr + s.size).max().unwrap_or(start);
         let align = m.iter().map(|s| s.align).max().unwrap_or(1);
-        Some((start, fend - start, mend.max(fend) - start, align))
+        Some((
+            start,
+            offset,
+            fend.max(start) - start,
+            mend.max(fend) - start,
+            align,
+        ))
     };
-    let mut push_span =
-        |p_type: u32, flags: u32, sp: Option<(u64, u64, u64, u64)>, align: Option<u64>| {
-            if let Some((start, filesz, memsz, al)) = sp {
-                phdrs.push(Phdr {
-                    p_type,
-                    flags,
-                    offset: start,
-                    vaddr: start,
-                    filesz,
-                    memsz,
-                    align: align.unwrap_or(al),
-                });
-            }
+    let push_span = |phdrs: &mut Vec<Phdr>,
+                     p_type: u32,
+                     flags: u32,
+                     sp: Option<(u64, u64, u64, u64, u64)>,
+                     align: Option<u64>| {
+        if let Some((start, offset, filesz, memsz, al)) = sp {
+            phdrs.push(Phdr {
+                p_type,
+                flags,
+                offset,
+                vaddr: start,
+                filesz,
+                memsz,
+                align: align.unwrap_or(al),
+            });
+        }
+    };
+    if has_interp {
+        push_span(
+            &mut phdrs,
+            elf::PT_INTERP.0,
+            elf::PF_R.0,
+            span(&|s| s.name == b".interp" && s.is_alloc()),
+            Some(1),
+        );
+    }
+    for (n, run) in runs.iter().enumerate() {
+        let members = &sections[run.first..run.end];
+        let (start, offset) = if n == 0 {
+            (base, 0)
+        } else {
+            (members[0].addr, members[0].offset)
         };
+        let file_end = members
+            .iter()
+            .filter(|s| !s.is_nobits())
+            .map(|s| s.addr + s.size)
+            .max()
+            .unwrap_or(start)
+            .max(if n == 0 { headers_end } else { start });
+        let mem_end = members
+            .iter()
+            .filter(|s| !is_tls_bss(s))
+            .map(|s| s.addr + s.size)
+            .max()
+            .unwrap_or(file_end)
+            .max(file_end);
+        let flags = match run.segment {
+            1 => elf::PF_R.0 | elf::PF_X.0,
+            3 => elf::PF_R.0 | elf::PF_W.0,
+            _ => elf::PF_R.0,
+        };
+        phdrs.push(Phdr {
+            p_type: elf::PT_LOAD.0,
+            flags,
+            offset,
+            vaddr: start,
+            filesz: file_end - start,
+            memsz: mem_end - start,
+            align: page,
+        });
+    }
     let rw = elf::PF_R.0 | elf::PF_W.0;
     if has_dynamic {
         push_span(
+            &mut phdrs,
             elf::PT_DYNAMIC.0,
             rw,
             span(&|s| matches!(s.content, Content::Synthetic(Synth::Dynamic))),
@@ -815,6 +947,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
     }
     if has_note {
         push_span(
+            &mut phdrs,
             elf::PT_NOTE.0,
             elf::PF_R.0,
             span(&|s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc()),
@@ -823,10 +956,11 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
     }
     let tls_span = span(&|s| s.flags & elf::SHF_TLS.0 != 0);
     if has_tls {
-        push_span(elf::PT_TLS.0, elf::PF_R.0, tls_span, None);
+        push_span(&mut phdrs, elf::PT_TLS.0, elf::PF_R.0, tls_span, None);
     }
     if has_ehdr {
         push_span(
+            &mut phdrs,
             elf::PT_GNU_EH_FRAME.0,
             elf::PF_R.0,
             span(&|s| matches!(s.content, Content::Synthetic(Synth::EhFrameHdr))),
@@ -835,6 +969,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
     }
     for &(p_type, sh_type) in &arch_phdrs {
         push_span(
+            &mut phdrs,
             p_type,
             elf::PF_R.0,
             span(&|s| s.sh_type == sh_type && s.is_alloc()),
@@ -853,16 +988,13 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         ..Phdr::default()
     });
     if has_relro {
-        if let Some((start, filesz, memsz, _)) =
-            span(&|s| is_relro(s.rank) && !(s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0))
-        {
-            let _ = filesz;
+        if let Some((start, offset, _, memsz, _)) = span(&|s| is_relro(s.rank) && !is_tls_bss(s)) {
             // Cover up to the page boundary the writable part starts at, as GNU ld does.
             let end = (start + memsz).next_multiple_of(page);
             phdrs.push(Phdr {
                 p_type: elf::PT_GNU_RELRO.0,
                 flags: elf::PF_R.0,
-                offset: start,
+                offset,
                 vaddr: start,
                 filesz: end - start,
                 memsz: end - start,
@@ -872,14 +1004,17 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
     }
     debug_assert_eq!(phdrs.len(), phnum);
 
-    let tls = tls_span.map(|(start, _, memsz, align)| (start, start + memsz, align));
-    let commons = match sections
-        .iter()
-        .find(|s| matches!(s.content, Content::Synthetic(Synth::Commons)))
-    {
-        Some(s) => common_offsets
+    let tls = tls_span.map(|(start, _, _, memsz, align)| (start, start + memsz, align));
+    let section_addr = |synth: Synth| {
+        sections
+            .iter()
+            .find(|s| matches!(s.content, Content::Synthetic(x) if x == synth))
+            .map(|s| s.addr)
+    };
+    let commons = match section_addr(Synth::Commons) {
+        Some(addr) => common_offsets
             .into_iter()
-            .map(|(id, off)| (id, s.addr + off))
+            .map(|(id, off)| (id, addr + off))
             .collect(),
         None => Vec::new(),
     };
@@ -894,5 +1029,108 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         shstrtab,
         sh_names,
         merged,
+        base,
     })
+}
+
+/// A run of allocated sections that one PT_LOAD maps: segment class (0 = R headers, 1 = RX,
+/// 2 = R, 3 = RW) and the first and last section index.
+struct Run {
+    segment: usize,
+    first: usize,
+    /// Past the last section (`first` when the run holds only the headers).
+    end: usize,
+}
+
+/// Gives allocated sections their addresses and file offsets, in order after `headers`
+/// bytes of headers at `base`, and returns the load segments. A segment starts on a new page
+/// in memory and in the file; within one, offsets follow addresses, except that a section
+/// aligned past the next page starts a segment of its own, so an alignment gap never has to
+/// be written out as zeros (offsets only need to be congruent to addresses modulo the page).
+fn assign_addresses(
+    sections: &mut [OutSection],
+    base: u64,
+    headers: u64,
+    page: u64,
+    has_relro: bool,
+) -> Result<Vec<Run>> {
+    let mut addr = base + headers;
+    let mut off = headers;
+    // The headers are always loaded, at the start of the read-only segment.
+    let mut runs = vec![Run {
+        segment: 0,
+        first: 0,
+        end: 0,
+    }];
+    let mut relro_done = false;
+    for (i, s) in sections.iter_mut().enumerate() {
+        let Some(seg) = segment_of(s.rank) else {
+            break;
+        };
+        let mut new_run = runs.last().is_some_and(|r| r.segment != seg);
+        if has_relro && !is_relro(s.rank) && seg == 3 && !relro_done {
+            // The loader makes [relro start, page-rounded end) read-only: the writable part
+            // must begin on a fresh page.
+            relro_done = true;
+            addr = addr.next_multiple_of(page);
+            off = off.next_multiple_of(page);
+        }
+        if is_relro(s.rank) && s.is_nobits() && s.flags & elf::SHF_TLS.0 == 0 {
+            return Err(LinkError::Other(format!(
+                "{}: NOBITS section in RELRO is not supported",
+                String::from_utf8_lossy(&s.name)
+            )));
+        }
+        if new_run {
+            addr = addr.next_multiple_of(page);
+            off = off.next_multiple_of(page);
+        }
+        let aligned = addr
+            .checked_next_multiple_of(s.align.max(1))
+            .filter(|a| *a - base <= MAX_OUTPUT)
+            .ok_or_else(|| {
+                LinkError::Other(format!(
+                    "section {}: alignment {:#x} puts it outside the address space",
+                    String::from_utf8_lossy(&s.name),
+                    s.align
+                ))
+            })?;
+        let gap = aligned - addr;
+        if gap >= page {
+            new_run = true;
+        }
+        off += if gap >= page { gap % page } else { gap };
+        addr = aligned;
+        s.addr = addr;
+        s.offset = off;
+        if new_run {
+            runs.push(Run {
+                segment: seg,
+                first: i,
+                end: i + 1,
+            });
+        } else if let Some(r) = runs.last_mut() {
+            r.end = i + 1;
+        }
+        // `.tbss` occupies no address space outside the TLS template.
+        if !(s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0) {
+            addr += s.size;
+        }
+        if !s.is_nobits() {
+            off += s.size;
+        }
+    }
+    Ok(runs)
+}
+
+/// PT_INTERP of a dynamic program: `--dynamic-linker`, else the target's loader for its
+/// float ABI.
+pub fn interpreter(link: &Link) -> String {
+    if let Some(path) = &link.opts.dynamic_linker {
+        return path.clone();
+    }
+    let flags: Vec<u32> = link.objects.iter().map(|o| o.flags).collect();
+    link.arch
+        .interpreter_for_flags(link.arch.output_flags(&flags))
+        .to_string()
 }

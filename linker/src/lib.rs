@@ -1,5 +1,5 @@
 //! tether's linker: turns ELF relocatable objects, archives and shared libraries into
-//! shared libraries and executables for x86-64 and ARM32 (EABI).
+//! shared libraries and programs (PIE, fixed-address, static, static-pie) for x86-64 and ARM32 (EABI).
 //!
 //! A link runs these phases ([`link::run`]), each in its own module:
 //! 1. [`options`]: the GNU ld command line; [`inputs`]: find (`-l`, [`search`], [`script`])
@@ -7,9 +7,10 @@
 //! 2. [`resolve`]: read objects ([`object_file`]) and shared libraries ([`shared_file`]) in
 //!    order, extract archive members, drop duplicate COMDAT groups, and pick one definition
 //!    per name in the flat [`symbols`] table; [`versions`] applies version scripts.
-//! 3. [`scan`]: classify every relocation through the target ([`arch`]) and collect what it
-//!    needs: GOT and PLT entries ([`got_plt`]), dynamic relocations; [`unwind`] marks FDEs of
-//!    discarded code.
+//! 3. [`scan`]: classify every relocation through the target ([`arch`]) and store what the
+//!    decision table ([`decide`]) makes of it, keyed on the output kind and the symbol's
+//!    class: its value, GOT and PLT entries ([`got_plt`]), copies of imported data
+//!    ([`copies`]), dynamic relocations, relaxations; [`unwind`] marks FDEs of discarded code.
 //! 4. [`dynamic`]: plan `.dynsym`, `.dynstr`, versions, hash tables ([`hash`]) and `.dynamic`;
 //!    [`symtab`]: plan `.symtab`.
 //! 5. [`layout`]: output sections, segments, addresses.
@@ -19,7 +20,10 @@
 
 pub mod arch;
 pub mod build_id;
+pub mod copies;
+pub mod decide;
 pub mod dynamic;
+pub mod dynamic_list;
 pub mod eh_frame;
 pub mod eh_frame_hdr;
 pub mod error;

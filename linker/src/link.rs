@@ -2,6 +2,7 @@
 //! relocation's target, and the driver that runs the phases in order.
 
 use crate::arch::Arch;
+use crate::decide::OutputKind;
 use crate::error::{sym_name, LinkError, Result};
 use crate::got_plt::{Got, Plt, Target};
 use crate::object_file::{ObjectFile, SymPlace};
@@ -10,6 +11,7 @@ use crate::resolve::{is_function_type, Resolved};
 use crate::shared_file::SharedFile;
 use crate::symbols::{start_stop_section, Def, LinkerSymbol, SymbolId, SymbolTable};
 use object::elf;
+use std::collections::HashSet;
 
 pub struct Link<'d> {
     pub opts: &'d Options,
@@ -26,6 +28,17 @@ pub struct Link<'d> {
     pub thunks: crate::thunks::Thunks,
     /// Named version nodes from `--version-script`, in version-index order from 2.
     pub version_nodes: Vec<crate::versions::Node>,
+    /// What the link produces.
+    pub kind: OutputKind,
+    /// Names the linked shared libraries import (a program exports its definitions of them).
+    pub dso_imports: HashSet<&'d [u8]>,
+    /// Copies of imported data in the program ([`crate::decide::SymbolNeed::Copy`]).
+    pub copies: crate::copies::Copies,
+    /// Imported functions whose PLT entry is their address (by symbol id).
+    pub canonical_plt: Vec<bool>,
+    /// Glob patterns of symbols a program exports (`--export-dynamic-symbol`,
+    /// `--dynamic-list`).
+    pub export_patterns: Vec<String>,
 }
 
 /// What the core needs to know about the symbol a relocation refers to.
@@ -44,7 +57,19 @@ pub struct TargetInfo<'d> {
 
 impl<'d> Link<'d> {
     pub fn new(opts: &'d Options, r: Resolved<'d>) -> Link<'d> {
+        let kind = output_kind(opts, !r.dsos.is_empty());
+        let dso_imports = r
+            .dsos
+            .iter()
+            .flat_map(|d| d.undefined.iter().copied())
+            .collect();
+        let symbols = r.symtab.len();
         Link {
+            kind,
+            dso_imports,
+            copies: Default::default(),
+            canonical_plt: vec![false; symbols],
+            export_patterns: opts.export_dynamic_symbols.clone(),
             opts,
             arch: r.arch,
             objects: r.objects,
@@ -86,7 +111,13 @@ impl<'d> Link<'d> {
                     && matches!(s.def, Def::Regular { .. })
                     && self.global_binds_locally(id)
             }
-            Target::Local { .. } => false,
+            Target::Local { file, sym } => {
+                file != u32::MAX
+                    && self.objects[file as usize]
+                        .symbols
+                        .get(sym as usize)
+                        .is_some_and(|s| s.ty == elf::STT_GNU_IFUNC.0)
+            }
         }
     }
 
@@ -94,18 +125,20 @@ impl<'d> Link<'d> {
     pub fn global_binds_locally(&self, id: SymbolId) -> bool {
         let s = self.symtab.get(id);
         match s.def {
-            Def::Undefined => s.visibility != elf::STV_DEFAULT.0,
+            Def::Undefined => s.visibility != elf::STV_DEFAULT.0 || !self.kind.imports(),
             Def::Shared { .. } => false,
             Def::Linker(_) => true,
             // An exported IFUNC is reached through the dynamic symbol table, where the loader
             // calls its resolver; hidden ones get IRELATIVE slots (`is_local_ifunc`).
             Def::Regular { .. }
-                if s.ty == elf::STT_GNU_IFUNC.0 && s.visibility == elf::STV_DEFAULT.0 =>
+                if s.ty == elf::STT_GNU_IFUNC.0
+                    && s.visibility == elf::STV_DEFAULT.0
+                    && self.kind == OutputKind::Shared =>
             {
                 false
             }
             Def::Regular { .. } | Def::Common { .. } => {
-                !self.opts.shared
+                self.kind.is_program()
                     || s.visibility != elf::STV_DEFAULT.0
                     || s.forced_local
                     || self.opts.bsymbolic
@@ -128,17 +161,18 @@ impl<'d> Link<'d> {
                     }
                     _ => false,
                 };
+                let binds_locally = self.global_binds_locally(id);
                 TargetInfo {
                     target: Target::Global(id),
                     name: s.name,
-                    binds_locally: self.global_binds_locally(id),
+                    binds_locally,
                     is_function: is_function_type(s.ty)
                         || matches!(s.def, Def::Undefined | Def::Shared { .. })
                             && input.is_some_and(|i| is_function_type(i.ty)),
                     undefined,
                     undefined_weak: undefined && !s.strong_ref,
-                    absolute: absolute
-                        || (undefined && !s.strong_ref && s.visibility != elf::STV_DEFAULT.0),
+                    // An unresolved reference that binds here is 0 wherever the output loads.
+                    absolute: absolute || (undefined && binds_locally),
                 }
             }
             None => {
@@ -172,6 +206,43 @@ impl<'d> Link<'d> {
         }
     }
 
+    /// [`Link::target_info`] for a target already resolved (a GOT or PLT entry's).
+    pub fn target_info_of(&self, target: Target) -> TargetInfo<'d> {
+        match target {
+            Target::Local { file, sym } if file != u32::MAX => self.target_info(file as usize, sym),
+            Target::Local { .. } => TargetInfo {
+                target,
+                name: b"",
+                binds_locally: true,
+                is_function: false,
+                undefined: false,
+                undefined_weak: false,
+                absolute: false,
+            },
+            Target::Global(id) => {
+                let s = self.symtab.get(id);
+                let undefined = s.is_undefined();
+                let binds_locally = self.global_binds_locally(id);
+                let absolute = match s.def {
+                    Def::Regular { file, sym } => {
+                        self.objects[file as usize].symbols[sym as usize].place
+                            == SymPlace::Absolute
+                    }
+                    _ => undefined && binds_locally,
+                };
+                TargetInfo {
+                    target,
+                    name: s.name,
+                    binds_locally,
+                    is_function: is_function_type(s.ty),
+                    undefined,
+                    undefined_weak: undefined && !s.strong_ref,
+                    absolute,
+                }
+            }
+        }
+    }
+
     /// Defines the symbols the linker provides when some input refers to them.
     pub fn define_linker_symbols(&mut self) {
         for (name, which) in [
@@ -189,6 +260,20 @@ impl<'d> Link<'d> {
                     s.visibility = elf::STV_HIDDEN.0;
                     s.ty = elf::STT_OBJECT.0;
                 }
+            }
+        }
+        // The image and segment bounds crt files and libc refer to (GNU ld's default script
+        // PROVIDEs them); hidden, so a program never exports them by accident.
+        for id in 0..self.symtab.len() as SymbolId {
+            let s = self.symtab.get(id);
+            let Some(which) = LinkerSymbol::by_name(s.name) else {
+                continue;
+            };
+            if s.is_undefined() {
+                let s = self.symtab.get_mut(id);
+                s.def = Def::Linker(which);
+                s.visibility = elf::STV_HIDDEN.0;
+                s.ty = elf::STT_NOTYPE.0;
             }
         }
         // `__start_SEC`/`__stop_SEC` bracket a section whose name is a C identifier, so code
@@ -250,8 +335,9 @@ impl<'d> Link<'d> {
         let mut by_symbol: Vec<(SymbolId, Vec<&str>)> = Vec::new();
         for (id, place) in refs {
             let s = self.symtab.get(*id);
-            let must_resolve =
-                self.opts.no_undefined || !self.opts.shared || s.visibility != elf::STV_DEFAULT.0;
+            let must_resolve = self.opts.no_undefined
+                || self.kind.is_program()
+                || s.visibility != elf::STV_DEFAULT.0;
             if !must_resolve {
                 continue;
             }
@@ -274,13 +360,26 @@ impl<'d> Link<'d> {
     }
 }
 
-/// Runs a whole link as the command line describes; warnings go to stderr.
-pub fn run(opts: &Options) -> Result<()> {
-    if !opts.shared {
-        return Err(LinkError::Usage(
-            "only shared libraries (-shared) are supported so far; link executables with another linker".into(),
-        ));
+/// The kind of output the options ask for, given whether shared libraries take part: a
+/// program without any is static unless it is position-independent, as with GNU ld.
+pub fn output_kind(opts: &Options, has_dsos: bool) -> OutputKind {
+    if opts.shared {
+        OutputKind::Shared
+    } else if opts.pie && opts.no_dynamic_linker {
+        OutputKind::StaticPie
+    } else if opts.pie {
+        OutputKind::Pie
+    } else if has_dsos {
+        OutputKind::Exec
+    } else {
+        OutputKind::Static
     }
+}
+
+/// Runs a whole link as the command line describes; warnings go to stderr. The passes, in
+/// order: read and resolve, scan (one decision per relocation), allocate what the decisions
+/// need, plan the dynamic tables, lay out (growing thunks until addresses settle), write.
+pub fn run(opts: &Options) -> Result<()> {
     let files = crate::inputs::collect(opts)?;
     let resolved = crate::resolve::resolve(&files)?;
     // An object whose .note.GNU-stack is executable asks for an executable stack, as if
@@ -288,20 +387,34 @@ pub fn run(opts: &Options) -> Result<()> {
     let mut effective = opts.clone();
     effective.exec_stack |= resolved.objects.iter().any(|o| o.wants_exec_stack);
     let mut link = Link::new(&effective, resolved);
+    for path in &opts.dynamic_list {
+        link.export_patterns
+            .extend(crate::dynamic_list::read(path)?);
+    }
     link.define_linker_symbols();
     link.apply_exclude_libs();
     crate::versions::apply_version_scripts(&mut link)?;
     link.dead_fdes = crate::unwind::find_dead_fdes(&link);
-
-    let flags: Vec<u32> = link.objects.iter().map(|o| o.flags).collect();
-    if let Err((index, why)) = link.arch.check_input_flags(&flags) {
-        return Err(LinkError::Other(format!(
-            "{}: {why}",
-            link.objects[index].name
-        )));
-    }
+    check_input_flags(&link)?;
     let scan = crate::scan::scan(&link);
-    let mut errors = scan.errors;
+    report_scan(&link, &scan)?;
+    allocate(&mut link, &scan);
+    let plan = crate::dynamic::plan(&link, scan.dynamic_words, scan.textrel)?;
+    let layout = lay_out(&mut link, &plan, &scan.actions)?;
+    let image = crate::write::write_image(&link, &plan, &layout, &scan.actions)?;
+    crate::write::write_atomically(&opts.output, &image)
+}
+
+fn check_input_flags(link: &Link) -> Result<()> {
+    let flags: Vec<u32> = link.objects.iter().map(|o| o.flags).collect();
+    link.arch
+        .check_input_flags(&flags)
+        .map_err(|(index, why)| LinkError::Other(format!("{}: {why}", link.objects[index].name)))
+}
+
+/// Fails on the scan's errors and undefined symbols; prints its warnings.
+fn report_scan(link: &Link, scan: &crate::scan::ScanResult) -> Result<()> {
+    let mut errors = scan.errors.clone();
     errors.extend(link.undefined_errors(&scan.undefined));
     if !errors.is_empty() {
         return Err(LinkError::Many(errors));
@@ -310,37 +423,65 @@ pub fn run(opts: &Options) -> Result<()> {
         eprintln!("ld.tether: warning: {w}");
     }
     if scan.textrel {
-        eprintln!("ld.tether: warning: creating DT_TEXTREL in a shared object");
+        let what = if link.kind.is_program() {
+            "PIE"
+        } else {
+            "a shared object"
+        };
+        eprintln!("ld.tether: warning: creating DT_TEXTREL in {what}");
     }
+    Ok(())
+}
+
+/// Creates the GOT and PLT entries, copies and canonical PLT addresses the scan asked for,
+/// each GOT entry with the fill its symbol's class decides.
+fn allocate(link: &mut Link, scan: &crate::scan::ScanResult) {
     for &(kind, target) in &scan.got {
-        link.got.add(kind, target);
+        let class = crate::scan::sym_class(link, &link.target_info_of(target));
+        let out = link.kind;
+        link.got
+            .add(kind, target, || crate::decide::got_fill(out, kind, class));
     }
-    for &id in &scan.plt {
-        link.plt.add(id);
+    for &target in &scan.plt {
+        link.plt.add(target);
     }
+    for &id in &scan.canonical_plt {
+        link.canonical_plt[id as usize] = true;
+    }
+    link.copies = crate::copies::plan(link, &scan.copies);
     link.plt.header_needed = scan.tlsdesc_trampoline;
-    let irelative_in_plt = link.arch.irelative_in_plt_relocs();
-    let local_ifunc: Vec<bool> = (0..link.symtab.len() as SymbolId)
-        .map(|id| !irelative_in_plt && link.is_local_ifunc(Target::Global(id)))
+    // Without a loader, every PLT slot is an IFUNC's, relocated with the other IRELATIVEs.
+    let irelative_in_plt = link.arch.irelative_in_plt_relocs() && link.kind.imports();
+    let ifuncs: HashSet<Target> = link
+        .plt
+        .symbols
+        .iter()
+        .copied()
+        .filter(|&t| link.is_local_ifunc(t))
         .collect();
-    link.plt.move_to_end(|id| local_ifunc[id as usize]);
-    let plan = crate::dynamic::plan(&link, &scan.dyn_sites, scan.textrel)?;
-    let mut layout = crate::layout::layout(&link, &plan)?;
-    // Thunks depend on addresses and move addresses: lay out again until no branch needs a
-    // new one (the set only grows, so this terminates; in practice one or two rounds).
+    link.plt
+        .move_to_end(|t| !irelative_in_plt && ifuncs.contains(&t));
+}
+
+/// Lays out the output; thunks depend on addresses and move addresses, so lay out again
+/// until no branch needs a new one (the set only grows, so this ends; in practice one or two
+/// rounds).
+fn lay_out(
+    link: &mut Link,
+    plan: &crate::dynamic::DynPlan,
+    actions: &[Vec<Vec<crate::scan::RelocAction>>],
+) -> Result<crate::layout::Layout> {
+    let mut layout = crate::layout::layout(link, plan)?;
     let mut thunks = std::mem::take(&mut link.thunks);
     let mut rounds = 0;
-    while crate::thunks::grow(&link, &layout, &mut thunks) {
+    while crate::thunks::grow(link, &layout, actions, &mut thunks) {
         rounds += 1;
         if rounds > 32 {
-            return Err(crate::error::LinkError::Other(
-                "thunk placement does not converge".into(),
-            ));
+            return Err(LinkError::Other("thunk placement does not converge".into()));
         }
         link.thunks = thunks.clone();
-        layout = crate::layout::layout(&link, &plan)?;
+        layout = crate::layout::layout(link, plan)?;
     }
     link.thunks = thunks;
-    let image = crate::write::write_image(&link, &plan, &layout, &scan.dyn_sites)?;
-    crate::write::write_atomically(&opts.output, &image)
+    Ok(layout)
 }

@@ -61,6 +61,31 @@ pub struct Options {
     pub exec_stack: bool,
     pub nodelete: bool,
     pub emulation: Option<String>,
+    /// `-pie`: a position-independent executable.
+    pub pie: bool,
+    /// `-static` given as an option (besides its `-Bstatic` meaning for later inputs).
+    pub static_link: bool,
+    /// `--no-dynamic-linker`: a program that relocates itself (static-pie).
+    pub no_dynamic_linker: bool,
+    /// `-e`/`--entry`: a symbol name or an address.
+    pub entry: Option<String>,
+    /// `--dynamic-linker`/`-I`: PT_INTERP of a dynamic program.
+    pub dynamic_linker: Option<String>,
+    /// `-E`/`--export-dynamic`: a program exports every global symbol it defines.
+    pub export_dynamic: bool,
+    /// `--export-dynamic-symbol`: names (glob patterns) a program exports.
+    pub export_dynamic_symbols: Vec<String>,
+    /// `--dynamic-list` files: symbols a program exports (or a library keeps preemptible).
+    pub dynamic_list: Vec<PathBuf>,
+    /// `-Ttext-segment`/`--image-base`: the first address of a fixed-address program.
+    pub image_base: Option<u64>,
+    /// `-z separate-code` (the default): code gets pages of its own, apart from headers and
+    /// read-only data.
+    pub separate_code: bool,
+    /// `-z nocopyreloc`: refuse copy relocations.
+    pub copyreloc: bool,
+    /// `--relax` (the default) / `--no-relax`: rewrite TLS and GOT accesses in programs.
+    pub relax: bool,
 }
 
 /// Single-dash spellings of long options that GNU ld accepts.
@@ -104,6 +129,14 @@ const SINGLE_DASH_LONG: &[&str] = &[
     "dy",
     "gc-sections",
     "no-gc-sections",
+    "entry",
+    "relax",
+    "no-relax",
+    "no-dynamic-linker",
+    "export-dynamic-symbol",
+    "dynamic-list",
+    "image-base",
+    "Ttext-segment",
     "fatal-warnings",
     "warn-common",
     "as-needed",
@@ -239,22 +272,57 @@ fn command() -> Command {
                 .short('O')
                 .long(None),
         )
-        .arg(value("dynamic-linker", "Set PT_INTERP").short('I'))
+        .arg(value("dynamic-linker", "Set PT_INTERP of a dynamic program").short('I'))
+        .arg(flag(
+            "no-dynamic-linker",
+            "A program without PT_INTERP that relocates itself (static-pie)",
+        ))
+        .arg(
+            value(
+                "entry",
+                "Entry point: a symbol or an address (default _start)",
+            )
+            .short('e'),
+        )
         .arg(
             flag(
                 "export-dynamic",
-                "Accepted (shared libraries export every default-visibility symbol)",
+                "A program exports every global symbol it defines",
             )
             .short('E'),
         )
+        .arg(value(
+            "export-dynamic-symbol",
+            "A program exports the symbols matching this glob",
+        ))
+        .arg(value(
+            "dynamic-list",
+            "A file listing symbols a program exports ({ sym; ... };)",
+        ))
+        .arg(value(
+            "image-base",
+            "First address of a fixed-address program",
+        ))
+        .arg(value("Ttext-segment", "Same as --image-base"))
         // arm-linux-gnueabihf-gcc passes -X (GNU ld: discard temporary local symbols).
         .arg(flag("discard-locals", "Accepted, ignored").short('X'))
         .arg(flag("gc-sections", "Accepted, ignored"))
         .arg(flag("no-gc-sections", "Accepted, ignored"))
         .arg(flag("fatal-warnings", "Accepted, ignored"))
         .arg(flag("warn-common", "Accepted, ignored"))
-        .arg(flag("pie", "Not supported yet"))
-        .arg(flag("no-pie", "Accepted, ignored"))
+        .arg(flag(
+            "relax",
+            "Rewrite TLS and GOT accesses where the output allows (default)",
+        ))
+        .arg(flag(
+            "no-relax",
+            "Keep every TLS and GOT access as the compiler wrote it",
+        ))
+        .arg(flag("pie", "A position-independent executable").alias("pic-executable"))
+        .arg(flag(
+            "no-pie",
+            "A fixed-address executable (the default without -pie)",
+        ))
         .arg(
             flag("version", "Print the version and exit")
                 .short('v')
@@ -394,6 +462,8 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
     let mut text = false;
     let mut exec_stack = false;
     let mut nodelete = false;
+    let mut separate_code = true;
+    let mut copyreloc = true;
     for z in strings(m, "z") {
         match z.as_str() {
             "relro" => relro = true,
@@ -407,8 +477,12 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
             "noexecstack" => exec_stack = false,
             "execstack" => exec_stack = true,
             "nodelete" => nodelete = true,
+            "separate-code" => separate_code = true,
+            "noseparate-code" => separate_code = false,
+            "nocopyreloc" => copyreloc = false,
+            "copyreloc" => copyreloc = true,
             // Layout tuning that does not change what tether produces.
-            "separate-code" | "noseparate-code" | "combreloc" | "nocombreloc" | "nocopyreloc" => {}
+            "combreloc" | "nocombreloc" => {}
             s if s.starts_with("max-page-size=") || s.starts_with("common-page-size=") => {}
             other => return Err(LinkError::Usage(format!("unknown -z keyword: {other}"))),
         }
@@ -438,11 +512,13 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
             other => Some(other),
         },
     };
-    if present(m, "pie") {
-        return Err(LinkError::Usage(
-            "-pie: position-independent executables are not supported yet".into(),
-        ));
-    }
+    let image_base = match last_of(m, &["image-base", "Ttext-segment"]) {
+        None => None,
+        Some(v) => Some(
+            parse_address(&v)
+                .ok_or_else(|| LinkError::Usage(format!("--image-base: invalid address: {v}")))?,
+        ),
+    };
     let emulation = last(m, "m");
     if let Some(e) = &emulation {
         if !matches!(
@@ -494,7 +570,54 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         exec_stack,
         nodelete,
         emulation,
+        pie: last_wins(m, "pie", "no-pie"),
+        static_link: present(m, "static"),
+        no_dynamic_linker: present(m, "no-dynamic-linker"),
+        entry: last(m, "entry"),
+        dynamic_linker: last(m, "dynamic-linker"),
+        export_dynamic: present(m, "export-dynamic"),
+        export_dynamic_symbols: strings(m, "export-dynamic-symbol"),
+        dynamic_list: strings(m, "dynamic-list")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
+        image_base,
+        separate_code,
+        copyreloc,
+        relax: !last_wins(m, "no-relax", "relax"),
     })
+}
+
+/// Whether flag `on` was given after the last `off` (GNU ld: the last of a pair wins).
+fn last_wins(m: &ArgMatches, on: &str, off: &str) -> bool {
+    let last_index = |id: &str| m.indices_of(id).and_then(|it| it.max());
+    match (last_index(on), last_index(off)) {
+        (Some(a), Some(b)) => a > b,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// The value of whichever of `ids` came last on the command line.
+fn last_of(m: &ArgMatches, ids: &[&str]) -> Option<String> {
+    ids.iter()
+        .filter_map(|id| {
+            let index = m.indices_of(id)?.max()?;
+            Some((index, last(m, id)?))
+        })
+        .max_by_key(|(i, _)| *i)
+        .map(|(_, v)| v)
+}
+
+/// A number as GNU ld writes addresses: hex with or without `0x`, or decimal with `0x`-less
+/// digits only when they are not hex (GNU ld reads `-Ttext-segment=400000` as hex).
+pub fn parse_address(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let digits = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    u64::from_str_radix(digits, 16).ok()
 }
 
 #[cfg(test)]

@@ -2,14 +2,15 @@
 //! expression asks for, let the target encode it, and record the dynamic relocations a
 //! shared library needs. Run per output section, in parallel.
 
-use crate::arch::{Encoding, RelExpr, SymbolFacts};
+use crate::arch::{RelExpr, SymbolFacts, TlsRelaxTo};
+use crate::decide::{DynWord, GotFill, Rewrite};
 use crate::error::sym_name;
 use crate::got_plt::{GotKind, Target};
 use crate::layout::{Layout, Synth};
 use crate::link::{Link, TargetInfo};
 use crate::object_file::SymPlace;
-use crate::scan::{relaxes, TLS_LD_TARGET};
-use crate::symbols::{Def, LinkerSymbol};
+use crate::scan::{RelocAction, TLS_LD_TARGET};
+use crate::symbols::Def;
 use object::elf;
 
 /// A dynamic relocation of the output, before it is encoded as REL or RELA.
@@ -22,7 +23,8 @@ pub struct DynReloc {
     pub addend: i64,
 }
 
-/// The address of a relocation target (0 for undefined and imported symbols).
+/// The address of a relocation target (0 for undefined and imported symbols, but for an
+/// imported symbol the program copied or whose PLT entry is its canonical address).
 pub fn target_address(link: &Link, layout: &Layout, target: Target) -> u64 {
     match target {
         Target::Global(id) => {
@@ -35,18 +37,17 @@ pub fn target_address(link: &Link, layout: &Layout, target: Target) -> u64 {
                     .find(|(c, _)| *c == id)
                     .map(|(_, a)| *a)
                     .unwrap_or(0),
-                Def::Linker(LinkerSymbol::Dynamic) => layout.addr_of(Synth::Dynamic),
-                Def::Linker(LinkerSymbol::GlobalOffsetTable) => layout.addr_of(Synth::GotPlt),
-                Def::Linker(which @ (LinkerSymbol::SectionStart | LinkerSymbol::SectionStop)) => {
-                    let section =
-                        crate::symbols::start_stop_section(s.name).and_then(|n| layout.by_name(n));
-                    match (section, which) {
-                        (Some(sec), LinkerSymbol::SectionStart) => sec.addr,
-                        (Some(sec), _) => sec.addr + sec.size,
-                        (None, _) => 0,
+                Def::Linker(which) => layout.linker_symbol(link, which, s.name),
+                Def::Shared { .. } => {
+                    if let Some(slot) = link.copies.slot(id) {
+                        layout.addr_of(Synth::DynBss) + slot.offset
+                    } else if link.canonical_plt[id as usize] {
+                        plt_entry(link, layout, target).unwrap_or(0)
+                    } else {
+                        0
                     }
                 }
-                Def::Shared { .. } | Def::Undefined => 0,
+                Def::Undefined => 0,
             }
         }
         Target::Local { file, sym } => {
@@ -82,29 +83,36 @@ fn got_entry_addr(link: &Link, layout: &Layout, kind: GotKind, target: Target) -
         .map(|w| layout.addr_of(Synth::Got) + w * word)
 }
 
-/// Where a branch (a [`RelExpr::Plt`] or [`RelExpr::PltGotOffset`] relocation) goes before
-/// any thunk: the symbol's PLT entry when it has one (it may be preempted, or it is a local
-/// IFUNC), else the symbol.
-pub fn branch_dest(link: &Link, layout: &Layout, target: Target, binds_locally: bool) -> u64 {
-    let s = target_address(link, layout, target);
-    match target {
-        Target::Global(id) if !binds_locally || link.is_local_ifunc(target) => {
-            match link.plt.index_of(id) {
-                Some(n) => {
-                    let pl = link.arch.plt_layout();
-                    layout.addr_of(Synth::Plt) + pl.header_size + pl.entry_size * n as u64
-                }
-                None => s,
-            }
-        }
-        _ => s,
+/// The address of `target`'s PLT entry, if it has one.
+pub fn plt_entry(link: &Link, layout: &Layout, target: Target) -> Option<u64> {
+    let n = link.plt.index_of(target)?;
+    let pl = link.arch.plt_layout();
+    Some(layout.addr_of(Synth::Plt) + pl.header_size + pl.entry_size * n as u64)
+}
+
+/// Where a branch or address goes before any thunk: the PLT entry when the scan decided the
+/// relocation goes through it, else the symbol.
+pub fn branch_dest(link: &Link, layout: &Layout, target: Target, via_plt: bool) -> u64 {
+    match via_plt.then(|| plt_entry(link, layout, target)).flatten() {
+        Some(entry) => entry,
+        None => target_address(link, layout, target),
     }
 }
 
-/// Copies one input section into `out` (at address `addr`) and applies its relocations;
-/// `dynsym` maps symbol ids to `.dynsym` indices.
+/// What relocating a section needs from the link as a whole.
+#[derive(Clone, Copy)]
+pub struct RelocContext<'a, 'd> {
+    pub link: &'a Link<'d>,
+    pub layout: &'a Layout,
+    /// `.dynsym` index by symbol id.
+    pub dynsym: &'a [u32],
+    pub actions: &'a [Vec<Vec<RelocAction>>],
+}
+
+/// Copies one input section into `out` (at address `addr`) and applies the actions the scan
+/// decided for its relocations.
 pub fn relocate_section(
-    (link, layout, dynsym): (&Link, &Layout, &[u32]),
+    cx: RelocContext,
     file: usize,
     sec: usize,
     out: &mut [u8],
@@ -112,221 +120,225 @@ pub fn relocate_section(
     dynrel: &mut Vec<DynReloc>,
     errors: &mut Vec<String>,
 ) {
+    let link = cx.link;
     let obj = &link.objects[file];
     let section = &obj.sections[sec];
     out[..section.data.len()].copy_from_slice(section.data);
-    let dead = link.dead_fdes(file, sec);
-    crate::unwind::fold(out, dead);
-    let arch = link.arch;
-    let types = arch.dyn_reloc_types();
-    let word = arch.class().word_size() as u8;
-    let alloc = section.is_alloc();
-    let got_org = layout.addr_of(Synth::GotPlt);
-    let (tls_start, tp_to_block) = layout
-        .tls
-        .map(|(s, e, a)| (s, arch.tls_block_offset(e - s, a)))
-        .unwrap_or((0, 0));
-    for r in &section.relocs {
-        if crate::unwind::is_dead(dead, r.offset) {
+    crate::unwind::fold(out, link.dead_fdes(file, sec));
+    let Some(actions) = cx.actions.get(file).and_then(|a| a.get(sec)) else {
+        return;
+    };
+    for (ri, (r, action)) in section.relocs.iter().zip(actions).enumerate() {
+        if action.is_none() {
             continue;
         }
-        let Some(mut howto) = arch.classify(r.r_type) else {
-            continue;
-        };
-        let info: TargetInfo = link.target_info(file, r.sym);
-        let offset = r.offset as usize;
-        let p = addr + r.offset;
-        let a = r.addend;
-        let s = target_address(link, layout, info.target);
+        let info = link.target_info(file, r.sym);
         let context = |what: &str| {
             format!(
                 "{}:({}+{:#x}): relocation {} against `{}': {what}",
                 obj.name,
                 sym_name(section.name),
                 r.offset,
-                arch.reloc_name(r.r_type).unwrap_or("?"),
+                link.arch.reloc_name(r.r_type).unwrap_or("?"),
                 sym_name(info.name)
             )
         };
-        let got = |kind: GotKind| -> Option<u64> {
-            let target = if kind == GotKind::TlsLd {
-                TLS_LD_TARGET
-            } else {
-                info.target
-            };
-            got_entry_addr(link, layout, kind, target)
+        if let Err(e) = rewrite(link, r, section.relocs.get(ri + 1), action, out) {
+            errors.push(context(&e));
+            continue;
+        }
+        if action.howto.expr == RelExpr::None {
+            continue;
+        }
+        let p = addr + action.offset;
+        let value = match evaluate(cx, &info, action, r.r_type, p) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(context(&e));
+                continue;
+            }
         };
-        let sa = s.wrapping_add(a as u64);
-        let value: u64 = match howto.expr {
-            RelExpr::None => continue,
-            RelExpr::Absolute => {
-                if alloc
-                    && link.opts.shared
-                    && !info.absolute
-                    && howto.field.size == word
-                    && howto.field.encoding == Encoding::Data
-                {
-                    let sym = match info.target {
-                        Target::Global(id) if !info.binds_locally => dynsym_of(dynsym, id),
-                        _ => None,
-                    };
-                    match sym {
-                        Some(index) => {
-                            dynrel.push(DynReloc {
-                                offset: p,
-                                r_type: types.absolute_word,
-                                sym: index,
-                                addend: a,
-                            });
-                            // REL targets read the addend from the place.
-                            a as u64
-                        }
-                        None => {
-                            let r_type = if link.is_local_ifunc(info.target) {
-                                types.irelative
-                            } else {
-                                types.relative
-                            };
-                            dynrel.push(DynReloc {
-                                offset: p,
-                                r_type,
-                                sym: 0,
-                                addend: sa as i64,
-                            });
-                            sa
-                        }
-                    }
-                } else {
-                    sa
-                }
-            }
-            // A local IFUNC's address is its PLT entry.
-            RelExpr::PcRelative if link.is_local_ifunc(info.target) => {
-                branch_dest(link, layout, info.target, info.binds_locally)
-                    .wrapping_add(a as u64)
-                    .wrapping_sub(p)
-            }
-            RelExpr::PcRelative => sa.wrapping_sub(p),
-            RelExpr::Plt => {
-                let mut dest = branch_dest(link, layout, info.target, info.binds_locally);
-                let facts = SymbolFacts {
-                    binds_locally: info.binds_locally,
-                    is_function: info.is_function,
-                    undefined_weak: info.undefined_weak,
-                };
-                if let Some(spec) = arch.needs_thunk(r.r_type, p, dest, facts) {
-                    match link
-                        .thunks
-                        .addr(layout, p, spec, info.target, info.binds_locally)
-                    {
-                        Some(thunk) => dest = thunk,
-                        None => {
-                            errors.push(context("internal error: no thunk for this branch"));
-                            continue;
-                        }
-                    }
-                }
-                dest.wrapping_add(a as u64).wrapping_sub(p)
-            }
-            RelExpr::TlsDescCall => match arch.tlsdesc_trampoline() {
-                Some(offset) if link.plt.has_section() => layout
-                    .addr_of(Synth::Plt)
-                    .wrapping_add(offset)
-                    .wrapping_add(a as u64)
-                    .wrapping_sub(p),
-                _ => {
-                    errors.push(context("internal error: no TLS descriptor trampoline"));
-                    continue;
-                }
-            },
-            RelExpr::PltGotOffset => branch_dest(link, layout, info.target, info.binds_locally)
-                .wrapping_add(a as u64)
-                .wrapping_sub(got_org),
-            RelExpr::GotPcRelative => match got(GotKind::Address) {
-                Some(g) => g.wrapping_add(a as u64).wrapping_sub(p),
-                None => {
-                    errors.push(context("internal error: no GOT entry"));
-                    continue;
-                }
-            },
-            RelExpr::GotPcRelativeRelaxable => {
-                if relaxes(link, &info, r.r_type, section.data, offset) {
-                    match arch.relax_got_load(r.r_type, out, offset) {
-                        Some(h) => {
-                            howto = h;
-                            sa.wrapping_sub(p)
-                        }
-                        None => {
-                            errors.push(context("internal error: relaxation changed its mind"));
-                            continue;
-                        }
-                    }
-                } else {
-                    match got(GotKind::Address) {
-                        Some(g) => g.wrapping_add(a as u64).wrapping_sub(p),
-                        None => {
-                            errors.push(context("internal error: no GOT entry"));
-                            continue;
-                        }
-                    }
-                }
-            }
-            RelExpr::GotRelative => match got(GotKind::Address) {
-                Some(g) => g.wrapping_add(a as u64).wrapping_sub(got_org),
-                None => {
-                    errors.push(context("internal error: no GOT entry"));
-                    continue;
-                }
-            },
-            RelExpr::GotOffset => sa.wrapping_sub(got_org),
-            RelExpr::GotBasePcRelative => got_org.wrapping_add(a as u64).wrapping_sub(p),
-            RelExpr::Size => {
-                let size = match info.target {
-                    Target::Global(id) => link.symtab.get(id).size,
-                    Target::Local { file, sym } => link.objects[file as usize]
-                        .symbols
-                        .get(sym as usize)
-                        .map(|s| s.size)
-                        .unwrap_or(0),
-                };
-                size.wrapping_add(a as u64)
-            }
-            RelExpr::TlsGdPcRelative
-            | RelExpr::TlsLdPcRelative
-            | RelExpr::TlsIePcRelative
-            | RelExpr::TlsDescPcRelative => {
-                let kind = match howto.expr {
-                    RelExpr::TlsGdPcRelative => GotKind::TlsGd,
-                    RelExpr::TlsLdPcRelative => GotKind::TlsLd,
-                    RelExpr::TlsDescPcRelative => GotKind::TlsDesc,
-                    _ => GotKind::TlsIe,
-                };
-                match got(kind) {
-                    Some(g) => g.wrapping_add(a as u64).wrapping_sub(p),
-                    None => {
-                        errors.push(context("internal error: no TLS GOT entry"));
-                        continue;
-                    }
-                }
-            }
-            RelExpr::DtpOffset => sa.wrapping_sub(tls_start),
-            RelExpr::TpOffset => sa.wrapping_sub(tls_start).wrapping_add(tp_to_block as u64),
+        if let Some(d) = dynamic_word(cx, &info, action, p, value) {
+            dynrel.push(d);
+        }
+        let value = match action.dynamic {
+            // REL targets read the addend of a symbolic word from the place.
+            DynWord::Symbolic => action.addend as u64,
+            _ => value,
         };
-        let Some(site) = out.get_mut(offset..) else {
+        let Some(site) = out.get_mut(action.offset as usize..) else {
             errors.push(context("lies outside its section"));
             continue;
         };
-        if let Err(e) = arch.write_field(&howto, site, value as i64) {
+        if let Err(e) = link.arch.write_field(&action.howto, site, value as i64) {
             errors.push(context(&e.to_string()));
         }
     }
+}
+
+/// Performs the instruction rewrite the scan decided on.
+fn rewrite(
+    link: &Link,
+    r: &crate::object_file::Reloc,
+    next: Option<&crate::object_file::Reloc>,
+    action: &RelocAction,
+    out: &mut [u8],
+) -> Result<(), String> {
+    let to = match action.rewrite {
+        Rewrite::None => return Ok(()),
+        Rewrite::GotToPcRelative => {
+            return match link.arch.relax_got_load(r.r_type, out, r.offset as usize) {
+                Some(_) => Ok(()),
+                None => Err("internal error: relaxation changed its mind".into()),
+            };
+        }
+        Rewrite::TlsToInitialExec => TlsRelaxTo::InitialExec,
+        Rewrite::TlsToLocalExec => TlsRelaxTo::LocalExec,
+    };
+    let next = next.map(|n| (n.r_type, n.offset));
+    match link
+        .arch
+        .relax_tls(r.r_type, to, out, r.offset, r.addend, next)
+    {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(e)) => Err(e),
+        None => Err("internal error: TLS relaxation changed its mind".into()),
+    }
+}
+
+/// The value of the action's expression at place `p`.
+fn evaluate(
+    cx: RelocContext,
+    info: &TargetInfo,
+    action: &RelocAction,
+    r_type: u32,
+    p: u64,
+) -> Result<u64, String> {
+    let (link, layout) = (cx.link, cx.layout);
+    let arch = link.arch;
+    let a = action.addend as u64;
+    let s = branch_dest(link, layout, info.target, action.via_plt);
+    let sa = s.wrapping_add(a);
+    let got_org = layout.addr_of(Synth::GotPlt);
+    let got = |kind: GotKind| -> Result<u64, String> {
+        let target = if kind == GotKind::TlsLd {
+            TLS_LD_TARGET
+        } else {
+            info.target
+        };
+        got_entry_addr(link, layout, kind, target)
+            .ok_or_else(|| "internal error: no GOT entry".to_string())
+    };
+    let (tls_start, tp_to_block) = layout
+        .tls
+        .map(|(s, e, al)| (s, arch.tls_block_offset(e - s, al)))
+        .unwrap_or((0, 0));
+    Ok(match action.howto.expr {
+        RelExpr::None => 0,
+        RelExpr::Absolute => sa,
+        RelExpr::PcRelative => sa.wrapping_sub(p),
+        RelExpr::Plt => {
+            let dest = thunk_or(cx, info, action, r_type, p, s)?;
+            dest.wrapping_add(a).wrapping_sub(p)
+        }
+        RelExpr::TlsDescCall => match arch.tlsdesc_trampoline() {
+            Some(offset) if link.plt.has_section() => layout
+                .addr_of(Synth::Plt)
+                .wrapping_add(offset)
+                .wrapping_add(a)
+                .wrapping_sub(p),
+            _ => return Err("internal error: no TLS descriptor trampoline".into()),
+        },
+        RelExpr::PltGotOffset => sa.wrapping_sub(got_org),
+        RelExpr::GotPcRelative | RelExpr::GotPcRelativeRelaxable => {
+            got(GotKind::Address)?.wrapping_add(a).wrapping_sub(p)
+        }
+        RelExpr::GotRelative => got(GotKind::Address)?.wrapping_add(a).wrapping_sub(got_org),
+        RelExpr::GotOffset => sa.wrapping_sub(got_org),
+        RelExpr::GotBasePcRelative => got_org.wrapping_add(a).wrapping_sub(p),
+        RelExpr::Size => symbol_size(link, info.target).wrapping_add(a),
+        RelExpr::TlsGdPcRelative => got(GotKind::TlsGd)?.wrapping_add(a).wrapping_sub(p),
+        RelExpr::TlsLdPcRelative => got(GotKind::TlsLd)?.wrapping_add(a).wrapping_sub(p),
+        RelExpr::TlsIePcRelative => got(GotKind::TlsIe)?.wrapping_add(a).wrapping_sub(p),
+        RelExpr::TlsDescPcRelative => got(GotKind::TlsDesc)?.wrapping_add(a).wrapping_sub(p),
+        RelExpr::DtpOffset => sa.wrapping_sub(tls_start),
+        RelExpr::TpOffset => sa.wrapping_sub(tls_start).wrapping_add(tp_to_block as u64),
+    })
+}
+
+/// Where a call goes: its thunk when the target wants one between place and destination.
+fn thunk_or(
+    cx: RelocContext,
+    info: &TargetInfo,
+    action: &RelocAction,
+    r_type: u32,
+    p: u64,
+    dest: u64,
+) -> Result<u64, String> {
+    let link = cx.link;
+    let facts = SymbolFacts {
+        binds_locally: !action.via_plt,
+        is_function: info.is_function,
+        undefined_weak: info.undefined_weak,
+    };
+    match link.arch.needs_thunk(r_type, p, dest, facts) {
+        None => Ok(dest),
+        Some(spec) => link
+            .thunks
+            .addr(cx.layout, p, spec, info.target, action.via_plt)
+            .ok_or_else(|| "internal error: no thunk for this branch".to_string()),
+    }
+}
+
+fn symbol_size(link: &Link, target: Target) -> u64 {
+    match target {
+        Target::Global(id) => link.symtab.get(id).size,
+        Target::Local { file, sym } => link
+            .objects
+            .get(file as usize)
+            .and_then(|o| o.symbols.get(sym as usize))
+            .map(|s| s.size)
+            .unwrap_or(0),
+    }
+}
+
+/// The dynamic relocation a relocated word leaves, as the scan decided.
+fn dynamic_word(
+    cx: RelocContext,
+    info: &TargetInfo,
+    action: &RelocAction,
+    p: u64,
+    value: u64,
+) -> Option<DynReloc> {
+    let types = cx.link.arch.dyn_reloc_types();
+    let (r_type, sym, addend) = match action.dynamic {
+        DynWord::None => return None,
+        DynWord::Relative => (types.relative, 0, value as i64),
+        DynWord::IRelative => (types.irelative, 0, value as i64),
+        DynWord::Symbolic => {
+            let Target::Global(id) = info.target else {
+                return None;
+            };
+            (
+                types.absolute_word,
+                dynsym_of(cx.dynsym, id).unwrap_or(0),
+                action.addend,
+            )
+        }
+    };
+    Some(DynReloc {
+        offset: p,
+        r_type,
+        sym,
+        addend,
+    })
 }
 
 fn dynsym_of(dynsym: &[u32], id: crate::symbols::SymbolId) -> Option<u32> {
     dynsym.get(id as usize).copied().filter(|&i| i != 0)
 }
 
-/// Contents of `.got` and the dynamic relocations it needs.
+/// Contents of `.got` and the dynamic relocations it needs, as each entry's fill says.
 pub fn fill_got(
     link: &Link,
     layout: &Layout,
@@ -337,122 +349,71 @@ pub fn fill_got(
     let types = link.arch.dyn_reloc_types();
     let word = link.arch.got_entry_size();
     let base = layout.addr_of(Synth::Got);
-    let (tls_start, _) = layout.tls.map(|(s, e, _)| (s, e)).unwrap_or((0, 0));
+    let tls = layout.tls.unwrap_or((0, 0, 1));
+    let tp_to_block = link.arch.tls_block_offset(tls.1 - tls.0, tls.2) as u64;
     let mut put = |w: u64, value: u64| {
         let at = (w * word) as usize;
         out[at..at + word as usize].copy_from_slice(&value.to_le_bytes()[..word as usize]);
     };
     for e in &link.got.entries {
         let at = base + e.word * word;
-        let (local, dynsym) = match e.target {
-            Target::Global(id) => (
-                link.global_binds_locally(id),
-                dynsym_of(dynsym, id).unwrap_or(0),
-            ),
-            Target::Local { .. } => (true, 0),
+        let sym = match e.target {
+            Target::Global(id) => dynsym_of(dynsym, id).unwrap_or(0),
+            Target::Local { .. } => 0,
         };
         let s = target_address(link, layout, e.target);
-        match e.kind {
-            GotKind::Address => {
-                put(e.word, if local { s } else { 0 });
-                if local {
-                    if !crate::dynamic::target_is_absolute(link, e.target) {
-                        let r_type = if link.is_local_ifunc(e.target) {
-                            types.irelative
-                        } else {
-                            types.relative
-                        };
-                        dynrel.push(DynReloc {
-                            offset: at,
-                            r_type,
-                            sym: 0,
-                            addend: s as i64,
-                        });
-                    }
-                } else {
-                    dynrel.push(DynReloc {
-                        offset: at,
-                        r_type: types.glob_dat,
-                        sym: dynsym,
-                        addend: 0,
-                    });
+        let dtp = s.wrapping_sub(tls.0);
+        let mut reloc = |offset: u64, r_type: u32, sym: u32, addend: i64| {
+            dynrel.push(DynReloc {
+                offset,
+                r_type,
+                sym,
+                addend,
+            })
+        };
+        match (e.kind, e.fill) {
+            (GotKind::Address, GotFill::Constant) => put(e.word, s),
+            (GotKind::Address, GotFill::Relative) => {
+                put(e.word, s);
+                reloc(at, types.relative, 0, s as i64);
+            }
+            // REL targets read the resolver, the IRELATIVE's addend, from the slot.
+            (GotKind::Address, GotFill::IRelative) => {
+                put(e.word, s);
+                reloc(at, types.irelative, 0, s as i64);
+            }
+            (GotKind::Address, _) => reloc(at, types.glob_dat, sym, 0),
+            // The program's own block: module 1 at a fixed TP offset.
+            (GotKind::TlsGd, GotFill::Constant) => {
+                put(e.word, 1);
+                put(e.word + 1, dtp);
+            }
+            (GotKind::TlsLd, GotFill::Constant) => put(e.word, 1),
+            (GotKind::TlsIe, GotFill::Constant) => put(e.word, dtp.wrapping_add(tp_to_block)),
+            (GotKind::TlsGd, GotFill::LocalModule) => {
+                reloc(at, types.dtpmod, 0, 0);
+                put(e.word + 1, dtp);
+            }
+            (GotKind::TlsLd, _) => reloc(at, types.dtpmod, 0, 0),
+            (GotKind::TlsGd, _) => {
+                reloc(at, types.dtpmod, sym, 0);
+                reloc(at + word, types.dtpoff, sym, 0);
+            }
+            (GotKind::TlsIe, GotFill::LocalTls) => {
+                put(e.word, dtp);
+                reloc(at, types.tpoff, 0, dtp as i64);
+            }
+            (GotKind::TlsIe, _) => reloc(at, types.tpoff, sym, 0),
+            // Resolved by the loader at load time; a local symbol is its offset in this
+            // module's block, which a REL target (ARM: {argument, function}) reads from the
+            // first word.
+            (GotKind::TlsDesc, GotFill::LocalTls) => {
+                if !link.arch.dynamic_uses_rela() {
+                    put(e.word, dtp);
                 }
+                reloc(at, link.arch.tlsdesc_reloc().unwrap_or(0), 0, dtp as i64);
             }
-            GotKind::TlsGd => {
-                if local {
-                    dynrel.push(DynReloc {
-                        offset: at,
-                        r_type: types.dtpmod,
-                        sym: 0,
-                        addend: 0,
-                    });
-                    put(e.word + 1, s.wrapping_sub(tls_start));
-                } else {
-                    dynrel.push(DynReloc {
-                        offset: at,
-                        r_type: types.dtpmod,
-                        sym: dynsym,
-                        addend: 0,
-                    });
-                    dynrel.push(DynReloc {
-                        offset: at + word,
-                        r_type: types.dtpoff,
-                        sym: dynsym,
-                        addend: 0,
-                    });
-                }
-            }
-            GotKind::TlsLd => {
-                dynrel.push(DynReloc {
-                    offset: at,
-                    r_type: types.dtpmod,
-                    sym: 0,
-                    addend: 0,
-                });
-            }
-            GotKind::TlsDesc => {
-                // Eagerly resolved by the loader; a local symbol is its offset in our block,
-                // which a REL target (ARM: {argument, function}) reads from the first word.
-                let r_type = link.arch.tlsdesc_reloc().unwrap_or(0);
-                if local {
-                    let off = s.wrapping_sub(tls_start) as i64;
-                    if !link.arch.dynamic_uses_rela() {
-                        put(e.word, off as u64);
-                    }
-                    dynrel.push(DynReloc {
-                        offset: at,
-                        r_type,
-                        sym: 0,
-                        addend: off,
-                    });
-                } else {
-                    dynrel.push(DynReloc {
-                        offset: at,
-                        r_type,
-                        sym: dynsym,
-                        addend: 0,
-                    });
-                }
-            }
-            GotKind::TlsIe => {
-                if local {
-                    let off = s.wrapping_sub(tls_start) as i64;
-                    put(e.word, off as u64);
-                    dynrel.push(DynReloc {
-                        offset: at,
-                        r_type: types.tpoff,
-                        sym: 0,
-                        addend: off,
-                    });
-                } else {
-                    dynrel.push(DynReloc {
-                        offset: at,
-                        r_type: types.tpoff,
-                        sym: dynsym,
-                        addend: 0,
-                    });
-                }
-            }
+            (GotKind::TlsDesc, _) => reloc(at, link.arch.tlsdesc_reloc().unwrap_or(0), sym, 0),
         }
     }
 }

@@ -1,34 +1,61 @@
-//! The relocation scan: before layout, classify every relocation of every live section and
-//! decide what it needs (a GOT entry, a PLT entry, a dynamic relocation) or why it cannot be
-//! linked. Objects are scanned in parallel; results are merged in input order so the output
-//! does not depend on scheduling.
+//! The relocation scan: before layout, classify every relocation of every live section, ask
+//! the decision table ([`crate::decide`]) what becomes of it, and store the answer as a
+//! [`RelocAction`]. The scan also collects what the actions need (GOT and PLT entries, copies
+//! of imported data, canonical PLT addresses) and the errors. Objects are scanned in
+//! parallel; results are merged in input order so the output does not depend on scheduling.
 
-use crate::arch::{Encoding, RelExpr, RelocHowto};
+use crate::arch::{Encoding, RelExpr, RelocHowto, TlsRelaxTo};
+use crate::decide::{self, DynWord, Place, Relaxable, Rewrite, SymClass, SymbolNeed};
 use crate::error::sym_name;
 use crate::got_plt::{GotKind, Target};
-use crate::link::Link;
+use crate::link::{Link, TargetInfo};
+use crate::object_file::Reloc;
 use crate::symbols::SymbolId;
 use object::elf;
 use rayon::prelude::*;
 
-/// A place in an input section that needs a dynamic relocation (an absolute address word in
-/// a shared library).
-#[derive(Clone, Copy, Debug)]
-pub struct DynSite {
-    pub file: u32,
-    pub section: u32,
-    pub reloc: u32,
-    /// The symbol the loader must look up, or `None` for a RELATIVE relocation.
-    pub symbol: Option<SymbolId>,
+/// What relocation and writing do with one input relocation, decided by the scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelocAction {
+    /// The value to compute and the field it goes to (after any rewrite).
+    pub howto: RelocHowto,
+    /// S is the symbol's PLT entry.
+    pub via_plt: bool,
+    /// The dynamic relocation the word leaves for the loader.
+    pub dynamic: DynWord,
+    /// The instruction rewrite to perform before the field is written.
+    pub rewrite: Rewrite,
+    /// Where the field is in its section and the addend (a TLS rewrite may move both).
+    pub offset: u64,
+    pub addend: i64,
 }
+
+impl RelocAction {
+    /// Nothing to write (R_*_NONE, or a relocation a rewrite consumed).
+    pub fn is_none(&self) -> bool {
+        self.howto.expr == RelExpr::None && self.rewrite == Rewrite::None
+    }
+}
+
+const NOTHING: RelocHowto = RelocHowto {
+    expr: RelExpr::None,
+    field: crate::arch::Field::data(0, crate::arch::Range::Any),
+};
 
 #[derive(Default)]
 pub struct ScanResult {
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
+    /// Per object, per section: the action of each relocation (empty when not scanned).
+    pub actions: Vec<Vec<Vec<RelocAction>>>,
     pub got: Vec<(GotKind, Target)>,
-    pub plt: Vec<SymbolId>,
-    pub dyn_sites: Vec<DynSite>,
+    pub plt: Vec<Target>,
+    /// Imported functions whose program PLT entry is their address everywhere.
+    pub canonical_plt: Vec<SymbolId>,
+    /// Imported data the program keeps a copy of.
+    pub copies: Vec<SymbolId>,
+    /// Relocated words that leave a dynamic relocation.
+    pub dynamic_words: u64,
     /// Dynamic relocations land in a read-only section.
     pub textrel: bool,
     /// A TLS descriptor call needs the target's trampoline in PLT0.
@@ -52,9 +79,12 @@ pub fn scan(link: &Link) -> ScanResult {
     for r in per_file {
         all.errors.extend(r.errors);
         all.warnings.extend(r.warnings);
+        all.actions.extend(r.actions);
         all.got.extend(r.got);
         all.plt.extend(r.plt);
-        all.dyn_sites.extend(r.dyn_sites);
+        all.canonical_plt.extend(r.canonical_plt);
+        all.copies.extend(r.copies);
+        all.dynamic_words += r.dynamic_words;
         all.textrel |= r.textrel;
         all.tlsdesc_trampoline |= r.tlsdesc_trampoline;
         all.undefined.extend(r.undefined);
@@ -62,287 +92,441 @@ pub fn scan(link: &Link) -> ScanResult {
     all
 }
 
-/// Whether a GOT-indirect load at `offset` would be relaxed, asked on a scratch copy so the
-/// scan and the write make the same decision.
-pub fn would_relax(link: &Link, r_type: u32, data: &[u8], offset: usize) -> bool {
+/// The GOT-load relaxation the target would perform at `offset`, asked on a scratch copy so
+/// the bytes of the input stay untouched.
+pub fn got_load_relaxation(
+    link: &Link,
+    r_type: u32,
+    data: &[u8],
+    offset: usize,
+) -> Option<RelocHowto> {
     let start = offset.saturating_sub(8);
     let end = (offset + 8).min(data.len());
     if start >= end || offset > end {
-        return false;
+        return None;
     }
     let mut window = data[start..end].to_vec();
     link.arch
         .relax_got_load(r_type, &mut window, offset - start)
-        .is_some()
+}
+
+/// The TLS rewrite the target would perform, asked on a scratch window around the sequence
+/// (every sequence the targets rewrite lies within it), with offsets translated back.
+fn tls_rewrite(
+    link: &Link,
+    r: &Reloc,
+    next: Option<&Reloc>,
+    to: TlsRelaxTo,
+    data: &[u8],
+) -> Option<Result<crate::arch::TlsRewrite, String>> {
+    let start = r.offset.saturating_sub(32);
+    let end = (r.offset + 48).min(data.len() as u64);
+    let mut window = data.get(start as usize..end as usize)?.to_vec();
+    let next = next.map(|n| (n.r_type, n.offset.wrapping_sub(start)));
+    let result =
+        link.arch
+            .relax_tls(r.r_type, to, &mut window, r.offset - start, r.addend, next)?;
+    Some(result.map(|mut rw| {
+        rw.offset += start;
+        rw
+    }))
+}
+
+/// The class of a relocation target for the decision table.
+pub fn sym_class(link: &Link, info: &TargetInfo) -> SymClass {
+    use crate::symbols::Def;
+    let ifunc = match info.target {
+        Target::Global(id) => link.is_local_ifunc(Target::Global(id)),
+        Target::Local { file, sym } => {
+            file != u32::MAX
+                && link.objects[file as usize]
+                    .symbols
+                    .get(sym as usize)
+                    .is_some_and(|s| s.ty == elf::STT_GNU_IFUNC.0)
+        }
+    };
+    if ifunc {
+        return SymClass::LocalIfunc;
+    }
+    if info.binds_locally {
+        return SymClass::Local {
+            absolute: info.absolute,
+        };
+    }
+    let Target::Global(id) = info.target else {
+        return SymClass::Local {
+            absolute: info.absolute,
+        };
+    };
+    let s = link.symtab.get(id);
+    match s.def {
+        Def::Shared { .. } if info.is_function => SymClass::ImportedFunction,
+        Def::Shared { dso, sym } => SymClass::ImportedData {
+            protected: link.dsos[dso as usize].symbols[sym as usize].protected,
+        },
+        Def::Undefined if !link.kind.imports() => SymClass::Local { absolute: true },
+        Def::Undefined => SymClass::UndefinedWeak,
+        _ => SymClass::Preemptible,
+    }
+}
+
+/// Scan-local state of one object.
+struct ObjectScan<'l, 'd> {
+    link: &'l Link<'d>,
+    file: usize,
+    out: ScanResult,
 }
 
 fn scan_object(link: &Link, f: usize) -> ScanResult {
-    let mut out = ScanResult::default();
+    let mut s = ObjectScan {
+        link,
+        file: f,
+        out: ScanResult::default(),
+    };
     let obj = &link.objects[f];
-    let arch = link.arch;
-    let word = arch.class().word_size() as u8;
-    for (s, section) in obj.sections.iter().enumerate() {
+    let mut actions = Vec::with_capacity(obj.sections.len());
+    for (sec, section) in obj.sections.iter().enumerate() {
         if !section.live || section.relocs.is_empty() {
+            actions.push(Vec::new());
             continue;
         }
-        let alloc = section.is_alloc();
-        let writable = section.flags & elf::SHF_WRITE.0 != 0;
-        let dead = link.dead_fdes(f, s);
+        actions.push(s.section(sec));
+    }
+    s.out.actions = vec![actions];
+    s.out
+}
+
+impl ObjectScan<'_, '_> {
+    fn section(&mut self, sec: usize) -> Vec<RelocAction> {
+        let link = self.link;
+        let section = &link.objects[self.file].sections[sec];
+        let dead = link.dead_fdes(self.file, sec);
+        let mut actions = Vec::with_capacity(section.relocs.len());
+        let mut consumed = false;
         for (ri, r) in section.relocs.iter().enumerate() {
-            if crate::unwind::is_dead(dead, r.offset) {
-                continue;
-            }
-            let place = || format!("{}:({}+{:#x})", obj.name, sym_name(section.name), r.offset);
-            let info = link.target_info(f, r.sym);
-            let reloc_name = || {
-                arch.reloc_name(r.r_type)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("relocation type {}", r.r_type))
+            let skip = std::mem::take(&mut consumed) || crate::unwind::is_dead(dead, r.offset);
+            let decided = if skip {
+                None
+            } else {
+                self.relocation(sec, r, section.relocs.get(ri + 1))
             };
-            let Some(howto) = arch.classify(r.r_type) else {
-                out.errors.push(format!(
-                    "{}: unsupported relocation {} against symbol `{}'",
-                    place(),
-                    reloc_name(),
-                    sym_name(info.name)
-                ));
-                continue;
-            };
-            if r.offset
-                .checked_add(u64::from(howto.field.size))
-                .is_none_or(|end| end > section.size)
-            {
-                out.errors.push(format!(
-                    "{}: {} lies outside its section",
-                    place(),
-                    reloc_name()
-                ));
-                continue;
-            }
-            if !alloc {
-                continue;
-            }
-            let local_ifunc = link.is_local_ifunc(info.target);
-            let ifunc_reachable = match howto.expr {
-                // A PC-relative branch that cannot change state (Thumb B.N) cannot use the
-                // ARM-state PLT entry; a PC-relative data word can.
-                RelExpr::PcRelative => {
-                    howto.field.encoding == Encoding::Data || arch.irelative_in_plt_relocs()
+            let action = match decided {
+                Some((action, consumes_next)) => {
+                    consumed = consumes_next;
+                    action
                 }
-                RelExpr::Plt
-                | RelExpr::PltGotOffset
-                | RelExpr::GotPcRelative
-                | RelExpr::GotPcRelativeRelaxable
-                | RelExpr::GotRelative => true,
-                RelExpr::Absolute => {
-                    howto.field.size == word && howto.field.encoding == Encoding::Data
-                }
-                _ => false,
+                None => RelocAction {
+                    howto: NOTHING,
+                    via_plt: false,
+                    dynamic: DynWord::None,
+                    rewrite: Rewrite::None,
+                    offset: r.offset,
+                    addend: r.addend,
+                },
             };
-            // A locally bound IFUNC is reached through a slot the loader fills by calling its
-            // resolver (IRELATIVE): calls and PC-relative address forms go to its PLT entry
-            // (its canonical address, as with GNU ld), GOT loads and data words get the slot.
-            let static_ifunc = matches!(info.target, Target::Local { .. })
-                && obj
-                    .symbols
-                    .get(r.sym as usize)
-                    .is_some_and(|s| s.ty == elf::STT_GNU_IFUNC.0);
-            if static_ifunc || (local_ifunc && !ifunc_reachable) {
-                let why = if static_ifunc {
-                    "a static (file-local) IFUNC is not supported"
-                } else {
-                    "only calls, PC-relative address words, GOT loads and data words reach a local IFUNC"
-                };
-                out.errors.push(format!(
-                    "{}: relocation {} against IFUNC `{}': {why}",
-                    place(),
-                    reloc_name(),
-                    sym_name(info.name)
-                ));
-                continue;
-            }
-            if info.undefined && !info.undefined_weak {
-                if let Target::Global(id) = info.target {
-                    out.undefined.push((id, place()));
-                }
-            }
-            let needs_symbol_error = |what: &str| {
-                format!(
-                    "{}: relocation {} against {} `{}' {}",
-                    place(),
-                    reloc_name(),
-                    if info.is_function {
-                        "function"
-                    } else {
-                        "symbol"
-                    },
-                    sym_name(info.name),
-                    what
-                )
-            };
-            let HowtoNeeds { got, plt } = needs(
-                &howto,
-                link,
-                &info,
-                r.r_type,
-                section.data,
-                r.offset as usize,
+            actions.push(action);
+        }
+        actions
+    }
+
+    fn place(&self, sec: usize, r: &Reloc) -> String {
+        let obj = &self.link.objects[self.file];
+        format!(
+            "{}:({}+{:#x})",
+            obj.name,
+            sym_name(obj.sections[sec].name),
+            r.offset
+        )
+    }
+
+    fn reloc_name(&self, r_type: u32) -> String {
+        self.link
+            .arch
+            .reloc_name(r_type)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("type {r_type}"))
+    }
+
+    /// Decides one relocation; `None` when it is refused (the error is recorded) or does
+    /// nothing. The flag says whether it consumes the relocation after it.
+    fn relocation(
+        &mut self,
+        sec: usize,
+        r: &Reloc,
+        next: Option<&Reloc>,
+    ) -> Option<(RelocAction, bool)> {
+        let link = self.link;
+        let arch = link.arch;
+        let section = &link.objects[self.file].sections[sec];
+        let info = link.target_info(self.file, r.sym);
+        let Some(howto) = arch.classify(r.r_type) else {
+            let msg = format!(
+                "{}: unsupported relocation {} against symbol `{}'",
+                self.place(sec, r),
+                self.reloc_name(r.r_type),
+                sym_name(info.name)
             );
-            if got == Some(GotKind::TlsDesc) && arch.tlsdesc_reloc().is_none() {
-                out.errors.push(needs_symbol_error(
-                    "needs a TLS descriptor, which this target does not support",
-                ));
-                continue;
+            self.out.errors.push(msg);
+            return None;
+        };
+        if r.offset
+            .checked_add(u64::from(howto.field.size))
+            .is_none_or(|end| end > section.size)
+        {
+            let msg = format!(
+                "{}: relocation {} lies outside its section",
+                self.place(sec, r),
+                self.reloc_name(r.r_type)
+            );
+            self.out.errors.push(msg);
+            return None;
+        }
+        let mut action = RelocAction {
+            howto,
+            via_plt: false,
+            dynamic: DynWord::None,
+            rewrite: Rewrite::None,
+            offset: r.offset,
+            addend: r.addend,
+        };
+        if !section.is_alloc() {
+            // Debug and other unloaded data: link-time values only.
+            return Some((action, false));
+        }
+        if info.undefined && !info.undefined_weak {
+            if let Target::Global(id) = info.target {
+                self.out.undefined.push((id, self.place(sec, r)));
             }
-            if let Some(kind) = got {
+        }
+        let class = sym_class(link, &info);
+        if class == SymClass::LocalIfunc && !ifunc_reachable(link, &howto) {
+            let msg = format!(
+                "{}: relocation {} against IFUNC `{}': only calls, PC-relative address words, GOT loads and data words reach a local IFUNC",
+                self.place(sec, r),
+                self.reloc_name(r.r_type),
+                sym_name(info.name)
+            );
+            self.out.errors.push(msg);
+            return None;
+        }
+        let word = arch.class().word_size() as u8;
+        let place = Place {
+            is_word: decide::is_data_word(&howto, word),
+            writable: section.flags & elf::SHF_WRITE.0 != 0,
+            code: section.flags & elf::SHF_EXECINSTR.0 != 0,
+        };
+        let (relax, tls) = self.relaxable(r, next, &howto, class, section.data, sec, &info)?;
+        let decision =
+            match decide::decide(link.kind, class, &howto, place, relax, link.opts.copyreloc) {
+                Ok(d) => d,
+                Err(refusal) => {
+                    let msg = self.symbol_error(sec, r, &info, refusal.message(link.kind));
+                    self.out.errors.push(msg);
+                    return None;
+                }
+            };
+        action.howto.expr = decision.expr;
+        action.via_plt = decision.via_plt;
+        action.dynamic = decision.dynamic;
+        action.rewrite = decision.rewrite;
+        let mut consumes_next = false;
+        match decision.rewrite {
+            Rewrite::GotToPcRelative => {
+                action.howto =
+                    got_load_relaxation(link, r.r_type, section.data, r.offset as usize)?;
+            }
+            Rewrite::TlsToInitialExec | Rewrite::TlsToLocalExec => {
+                let rw = tls?;
+                action.howto = rw.howto;
+                action.offset = rw.offset;
+                action.addend = rw.addend;
+                consumes_next = rw.consumes_next;
+            }
+            Rewrite::None => {}
+        }
+        self.record_needs(decision.need, &info);
+        if action.howto.expr == RelExpr::TlsDescCall {
+            if arch.tlsdesc_trampoline().is_none() {
+                let msg = self.symbol_error(
+                    sec,
+                    r,
+                    &info,
+                    "needs a TLS descriptor trampoline, which this target does not have",
+                );
+                self.out.errors.push(msg);
+                return None;
+            }
+            self.out.tlsdesc_trampoline = true;
+        }
+        if decision.need == SymbolNeed::Got(GotKind::TlsDesc) && arch.tlsdesc_reloc().is_none() {
+            let msg = self.symbol_error(
+                sec,
+                r,
+                &info,
+                "needs a TLS descriptor, which this target does not support",
+            );
+            self.out.errors.push(msg);
+            return None;
+        }
+        if action.dynamic != DynWord::None {
+            self.out.dynamic_words += 1;
+            if !place.writable && !self.text_relocation(sec, r, &info) {
+                return None;
+            }
+        }
+        Some((action, consumes_next))
+    }
+
+    /// What the target can rewrite at this relocation: asked only where the table may use it.
+    #[allow(clippy::too_many_arguments)]
+    fn relaxable(
+        &mut self,
+        r: &Reloc,
+        next: Option<&Reloc>,
+        howto: &RelocHowto,
+        class: SymClass,
+        data: &[u8],
+        sec: usize,
+        info: &TargetInfo,
+    ) -> Option<(Relaxable, Option<crate::arch::TlsRewrite>)> {
+        let link = self.link;
+        let mut relax = Relaxable {
+            ld_to_le: link.arch.relaxes_local_dynamic(),
+            ..Relaxable::default()
+        };
+        if howto.expr == RelExpr::GotPcRelativeRelaxable
+            && !info.undefined
+            && class == (SymClass::Local { absolute: false })
+        {
+            relax.got_load = got_load_relaxation(link, r.r_type, data, r.offset as usize).is_some();
+        }
+        let tls = matches!(
+            howto.expr,
+            RelExpr::TlsGdPcRelative
+                | RelExpr::TlsLdPcRelative
+                | RelExpr::TlsIePcRelative
+                | RelExpr::TlsDescPcRelative
+                | RelExpr::TlsDescCall
+        );
+        if !tls || !link.kind.is_program() || !link.opts.relax {
+            return Some((relax, None));
+        }
+        let to = if class.is_dynamic() {
+            TlsRelaxTo::InitialExec
+        } else {
+            TlsRelaxTo::LocalExec
+        };
+        if to == TlsRelaxTo::InitialExec && howto.expr == RelExpr::TlsIePcRelative {
+            return Some((relax, None));
+        }
+        match tls_rewrite(link, r, next, to, data) {
+            None => Some((relax, None)),
+            Some(Ok(rw)) => {
+                relax.tls_to_ie = to == TlsRelaxTo::InitialExec;
+                relax.tls_to_le = to == TlsRelaxTo::LocalExec;
+                Some((relax, Some(rw)))
+            }
+            Some(Err(why)) => {
+                let model = match to {
+                    TlsRelaxTo::InitialExec => "initial exec",
+                    TlsRelaxTo::LocalExec => "local exec",
+                };
+                let msg = self.symbol_error(
+                    sec,
+                    r,
+                    info,
+                    &format!("cannot be relaxed to {model} TLS: {why}"),
+                );
+                self.out.errors.push(msg);
+                None
+            }
+        }
+    }
+
+    fn record_needs(&mut self, need: SymbolNeed, info: &TargetInfo) {
+        match need {
+            SymbolNeed::None => {}
+            SymbolNeed::Got(kind) => {
                 let target = if kind == GotKind::TlsLd {
                     TLS_LD_TARGET
                 } else {
                     info.target
                 };
-                out.got.push((kind, target));
+                self.out.got.push((kind, target));
             }
-            if plt {
+            SymbolNeed::Plt => self.out.plt.push(info.target),
+            SymbolNeed::CanonicalPlt => {
                 if let Target::Global(id) = info.target {
-                    out.plt.push(id);
+                    self.out.canonical_plt.push(id);
+                    self.out.plt.push(info.target);
                 }
             }
-            match howto.expr {
-                RelExpr::TlsDescCall if arch.tlsdesc_trampoline().is_none() => {
-                    out.errors.push(needs_symbol_error(
-                        "needs a TLS descriptor trampoline, which this target does not have",
-                    ));
-                    continue;
+            SymbolNeed::Copy => {
+                if let Target::Global(id) = info.target {
+                    self.out.copies.push(id);
                 }
-                RelExpr::TlsDescCall => out.tlsdesc_trampoline = true,
-                RelExpr::Absolute if link.opts.shared && !info.absolute => {
-                    // Only a plain data word can take a dynamic relocation (an ARM MOVW is
-                    // also 4 bytes wide, but an instruction).
-                    if howto.field.size != word || howto.field.encoding != Encoding::Data {
-                        out.errors.push(needs_symbol_error(
-                            "can not be used when making a shared object; recompile with -fPIC",
-                        ));
-                        continue;
-                    }
-                    if !writable {
-                        out.textrel = true;
-                        out.warnings.push(format!(
-                            "{}: relocation {} against `{}' in read-only section `{}'",
-                            place(),
-                            reloc_name(),
-                            sym_name(info.name),
-                            sym_name(section.name)
-                        ));
-                        if link.opts.text {
-                            out.errors.push(needs_symbol_error(
-                                "needs a dynamic relocation in a read-only section (-z text)",
-                            ));
-                            continue;
-                        }
-                    }
-                    let symbol = match info.target {
-                        Target::Global(id) if !info.binds_locally => Some(id),
-                        _ => None,
-                    };
-                    out.dyn_sites.push(DynSite {
-                        file: f as u32,
-                        section: s as u32,
-                        reloc: ri as u32,
-                        symbol,
-                    });
-                }
-                RelExpr::PcRelative if link.opts.shared && !info.binds_locally => {
-                    out.errors.push(needs_symbol_error(
-                        "can not be used when making a shared object, as the symbol may be preempted or undefined; recompile with -fPIC",
-                    ));
-                }
-                RelExpr::TpOffset if link.opts.shared => {
-                    out.errors.push(needs_symbol_error("(local-exec TLS) can not be used when making a shared object; recompile with -fPIC"));
-                }
-                _ => {}
             }
         }
     }
-    out
-}
 
-/// What one relocation needs from the GOT and PLT.
-pub struct HowtoNeeds {
-    pub got: Option<GotKind>,
-    pub plt: bool,
-}
-
-pub fn needs(
-    howto: &RelocHowto,
-    link: &Link,
-    info: &crate::link::TargetInfo,
-    r_type: u32,
-    data: &[u8],
-    offset: usize,
-) -> HowtoNeeds {
-    let none = HowtoNeeds {
-        got: None,
-        plt: false,
-    };
-    match howto.expr {
-        RelExpr::Plt | RelExpr::PltGotOffset
-            if !info.binds_locally || link.is_local_ifunc(info.target) =>
-        {
-            HowtoNeeds {
-                got: None,
-                plt: true,
-            }
+    /// A dynamic relocation in a read-only section: a warning, or an error under `-z text`.
+    /// Returns whether the link may go on with it.
+    fn text_relocation(&mut self, sec: usize, r: &Reloc, info: &TargetInfo) -> bool {
+        let link = self.link;
+        let section = &link.objects[self.file].sections[sec];
+        self.out.textrel = true;
+        let warning = format!(
+            "{}: relocation {} against `{}' in read-only section `{}'",
+            self.place(sec, r),
+            self.reloc_name(r.r_type),
+            sym_name(info.name),
+            sym_name(section.name)
+        );
+        self.out.warnings.push(warning);
+        if link.opts.text {
+            let msg = self.symbol_error(
+                sec,
+                r,
+                info,
+                "needs a dynamic relocation in a read-only section (-z text)",
+            );
+            self.out.errors.push(msg);
+            return false;
         }
-        RelExpr::PcRelative if link.is_local_ifunc(info.target) => HowtoNeeds {
-            got: None,
-            plt: true,
-        },
-        RelExpr::GotPcRelative | RelExpr::GotRelative => HowtoNeeds {
-            got: Some(GotKind::Address),
-            plt: false,
-        },
-        RelExpr::GotPcRelativeRelaxable => {
-            if relaxes(link, info, r_type, data, offset) {
-                none
+        true
+    }
+
+    fn symbol_error(&self, sec: usize, r: &Reloc, info: &TargetInfo, what: &str) -> String {
+        format!(
+            "{}: relocation {} against {} `{}' {}",
+            self.place(sec, r),
+            self.reloc_name(r.r_type),
+            if info.is_function {
+                "function"
             } else {
-                HowtoNeeds {
-                    got: Some(GotKind::Address),
-                    plt: false,
-                }
-            }
-        }
-        RelExpr::TlsGdPcRelative => HowtoNeeds {
-            got: Some(GotKind::TlsGd),
-            plt: false,
-        },
-        RelExpr::TlsLdPcRelative => HowtoNeeds {
-            got: Some(GotKind::TlsLd),
-            plt: false,
-        },
-        RelExpr::TlsIePcRelative => HowtoNeeds {
-            got: Some(GotKind::TlsIe),
-            plt: false,
-        },
-        RelExpr::TlsDescPcRelative => HowtoNeeds {
-            got: Some(GotKind::TlsDesc),
-            plt: false,
-        },
-        _ => none,
+                "symbol"
+            },
+            sym_name(info.name),
+            what
+        )
     }
 }
 
-/// A GOT load is replaced by a direct address when the symbol binds locally and has a
-/// PC-relative address (an absolute symbol in a shared library has not).
-pub fn relaxes(
-    link: &Link,
-    info: &crate::link::TargetInfo,
-    r_type: u32,
-    data: &[u8],
-    offset: usize,
-) -> bool {
-    info.binds_locally
-        && !info.absolute
-        && !info.undefined
-        && !link.is_local_ifunc(info.target)
-        && would_relax(link, r_type, data, offset)
+/// Whether a relocation of this form can reach a locally bound IFUNC (through its PLT entry
+/// or a slot the resolver fills).
+fn ifunc_reachable(link: &Link, howto: &RelocHowto) -> bool {
+    match howto.expr {
+        // A PC-relative branch that cannot change state (Thumb B.N) cannot use the ARM-state
+        // PLT entry; a PC-relative data word can.
+        RelExpr::PcRelative => {
+            howto.field.encoding == Encoding::Data || link.arch.irelative_in_plt_relocs()
+        }
+        RelExpr::Plt
+        | RelExpr::PltGotOffset
+        | RelExpr::GotPcRelative
+        | RelExpr::GotPcRelativeRelaxable
+        | RelExpr::GotRelative
+        | RelExpr::Absolute => true,
+        _ => false,
+    }
 }

@@ -15,6 +15,10 @@ pub struct DsoSymbol<'d> {
     pub ty: u8,
     pub size: u64,
     pub weak: bool,
+    /// `st_value`: aliases (`environ`, `__environ`) share it, and share a copy relocation.
+    pub value: u64,
+    /// STV_PROTECTED: the library binds its own references to it, so a copy would split it.
+    pub protected: bool,
     /// A non-default version (`name@VER`): only an explicit `name@VER` reference reaches it.
     pub hidden: bool,
 }
@@ -31,6 +35,9 @@ pub struct SharedFile<'d> {
     pub versions: Vec<Option<&'d [u8]>>,
     /// Listed under `--as-needed` (or `AS_NEEDED` in a script): DT_NEEDED only if used.
     pub as_needed: bool,
+    /// Names the library imports: a program exports its definitions of them, so that the
+    /// library's references (callbacks) bind to the program.
+    pub undefined: Vec<&'d [u8]>,
 }
 
 impl<'d> SharedFile<'d> {
@@ -109,8 +116,15 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         .map_err(|e| bad(&e))?
         .map(|(v, _)| v);
     let mut symbols = Vec::new();
+    let mut undefined = Vec::new();
     for (index, sym) in dynsym.enumerate() {
-        if sym.is_undefined(endian) || sym.st_bind() == elf::STB_LOCAL {
+        if sym.st_bind() == elf::STB_LOCAL {
+            continue;
+        }
+        if sym.is_undefined(endian) {
+            if index.0 != 0 {
+                undefined.push(sym.name(endian, strings).map_err(|e| bad(&e))?);
+            }
             continue;
         }
         let raw = versym
@@ -126,6 +140,8 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             ty: sym.st_type().0,
             size: sym.st_size(endian).into(),
             weak: sym.st_bind() == elf::STB_WEAK,
+            value: sym.st_value(endian).into(),
+            protected: sym.st_visibility() == elf::STV_PROTECTED,
             hidden: raw.is_hidden(),
         });
     }
@@ -136,5 +152,6 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         symbols,
         versions,
         as_needed,
+        undefined,
     })
 }

@@ -37,6 +37,64 @@ pub enum LinkerSymbol {
     SectionStart,
     /// `__stop_NAME`: one past its last byte.
     SectionStop,
+    /// `__ehdr_start`, `__executable_start`: the ELF header, the first byte of the image.
+    ImageStart,
+    /// `etext`, `_etext`, `__etext`: the end of the code.
+    TextEnd,
+    /// `edata`, `_edata`: the end of the initialised data.
+    DataEnd,
+    /// `__bss_start`: where zero-initialised data begins.
+    BssStart,
+    /// `end`, `_end`: the end of the image in memory.
+    End,
+    /// `__preinit_array_start` … `__fini_array_end`, `__exidx_start`/`__exidx_end` (ARM's
+    /// unwind table, which a static program's unwinder walks): the bounds of the output
+    /// section the name says, or of nothing.
+    ArrayStart,
+    ArrayEnd,
+    /// `__rela_iplt_start`/`__rel_iplt_start` and their ends: the IRELATIVE relocations of a
+    /// static program, which glibc's start-up applies (empty in any other output).
+    IpltStart,
+    IpltEnd,
+}
+
+impl LinkerSymbol {
+    /// The symbol the linker provides under `name`, if any (beyond `_DYNAMIC`,
+    /// `_GLOBAL_OFFSET_TABLE_` and `__start_`/`__stop_`).
+    pub fn by_name(name: &[u8]) -> Option<LinkerSymbol> {
+        Some(match name {
+            b"__ehdr_start" | b"__executable_start" => LinkerSymbol::ImageStart,
+            b"etext" | b"_etext" | b"__etext" => LinkerSymbol::TextEnd,
+            b"edata" | b"_edata" => LinkerSymbol::DataEnd,
+            b"__bss_start" => LinkerSymbol::BssStart,
+            b"end" | b"_end" => LinkerSymbol::End,
+            b"__preinit_array_start"
+            | b"__init_array_start"
+            | b"__fini_array_start"
+            | b"__exidx_start" => LinkerSymbol::ArrayStart,
+            b"__preinit_array_end" | b"__init_array_end" | b"__fini_array_end" | b"__exidx_end" => {
+                LinkerSymbol::ArrayEnd
+            }
+            b"__rela_iplt_start" | b"__rel_iplt_start" => LinkerSymbol::IpltStart,
+            b"__rela_iplt_end" | b"__rel_iplt_end" => LinkerSymbol::IpltEnd,
+            _ => return None,
+        })
+    }
+}
+
+/// The output section an `__init_array_start`-style symbol brackets.
+pub fn array_section(name: &[u8]) -> Option<&'static [u8]> {
+    if name.starts_with(b"__exidx_") {
+        Some(b".ARM.exidx")
+    } else if name.starts_with(b"__preinit_array") {
+        Some(b".preinit_array")
+    } else if name.starts_with(b"__init_array") {
+        Some(b".init_array")
+    } else if name.starts_with(b"__fini_array") {
+        Some(b".fini_array")
+    } else {
+        None
+    }
 }
 
 /// The output section a `__start_`/`__stop_` symbol names.

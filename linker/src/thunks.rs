@@ -24,7 +24,7 @@ pub const ISLAND_NAMES: [&[u8]; 2] = [b".text.thunks", b".text.thunks.end"];
 pub struct ThunkEntry {
     pub spec: ThunkSpec,
     pub target: Target,
-    pub binds_locally: bool,
+    pub via_plt: bool,
     /// Offset in its island.
     pub offset: u64,
 }
@@ -61,22 +61,22 @@ impl Thunks {
         place: u64,
         spec: ThunkSpec,
         target: Target,
-        binds_locally: bool,
+        via_plt: bool,
     ) -> Option<u64> {
         let island = island_for(layout, place);
         self.islands[island]
             .entries
             .iter()
-            .find(|e| e.spec == spec && e.target == target && e.binds_locally == binds_locally)
+            .find(|e| e.spec == spec && e.target == target && e.via_plt == via_plt)
             .map(|e| layout.addr_of(Synth::Thunks(island as u8)) + e.offset)
     }
 
-    fn add(&mut self, island: usize, spec: ThunkSpec, target: Target, binds_locally: bool) -> bool {
+    fn add(&mut self, island: usize, spec: ThunkSpec, target: Target, via_plt: bool) -> bool {
         let island = &mut self.islands[island];
         if island
             .entries
             .iter()
-            .any(|e| e.spec == spec && e.target == target && e.binds_locally == binds_locally)
+            .any(|e| e.spec == spec && e.target == target && e.via_plt == via_plt)
         {
             return false;
         }
@@ -84,7 +84,7 @@ impl Thunks {
         island.entries.push(ThunkEntry {
             spec,
             target,
-            binds_locally,
+            via_plt,
             offset,
         });
         island.size = offset + spec.size;
@@ -94,7 +94,12 @@ impl Thunks {
 }
 
 /// Adds the thunks the branches need at `layout`'s addresses; true if any was added.
-pub fn grow(link: &Link, layout: &Layout, thunks: &mut Thunks) -> bool {
+pub fn grow(
+    link: &Link,
+    layout: &Layout,
+    actions: &[Vec<Vec<crate::scan::RelocAction>>],
+    thunks: &mut Thunks,
+) -> bool {
     let arch = link.arch;
     let mut added = false;
     for (file, obj) in link.objects.iter().enumerate() {
@@ -105,24 +110,24 @@ pub fn grow(link: &Link, layout: &Layout, thunks: &mut Thunks) -> bool {
             let Some(base) = layout.input_addr(file, sec) else {
                 continue;
             };
-            for r in &section.relocs {
-                let Some(howto) = arch.classify(r.r_type) else {
-                    continue;
-                };
-                if howto.expr != crate::arch::RelExpr::Plt {
+            let Some(section_actions) = actions.get(file).and_then(|a| a.get(sec)) else {
+                continue;
+            };
+            for (r, action) in section.relocs.iter().zip(section_actions) {
+                if action.howto.expr != crate::arch::RelExpr::Plt {
                     continue;
                 }
                 let info = link.target_info(file, r.sym);
-                let dest = branch_dest(link, layout, info.target, info.binds_locally);
+                let dest = branch_dest(link, layout, info.target, action.via_plt);
                 let facts = SymbolFacts {
-                    binds_locally: info.binds_locally,
+                    binds_locally: !action.via_plt,
                     is_function: info.is_function,
                     undefined_weak: info.undefined_weak,
                 };
-                let place = base + r.offset;
+                let place = base + action.offset;
                 if let Some(spec) = arch.needs_thunk(r.r_type, place, dest, facts) {
                     let island = island_for(layout, place);
-                    added |= thunks.add(island, spec, info.target, info.binds_locally);
+                    added |= thunks.add(island, spec, info.target, action.via_plt);
                 }
             }
         }

@@ -10,7 +10,7 @@ use crate::layout::{Content, Layout, OutSection, Synth};
 use crate::link::Link;
 use crate::object_file::SymPlace;
 use crate::relocate::{self, DynReloc};
-use crate::scan::DynSite;
+use crate::scan::RelocAction;
 use crate::symbols::Def;
 use object::elf;
 use rayon::prelude::*;
@@ -92,6 +92,11 @@ pub fn dynamic_entries(link: &Link, plan: &DynPlan, layout: Option<&Layout>) -> 
     }
     for (name, tag, sztag) in [
         (
+            &b".preinit_array"[..],
+            elf::DT_PREINIT_ARRAY.0,
+            elf::DT_PREINIT_ARRAYSZ.0,
+        ),
+        (
             &b".init_array"[..],
             elf::DT_INIT_ARRAY.0,
             elf::DT_INIT_ARRAYSZ.0,
@@ -123,6 +128,10 @@ pub fn dynamic_entries(link: &Link, plan: &DynPlan, layout: Option<&Layout>) -> 
     d.push((elf::DT_SYMTAB.0, addr(Synth::DynSym)));
     d.push((elf::DT_STRSZ.0, plan.dynstr.bytes.len() as u64));
     d.push((elf::DT_SYMENT.0, if is64 { 24 } else { 16 }));
+    if link.kind.is_program() {
+        // The loader points it at its debugger interface (r_debug).
+        d.push((elf::DT_DEBUG.0, 0));
+    }
     d.push((elf::DT_PLTGOT.0, addr(Synth::GotPlt)));
     let relsize: u64 = match (is64, rela) {
         (true, true) => 24,
@@ -170,6 +179,9 @@ pub fn dynamic_entries(link: &Link, plan: &DynPlan, layout: Option<&Layout>) -> 
     }
     if link.opts.nodelete {
         flags1 |= elf::DF_1_NODELETE.0;
+    }
+    if link.kind.is_program() && link.kind.is_pic() {
+        flags1 |= elf::DF_1_PIE.0;
     }
     if flags != 0 {
         d.push((elf::DT_FLAGS.0, flags));
@@ -226,7 +238,7 @@ pub fn write_image(
     link: &Link,
     plan: &DynPlan,
     layout: &Layout,
-    dyn_sites: &[DynSite],
+    actions: &[Vec<Vec<RelocAction>>],
 ) -> Result<Vec<u8>> {
     let arch = link.arch;
     let is64 = arch.class() == crate::arch::ElfClass::Elf64;
@@ -251,7 +263,12 @@ pub fn write_image(
                 let start = off as usize;
                 let end = start + sec.size as usize;
                 relocate::relocate_section(
-                    (link, layout, &plan.dynsym_index),
+                    relocate::RelocContext {
+                        link,
+                        layout,
+                        dynsym: &plan.dynsym_index,
+                        actions,
+                    },
                     f as usize,
                     s as usize,
                     &mut buf[start..end],
@@ -286,14 +303,9 @@ pub fn write_image(
     for n in link.plt.relocated_in_plt..link.plt.len() {
         dynrel.push(plt_slot_reloc(link, layout, plan, n));
     }
-    if dynrel.len() as u64 != plan.reladyn_count {
-        return Err(LinkError::Other(format!(
-            "internal error: planned {} dynamic relocations, produced {} (scan saw {} sites)",
-            plan.reladyn_count,
-            dynrel.len(),
-            dyn_sites.len()
-        )));
-    }
+    dynrel.extend(copy_relocs(link, layout, plan));
+    // Counted from the same records the relocations were produced from.
+    debug_assert_eq!(dynrel.len() as u64, plan.reladyn_count);
     // RELATIVE first, as combreloc does, so DT_RELACOUNT can tell the loader; IRELATIVE last,
     // so that a resolver runs after everything else is relocated.
     let irelative = arch.dyn_reloc_types().irelative;
@@ -438,8 +450,7 @@ pub fn write_image(
             Synth::GotPlt => {
                 put.word(at, layout.addr_of(Synth::Dynamic));
                 let reserved = arch.plt_layout().reserved_got_words as usize;
-                for (n, &id) in link.plt.symbols.iter().enumerate() {
-                    let target = Target::Global(id);
+                for (n, &target) in link.plt.symbols.iter().enumerate() {
                     // REL targets read an IRELATIVE's addend, the resolver, from the slot.
                     let v = if link.is_local_ifunc(target) {
                         relocate::target_address(link, layout, target)
@@ -473,7 +484,7 @@ pub fn write_image(
                 let buf = &mut put.buf[at..at + s.size as usize];
                 for e in &link.thunks.islands[island as usize].entries {
                     let (spec, off) = (&e.spec, &e.offset);
-                    let dest = &relocate::branch_dest(link, layout, e.target, e.binds_locally);
+                    let dest = &relocate::branch_dest(link, layout, e.target, e.via_plt);
                     let start = *off as usize;
                     arch.write_thunk(
                         spec,
@@ -488,7 +499,11 @@ pub fn write_image(
                 let bytes = &layout.merged[k as usize];
                 put.buf[at..at + bytes.len()].copy_from_slice(bytes);
             }
-            Synth::BuildId | Synth::EhFrameHdr | Synth::Got | Synth::Commons => {}
+            Synth::Interp => {
+                let path = crate::layout::interpreter(link);
+                put.buf[at..at + path.len()].copy_from_slice(path.as_bytes());
+            }
+            Synth::BuildId | Synth::EhFrameHdr | Synth::Got | Synth::Commons | Synth::DynBss => {}
         }
         let _ = i;
     }
@@ -541,8 +556,7 @@ fn plt_slot_reloc(link: &Link, layout: &Layout, plan: &DynPlan, n: usize) -> Dyn
     let word = arch.class().word_size();
     let reserved = arch.plt_layout().reserved_got_words;
     let offset = layout.addr_of(Synth::GotPlt) + (reserved + n as u64) * word;
-    let id = link.plt.symbols[n];
-    let target = Target::Global(id);
+    let target = link.plt.symbols[n];
     if link.is_local_ifunc(target) {
         DynReloc {
             offset,
@@ -554,10 +568,28 @@ fn plt_slot_reloc(link: &Link, layout: &Layout, plan: &DynPlan, n: usize) -> Dyn
         DynReloc {
             offset,
             r_type: arch.dyn_reloc_types().jump_slot,
-            sym: plan.dynsym_index[id as usize],
+            sym: match target {
+                Target::Global(id) => plan.dynsym_index[id as usize],
+                Target::Local { .. } => 0,
+            },
             addend: 0,
         }
     }
+}
+
+/// The COPY relocation of each copy of imported data, naming the symbol it copies.
+fn copy_relocs<'a>(
+    link: &'a Link,
+    layout: &'a Layout,
+    plan: &'a DynPlan,
+) -> impl Iterator<Item = DynReloc> + 'a {
+    let base = layout.addr_of(Synth::DynBss);
+    link.copies.slots.iter().map(move |slot| DynReloc {
+        offset: base + slot.offset,
+        r_type: link.arch.dyn_reloc_types().copy,
+        sym: plan.dynsym_index[slot.symbols[0] as usize],
+        addend: 0,
+    })
 }
 
 fn plt_addrs(link: &Link, layout: &Layout, n: usize) -> crate::arch::PltEntryAddrs {
@@ -623,12 +655,17 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
         };
         let info = (bind << 4) | (ty & 0xf);
         let other = crate::relocate::dyn_visibility(s.visibility);
-        let shndx = if defined {
+        let copied = link.copies.slot(id).is_some();
+        let shndx = if copied {
+            layout.find(Synth::DynBss).map_or(0, |(i, _)| i as u16 + 1)
+        } else if defined {
             shndx_of(link, layout, s.def)
         } else {
             0
         };
-        let mut value = if defined {
+        // A copy is defined here; a canonical PLT entry stays undefined but gives the
+        // function its address, which the libraries bind to.
+        let mut value = if defined || copied || link.canonical_plt[id as usize] {
             relocate::target_address(link, layout, Target::Global(id))
         } else {
             0
@@ -637,7 +674,7 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
             // TLS symbols are offsets into the module's TLS block.
             value = value.wrapping_sub(layout.tls.map(|t| t.0).unwrap_or(0));
         }
-        let size = if defined { s.size } else { 0 };
+        let size = if defined || copied { s.size } else { 0 };
         crate::symtab::put_symbol(
             &mut put.buf[p..p + entsize],
             put.is64,
@@ -654,6 +691,11 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
 fn section_link_info(link: &Link, plan: &DynPlan, layout: &Layout, s: &OutSection) -> (u32, u32) {
     let idx = |synth: Synth| layout.find(synth).map(|(i, _)| i as u32 + 1).unwrap_or(0);
     match s.content {
+        // A static program's IRELATIVEs name no symbol; GNU ld links them to .symtab and
+        // the slots they fill.
+        Content::Synthetic(Synth::RelaDyn) if !link.kind.is_dynamic() => {
+            (idx(Synth::SymTab), idx(Synth::GotPlt))
+        }
         Content::Synthetic(Synth::DynSym) => (idx(Synth::DynStr), 1),
         Content::Synthetic(Synth::Hash | Synth::GnuHash | Synth::VerSym | Synth::RelaDyn) => {
             (idx(Synth::DynSym), 0)
@@ -690,17 +732,17 @@ fn write_headers(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put) {
     put.u8(7, if gnu { elf::ELFOSABI_GNU.0 } else { 0 });
     put.u16(
         16,
-        if link.opts.shared {
-            elf::ET_DYN.0
-        } else {
+        if link.kind.is_fixed_address() {
             elf::ET_EXEC.0
+        } else {
+            elf::ET_DYN.0
         },
     );
     put.u16(18, arch.machine());
     put.u32(20, 1);
     let flags: Vec<u32> = link.objects.iter().map(|o| o.flags).collect();
     let mut p = 24;
-    p += put.word(p, 0); // e_entry
+    p += put.word(p, entry_point(link, layout));
     p += put.word(p, ehsize as u64); // e_phoff
     p += put.word(p, layout.shoff);
     let merged: Vec<(u32, &[u8])> = layout
@@ -767,6 +809,30 @@ fn write_headers(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put) {
         p += put.word(p, s.align);
         put.word(p, s.entsize);
     }
+}
+
+/// `e_entry`: `-e`'s symbol or address; a program's default is `_start` (GNU ld warns and
+/// falls back to the start of `.text` when it is missing); a library has none unless asked.
+fn entry_point(link: &Link, layout: &Layout) -> u64 {
+    let name = match &link.opts.entry {
+        Some(name) => name.as_str(),
+        None if link.kind.is_program() => "_start",
+        None => return 0,
+    };
+    let defined = link
+        .symtab
+        .lookup(name.as_bytes())
+        .filter(|&id| link.symtab.get(id).is_defined());
+    if let Some(id) = defined {
+        return relocate::target_address(link, layout, Target::Global(id));
+    }
+    if let Some(address) = crate::options::parse_address(name).filter(|_| link.opts.entry.is_some())
+    {
+        return address;
+    }
+    let text = layout.by_name(b".text").map(|s| s.addr).unwrap_or(0);
+    eprintln!("ld.tether: warning: cannot find entry symbol {name}; defaulting to {text:#x}");
+    text
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename.

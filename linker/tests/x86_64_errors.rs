@@ -262,16 +262,18 @@ fn gcc_lto_objects_are_refused() {
     assert!(err.contains("lto.o: GCC LTO object"), "{err}");
 }
 
-/// Executables are not produced yet: asking for one is an error, not a broken file.
+/// A program with an undefined symbol is an error (a library may leave it to the loader),
+/// and the failed link leaves no output file.
 #[test]
-fn executables_are_refused() {
+fn undefined_symbol_in_a_program() {
     let w = Work::new();
-    w.compile(Cc::Gcc, "-O0", &fixture("err_dup_a.c"), "a.o", false);
-    let out = run(Command::new(tether())
-        .args(["-o", "exe", "a.o"])
-        .current_dir(w.dir.path()));
+    w.compile(Cc::Gcc, "-O0", &fixture("err_undefined.c"), "u.o", false);
+    let out = run(w
+        .driver(Cc::Gcc, Linker::Tether, false)
+        .args(["-o", "exe", "u.o"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("-shared"), "{stderr}");
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("undefined symbol: "), "{stderr}");
+    assert!(stderr.contains("u.o:(.text"), "{stderr}");
     assert!(!w.path("exe").exists());
 }

@@ -214,6 +214,33 @@ pub struct DynRelocTypes {
     pub tpoff: u32,
     /// The address a locally bound IFUNC's resolver (B + A) returns.
     pub irelative: u32,
+    /// Copy the imported symbol's initial value into the program (copy relocation).
+    pub copy: u32,
+}
+
+/// The access model a TLS code sequence is rewritten to, when the output is a program and the
+/// linker knows more than the compiler did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsRelaxTo {
+    InitialExec,
+    LocalExec,
+}
+
+/// What rewriting a TLS code sequence left to fill in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsRewrite {
+    /// What now fills the rewritten code: `RelExpr::TpOffset` (local exec),
+    /// `RelExpr::TlsIePcRelative` (initial exec: the GOT slot holding the symbol's TP offset)
+    /// or `RelExpr::None`.
+    pub howto: RelocHowto,
+    /// Offset within the section of the field `howto` writes (it may move: x86-64 GD→LE puts
+    /// it 8 bytes later than the TLSGD field).
+    pub offset: u64,
+    /// The addend to compute `howto` with.
+    pub addend: i64,
+    /// The relocation that follows this one (the call to `__tls_get_addr`) belongs to the
+    /// rewritten sequence and must be ignored.
+    pub consumes_next: bool,
 }
 
 /// Sizes of the lazy-binding PLT.
@@ -341,6 +368,8 @@ pub trait Arch: Sync + Send {
     fn page_size(&self) -> u64 {
         0x1000
     }
+    /// Where a fixed-address program starts (GNU ld's default `-Ttext-segment`).
+    fn default_image_base(&self) -> u64;
 
     /// The relocation's name, for messages (e.g. "R_X86_64_PC32"); `None` if unknown.
     fn reloc_name(&self, r_type: u32) -> Option<&'static str>;
@@ -371,6 +400,29 @@ pub trait Arch: Sync + Send {
         _offset: usize,
     ) -> Option<RelocHowto> {
         None
+    }
+
+    /// Rewrites the TLS code sequence around relocation `r_type` at `offset` of `section`
+    /// (the whole input section's bytes, a copy the core owns) to the model `to`. `addend` is
+    /// the relocation's addend; `next` is the type and offset of the relocation that follows
+    /// it in the section, if any. `None`: `r_type` is not a TLS form this target relaxes (the
+    /// core then keeps the original model). `Some(Err(why))`: the code around the relocation
+    /// is not a sequence the target knows how to rewrite.
+    fn relax_tls(
+        &self,
+        _r_type: u32,
+        _to: TlsRelaxTo,
+        _section: &mut [u8],
+        _offset: u64,
+        _addend: i64,
+        _next: Option<(u32, u64)>,
+    ) -> Option<Result<TlsRewrite, String>> {
+        None
+    }
+    /// Whether local-dynamic sequences are relaxed to local exec in programs, so that a
+    /// DTPOFF in code becomes a TP offset.
+    fn relaxes_local_dynamic(&self) -> bool {
+        false
     }
 
     /// Dynamic relocation type numbers.

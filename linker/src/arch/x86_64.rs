@@ -31,6 +31,9 @@ impl Arch for X86_64 {
     fn dynamic_uses_rela(&self) -> bool {
         true
     }
+    fn default_image_base(&self) -> u64 {
+        0x40_0000
+    }
     fn default_interpreter(&self) -> &'static str {
         "/lib64/ld-linux-x86-64.so.2"
     }
@@ -170,6 +173,7 @@ impl Arch for X86_64 {
             dtpoff: elf::R_X86_64_DTPOFF64.0,
             tpoff: elf::R_X86_64_TPOFF64.0,
             irelative: elf::R_X86_64_IRELATIVE.0,
+            copy: elf::R_X86_64_COPY.0,
         }
     }
 

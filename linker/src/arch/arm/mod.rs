@@ -114,6 +114,9 @@ impl Arch for Arm {
     fn dynamic_uses_rela(&self) -> bool {
         false
     }
+    fn default_image_base(&self) -> u64 {
+        0x1_0000
+    }
     fn default_interpreter(&self) -> &'static str {
         "/lib/ld-linux-armhf.so.3"
     }
@@ -229,6 +232,7 @@ impl Arch for Arm {
             dtpoff: elf::R_ARM_TLS_DTPOFF32.0,
             tpoff: elf::R_ARM_TLS_TPOFF32.0,
             irelative: elf::R_ARM_IRELATIVE.0,
+            copy: elf::R_ARM_COPY.0,
         }
     }
     fn plt_layout(&self) -> PltLayout {
