@@ -68,7 +68,12 @@ pub fn relax(
 
 /// `mov`/`test`/binop through the GOT → the same operation on `$symbol`, when the address
 /// fits the immediate (sign-extended for 64-bit operands).
-fn to_immediate(insn: &Insn, section: &mut [u8], at: usize, address: u64) -> Option<GotLoadRewrite> {
+fn to_immediate(
+    insn: &Insn,
+    section: &mut [u8],
+    at: usize,
+    address: u64,
+) -> Option<GotLoadRewrite> {
     let wide = insn.rex.is_some_and(|rex| rex & 0x08 != 0);
     let range = if wide {
         Range::Signed(32)
@@ -79,8 +84,8 @@ fn to_immediate(insn: &Insn, section: &mut [u8], at: usize, address: u64) -> Opt
         return None;
     }
     let (opcode, extension) = match insn.opcode {
-        0x8b => (0xc7, 0),                       // mov $imm32, r/m
-        0x85 => (0xf7, 0),                       // test $imm32, r/m
+        0x8b => (0xc7, 0),                          // mov $imm32, r/m
+        0x85 => (0xf7, 0),                          // test $imm32, r/m
         op if op & 0xc7 == 0x03 => (0x81, op >> 3), // adc add and cmp or sbb sub xor
         _ => return None,
     };

@@ -19,7 +19,9 @@ const LEA_TPOFF_RAX: [u8; 3] = [0x48, 0x8d, 0x80];
 /// `nopw 0(%rax,%rax,1)`: pads the large-model GD rewrite to its 22 bytes.
 const NOPW6: [u8; 6] = [0x66, 0x0f, 0x1f, 0x44, 0, 0];
 /// `data16 data16 data16 cs nopw 0(%rax,%rax,1)`: pads the large-model LD rewrite.
-const NOPW13: [u8; 13] = [0x66, 0x66, 0x66, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0];
+const NOPW13: [u8; 13] = [
+    0x66, 0x66, 0x66, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0,
+];
 
 /// How `__tls_get_addr` is called after the `lea` that loads its argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +43,10 @@ pub fn relax(
     addend: i64,
     next: Option<(u32, u64)>,
 ) -> Option<Result<TlsRewrite, String>> {
-    let at = usize::try_from(offset).ok();
+    // A field inside the section: the sequence arithmetic around it cannot overflow.
+    let at = usize::try_from(offset)
+        .ok()
+        .filter(|&at| at < section.len());
     let result = match (elf::RelocationType(r_type), to) {
         (elf::R_X86_64_TLSGD, _) => at.map_or(Err(OUTSIDE.into()), |at| gd(to, section, at, next)),
         (elf::R_X86_64_TLSLD, TlsRelaxTo::LocalExec) => {
@@ -113,10 +118,8 @@ fn tls_get_addr_call(
         elf::R_X86_64_PLTOFF64 => {
             let seq = code(15)?;
             let add_ok = matches!(seq[10..13], [0x48, 0x01, 0xd8] | [0x4c, 0x01, 0xf8]);
-            let large = field == 2
-                && seq[..2] == [0x48, 0xb8]
-                && add_ok
-                && seq[13..15] == [0xff, 0xd0];
+            let large =
+                field == 2 && seq[..2] == [0x48, 0xb8] && add_ok && seq[13..15] == [0xff, 0xd0];
             large.then_some(Call::Large)
         }
         _ => None,
@@ -230,12 +233,7 @@ fn ie_to_le(section: &mut [u8], at: usize) -> Result<TlsRewrite, String> {
 
 /// TLS descriptor: `lea x@tlsdesc(%rip), %reg` becomes `mov x@gottpoff(%rip), %reg` (IE) or
 /// `mov $x@tpoff, %reg` (LE).
-fn desc(
-    to: TlsRelaxTo,
-    section: &mut [u8],
-    at: usize,
-    addend: i64,
-) -> Result<TlsRewrite, String> {
+fn desc(to: TlsRelaxTo, section: &mut [u8], at: usize, addend: i64) -> Result<TlsRewrite, String> {
     let (rex, _, reg) = rip_relative_rex_w(section, at)
         .filter(|&(_, opcode, _)| opcode == 0x8d)
         .ok_or("expected `lea x@tlsdesc(%rip), %reg` (64-bit)")?;
