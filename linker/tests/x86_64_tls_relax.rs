@@ -176,7 +176,7 @@ fn descriptors_from_gcc() {
 }
 
 #[test]
-fn initial_exec_into_every_register() {
+fn initial_exec_and_descriptors_into_every_register() {
     common::require("as", "binutils");
     let dir = tempfile::tempdir().expect("temporary directory");
     let d = dir.path();
@@ -186,12 +186,11 @@ fn initial_exec_into_every_register() {
         args.extend(["-e", "ie_forms", "ie.o", "-o", "ie"]);
         tool("ld", "binutils", &args, d);
         let stats = compare(&X86_64, &d.join("ie.o"), &d.join("ie"), &model(false));
-        assert_eq!(
-            stats.count(elf::R_X86_64_GOTTPOFF),
-            32,
-            "{kind:?}: {stats:?}"
-        );
-        assert_eq!(stats.fields_checked, 32, "{kind:?}");
+        let what = format!("{kind:?}: {stats:?}");
+        assert_eq!(stats.count(elf::R_X86_64_GOTTPOFF), 32, "{what}");
+        assert_eq!(stats.count(elf::R_X86_64_GOTPC32_TLSDESC), 16, "{what}");
+        assert_eq!(stats.count(elf::R_X86_64_TLSDESC_CALL), 1, "{what}");
+        assert_eq!(stats.fields_checked, 48, "{what}");
     }
 }
 
