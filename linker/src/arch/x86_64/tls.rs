@@ -35,6 +35,10 @@ enum Call {
     Large,
 }
 
+/// The rewrite of one relocation: (model, section, field offset, addend, next relocation).
+type Rewrite =
+    fn(TlsRelaxTo, &mut [u8], usize, i64, Option<(u32, u64)>) -> Result<TlsRewrite, String>;
+
 pub fn relax(
     r_type: u32,
     to: TlsRelaxTo,
@@ -43,30 +47,23 @@ pub fn relax(
     addend: i64,
     next: Option<(u32, u64)>,
 ) -> Option<Result<TlsRewrite, String>> {
-    // A field inside the section: the sequence arithmetic around it cannot overflow.
+    let rewrite: Rewrite = match (elf::RelocationType(r_type), to) {
+        (elf::R_X86_64_TLSGD, _) => |to, s, at, _, next| gd(to, s, at, next),
+        (elf::R_X86_64_TLSLD, TlsRelaxTo::LocalExec) => |_, s, at, _, next| ld(s, at, next),
+        (elf::R_X86_64_GOTTPOFF, TlsRelaxTo::LocalExec) => |_, s, at, _, _| ie_to_le(s, at),
+        (elf::R_X86_64_GOTPC32_TLSDESC, _) => |to, s, at, addend, _| desc(to, s, at, addend),
+        (elf::R_X86_64_TLSDESC_CALL, _) => |_, s, at, _, _| desc_call(s, at),
+        _ => return None,
+    };
+    // With the field inside the section, the arithmetic around it cannot overflow.
     let at = usize::try_from(offset)
         .ok()
         .filter(|&at| at < section.len());
-    let result = match (elf::RelocationType(r_type), to) {
-        (elf::R_X86_64_TLSGD, _) => at.map_or(Err(OUTSIDE.into()), |at| gd(to, section, at, next)),
-        (elf::R_X86_64_TLSLD, TlsRelaxTo::LocalExec) => {
-            at.map_or(Err(OUTSIDE.into()), |at| ld(section, at, next))
-        }
-        (elf::R_X86_64_GOTTPOFF, TlsRelaxTo::LocalExec) => {
-            at.map_or(Err(OUTSIDE.into()), |at| ie_to_le(section, at))
-        }
-        (elf::R_X86_64_GOTPC32_TLSDESC, _) => {
-            at.map_or(Err(OUTSIDE.into()), |at| desc(to, section, at, addend))
-        }
-        (elf::R_X86_64_TLSDESC_CALL, _) => {
-            at.map_or(Err(OUTSIDE.into()), |at| desc_call(section, at))
-        }
-        _ => return None,
-    };
-    Some(result)
+    Some(match at {
+        Some(at) => rewrite(to, section, at, addend, next),
+        None => Err("the TLS relocation lies outside its section".to_owned()),
+    })
 }
-
-const OUTSIDE: &str = "the TLS code sequence runs past the end of its section";
 
 fn field4(expr: RelExpr) -> RelocHowto {
     RelocHowto {
