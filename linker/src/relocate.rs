@@ -143,7 +143,7 @@ pub fn relocate_section(
                 sym_name(info.name)
             )
         };
-        if let Err(e) = rewrite(link, r, section.relocs.get(ri + 1), action, out) {
+        if let Err(e) = rewrite(cx, &info, r, section.relocs.get(ri + 1), action, out) {
             errors.push(context(&e));
             continue;
         }
@@ -178,14 +178,32 @@ pub fn relocate_section(
 
 /// Performs the instruction rewrite the scan decided on.
 fn rewrite(
-    link: &Link,
+    cx: RelocContext,
+    info: &TargetInfo,
     r: &crate::object_file::Reloc,
     next: Option<&crate::object_file::Reloc>,
     action: &RelocAction,
     out: &mut [u8],
 ) -> Result<(), String> {
+    let link = cx.link;
     let to = match action.rewrite {
         Rewrite::None => return Ok(()),
+        Rewrite::GotToPcRelative if link.kind.is_program() => {
+            let absolute = link
+                .kind
+                .is_fixed_address()
+                .then(|| target_address(link, cx.layout, info.target));
+            return match link.arch.relax_got_load_program(
+                r.r_type,
+                out,
+                r.offset,
+                r.addend,
+                absolute,
+            ) {
+                Some(rw) if rw.howto == action.howto && rw.offset == action.offset => Ok(()),
+                _ => Err("the address does not fit the immediate the GOT load was relaxed to".into()),
+            };
+        }
         Rewrite::GotToPcRelative => {
             return match link.arch.relax_got_load(r.r_type, out, r.offset as usize) {
                 Some(_) => Ok(()),

@@ -92,22 +92,47 @@ pub fn scan(link: &Link) -> ScanResult {
     all
 }
 
-/// The GOT-load relaxation the target would perform at `offset`, asked on a scratch copy so
-/// the bytes of the input stay untouched.
+/// The GOT-load relaxation the target would perform, asked on a scratch copy so the bytes of
+/// the input stay untouched: (the new field and expression, its offset, its addend). A
+/// program's may become an immediate; whether the final address fits 32 bits is checked
+/// again when the bytes are written (`absolute` is the image base here, as an estimate).
 pub fn got_load_relaxation(
     link: &Link,
-    r_type: u32,
+    r: &Reloc,
     data: &[u8],
-    offset: usize,
-) -> Option<RelocHowto> {
+    absolute: Option<u64>,
+) -> Option<(RelocHowto, u64, i64)> {
+    let offset = r.offset as usize;
     let start = offset.saturating_sub(8);
     let end = (offset + 8).min(data.len());
     if start >= end || offset > end {
         return None;
     }
     let mut window = data[start..end].to_vec();
-    link.arch
-        .relax_got_load(r_type, &mut window, offset - start)
+    if link.kind.is_program() {
+        let rw = link.arch.relax_got_load_program(
+            r.r_type,
+            &mut window,
+            (offset - start) as u64,
+            r.addend,
+            absolute,
+        )?;
+        Some((rw.howto, rw.offset + start as u64, rw.addend))
+    } else {
+        let howto = link
+            .arch
+            .relax_got_load(r.r_type, &mut window, offset - start)?;
+        Some((howto, r.offset, r.addend))
+    }
+}
+
+/// The address estimate a fixed-address program's GOT-load relaxation is decided with.
+pub fn absolute_hint(link: &Link) -> Option<u64> {
+    link.kind.is_fixed_address().then(|| {
+        link.opts
+            .image_base
+            .unwrap_or(link.arch.default_image_base())
+    })
 }
 
 /// The TLS rewrite the target would perform, asked on a scratch window around the sequence
@@ -332,8 +357,11 @@ impl ObjectScan<'_, '_> {
         let mut consumes_next = false;
         match decision.rewrite {
             Rewrite::GotToPcRelative => {
-                action.howto =
-                    got_load_relaxation(link, r.r_type, section.data, r.offset as usize)?;
+                let (howto, offset, addend) =
+                    got_load_relaxation(link, r, section.data, absolute_hint(link))?;
+                action.howto = howto;
+                action.offset = offset;
+                action.addend = addend;
             }
             Rewrite::TlsToInitialExec | Rewrite::TlsToLocalExec => {
                 let rw = tls?;
@@ -398,7 +426,8 @@ impl ObjectScan<'_, '_> {
             && !info.undefined
             && class == (SymClass::Local { absolute: false })
         {
-            relax.got_load = got_load_relaxation(link, r.r_type, data, r.offset as usize).is_some();
+            relax.got_load =
+                got_load_relaxation(link, r, data, absolute_hint(link)).is_some() && link.opts.relax;
         }
         let tls = matches!(
             howto.expr,

@@ -160,6 +160,44 @@ pub struct RelocHowto {
     pub field: Field,
 }
 
+/// The access model a TLS code sequence is rewritten to, when the output is a program and the
+/// linker knows more than the compiler did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsRelaxTo {
+    InitialExec,
+    LocalExec,
+}
+
+/// What rewriting a TLS code sequence left to fill in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsRewrite {
+    /// What now fills the rewritten code: `RelExpr::TpOffset` (local exec),
+    /// `RelExpr::TlsIePcRelative` (initial exec: the GOT slot holding the symbol's TP offset)
+    /// or `RelExpr::None`.
+    pub howto: RelocHowto,
+    /// Offset within the section of the field `howto` writes (it may move: x86-64 GD→LE puts
+    /// it 8 bytes later than the TLSGD field).
+    pub offset: u64,
+    /// The addend to compute `howto` with.
+    pub addend: i64,
+    /// The relocation that follows this one (the call to `__tls_get_addr`) belongs to the
+    /// rewritten sequence and must be ignored.
+    pub consumes_next: bool,
+}
+
+/// A GOT load rewritten to reach the symbol without the GOT (see
+/// [`Arch::relax_got_load_program`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GotLoadRewrite {
+    /// What now fills the rewritten instruction: `RelExpr::Absolute` (an immediate, its
+    /// range in `howto.field.range`) or `RelExpr::PcRelative`.
+    pub howto: RelocHowto,
+    /// Offset within the section of the field (x86-64 `jmp foo; nop` moves it one byte back).
+    pub offset: u64,
+    /// The addend to compute `howto` with.
+    pub addend: i64,
+}
+
 /// Why a value could not be written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FieldError {
@@ -216,31 +254,6 @@ pub struct DynRelocTypes {
     pub irelative: u32,
     /// Copy the imported symbol's initial value into the program (copy relocation).
     pub copy: u32,
-}
-
-/// The access model a TLS code sequence is rewritten to, when the output is a program and the
-/// linker knows more than the compiler did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TlsRelaxTo {
-    InitialExec,
-    LocalExec,
-}
-
-/// What rewriting a TLS code sequence left to fill in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TlsRewrite {
-    /// What now fills the rewritten code: `RelExpr::TpOffset` (local exec),
-    /// `RelExpr::TlsIePcRelative` (initial exec: the GOT slot holding the symbol's TP offset)
-    /// or `RelExpr::None`.
-    pub howto: RelocHowto,
-    /// Offset within the section of the field `howto` writes (it may move: x86-64 GD→LE puts
-    /// it 8 bytes later than the TLSGD field).
-    pub offset: u64,
-    /// The addend to compute `howto` with.
-    pub addend: i64,
-    /// The relocation that follows this one (the call to `__tls_get_addr`) belongs to the
-    /// rewritten sequence and must be ignored.
-    pub consumes_next: bool,
 }
 
 /// Sizes of the lazy-binding PLT.
@@ -402,12 +415,35 @@ pub trait Arch: Sync + Send {
         None
     }
 
+    /// Rewrites a GOT load in a program (x86-64 GOTPCRELX / REX_GOTPCRELX) to reach the
+    /// symbol directly, as GNU ld does; the core calls it only when the symbol binds locally
+    /// and is not an IFUNC. `addend` is the relocation's addend. `absolute` is the symbol's
+    /// address when the output has a fixed address (`-no-pie`, `-static`): then
+    /// `mov`/`test`/`adc`/`add`/`and`/`cmp`/`or`/`sbb`/`sub`/`xor` through the GOT become
+    /// their immediate forms (an [`RelExpr::Absolute`] 32-bit field), when the address fits.
+    /// Otherwise (`None`, or an address that does not fit) `mov` becomes `lea` and
+    /// `call`/`jmp` become direct (PC-relative fields). `None`: the instruction is left as it
+    /// is (the core keeps the GOT entry).
+    fn relax_got_load_program(
+        &self,
+        _r_type: u32,
+        _section: &mut [u8],
+        _offset: u64,
+        _addend: i64,
+        _absolute: Option<u64>,
+    ) -> Option<GotLoadRewrite> {
+        None
+    }
+
     /// Rewrites the TLS code sequence around relocation `r_type` at `offset` of `section`
     /// (the whole input section's bytes, a copy the core owns) to the model `to`. `addend` is
-    /// the relocation's addend; `next` is the type and offset of the relocation that follows
-    /// it in the section, if any. `None`: `r_type` is not a TLS form this target relaxes (the
+    /// the relocation's addend (REL targets: the implicit addend [`Arch::implicit_addend`]
+    /// read); `next` is the type and offset of the relocation that follows it in the
+    /// section, if any. `None`: `r_type` is not a TLS form this target relaxes to `to` (the
     /// core then keeps the original model). `Some(Err(why))`: the code around the relocation
-    /// is not a sequence the target knows how to rewrite.
+    /// is not a sequence the target knows how to rewrite (the core reports it, as GNU ld's
+    /// "TLS transition from R_X86_64_TLSGD to R_X86_64_GOTTPOFF against `x' ... failed");
+    /// the section is then unchanged.
     fn relax_tls(
         &self,
         _r_type: u32,

@@ -1,8 +1,14 @@
 //! x86-64 (System V psABI): relocation table, lazy PLT templates, GOT load relaxation.
+//!
+//! - [`got`]: GOT load relaxation in programs (immediates, `lea`, direct calls and jumps).
+//! - [`tls`]: TLS relaxation (GD/LD/IE/descriptors to IE and LE).
+
+mod got;
+mod tls;
 
 use super::{
-    Arch, DynRelocTypes, ElfClass, Field, FieldError, PltEntryAddrs, PltLayout, Range, RelExpr,
-    RelocHowto,
+    Arch, DynRelocTypes, ElfClass, Field, FieldError, GotLoadRewrite, PltEntryAddrs, PltLayout,
+    Range, RelExpr, RelocHowto, TlsRelaxTo, TlsRewrite,
 };
 use object::elf;
 
@@ -157,6 +163,33 @@ impl Arch for X86_64 {
             }
             _ => None,
         }
+    }
+
+    fn relax_got_load_program(
+        &self,
+        r_type: u32,
+        section: &mut [u8],
+        offset: u64,
+        addend: i64,
+        absolute: Option<u64>,
+    ) -> Option<GotLoadRewrite> {
+        got::relax(r_type, section, offset, addend, absolute)
+    }
+
+    fn relax_tls(
+        &self,
+        r_type: u32,
+        to: TlsRelaxTo,
+        section: &mut [u8],
+        offset: u64,
+        addend: i64,
+        next: Option<(u32, u64)>,
+    ) -> Option<Result<TlsRewrite, String>> {
+        tls::relax(r_type, to, section, offset, addend, next)
+    }
+
+    fn relaxes_local_dynamic(&self) -> bool {
+        true
     }
 
     fn irelative_in_plt_relocs(&self) -> bool {

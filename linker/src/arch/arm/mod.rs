@@ -5,16 +5,18 @@
 //! - [`thunk`]: range-extension and interworking thunks (placed by the generic `thunks.rs`).
 //! - [`attributes`]: `.ARM.attributes` merging and the float-ABI compatibility check.
 //! - [`exidx`]: `.ARM.exidx` sorting and EXIDX_CANTUNWIND entries for code without unwind data.
+//! - [`tls`]: TLS descriptor relaxation to initial exec and local exec in programs.
 
 pub mod attributes;
 pub mod exidx;
 pub mod plt;
 pub mod reloc;
 pub mod thunk;
+pub mod tls;
 
 use crate::arch::{
     read_data_field, write_data_field, Arch, DynRelocTypes, ElfClass, Encoding, FieldError,
-    PltEntryAddrs, PltLayout, RelocHowto, SymbolFacts, ThunkSpec,
+    PltEntryAddrs, PltLayout, RelocHowto, SymbolFacts, ThunkSpec, TlsRelaxTo, TlsRewrite,
 };
 use object::elf;
 use reloc::ArmField;
@@ -209,6 +211,17 @@ impl Arch for Arm {
 
     fn tlsdesc_reloc(&self) -> Option<u32> {
         Some(elf::R_ARM_TLS_DESC.0)
+    }
+    fn relax_tls(
+        &self,
+        r_type: u32,
+        to: TlsRelaxTo,
+        section: &mut [u8],
+        offset: u64,
+        addend: i64,
+        _next: Option<(u32, u64)>,
+    ) -> Option<Result<TlsRewrite, String>> {
+        tls::relax(r_type, to, section, offset, addend)
     }
     fn plt_mapping_symbols(&self) -> &'static [(u64, &'static str)] {
         plt::MAPPING_SYMBOLS

@@ -55,6 +55,7 @@ pub enum ArmField {
     ThumbMovt,
     /// The literal word of a TLS descriptor sequence (R_ARM_TLS_GOTDESC): the descriptor's
     /// address relative to the return address of the paired TLS call, see [`ArmField::write`].
+    /// A relaxed sequence's literal is a plain [`ArmField::Word`] instead (`super::tls`).
     TlsDescWord,
 }
 
