@@ -252,6 +252,16 @@ pub fn decide(
         | E::TlsDescCall => tls_access(kind, class, expr, relax),
         E::DtpOffset if kind.is_program() && place.code && relax.ld_to_le => Ok(plain(E::TpOffset)),
         E::TpOffset if kind == OutputKind::Shared => Err(Refusal::LocalExecInShared),
+        // A marker with nothing to write of its own (x86-64 R_X86_64_TLSDESC_CALL) whose
+        // instruction a relaxed sequence rewrites too.
+        E::None if relax.tls_to_le || relax.tls_to_ie => Ok(Decision {
+            rewrite: if relax.tls_to_le {
+                Rewrite::TlsToLocalExec
+            } else {
+                Rewrite::TlsToInitialExec
+            },
+            ..plain(E::None)
+        }),
         E::None | E::GotOffset | E::GotBasePcRelative | E::Size | E::DtpOffset | E::TpOffset => {
             Ok(plain(expr))
         }

@@ -733,12 +733,21 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         };
         let mut size = 0u64;
         let mut align = 1u64;
+        // `.eh_frame` is read as one list of records up to a zero word: padding between
+        // inputs would end it early (crtbeginT.o's empty section marks where a static
+        // program's unwinder starts), and records only need 4-byte alignment.
+        let eh_frame = out.name == b".eh_frame";
         for &(f, s) in list {
             let sec = &link.objects[f as usize].sections[s as usize];
-            size = size.next_multiple_of(sec.align);
+            let sec_align = if eh_frame {
+                sec.align.min(4)
+            } else {
+                sec.align
+            };
+            size = size.next_multiple_of(sec_align);
             placement[f as usize][s as usize] = Some((oi as u32, size));
             size += sec.size;
-            align = align.max(sec.align);
+            align = align.max(sec_align);
         }
         out.size = size + arch.section_tail(out.sh_type, code_sections);
         out.align = align;

@@ -193,15 +193,14 @@ fn rewrite(
                 .kind
                 .is_fixed_address()
                 .then(|| target_address(link, cx.layout, info.target));
-            return match link.arch.relax_got_load_program(
-                r.r_type,
-                out,
-                r.offset,
-                r.addend,
-                absolute,
-            ) {
+            return match link
+                .arch
+                .relax_got_load_program(r.r_type, out, r.offset, r.addend, absolute)
+            {
                 Some(rw) if rw.howto == action.howto && rw.offset == action.offset => Ok(()),
-                _ => Err("the address does not fit the immediate the GOT load was relaxed to".into()),
+                _ => {
+                    Err("the address does not fit the immediate the GOT load was relaxed to".into())
+                }
             };
         }
         Rewrite::GotToPcRelative => {

@@ -155,28 +155,30 @@ impl<'d> Resolver<'d> {
         }
     }
 
+    /// Loads the members that define a symbol still undefined, as GNU ld does: walking the
+    /// archive's symbol index in order and loading a member as soon as one of its symbols is
+    /// wanted, so a later member defining the same name is not loaded too; then again until
+    /// a walk loads nothing.
     fn extract(&mut self, archive: &mut Archive<'d>) -> Result<()> {
         loop {
-            let mut wanted = Vec::new();
-            for &(name, offset) in &archive.index {
+            let mut loaded_any = false;
+            for i in 0..archive.index.len() {
+                let (name, offset) = archive.index[i];
                 if archive.loaded.contains(&offset) {
                     continue;
                 }
-                if let Some(id) = self.symtab.lookup(name) {
-                    let s = self.symtab.get(id);
-                    // A weak reference does not pull a member in; a COMMON one is not undefined.
-                    if s.is_undefined() && s.strong_ref {
-                        wanted.push(offset);
-                    }
+                let Some(id) = self.symtab.lookup(name) else {
+                    continue;
+                };
+                let s = self.symtab.get(id);
+                // A weak reference does not pull a member in; a COMMON one is not undefined.
+                if s.is_undefined() && s.strong_ref {
+                    self.load_member(archive, offset)?;
+                    loaded_any = true;
                 }
             }
-            if wanted.is_empty() {
+            if !loaded_any {
                 return Ok(());
-            }
-            wanted.sort_unstable();
-            wanted.dedup();
-            for offset in wanted {
-                self.load_member(archive, offset)?;
             }
         }
     }

@@ -426,9 +426,10 @@ impl ObjectScan<'_, '_> {
             && !info.undefined
             && class == (SymClass::Local { absolute: false })
         {
-            relax.got_load =
-                got_load_relaxation(link, r, data, absolute_hint(link)).is_some() && link.opts.relax;
+            relax.got_load = got_load_relaxation(link, r, data, absolute_hint(link)).is_some()
+                && link.opts.relax;
         }
+        // Markers (RelExpr::None) may belong to a TLS sequence too; the target knows.
         let tls = matches!(
             howto.expr,
             RelExpr::TlsGdPcRelative
@@ -436,6 +437,7 @@ impl ObjectScan<'_, '_> {
                 | RelExpr::TlsIePcRelative
                 | RelExpr::TlsDescPcRelative
                 | RelExpr::TlsDescCall
+                | RelExpr::None
         );
         if !tls || !link.kind.is_program() || !link.opts.relax {
             return Some((relax, None));
