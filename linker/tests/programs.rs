@@ -1,0 +1,575 @@
+//! Programs linked by tether on both targets: PIE (gcc's default), `-no-pie`, `-static` and
+//! `-static-pie`, C and C++, gcc and clang, x86-64 run natively and Thumb-2/ARM under
+//! qemu-arm with glibc's loader. Every program is also linked by GNU ld from the same
+//! objects and must print exactly the same; every output must satisfy `readelf -aW` and
+//! `eu-elflint --gnu-ld`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/programs");
+const ARM_SYSROOT: &str = "/usr/arm-linux-gnueabihf";
+
+fn tether() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ld-tether"))
+}
+
+fn fixture(name: &str) -> String {
+    format!("{FIXTURES}/{name}")
+}
+
+fn expected(name: &str) -> String {
+    std::fs::read_to_string(fixture(name)).expect("expected output fixture")
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let shown = format!("{cmd:?}");
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e} (scripts/setup.sh installs it)"))
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let shown = format!("{cmd:?}");
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{shown} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A compiler and target state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Toolchain {
+    X86Gcc,
+    X86Clang,
+    ArmGccThumb,
+    ArmGccArm,
+    ArmClang,
+}
+
+const ALL: [Toolchain; 5] = [
+    Toolchain::X86Gcc,
+    Toolchain::X86Clang,
+    Toolchain::ArmGccThumb,
+    Toolchain::ArmGccArm,
+    Toolchain::ArmClang,
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Linker {
+    Tether,
+    GnuLd,
+}
+
+impl Toolchain {
+    fn is_arm(self) -> bool {
+        !matches!(self, Toolchain::X86Gcc | Toolchain::X86Clang)
+    }
+
+    /// The compiler for C (or C++) sources, with the flags that select the target state.
+    fn compiler(self, cxx: bool) -> Command {
+        let (c, cpp, flags): (&str, &str, &[&str]) = match self {
+            Toolchain::X86Gcc => ("gcc", "g++", &[]),
+            Toolchain::X86Clang => ("clang", "clang++", &[]),
+            Toolchain::ArmGccThumb => (
+                "arm-linux-gnueabihf-gcc",
+                "arm-linux-gnueabihf-g++",
+                &["-mthumb"],
+            ),
+            Toolchain::ArmGccArm => (
+                "arm-linux-gnueabihf-gcc",
+                "arm-linux-gnueabihf-g++",
+                &["-marm"],
+            ),
+            Toolchain::ArmClang => (
+                "clang",
+                "clang++",
+                &["--target=armv7a-linux-gnueabihf", "-mthumb"],
+            ),
+        };
+        let mut cmd = Command::new(if cxx { cpp } else { c });
+        cmd.args(flags);
+        cmd
+    }
+
+    /// The driver that links: clang drives tether itself on x86-64; ARM clang objects are
+    /// linked by the cross gcc driver, which knows the sysroot's start files.
+    fn linker_driver(self, linker: Linker, bin: &Path, cxx: bool) -> Command {
+        let mut cmd = match self {
+            Toolchain::ArmClang => Toolchain::ArmGccThumb.compiler(cxx),
+            other => other.compiler(cxx),
+        };
+        match (self, linker) {
+            (Toolchain::X86Clang, Linker::Tether) => {
+                cmd.arg(format!("--ld-path={}", tether().display()));
+            }
+            (_, Linker::Tether) => {
+                cmd.arg(format!("-B{}/", bin.display()));
+            }
+            (Toolchain::X86Clang, Linker::GnuLd) => {
+                cmd.arg("-fuse-ld=bfd");
+            }
+            (_, Linker::GnuLd) => {
+                cmd.arg("-fuse-ld=bfd");
+            }
+        }
+        cmd
+    }
+
+    fn interpreter(self) -> &'static str {
+        if self.is_arm() {
+            "/lib/ld-linux-armhf.so.3"
+        } else {
+            "/lib64/ld-linux-x86-64.so.2"
+        }
+    }
+}
+
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new() -> Work {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir(dir.path().join("bin")).expect("bin dir");
+        std::os::unix::fs::symlink(tether(), dir.path().join("bin/ld")).expect("ld symlink");
+        Work { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.path("bin")
+    }
+
+    fn compile(&self, tc: Toolchain, src: &str, obj: &str, flags: &[&str]) -> PathBuf {
+        let out = self.path(obj);
+        let cxx = src.ends_with(".cpp");
+        ok(tc
+            .compiler(cxx)
+            .args(flags)
+            .arg("-c")
+            .arg(fixture(src))
+            .arg("-o")
+            .arg(&out));
+        out
+    }
+
+    /// Links `inputs` into `out` through the compiler driver with `flags`.
+    fn link(&self, tc: Toolchain, linker: Linker, cxx: bool, out: &str, args: &[&str]) -> Output {
+        run(tc
+            .linker_driver(linker, &self.bin(), cxx)
+            .args(args)
+            .arg("-o")
+            .arg(self.path(out))
+            .current_dir(self.dir.path()))
+    }
+
+    fn link_ok(&self, tc: Toolchain, linker: Linker, cxx: bool, out: &str, args: &[&str]) {
+        let o = self.link(tc, linker, cxx, out, args);
+        assert!(
+            o.status.success(),
+            "{tc:?}: linking {out} with {linker:?} failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// Runs a program natively or under qemu-arm, with the work directory as library path.
+    fn run_program(&self, tc: Toolchain, exe: &str) -> String {
+        let dir = self.dir.path().display().to_string();
+        if tc.is_arm() {
+            ok(Command::new("qemu-arm")
+                .args(["-L", ARM_SYSROOT, "-E", &format!("LD_LIBRARY_PATH={dir}")])
+                .args(["-U", "LD_BIND_NOW"])
+                .arg(self.path(exe)))
+        } else {
+            ok(Command::new(self.path(exe))
+                .env("LD_LIBRARY_PATH", &dir)
+                .env_remove("LD_BIND_NOW"))
+        }
+    }
+}
+
+fn check_readelf(file: &Path) {
+    let out = run(Command::new("readelf").arg("-aW").arg(file));
+    assert!(out.status.success(), "readelf failed on {}", file.display());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.is_empty(),
+        "readelf -aW {}:\n{stderr}",
+        file.display()
+    );
+}
+
+fn elflint(file: &Path) -> String {
+    let out = run(Command::new("eu-elflint").arg("--gnu-ld").arg(file));
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// `eu-elflint --gnu-ld` says "No errors" of tether's output wherever it does of GNU ld's,
+/// and otherwise finds nothing it does not find in GNU ld's too (section numbers aside).
+fn check_elflint(ours: &Path, reference: &Path) {
+    let theirs = elflint(reference);
+    let mine = elflint(ours);
+    if mine.trim() == "No errors" {
+        return;
+    }
+    if theirs.trim() == "No errors" {
+        assert_eq!(
+            mine.trim(),
+            "No errors",
+            "eu-elflint --gnu-ld {}",
+            ours.display()
+        );
+        return;
+    }
+    let unnumbered = |line: &str| -> String {
+        match (line.find('['), line.find(']')) {
+            (Some(a), Some(b)) if a < b => format!("{}{}", &line[..a], &line[b + 1..]),
+            _ => line.to_string(),
+        }
+    };
+    let known: Vec<String> = theirs.lines().map(unnumbered).collect();
+    for line in mine.lines() {
+        assert!(
+            known.contains(&unnumbered(line)),
+            "eu-elflint --gnu-ld {} (GNU ld's output has no such complaint):\n{line}",
+            ours.display()
+        );
+    }
+}
+
+fn readelf(args: &[&str], file: &Path) -> String {
+    ok(Command::new("readelf").args(args).arg(file))
+}
+
+/// Links with tether and with GNU ld, runs both, and checks both print `expected`; returns
+/// the path of tether's output.
+#[allow(clippy::too_many_arguments)]
+fn both_linkers(
+    w: &Work,
+    tc: Toolchain,
+    cxx: bool,
+    name: &str,
+    args: &[&str],
+    expected: &str,
+) -> PathBuf {
+    for linker in [Linker::GnuLd, Linker::Tether] {
+        let out = format!("{name}-{linker:?}");
+        w.link_ok(tc, linker, cxx, &out, args);
+        let printed = w.run_program(tc, &out);
+        assert_eq!(printed, expected, "{tc:?} {name} linked by {linker:?}");
+    }
+    let ours = w.path(&format!("{name}-Tether"));
+    check_readelf(&ours);
+    check_elflint(&ours, &w.path(&format!("{name}-GnuLd")));
+    ours
+}
+
+/// The dynamic program: copy relocations, canonical PLT addresses, a callback the library
+/// makes into the program (the program exports it), TLS from both, an IFUNC in the program.
+#[test]
+fn dynamic_programs_with_a_library() {
+    let want = expected("main.expected");
+    for tc in ALL {
+        let w = Work::new();
+        let lib_o = w.compile(tc, "lib.c", "lib.o", &["-O2", "-fPIC"]);
+        w.link_ok(
+            tc,
+            Linker::Tether,
+            false,
+            "liblib.so",
+            &["-shared", lib_o.to_str().unwrap()],
+        );
+        for (mode, cflags, lflags) in [
+            ("pie", &["-O2", "-fPIE"][..], &["-pie"][..]),
+            ("nopie", &["-O0", "-fno-PIC"][..], &["-no-pie"][..]),
+        ] {
+            let obj = w.compile(tc, "main.c", &format!("main-{mode}.o"), cflags);
+            let mut args = lflags.to_vec();
+            args.extend([obj.to_str().unwrap(), "-L.", "-llib"]);
+            let exe = both_linkers(&w, tc, false, &format!("main-{mode}"), &args, &want);
+            let header = readelf(&["-hlW"], &exe);
+            let want_type = if mode == "pie" { "DYN" } else { "EXEC" };
+            assert!(
+                header.contains(&format!("Type:                              {want_type}")),
+                "{tc:?} {mode}:\n{header}"
+            );
+            assert!(
+                header.contains(&format!(
+                    "[Requesting program interpreter: {}]",
+                    tc.interpreter()
+                )),
+                "{header}"
+            );
+            assert!(header.contains("PHDR"), "{header}");
+            let dynamic = readelf(&["-dW"], &exe);
+            assert!(dynamic.contains("(DEBUG)"), "{dynamic}");
+            assert_eq!(dynamic.contains("Flags: PIE"), mode == "pie", "{dynamic}");
+            let dynsym = readelf(&["--dyn-syms", "-W"], &exe);
+            assert!(
+                dynsym.contains(" main_callback"),
+                "the callback is exported:\n{dynsym}"
+            );
+            if mode == "nopie" {
+                let relocs = readelf(&["-rW"], &exe);
+                assert!(
+                    relocs.contains("_COPY") && relocs.contains("lib_counter"),
+                    "{tc:?}: no copy relocation for lib_counter:\n{relocs}"
+                );
+                let base = if tc.is_arm() {
+                    "0x00010000"
+                } else {
+                    "0x0000000000400000"
+                };
+                assert!(
+                    header.contains(&format!("LOAD           0x000000 {base}")),
+                    "{tc:?}: image base:\n{header}"
+                );
+            }
+        }
+    }
+}
+
+/// Static programs: stdio, malloc, TLS, global and file-local IFUNCs through `.rela.iplt`,
+/// `.preinit_array`, constructors and destructors. static-pie on x86-64 only: Debian's armhf
+/// toolchain has no rcrt1.o.
+#[test]
+fn static_and_static_pie_programs() {
+    let want = expected("static.expected");
+    for tc in ALL {
+        let w = Work::new();
+        let obj = w.compile(tc, "static.c", "static.o", &["-O2", "-fPIE"]);
+        let obj = obj.to_str().unwrap();
+        let exe = both_linkers(&w, tc, false, "static", &["-static", obj], &want);
+        let header = readelf(&["-lW"], &exe);
+        assert!(
+            !header.contains("INTERP") && !header.contains("DYNAMIC"),
+            "{header}"
+        );
+        let relocs = readelf(&["-rW"], &exe);
+        assert!(
+            relocs.contains("IRELATIVE"),
+            "{tc:?}: the IFUNCs' IRELATIVEs:\n{relocs}"
+        );
+        if !tc.is_arm() {
+            let exe = both_linkers(&w, tc, false, "static-pie", &["-static-pie", obj], &want);
+            let header = readelf(&["-hlW"], &exe);
+            assert!(
+                header.contains("DYN (Position-Independent Executable file)"),
+                "{header}"
+            );
+            assert!(!header.contains("INTERP"), "{header}");
+            assert!(readelf(&["-dW"], &exe).contains("Flags: PIE"));
+        }
+    }
+}
+
+/// C++ programs throwing and catching, dynamically linked and fully static.
+#[test]
+fn cxx_programs_dynamic_and_static() {
+    let want = expected("cxx.expected");
+    for tc in ALL {
+        let w = Work::new();
+        let obj = w.compile(tc, "cxx.cpp", "cxx.o", &["-O2"]);
+        let obj = obj.to_str().unwrap();
+        both_linkers(&w, tc, true, "cxx", &[obj], &want);
+        both_linkers(&w, tc, true, "cxx-static", &["-static", obj], &want);
+        both_linkers(
+            &w,
+            tc,
+            true,
+            "cxx-static-libstdcxx",
+            &["-static-libstdc++", "-static-libgcc", obj],
+            &want,
+        );
+    }
+}
+
+/// A library with its own `.interp` and an entry point runs when executed directly and is an
+/// ordinary library to a program linked against it, as with GNU ld.
+#[test]
+fn library_that_runs_as_a_program() {
+    for tc in [
+        Toolchain::X86Gcc,
+        Toolchain::ArmGccThumb,
+        Toolchain::ArmGccArm,
+    ] {
+        let w = Work::new();
+        let define = format!("-DINTERP=\"{}\"", tc.interpreter());
+        let obj = w.compile(tc, "selfrun.c", "selfrun.o", &["-O2", "-fPIC", &define]);
+        let user = w.compile(tc, "selfrun_user.c", "user.o", &["-O2"]);
+        for linker in [Linker::GnuLd, Linker::Tether] {
+            let lib = format!("libselfrun{linker:?}.so");
+            w.link_ok(
+                tc,
+                linker,
+                false,
+                &lib,
+                &["-shared", "-Wl,-e,selfrun_main", obj.to_str().unwrap()],
+            );
+            assert_eq!(
+                w.run_program(tc, &lib),
+                "run directly: 42\n",
+                "{tc:?} {linker:?}"
+            );
+            let prog = format!("user-{linker:?}");
+            w.link_ok(
+                tc,
+                linker,
+                false,
+                &prog,
+                &[
+                    user.to_str().unwrap(),
+                    "-L.",
+                    &format!("-lselfrun{linker:?}"),
+                ],
+            );
+            assert_eq!(
+                w.run_program(tc, &prog),
+                "linked against: 42\n",
+                "{tc:?} {linker:?}"
+            );
+        }
+        let ours = w.path("libselfrunTether.so");
+        check_readelf(&ours);
+        let header = readelf(&["-hlW"], &ours);
+        assert!(header.contains("DYN (Shared object file)"), "{header}");
+        assert!(
+            header.contains(&format!(
+                "[Requesting program interpreter: {}]",
+                tc.interpreter()
+            )),
+            "{header}"
+        );
+    }
+}
+
+/// `-Ttext-segment` moves a fixed-address program, which still runs.
+#[test]
+fn image_base_moves_a_fixed_address_program() {
+    for tc in [Toolchain::X86Gcc, Toolchain::ArmGccThumb] {
+        let w = Work::new();
+        let obj = w.compile(tc, "static.c", "static.o", &["-O2", "-fno-PIC"]);
+        w.link_ok(
+            tc,
+            Linker::Tether,
+            false,
+            "moved",
+            &[
+                "-static",
+                "-Wl,-Ttext-segment=0x800000",
+                obj.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(w.run_program(tc, "moved"), expected("static.expected"));
+        let header = readelf(&["-lW"], &w.path("moved"));
+        let want = if tc.is_arm() {
+            "LOAD           0x000000 0x00800000"
+        } else {
+            "LOAD           0x000000 0x0000000000800000"
+        };
+        assert!(header.contains(want), "{header}");
+    }
+}
+
+/// A copy relocation against protected data, or any copy under `-z nocopyreloc`, is an
+/// error naming the object, section and symbol, and leaves no output.
+#[test]
+fn copy_relocations_that_cannot_be_made() {
+    for tc in [Toolchain::X86Gcc, Toolchain::ArmGccThumb] {
+        let w = Work::new();
+        let lib_o = w.compile(tc, "protected_lib.c", "plib.o", &["-fPIC"]);
+        w.link_ok(
+            tc,
+            Linker::Tether,
+            false,
+            "libprot.so",
+            &["-shared", lib_o.to_str().unwrap()],
+        );
+        let main_o = w.compile(tc, "protected_main.c", "pmain.o", &["-fno-PIC", "-O2"]);
+        let main = main_o.to_str().unwrap();
+        let out = w.link(
+            tc,
+            Linker::Tether,
+            false,
+            "prot",
+            &["-no-pie", main, "-L.", "-lprot"],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("pmain.o:(.text")
+                && stderr.contains("`protected_data'")
+                && stderr.contains("protected"),
+            "{stderr}"
+        );
+        assert!(!w.path("prot").exists());
+
+        let lib_o = w.compile(tc, "lib.c", "lib.o", &["-fPIC"]);
+        w.link_ok(
+            tc,
+            Linker::Tether,
+            false,
+            "liblib.so",
+            &["-shared", lib_o.to_str().unwrap()],
+        );
+        let main_o = w.compile(tc, "main.c", "main.o", &["-fno-PIC", "-O2"]);
+        let out = w.link(
+            tc,
+            Linker::Tether,
+            false,
+            "nocopy",
+            &[
+                "-no-pie",
+                "-Wl,-z,nocopyreloc",
+                main_o.to_str().unwrap(),
+                "-L.",
+                "-llib",
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("nocopyreloc") && stderr.contains("lib_counter"),
+            "{stderr}"
+        );
+        assert!(!w.path("nocopy").exists());
+    }
+}
+
+/// Non-PIC code cannot go into a PIE: a 32-bit absolute address is refused by name, as GNU
+/// ld refuses it.
+#[test]
+fn absolute_addresses_in_a_pie_are_refused() {
+    let w = Work::new();
+    let obj = w.compile(
+        Toolchain::X86Gcc,
+        "static.c",
+        "static.o",
+        &["-O0", "-fno-PIC", "-mcmodel=small"],
+    );
+    let out = w.link(
+        Toolchain::X86Gcc,
+        Linker::Tether,
+        false,
+        "pie",
+        &["-pie", obj.to_str().unwrap()],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("static.o:(.text")
+            && stderr.contains("R_X86_64_32")
+            && stderr.contains("recompile with -fPIE"),
+        "{stderr}"
+    );
+    assert!(!w.path("pie").exists());
+}
