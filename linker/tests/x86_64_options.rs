@@ -579,9 +579,9 @@ fn ifunc_default_visibility_is_resolved_by_the_loader() {
 }
 
 /// A hidden IFUNC is reached through IRELATIVE slots (a PLT entry for calls and its address,
-/// a data word), from gcc and clang at -O0 and -O2; a static one is refused by name.
+/// a data word), from gcc and clang at -O0 and -O2; so is a static (file-local) one.
 #[test]
-fn ifunc_hidden_goes_through_irelative_and_static_is_refused() {
+fn ifunc_hidden_and_static_go_through_irelative() {
     for cc in [Cc::Gcc, Cc::Clang] {
         for opt in ["-O0", "-O2"] {
             let w = Work::new();
@@ -617,10 +617,21 @@ fn ifunc_hidden_goes_through_irelative_and_static_is_refused() {
         src.replace("int chooser(void)", "static int chooser(void)"),
     )
     .expect("write");
+    std::fs::write(w.path("static_main.c"), "#include <stdio.h>\nint use_ifunc(void);\nint main(void) { printf(\"%d\\n\", use_ifunc()); return 0; }\n").expect("write");
     w.compile(Cc::Gcc, "-O2", &w.path("static.c"), "static.o", false);
-    let err = tether_fails(&w, &["-shared", "-o", "s.so", "static.o"]);
-    assert!(err.contains("against IFUNC `chooser'"), "{err}");
-    assert!(err.contains("static (file-local) IFUNC"), "{err}");
+    tether_in(&w, &["-shared", "-o", "libs.so", "static.o"]);
+    check_elflint(&w.path("libs.so"));
+    let relocs = ok(Command::new("readelf")
+        .args(["-rW", "libs.so"])
+        .current_dir(w.dir.path()));
+    assert!(
+        relocs.contains("R_X86_64_IRELATIVE") && !relocs.contains("chooser"),
+        "{relocs}"
+    );
+    ok(Command::new("gcc")
+        .args(["static_main.c", "-o", "sm", "-L.", "-ls"])
+        .current_dir(w.dir.path()));
+    assert_eq!(w.run_program("sm"), "6\n");
 }
 
 /// `.symver` in the object: a hidden `compat@VERS_1` and a default `compat@@VERS_2`, both
