@@ -2,7 +2,9 @@
 //! or gcc's x86-64 PIE code, which assumes copy relocations) gets its own copy of the data in
 //! `.dynbss`; the loader copies the initial value there (`R_*_COPY`) and binds every other
 //! reference, the library's own included, to the copy. Aliases of the data in the same
-//! library (`environ` and `__environ`) share one copy.
+//! library (`environ` and `__environ`) share one copy. Copies of data the library never
+//! writes go to a RELRO `.data.rel.ro` instead, as GNU ld puts them, so they become read-only
+//! once the loader has copied them.
 
 use crate::link::Link;
 use crate::symbols::{Def, SymbolId};
@@ -16,19 +18,29 @@ pub struct CopySlot {
     pub value: u64,
     pub size: u64,
     pub align: u64,
-    /// Offset within `.dynbss`.
+    /// In `.data.rel.ro` rather than `.dynbss`.
+    pub read_only: bool,
+    /// Offset within its section.
     pub offset: u64,
     /// The symbol the COPY relocation names, then its aliases.
     pub symbols: Vec<SymbolId>,
+}
+
+/// Size and alignment of one of the two sections copies go to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Region {
+    pub size: u64,
+    pub align: u64,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Copies {
     pub slots: Vec<CopySlot>,
     slot_of: HashMap<SymbolId, u32>,
-    /// Size and alignment of `.dynbss`.
-    pub size: u64,
-    pub align: u64,
+    /// `.dynbss` (writable data).
+    pub writable: Region,
+    /// The RELRO `.data.rel.ro` (data the library never writes).
+    pub read_only: Region,
 }
 
 impl Copies {
@@ -40,6 +52,11 @@ impl Copies {
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
+
+    /// Whether some copy goes to the section for read-only (or writable) data.
+    pub fn any(&self, read_only: bool) -> bool {
+        self.slots.iter().any(|s| s.read_only == read_only)
+    }
 }
 
 /// The largest alignment a copy can need; GNU ld caps it by the library's section, which the
@@ -49,10 +66,7 @@ const MAX_COPY_ALIGN: u64 = 32;
 /// Plans one copy per imported object in `wanted` (symbol ids, in scan order), with the
 /// aliases that share its address.
 pub fn plan(link: &Link, wanted: &[SymbolId]) -> Copies {
-    let mut copies = Copies {
-        align: 1,
-        ..Copies::default()
-    };
+    let mut copies = Copies::default();
     let mut by_address: HashMap<(u32, u64), u32> = HashMap::new();
     for &id in wanted {
         if copies.slot_of.contains_key(&id) {
@@ -70,6 +84,7 @@ pub fn plan(link: &Link, wanted: &[SymbolId]) -> Copies {
                 value: d.value,
                 size: d.size,
                 align,
+                read_only: d.read_only,
                 offset: 0,
                 symbols: Vec::new(),
             });
@@ -81,14 +96,14 @@ pub fn plan(link: &Link, wanted: &[SymbolId]) -> Copies {
         copies.slot_of.insert(id, index);
     }
     add_aliases(link, &mut copies, &by_address);
-    let mut offset = 0u64;
+    let mut regions = [Region { size: 0, align: 1 }; 2];
     for slot in &mut copies.slots {
-        offset = offset.next_multiple_of(slot.align);
-        slot.offset = offset;
-        offset += slot.size;
-        copies.align = copies.align.max(slot.align);
+        let region = &mut regions[usize::from(slot.read_only)];
+        slot.offset = region.size.next_multiple_of(slot.align);
+        region.size = slot.offset + slot.size;
+        region.align = region.align.max(slot.align);
     }
-    copies.size = offset;
+    [copies.writable, copies.read_only] = regions;
     copies
 }
 

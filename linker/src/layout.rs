@@ -35,8 +35,9 @@ pub enum Synth {
     GotPlt,
     EhFrameHdr,
     Commons,
-    /// Copies of imported data ([`crate::copies`]).
+    /// Copies of imported data ([`crate::copies`]) the library writes, and those it does not.
     DynBss,
+    DynRelRo,
     /// An output section the target merged from its inputs ([`Layout::merged`]).
     Merged(u32),
     SymTab,
@@ -626,15 +627,26 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             );
         }
     }
-    if !link.copies.is_empty() {
+    if link.copies.any(false) {
         synth(
             b".dynbss",
             Synth::DynBss,
             elf::SHT_NOBITS.0,
             aw,
-            link.copies.align,
+            link.copies.writable.align,
             0,
-            link.copies.size,
+            link.copies.writable.size,
+        );
+    }
+    if link.copies.any(true) {
+        synth(
+            b".data.rel.ro",
+            Synth::DynRelRo,
+            elf::SHT_PROGBITS.0,
+            aw,
+            link.copies.read_only.align,
+            0,
+            link.copies.read_only.size,
         );
     }
     if link.opts.eh_frame_hdr {
@@ -812,7 +824,11 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
     let mut loads = 1;
     let runs = loop {
         let headers = ehsize + phentsize * (loads + other_phdrs) as u64;
-        let runs = assign_addresses(&mut sections, base, headers, page, has_relro)?;
+        let separate_code = link
+            .opts
+            .separate_code
+            .unwrap_or(arch.separate_code_by_default());
+        let runs = assign_addresses(&mut sections, base, headers, page, has_relro, separate_code)?;
         if runs.len() == loads {
             break runs;
         }
@@ -1056,24 +1072,27 @@ struct Run {
 /// in memory and in the file; within one, offsets follow addresses, except that a section
 /// aligned past the next page starts a segment of its own, so an alignment gap never has to
 /// be written out as zeros (offsets only need to be congruent to addresses modulo the page).
+/// Without `separate_code`, headers, code and read-only data share one RX segment.
 fn assign_addresses(
     sections: &mut [OutSection],
     base: u64,
     headers: u64,
     page: u64,
     has_relro: bool,
+    separate_code: bool,
 ) -> Result<Vec<Run>> {
     let mut addr = base + headers;
     let mut off = headers;
-    // The headers are always loaded, at the start of the read-only segment.
+    let class = |seg: usize| if !separate_code && seg < 3 { 1 } else { seg };
+    // The headers are always loaded, at the start of the first segment.
     let mut runs = vec![Run {
-        segment: 0,
+        segment: class(0),
         first: 0,
         end: 0,
     }];
     let mut relro_done = false;
     for (i, s) in sections.iter_mut().enumerate() {
-        let Some(seg) = segment_of(s.rank) else {
+        let Some(seg) = segment_of(s.rank).map(class) else {
             break;
         };
         let mut new_run = runs.last().is_some_and(|r| r.segment != seg);

@@ -79,9 +79,9 @@ pub struct Options {
     pub dynamic_list: Vec<PathBuf>,
     /// `-Ttext-segment`/`--image-base`: the first address of a fixed-address program.
     pub image_base: Option<u64>,
-    /// `-z separate-code` (the default): code gets pages of its own, apart from headers and
-    /// read-only data.
-    pub separate_code: bool,
+    /// `-z separate-code` / `-z noseparate-code`: code gets pages of its own, apart from
+    /// headers and read-only data (`None`: the target's default, as GNU ld's).
+    pub separate_code: Option<bool>,
     /// `-z nocopyreloc`: refuse copy relocations.
     pub copyreloc: bool,
     /// `--relax` (the default) / `--no-relax`: rewrite TLS and GOT accesses in programs.
@@ -462,7 +462,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
     let mut text = false;
     let mut exec_stack = false;
     let mut nodelete = false;
-    let mut separate_code = true;
+    let mut separate_code = None;
     let mut copyreloc = true;
     for z in strings(m, "z") {
         match z.as_str() {
@@ -477,8 +477,8 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
             "noexecstack" => exec_stack = false,
             "execstack" => exec_stack = true,
             "nodelete" => nodelete = true,
-            "separate-code" => separate_code = true,
-            "noseparate-code" => separate_code = false,
+            "separate-code" => separate_code = Some(true),
+            "noseparate-code" => separate_code = Some(false),
             "nocopyreloc" => copyreloc = false,
             "copyreloc" => copyreloc = true,
             // Layout tuning that does not change what tether produces.

@@ -40,7 +40,7 @@ pub fn target_address(link: &Link, layout: &Layout, target: Target) -> u64 {
                 Def::Linker(which) => layout.linker_symbol(link, which, s.name),
                 Def::Shared { .. } => {
                     if let Some(slot) = link.copies.slot(id) {
-                        layout.addr_of(Synth::DynBss) + slot.offset
+                        layout.addr_of(copy_section(slot)) + slot.offset
                     } else if link.canonical_plt[id as usize] {
                         plt_entry(link, layout, target).unwrap_or(0)
                     } else {
@@ -57,6 +57,15 @@ pub fn target_address(link: &Link, layout: &Layout, target: Target) -> u64 {
                 local_address(link, layout, file as usize, sym)
             }
         }
+    }
+}
+
+/// The section a copy of imported data lives in.
+pub fn copy_section(slot: &crate::copies::CopySlot) -> Synth {
+    if slot.read_only {
+        Synth::DynRelRo
+    } else {
+        Synth::DynBss
     }
 }
 

@@ -419,7 +419,7 @@ impl ObjectScan<'_, '_> {
     ) -> Option<(Relaxable, Option<crate::arch::TlsRewrite>)> {
         let link = self.link;
         let mut relax = Relaxable {
-            ld_to_le: link.arch.relaxes_local_dynamic(),
+            ld_to_le: link.arch.relaxes_local_dynamic() && link.opts.relax,
             ..Relaxable::default()
         };
         if howto.expr == RelExpr::GotPcRelativeRelaxable

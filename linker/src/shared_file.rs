@@ -4,7 +4,7 @@
 
 use crate::error::{LinkError, Result};
 use object::elf;
-use object::read::elf::{Dyn as _, FileHeader, Sym as _};
+use object::read::elf::{Dyn as _, FileHeader, SectionHeader as _, Sym as _};
 use object::Endianness;
 
 #[derive(Clone, Copy, Debug)]
@@ -19,6 +19,9 @@ pub struct DsoSymbol<'d> {
     pub value: u64,
     /// STV_PROTECTED: the library binds its own references to it, so a copy would split it.
     pub protected: bool,
+    /// Defined in a section the library never writes: a program's copy of it can be made
+    /// read-only after relocation (`.data.rel.ro`).
+    pub read_only: bool,
     /// A non-default version (`name@VER`): only an explicit `name@VER` reference reaches it.
     pub hidden: bool,
 }
@@ -142,6 +145,9 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             weak: sym.st_bind() == elf::STB_WEAK,
             value: sym.st_value(endian).into(),
             protected: sym.st_visibility() == elf::STV_PROTECTED,
+            read_only: table
+                .section(object::SectionIndex(usize::from(sym.st_shndx(endian).0)))
+                .is_ok_and(|sec| sec.sh_flags(endian).0 & elf::SHF_WRITE.0 == 0),
             hidden: raw.is_hidden(),
         });
     }

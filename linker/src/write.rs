@@ -503,7 +503,12 @@ pub fn write_image(
                 let path = crate::layout::interpreter(link);
                 put.buf[at..at + path.len()].copy_from_slice(path.as_bytes());
             }
-            Synth::BuildId | Synth::EhFrameHdr | Synth::Got | Synth::Commons | Synth::DynBss => {}
+            Synth::BuildId
+            | Synth::EhFrameHdr
+            | Synth::Got
+            | Synth::Commons
+            | Synth::DynBss
+            | Synth::DynRelRo => {}
         }
         let _ = i;
     }
@@ -583,9 +588,8 @@ fn copy_relocs<'a>(
     layout: &'a Layout,
     plan: &'a DynPlan,
 ) -> impl Iterator<Item = DynReloc> + 'a {
-    let base = layout.addr_of(Synth::DynBss);
     link.copies.slots.iter().map(move |slot| DynReloc {
-        offset: base + slot.offset,
+        offset: layout.addr_of(relocate::copy_section(slot)) + slot.offset,
         r_type: link.arch.dyn_reloc_types().copy,
         sym: plan.dynsym_index[slot.symbols[0] as usize],
         addend: 0,
@@ -655,9 +659,12 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
         };
         let info = (bind << 4) | (ty & 0xf);
         let other = crate::relocate::dyn_visibility(s.visibility);
-        let copied = link.copies.slot(id).is_some();
-        let shndx = if copied {
-            layout.find(Synth::DynBss).map_or(0, |(i, _)| i as u16 + 1)
+        let copy = link.copies.slot(id);
+        let copied = copy.is_some();
+        let shndx = if let Some(slot) = copy {
+            layout
+                .find(relocate::copy_section(slot))
+                .map_or(0, |(i, _)| i as u16 + 1)
         } else if defined {
             shndx_of(link, layout, s.def)
         } else {

@@ -573,3 +573,111 @@ fn absolute_addresses_in_a_pie_are_refused() {
     );
     assert!(!w.path("pie").exists());
 }
+
+const TLS_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/relax");
+
+/// The mnemonics of function `name` in `exe`'s disassembly: what a relaxation rewrote, without
+/// the addresses and offsets that differ between two linkers' layouts.
+fn mnemonics(exe: &Path, name: &str) -> Vec<String> {
+    let text = ok(Command::new("objdump")
+        .args(["-d", "--no-show-raw-insn", "--no-addresses"])
+        .arg(format!("--disassemble={name}"))
+        .arg(exe));
+    text.lines()
+        .skip_while(|l| !l.contains(&format!("<{name}>:")))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// Every TLS model gcc and clang emit in a program's code, relaxed as GNU ld relaxes it: the
+/// rewritten instructions are GNU ld's, instruction for instruction, and the programs run.
+/// With `--no-relax` nothing is rewritten and the programs still run.
+#[test]
+fn tls_relaxation_in_programs_matches_gnu_ld() {
+    let w = Work::new();
+    let tls_src = format!("{TLS_FIXTURES}/tls.c");
+    let compile = |cc: &str, flags: &[&str], src: &str, obj: &str| -> String {
+        ok(Command::new(cc)
+            .args(flags)
+            .args(["-c", src, "-o"])
+            .arg(w.path(obj)));
+        w.path(obj).to_str().unwrap().to_string()
+    };
+    let def = compile(
+        "gcc",
+        &["-O2", "-fPIC"],
+        &format!("{TLS_FIXTURES}/tls_def.c"),
+        "def.o",
+    );
+    let main = compile(
+        "gcc",
+        &["-O2"],
+        &format!("{TLS_FIXTURES}/tls_main.c"),
+        "main.o",
+    );
+    let def_lib = w.path("libdef.so");
+    ok(Command::new("gcc")
+        .args(["-shared", "-o"])
+        .arg(&def_lib)
+        .arg(&def));
+    let variants: &[(&str, &[&str])] = &[
+        ("gcc", &["-O2", "-fPIC"]),
+        ("gcc", &["-O0", "-fPIC", "-fno-plt"]),
+        ("gcc", &["-O2", "-fPIC", "-mcmodel=large"]),
+        ("gcc", &["-O2", "-fPIE"]),
+        ("gcc", &["-O2", "-fPIC", "-mtls-dialect=gnu2"]),
+        ("clang", &["-O2", "-fPIC"]),
+        ("clang", &["-O0", "-fPIE"]),
+        ("clang", &["-O2", "-fPIC", "-mcmodel=large"]),
+    ];
+    let mut compared = 0;
+    for (n, (cc, flags)) in variants.iter().enumerate() {
+        let obj = compile(cc, flags, &tls_src, &format!("tls{n}.o"));
+        for mode in ["-pie", "-no-pie"] {
+            for ext in [def.as_str(), "-ldef"] {
+                let mut built = Vec::new();
+                for linker in [Linker::GnuLd, Linker::Tether] {
+                    let exe = format!("tls{n}{mode}{}-{linker:?}", ext.len());
+                    w.link_ok(
+                        Toolchain::X86Gcc,
+                        linker,
+                        false,
+                        &exe,
+                        &[mode, &main, &obj, ext, "-L."],
+                    );
+                    assert_eq!(
+                        w.run_program(Toolchain::X86Gcc, &exe),
+                        "7 5 5 6\n",
+                        "{cc} {flags:?} {mode} {ext} {linker:?}"
+                    );
+                    built.push(w.path(&exe));
+                }
+                for func in ["get_ext", "get_own", "addr_own", "get_st"] {
+                    let (theirs, ours) = (mnemonics(&built[0], func), mnemonics(&built[1], func));
+                    assert!(!ours.is_empty(), "{func} not found");
+                    assert_eq!(ours, theirs, "{cc} {flags:?} {mode} {ext}: {func}");
+                    compared += 1;
+                }
+                check_readelf(&built[1]);
+            }
+        }
+    }
+    assert_eq!(compared, variants.len() * 2 * 2 * 4);
+
+    // --no-relax keeps the general-dynamic call.
+    let obj = compile("gcc", &["-O2", "-fPIC"], &tls_src, "plain.o");
+    w.link_ok(
+        Toolchain::X86Gcc,
+        Linker::Tether,
+        false,
+        "norelax",
+        &["-Wl,--no-relax", &main, &obj, "-ldef", "-L."],
+    );
+    assert_eq!(w.run_program(Toolchain::X86Gcc, "norelax"), "7 5 5 6\n");
+    let calls = ok(Command::new("objdump")
+        .args(["-d", "--disassemble=get_ext"])
+        .arg(w.path("norelax")));
+    assert!(calls.contains("__tls_get_addr"), "{calls}");
+}

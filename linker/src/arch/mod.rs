@@ -383,6 +383,11 @@ pub trait Arch: Sync + Send {
     }
     /// Where a fixed-address program starts (GNU ld's default `-Ttext-segment`).
     fn default_image_base(&self) -> u64;
+    /// Whether code gets pages of its own by default (GNU ld's `-z separate-code`: x86-64
+    /// yes, four load segments; ARM no, two).
+    fn separate_code_by_default(&self) -> bool {
+        false
+    }
 
     /// The relocation's name, for messages (e.g. "R_X86_64_PC32"); `None` if unknown.
     fn reloc_name(&self, r_type: u32) -> Option<&'static str>;

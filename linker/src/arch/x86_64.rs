@@ -37,6 +37,9 @@ impl Arch for X86_64 {
     fn dynamic_uses_rela(&self) -> bool {
         true
     }
+    fn separate_code_by_default(&self) -> bool {
+        true
+    }
     fn default_image_base(&self) -> u64 {
         0x40_0000
     }
