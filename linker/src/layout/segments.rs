@@ -1,0 +1,374 @@
+//! Addresses, file offsets and program headers.
+
+use super::sections::{is_relro, segment_of};
+use super::{Content, OutSection, Phdr, Synth, MAX_OUTPUT};
+use crate::error::{LinkError, Result};
+use crate::link::Link;
+use object::elf;
+
+/// What placing the sections decided besides their addresses.
+pub(super) struct Placed {
+    pub phdrs: Vec<Phdr>,
+    /// Start, end and alignment of the TLS template.
+    pub tls: Option<(u64, u64, u64)>,
+    pub shoff: u64,
+    pub file_size: u64,
+    pub base: u64,
+}
+
+/// Gives every section its address and file offset and builds the program headers.
+pub(super) fn place(link: &Link, sections: &mut [OutSection]) -> Result<Placed> {
+    let arch = link.arch;
+    let word = arch.class().word_size();
+    let is64 = word == 8;
+    let is_tls_bss = |s: &OutSection| s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0;
+    let has = |pred: &dyn Fn(&OutSection) -> bool| sections.iter().any(pred);
+    let has_tls = has(&|s| s.flags & elf::SHF_TLS.0 != 0);
+    let has_note = has(&|s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc());
+    let has_relro = link.opts.relro && has(&|s| is_relro(s.rank));
+    let has_dynamic = has(&|s| matches!(s.content, Content::Synthetic(Synth::Dynamic)));
+    let has_ehdr = has(&|s| matches!(s.content, Content::Synthetic(Synth::EhFrameHdr)));
+    let has_interp = has(&|s| s.name == b".interp" && s.is_alloc());
+    let arch_phdrs: Vec<(u32, u32)> = sections
+        .iter()
+        .filter(|s| s.is_alloc())
+        .filter_map(|s| arch.section_phdr(s.sh_type).map(|p| (p, s.sh_type)))
+        .fold(Vec::new(), |mut seen, pair| {
+            if !seen.contains(&pair) {
+                seen.push(pair);
+            }
+            seen
+        });
+    let other_phdrs = arch_phdrs.len()
+        + usize::from(has_dynamic)
+        + usize::from(has_note)
+        + usize::from(has_tls)
+        + usize::from(has_ehdr)
+        + 1
+        + usize::from(has_relro)
+        + 2 * usize::from(has_interp);
+    let (ehsize, phentsize) = if is64 { (64u64, 56u64) } else { (52, 32) };
+    let page = arch.page_size();
+    let base = if link.kind.is_fixed_address() {
+        link.opts.image_base.unwrap_or(arch.default_image_base())
+    } else {
+        0
+    };
+    if base % page != 0 {
+        return Err(LinkError::Other(format!(
+            "--image-base {base:#x} is not a multiple of the page size {page:#x}"
+        )));
+    }
+    // The load segments are only known once addresses are (an over-aligned section starts a
+    // segment of its own), and the headers they follow have one entry per segment: assign
+    // until the count settles.
+    let mut loads = 1;
+    let runs = loop {
+        let headers = ehsize + phentsize * (loads + other_phdrs) as u64;
+        let separate_code = link
+            .opts
+            .separate_code
+            .unwrap_or(arch.separate_code_by_default());
+        let runs = assign_addresses(sections, base, headers, page, has_relro, separate_code)?;
+        if runs.len() == loads {
+            break runs;
+        }
+        loads = runs.len();
+    };
+    let phnum = loads + other_phdrs;
+    let headers_end = base + ehsize + phentsize * phnum as u64;
+
+    // Non-allocated sections follow the last byte with file contents.
+    let mut file_cur = sections
+        .iter()
+        .filter(|s| s.is_alloc() && !s.is_nobits())
+        .map(|s| s.offset + s.size)
+        .max()
+        .unwrap_or(headers_end - base);
+    for s in sections.iter_mut().filter(|s| !s.is_alloc()) {
+        file_cur = file_cur.next_multiple_of(s.align.max(1));
+        s.offset = file_cur;
+        s.addr = 0;
+        file_cur += s.size;
+    }
+    let shoff = file_cur.next_multiple_of(word);
+    let shentsize = if is64 { 64 } else { 40 };
+    let file_size = shoff + shentsize * (sections.len() as u64 + 1);
+    let span_end = sections
+        .iter()
+        .filter(|s| s.is_alloc())
+        .map(|s| s.addr + s.size)
+        .max()
+        .unwrap_or(base);
+    if span_end - base > MAX_OUTPUT || file_size > MAX_OUTPUT {
+        return Err(LinkError::Other(format!(
+            "output would span {:#x} bytes of address space: too large",
+            span_end - base
+        )));
+    }
+
+    let mut phdrs = Vec::with_capacity(phnum);
+    if has_interp {
+        phdrs.push(Phdr {
+            p_type: elf::PT_PHDR.0,
+            flags: elf::PF_R.0,
+            offset: ehsize,
+            vaddr: base + ehsize,
+            filesz: phentsize * phnum as u64,
+            memsz: phentsize * phnum as u64,
+            align: word,
+        });
+    }
+    let span = |pred: &dyn Fn(&OutSection) -> bool| -> Option<(u64, u64, u64, u64, u64)> {
+        let m: Vec<&OutSection> = sections.iter().filter(|s| pred(s)).collect();
+        let first = m.iter().min_by_key(|s| s.addr)?;
+        let (start, offset) = (first.addr, first.offset);
+        let fend = m
+            .iter()
+            .filter(|s| !s.is_nobits())
+            .map(|s| s.addr + s.size)
+            .max()
+            .unwrap_or(start);
+        let mend = m.iter().map(|s| s.addr + s.size).max().unwrap_or(start);
+        let align = m.iter().map(|s| s.align).max().unwrap_or(1);
+        Some((
+            start,
+            offset,
+            fend.max(start) - start,
+            mend.max(fend) - start,
+            align,
+        ))
+    };
+    let push_span = |phdrs: &mut Vec<Phdr>,
+                     p_type: u32,
+                     flags: u32,
+                     sp: Option<(u64, u64, u64, u64, u64)>,
+                     align: Option<u64>| {
+        if let Some((start, offset, filesz, memsz, al)) = sp {
+            phdrs.push(Phdr {
+                p_type,
+                flags,
+                offset,
+                vaddr: start,
+                filesz,
+                memsz,
+                align: align.unwrap_or(al),
+            });
+        }
+    };
+    if has_interp {
+        push_span(
+            &mut phdrs,
+            elf::PT_INTERP.0,
+            elf::PF_R.0,
+            span(&|s| s.name == b".interp" && s.is_alloc()),
+            Some(1),
+        );
+    }
+    for (n, run) in runs.iter().enumerate() {
+        let members = &sections[run.first..run.end];
+        let (start, offset) = if n == 0 {
+            (base, 0)
+        } else {
+            (members[0].addr, members[0].offset)
+        };
+        let file_end = members
+            .iter()
+            .filter(|s| !s.is_nobits())
+            .map(|s| s.addr + s.size)
+            .max()
+            .unwrap_or(start)
+            .max(if n == 0 { headers_end } else { start });
+        let mem_end = members
+            .iter()
+            .filter(|s| !is_tls_bss(s))
+            .map(|s| s.addr + s.size)
+            .max()
+            .unwrap_or(file_end)
+            .max(file_end);
+        let flags = match run.segment {
+            1 => elf::PF_R.0 | elf::PF_X.0,
+            3 => elf::PF_R.0 | elf::PF_W.0,
+            _ => elf::PF_R.0,
+        };
+        phdrs.push(Phdr {
+            p_type: elf::PT_LOAD.0,
+            flags,
+            offset,
+            vaddr: start,
+            filesz: file_end - start,
+            memsz: mem_end - start,
+            align: page,
+        });
+    }
+    let rw = elf::PF_R.0 | elf::PF_W.0;
+    if has_dynamic {
+        push_span(
+            &mut phdrs,
+            elf::PT_DYNAMIC.0,
+            rw,
+            span(&|s| matches!(s.content, Content::Synthetic(Synth::Dynamic))),
+            Some(word),
+        );
+    }
+    if has_note {
+        push_span(
+            &mut phdrs,
+            elf::PT_NOTE.0,
+            elf::PF_R.0,
+            span(&|s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc()),
+            None,
+        );
+    }
+    let tls_span = span(&|s| s.flags & elf::SHF_TLS.0 != 0);
+    if has_tls {
+        push_span(&mut phdrs, elf::PT_TLS.0, elf::PF_R.0, tls_span, None);
+    }
+    if has_ehdr {
+        push_span(
+            &mut phdrs,
+            elf::PT_GNU_EH_FRAME.0,
+            elf::PF_R.0,
+            span(&|s| matches!(s.content, Content::Synthetic(Synth::EhFrameHdr))),
+            Some(4),
+        );
+    }
+    for &(p_type, sh_type) in &arch_phdrs {
+        push_span(
+            &mut phdrs,
+            p_type,
+            elf::PF_R.0,
+            span(&|s| s.sh_type == sh_type && s.is_alloc()),
+            None,
+        );
+    }
+    let stack_flags = if link.opts.exec_stack {
+        rw | elf::PF_X.0
+    } else {
+        rw
+    };
+    phdrs.push(Phdr {
+        p_type: elf::PT_GNU_STACK.0,
+        flags: stack_flags,
+        align: 16,
+        ..Phdr::default()
+    });
+    if has_relro {
+        if let Some((start, offset, _, memsz, _)) = span(&|s| is_relro(s.rank) && !is_tls_bss(s)) {
+            // Cover up to the page boundary the writable part starts at, as GNU ld does.
+            let end = (start + memsz).next_multiple_of(page);
+            phdrs.push(Phdr {
+                p_type: elf::PT_GNU_RELRO.0,
+                flags: elf::PF_R.0,
+                offset,
+                vaddr: start,
+                filesz: end - start,
+                memsz: end - start,
+                align: 1,
+            });
+        }
+    }
+    debug_assert_eq!(phdrs.len(), phnum);
+
+    let tls = tls_span.map(|(start, _, _, memsz, align)| (start, start + memsz, align));
+    Ok(Placed {
+        phdrs,
+        tls,
+        shoff,
+        file_size,
+        base,
+    })
+}
+
+/// A run of allocated sections that one PT_LOAD maps: segment class (0 = R headers, 1 = RX,
+/// 2 = R, 3 = RW) and the first and last section index.
+struct Run {
+    segment: usize,
+    first: usize,
+    /// Past the last section (`first` when the run holds only the headers).
+    end: usize,
+}
+
+/// Gives allocated sections their addresses and file offsets, in order after `headers`
+/// bytes of headers at `base`, and returns the load segments. A segment starts on a new page
+/// in memory and in the file; within one, offsets follow addresses, except that a section
+/// aligned past the next page starts a segment of its own, so an alignment gap never has to
+/// be written out as zeros (offsets only need to be congruent to addresses modulo the page).
+/// Without `separate_code`, headers, code and read-only data share one RX segment.
+fn assign_addresses(
+    sections: &mut [OutSection],
+    base: u64,
+    headers: u64,
+    page: u64,
+    has_relro: bool,
+    separate_code: bool,
+) -> Result<Vec<Run>> {
+    let mut addr = base + headers;
+    let mut off = headers;
+    let class = |seg: usize| if !separate_code && seg < 3 { 1 } else { seg };
+    // The headers are always loaded, at the start of the first segment.
+    let mut runs = vec![Run {
+        segment: class(0),
+        first: 0,
+        end: 0,
+    }];
+    let mut relro_done = false;
+    for (i, s) in sections.iter_mut().enumerate() {
+        let Some(seg) = segment_of(s.rank).map(class) else {
+            break;
+        };
+        let mut new_run = runs.last().is_some_and(|r| r.segment != seg);
+        if has_relro && !is_relro(s.rank) && seg == 3 && !relro_done {
+            // The loader makes [relro start, page-rounded end) read-only: the writable part
+            // must begin on a fresh page.
+            relro_done = true;
+            addr = addr.next_multiple_of(page);
+            off = off.next_multiple_of(page);
+        }
+        if is_relro(s.rank) && s.is_nobits() && s.flags & elf::SHF_TLS.0 == 0 {
+            return Err(LinkError::Other(format!(
+                "{}: NOBITS section in RELRO is not supported",
+                String::from_utf8_lossy(&s.name)
+            )));
+        }
+        if new_run {
+            addr = addr.next_multiple_of(page);
+            off = off.next_multiple_of(page);
+        }
+        let aligned = addr
+            .checked_next_multiple_of(s.align.max(1))
+            .filter(|a| *a - base <= MAX_OUTPUT)
+            .ok_or_else(|| {
+                LinkError::Other(format!(
+                    "section {}: alignment {:#x} puts it outside the address space",
+                    String::from_utf8_lossy(&s.name),
+                    s.align
+                ))
+            })?;
+        let gap = aligned - addr;
+        if gap >= page {
+            new_run = true;
+        }
+        off += if gap >= page { gap % page } else { gap };
+        addr = aligned;
+        s.addr = addr;
+        s.offset = off;
+        if new_run {
+            runs.push(Run {
+                segment: seg,
+                first: i,
+                end: i + 1,
+            });
+        } else if let Some(r) = runs.last_mut() {
+            r.end = i + 1;
+        }
+        // `.tbss` occupies no address space outside the TLS template.
+        if !(s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0) {
+            addr += s.size;
+        }
+        if !s.is_nobits() {
+            off += s.size;
+        }
+    }
+    Ok(runs)
+}
