@@ -70,6 +70,7 @@ pub mod machine;
 mod printf;
 pub mod session;
 pub mod symbols;
+pub mod syscalls;
 pub mod unicorn_backend;
 
 pub use arch::Arch;
