@@ -166,7 +166,9 @@ impl Session {
         o.init_started = true;
         o.fini_done = true;
         let (base, end) = (o.base, o.base + o.size);
-        let mut kernel = Kernel::new(self.arch, path.display().to_string(), end);
+        // The kernel's /proc/self/exe is absolute (glibc asserts it is).
+        let exe = path.canonicalize().map_err(|e| io_err(path, e))?;
+        let mut kernel = Kernel::new(self.arch, exe.display().to_string(), end);
         kernel.irelative = irelative
             .iter()
             .map(|&(p, r)| (base + p, base.wrapping_add(r)))

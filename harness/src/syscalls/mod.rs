@@ -1,6 +1,7 @@
 //! A small Linux system-call layer: what glibc's static start-up, stdio and malloc ask of the
 //! kernel when a static or static-pie program runs with no loader. Only the calls those need
-//! are served; any other is a fault naming it, its number and the pc.
+//! are served; any other is a fault naming it (Linux's name, from the `syscalls` crate), its
+//! number and the pc.
 //!
 //! Generic behaviour lives here once; the numbers, the register convention, the `struct stat`
 //! layout and the thread-pointer call differ per architecture (`arm.rs`, `x86_64.rs`).
@@ -58,8 +59,6 @@ pub enum Call {
     Futex,
     Exit,
     ExitGroup,
-    /// A call the layer knows by name but does not provide (fork, execve, sockets …).
-    Unsupported,
 }
 
 /// One entry of an architecture's table: number, what it is, its name, how many arguments
@@ -172,19 +171,16 @@ impl Session {
         let arch = self.arch;
         let (number, regs) = request(arch, &self.emu)?;
         let Some(entry) = table(arch).iter().find(|e| e.number == number) else {
+            let name = match arch {
+                Arch::Arm => arm::name(number),
+                Arch::X86_64 => x86_64::name(number),
+            };
             let kind = FaultKind::UnsupportedSystemCall {
                 number,
-                name: "unknown".into(),
+                name: name.unwrap_or("unknown").into(),
             };
             return Err(self.fault(kind, None));
         };
-        if entry.call == Call::Unsupported {
-            let kind = FaultKind::UnsupportedSystemCall {
-                number,
-                name: entry.name.into(),
-            };
-            return Err(self.fault(kind, None));
-        }
         let width = if arch == Arch::Arm {
             0xffff_ffff
         } else {
@@ -250,7 +246,7 @@ impl Session {
                 0..=2 => -ENOTTY,
                 _ => -EBADF,
             },
-            Call::Tgkill | Call::Exit | Call::ExitGroup | Call::Unsupported => 0,
+            Call::Tgkill | Call::Exit | Call::ExitGroup => 0,
         })
     }
 
