@@ -472,7 +472,7 @@ impl Session {
                 object: object.clone().unwrap_or_default(),
                 place,
                 resolver,
-                name: self.describe_address(resolver).unwrap_or_default(),
+                name: self.describe_address(resolver & thumb).unwrap_or_default(),
             });
         }
     }
