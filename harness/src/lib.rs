@@ -66,6 +66,7 @@ pub mod events;
 pub mod fuzz;
 pub mod heap;
 pub mod host_libc;
+pub mod host_runtime;
 pub mod machine;
 mod printf;
 pub mod session;

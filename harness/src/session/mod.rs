@@ -143,6 +143,8 @@ pub struct Session {
     pub(crate) dl_error: Option<String>,
     /// The kernel's state for a static program (None: system calls are faults).
     pub(crate) kernel: Option<crate::syscalls::Kernel>,
+    /// pthread keys' values for the one thread (`host_runtime`).
+    pub(crate) thread_keys: std::collections::HashMap<u64, u64>,
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> HarnessError {
@@ -207,6 +209,7 @@ impl Session {
             stderr_file: 0,
             dl_error: None,
             kernel: None,
+            thread_keys: Default::default(),
         };
         if arch == Arch::X86_64 {
             // The TCB: self pointer at %fs:0, stack-protector canary at %fs:0x28.

@@ -35,11 +35,14 @@ impl Session {
     }
 
     /// The version a reference (symbol `sym_index` of object `i`) asks for.
+    /// A reference through one of the object's own named versions (index 2 and up, as
+    /// libgcc_s's `__cpu_indicator_init@GCC_4.8.0`, a non-default one) asks for that version,
+    /// as in glibc's `l_versions`; the base version (1) asks for none.
     pub(super) fn wanted_version(&self, i: usize, sym: &DynSym) -> Option<String> {
         let d = &self.objects[i].elf.dynamic;
         d.version_names
             .iter()
-            .find(|(idx, _, file)| *idx == sym.version_index && file.is_some())
+            .find(|(idx, _, file)| *idx == sym.version_index && (file.is_some() || *idx >= 2))
             .map(|(_, n, _)| n.clone())
     }
 
