@@ -307,17 +307,11 @@ static_cases! {
     cxx_clang_thumb_o2_static: Clang Thumb true "-O2" Static;
 }
 
-/// A system call the layer does not provide is a fault naming it, its number and the pc.
-fn unsupported(target: Target, number: u64) {
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("prog.c");
-    std::fs::write(
-        &src,
-        "#include <unistd.h>\n#include <sys/syscall.h>\n\
-         int main(void) { return (int)syscall(SYS_getppid); }\n",
-    )
-    .unwrap();
-    let exe = dir.path().join("prog");
+/// Builds a static C program from `source` with gcc for `target`.
+fn build_c(dir: &Path, target: Target, source: &str) -> PathBuf {
+    let src = dir.join("prog.c");
+    std::fs::write(&src, source).unwrap();
+    let exe = dir.join("prog");
     let (tool, args) = driver(Compiler::Gcc, target, false);
     let o = Command::new(tool)
         .args(&args)
@@ -327,6 +321,91 @@ fn unsupported(target: Target, number: u64) {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    exe
+}
+
+/// Large blocks come from mmap and go back with munmap, and the address space is reused:
+/// 600 MiB allocated and freed one MiB at a time, and a large block grown with realloc
+/// (mremap), with the output and the system calls native/qemu-arm gives.
+fn memory_reused(target: Target) {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = build_c(
+        dir.path(),
+        target,
+        "#include <malloc.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\
+         int main(void) {\n\
+           long sum = 0;\n\
+           mallopt(M_MMAP_THRESHOLD, 65536); /* fixed: every large block is its own map */\n\
+           for (int i = 0; i < 600; i++) {\n\
+             char *p = malloc(1 << 20); if (!p) return 1;\n\
+             p[i] = (char)i; sum += p[i]; free(p);\n\
+           }\n\
+           char *q = malloc(200000); memset(q, 7, 200000);\n\
+           q = realloc(q, 3000000); if (!q) return 2;\n\
+           printf(\"sum %ld, kept %d\\n\", sum, q[199999]);\n\
+           return 0;\n\
+         }\n",
+    );
+    let (stdout, _, code, real_calls) = run_real(&exe, target.arch());
+    let (s, result) = run_in_harness(&exe, target.arch());
+    assert_eq!(result.unwrap(), code);
+    assert_eq!(s.stdout(), stdout);
+    let calls = system_calls(s.events());
+    let comparable: Vec<String> = calls.iter().filter(|c| *c != "set_tls").cloned().collect();
+    assert!(
+        comparable == real_calls,
+        "harness {comparable:?}\nreal {real_calls:?}"
+    );
+    let count = |name: &str| calls.iter().filter(|c| *c == name).count();
+    let mmap = if target == Target::X86_64 {
+        "mmap"
+    } else {
+        "mmap2"
+    };
+    assert!(count(mmap) >= 600 && count("munmap") >= 600, "{calls:?}");
+}
+
+#[test]
+fn memory_reused_x86_64() {
+    memory_reused(Target::X86_64);
+}
+
+#[test]
+fn memory_reused_thumb() {
+    memory_reused(Target::Thumb);
+}
+
+/// A program that never frees gets ENOMEM (malloc returns NULL) after a bounded amount.
+#[test]
+fn memory_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = build_c(
+        dir.path(),
+        Target::X86_64,
+        "#include <stdio.h>\n#include <stdlib.h>\n\
+         int main(void) {\n\
+           int n = 0;\n\
+           while (n < 100000 && malloc(1 << 20)) n++;\n\
+           printf(\"%d\\n\", n);\n\
+           return 0;\n\
+         }\n",
+    );
+    let (s, result) = run_in_harness(&exe, Arch::X86_64);
+    assert_eq!(result.unwrap(), 0);
+    let n: u32 = s.stdout().trim().parse().unwrap();
+    // 256 MiB of maps, then glibc falls back to the 64 MiB break.
+    assert!((250..330).contains(&n), "{n}");
+}
+
+/// A system call the layer does not provide is a fault naming it, its number and the pc.
+fn unsupported(target: Target, number: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = build_c(
+        dir.path(),
+        target,
+        "#include <unistd.h>\n#include <sys/syscall.h>\n\
+         int main(void) { return (int)syscall(SYS_getppid); }\n",
+    );
     let (_, result) = run_in_harness(&exe, target.arch());
     let Err(HarnessError::Fault(f)) = result else {
         panic!("expected a fault, got {result:?}");

@@ -7,15 +7,16 @@
 //! layout and the thread-pointer call differ per architecture (`arm.rs`, `x86_64.rs`).
 
 pub mod arm;
+mod memory;
 pub mod x86_64;
 
+pub use memory::AddressSpace;
+
 use crate::arch::Arch;
-use crate::elf::{page_up, PAGE};
 use crate::error::{FaultKind, HarnessError, Result};
 use crate::events::Event;
-use crate::machine::{self, Emu};
+use crate::machine::Emu;
 use crate::session::Session;
-use unicorn_engine::unicorn_const::Prot;
 
 /// What a system call asks for, whatever its number on this architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +31,6 @@ pub enum Call {
     Munmap,
     Mprotect,
     Madvise,
-    /// Refused with ENOMEM: glibc's realloc then copies instead.
     Mremap,
     /// x86-64 `arch_prctl(ARCH_SET_FS, …)` / ARM `set_tls`: the thread pointer.
     SetThreadPointer,
@@ -72,36 +72,24 @@ pub struct Entry {
 
 const ENOENT: i64 = 2;
 const EBADF: i64 = 9;
+const ENODEV: i64 = 19;
 const ENOMEM: i64 = 12;
 const EFAULT: i64 = 14;
 const EINVAL: i64 = 22;
 const ENOTTY: i64 = 25;
 const ENOSYS: i64 = 38;
 
-const MAP_FIXED: u64 = 0x10;
-const MAP_ANONYMOUS: u64 = 0x20;
 const AT_EMPTY_PATH: u64 = 0x1000;
 const S_IFIFO: u32 = 0o010000;
 /// The program's process and thread id.
 const PID: i64 = 1000;
-/// Room the program break may grow into, and the most anonymous memory mmap hands out:
-/// enough for real programs, a bound for runaway ones.
-const BRK_LIMIT: u64 = 64 << 20;
-const MMAP_LIMIT: u64 = 256 << 20;
 
 /// The process state a kernel keeps for the one static program of a session.
 #[derive(Debug, Clone)]
 pub struct Kernel {
     /// What `readlink("/proc/self/exe")` answers.
     pub exe: String,
-    pub brk_start: u64,
-    pub brk: u64,
-    /// The break's pages are mapped up to here.
-    pub brk_mapped: u64,
-    mmap_start: u64,
-    mmap_next: u64,
-    mmap_end: u64,
-    mmap_total: u64,
+    pub memory: AddressSpace,
     random_state: u64,
     /// IRELATIVE relocations the program applies itself: (place, resolver).
     pub irelative: Vec<(u64, u64)>,
@@ -112,20 +100,9 @@ pub struct Kernel {
 impl Kernel {
     /// `image_end`: the end of the program's highest segment, where the break starts.
     pub fn new(arch: Arch, exe: String, image_end: u64) -> Kernel {
-        let brk = page_up(image_end);
-        let (mmap_next, mmap_size) = match arch {
-            Arch::Arm => arm::MMAP_AREA,
-            Arch::X86_64 => x86_64::MMAP_AREA,
-        };
         Kernel {
             exe,
-            brk_start: brk,
-            brk,
-            brk_mapped: brk,
-            mmap_start: mmap_next,
-            mmap_next,
-            mmap_end: mmap_next + mmap_size,
-            mmap_total: 0,
+            memory: AddressSpace::new(arch, image_end),
             random_state: 0x9e37_79b9_7f4a_7c15,
             irelative: Vec::new(),
             program_headers: (0, 0, 0),
@@ -198,7 +175,15 @@ impl Session {
             Call::Exit | Call::ExitGroup => Err(HarnessError::Exit {
                 code: args[0] as u8 as i32,
             }),
-            Call::Tgkill => Err(self.fault(FaultKind::Abort, None)),
+            // raise(SIGABRT) from abort; any other signal is beyond this layer.
+            Call::Tgkill if args[2] == 6 => Err(self.fault(FaultKind::Abort, None)),
+            Call::Tgkill => Err(self.fault(
+                FaultKind::UnsupportedSystemCall {
+                    number,
+                    name: format!("tgkill with signal {}", args[2]),
+                },
+                None,
+            )),
             _ => match arch {
                 Arch::Arm => arm::finish(&mut self.emu, result),
                 Arch::X86_64 => x86_64::finish(&mut self.emu, result),
@@ -206,7 +191,7 @@ impl Session {
         }
     }
 
-    fn kernel(&mut self) -> Result<&mut Kernel> {
+    pub(crate) fn kernel(&mut self) -> Result<&mut Kernel> {
         self.kernel
             .as_mut()
             .ok_or_else(|| HarnessError::Usage("system call outside a static program".into()))
@@ -220,12 +205,12 @@ impl Session {
             Call::Read => -EBADF,
             Call::Close => 0,
             Call::Brk => self.sys_brk(a[0])?,
-            Call::Mmap => self.sys_mmap(a[0], a[1], a[2], a[3], a[4])?,
-            Call::Munmap => self.sys_munmap(a[0], a[1]),
+            Call::Mmap => self.sys_mmap(a[0], a[1], a[2], a[3])?,
+            Call::Munmap => self.sys_munmap(a[0], a[1])?,
             Call::Mprotect => self.sys_mprotect(a[0], a[1], a[2]),
             Call::Madvise | Call::SetRobustList | Call::RtSigaction | Call::RtSigprocmask => 0,
             Call::Futex => 0,
-            Call::Mremap => -ENOMEM,
+            Call::Mremap => self.sys_mremap(a[0], a[1], a[2], a[3])?,
             Call::SetThreadPointer => match self.arch {
                 Arch::Arm => arm::set_tls(&mut self.emu, a[0])?,
                 Arch::X86_64 => x86_64::arch_prctl(&mut self.emu, a[0], a[1])?,
@@ -282,78 +267,6 @@ impl Session {
             pieces.push((base, len));
         }
         Ok(self.sys_write(fd, &pieces))
-    }
-
-    fn sys_brk(&mut self, wanted: u64) -> Result<i64> {
-        let k = self.kernel()?.clone();
-        if wanted < k.brk_start || wanted > k.brk_start + BRK_LIMIT {
-            return Ok(k.brk as i64);
-        }
-        let end = page_up(wanted);
-        if end > k.brk_mapped {
-            let rw = Prot::READ | Prot::WRITE;
-            if machine::map(&mut self.emu, k.brk_mapped, end - k.brk_mapped, rw).is_err() {
-                return Ok(k.brk as i64);
-            }
-            self.kernel()?.brk_mapped = end;
-        }
-        self.kernel()?.brk = wanted;
-        Ok(wanted as i64)
-    }
-
-    fn sys_mmap(&mut self, addr: u64, len: u64, prot: u64, flags: u64, fd: u64) -> Result<i64> {
-        // No files to map (Linux ignores `fd` for anonymous maps): glibc's callers fall back.
-        let _ = fd;
-        if flags & MAP_ANONYMOUS == 0 {
-            return Ok(-ENODEV);
-        }
-        let size = page_up(len);
-        let k = self.kernel()?.clone();
-        if len == 0 || k.mmap_total + size > MMAP_LIMIT {
-            return Ok(-ENOMEM);
-        }
-        let at = if flags & MAP_FIXED != 0 {
-            if addr % PAGE != 0 || addr < k.mmap_start || addr + size > k.mmap_end {
-                return Ok(-EINVAL);
-            }
-            let _ = self.emu.mem_unmap(addr, size);
-            addr
-        } else {
-            if k.mmap_next + size > k.mmap_end {
-                return Ok(-ENOMEM);
-            }
-            k.mmap_next
-        };
-        if machine::map(&mut self.emu, at, size, prot_of(prot)).is_err() {
-            return Ok(-ENOMEM);
-        }
-        let k = self.kernel()?;
-        k.mmap_total += size;
-        k.mmap_next = k.mmap_next.max(at + size);
-        Ok(at as i64)
-    }
-
-    fn sys_munmap(&mut self, addr: u64, len: u64) -> i64 {
-        if addr % PAGE != 0 || len == 0 {
-            return -EINVAL;
-        }
-        match self.emu.mem_unmap(addr, page_up(len)) {
-            Ok(()) => 0,
-            Err(_) => -EINVAL,
-        }
-    }
-
-    fn sys_mprotect(&mut self, addr: u64, len: u64, prot: u64) -> i64 {
-        if addr % PAGE != 0 {
-            return -EINVAL;
-        }
-        if len == 0 {
-            return 0;
-        }
-        match self.emu.mem_protect(addr, page_up(len), prot_of(prot)) {
-            Ok(()) => 0,
-            Err(_) => -ENOMEM,
-        }
     }
 
     /// getrlimit / prlimit64's old value: an 8 MiB stack, 1024 files, the rest unlimited.
@@ -476,23 +389,6 @@ impl Session {
             });
         }
     }
-}
-
-const ENODEV: i64 = 19;
-
-fn prot_of(prot: u64) -> Prot {
-    // PROT_READ, PROT_WRITE and PROT_EXEC have Unicorn's bit values.
-    let mut p = Prot::NONE;
-    if prot & 1 != 0 {
-        p |= Prot::READ;
-    }
-    if prot & 2 != 0 {
-        p |= Prot::WRITE;
-    }
-    if prot & 4 != 0 {
-        p |= Prot::EXEC;
-    }
-    p
 }
 
 /// `struct statx` (the same layout on every architecture): mask, blksize, mode, one link.
