@@ -397,6 +397,28 @@ fn memory_bounded() {
     assert!((250..330).contains(&n), "{n}");
 }
 
+/// A static program owns its process: it cannot join a session that has loaded a library.
+#[test]
+fn static_program_runs_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = build_c(dir.path(), Target::X86_64, "int main(void) { return 0; }\n");
+    let lib = dir.path().join("liba.so");
+    let o = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .args(["-x", "c", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut s = Session::new(Arch::X86_64, Options::default()).unwrap();
+    s.load(&lib).unwrap();
+    let e = s.load(&exe).unwrap_err();
+    assert!(
+        matches!(&e, HarnessError::Usage(m) if m.contains("a static program runs alone")),
+        "{e}"
+    );
+}
+
 /// A system call the layer does not provide is a fault naming it, its number and the pc.
 fn unsupported(target: Target, number: u64) {
     let dir = tempfile::tempdir().unwrap();

@@ -239,3 +239,46 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn space() -> AddressSpace {
+        AddressSpace::new(Arch::Arm, 0x12345)
+    }
+
+    #[test]
+    fn the_break_starts_at_the_page_after_the_image() {
+        let m = space();
+        assert_eq!((m.brk_start, m.brk), (0x13000, 0x13000));
+    }
+
+    #[test]
+    fn maps_fill_the_lowest_gap_and_unmapped_ranges_are_reused() {
+        let mut m = space();
+        let start = m.area.0;
+        for k in 0..3 {
+            let at = m.place(None, 3 * PAGE).unwrap();
+            assert_eq!(at, start + 3 * PAGE * k);
+            m.insert(at, 3 * PAGE);
+        }
+        // Unmapping the middle page of the second map splits it; the hole is found first.
+        m.remove(start + 4 * PAGE, PAGE);
+        assert_eq!(m.maps.len(), 4);
+        assert_eq!(m.place(None, PAGE), Some(start + 4 * PAGE));
+        assert_eq!(m.place(None, 2 * PAGE), Some(start + 9 * PAGE));
+        assert_eq!(m.mapped(), 8 * PAGE);
+    }
+
+    #[test]
+    fn fixed_maps_must_lie_in_the_area_and_be_page_aligned() {
+        let m = space();
+        let (start, end) = m.area;
+        assert_eq!(m.place(Some(start + PAGE), PAGE), Some(start + PAGE));
+        assert_eq!(m.place(Some(start + 1), PAGE), None);
+        assert_eq!(m.place(Some(end - PAGE), 2 * PAGE), None);
+        assert_eq!(m.place(Some(u64::MAX - PAGE + 1), 2 * PAGE), None);
+        assert_eq!(m.place(None, end - start + PAGE), None);
+    }
+}
