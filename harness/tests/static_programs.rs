@@ -397,6 +397,52 @@ fn memory_bounded() {
     assert!((250..330).contains(&n), "{n}");
 }
 
+/// The ARM kernel user helpers at their fixed addresses: the thread pointer glibc set, a
+/// 32- and a 64-bit compare-and-swap (one that succeeds, one that fails), the barrier, the
+/// version word. Output and system calls as under qemu-arm.
+#[test]
+fn arm_kuser_helpers() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = build_c(
+        dir.path(),
+        Target::Thumb,
+        r#"#include <stdio.h>
+typedef void *(*get_tls_t)(void);
+typedef int (*cmpxchg_t)(int, int, volatile int *);
+typedef int (*cmpxchg64_t)(const long long *, const long long *, volatile long long *);
+typedef void (*barrier_t)(void);
+__thread int t = 1;
+int main(void) {
+  volatile int v = 5;
+  volatile long long w = 1LL << 40;
+  long long old = 1LL << 40, new = 7, wrong = 3;
+  void *tp;
+  __asm__("mrc p15, 0, %0, c13, c0, 3" : "=r"(tp));
+  int same_tp = ((get_tls_t)0xffff0fe0)() == tp;
+  int a = ((cmpxchg_t)0xffff0fc0)(5, 9, &v);
+  int b = ((cmpxchg_t)0xffff0fc0)(5, 11, &v);
+  int c = ((cmpxchg64_t)0xffff0f60)(&old, &new, &w);
+  int d = ((cmpxchg64_t)0xffff0f60)(&wrong, &new, &w);
+  ((barrier_t)0xffff0fa0)();
+  printf("tp %d, cas %d %d -> %d, cas64 %d %d -> %lld, version %d, tls %d\n", same_tp, a == 0,
+         b == 0, v, c == 0, d == 0, w, *(int *)0xffff0ffc, t);
+  return 0;
+}
+"#,
+    );
+    let (stdout, _, code, real_calls) = run_real(&exe, Arch::Arm);
+    assert_eq!(
+        stdout,
+        "tp 1, cas 1 0 -> 9, cas64 1 0 -> 7, version 5, tls 1\n"
+    );
+    let (s, result) = run_in_harness(&exe, Arch::Arm);
+    assert_eq!(result.unwrap_or_else(|e| panic!("{e}")), code);
+    assert_eq!(s.stdout(), stdout);
+    let calls = system_calls(s.events());
+    let comparable: Vec<String> = calls.iter().filter(|c| *c != "set_tls").cloned().collect();
+    assert_eq!(comparable, real_calls);
+}
+
 /// A static program owns its process: it cannot join a session that has loaded a library.
 #[test]
 fn static_program_runs_alone() {

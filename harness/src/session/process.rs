@@ -161,6 +161,9 @@ impl Session {
         let headers = program_headers(&data, &elf)?;
         let irelative = irelative_relocs(&elf, self.arch)?;
         let i = self.map_object(elf, path)?;
+        if self.arch == Arch::Arm {
+            syscalls::arm::map_kuser_helpers(&mut self.emu)?;
+        }
         let o = &mut self.objects[i];
         o.relocated = true;
         o.init_started = true;

@@ -107,3 +107,59 @@ pub fn clear_for_start(emu: &mut Emu) -> Result<()> {
     emu.reg_write(R::R0, 0)
         .map_err(|e| HarnessError::emu("write register", e))
 }
+
+/// The kernel's user helper page (Documentation/arm/kernel_user_helpers.rst): code at fixed
+/// addresses that pre-ARMv6K code calls for the thread pointer and atomics. ARMv7 versions,
+/// as the kernel installs them (assembled with arm-linux-gnueabihf-as; each is position
+/// independent).
+const KUSER_PAGE: u64 = 0xffff_0000;
+const KUSER_HELPERS: &[(u64, &[u32])] = &[
+    // __kuser_cmpxchg64(const u64 *old, const u64 *new, volatile u64 *ptr): 0 when swapped.
+    (
+        0xf60,
+        &[
+            0xe92d00f0, // push {r4, r5, r6, r7}
+            0xe1c040d0, // ldrd r4, r5, [r0]
+            0xe1c160d0, // ldrd r6, r7, [r1]
+            0xe1b20f9f, // 1: ldrexd r0, r1, [r2]
+            0xe0303004, // eors r3, r0, r4
+            0x00313005, // eorseq r3, r1, r5
+            0x01a23f96, // strexdeq r3, r6, r7, [r2]
+            0x03330001, // teqeq r3, #1
+            0x0afffff9, // beq 1b
+            0xe2730000, // rsbs r0, r3, #0
+            0xe8bd00f0, // pop {r4, r5, r6, r7}
+            0xe12fff1e, // bx lr
+        ],
+    ),
+    // __kuser_memory_barrier.
+    (0xfa0, &[0xf57ff05b, 0xe12fff1e]), // dmb ish; bx lr
+    // __kuser_cmpxchg(old, new, volatile int *ptr): 0 (and C set) when swapped.
+    (
+        0xfc0,
+        &[
+            0xe1923f9f, // 1: ldrex r3, [r2]
+            0xe0533000, // subs r3, r3, r0
+            0x01823f91, // strexeq r3, r1, [r2]
+            0x03330001, // teqeq r3, #1
+            0x0afffffa, // beq 1b
+            0xe2730000, // rsbs r0, r3, #0
+            0xe12fff1e, // bx lr
+        ],
+    ),
+    // __kuser_get_tls: TPIDRURO.
+    (0xfe0, &[0xee1d0f70, 0xe12fff1e]), // mrc p15, 0, r0, c13, c0, 3; bx lr
+    // __kuser_helper_version: the number of 32-byte helper slots.
+    (0xffc, &[5]),
+];
+
+/// Maps the user helper page, read and execute, as the kernel does for every ARM process.
+pub fn map_kuser_helpers(emu: &mut Emu) -> Result<()> {
+    let rx = unicorn_engine::unicorn_const::Prot::READ | unicorn_engine::unicorn_const::Prot::EXEC;
+    crate::machine::map(emu, KUSER_PAGE, crate::elf::PAGE, rx)?;
+    for (offset, words) in KUSER_HELPERS {
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        crate::machine::write(emu, KUSER_PAGE + offset, &bytes)?;
+    }
+    Ok(())
+}
