@@ -83,7 +83,8 @@ pub fn version_matches(d: &Dynamic, sym: &DynSym, version: Option<&str>) -> bool
     }
 }
 
-/// Looks `name@version` up among the defined, exported symbols of one object.
+/// Looks `name@version` up among the defined, exported symbols of one object (and a
+/// program's canonical PLT entries), for any reference but a JUMP_SLOT.
 pub fn lookup(d: &Dynamic, name: &str, version: Option<&str>) -> Option<usize> {
     lookup_for(d, name, version, false)
 }
