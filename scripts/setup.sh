@@ -10,6 +10,7 @@ packages=(
   file bzip2                                       # the real-project test (zlib's source package)
   gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf binutils-arm-linux-gnueabihf
   libc6-dev-armhf-cross                            # the armhf sysroot under /usr/arm-linux-gnueabihf
+  strace                                           # static programs: the system calls made natively
 )
 
 missing=()

@@ -18,6 +18,11 @@ pub enum FaultKind {
     /// A system call (`svc` on ARM, `syscall`/`sysenter` on x86-64): there is no kernel; guest
     /// code must go through the host libc.
     SystemCall,
+    /// A system call the static-program layer (`syscalls`) does not provide.
+    UnsupportedSystemCall {
+        number: u64,
+        name: String,
+    },
     /// The CPU halted (`hlt`, `wfi`).
     Halted,
     /// A CPU exception or interrupt the harness does not service (int3, bkpt, int 0x80 …).

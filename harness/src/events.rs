@@ -69,6 +69,29 @@ pub enum Event {
     Return { function: String, value: u64 },
     /// The guest called a host function (the built-in libc or one registered by the user).
     HostCall { function: String, from: u64 },
+    /// A static program made a system call (`args` as many as the call takes; `result` as
+    /// the kernel returns it, a negated errno on failure).
+    SystemCall {
+        number: u64,
+        name: String,
+        args: Vec<u64>,
+        result: i64,
+    },
+    /// A static program's own start-up called the IFUNC resolver of the IRELATIVE
+    /// relocation at `place`.
+    IfuncResolver {
+        object: String,
+        place: u64,
+        resolver: u64,
+        name: String,
+    },
+    /// A program's undefined function symbol with a value: its PLT entry is the function's
+    /// canonical address, which every library's references bind to.
+    CanonicalPlt {
+        object: String,
+        symbol: String,
+        address: u64,
+    },
 }
 
 fn at(version: &Option<String>) -> String {
@@ -149,6 +172,26 @@ impl std::fmt::Display for Event {
             } => write!(f, "call   {function} at {address:#x} {args:x?}"),
             Event::Return { function, value } => write!(f, "return {function} = {value:#x}"),
             Event::HostCall { function, from } => write!(f, "host   {function} from {from:#x}"),
+            Event::SystemCall {
+                name, args, result, ..
+            } => {
+                let args: Vec<String> = args.iter().map(|a| format!("{a:#x}")).collect();
+                write!(f, "sys    {name}({}) = {result}", args.join(", "))
+            }
+            Event::IfuncResolver {
+                object,
+                place,
+                resolver,
+                name,
+            } => write!(
+                f,
+                "irel   {object}: {place:#x} <- resolver {resolver:#x} ({name})"
+            ),
+            Event::CanonicalPlt {
+                object,
+                symbol,
+                address,
+            } => write!(f, "canon  {object}: {symbol} = {address:#x} (PLT entry)"),
         }
     }
 }

@@ -383,7 +383,7 @@ pub fn install(s: &mut Session) -> Result<()> {
     ] {
         s.register_host_fn(name, None, |_| Ok(0));
     }
-    Ok(())
+    crate::host_runtime::install(s)
 }
 
 fn cmp_bytes(a: &[u8], b: &[u8]) -> i64 {

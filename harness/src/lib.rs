@@ -31,7 +31,9 @@
 //! # Ok::<(), tether_harness::HarnessError>(())
 //! ```
 //! A program (PT_INTERP or ET_EXEC) runs from its entry point with [`Session::run_entry`]: the
-//! host builds the initial stack and plays glibc's `__libc_start_main`.
+//! host builds the initial stack and plays glibc's `__libc_start_main`. A static or static-pie
+//! program runs the same way with no loader: glibc's own start-up runs in the guest on the
+//! [`syscalls`] layer.
 //!
 //! # Model
 //! - Every object is mapped at a page-aligned base (ET_EXEC at its own addresses) with its
@@ -55,8 +57,11 @@
 //! [`elf`] reads files; [`symbols`] hashes and version rules; [`session`] loads
 //! (`session/load.rs`), resolves, relocates, binds lazily, runs init/fini and guest code;
 //! [`arch`] holds what differs per target (`arch/arm.rs`, `arch/x86_64.rs`: relocation kinds,
-//! resolver protocol, calling convention, CPU set-up); [`host_libc`] is the built-in libc;
-//! [`machine`] wraps Unicorn and its hooks; [`cli`] is the `tether` command line.
+//! resolver protocol, calling convention, CPU set-up); [`host_libc`] is the built-in libc and
+//! [`host_runtime`] what a C++ runtime linked into a program asks of it; [`syscalls`] is the
+//! Linux system-call layer static programs run on (`session/process.rs` maps them and builds
+//! the initial stack); [`machine`] wraps Unicorn and its hooks; [`cli`] is the `tether` command
+//! line.
 
 pub mod arch;
 pub mod cli;
@@ -66,10 +71,12 @@ pub mod events;
 pub mod fuzz;
 pub mod heap;
 pub mod host_libc;
+pub mod host_runtime;
 pub mod machine;
 mod printf;
 pub mod session;
 pub mod symbols;
+pub mod syscalls;
 pub mod unicorn_backend;
 
 pub use arch::Arch;

@@ -25,6 +25,9 @@ pub struct HookState {
     pub interrupt: Option<u32>,
     /// The guest executed `syscall` / `sysenter` (x86-64).
     pub system_call: bool,
+    /// Sorted block addresses to note when entered (a static program's IFUNC resolvers).
+    pub watch: Vec<u64>,
+    pub watch_hits: Vec<u64>,
 }
 
 pub fn create(arch: Arch, block_budget: u64) -> Result<Emu> {
@@ -50,6 +53,10 @@ pub fn create(arch: Arch, block_budget: u64) -> Result<Emu> {
         }
         s.recent_blocks.push_back(addr);
         s.blocks_run += 1;
+        // Bounded: a resolver entered in a loop must not grow this without limit.
+        if s.watch_hits.len() < 4096 && s.watch.binary_search(&addr).is_ok() {
+            s.watch_hits.push(addr);
+        }
         if s.blocks_run > s.block_budget {
             s.budget_exceeded = true;
             let _ = uc.emu_stop();

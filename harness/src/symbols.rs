@@ -83,11 +83,25 @@ pub fn version_matches(d: &Dynamic, sym: &DynSym, version: Option<&str>) -> bool
     }
 }
 
-/// Looks `name@version` up among the defined, exported symbols of one object.
+/// Looks `name@version` up among the defined, exported symbols of one object (and a
+/// program's canonical PLT entries), for any reference but a JUMP_SLOT.
 pub fn lookup(d: &Dynamic, name: &str, version: Option<&str>) -> Option<usize> {
+    lookup_for(d, name, version, false)
+}
+
+/// An undefined function symbol with a value: a program's PLT entry that is the function's
+/// canonical address (non-PIC code took its address).
+pub fn is_canonical_plt(s: &crate::elf::DynSym) -> bool {
+    !s.is_defined() && s.value != 0 && s.kind == abi::STT_FUNC
+}
+
+/// As glibc's `check_match`: a PLT-class reference (`plt`, a JUMP_SLOT) is never bound to an
+/// undefined symbol; any other reference may be, when that symbol has a value (a canonical
+/// PLT entry).
+pub fn lookup_for(d: &Dynamic, name: &str, version: Option<&str>, plt: bool) -> Option<usize> {
     hash_candidates(d, name).into_iter().find(|&i| {
         let s = &d.symbols[i];
-        s.is_defined()
+        (s.is_defined() || !plt && is_canonical_plt(s))
             && (s.bind == abi::STB_GLOBAL
                 || s.bind == abi::STB_WEAK
                 || s.bind == abi::STB_GNU_UNIQUE)

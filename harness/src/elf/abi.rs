@@ -7,6 +7,7 @@ pub const STB_LOCAL: u8 = 0x0;
 pub const STB_GLOBAL: u8 = 0x1;
 pub const STB_WEAK: u8 = 0x2;
 pub const STB_GNU_UNIQUE: u8 = 0xa;
+pub const STT_FUNC: u8 = 0x2;
 pub const STT_SECTION: u8 = 0x3;
 pub const STT_FILE: u8 = 0x4;
 pub const STT_TLS: u8 = 0x6;

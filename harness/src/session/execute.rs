@@ -4,17 +4,23 @@
 use super::*;
 
 impl Session {
-    /// Is object `i` a program (PT_INTERP or ET_EXEC) rather than a library?
+    /// Is object `i` a program (PT_INTERP, ET_EXEC or static-pie) rather than a library?
     pub fn is_program(&self, i: usize) -> bool {
-        self.objects
-            .get(i)
-            .is_some_and(|o| o.elf.has_interp || o.elf.e_type == crate::elf::abi::ET_EXEC)
+        self.objects.get(i).is_some_and(|o| {
+            o.elf.has_interp
+                || o.elf.e_type == crate::elf::abi::ET_EXEC
+                || process::is_static(&o.elf)
+        })
     }
 
     /// Runs a program from its ELF entry point with the initial process stack a kernel builds
     /// (argc, argv, envp, an empty auxv). `_start` reaches the host's `__libc_start_main`,
-    /// which calls `main` and then `exit`. Returns the exit status.
+    /// which calls `main` and then `exit`. Returns the exit status. A static program gets the
+    /// stack with its auxiliary vector and runs glibc's own start-up (`process.rs`).
     pub fn run_entry(&mut self, i: usize, args: &[&str]) -> Result<i32> {
+        if self.kernel.is_some() {
+            return self.run_static_entry(i, args);
+        }
         let o = self
             .objects
             .get(i)
@@ -138,6 +144,13 @@ impl Session {
             };
             if budget {
                 return Err(self.fault(FaultKind::BudgetExceeded, None));
+            }
+            // A static program's system calls go to the kernel layer; anyone else's are faults.
+            let svc = matches!((self.arch, intr), (Arch::X86_64, None) if syscall)
+                || self.arch == Arch::Arm && intr == Some(2);
+            if svc && self.kernel.is_some() {
+                pc = self.system_call()?;
+                continue;
             }
             if syscall {
                 return Err(self.fault(FaultKind::SystemCall, None));

@@ -40,7 +40,7 @@ impl Session {
         }
         let slot = self.objects[i].base + r.offset;
         let before = self.read_word(slot)?;
-        let res = self.resolve_symbol(i, r.sym, false)?;
+        let res = self.resolve_reference(i, r.sym, false, true)?;
         let target = self
             .target_of(&res)?
             .wrapping_add(r.addend.unwrap_or(0) as u64);

@@ -76,6 +76,9 @@ impl Session {
         }
         let first_new = self.objects.len();
         let elf = self.read_elf(path)?;
+        if process::is_static(&elf) {
+            return self.load_static(elf, path);
+        }
         let root = self.map_object(elf, path)?;
         let mut queue = vec![root];
         let mut qi = 0;
@@ -102,6 +105,9 @@ impl Session {
         // The host library is always reachable, after everything loaded so far.
         if !self.scope.contains(&ScopeItem::Host) {
             self.scope.push(ScopeItem::Host);
+        }
+        for i in first_new..self.objects.len() {
+            self.record_canonical_plt(i);
         }
         // Dependencies first, as glibc relocates (matters for COPY and IRELATIVE resolvers).
         for i in (first_new..self.objects.len()).rev() {
@@ -179,9 +185,10 @@ impl Session {
             let bytes = &elf.image[s.vaddr as usize..(s.vaddr + s.filesz) as usize];
             machine::write(&mut self.emu, base + s.vaddr, bytes)?;
         }
+        // A static program's start-up makes its own TLS block.
         let tls = match elf.tls {
-            Some(t) => Some(self.allocate_tls(&elf, t)?),
-            None => None,
+            Some(t) if !process::is_static(&elf) => Some(self.allocate_tls(&elf, t)?),
+            _ => None,
         };
         let lazy = !self.options.bind_now && !elf.dynamic.bind_now && elf.dynamic.pltgot.is_some();
         self.record(Event::Loaded {

@@ -17,6 +17,8 @@ mod execute;
 mod init_fini;
 mod lazy;
 mod load;
+mod process;
+mod program;
 mod relocate;
 mod resolve;
 
@@ -139,6 +141,10 @@ pub struct Session {
     pub(crate) stderr_file: u64,
     /// The message `dlerror` returns next (None once read).
     pub(crate) dl_error: Option<String>,
+    /// The kernel's state for a static program (None: system calls are faults).
+    pub(crate) kernel: Option<crate::syscalls::Kernel>,
+    /// pthread keys' values for the one thread (`host_runtime`).
+    pub(crate) thread_keys: std::collections::HashMap<u64, u64>,
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> HarnessError {
@@ -202,6 +208,8 @@ impl Session {
             stdout_file: 0,
             stderr_file: 0,
             dl_error: None,
+            kernel: None,
+            thread_keys: Default::default(),
         };
         if arch == Arch::X86_64 {
             // The TCB: self pointer at %fs:0, stack-protector canary at %fs:0x28.

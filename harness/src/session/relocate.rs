@@ -98,6 +98,7 @@ impl Session {
         let res = match kind {
             RelocKind::Relative | RelocKind::IRelative => None,
             RelocKind::Copy => Some(self.resolve_symbol(i, r.sym, true)?),
+            RelocKind::JumpSlot => Some(self.resolve_reference(i, r.sym, false, true)?),
             _ => Some(self.resolve_symbol(i, r.sym, false)?),
         };
         let resolved = || {

@@ -35,11 +35,14 @@ impl Session {
     }
 
     /// The version a reference (symbol `sym_index` of object `i`) asks for.
+    /// A reference through one of the object's own named versions (index 2 and up, as
+    /// libgcc_s's `__cpu_indicator_init@GCC_4.8.0`, a non-default one) asks for that version,
+    /// as in glibc's `l_versions`; the base version (1) asks for none.
     pub(super) fn wanted_version(&self, i: usize, sym: &DynSym) -> Option<String> {
         let d = &self.objects[i].elf.dynamic;
         d.version_names
             .iter()
-            .find(|(idx, _, file)| *idx == sym.version_index && file.is_some())
+            .find(|(idx, _, file)| *idx == sym.version_index && (file.is_some() || *idx >= 2))
             .map(|(_, n, _)| n.clone())
     }
 
@@ -49,8 +52,19 @@ impl Session {
         name: &str,
         version: Option<&str>,
     ) -> Option<Resolved> {
+        self.symbol_in_object_for(j, name, version, false)
+    }
+
+    /// `plt`: a JUMP_SLOT's lookup, which passes over canonical PLT entries.
+    fn symbol_in_object_for(
+        &self,
+        j: usize,
+        name: &str,
+        version: Option<&str>,
+        plt: bool,
+    ) -> Option<Resolved> {
         let o = &self.objects[j];
-        let k = symbols::lookup(&o.elf.dynamic, name, version)?;
+        let k = symbols::lookup_for(&o.elf.dynamic, name, version, plt)?;
         let s = &o.elf.dynamic.symbols[k];
         let is_tls = s.kind == crate::elf::abi::STT_TLS;
         let address = if is_tls || s.shndx == crate::elf::abi::SHN_ABS {
@@ -72,6 +86,18 @@ impl Session {
     /// under DT_SYMBOLIC or for a protected definition, then the global scope in order.
     /// `skip_self` is for COPY relocations. Undefined weak gives address 0.
     pub fn resolve_symbol(&self, i: usize, sym_index: u32, skip_self: bool) -> Result<Resolved> {
+        self.resolve_reference(i, sym_index, skip_self, false)
+    }
+
+    /// [`Session::resolve_symbol`] for a PLT-class reference (`plt`: a JUMP_SLOT), which is
+    /// never bound to a program's canonical PLT entry.
+    pub(crate) fn resolve_reference(
+        &self,
+        i: usize,
+        sym_index: u32,
+        skip_self: bool,
+        plt: bool,
+    ) -> Result<Resolved> {
         let o = &self.objects[i];
         let sym = o
             .elf
@@ -116,7 +142,8 @@ impl Session {
                     if skip_self && j == i {
                         continue;
                     }
-                    if let Some(r) = self.symbol_in_object(j, &sym.name, version.as_deref()) {
+                    let found = self.symbol_in_object_for(j, &sym.name, version.as_deref(), plt);
+                    if let Some(r) = found {
                         return Ok(r);
                     }
                 }
