@@ -441,13 +441,20 @@ fn ifunc(tc: Toolchain) {
         .events()
         .iter()
         .any(|e| matches!(e, Event::Relocated { kind, .. } if kind.ends_with("_IRELATIVE")));
-    // GNU ld resolves the static one with IRELATIVE; clang exports it and lld binds it
-    // through an ordinary JUMP_SLOT to the STT_GNU_IFUNC symbol.
-    let gnu = matches!(
+    // GNU ld and ld.tether resolve the static one with IRELATIVE; clang exports it and lld
+    // binds it through an ordinary JUMP_SLOT to the STT_GNU_IFUNC symbol.
+    let irelative_linker = matches!(
         tc,
-        Toolchain::GnuX86 | Toolchain::GnuArm | Toolchain::GnuThumb
+        Toolchain::GnuX86
+            | Toolchain::GnuArm
+            | Toolchain::GnuThumb
+            | Toolchain::TetherX86
+            | Toolchain::TetherThumb
     );
-    assert_eq!(irelative, gnu, "IRELATIVE used by GNU ld only");
+    assert_eq!(
+        irelative, irelative_linker,
+        "IRELATIVE used by GNU ld and ld.tether only"
+    );
 }
 
 fn dlopen_dlsym(tc: Toolchain) {
@@ -494,8 +501,7 @@ int host_service(int);
     );
 }
 
-// ld-tether does not give a local (hidden) IFUNC an IRELATIVE slot yet.
-for_reference_toolchains!(ifunc);
+for_each_toolchain!(ifunc);
 
 for_each_toolchain!(
     versioned_lookup,

@@ -188,4 +188,4 @@ fn canonical_addresses(s: &tether_harness::Session, canon: &[(String, String, u6
     );
 }
 
-for_reference_toolchains!(program_symbols);
+for_each_toolchain!(program_symbols);

@@ -99,4 +99,4 @@ fn preinit_array(tc: Toolchain) {
 }
 
 // ld-tether does not link executables yet (-pie unsupported, COPY relocations not produced).
-for_reference_toolchains!(seed_program, copy_relocation, preinit_array);
+for_each_toolchain!(seed_program, copy_relocation, preinit_array);

@@ -83,6 +83,37 @@ enum Link {
     StaticPie,
 }
 
+/// Which linker makes the program: the toolchain's own (GNU ld, or lld for clang on ARM) or
+/// ld.tether.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Linker {
+    Reference,
+    Tether,
+}
+
+/// A directory whose `ld` is ld.tether, for gcc's `-B`.
+fn tether_bin(dir: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let ld = bin.join("ld");
+    if !ld.exists() {
+        std::os::unix::fs::symlink(tether_linker(), &ld).unwrap();
+    }
+    bin
+}
+
+fn tether_linker() -> PathBuf {
+    // The harness tests run after `cargo build --workspace --bins` (scripts/test.sh).
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_tether"));
+    let ld = exe.with_file_name("ld-tether");
+    assert!(
+        ld.exists(),
+        "{} is missing: build the workspace's binaries first",
+        ld.display()
+    );
+    ld
+}
+
 impl Target {
     fn arch(self) -> Arch {
         match self {
@@ -124,16 +155,37 @@ fn driver(cc: Compiler, target: Target, cxx: bool) -> (&'static str, Vec<&'stati
     }
 }
 
-fn build(dir: &Path, cc: Compiler, target: Target, cxx: bool, opt: &str, link: Link) -> PathBuf {
+#[allow(clippy::too_many_arguments)]
+fn build(
+    dir: &Path,
+    cc: Compiler,
+    target: Target,
+    cxx: bool,
+    opt: &str,
+    link: Link,
+    linker: Linker,
+) -> PathBuf {
     let src = dir.join(if cxx { "prog.cc" } else { "prog.c" });
     std::fs::write(&src, if cxx { CXX_PROGRAM } else { C_PROGRAM }).unwrap();
     let out = dir.join("prog");
-    let (tool, mut args) = driver(cc, target, cxx);
+    let (tool, args) = driver(cc, target, cxx);
+    let mut args: Vec<String> = args.into_iter().map(str::to_string).collect();
+    if linker == Linker::Tether {
+        args.retain(|a| !a.starts_with("-fuse-ld="));
+        args.push(match cc {
+            Compiler::Gcc => format!("-B{}/", tether_bin(dir).display()),
+            Compiler::Clang => format!("--ld-path={}", tether_linker().display()),
+        });
+    }
+    let opt = opt.to_string();
     args.push(opt);
-    args.extend(match link {
-        Link::Static => ["-static", "-fno-pie"],
-        Link::StaticPie => ["-static-pie", "-fPIE"],
-    });
+    args.extend(
+        match link {
+            Link::Static => ["-static", "-fno-pie"],
+            Link::StaticPie => ["-static-pie", "-fPIE"],
+        }
+        .map(str::to_string),
+    );
     let o = Command::new(tool)
         .args(&args)
         .arg("-o")
@@ -229,9 +281,9 @@ fn system_calls(events: &[Event]) -> Vec<String> {
         .collect()
 }
 
-fn check(cc: Compiler, target: Target, cxx: bool, opt: &str, link: Link) {
+fn check(cc: Compiler, target: Target, cxx: bool, opt: &str, link: Link, linker: Linker) {
     let dir = tempfile::tempdir().unwrap();
-    let exe = build(dir.path(), cc, target, cxx, opt, link);
+    let exe = build(dir.path(), cc, target, cxx, opt, link, linker);
     let arch = target.arch();
     let (stdout, stderr, code, real_calls) = run_real(&exe, arch);
     let (s, result) = run_in_harness(&exe, arch);
@@ -275,12 +327,20 @@ fn ifunc_resolved_before_output(events: &[Event]) {
     );
 }
 
+/// Each case twice: linked by the toolchain's own linker and by ld.tether.
 macro_rules! static_cases {
     ($($name:ident: $cc:ident $target:ident $cxx:literal $opt:literal $link:ident;)*) => {
         $(
-            #[test]
-            fn $name() {
-                check(Compiler::$cc, Target::$target, $cxx, $opt, Link::$link);
+            mod $name {
+                use super::*;
+                #[test]
+                fn reference() {
+                    check(Compiler::$cc, Target::$target, $cxx, $opt, Link::$link, Linker::Reference);
+                }
+                #[test]
+                fn tether() {
+                    check(Compiler::$cc, Target::$target, $cxx, $opt, Link::$link, Linker::Tether);
+                }
             }
         )*
     };
@@ -514,6 +574,7 @@ fn tether_run_static_program() {
             false,
             "-O2",
             Link::Static,
+            Linker::Tether,
         );
         let o = Command::new(env!("CARGO_BIN_EXE_tether"))
             .arg("run")
