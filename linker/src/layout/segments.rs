@@ -19,72 +19,139 @@ pub(super) struct Placed {
 /// Gives every section its address and file offset and builds the program headers.
 pub(super) fn place(link: &Link, sections: &mut [OutSection]) -> Result<Placed> {
     let arch = link.arch;
-    let word = arch.class().word_size();
-    let is64 = word == 8;
-    let is_tls_bss = |s: &OutSection| s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0;
-    let has = |pred: &dyn Fn(&OutSection) -> bool| sections.iter().any(pred);
-    let has_tls = has(&|s| s.flags & elf::SHF_TLS.0 != 0);
-    let has_note = has(&|s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc());
-    let has_relro = link.opts.relro && has(&|s| is_relro(s.rank));
-    let has_dynamic = has(&|s| matches!(s.content, Content::Synthetic(Synth::Dynamic)));
-    let has_ehdr = has(&|s| matches!(s.content, Content::Synthetic(Synth::EhFrameHdr)));
-    let has_interp = has(&|s| s.name == b".interp" && s.is_alloc());
-    let arch_phdrs: Vec<(u32, u32)> = sections
-        .iter()
-        .filter(|s| s.is_alloc())
-        .filter_map(|s| arch.section_phdr(s.sh_type).map(|p| (p, s.sh_type)))
-        .fold(Vec::new(), |mut seen, pair| {
-            if !seen.contains(&pair) {
-                seen.push(pair);
-            }
-            seen
-        });
-    let other_phdrs = arch_phdrs.len()
-        + usize::from(has_dynamic)
-        + usize::from(has_note)
-        + usize::from(has_tls)
-        + usize::from(has_ehdr)
-        + 1
-        + usize::from(has_relro)
-        + 2 * usize::from(has_interp);
+    let is64 = arch.class() == crate::arch::ElfClass::Elf64;
+    let base = image_base(link)?;
+    let wanted = Wanted::of(link, sections);
     let (ehsize, phentsize) = if is64 { (64u64, 56u64) } else { (52, 32) };
     let page = arch.page_size();
-    let base = if link.kind.is_fixed_address() {
-        link.opts.image_base.unwrap_or(arch.default_image_base())
-    } else {
-        0
-    };
-    if base % page != 0 {
-        return Err(LinkError::Other(format!(
-            "--image-base {base:#x} is not a multiple of the page size {page:#x}"
-        )));
-    }
+    let separate_code = link
+        .opts
+        .separate_code
+        .unwrap_or(arch.separate_code_by_default());
     // The load segments are only known once addresses are (an over-aligned section starts a
     // segment of its own), and the headers they follow have one entry per segment: assign
     // until the count settles.
     let mut loads = 1;
     let runs = loop {
-        let headers = ehsize + phentsize * (loads + other_phdrs) as u64;
-        let separate_code = link
-            .opts
-            .separate_code
-            .unwrap_or(arch.separate_code_by_default());
-        let runs = assign_addresses(sections, base, headers, page, has_relro, separate_code)?;
+        let headers = ehsize + phentsize * (loads + wanted.others) as u64;
+        let runs = assign_addresses(sections, base, headers, page, wanted.relro, separate_code)?;
         if runs.len() == loads {
             break runs;
         }
         loads = runs.len();
     };
-    let phnum = loads + other_phdrs;
+    let phnum = loads + wanted.others;
     let headers_end = base + ehsize + phentsize * phnum as u64;
+    let (shoff, file_size) = place_unallocated(link, sections, headers_end - base)?;
+    check_span(sections, base, file_size)?;
 
-    // Non-allocated sections follow the last byte with file contents.
+    let mut phdrs = Vec::with_capacity(phnum);
+    if wanted.interp {
+        phdrs.push(Phdr {
+            p_type: elf::PT_PHDR.0,
+            flags: elf::PF_R.0,
+            offset: ehsize,
+            vaddr: base + ehsize,
+            filesz: phentsize * phnum as u64,
+            memsz: phentsize * phnum as u64,
+            align: arch.class().word_size(),
+        });
+        push_span(
+            &mut phdrs,
+            elf::PT_INTERP.0,
+            elf::PF_R.0,
+            span(sections, |s| s.name == b".interp" && s.is_alloc()),
+            Some(1),
+        );
+    }
+    load_headers(&mut phdrs, sections, &runs, base, headers_end, page);
+    let tls = other_headers(link, &mut phdrs, sections, &wanted, page);
+    debug_assert_eq!(phdrs.len(), phnum);
+    Ok(Placed {
+        phdrs,
+        tls,
+        shoff,
+        file_size,
+        base,
+    })
+}
+
+/// Where a fixed-address program starts; 0 for anything loaded at a run-time address.
+fn image_base(link: &Link) -> Result<u64> {
+    let arch = link.arch;
+    let base = if link.kind.is_fixed_address() {
+        link.opts.image_base.unwrap_or(arch.default_image_base())
+    } else {
+        0
+    };
+    let page = arch.page_size();
+    if base % page != 0 {
+        return Err(LinkError::Other(format!(
+            "--image-base {base:#x} is not a multiple of the page size {page:#x}"
+        )));
+    }
+    Ok(base)
+}
+
+/// The program headers besides PT_LOAD that the sections call for.
+struct Wanted {
+    tls: bool,
+    note: bool,
+    relro: bool,
+    dynamic: bool,
+    eh_frame_hdr: bool,
+    /// PT_PHDR and PT_INTERP.
+    interp: bool,
+    /// (p_type, sh_type) of the target's own headers (ARM: PT_ARM_EXIDX).
+    arch: Vec<(u32, u32)>,
+    /// How many of them there are, PT_GNU_STACK included.
+    others: usize,
+}
+
+impl Wanted {
+    fn of(link: &Link, sections: &[OutSection]) -> Wanted {
+        let has = |pred: &dyn Fn(&OutSection) -> bool| sections.iter().any(pred);
+        let synthetic = |synth: Synth| move |s: &OutSection| matches!(s.content, Content::Synthetic(x) if x == synth);
+        let mut arch: Vec<(u32, u32)> = Vec::new();
+        for s in sections.iter().filter(|s| s.is_alloc()) {
+            if let Some(p) = link.arch.section_phdr(s.sh_type) {
+                if !arch.contains(&(p, s.sh_type)) {
+                    arch.push((p, s.sh_type));
+                }
+            }
+        }
+        let mut w = Wanted {
+            tls: has(&|s| s.flags & elf::SHF_TLS.0 != 0),
+            note: has(&|s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc()),
+            relro: link.opts.relro && has(&|s| is_relro(s.rank)),
+            dynamic: has(&synthetic(Synth::Dynamic)),
+            eh_frame_hdr: has(&synthetic(Synth::EhFrameHdr)),
+            interp: has(&|s| s.name == b".interp" && s.is_alloc()),
+            arch,
+            others: 0,
+        };
+        w.others = w.arch.len()
+            + usize::from(w.dynamic)
+            + usize::from(w.note)
+            + usize::from(w.tls)
+            + usize::from(w.eh_frame_hdr)
+            + 1
+            + usize::from(w.relro)
+            + 2 * usize::from(w.interp);
+        w
+    }
+}
+
+/// Non-allocated sections follow the last byte with file contents, then the section
+/// headers; returns (`e_shoff`, the file's size).
+fn place_unallocated(link: &Link, sections: &mut [OutSection], headers: u64) -> Result<(u64, u64)> {
+    let word = link.arch.class().word_size();
     let mut file_cur = sections
         .iter()
         .filter(|s| s.is_alloc() && !s.is_nobits())
         .map(|s| s.offset + s.size)
         .max()
-        .unwrap_or(headers_end - base);
+        .unwrap_or(headers);
     for s in sections.iter_mut().filter(|s| !s.is_alloc()) {
         file_cur = file_cur.next_multiple_of(s.align.max(1));
         s.offset = file_cur;
@@ -92,8 +159,11 @@ pub(super) fn place(link: &Link, sections: &mut [OutSection]) -> Result<Placed> 
         file_cur += s.size;
     }
     let shoff = file_cur.next_multiple_of(word);
-    let shentsize = if is64 { 64 } else { 40 };
-    let file_size = shoff + shentsize * (sections.len() as u64 + 1);
+    let shentsize = if word == 8 { 64 } else { 40 };
+    Ok((shoff, shoff + shentsize * (sections.len() as u64 + 1)))
+}
+
+fn check_span(sections: &[OutSection], base: u64, file_size: u64) -> Result<()> {
     let span_end = sections
         .iter()
         .filter(|s| s.is_alloc())
@@ -106,65 +176,61 @@ pub(super) fn place(link: &Link, sections: &mut [OutSection]) -> Result<Placed> 
             span_end - base
         )));
     }
+    Ok(())
+}
 
-    let mut phdrs = Vec::with_capacity(phnum);
-    if has_interp {
+fn is_tls_bss(s: &OutSection) -> bool {
+    s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0
+}
+
+/// The extent of the sections `pred` selects: (address, file offset, file size, memory size,
+/// largest alignment).
+type Span = (u64, u64, u64, u64, u64);
+
+fn span(sections: &[OutSection], pred: impl Fn(&OutSection) -> bool) -> Option<Span> {
+    let m: Vec<&OutSection> = sections.iter().filter(|s| pred(s)).collect();
+    let first = m.iter().min_by_key(|s| s.addr)?;
+    let (start, offset) = (first.addr, first.offset);
+    let fend = m
+        .iter()
+        .filter(|s| !s.is_nobits())
+        .map(|s| s.addr + s.size)
+        .max()
+        .unwrap_or(start);
+    let mend = m.iter().map(|s| s.addr + s.size).max().unwrap_or(start);
+    let align = m.iter().map(|s| s.align).max().unwrap_or(1);
+    Some((
+        start,
+        offset,
+        fend.max(start) - start,
+        mend.max(fend) - start,
+        align,
+    ))
+}
+
+fn push_span(phdrs: &mut Vec<Phdr>, p_type: u32, flags: u32, sp: Option<Span>, align: Option<u64>) {
+    if let Some((start, offset, filesz, memsz, al)) = sp {
         phdrs.push(Phdr {
-            p_type: elf::PT_PHDR.0,
-            flags: elf::PF_R.0,
-            offset: ehsize,
-            vaddr: base + ehsize,
-            filesz: phentsize * phnum as u64,
-            memsz: phentsize * phnum as u64,
-            align: word,
+            p_type,
+            flags,
+            offset,
+            vaddr: start,
+            filesz,
+            memsz,
+            align: align.unwrap_or(al),
         });
     }
-    let span = |pred: &dyn Fn(&OutSection) -> bool| -> Option<(u64, u64, u64, u64, u64)> {
-        let m: Vec<&OutSection> = sections.iter().filter(|s| pred(s)).collect();
-        let first = m.iter().min_by_key(|s| s.addr)?;
-        let (start, offset) = (first.addr, first.offset);
-        let fend = m
-            .iter()
-            .filter(|s| !s.is_nobits())
-            .map(|s| s.addr + s.size)
-            .max()
-            .unwrap_or(start);
-        let mend = m.iter().map(|s| s.addr + s.size).max().unwrap_or(start);
-        let align = m.iter().map(|s| s.align).max().unwrap_or(1);
-        Some((
-            start,
-            offset,
-            fend.max(start) - start,
-            mend.max(fend) - start,
-            align,
-        ))
-    };
-    let push_span = |phdrs: &mut Vec<Phdr>,
-                     p_type: u32,
-                     flags: u32,
-                     sp: Option<(u64, u64, u64, u64, u64)>,
-                     align: Option<u64>| {
-        if let Some((start, offset, filesz, memsz, al)) = sp {
-            phdrs.push(Phdr {
-                p_type,
-                flags,
-                offset,
-                vaddr: start,
-                filesz,
-                memsz,
-                align: align.unwrap_or(al),
-            });
-        }
-    };
-    if has_interp {
-        push_span(
-            &mut phdrs,
-            elf::PT_INTERP.0,
-            elf::PF_R.0,
-            span(&|s| s.name == b".interp" && s.is_alloc()),
-            Some(1),
-        );
-    }
+}
+
+/// One PT_LOAD per run; the first also maps the headers.
+fn load_headers(
+    phdrs: &mut Vec<Phdr>,
+    sections: &[OutSection],
+    runs: &[Run],
+    base: u64,
+    headers_end: u64,
+    page: u64,
+) {
     for (n, run) in runs.iter().enumerate() {
         let members = &sections[run.first..run.end];
         let (start, offset) = if n == 0 {
@@ -201,46 +267,39 @@ pub(super) fn place(link: &Link, sections: &mut [OutSection]) -> Result<Placed> 
             align: page,
         });
     }
+}
+
+/// PT_DYNAMIC, PT_NOTE, PT_TLS, PT_GNU_EH_FRAME, the target's, PT_GNU_STACK, PT_GNU_RELRO;
+/// returns the TLS template's start, end and alignment.
+fn other_headers(
+    link: &Link,
+    phdrs: &mut Vec<Phdr>,
+    sections: &[OutSection],
+    wanted: &Wanted,
+    page: u64,
+) -> Option<(u64, u64, u64)> {
+    let word = link.arch.class().word_size();
     let rw = elf::PF_R.0 | elf::PF_W.0;
-    if has_dynamic {
-        push_span(
-            &mut phdrs,
-            elf::PT_DYNAMIC.0,
-            rw,
-            span(&|s| matches!(s.content, Content::Synthetic(Synth::Dynamic))),
-            Some(word),
-        );
+    let synthetic = |synth: Synth| move |s: &OutSection| matches!(s.content, Content::Synthetic(x) if x == synth);
+    if wanted.dynamic {
+        let sp = span(sections, synthetic(Synth::Dynamic));
+        push_span(phdrs, elf::PT_DYNAMIC.0, rw, sp, Some(word));
     }
-    if has_note {
-        push_span(
-            &mut phdrs,
-            elf::PT_NOTE.0,
-            elf::PF_R.0,
-            span(&|s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc()),
-            None,
-        );
+    if wanted.note {
+        let sp = span(sections, |s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc());
+        push_span(phdrs, elf::PT_NOTE.0, elf::PF_R.0, sp, None);
     }
-    let tls_span = span(&|s| s.flags & elf::SHF_TLS.0 != 0);
-    if has_tls {
-        push_span(&mut phdrs, elf::PT_TLS.0, elf::PF_R.0, tls_span, None);
+    let tls_span = span(sections, |s| s.flags & elf::SHF_TLS.0 != 0);
+    if wanted.tls {
+        push_span(phdrs, elf::PT_TLS.0, elf::PF_R.0, tls_span, None);
     }
-    if has_ehdr {
-        push_span(
-            &mut phdrs,
-            elf::PT_GNU_EH_FRAME.0,
-            elf::PF_R.0,
-            span(&|s| matches!(s.content, Content::Synthetic(Synth::EhFrameHdr))),
-            Some(4),
-        );
+    if wanted.eh_frame_hdr {
+        let sp = span(sections, synthetic(Synth::EhFrameHdr));
+        push_span(phdrs, elf::PT_GNU_EH_FRAME.0, elf::PF_R.0, sp, Some(4));
     }
-    for &(p_type, sh_type) in &arch_phdrs {
-        push_span(
-            &mut phdrs,
-            p_type,
-            elf::PF_R.0,
-            span(&|s| s.sh_type == sh_type && s.is_alloc()),
-            None,
-        );
+    for &(p_type, sh_type) in &wanted.arch {
+        let sp = span(sections, |s| s.sh_type == sh_type && s.is_alloc());
+        push_span(phdrs, p_type, elf::PF_R.0, sp, None);
     }
     let stack_flags = if link.opts.exec_stack {
         rw | elf::PF_X.0
@@ -253,8 +312,10 @@ pub(super) fn place(link: &Link, sections: &mut [OutSection]) -> Result<Placed> 
         align: 16,
         ..Phdr::default()
     });
-    if has_relro {
-        if let Some((start, offset, _, memsz, _)) = span(&|s| is_relro(s.rank) && !is_tls_bss(s)) {
+    if wanted.relro {
+        if let Some((start, offset, _, memsz, _)) =
+            span(sections, |s| is_relro(s.rank) && !is_tls_bss(s))
+        {
             // Cover up to the page boundary the writable part starts at, as GNU ld does.
             let end = (start + memsz).next_multiple_of(page);
             phdrs.push(Phdr {
@@ -268,16 +329,7 @@ pub(super) fn place(link: &Link, sections: &mut [OutSection]) -> Result<Placed> 
             });
         }
     }
-    debug_assert_eq!(phdrs.len(), phnum);
-
-    let tls = tls_span.map(|(start, _, _, memsz, align)| (start, start + memsz, align));
-    Ok(Placed {
-        phdrs,
-        tls,
-        shoff,
-        file_size,
-        base,
-    })
+    tls_span.map(|(start, _, _, memsz, align)| (start, start + memsz, align))
 }
 
 /// A run of allocated sections that one PT_LOAD maps: segment class (0 = R headers, 1 = RX,
