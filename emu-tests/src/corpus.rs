@@ -132,6 +132,24 @@ impl Scenario {
             }
             known.push(&module.name);
         }
+        for library in &self.manifest.libraries {
+            if library.kind.is_some() {
+                return Err(invalid(format!(
+                    "`{}` has a `kind`, which only the program has",
+                    library.name
+                )));
+            }
+        }
+        if self
+            .manifest
+            .program
+            .as_ref()
+            .is_some_and(|p| p.runs_directly)
+        {
+            return Err(invalid(
+                "the program has `runs_directly`, which only libraries have".into(),
+            ));
+        }
         for compiler in &self.manifest.compilers {
             if compiler != "gcc" && compiler != "clang" {
                 return Err(invalid(format!("unknown compiler `{compiler}`")));
