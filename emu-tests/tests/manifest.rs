@@ -49,6 +49,15 @@ fn the_built_in_corpus_parses_and_documents_itself() {
         "asm-relocs",
         "tls-descriptors",
         "ifunc",
+        "program-pie",
+        "program-no-pie",
+        "program-tls",
+        "program-tls-descriptors",
+        "program-static",
+        "program-static-pie",
+        "library-as-program",
+        "cxx-program",
+        "cxx-static",
     ] {
         assert!(
             names.contains(&required),
@@ -121,6 +130,44 @@ fn unknown_fields_missing_sources_and_bad_needs_are_errors() {
     ]);
     assert!(
         err.contains("`liba.so` needs `libb.so`, which is not a library listed before it"),
+        "{err}"
+    );
+
+    let err = load_error(&[
+        ("a.c", ""),
+        (
+            "scenario.json",
+            r#"{"about": "x", "program": {"sources": ["a.c"], "kind": "shared"}, "expect": {}}"#,
+        ),
+    ]);
+    assert!(
+        err.contains(
+            "unknown variant `shared`, expected one of `pie`, `no-pie`, `static`, `static-pie`"
+        ),
+        "{err}"
+    );
+
+    let err = load_error(&[
+        ("a.c", ""),
+        (
+            "scenario.json",
+            r#"{"about": "x", "libraries": [{"name": "liba.so", "sources": ["a.c"], "kind": "pie"}], "expect": {}}"#,
+        ),
+    ]);
+    assert!(
+        err.contains("`liba.so` has a `kind`, which only the program has"),
+        "{err}"
+    );
+
+    let err = load_error(&[
+        ("a.c", ""),
+        (
+            "scenario.json",
+            r#"{"about": "x", "program": {"sources": ["a.c"], "runs_directly": true}, "expect": {}}"#,
+        ),
+    ]);
+    assert!(
+        err.contains("the program has `runs_directly`, which only libraries have"),
         "{err}"
     );
 
