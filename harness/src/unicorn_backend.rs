@@ -139,6 +139,17 @@ fn run_program(
     exit_code: &mut Option<i32>,
 ) -> Result<(), HarnessError> {
     let root = session.load(path)?;
+    // Without PT_INTERP (or ET_EXEC) the kernel would start a dynamic object with no loader to
+    // relocate it; a library meant to run directly must carry its own .interp. (A static-pie
+    // program, once the harness runs static programs, is the one ET_DYN without it.)
+    if !session.is_program(root) {
+        return Err(HarnessError::BadDynamic {
+            object: session.objects()[root].name.clone(),
+            message: "has no PT_INTERP: run directly, nothing would load its libraries or \
+                      relocate it"
+                .into(),
+        });
+    }
     session.run_init()?;
     let name = path
         .file_name()
