@@ -9,7 +9,7 @@
 //!     { "name": "libgo.so", "sources": ["libgo.c"], "ldflags": ["-Wl,-init=go_init"],
 //!       "needs": ["libtest.so"] }
 //!   ],
-//!   "program": { "sources": ["main.c"], "needs": ["libgo.so", "libtest.so"] },
+//!   "program": { "kind": "pie", "sources": ["main.c"], "needs": ["libgo.so", "libtest.so"] },
 //!   "calls": [{ "symbol": "Go_callback", "args": [2] }],
 //!   "expect": { "stdout_file": "expected.txt", "exit_code": 0, "init_order": ["libtest.so", "libgo.so"] }
 //! }
