@@ -104,7 +104,7 @@ fn program_no_pie_has_copy_relocations_and_a_canonical_plt_entry() {
             f.len() >= 8
                 && f[7].starts_with("lib_twice")
                 && f[6] == "UND"
-                && f[1].trim_start_matches('0') != ""
+                && !f[1].trim_start_matches('0').is_empty()
         });
         assert!(canonical, "{target}: {main}");
     }
