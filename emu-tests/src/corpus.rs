@@ -132,6 +132,34 @@ impl Scenario {
             }
             known.push(&module.name);
         }
+        self.validate_executables()?;
+        for compiler in &self.manifest.compilers {
+            if compiler != "gcc" && compiler != "clang" {
+                return Err(invalid(format!("unknown compiler `{compiler}`")));
+            }
+        }
+        for arch in &self.manifest.arches {
+            if arch != "x86_64" && arch != "arm" {
+                return Err(invalid(format!("unknown architecture `{arch}`")));
+            }
+        }
+        if let Some(file) = &self.manifest.expect.stdout_file {
+            if self.file(file).is_none() {
+                return Err(invalid(format!(
+                    "expect.stdout_file `{file}` is not in the scenario"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// What only the program, or only a library, may say about being an executable.
+    fn validate_executables(&self) -> Result<(), ScenarioError> {
+        let invalid = |message: String| ScenarioError::Invalid {
+            scenario: self.name.clone(),
+            file: "scenario.json".into(),
+            message,
+        };
         for library in &self.manifest.libraries {
             if library.kind.is_some() {
                 return Err(invalid(format!(
@@ -150,20 +178,21 @@ impl Scenario {
                 "the program has `runs_directly`, which only libraries have".into(),
             ));
         }
-        for compiler in &self.manifest.compilers {
-            if compiler != "gcc" && compiler != "clang" {
-                return Err(invalid(format!("unknown compiler `{compiler}`")));
-            }
-        }
-        for arch in &self.manifest.arches {
-            if arch != "x86_64" && arch != "arm" {
-                return Err(invalid(format!("unknown architecture `{arch}`")));
-            }
-        }
-        if let Some(file) = &self.manifest.expect.stdout_file {
-            if self.file(file).is_none() {
+        if let Some(library) = self.manifest.libraries_run_directly().next() {
+            if !self.manifest.runs_program_in_process() {
                 return Err(invalid(format!(
-                    "expect.stdout_file `{file}` is not in the scenario"
+                    "`{}` runs directly, so the scenario needs a program and no `calls` \
+                     (every backend runs both executables)",
+                    library.name
+                )));
+            }
+        }
+        let kind = self.manifest.program_kind();
+        if let Some(program) = &self.manifest.program {
+            if kind.is_static() && !program.needs.is_empty() {
+                return Err(invalid(format!(
+                    "a {} program cannot need shared libraries",
+                    kind.name()
                 )));
             }
         }

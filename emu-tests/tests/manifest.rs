@@ -171,6 +171,30 @@ fn unknown_fields_missing_sources_and_bad_needs_are_errors() {
         "{err}"
     );
 
+    let err = load_error(&[
+        ("a.c", ""),
+        (
+            "scenario.json",
+            r#"{"about": "x", "libraries": [{"name": "liba.so", "sources": ["a.c"], "runs_directly": true}], "calls": [{"symbol": "f"}], "expect": {}}"#,
+        ),
+    ]);
+    assert!(
+        err.contains("`liba.so` runs directly, so the scenario needs a program and no `calls`"),
+        "{err}"
+    );
+
+    let err = load_error(&[
+        ("a.c", ""),
+        (
+            "scenario.json",
+            r#"{"about": "x", "libraries": [{"name": "liba.so", "sources": ["a.c"]}], "program": {"kind": "static-pie", "sources": ["a.c"], "needs": ["liba.so"]}, "expect": {}}"#,
+        ),
+    ]);
+    assert!(
+        err.contains("a static-pie program cannot need shared libraries"),
+        "{err}"
+    );
+
     let err = load_error(&[("a.c", "")]);
     assert!(err.contains("scenario.json is missing"), "{err}");
 
