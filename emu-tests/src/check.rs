@@ -86,6 +86,17 @@ impl CaseResult {
     pub fn gap_closed(&self) -> bool {
         matches!(self.gap, Some(GapMark::Closed { .. }))
     }
+
+    /// `PASS`, `FAIL`, `GAP` (a failure a known gap explains) or `CLOSED` (a known gap's cell
+    /// that passed).
+    pub fn verdict(&self) -> &'static str {
+        match (self.passed(), &self.gap) {
+            (true, Some(_)) => "CLOSED",
+            (true, None) => "PASS",
+            (false, Some(_)) => "GAP",
+            (false, None) => "FAIL",
+        }
+    }
 }
 
 /// A cell that applies but was not run: the backend cannot run that kind of program yet.
@@ -149,7 +160,7 @@ impl Report {
         serde_json::to_string_pretty(&value).unwrap_or_default()
     }
 
-    /// One line per case: `PASS|FAIL scenario target backend linker`.
+    /// One line per case: `PASS|FAIL|GAP|CLOSED scenario target backend linker`.
     pub fn to_list(&self) -> String {
         let mut out = String::new();
         let w = |f: fn(&CaseResult) -> usize| self.cases.iter().map(f).max().unwrap_or(0);
@@ -161,7 +172,7 @@ impl Report {
         for c in &self.cases {
             out.push_str(&format!(
                 "{} {:ws$}  {:wt$}  {:wb$}  {}\n",
-                if c.passed() { "PASS" } else { "FAIL" },
+                c.verdict(),
                 c.scenario,
                 c.target,
                 c.backend,
@@ -232,11 +243,10 @@ impl Report {
                             && c.target == *t
                             && c.backend == *b
                     })
-                    .map(|c| match (c.passed(), &c.gap) {
-                        (true, Some(_)) => "CLOSED",
-                        (true, None) => "ok",
-                        (false, Some(_)) => "gap",
-                        (false, None) => "FAIL",
+                    .map(|c| match c.verdict() {
+                        "PASS" => "ok",
+                        "GAP" => "gap",
+                        other => other,
                     })
                     .or_else(|| {
                         self.not_run
