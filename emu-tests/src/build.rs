@@ -1,4 +1,4 @@
-//! Compiling a scenario for a target and linking its libraries with a chosen linker.
+//! Compiling a scenario for a target and linking its modules with a chosen linker.
 //!
 //! Each source is compiled to an object with the target's compiler; each module is then linked
 //! through the compiler driver (so crt files and libc come as usual) with the linker under test

@@ -234,37 +234,40 @@ impl Report {
         for (scenario, linker_name) in &rows {
             out.push_str(&format!("{scenario:first$}  {linker_name:linker$}"));
             for ((t, b), w) in columns.iter().zip(&widths) {
-                let cell = self
-                    .cases
-                    .iter()
-                    .find(|c| {
-                        c.scenario == *scenario
-                            && c.linker == *linker_name
-                            && c.target == *t
-                            && c.backend == *b
-                    })
-                    .map(|c| match c.verdict() {
-                        "PASS" => "ok",
-                        "GAP" => "gap",
-                        other => other,
-                    })
-                    .or_else(|| {
-                        self.not_run
-                            .iter()
-                            .any(|c| {
-                                c.scenario == *scenario
-                                    && c.linker == *linker_name
-                                    && c.target == *t
-                                    && c.backend == *b
-                            })
-                            .then_some("skip")
-                    })
-                    .unwrap_or("-");
+                let cell = self.cell(scenario, linker_name, t, b);
                 out.push_str(&format!("  {cell:w$}"));
             }
             out.push('\n');
         }
         out.lines().map(|l| format!("{}\n", l.trim_end())).collect()
+    }
+
+    /// A matrix cell: `ok`, `FAIL`, `gap`, `CLOSED`, `skip` (a backend cannot run it yet) or
+    /// `-` (not applicable).
+    fn cell(&self, scenario: &str, linker: &str, target: &str, backend: &str) -> &'static str {
+        let at = |s: &str, l: &str, t: &str, b: &str| {
+            s == scenario && l == linker && t == target && b == backend
+        };
+        if let Some(c) = self
+            .cases
+            .iter()
+            .find(|c| at(&c.scenario, &c.linker, &c.target, &c.backend))
+        {
+            return match c.verdict() {
+                "PASS" => "ok",
+                "GAP" => "gap",
+                other => other,
+            };
+        }
+        let skipped = self
+            .not_run
+            .iter()
+            .any(|c| at(&c.scenario, &c.linker, &c.target, &c.backend));
+        if skipped {
+            "skip"
+        } else {
+            "-"
+        }
     }
 
     /// Why cells were not run (`skip` in the matrix), one line per backend and reason.
