@@ -58,6 +58,7 @@ fn the_built_in_corpus_parses_and_documents_itself() {
         "library-as-program",
         "cxx-program",
         "cxx-static",
+        "seed-program",
     ] {
         assert!(
             names.contains(&required),
