@@ -2,10 +2,12 @@
 //!
 //! This crate implements [`RealLoader`] (glibc's loader natively or under qemu-user); the
 //! harness implements [`Backend`] for its in-process Unicorn loader, which plays the program's
-//! part by making the manifest's `calls` after loading [`BuiltScenario::initial_libraries`].
+//! part by making the manifest's `calls` after loading [`BuiltScenario::initial_libraries`], or
+//! runs the program from its entry point when the scenario lists no calls.
 
 use crate::build::BuiltScenario;
 use crate::corpus::Scenario;
+use crate::manifest::ProgramKind;
 use crate::observation::{Observation, ObservedBinding};
 use crate::target::Target;
 use std::time::Duration;
@@ -20,12 +22,34 @@ pub trait Backend: Send + Sync {
     fn supports_arch(&self, arch: Arch) -> bool;
 
     /// True for a real loader (runs the program); false for an in-process loader (makes the
-    /// manifest's `calls`). Scenarios marked `real_loader_only` skip in-process backends.
+    /// manifest's `calls`, or runs the program when there are none). Scenarios marked
+    /// `real_loader_only` skip in-process backends.
     fn runs_program(&self) -> bool;
+
+    /// Why this backend cannot run a program of `kind` yet, if it cannot. This is the one place
+    /// a backend states such a gap: the check does not run those cells and lists them, with
+    /// this reason, in its report.
+    fn not_yet(&self, _kind: ProgramKind) -> Option<&'static str> {
+        None
+    }
 
     /// Runs `built` and reports what happened. A failed run is an `Observation` with `error`
     /// set, not a Rust error: the check compares it with the expectation like anything else.
     fn run(&self, built: &BuiltScenario) -> Observation;
+}
+
+/// Whether `backend` runs `scenario`'s program (rather than making its calls).
+pub fn needs_program(backend: &dyn Backend, scenario: &Scenario) -> bool {
+    backend.runs_program() || scenario.manifest.runs_program_in_process()
+}
+
+/// Why `backend` does not run `scenario` yet although it applies (see [`Backend::not_yet`]).
+pub fn not_yet(backend: &dyn Backend, scenario: &Scenario) -> Option<&'static str> {
+    if needs_program(backend, scenario) {
+        backend.not_yet(scenario.manifest.program_kind())
+    } else {
+        None
+    }
 }
 
 /// Whether `backend` applies to `scenario` built for `target`.
@@ -94,10 +118,6 @@ impl Backend for RealLoader {
     }
 
     fn run(&self, built: &BuiltScenario) -> Observation {
-        let failed = |error: String| Observation {
-            error: Some(error),
-            ..Observation::default()
-        };
         let Some(program) = &built.program else {
             return failed("the scenario has no program for a real loader to run".into());
         };
@@ -105,7 +125,52 @@ impl Backend for RealLoader {
             Ok(m) => m,
             Err(e) => return failed(e.to_string()),
         };
-        let mut spec = RunSpec::new(&program.path);
+        // Libraries that are programs too run first, each on its own; their output comes
+        // before the program's in the expectation.
+        let mut before = Observation::default();
+        for library in built.scenario.manifest.libraries_run_directly() {
+            let path = built.out_dir.join(&library.name);
+            let run = self.run_one(&machine, built, &path, false);
+            before.stdout.push_str(&run.stdout);
+            before.log.push_str(&run.log);
+            before.bindings.extend(run.bindings);
+            if run.error.is_some() || run.exit_code != Some(0) {
+                let why = run
+                    .error
+                    .unwrap_or_else(|| format!("exit code {:?}", run.exit_code));
+                before.error = Some(format!("{} run directly: {why}", library.name));
+                return before;
+            }
+        }
+        let logs_start = !built.scenario.manifest.program_kind().is_static();
+        let mut observation = self.run_one(&machine, built, &program.path, logs_start);
+        observation.stdout.insert_str(0, &before.stdout);
+        observation.log.insert_str(0, &before.log);
+        before.bindings.append(&mut observation.bindings);
+        observation.bindings = before.bindings;
+        observation
+    }
+}
+
+fn failed(error: String) -> Observation {
+    Observation {
+        error: Some(error),
+        ..Observation::default()
+    }
+}
+
+impl RealLoader {
+    /// Runs one executable of `built`. `logs_start`: the loader logs that it transferred
+    /// control to it (glibc does not for a library run directly, and a static program has no
+    /// loader), so a run without that line failed to start.
+    fn run_one(
+        &self,
+        machine: &Machine,
+        built: &BuiltScenario,
+        path: &std::path::Path,
+        logs_start: bool,
+    ) -> Observation {
+        let mut spec = RunSpec::new(path);
         spec.cwd = Some(built.out_dir.clone());
         spec.library_path = vec![built.out_dir.clone()];
         spec.timeout = self.timeout;
@@ -114,7 +179,7 @@ impl Backend for RealLoader {
             Err(e) => return failed(e.to_string()),
         };
         let error = match outcome.status {
-            _ if !outcome.started => Some(format!(
+            _ if !outcome.started && logs_start => Some(format!(
                 "the loader did not start the program ({}): {}",
                 outcome.status,
                 outcome.output.trim_end()

@@ -1,16 +1,22 @@
-//! Compiling a scenario for a target and linking its libraries with a chosen linker.
+//! Compiling a scenario for a target and linking its modules with a chosen linker.
 //!
-//! Each source is compiled to an object with the target's compiler; each library is then linked
+//! Each source is compiled to an object with the target's compiler; each module is then linked
 //! through the compiler driver (so crt files and libc come as usual) with the linker under test
-//! (`linker: "reference"` modules with GNU ld), always with `-Wl,-soname,<name>`; the program is
-//! always linked by the reference GNU ld against the libraries it needs.
+//! (`linker: "reference"` modules with GNU ld): libraries with `-shared -Wl,-soname,<name>`, the
+//! program as its `kind` says (`-pie`, `-no-pie`, `-static`, `-static-pie`) against the
+//! libraries it needs.
+//!
+//! A program that fails to build does not fail the whole build: the libraries are still there
+//! for backends that only load them and make the manifest's calls, and
+//! [`BuiltScenario::program_error`] says why the program is missing to those that need it.
 
 use crate::corpus::Scenario;
 use crate::linker::Linker;
-use crate::manifest::{LinkerRole, Module};
+use crate::manifest::{LinkerRole, Module, ProgramKind};
 use crate::target::{Compiler, Target};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use tether_qemu::{Arch, Tool};
 
 /// Host variables the build must not inherit: they add run paths, search directories or
@@ -74,8 +80,10 @@ pub struct BuiltScenario<'a> {
     pub out_dir: PathBuf,
     /// The libraries, in manifest order.
     pub libraries: Vec<BuiltModule>,
-    /// The program, if the scenario has one.
+    /// The program, if the scenario has one and it was built.
     pub program: Option<BuiltModule>,
+    /// Why the scenario's program could not be built (compiling or linking it failed).
+    pub program_error: Option<Arc<BuildError>>,
     /// Every command run, for the report.
     pub commands: Vec<String>,
 }
@@ -132,18 +140,25 @@ pub fn build<'a>(
     };
     let mut libraries = Vec::new();
     for module in &scenario.manifest.libraries {
-        let path = builder.module(module, true)?;
+        let path = builder.module(module, None)?;
         libraries.push(BuiltModule {
             name: module.name.clone(),
             path,
         });
     }
-    let program = match &scenario.manifest.program {
-        Some(module) => Some(BuiltModule {
-            name: module.name.clone(),
-            path: builder.module(module, false)?,
-        }),
-        None => None,
+    let kind = scenario.manifest.program_kind();
+    let (program, program_error) = match &scenario.manifest.program {
+        Some(module) => match builder.module(module, Some(kind)) {
+            Ok(path) => (
+                Some(BuiltModule {
+                    name: module.name.clone(),
+                    path,
+                }),
+                None,
+            ),
+            Err(error) => (None, Some(Arc::new(error))),
+        },
+        None => (None, None),
     };
     Ok(BuiltScenario {
         scenario,
@@ -152,6 +167,7 @@ pub fn build<'a>(
         out_dir: out,
         libraries,
         program,
+        program_error,
         commands: builder.commands,
     })
 }
@@ -226,7 +242,12 @@ impl Builder {
         flags.iter().map(|f| f.replace("{src}", &src)).collect()
     }
 
-    fn module(&mut self, module: &Module, shared: bool) -> Result<PathBuf, BuildError> {
+    /// Builds a library (`program: None`) or the program of the given kind.
+    fn module(
+        &mut self,
+        module: &Module,
+        program: Option<ProgramKind>,
+    ) -> Result<PathBuf, BuildError> {
         let arch = self.arch_name();
         let sources: Vec<_> = module
             .sources
@@ -242,9 +263,7 @@ impl Builder {
             let (tool, mut args) = self.target.driver(is_cxx(source.file()));
             let object = self.obj.join(format!("{}.{i}.o", module.name));
             args.extend(["-c", "-O1", "-g0"].map(String::from));
-            if shared {
-                args.push("-fPIC".into());
-            }
+            args.push(program.map_or("-fPIC", ProgramKind::compile_flag).into());
             args.extend(cflags.iter().cloned());
             args.extend(self.substitute(source.cflags()));
             args.push("-o".into());
@@ -263,7 +282,7 @@ impl Builder {
         }
 
         let (tool, mut args) = self.target.driver(cxx);
-        let linker = if shared && module.linker == LinkerRole::Tested {
+        let linker = if module.linker == LinkerRole::Tested {
             &self.tested_linker
         } else {
             &self.reference_linker
@@ -271,9 +290,12 @@ impl Builder {
         let linker_name = linker.name.clone();
         args.extend(linker.args.iter().cloned());
         let output = self.out.join(&module.name);
-        if shared {
-            args.push("-shared".into());
-            args.push(format!("-Wl,-soname,{}", module.name));
+        match program {
+            None => {
+                args.push("-shared".into());
+                args.push(format!("-Wl,-soname,{}", module.name));
+            }
+            Some(kind) => args.push(kind.link_flag().into()),
         }
         args.push("-o".into());
         args.push(output.display().to_string());

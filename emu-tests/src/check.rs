@@ -1,10 +1,11 @@
 //! The check: every scenario × target × backend × linker, built in parallel, each run compared
 //! with its expectation, reported as a matrix with the first difference of every failure.
 
-use crate::backend::{applies, Backend};
+use crate::backend::{applies, needs_program, not_yet, Backend};
 use crate::build::{build, BuildError};
 use crate::compare::{disagreement, first_difference, log_lines_around, Difference, OtherBackend};
 use crate::corpus::Scenario;
+use crate::gaps;
 use crate::linker::Linker;
 use crate::manifest::ErrorStage;
 use crate::target::Target;
@@ -56,18 +57,66 @@ pub struct CaseResult {
     pub linker: String,
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// Set when a known gap ([`crate::gaps`]) explains this failure, or said it must fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<GapMark>,
+}
+
+/// How a case stands to a known gap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum GapMark {
+    /// It failed as the gap says it must.
+    Known { about: String },
+    /// The gap says it must fail, but it passed: the gap is closing and must be removed.
+    Closed { about: String },
 }
 
 impl CaseResult {
     pub fn passed(&self) -> bool {
         self.outcome == Outcome::Pass
     }
+
+    /// A failure that a known gap explains.
+    pub fn known_gap(&self) -> bool {
+        matches!(self.gap, Some(GapMark::Known { .. }))
+    }
+
+    /// A pass where a known gap said it must fail.
+    pub fn gap_closed(&self) -> bool {
+        matches!(self.gap, Some(GapMark::Closed { .. }))
+    }
+
+    /// `PASS`, `FAIL`, `GAP` (a failure a known gap explains) or `CLOSED` (a known gap's cell
+    /// that passed).
+    pub fn verdict(&self) -> &'static str {
+        match (self.passed(), &self.gap) {
+            (true, Some(_)) => "CLOSED",
+            (true, None) => "PASS",
+            (false, Some(_)) => "GAP",
+            (false, None) => "FAIL",
+        }
+    }
+}
+
+/// A cell that applies but was not run: the backend cannot run that kind of program yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotRun {
+    pub scenario: String,
+    pub target: String,
+    pub backend: String,
+    pub linker: String,
+    /// The backend's own words ([`Backend::not_yet`]).
+    pub reason: String,
 }
 
 /// The whole matrix.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
     pub cases: Vec<CaseResult>,
+    /// Cells left out because their backend cannot run them yet, each with the reason.
+    #[serde(default)]
+    pub not_run: Vec<NotRun>,
     pub seconds: f64,
 }
 
@@ -76,12 +125,26 @@ impl Report {
         self.cases.iter().filter(|c| c.passed()).count()
     }
 
+    /// Failures no known gap explains.
     pub fn failed(&self) -> usize {
-        self.cases.len() - self.passed()
+        self.cases
+            .iter()
+            .filter(|c| !c.passed() && !c.known_gap())
+            .count()
+    }
+
+    /// Failures a known gap explains.
+    pub fn known_gaps(&self) -> usize {
+        self.cases.iter().filter(|c| c.known_gap()).count()
+    }
+
+    /// Passes where a known gap said the case must fail.
+    pub fn gaps_closed(&self) -> usize {
+        self.cases.iter().filter(|c| c.gap_closed()).count()
     }
 
     pub fn success(&self) -> bool {
-        self.failed() == 0 && !self.cases.is_empty()
+        self.failed() == 0 && self.gaps_closed() == 0 && !self.cases.is_empty()
     }
 
     pub fn to_json(&self) -> String {
@@ -89,12 +152,15 @@ impl Report {
             "cases": self.cases,
             "passed": self.passed(),
             "failed": self.failed(),
+            "known_gap": self.known_gaps(),
+            "gap_closed": self.gaps_closed(),
+            "not_run": self.not_run,
             "seconds": self.seconds,
         });
         serde_json::to_string_pretty(&value).unwrap_or_default()
     }
 
-    /// One line per case: `PASS|FAIL scenario target backend linker`.
+    /// One line per case: `PASS|FAIL|GAP|CLOSED scenario target backend linker`.
     pub fn to_list(&self) -> String {
         let mut out = String::new();
         let w = |f: fn(&CaseResult) -> usize| self.cases.iter().map(f).max().unwrap_or(0);
@@ -106,7 +172,7 @@ impl Report {
         for c in &self.cases {
             out.push_str(&format!(
                 "{} {:ws$}  {:wt$}  {:wb$}  {}\n",
-                if c.passed() { "PASS" } else { "FAIL" },
+                c.verdict(),
                 c.scenario,
                 c.target,
                 c.backend,
@@ -128,15 +194,24 @@ impl Report {
         let mut backends: Vec<&str> = Vec::new();
         let mut columns: Vec<(&str, &str)> = Vec::new();
         let mut rows: Vec<(&str, &str)> = Vec::new();
-        for c in &self.cases {
-            if !backends.contains(&c.backend.as_str()) {
-                backends.push(&c.backend);
+        let cells = self
+            .cases
+            .iter()
+            .map(|c| (&c.scenario, &c.linker, &c.target, &c.backend))
+            .chain(
+                self.not_run
+                    .iter()
+                    .map(|c| (&c.scenario, &c.linker, &c.target, &c.backend)),
+            );
+        for (scenario, linker, target, backend) in cells {
+            if !backends.contains(&backend.as_str()) {
+                backends.push(backend);
             }
-            if !columns.contains(&(c.target.as_str(), c.backend.as_str())) {
-                columns.push((&c.target, &c.backend));
+            if !columns.contains(&(target.as_str(), backend.as_str())) {
+                columns.push((target, backend));
             }
-            if !rows.contains(&(c.scenario.as_str(), c.linker.as_str())) {
-                rows.push((&c.scenario, &c.linker));
+            if !rows.contains(&(scenario.as_str(), linker.as_str())) {
+                rows.push((scenario, linker));
             }
         }
         backends.sort_unstable();
@@ -159,16 +234,7 @@ impl Report {
         for (scenario, linker_name) in &rows {
             out.push_str(&format!("{scenario:first$}  {linker_name:linker$}"));
             for ((t, b), w) in columns.iter().zip(&widths) {
-                let cell = self
-                    .cases
-                    .iter()
-                    .find(|c| {
-                        c.scenario == *scenario
-                            && c.linker == *linker_name
-                            && c.target == *t
-                            && c.backend == *b
-                    })
-                    .map_or("-", |c| if c.passed() { "ok" } else { "FAIL" });
+                let cell = self.cell(scenario, linker_name, t, b);
                 out.push_str(&format!("  {cell:w$}"));
             }
             out.push('\n');
@@ -176,10 +242,88 @@ impl Report {
         out.lines().map(|l| format!("{}\n", l.trim_end())).collect()
     }
 
-    /// The matrix, then every failure's first difference, then `N passed, N failed`.
+    /// A matrix cell: `ok`, `FAIL`, `gap`, `CLOSED`, `skip` (a backend cannot run it yet) or
+    /// `-` (not applicable).
+    fn cell(&self, scenario: &str, linker: &str, target: &str, backend: &str) -> &'static str {
+        let at = |s: &str, l: &str, t: &str, b: &str| {
+            s == scenario && l == linker && t == target && b == backend
+        };
+        if let Some(c) = self
+            .cases
+            .iter()
+            .find(|c| at(&c.scenario, &c.linker, &c.target, &c.backend))
+        {
+            return match c.verdict() {
+                "PASS" => "ok",
+                "GAP" => "gap",
+                other => other,
+            };
+        }
+        let skipped = self
+            .not_run
+            .iter()
+            .any(|c| at(&c.scenario, &c.linker, &c.target, &c.backend));
+        if skipped {
+            "skip"
+        } else {
+            "-"
+        }
+    }
+
+    /// Why cells were not run (`skip` in the matrix), one line per backend and reason.
+    pub fn not_run_text(&self) -> String {
+        let mut reasons: Vec<(&str, &str, usize)> = Vec::new();
+        for c in &self.not_run {
+            match reasons
+                .iter_mut()
+                .find(|(b, r, _)| *b == c.backend && *r == c.reason)
+            {
+                Some(entry) => entry.2 += 1,
+                None => reasons.push((&c.backend, &c.reason, 1)),
+            }
+        }
+        reasons
+            .iter()
+            .map(|(backend, reason, n)| format!("skip ({n} cells): {backend}: {reason}\n"))
+            .collect()
+    }
+
+    /// The known gaps (`gap` and `CLOSED` in the matrix), one line each with its counts.
+    pub fn gaps_text(&self) -> String {
+        let mut gaps: Vec<(&str, usize, usize)> = Vec::new();
+        for c in &self.cases {
+            let (about, known) = match &c.gap {
+                Some(GapMark::Known { about }) => (about, 1),
+                Some(GapMark::Closed { about }) => (about, 0),
+                None => continue,
+            };
+            match gaps.iter_mut().find(|(a, _, _)| a == about) {
+                Some(entry) => {
+                    entry.1 += known;
+                    entry.2 += 1 - known;
+                }
+                None => gaps.push((about, known, 1 - known)),
+            }
+        }
+        let mut out = String::new();
+        for (about, known, closed) in gaps {
+            out.push_str(&format!("known gap ({known} cells): {about}\n"));
+            if closed > 0 {
+                out.push_str(&format!(
+                    "gap CLOSED ({closed} cells passed): remove it from emu-tests/src/gaps.rs\n"
+                ));
+            }
+        }
+        out
+    }
+
+    /// The matrix, then the known gaps and why cells were skipped, then every unexplained
+    /// failure's first difference, then `N passed, N failed` (and the gap counts, if any).
     pub fn to_text(&self) -> String {
         let mut out = self.to_matrix();
-        for c in self.cases.iter().filter(|c| !c.passed()) {
+        out.push_str(&self.gaps_text());
+        out.push_str(&self.not_run_text());
+        for c in self.cases.iter().filter(|c| !c.passed() && !c.known_gap()) {
             if let Outcome::Fail { difference } = &c.outcome {
                 out.push_str(&format!(
                     "\n--- {} on {} ({}, linked by {}): {}",
@@ -188,10 +332,17 @@ impl Report {
             }
         }
         out.push_str(&format!(
-            "\n{} passed, {} failed\n",
+            "\n{} passed, {} failed",
             self.passed(),
             self.failed()
         ));
+        if self.known_gaps() > 0 {
+            out.push_str(&format!(", {} known gap", self.known_gaps()));
+        }
+        if self.gaps_closed() > 0 {
+            out.push_str(&format!(", {} gap closed", self.gaps_closed()));
+        }
+        out.push('\n');
         out
     }
 }
@@ -214,6 +365,46 @@ struct Job<'a> {
     target: Target,
     linker: &'a Linker,
     backends: Vec<&'a dyn Backend>,
+}
+
+/// The jobs of the matrix, and the cells that apply but whose backend cannot run them yet.
+fn plan<'a>(
+    scenarios: &'a [Scenario],
+    backends: &[&'a dyn Backend],
+    options: &'a CheckOptions,
+) -> (Vec<Job<'a>>, Vec<NotRun>) {
+    let mut jobs = Vec::new();
+    let mut not_run = Vec::new();
+    let selected =
+        |s: &Scenario| options.scenarios.is_empty() || options.scenarios.contains(&s.name);
+    for scenario in scenarios.iter().filter(|s| selected(s)) {
+        for linker in &options.linkers {
+            for &target in &options.targets {
+                let mut runnable = Vec::new();
+                for &backend in backends.iter().filter(|b| applies(**b, scenario, target)) {
+                    match not_yet(backend, scenario) {
+                        None => runnable.push(backend),
+                        Some(reason) => not_run.push(NotRun {
+                            scenario: scenario.name.clone(),
+                            target: target.name(),
+                            backend: backend.name().to_string(),
+                            linker: linker.name().to_string(),
+                            reason: reason.to_string(),
+                        }),
+                    }
+                }
+                if !runnable.is_empty() {
+                    jobs.push(Job {
+                        scenario,
+                        target,
+                        linker,
+                        backends: runnable,
+                    });
+                }
+            }
+        }
+    }
+    (jobs, not_run)
 }
 
 /// Runs the matrix over `scenarios` with `backends`.
@@ -246,29 +437,7 @@ pub fn run(
             temp.path()
         }
     };
-    let mut jobs = Vec::new();
-    for scenario in scenarios {
-        if !options.scenarios.is_empty() && !options.scenarios.contains(&scenario.name) {
-            continue;
-        }
-        for linker in &options.linkers {
-            for &target in &options.targets {
-                let backends: Vec<&dyn Backend> = backends
-                    .iter()
-                    .copied()
-                    .filter(|b| applies(*b, scenario, target))
-                    .collect();
-                if !backends.is_empty() {
-                    jobs.push(Job {
-                        scenario,
-                        target,
-                        linker,
-                        backends,
-                    });
-                }
-            }
-        }
-    }
+    let (jobs, not_run) = plan(scenarios, backends, options);
     let workers = match options.jobs {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
@@ -297,27 +466,44 @@ pub fn run(
     results.sort_by_key(|(i, _)| *i);
     Ok(Report {
         cases: results.into_iter().flat_map(|(_, c)| c).collect(),
+        not_run,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
 fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
-    let case = |backend: &dyn Backend, outcome| CaseResult {
-        scenario: job.scenario.name.clone(),
-        target: job.target.name(),
-        backend: backend.name().to_string(),
-        linker: job.linker.name().to_string(),
-        outcome,
+    let case = |backend: &dyn Backend, outcome| {
+        let mut case = CaseResult {
+            scenario: job.scenario.name.clone(),
+            target: job.target.name(),
+            backend: backend.name().to_string(),
+            linker: job.linker.name().to_string(),
+            outcome,
+            gap: None,
+        };
+        case.gap = gap_mark(job.scenario, backend, &case);
+        case
     };
     match build(job.scenario, job.target, job.linker, dir) {
         Ok(built) => {
-            let runs: Vec<_> = job
+            // Backends that need the program cannot run without it; the others still can.
+            let (blocked, backends): (Vec<&dyn Backend>, Vec<&dyn Backend>) = job
                 .backends
+                .iter()
+                .partition(|b| built.program_error.is_some() && needs_program(**b, job.scenario));
+            let mut cases: Vec<CaseResult> = match &built.program_error {
+                Some(error) => {
+                    let outcome = build_outcome(job.scenario, error);
+                    blocked.iter().map(|b| case(*b, outcome.clone())).collect()
+                }
+                None => Vec::new(),
+            };
+            let runs: Vec<_> = backends
                 .iter()
                 .map(|backend| {
                     let observation = backend.run(&built);
-                    let difference =
-                        first_difference(job.scenario, backend.runs_program(), &observation);
+                    let ran_program = needs_program(*backend, job.scenario);
+                    let difference = first_difference(job.scenario, ran_program, &observation);
                     (*backend, observation, difference)
                 })
                 .collect();
@@ -343,7 +529,8 @@ fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
                     (backend, observation, difference.or(disagreement))
                 })
                 .collect();
-            runs.iter()
+            let ran = runs
+                .iter()
                 .enumerate()
                 .map(|(i, (backend, _, difference))| {
                     let outcome = match difference {
@@ -367,8 +554,11 @@ fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
                         }
                     };
                     case(*backend, outcome)
-                })
-                .collect()
+                });
+            cases.extend(ran);
+            let rank = |c: &CaseResult| job.backends.iter().position(|b| b.name() == c.backend);
+            cases.sort_by_key(rank);
+            cases
         }
         Err(error) => {
             let outcome = build_outcome(job.scenario, &error);
@@ -377,6 +567,19 @@ fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
                 .map(|b| case(*b, outcome.clone()))
                 .collect()
         }
+    }
+}
+
+/// How a case stands to the known gaps: a failure one explains, or a pass one predicted wrong.
+fn gap_mark(scenario: &Scenario, backend: &dyn Backend, case: &CaseResult) -> Option<GapMark> {
+    if case.passed() {
+        gaps::predicting(scenario, backend, &case.linker).map(|g| GapMark::Closed {
+            about: g.about.to_string(),
+        })
+    } else {
+        gaps::explaining(scenario, case).map(|g| GapMark::Known {
+            about: g.about.to_string(),
+        })
     }
 }
 

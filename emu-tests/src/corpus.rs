@@ -132,6 +132,7 @@ impl Scenario {
             }
             known.push(&module.name);
         }
+        self.validate_executables()?;
         for compiler in &self.manifest.compilers {
             if compiler != "gcc" && compiler != "clang" {
                 return Err(invalid(format!("unknown compiler `{compiler}`")));
@@ -146,6 +147,52 @@ impl Scenario {
             if self.file(file).is_none() {
                 return Err(invalid(format!(
                     "expect.stdout_file `{file}` is not in the scenario"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// What only the program, or only a library, may say about being an executable.
+    fn validate_executables(&self) -> Result<(), ScenarioError> {
+        let invalid = |message: String| ScenarioError::Invalid {
+            scenario: self.name.clone(),
+            file: "scenario.json".into(),
+            message,
+        };
+        for library in &self.manifest.libraries {
+            if library.kind.is_some() {
+                return Err(invalid(format!(
+                    "`{}` has a `kind`, which only the program has",
+                    library.name
+                )));
+            }
+        }
+        if self
+            .manifest
+            .program
+            .as_ref()
+            .is_some_and(|p| p.runs_directly)
+        {
+            return Err(invalid(
+                "the program has `runs_directly`, which only libraries have".into(),
+            ));
+        }
+        if let Some(library) = self.manifest.libraries_run_directly().next() {
+            if !self.manifest.runs_program_in_process() {
+                return Err(invalid(format!(
+                    "`{}` runs directly, so the scenario needs a program and no `calls` \
+                     (every backend runs both executables)",
+                    library.name
+                )));
+            }
+        }
+        let kind = self.manifest.program_kind();
+        if let Some(program) = &self.manifest.program {
+            if kind.is_static() && !program.needs.is_empty() {
+                return Err(invalid(format!(
+                    "a {} program cannot need shared libraries",
+                    kind.name()
                 )));
             }
         }

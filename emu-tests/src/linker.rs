@@ -1,8 +1,9 @@
-//! Which linker links a scenario's libraries.
+//! Which linker links a scenario's modules.
 
 use std::path::{Path, PathBuf};
 
-/// The linker under test. The program is always linked by the reference GNU ld.
+/// The linker under test: it links every module of a scenario, the program too (modules marked
+/// `linker: "reference"` excepted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Linker {
     /// The toolchain's own GNU ld (`ld` for x86-64, `arm-linux-gnueabihf-ld` for ARM).

@@ -9,15 +9,21 @@
 //!     { "name": "libgo.so", "sources": ["libgo.c"], "ldflags": ["-Wl,-init=go_init"],
 //!       "needs": ["libtest.so"] }
 //!   ],
-//!   "program": { "sources": ["main.c"], "needs": ["libgo.so", "libtest.so"] },
+//!   "program": { "kind": "pie", "sources": ["main.c"], "needs": ["libgo.so", "libtest.so"] },
 //!   "calls": [{ "symbol": "Go_callback", "args": [2] }],
 //!   "expect": { "stdout_file": "expected.txt", "exit_code": 0, "init_order": ["libtest.so", "libgo.so"] }
 //! }
 //! ```
 //!
 //! The program (`main`) is what qemu-user and native backends run; in-process backends (Unicorn)
-//! load `program.needs` and make `calls` instead, and both must produce `expect`. Flags may use
-//! `{src}` for the scenario's source directory (e.g. a version script).
+//! load `program.needs` and make `calls` instead, or, when the scenario lists no `calls`, run the
+//! program from its entry point too; all must produce `expect`. Every module, the program too,
+//! is linked by the linker under test. The program's `kind` says how it is linked (`pie`, the
+//! default, `no-pie`, `static`, `static-pie`) and which code its sources are compiled to by
+//! default (`-fPIE` or `-fno-PIE`; a source's own `cflags` such as `-fPIC` come after). A library
+//! with `"runs_directly": true` is also an executable (its own `.interp` and `-Wl,-e,ENTRY`): real
+//! loaders run it before the program, and the expected output is both runs' output in turn.
+//! Flags may use `{src}` for the scenario's source directory (e.g. a version script).
 
 use crate::target::{Compiler, Target};
 use serde::{Deserialize, Serialize};
@@ -42,7 +48,7 @@ pub struct Manifest {
     /// Shared libraries, built in this order (a library's `needs` come before it).
     #[serde(default)]
     pub libraries: Vec<Module>,
-    /// The main program; always linked by the reference GNU ld.
+    /// The main program, linked by the linker under test like the libraries.
     pub program: Option<Module>,
     /// What an in-process backend does in place of running the program: call these exported
     /// functions in order (after loading `program.needs` and running their initialisers).
@@ -60,6 +66,24 @@ fn all_arches() -> Vec<String> {
 }
 
 impl Manifest {
+    /// How the program is linked (`pie` when it does not say, or when there is no program).
+    pub fn program_kind(&self) -> ProgramKind {
+        self.program
+            .as_ref()
+            .and_then(|p| p.kind)
+            .unwrap_or_default()
+    }
+
+    /// Whether in-process backends run the program from its entry point (no `calls` to make).
+    pub fn runs_program_in_process(&self) -> bool {
+        self.calls.is_empty() && self.program.is_some()
+    }
+
+    /// The libraries that are also run directly, in manifest order.
+    pub fn libraries_run_directly(&self) -> impl Iterator<Item = &Module> {
+        self.libraries.iter().filter(|l| l.runs_directly)
+    }
+
     pub fn applies_to(&self, arch: Arch) -> bool {
         self.arches.iter().any(|a| a == arch.name())
     }
@@ -100,9 +124,63 @@ pub struct Module {
     /// Scenario libraries this module links against (DT_NEEDED), in order.
     #[serde(default)]
     pub needs: Vec<String>,
-    /// Which linker links this library: the one under test (default) or the reference GNU ld.
+    /// Which linker links this module: the one under test (default) or the reference GNU ld.
     #[serde(default)]
     pub linker: LinkerRole,
+    /// How the program is linked (the program only; `pie` when absent).
+    pub kind: Option<ProgramKind>,
+    /// A library that is also run directly as a program (libraries only).
+    #[serde(default)]
+    pub runs_directly: bool,
+}
+
+/// The kinds of executable a program can be, as the compiler driver's options name them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProgramKind {
+    /// Position-independent (`-pie`, gcc's default on Debian).
+    #[default]
+    Pie,
+    /// Fixed-address (`-no-pie`, ET_EXEC).
+    NoPie,
+    /// Statically linked, no loader (`-static`).
+    Static,
+    /// Statically linked and self-relocating (`-static-pie`, rcrt1.o).
+    StaticPie,
+}
+
+impl ProgramKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProgramKind::Pie => "pie",
+            ProgramKind::NoPie => "no-pie",
+            ProgramKind::Static => "static",
+            ProgramKind::StaticPie => "static-pie",
+        }
+    }
+
+    /// The driver option that links this kind.
+    pub fn link_flag(self) -> &'static str {
+        match self {
+            ProgramKind::Pie => "-pie",
+            ProgramKind::NoPie => "-no-pie",
+            ProgramKind::Static => "-static",
+            ProgramKind::StaticPie => "-static-pie",
+        }
+    }
+
+    /// The code model its sources are compiled to unless a source says otherwise.
+    pub fn compile_flag(self) -> &'static str {
+        match self {
+            ProgramKind::Pie | ProgramKind::StaticPie => "-fPIE",
+            ProgramKind::NoPie | ProgramKind::Static => "-fno-PIE",
+        }
+    }
+
+    /// True when no dynamic loader runs the program.
+    pub fn is_static(self) -> bool {
+        matches!(self, ProgramKind::Static | ProgramKind::StaticPie)
+    }
 }
 
 fn default_program_name() -> String {

@@ -49,6 +49,16 @@ fn the_built_in_corpus_parses_and_documents_itself() {
         "asm-relocs",
         "tls-descriptors",
         "ifunc",
+        "program-pie",
+        "program-no-pie",
+        "program-tls",
+        "program-tls-descriptors",
+        "program-static",
+        "program-static-pie",
+        "library-as-program",
+        "cxx-program",
+        "cxx-static",
+        "seed-program",
     ] {
         assert!(
             names.contains(&required),
@@ -61,14 +71,22 @@ fn the_built_in_corpus_parses_and_documents_itself() {
             "{} does not say what it proves",
             s.name
         );
-        // Every scenario an in-process backend can run says what to call in place of main.
+        // Every scenario an in-process backend can run says what to call in place of main,
+        // or has a program for it to run.
         if !s.manifest.real_loader_only {
-            assert!(!s.manifest.calls.is_empty(), "{} has no calls", s.name);
+            assert!(
+                !s.manifest.calls.is_empty() || s.manifest.program.is_some(),
+                "{} has neither calls nor a program",
+                s.name
+            );
         }
     }
     // The same expected output must come from the program (real loaders) and from the calls
     // (in-process loaders), so a program that in-process backends stand in for prints nothing.
-    for s in scenarios.iter().filter(|s| !s.manifest.real_loader_only) {
+    for s in scenarios
+        .iter()
+        .filter(|s| !s.manifest.real_loader_only && !s.manifest.calls.is_empty())
+    {
         for source in s.manifest.program.iter().flat_map(|p| &p.sources) {
             let text = String::from_utf8_lossy(s.file(source.file()).unwrap_or_default());
             assert!(
@@ -113,6 +131,68 @@ fn unknown_fields_missing_sources_and_bad_needs_are_errors() {
     ]);
     assert!(
         err.contains("`liba.so` needs `libb.so`, which is not a library listed before it"),
+        "{err}"
+    );
+
+    let err = load_error(&[
+        ("a.c", ""),
+        (
+            "scenario.json",
+            r#"{"about": "x", "program": {"sources": ["a.c"], "kind": "shared"}, "expect": {}}"#,
+        ),
+    ]);
+    assert!(
+        err.contains(
+            "unknown variant `shared`, expected one of `pie`, `no-pie`, `static`, `static-pie`"
+        ),
+        "{err}"
+    );
+
+    let err = load_error(&[
+        ("a.c", ""),
+        (
+            "scenario.json",
+            r#"{"about": "x", "libraries": [{"name": "liba.so", "sources": ["a.c"], "kind": "pie"}], "expect": {}}"#,
+        ),
+    ]);
+    assert!(
+        err.contains("`liba.so` has a `kind`, which only the program has"),
+        "{err}"
+    );
+
+    let err = load_error(&[
+        ("a.c", ""),
+        (
+            "scenario.json",
+            r#"{"about": "x", "program": {"sources": ["a.c"], "runs_directly": true}, "expect": {}}"#,
+        ),
+    ]);
+    assert!(
+        err.contains("the program has `runs_directly`, which only libraries have"),
+        "{err}"
+    );
+
+    let err = load_error(&[
+        ("a.c", ""),
+        (
+            "scenario.json",
+            r#"{"about": "x", "libraries": [{"name": "liba.so", "sources": ["a.c"], "runs_directly": true}], "calls": [{"symbol": "f"}], "expect": {}}"#,
+        ),
+    ]);
+    assert!(
+        err.contains("`liba.so` runs directly, so the scenario needs a program and no `calls`"),
+        "{err}"
+    );
+
+    let err = load_error(&[
+        ("a.c", ""),
+        (
+            "scenario.json",
+            r#"{"about": "x", "libraries": [{"name": "liba.so", "sources": ["a.c"]}], "program": {"kind": "static-pie", "sources": ["a.c"], "needs": ["liba.so"]}, "expect": {}}"#,
+        ),
+    ]);
+    assert!(
+        err.contains("a static-pie program cannot need shared libraries"),
         "{err}"
     );
 

@@ -1,8 +1,12 @@
 //! The harness as a backend of the scenario corpus (`tether check`): it loads the libraries
 //! the scenario's program needs, runs their initialisers, makes the manifest's calls in place
-//! of `main`, runs the finalisers, and reports what it saw in the corpus's common terms.
+//! of `main`, runs the finalisers, and reports what it saw in the corpus's common terms. A
+//! scenario without calls has its program run from `_start` instead (after any library that
+//! also runs as a program, each in a session of its own).
 
 use crate::{Arch, Event, HarnessError, Options, Session};
+use std::path::Path;
+use tether_emu_tests::manifest::ProgramKind;
 use tether_emu_tests::{Backend, BuiltScenario, CallReturn, Observation, ObservedBinding};
 
 /// The in-process Unicorn loader, for both architectures.
@@ -24,7 +28,72 @@ impl Backend for UnicornBackend {
         false
     }
 
+    fn not_yet(&self, kind: ProgramKind) -> Option<&'static str> {
+        match kind {
+            ProgramKind::Static | ProgramKind::StaticPie => Some(
+                "static programs need the Linux system-call layer (harness/src/syscalls), \
+                 which is not written yet",
+            ),
+            // A library's GOT entry for a function whose address a fixed-address program takes
+            // must hold the program's canonical PLT entry (its undefined symbol with a value);
+            // the harness binds it to the library's own definition (issue 9, item 7).
+            ProgramKind::NoPie => Some(
+                "fixed-address programs need canonical PLT addresses, which the harness \
+                 does not resolve yet",
+            ),
+            ProgramKind::Pie => None,
+        }
+    }
+
     fn run(&self, built: &BuiltScenario) -> Observation {
+        let manifest = &built.scenario.manifest;
+        if !manifest.runs_program_in_process() {
+            return self.in_session(built, |session, returns, exit_code| {
+                play_main(session, built, returns, exit_code)
+            });
+        }
+        let mut before = Observation::default();
+        for library in manifest.libraries_run_directly() {
+            let path = built.out_dir.join(&library.name);
+            let run = self.in_session(built, |session, _, exit_code| {
+                run_program(session, &path, exit_code)
+            });
+            let failed = run.error.is_some() || run.exit_code != Some(0);
+            before = joined(before, run);
+            if failed {
+                before.error = Some(format!(
+                    "{} run directly: {}",
+                    library.name,
+                    before
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| format!("exit code {:?}", before.exit_code))
+                ));
+                return before;
+            }
+        }
+        let Some(program) = &built.program else {
+            before.error = Some("the scenario has no program to run".into());
+            return before;
+        };
+        let run = self.in_session(built, |session, _, exit_code| {
+            run_program(session, &program.path, exit_code)
+        });
+        joined(before, run)
+    }
+}
+
+impl UnicornBackend {
+    /// A fresh session with the scenario's libraries known, `play` run in it, and what it saw.
+    fn in_session(
+        &self,
+        built: &BuiltScenario,
+        play: impl FnOnce(
+            &mut Session,
+            &mut Vec<CallReturn>,
+            &mut Option<i32>,
+        ) -> Result<(), HarnessError>,
+    ) -> Observation {
         let arch = match built.arch() {
             tether_emu_tests::Arch::Arm => Arch::Arm,
             tether_emu_tests::Arch::X86_64 => Arch::X86_64,
@@ -38,11 +107,56 @@ impl Backend for UnicornBackend {
                 }
             }
         };
+        session.add_search_dir(&built.out_dir);
+        for library in &built.libraries {
+            session.add_library(&library.path);
+        }
         let mut returns = Vec::new();
         let mut exit_code = None;
-        let error = play_main(&mut session, built, &mut returns, &mut exit_code).err();
+        let error = play(&mut session, &mut returns, &mut exit_code).err();
         observe(&session, returns, exit_code, error)
     }
+}
+
+/// Two runs one after the other: the later one's output and events follow the earlier one's.
+fn joined(mut first: Observation, second: Observation) -> Observation {
+    first.stdout.push_str(&second.stdout);
+    first.log.push_str(&second.log);
+    first.bindings.extend(second.bindings);
+    Observation {
+        stdout: first.stdout,
+        log: first.log,
+        bindings: first.bindings,
+        ..second
+    }
+}
+
+/// What the kernel and glibc's loader do with an executable: load it with its libraries, run
+/// the initialisers, start it at its entry point, and run the finalisers after `exit`.
+fn run_program(
+    session: &mut Session,
+    path: &Path,
+    exit_code: &mut Option<i32>,
+) -> Result<(), HarnessError> {
+    let root = session.load(path)?;
+    // Without PT_INTERP (or ET_EXEC) the kernel would start a dynamic object with no loader to
+    // relocate it; a library meant to run directly must carry its own .interp. (A static-pie
+    // program, once the harness runs static programs, is the one ET_DYN without it.)
+    if !session.is_program(root) {
+        return Err(HarnessError::BadDynamic {
+            object: session.objects()[root].name.clone(),
+            message: "has no PT_INTERP: run directly, nothing would load its libraries or \
+                      relocate it"
+                .into(),
+        });
+    }
+    session.run_init()?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    *exit_code = Some(session.run_entry(root, &[&name])?);
+    session.run_fini()
 }
 
 /// What the scenario's `main` would do: load, init, the calls, fini. Stops at the first error.
@@ -52,10 +166,6 @@ fn play_main(
     returns: &mut Vec<CallReturn>,
     exit_code: &mut Option<i32>,
 ) -> Result<(), HarnessError> {
-    session.add_search_dir(&built.out_dir);
-    for library in &built.libraries {
-        session.add_library(&library.path);
-    }
     for library in built.initial_libraries() {
         session.load(&library.path)?;
     }
