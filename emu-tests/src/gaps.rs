@@ -20,20 +20,8 @@ pub struct KnownGap {
     pub refusals: &'static [&'static str],
 }
 
-/// Every known gap.
-pub const KNOWN_GAPS: &[KnownGap] = &[KnownGap {
-    linkers: &["ld-tether", "ld.tether"],
-    about: "ld-tether links only shared libraries until executables land (issue 9): \
-            every program, and every library that also runs as a program, is refused",
-    refusals: &[
-        "only shared libraries (-shared) are supported so far",
-        "position-independent executables are not supported yet",
-        "unexpected argument '--no-dynamic-linker'",
-        "unexpected argument '-e'",
-        // Programs are checked for libraries' undefined symbols unless told otherwise.
-        "unexpected argument '--allow-shlib-undefined'",
-    ],
-}];
+/// Every known gap (none today: ld.tether links every program the corpus has).
+pub const KNOWN_GAPS: &[KnownGap] = &[];
 
 impl KnownGap {
     /// Whether this gap says the cell (scenario, backend, linker) cannot pass: the cell needs

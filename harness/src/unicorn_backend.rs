@@ -6,7 +6,6 @@
 
 use crate::{Arch, Event, HarnessError, Options, Session};
 use std::path::Path;
-use tether_emu_tests::manifest::ProgramKind;
 use tether_emu_tests::{Backend, BuiltScenario, CallReturn, Observation, ObservedBinding};
 
 /// The in-process Unicorn loader, for both architectures.
@@ -26,23 +25,6 @@ impl Backend for UnicornBackend {
 
     fn runs_program(&self) -> bool {
         false
-    }
-
-    fn not_yet(&self, kind: ProgramKind) -> Option<&'static str> {
-        match kind {
-            ProgramKind::Static | ProgramKind::StaticPie => Some(
-                "static programs need the Linux system-call layer (harness/src/syscalls), \
-                 which is not written yet",
-            ),
-            // A library's GOT entry for a function whose address a fixed-address program takes
-            // must hold the program's canonical PLT entry (its undefined symbol with a value);
-            // the harness binds it to the library's own definition (issue 9, item 7).
-            ProgramKind::NoPie => Some(
-                "fixed-address programs need canonical PLT addresses, which the harness \
-                 does not resolve yet",
-            ),
-            ProgramKind::Pie => None,
-        }
     }
 
     fn run(&self, built: &BuiltScenario) -> Observation {

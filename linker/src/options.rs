@@ -130,6 +130,8 @@ const SINGLE_DASH_LONG: &[&str] = &[
     "gc-sections",
     "no-gc-sections",
     "entry",
+    "allow-shlib-undefined",
+    "no-allow-shlib-undefined",
     "relax",
     "no-relax",
     "no-dynamic-linker",
@@ -310,6 +312,14 @@ fn command() -> Command {
         .arg(flag("no-gc-sections", "Accepted, ignored"))
         .arg(flag("fatal-warnings", "Accepted, ignored"))
         .arg(flag("warn-common", "Accepted, ignored"))
+        .arg(flag(
+            "allow-shlib-undefined",
+            "Leave shared libraries' undefined symbols to the loader (tether never checks them)",
+        ))
+        .arg(flag(
+            "no-allow-shlib-undefined",
+            "Accepted: tether does not read libraries' own dependencies to check their symbols",
+        ))
         .arg(flag(
             "relax",
             "Rewrite TLS and GOT accesses where the output allows (default)",
