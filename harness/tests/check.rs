@@ -60,14 +60,12 @@ fn check_prints_the_matrix_and_the_summary() {
         lines[1].split_whitespace().collect::<Vec<_>>(),
         ["native", "qemu", "unicorn", "qemu", "unicorn"]
     );
-    // ld-tether links the libraries, which Unicorn loads to make the calls, but not the
-    // program the real loaders run: the known gap.
-    let tether_row = ["gap", "gap", "ok", "gap", "ok"];
+    // ld-tether links the libraries and the program alike.
     for (row, cells) in [
         ("lazy-binding gnu-ld", ["ok"; 5]),
-        ("lazy-binding ld-tether", tether_row),
+        ("lazy-binding ld-tether", ["ok"; 5]),
         ("seed gnu-ld", ["ok"; 5]),
-        ("seed ld-tether", tether_row),
+        ("seed ld-tether", ["ok"; 5]),
     ] {
         let line = lines
             .iter()
@@ -79,76 +77,44 @@ fn check_prints_the_matrix_and_the_summary() {
             "{text}"
         );
     }
-    assert!(
-        text.contains("known gap (6 cells): ld-tether links only shared libraries"),
-        "{text}"
-    );
-    assert_eq!(
-        lines.last(),
-        Some(&"14 passed, 0 failed, 6 known gap"),
-        "{text}"
-    );
+    assert!(!text.contains("known gap"), "{text}");
+    assert_eq!(lines.last(), Some(&"20 passed, 0 failed"), "{text}");
 }
 
+/// A static program runs on every backend, Unicorn included (the system-call layer), for the
+/// reference linker and ld.tether.
 #[test]
-fn a_known_gap_that_passes_fails_the_check() {
-    // GNU ld under ld-tether's name links the program the gap says ld-tether cannot.
-    let dir = tempfile::tempdir().unwrap();
-    let fake = dir.path().join("ld-tether");
-    std::fs::write(&fake, "#!/bin/sh\nexec /usr/bin/ld \"$@\"\n").unwrap();
-    Command::new("chmod").arg("+x").arg(&fake).status().unwrap();
-    let out = tether()
-        .args(["check", "--backend", "native", "--scenario", "seed"])
-        .args(["--target", "x86_64-gcc", "--linker"])
-        .arg(&fake)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    let row = text.lines().find(|l| l.starts_with("seed ")).unwrap();
-    assert_eq!(
-        row.split_whitespace().collect::<Vec<_>>(),
-        ["seed", "ld-tether", "CLOSED"]
-    );
-    assert!(
-        text.contains("gap CLOSED (1 cells passed): remove it from emu-tests/src/gaps.rs"),
-        "{text}"
-    );
-    assert!(
-        text.ends_with("1 passed, 0 failed, 1 gap closed\n"),
-        "{text}"
-    );
-}
-
-#[test]
-fn cells_a_backend_cannot_run_yet_are_listed_as_skipped() {
+fn static_programs_run_on_every_backend() {
     let out = tether()
         .args([
             "check",
-            "--linker",
-            "/usr/bin/ld",
             "--scenario",
             "program-static",
+            "--target",
+            "x86_64-gcc",
         ])
-        .args(["--target", "x86_64-gcc"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    let row = text
-        .lines()
-        .find(|l| l.starts_with("program-static "))
-        .unwrap();
-    assert_eq!(
-        row.split_whitespace().collect::<Vec<_>>(),
-        ["program-static", "ld", "ok", "ok", "skip"],
-        "{text}"
-    );
-    assert!(
-        text.contains("skip (1 cells): unicorn: static programs need the Linux system-call layer"),
-        "{text}"
-    );
-    assert!(text.ends_with("2 passed, 0 failed\n"), "{text}");
+    for linker in ["gnu-ld", "ld-tether"] {
+        let row = text
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!("program-static {linker}")) || {
+                    let w: Vec<&str> = l.split_whitespace().collect();
+                    w.len() > 1 && w[0] == "program-static" && w[1] == linker
+                }
+            })
+            .unwrap_or_else(|| panic!("no {linker} row:\n{text}"));
+        assert_eq!(
+            row.split_whitespace().skip(2).collect::<Vec<_>>(),
+            ["ok", "ok", "ok"],
+            "{text}"
+        );
+    }
+    assert!(!text.contains("skip"), "{text}");
+    assert!(text.ends_with("6 passed, 0 failed\n"), "{text}");
 }
 
 #[test]
