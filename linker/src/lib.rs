@@ -27,6 +27,7 @@ pub mod dynamic_list;
 pub mod eh_frame;
 pub mod eh_frame_hdr;
 pub mod error;
+pub mod gc;
 pub mod got_plt;
 pub mod hash;
 pub mod inputs;

@@ -394,6 +394,7 @@ pub fn run(opts: &Options) -> Result<()> {
     link.define_linker_symbols();
     link.apply_exclude_libs();
     crate::versions::apply_version_scripts(&mut link)?;
+    crate::gc::collect(&mut link);
     link.dead_fdes = crate::unwind::find_dead_fdes(&link);
     check_input_flags(&link)?;
     let scan = crate::scan::scan(&link);

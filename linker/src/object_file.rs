@@ -60,6 +60,8 @@ pub struct InputSection<'d> {
     /// Empty for `SHT_NOBITS`.
     pub data: &'d [u8],
     pub entsize: u64,
+    /// `sh_link`: for an SHF_LINK_ORDER section (ARM `.ARM.exidx.*`), the code it describes.
+    pub link: u32,
     pub relocs: Vec<Reloc>,
     /// False when the section is dropped: a duplicate COMDAT group member, `SHF_EXCLUDE`,
     /// or metadata the output does not carry.
@@ -175,6 +177,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             size,
             data: section_data,
             entsize: header.sh_entsize(endian).into(),
+            link: header.sh_link(endian),
             relocs: Vec::new(),
             live,
         });

@@ -86,6 +86,10 @@ pub struct Options {
     pub copyreloc: bool,
     /// `--relax` (the default) / `--no-relax`: rewrite TLS and GOT accesses in programs.
     pub relax: bool,
+    /// `--gc-sections`: drop the sections nothing reachable refers to.
+    pub gc_sections: bool,
+    /// `--print-gc-sections`: name each section dropped.
+    pub print_gc_sections: bool,
 }
 
 /// Single-dash spellings of long options that GNU ld accepts.
@@ -129,6 +133,8 @@ const SINGLE_DASH_LONG: &[&str] = &[
     "dy",
     "gc-sections",
     "no-gc-sections",
+    "print-gc-sections",
+    "no-print-gc-sections",
     "entry",
     "allow-shlib-undefined",
     "no-allow-shlib-undefined",
@@ -308,8 +314,19 @@ fn command() -> Command {
         .arg(value("Ttext-segment", "Same as --image-base"))
         // arm-linux-gnueabihf-gcc passes -X (GNU ld: discard temporary local symbols).
         .arg(flag("discard-locals", "Accepted, ignored").short('X'))
-        .arg(flag("gc-sections", "Accepted, ignored"))
-        .arg(flag("no-gc-sections", "Accepted, ignored"))
+        .arg(flag(
+            "gc-sections",
+            "Drop sections nothing reachable refers to",
+        ))
+        .arg(flag("no-gc-sections", "Keep every section (the default)"))
+        .arg(flag(
+            "print-gc-sections",
+            "List the sections --gc-sections drops",
+        ))
+        .arg(flag(
+            "no-print-gc-sections",
+            "Do not list them (the default)",
+        ))
         .arg(flag("fatal-warnings", "Accepted, ignored"))
         .arg(flag("warn-common", "Accepted, ignored"))
         .arg(flag(
@@ -595,6 +612,8 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         separate_code,
         copyreloc,
         relax: !last_wins(m, "no-relax", "relax"),
+        gc_sections: last_wins(m, "gc-sections", "no-gc-sections"),
+        print_gc_sections: last_wins(m, "print-gc-sections", "no-print-gc-sections"),
     })
 }
 

@@ -75,6 +75,19 @@ fn global_is_local(link: &Link, id: SymbolId) -> bool {
             || s.forced_local)
 }
 
+/// A definition in a section the link dropped (a losing COMDAT copy, `--gc-sections`): GNU
+/// ld leaves such symbols out of `.symtab`.
+fn in_dropped_section(link: &Link, def: Def) -> bool {
+    match def {
+        Def::Regular { file, sym } => {
+            let obj = &link.objects[file as usize];
+            matches!(obj.symbols[sym as usize].place,
+                SymPlace::Section(sec) if !obj.sections[sec as usize].live)
+        }
+        _ => false,
+    }
+}
+
 pub fn plan(link: &Link) -> SymtabPlan {
     let mut strtab = vec![0u8];
     let mut entries = Vec::new();
@@ -133,7 +146,7 @@ pub fn plan(link: &Link) -> SymtabPlan {
     let ids: Vec<SymbolId> = (0..link.symtab.len() as SymbolId)
         .filter(|&id| {
             let s = link.symtab.get(id);
-            s.is_defined()
+            (s.is_defined() && !in_dropped_section(link, s.def))
                 || (s.referenced && s.is_undefined())
                 || (s.referenced && matches!(s.def, Def::Shared { .. }))
         })

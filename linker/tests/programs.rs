@@ -681,3 +681,102 @@ fn tls_relaxation_in_programs_matches_gnu_ld() {
         .arg(w.path("norelax")));
     assert!(calls.contains("__tls_get_addr"), "{calls}");
 }
+
+/// The sections `--print-gc-sections` names, as (section, file name without its directory).
+fn gc_list(stderr: &str) -> Vec<String> {
+    let mut list: Vec<String> = stderr
+        .lines()
+        .filter(|l| l.contains("removing unused section"))
+        .map(|l| {
+            let section = l.split('\'').nth(1).unwrap_or("").to_string();
+            let file = l
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches('\'')
+                .to_string();
+            format!("{section} {file}")
+        })
+        .collect();
+    list.sort();
+    list
+}
+
+/// `--gc-sections` drops exactly the sections GNU ld drops (what nothing reachable refers to:
+/// not the entry point's, the init array's or the exported function's), the program still
+/// runs, and so do C++ programs whose exception tables and (ARM) unwind indexes only the
+/// surviving code reaches.
+#[test]
+fn gc_sections_drops_what_gnu_ld_drops() {
+    let want = expected("gc.expected");
+    for tc in ALL {
+        let w = Work::new();
+        let obj = w.compile(
+            tc,
+            "gc.c",
+            "gc.o",
+            &["-O1", "-ffunction-sections", "-fdata-sections"],
+        );
+        let obj = obj.to_str().unwrap();
+        let mut lists = Vec::new();
+        for linker in [Linker::GnuLd, Linker::Tether] {
+            let out = format!("gc-{linker:?}");
+            let o = w.link(
+                tc,
+                linker,
+                false,
+                &out,
+                &[
+                    "-Wl,--gc-sections",
+                    "-Wl,--print-gc-sections",
+                    "-Wl,--export-dynamic-symbol=exported",
+                    obj,
+                ],
+            );
+            let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+            assert!(o.status.success(), "{tc:?} {linker:?}: {stderr}");
+            assert_eq!(w.run_program(tc, &out), want, "{tc:?} {linker:?}");
+            lists.push(gc_list(&stderr));
+        }
+        assert!(
+            lists[0]
+                .iter()
+                .any(|l| l.starts_with(".text.unused_global")),
+            "{:?}",
+            lists[0]
+        );
+        assert_eq!(
+            lists[1], lists[0],
+            "{tc:?}: sections dropped, ld.tether vs GNU ld"
+        );
+        let syms = readelf(&["-sW"], &w.path("gc-Tether"));
+        assert!(
+            !syms.contains("unused_global") && syms.contains(" exported"),
+            "{syms}"
+        );
+
+        let cxx = w.compile(
+            tc,
+            "cxx.cpp",
+            "cxx.o",
+            &["-O2", "-ffunction-sections", "-fdata-sections"],
+        );
+        let cxx = cxx.to_str().unwrap();
+        both_linkers(
+            &w,
+            tc,
+            true,
+            "cxx-gc",
+            &["-Wl,--gc-sections", cxx],
+            &expected("cxx.expected"),
+        );
+        both_linkers(
+            &w,
+            tc,
+            true,
+            "cxx-gc-static",
+            &["-static", "-Wl,--gc-sections", cxx],
+            &expected("cxx.expected"),
+        );
+    }
+}
