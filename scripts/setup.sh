@@ -9,6 +9,7 @@ packages=(
   qemu-user                                        # the ground-truth backend
   gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf binutils-arm-linux-gnueabihf
   libc6-dev-armhf-cross                            # the armhf sysroot under /usr/arm-linux-gnueabihf
+  gdb-multiarch                                    # drives `tether run --gdb` in the tests
 )
 
 missing=()

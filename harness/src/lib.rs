@@ -64,6 +64,7 @@ pub mod elf;
 pub mod error;
 pub mod events;
 pub mod fuzz;
+pub mod gdb;
 pub mod heap;
 pub mod host_libc;
 pub mod machine;

@@ -25,6 +25,8 @@ pub struct HookState {
     pub interrupt: Option<u32>,
     /// The guest executed `syscall` / `sysenter` (x86-64).
     pub system_call: bool,
+    /// Breakpoints, watchpoints and stepping when gdb is attached (`src/gdb/`).
+    pub debug: crate::gdb::DebugHooks,
 }
 
 pub fn create(arch: Arch, block_budget: u64) -> Result<Emu> {

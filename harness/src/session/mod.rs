@@ -14,6 +14,7 @@ use std::rc::Rc;
 use unicorn_engine::unicorn_const::{uc_error, Prot};
 
 mod execute;
+pub(crate) use execute::Serviced;
 mod init_fini;
 mod lazy;
 mod load;
@@ -139,6 +140,8 @@ pub struct Session {
     pub(crate) stderr_file: u64,
     /// The message `dlerror` returns next (None once read).
     pub(crate) dl_error: Option<String>,
+    /// A gdb attached with `attach_gdb` (`src/gdb/`).
+    pub(crate) debugger: Option<Box<crate::gdb::Debugger>>,
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> HarnessError {
@@ -202,6 +205,7 @@ impl Session {
             stdout_file: 0,
             stderr_file: 0,
             dl_error: None,
+            debugger: None,
         };
         if arch == Arch::X86_64 {
             // The TCB: self pointer at %fs:0, stack-protector canary at %fs:0x28.
@@ -236,6 +240,9 @@ impl Session {
         Some(self.output[..mark].iter().filter(|&&b| b == b'\n').count())
     }
     pub(crate) fn record(&mut self, event: Event) {
+        if self.debugger.is_some() {
+            self.debug_observe(&event);
+        }
         self.output_marks.push(self.output.len());
         self.events.push(event);
     }
