@@ -49,6 +49,9 @@ pub(crate) struct Debugger {
     step: bool,
     /// The signal of a fault already reported: the session ends with it.
     fatal: Option<gdbstub::common::Signal>,
+    /// How many loaded objects gdb has been told of: more means a library stop, after which
+    /// gdb reads the list again (and sets pending breakpoints in the new libraries).
+    objects_reported: usize,
 }
 
 /// What the emulator hooks watch for while a debugger is attached (kept in the hook state).
@@ -61,6 +64,9 @@ pub struct DebugHooks {
     /// The instruction emulation resumes at runs before any stop is considered.
     pub resuming: bool,
     pub hit: Option<Hit>,
+    /// A watched access by the instruction running now: it stops before the next one, once
+    /// the access is done (a memory hook runs before the store).
+    pub watched: Option<Hit>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,13 +89,14 @@ impl gdbstub::arch::Arch for GuestArch {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GuestRegs {
-    Arm(arm::ArmRegs),
-    X86(x86_64::X86Regs),
+    // Boxed: gdbstub moves register sets around by value.
+    Arm(Box<arm::ArmRegs>),
+    X86(Box<x86_64::X86Regs>),
 }
 
 impl Default for GuestRegs {
     fn default() -> Self {
-        GuestRegs::Arm(arm::ArmRegs::default())
+        GuestRegs::Arm(Box::default())
     }
 }
 
@@ -113,8 +120,12 @@ impl Registers for GuestRegs {
     /// The two layouts have different sizes, which tells them apart.
     fn gdb_deserialize(&mut self, bytes: &[u8]) -> std::result::Result<(), ()> {
         *self = match bytes.len() {
-            arm::PACKET_SIZE => GuestRegs::Arm(arm::ArmRegs::deserialize(bytes).ok_or(())?),
-            x86_64::PACKET_SIZE => GuestRegs::X86(x86_64::X86Regs::deserialize(bytes).ok_or(())?),
+            arm::PACKET_SIZE => {
+                GuestRegs::Arm(Box::new(arm::ArmRegs::deserialize(bytes).ok_or(())?))
+            }
+            x86_64::PACKET_SIZE => {
+                GuestRegs::X86(Box::new(x86_64::X86Regs::deserialize(bytes).ok_or(())?))
+            }
             _ => return Err(()),
         };
         Ok(())
@@ -135,6 +146,7 @@ impl Session {
         let listener = TcpListener::bind(address).map_err(gdb_error)?;
         let bound = listener.local_addr().map_err(gdb_error)?;
         eprintln!("tether: waiting for gdb on {bound} (target remote {bound})");
+        eprintln!("tether: the guest stops before its first instruction");
         let (stream, _) = listener.accept().map_err(gdb_error)?;
         stream.set_nodelay(true).map_err(gdb_error)?;
         self.install_debug_hooks()?;
@@ -144,9 +156,10 @@ impl Session {
         self.debugger = Some(Box::new(Debugger {
             machine: Some(machine),
             options,
-            pending: Some("tether: stopped before the first guest instruction".into()),
+            pending: None,
             step: false,
             fatal: None,
+            objects_reported: 0,
         }));
         Ok(())
     }
@@ -155,11 +168,12 @@ impl Session {
         self.emu
             .add_code_hook(1, 0, |uc, addr, _size| {
                 let d = &mut uc.get_data_mut().debug;
-                if std::mem::take(&mut d.resuming) {
-                    return;
-                }
                 let arm_mask = !1u64;
-                if d.stepping {
+                if let Some(hit) = d.watched.take() {
+                    d.hit = Some(hit);
+                } else if std::mem::take(&mut d.resuming) {
+                    return;
+                } else if d.stepping {
                     d.hit = Some(Hit::Step);
                 } else if d.breakpoints.contains(&(addr & arm_mask)) {
                     d.hit = Some(Hit::Break);
@@ -189,8 +203,7 @@ impl Session {
                             }
                     });
                     if let Some(&(a, _, kind)) = hit {
-                        d.hit = Some(Hit::Watch { kind, addr: a });
-                        let _ = uc.emu_stop();
+                        d.watched = Some(Hit::Watch { kind, addr: a });
                     }
                     true
                 },
@@ -313,6 +326,13 @@ impl Session {
             d.machine = Some(machine);
         }
         Ok(())
+    }
+
+    /// gdb has just connected and believes the guest stopped: it must resume it before any
+    /// stop can be reported.
+    pub(crate) fn gdb_first_contact(&self) -> bool {
+        let machine = self.debugger.as_ref().and_then(|d| d.machine.as_ref());
+        matches!(machine, Some(GdbStubStateMachine::Idle(_)))
     }
 
     /// While the guest runs: has gdb sent anything (an interrupt)? Feeds it to the server.

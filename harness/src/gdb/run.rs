@@ -41,6 +41,20 @@ impl Session {
         Ok(())
     }
 
+    /// Tells gdb of objects loaded since it last read the library list, as glibc's loader
+    /// does with its debugger breakpoint: gdb reads the list and resumes by itself.
+    fn serve_new_libraries(&mut self) -> Result<()> {
+        let count = self.objects().len();
+        let Some(d) = self.debugger.as_mut() else {
+            return Ok(());
+        };
+        if d.objects_reported >= count {
+            return Ok(());
+        }
+        d.objects_reported = count;
+        self.serve_stop(Some(Stop::Library(())), None)
+    }
+
     /// Shows gdb a fault as the signal a kernel would deliver, then gives the error back.
     fn serve_fault(&mut self, e: HarnessError) -> Result<u64> {
         let signal = match &e {
@@ -55,7 +69,10 @@ impl Session {
         if let Some(d) = self.debugger.as_mut() {
             d.fatal = Some(signal);
         }
-        self.serve_stop(Some(Stop::Signal(signal)), Some(format!("tether: {e}")))?;
+        // The first line names the fault, its pc and address; the registers are gdb's to show.
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        self.serve_stop(Some(Stop::Signal(signal)), Some(format!("tether: {first}")))?;
         Err(e)
     }
 
@@ -67,6 +84,10 @@ impl Session {
                 let pc = self.guest_pc();
                 return self.run(pc);
             }
+            if self.gdb_first_contact() {
+                self.serve_stop(None, None)?;
+            }
+            self.serve_new_libraries()?;
             self.serve_pending()?;
             let pc = self.guest_pc();
             if self.arch.layout().is_trap(pc) {
@@ -101,6 +122,7 @@ impl Session {
             d.resuming = true;
             d.stepping = step;
             d.hit = None;
+            d.watched = None;
         }
         let timeout = if step { 0 } else { SLICE_US };
         let r = self

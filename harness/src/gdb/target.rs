@@ -154,13 +154,10 @@ impl Target for Session {
 
 impl SingleThreadBase for Session {
     fn read_registers(&mut self, regs: &mut GuestRegs) -> TargetResult<(), Self> {
+        let fatal = |e: crate::HarnessError| TargetError::Fatal(e.to_string());
         *regs = match self.arch {
-            Arch::Arm => {
-                GuestRegs::Arm(arm::read(&self.emu).map_err(|e| TargetError::Fatal(e.to_string()))?)
-            }
-            Arch::X86_64 => GuestRegs::X86(
-                x86_64::read(&self.emu).map_err(|e| TargetError::Fatal(e.to_string()))?,
-            ),
+            Arch::Arm => GuestRegs::Arm(Box::new(arm::read(&self.emu).map_err(fatal)?)),
+            Arch::X86_64 => GuestRegs::X86(Box::new(x86_64::read(&self.emu).map_err(fatal)?)),
         };
         Ok(())
     }
@@ -253,8 +250,9 @@ impl Breakpoints for Session {
 /// at, with no instruction patched into guest memory.
 impl SwBreakpoint for Session {
     fn add_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
-        let d = &mut self.emu.get_data_mut().debug;
-        Ok(d.breakpoints.insert(addr & !1) || true)
+        // Inserting one already there is no error: gdb may set two at one address.
+        self.emu.get_data_mut().debug.breakpoints.insert(addr & !1);
+        Ok(true)
     }
     fn remove_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
         Ok(self
