@@ -2,7 +2,7 @@
 //! with its expectation, reported as a matrix with the first difference of every failure.
 
 use crate::backend::{applies, Backend};
-use crate::build::{build, BuildError};
+use crate::build::{build, BuildError, BuiltScenario};
 use crate::compare::{disagreement, first_difference, log_lines_around, Difference, OtherBackend};
 use crate::corpus::Scenario;
 use crate::linker::Linker;
@@ -56,6 +56,10 @@ pub struct CaseResult {
     pub linker: String,
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// For a failed case whose build was kept (`keep_dir`): the arguments of the `tether run`
+    /// that reruns it in the harness (add `--gdb HOST:PORT` to debug it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<Vec<String>>,
 }
 
 impl CaseResult {
@@ -216,11 +220,31 @@ struct Job<'a> {
     backends: Vec<&'a dyn Backend>,
 }
 
+/// How far the check has come, for a progress line.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub builds_done: usize,
+    pub builds: usize,
+    pub cases_failed: usize,
+    /// The build that just finished: `scenario target linker`.
+    pub last: String,
+}
+
 /// Runs the matrix over `scenarios` with `backends`.
 pub fn run(
     scenarios: &[Scenario],
     backends: &[&dyn Backend],
     options: &CheckOptions,
+) -> Result<Report, CheckError> {
+    run_with_progress(scenarios, backends, options, &|_| {})
+}
+
+/// [`run`], calling `progress` after each build and its runs.
+pub fn run_with_progress(
+    scenarios: &[Scenario],
+    backends: &[&dyn Backend],
+    options: &CheckOptions,
+    progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<Report, CheckError> {
     let started = std::time::Instant::now();
     for linker in &options.linkers {
@@ -275,6 +299,7 @@ pub fn run(
     };
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Vec<CaseResult>)>> = Mutex::new(Vec::new());
+    let keep = options.keep_dir.is_some();
     std::thread::scope(|scope| {
         for _ in 0..workers.min(jobs.len()) {
             scope.spawn(|| loop {
@@ -286,9 +311,19 @@ pub fn run(
                     job.target,
                     job.linker.name()
                 ));
-                let cases = run_job(job, &dir);
+                let cases = run_job(job, &dir, keep);
                 if let Ok(mut r) = results.lock() {
                     r.push((i, cases));
+                    progress(&Progress {
+                        builds_done: r.len(),
+                        builds: jobs.len(),
+                        cases_failed: r
+                            .iter()
+                            .flat_map(|(_, c)| c)
+                            .filter(|c| !c.passed())
+                            .count(),
+                        last: format!("{} {} {}", job.scenario.name, job.target, job.linker.name()),
+                    });
                 }
             });
         }
@@ -301,13 +336,14 @@ pub fn run(
     })
 }
 
-fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
+fn run_job(job: &Job, dir: &Path, keep: bool) -> Vec<CaseResult> {
     let case = |backend: &dyn Backend, outcome| CaseResult {
         scenario: job.scenario.name.clone(),
         target: job.target.name(),
         backend: backend.name().to_string(),
         linker: job.linker.name().to_string(),
         outcome,
+        rerun: None,
     };
     match build(job.scenario, job.target, job.linker, dir) {
         Ok(built) => {
@@ -366,7 +402,11 @@ fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
                             Outcome::Fail { difference }
                         }
                     };
-                    case(*backend, outcome)
+                    let mut result = case(*backend, outcome);
+                    if keep && !result.passed() {
+                        result.rerun = Some(rerun_args(&built));
+                    }
+                    result
                 })
                 .collect()
         }
@@ -378,6 +418,29 @@ fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
                 .collect()
         }
     }
+}
+
+/// `tether run` arguments that load what the harness loads for `built` and play its `main`:
+/// the program from its entry point when there is one, else the first library and call.
+pub fn rerun_args(built: &BuiltScenario) -> Vec<String> {
+    let dir = built.out_dir.display().to_string();
+    let mut args = vec!["run".to_string()];
+    if let Some(program) = &built.program {
+        args.push(program.path.display().to_string());
+        args.extend(["-L".to_string(), dir]);
+        return args;
+    }
+    let libraries = built.initial_libraries();
+    if let Some(first) = libraries.first() {
+        args.push(first.path.display().to_string());
+    }
+    args.extend(["-L".to_string(), dir]);
+    if let Some(call) = built.scenario.manifest.calls.first() {
+        args.push("--call".into());
+        args.push(call.symbol.clone());
+        args.extend(call.args.iter().map(|a| a.to_string()));
+    }
+    args
 }
 
 /// A build failure passes only when the scenario expects exactly that link error.

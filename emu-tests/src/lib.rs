@@ -13,6 +13,7 @@ pub mod build;
 pub mod check;
 pub mod compare;
 pub mod corpus;
+pub mod junit;
 pub mod linker;
 pub mod manifest;
 pub mod mutate;

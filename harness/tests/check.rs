@@ -228,3 +228,113 @@ fn tls_from_gold_and_mold_loads_like_under_glibc() {
     }
     assert!(report.passed() >= 8, "{}", report.to_text());
 }
+
+/// --junit writes JUnit XML whose counts are the matrix's, the first difference as each
+/// failure's message; --keep prints the command that reruns a failed cell under gdb, and that
+/// command (without --gdb) shows the same failure.
+#[test]
+fn check_writes_junit_and_the_rerun_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("ld-noinit");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in -init=*) ;; *) set -- \"$@\" \"$a\";; esac; shift; done\nexec {} \"$@\"\n",
+            ld_tether().display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&fake).status().unwrap();
+    let junit = dir.path().join("report.xml");
+    let keep = dir.path().join("kept");
+    let out = tether()
+        .args(["check", "--scenario", "seed", "--scenario", "lazy-binding"])
+        .args(["--target", "x86_64-gcc", "--target", "arm-gcc-thumb"])
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--keep")
+        .arg(&keep)
+        .arg("--linker")
+        .arg(&fake)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let cells: Vec<&str> = text
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .flat_map(|l| l.split_whitespace().skip(2))
+        .filter(|c| *c != "-")
+        .collect();
+    let failed_cells = cells.iter().filter(|c| **c == "FAIL").count();
+    assert!(failed_cells > 0, "{text}");
+
+    let xml = std::fs::read_to_string(&junit).expect("the JUnit file");
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let cases: Vec<_> = root
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), cells.len(), "one test case per matrix cell");
+    assert_eq!(
+        root.attribute("tests"),
+        Some(cells.len().to_string().as_str())
+    );
+    assert_eq!(
+        root.attribute("failures"),
+        Some(failed_cells.to_string().as_str())
+    );
+    let suites: Vec<_> = root.children().filter(|n| n.is_element()).collect();
+    assert_eq!(suites.len(), 2, "one suite per scenario");
+    for suite in &suites {
+        assert_eq!(suite.tag_name().name(), "testsuite");
+        let n = suite
+            .children()
+            .filter(|c| c.has_tag_name("testcase"))
+            .count();
+        assert_eq!(suite.attribute("tests"), Some(n.to_string().as_str()));
+        let f = suite
+            .descendants()
+            .filter(|c| c.has_tag_name("failure"))
+            .count();
+        assert_eq!(suite.attribute("failures"), Some(f.to_string().as_str()));
+    }
+    for case in &cases {
+        assert!(case.attribute("classname").is_some() && case.attribute("name").is_some());
+    }
+    let failure = root
+        .descendants()
+        .find(|n| n.has_tag_name("failure"))
+        .expect("a failure");
+    assert!(
+        failure
+            .attribute("message")
+            .unwrap_or("")
+            .contains("stdout line 1"),
+        "{xml}"
+    );
+
+    let rerun = text
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with("seed on x86_64-gcc (unicorn, ld-noinit): ")
+        })
+        .unwrap_or_else(|| panic!("no rerun command:\n{text}"));
+    let command = rerun.split_once("): ").expect("command").1;
+    assert!(command.ends_with(" --gdb 127.0.0.1:1234"), "{command}");
+    let words: Vec<&str> = command
+        .trim_end_matches(" --gdb 127.0.0.1:1234")
+        .split_whitespace()
+        .collect();
+    let again = Command::new(words[0]).args(&words[1..]).output().unwrap();
+    let again_out = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        !again_out.contains("libgo: init"),
+        "the rerun does not show the failure:\n{again_out}"
+    );
+    assert!(again_out.contains("libgo: Go_callback 2"), "{again_out}");
+}
