@@ -26,6 +26,12 @@ pub trait Backend: Send + Sync {
     /// Runs `built` and reports what happened. A failed run is an `Observation` with `error`
     /// set, not a Rust error: the check compares it with the expectation like anything else.
     fn run(&self, built: &BuiltScenario) -> Observation;
+
+    /// Runs `built` again with every PLT slot bound at load (`LD_BIND_NOW=1`, `--bind-now`),
+    /// for the lazy ≡ eager comparison; `None` for a backend that cannot.
+    fn run_bind_now(&self, _built: &BuiltScenario) -> Option<Observation> {
+        None
+    }
 }
 
 /// Whether `backend` applies to `scenario` built for `target`.
@@ -94,6 +100,16 @@ impl Backend for RealLoader {
     }
 
     fn run(&self, built: &BuiltScenario) -> Observation {
+        self.run_program(built, false)
+    }
+
+    fn run_bind_now(&self, built: &BuiltScenario) -> Option<Observation> {
+        Some(self.run_program(built, true))
+    }
+}
+
+impl RealLoader {
+    fn run_program(&self, built: &BuiltScenario, bind_now: bool) -> Observation {
         let failed = |error: String| Observation {
             error: Some(error),
             ..Observation::default()
@@ -109,6 +125,9 @@ impl Backend for RealLoader {
         spec.cwd = Some(built.out_dir.clone());
         spec.library_path = vec![built.out_dir.clone()];
         spec.timeout = self.timeout;
+        if bind_now {
+            spec.env.push(("LD_BIND_NOW".into(), "1".into()));
+        }
         let outcome = match machine.run(&spec) {
             Ok(o) => o,
             Err(e) => return failed(e.to_string()),
@@ -153,6 +172,7 @@ impl Backend for RealLoader {
             returns: Vec::new(),
             error,
             log: outcome.log,
+            jump_slots: None,
         }
     }
 }

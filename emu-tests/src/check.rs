@@ -7,6 +7,7 @@ use crate::compare::{disagreement, first_difference, log_lines_around, Differenc
 use crate::corpus::Scenario;
 use crate::linker::Linker;
 use crate::manifest::ErrorStage;
+use crate::observation::Observation;
 use crate::target::Target;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -337,87 +338,122 @@ pub fn run_with_progress(
 }
 
 fn run_job(job: &Job, dir: &Path, keep: bool) -> Vec<CaseResult> {
-    let case = |backend: &dyn Backend, outcome| CaseResult {
+    let case = |backend: &str, outcome| CaseResult {
         scenario: job.scenario.name.clone(),
         target: job.target.name(),
-        backend: backend.name().to_string(),
+        backend: backend.to_string(),
         linker: job.linker.name().to_string(),
         outcome,
         rerun: None,
     };
     match build(job.scenario, job.target, job.linker, dir) {
-        Ok(built) => {
-            let runs: Vec<_> = job
-                .backends
-                .iter()
-                .map(|backend| {
-                    let observation = backend.run(&built);
-                    let difference =
-                        first_difference(job.scenario, backend.runs_program(), &observation);
-                    (*backend, observation, difference)
-                })
-                .collect();
-            // Agreement: an in-process backend that met the expectation must also have bound
-            // what the real loader bound, where the real loader met it too.
-            let agreement: Vec<Option<Difference>> = runs
-                .iter()
-                .map(|(backend, observation, difference)| {
-                    if backend.runs_program() || difference.is_some() {
-                        return None;
-                    }
-                    runs.iter()
-                        .filter(|(other, _, d)| other.runs_program() && d.is_none())
-                        .find_map(|(other, real, _)| {
-                            disagreement(job.scenario, observation, real, other.name())
-                        })
-                })
-                .collect();
-            let runs: Vec<_> = runs
-                .into_iter()
-                .zip(agreement)
-                .map(|((backend, observation, difference), disagreement)| {
-                    (backend, observation, difference.or(disagreement))
-                })
-                .collect();
-            runs.iter()
-                .enumerate()
-                .map(|(i, (backend, _, difference))| {
-                    let outcome = match difference {
-                        None => Outcome::Pass,
-                        Some(difference) => {
-                            let mut difference = difference.clone();
-                            difference.others = runs
-                                .iter()
-                                .enumerate()
-                                .filter(|(j, _)| *j != i)
-                                .map(|(_, (other, observation, other_difference))| OtherBackend {
-                                    backend: other.name().to_string(),
-                                    passed: other_difference.is_none(),
-                                    context: log_lines_around(
-                                        &observation.log,
-                                        difference.needle.as_deref(),
-                                    ),
-                                })
-                                .collect();
-                            Outcome::Fail { difference }
-                        }
-                    };
-                    let mut result = case(*backend, outcome);
-                    if keep && !result.passed() {
-                        result.rerun = Some(rerun_args(&built));
-                    }
-                    result
-                })
-                .collect()
-        }
+        Ok(built) => check_built(&built, &job.backends)
+            .into_iter()
+            .map(|(backend, outcome)| {
+                let mut result = case(&backend, outcome);
+                if keep && !result.passed() {
+                    result.rerun = Some(rerun_args(&built));
+                }
+                result
+            })
+            .collect(),
         Err(error) => {
             let outcome = build_outcome(job.scenario, &error);
             job.backends
                 .iter()
-                .map(|b| case(*b, outcome.clone()))
+                .map(|b| case(b.name(), outcome.clone()))
                 .collect()
         }
     }
+}
+
+/// One backend's runs of a build: lazily, and eagerly when the backend can.
+struct Run<'a> {
+    backend: &'a dyn Backend,
+    lazy: Observation,
+    eager: Option<Observation>,
+    difference: Option<Difference>,
+}
+
+/// Runs `built` on every backend, lazily and with eager binding, and judges each backend:
+/// its lazy run against the expectation, lazy against eager, and an in-process loader against
+/// the real loaders that passed. Gives each backend's name and outcome.
+pub fn check_built(built: &BuiltScenario, backends: &[&dyn Backend]) -> Vec<(String, Outcome)> {
+    let scenario = built.scenario;
+    let mut runs: Vec<Run> = backends
+        .iter()
+        .map(|&backend| {
+            let lazy = backend.run(built);
+            let eager = crate::modes::compares(scenario)
+                .then(|| backend.run_bind_now(built))
+                .flatten();
+            // A lazy-only difference says more than the expectation's: the lazy path broke.
+            let difference = eager
+                .as_ref()
+                .and_then(|e| crate::modes::lazy_eager_difference(&lazy, e))
+                .or_else(|| first_difference(scenario, backend.runs_program(), &lazy));
+            Run {
+                backend,
+                lazy,
+                eager,
+                difference,
+            }
+        })
+        .collect();
+    // Agreement: an in-process backend that met the expectation must also have bound what the
+    // real loader bound, and left its GOT as glibc's eager binding did, where the real loader
+    // met it too.
+    let agreement: Vec<Option<Difference>> = runs
+        .iter()
+        .map(|run| {
+            if run.backend.runs_program() || run.difference.is_some() {
+                return None;
+            }
+            runs.iter()
+                .filter(|other| other.backend.runs_program() && other.difference.is_none())
+                .find_map(|other| {
+                    let name = other.backend.name();
+                    disagreement(scenario, &run.lazy, &other.lazy, name).or_else(|| {
+                        let real_eager = other.eager.as_ref()?;
+                        [Some(&run.lazy), run.eager.as_ref()]
+                            .into_iter()
+                            .flatten()
+                            .find_map(|o| {
+                                crate::modes::got_difference(scenario, o, real_eager, name)
+                            })
+                    })
+                })
+        })
+        .collect();
+    for (run, disagreement) in runs.iter_mut().zip(agreement) {
+        run.difference = run.difference.take().or(disagreement);
+    }
+    runs.iter()
+        .enumerate()
+        .map(|(i, run)| {
+            let outcome = match &run.difference {
+                None => Outcome::Pass,
+                Some(difference) => {
+                    let mut difference = difference.clone();
+                    difference.others = runs
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, other)| OtherBackend {
+                            backend: other.backend.name().to_string(),
+                            passed: other.difference.is_none(),
+                            context: log_lines_around(
+                                &other.lazy.log,
+                                difference.needle.as_deref(),
+                            ),
+                        })
+                        .collect();
+                    Outcome::Fail { difference }
+                }
+            };
+            (run.backend.name().to_string(), outcome)
+        })
+        .collect()
 }
 
 /// `tether run` arguments that load what the harness loads for `built` and play its `main`:

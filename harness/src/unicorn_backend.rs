@@ -2,8 +2,12 @@
 //! the scenario's program needs, runs their initialisers, makes the manifest's calls in place
 //! of `main`, runs the finalisers, and reports what it saw in the corpus's common terms.
 
+use crate::arch::RelocKind;
 use crate::{Arch, Event, HarnessError, Options, Session};
-use tether_emu_tests::{Backend, BuiltScenario, CallReturn, Observation, ObservedBinding};
+use std::collections::HashMap;
+use tether_emu_tests::{
+    Backend, BuiltScenario, CallReturn, JumpSlot, Observation, ObservedBinding,
+};
 
 /// The in-process Unicorn loader, for both architectures.
 #[derive(Debug, Clone, Default)]
@@ -25,11 +29,25 @@ impl Backend for UnicornBackend {
     }
 
     fn run(&self, built: &BuiltScenario) -> Observation {
+        self.run_with(built, self.options.clone())
+    }
+
+    fn run_bind_now(&self, built: &BuiltScenario) -> Option<Observation> {
+        let options = Options {
+            bind_now: true,
+            ..self.options.clone()
+        };
+        Some(self.run_with(built, options))
+    }
+}
+
+impl UnicornBackend {
+    fn run_with(&self, built: &BuiltScenario, options: Options) -> Observation {
         let arch = match built.arch() {
             tether_emu_tests::Arch::Arm => Arch::Arm,
             tether_emu_tests::Arch::X86_64 => Arch::X86_64,
         };
-        let mut session = match Session::new(arch, self.options.clone()) {
+        let mut session = match Session::new(arch, options) {
             Ok(s) => s,
             Err(e) => {
                 return Observation {
@@ -181,5 +199,58 @@ fn observe(
         returns,
         error: error.map(|e| e.to_string()),
         log,
+        jump_slots: Some(final_jump_slots(session)),
     }
+}
+
+/// Every JUMP_SLOT the session bound (lazily or at load) and where it points now: the final
+/// GOT, read back from guest memory.
+fn final_jump_slots(session: &Session) -> Vec<JumpSlot> {
+    // The symbol and version each bound slot was looked up by.
+    let bound: HashMap<u64, (String, Option<String>)> = session
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Bound {
+                slot,
+                symbol,
+                version,
+                ..
+            } => Some((*slot, (symbol.clone(), version.clone()))),
+            _ => None,
+        })
+        .collect();
+    let mut slots = Vec::new();
+    for o in session.objects() {
+        for r in &o.elf.dynamic.jmprel {
+            let slot = o.base + r.offset;
+            let Some((symbol, version)) = bound.get(&slot) else {
+                continue;
+            };
+            if session.arch().classify(r.r_type) != Some(RelocKind::JumpSlot) {
+                continue;
+            }
+            let Ok(value) = session.read_word(slot) else {
+                continue;
+            };
+            let code = value & !1;
+            let target_object = session
+                .objects()
+                .iter()
+                .find(|t| (t.base..t.base + t.size).contains(&code))
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|| "libc.so.6".to_string());
+            slots.push(JumpSlot {
+                object: o.name.clone(),
+                offset: r.offset,
+                symbol: symbol.clone(),
+                version: version.clone(),
+                target_object,
+                target: session
+                    .describe_address(value)
+                    .unwrap_or_else(|| format!("{value:#x}")),
+            });
+        }
+    }
+    slots
 }

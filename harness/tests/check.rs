@@ -2,8 +2,11 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use tether_emu_tests::mutate::{arm_plt_off_by_one, patched_run, wrong_pc32_addend};
-use tether_emu_tests::Target;
+use tether_emu_tests::check::Outcome;
+use tether_emu_tests::mutate::{
+    arm_plt_off_by_one, patched_check, patched_run, wrong_pc32_addend, x86_64_plt0_pushes_got2,
+};
+use tether_emu_tests::{Backend, RealLoader, Target};
 use tether_harness::UnicornBackend;
 
 fn tether() -> Command {
@@ -337,4 +340,48 @@ fn check_writes_junit_and_the_rerun_command() {
         "the rerun does not show the failure:\n{again_out}"
     );
     assert!(again_out.contains("libgo: Go_callback 2"), "{again_out}");
+}
+
+/// A PLT0 that hands the resolver GOT[2] where GOT[1] (the link-map handle) belongs: only lazy
+/// binding goes through PLT0, so the eager runs still meet the expectation, and the check
+/// reports the lazy ≡ eager difference on every backend, glibc's (native, qemu) and Unicorn.
+#[test]
+fn lazy_eager_comparison_catches_a_plt0_handoff_bug() {
+    let unicorn = UnicornBackend::default();
+    let qemu = RealLoader::qemu();
+    let native = RealLoader::native();
+    let backends: [&dyn Backend; 3] = [&unicorn, &qemu, &native];
+    let results = patched_check(
+        "seed",
+        Target::X86_64_GCC,
+        "libgo.so",
+        &backends,
+        x86_64_plt0_pushes_got2,
+    );
+    assert_eq!(results.len(), 3);
+    let expected = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../emu-tests/scenarios/seed/expected.txt"),
+    )
+    .unwrap();
+    for (backend, outcome, eager) in results {
+        assert_eq!(
+            eager.error, None,
+            "{backend}: the eager run must not notice the bug"
+        );
+        assert_eq!(eager.stdout, expected, "{backend}: eager output");
+        let Outcome::Fail { difference } = outcome else {
+            panic!("{backend}: the lazy-only bug passed the check");
+        };
+        eprintln!("{backend}: {difference}");
+        assert!(
+            difference.what.starts_with("lazy ≡ eager: "),
+            "{backend}: {difference}"
+        );
+        // Eager binding runs libgo's DT_INIT fine; lazily its first PLT call never returns.
+        assert!(
+            difference.expected.contains("with eager binding"),
+            "{backend}: {difference}"
+        );
+    }
 }
