@@ -60,7 +60,11 @@ fn debug(dir: &Path, lib: &str, call: &[&str], extra: &[&str], script: &str) -> 
         .arg("-L")
         .arg(dir)
         .arg("--trace")
-        .arg("--call")
+        .args(if call.is_empty() {
+            &[][..]
+        } else {
+            &["--call"][..]
+        })
         .args(call)
         .args(["--gdb", "127.0.0.1:0"])
         .args(extra)
@@ -450,6 +454,105 @@ fn budget_and_watchpoint(tc: Toolchain) {
         d.gdb
     );
     assert_eq!(d.status, 1);
+}
+
+/// A program run from its entry point: gdb reads the executable's name and the auxiliary
+/// vector from the server, so `main` is found at its load address and named in the backtrace.
+fn program(tc: Toolchain) {
+    let dir = tempfile::tempdir().unwrap();
+    seed_libraries(tc, dir.path());
+    let main = read(seed_dir().join("main.c"));
+    tc.program(
+        dir.path(),
+        "main",
+        &main,
+        true,
+        &["-g", "-O0", "-lgo", "-ltest"],
+    );
+    let d = debug(
+        dir.path(),
+        "main",
+        &[],
+        &[],
+        "break Go_callback\ncontinue\nbt\ninfo sharedlibrary\ncontinue\n",
+    );
+    assert!(
+        d.gdb.contains("Breakpoint 1, Go_callback (n=2)"),
+        "{}",
+        d.gdb
+    );
+    let frame1 = d.gdb.lines().find(|l| l.starts_with("#1 ")).expect("bt");
+    assert!(frame1.contains(" in main ()"), "{frame1}");
+    let (base, size) = loaded_at(&d.stderr, "main");
+    let at = hex_after(frame1, "#1  ")[0];
+    assert!(
+        (base..base + size).contains(&at),
+        "main's frame {at:#x} is not in main"
+    );
+    for object in ["libgo.so", "libtest.so"] {
+        assert!(
+            d.gdb.lines().any(|l| l.ends_with(&format!("/{object}"))),
+            "{object} not listed:\n{}",
+            d.gdb
+        );
+    }
+    assert_eq!(d.stdout, read(seed_dir().join("expected.txt")));
+    assert_eq!(d.status, 0, "{}", d.stderr);
+    assert!(
+        d.gdb.contains("[Inferior 1 (process 1) exited normally]"),
+        "{}",
+        d.gdb
+    );
+}
+
+/// gdb's interrupt (Ctrl-C, 0x03 on the wire) stops a running guest with SIGINT where it is.
+fn interrupt(tc: Toolchain) {
+    let dir = tempfile::tempdir().unwrap();
+    tc.shared(
+        dir.path(),
+        "libspin.so",
+        "int counter;\nint spin(void) { for (;;) counter++; }\n",
+        &["-g", "-O0"],
+    );
+    let d = debug(
+        dir.path(),
+        "libspin.so",
+        &["spin"],
+        &["--budget", "1000000000000"],
+        // gdb's event loop runs the posted interrupt while `continue` waits for a stop.
+        "python\nimport gdb, threading, time\ndef later():\n    time.sleep(1)\n    gdb.post_event(lambda: gdb.execute('interrupt'))\nthreading.Thread(target=later).start()\nend\ncontinue\nx/i $pc\nprint counter > 0\nkill\n",
+    );
+    assert!(d.gdb.contains("received signal SIGINT"), "{}", d.gdb);
+    let insn = d
+        .gdb
+        .lines()
+        .find(|l| l.starts_with("=> "))
+        .expect("x/i $pc");
+    assert!(insn.contains("<spin+"), "{insn}");
+    assert!(
+        d.gdb.contains("$1 = 1"),
+        "the guest had not run:\n{}",
+        d.gdb
+    );
+    assert!(d.stderr.contains("gdb killed the guest"), "{}", d.stderr);
+    assert_eq!(d.status, 1);
+}
+
+#[test]
+fn x86_64_program() {
+    program(Toolchain::GnuX86);
+}
+#[test]
+fn thumb_program() {
+    program(Toolchain::GnuThumb);
+}
+#[test]
+fn x86_64_interrupt() {
+    interrupt(Toolchain::GnuX86);
+}
+#[test]
+fn thumb_interrupt() {
+    interrupt(Toolchain::GnuThumb);
 }
 
 #[test]

@@ -313,11 +313,17 @@ impl Session {
                     let byte = inner.borrow_conn().read().map_err(gdb_error)?;
                     inner.incoming_data(self, byte).map_err(gdb_error)?
                 }
-                GdbStubStateMachine::Disconnected(_) => {
-                    // gdb detached or quit: the guest runs on without it.
-                    eprintln!("tether: gdb disconnected");
+                GdbStubStateMachine::Disconnected(inner) => {
                     self.debugger = None;
                     self.emu.get_data_mut().debug = DebugHooks::default();
+                    if inner.get_reason() == gdbstub::stub::DisconnectReason::Kill {
+                        return Err(HarnessError::Emulator {
+                            operation: "gdb".into(),
+                            message: "gdb killed the guest".into(),
+                        });
+                    }
+                    // gdb detached or quit: the guest runs on without it.
+                    eprintln!("tether: gdb disconnected");
                     return Ok(());
                 }
             };
