@@ -221,6 +221,7 @@ fn stepi_through_plt_into_resolver(tc: Toolchain) {
     let script = format!(
         r#"break go_init
 continue
+next
 python
 import gdb
 def pc():

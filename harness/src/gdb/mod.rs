@@ -49,6 +49,9 @@ pub(crate) struct Debugger {
     step: bool,
     /// The signal of a fault already reported: the session ends with it.
     fatal: Option<gdbstub::common::Signal>,
+    /// Where gdb last saw the guest stopped: the instruction there runs before a breakpoint
+    /// on it counts, as gdb resumes over it.
+    resume_from: Option<u64>,
     /// How many loaded objects gdb has been told of: more means a library stop, after which
     /// gdb reads the list again (and sets pending breakpoints in the new libraries).
     objects_reported: usize,
@@ -160,6 +163,7 @@ impl Session {
             step: false,
             fatal: None,
             objects_reported: 0,
+            resume_from: None,
         }));
         Ok(())
     }
@@ -328,8 +332,10 @@ impl Session {
                 }
             };
         }
+        let pc = self.guest_pc();
         if let Some(d) = self.debugger.as_mut() {
             d.machine = Some(machine);
+            d.resume_from = Some(pc);
         }
         Ok(())
     }

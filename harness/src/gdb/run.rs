@@ -22,7 +22,7 @@ impl Session {
         }
     }
 
-    fn guest_pc(&self) -> u64 {
+    pub(super) fn guest_pc(&self) -> u64 {
         match self.arch {
             Arch::Arm => arm::resume_pc(&self.emu),
             Arch::X86_64 => x86_64::resume_pc(&self.emu),
@@ -116,10 +116,15 @@ impl Session {
     fn emulate_slice(&mut self, pc: u64) -> Result<Option<Stop<u64>>> {
         let layout = self.arch.layout();
         let step = self.stepping();
+        let resuming = self
+            .debugger
+            .as_mut()
+            .and_then(|d| d.resume_from.take())
+            .is_some_and(|from| from == pc);
         self.clear_stop_state();
         {
             let d = &mut self.emu.get_data_mut().debug;
-            d.resuming = true;
+            d.resuming = resuming;
             d.stepping = step;
             d.hit = None;
             d.watched = None;
