@@ -56,7 +56,8 @@
 //! (`session/load.rs`), resolves, relocates, binds lazily, runs init/fini and guest code;
 //! [`arch`] holds what differs per target (`arch/arm.rs`, `arch/x86_64.rs`: relocation kinds,
 //! resolver protocol, calling convention, CPU set-up); [`host_libc`] is the built-in libc;
-//! [`machine`] wraps Unicorn and its hooks; [`cli`] is the `tether` command line.
+//! [`machine`] wraps Unicorn and its hooks; [`gdb`] serves gdb's remote protocol over a
+//! session ([`Session::attach_gdb`]); [`cli`] is the `tether` command line.
 
 pub mod arch;
 pub mod cli;
