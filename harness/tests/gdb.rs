@@ -168,6 +168,50 @@ fn assert_unchanged_run(d: &Debugged) {
     );
 }
 
+/// Registers gdb prints as `REG <value>` lines (ARM's T bit, a VFP register, the x86-64
+/// segment bases and an SSE register); the other architecture's names are voids.
+const REGISTERS: &str = "python\nfor r in ['cpsr', 'd0', 'fpscr', 'fs_base', 'gs_base', 'xmm0', 'eflags']:\n    try:\n        print('REG %s %s' % (r, gdb.execute('p/x $' + r, to_string=True).strip()))\n    except gdb.error as e:\n        print('REG %s error %s' % (r, e))\nend\n";
+
+fn register<'a>(gdb: &'a str, name: &str) -> &'a str {
+    let prefix = format!("REG {name} ");
+    gdb.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {name}:\n{gdb}"))
+}
+
+fn check_registers(tc: Toolchain, gdb: &str) {
+    let value = |name: &str| {
+        let v = register(gdb, name);
+        let hex = v.rsplit(' ').next().unwrap_or_default();
+        u64::from_str_radix(hex.trim_start_matches("0x"), 16)
+            .unwrap_or_else(|_| panic!("{name} is not a number: {v}"))
+    };
+    match tc.arch() {
+        tether_harness::Arch::Arm => {
+            let thumb = value("cpsr") & 0x20 != 0;
+            assert_eq!(thumb, tc == Toolchain::GnuThumb, "CPSR.T in Go_callback");
+            assert!(
+                register(gdb, "d0").starts_with("$"),
+                "no VFP: {}",
+                register(gdb, "d0")
+            );
+            value("fpscr");
+        }
+        tether_harness::Arch::X86_64 => {
+            let layout = tether_harness::Arch::X86_64.layout();
+            // Variant 2 TLS: the thread pointer is the TCB at the top of the TLS area.
+            assert_eq!(value("fs_base"), layout.tls + layout.tls_size - 0x1000);
+            assert_eq!(value("gs_base"), 0);
+            assert!(
+                register(gdb, "xmm0").contains("v4_float"),
+                "{}",
+                register(gdb, "xmm0")
+            );
+            value("eflags");
+        }
+    }
+}
+
 /// break Go_callback, continue, bt, info sharedlibrary, x/i $pc, continue to the exit.
 fn breakpoint_backtrace_libraries(tc: Toolchain) {
     let dir = tempfile::tempdir().unwrap();
@@ -177,8 +221,11 @@ fn breakpoint_backtrace_libraries(tc: Toolchain) {
         "libgo.so",
         &["Go_callback", "2"],
         &[],
-        "break Go_callback\ncontinue\nbt\ninfo sharedlibrary\nx/i $pc\ncontinue\n",
+        &format!(
+            "break Go_callback\ncontinue\nbt\ninfo sharedlibrary\nx/i $pc\n{REGISTERS}continue\n"
+        ),
     );
+    check_registers(tc, &d.gdb);
     assert!(
         d.gdb.contains("Breakpoint 1, Go_callback (n=2)"),
         "no stop at Go_callback:\n{}",
@@ -425,8 +472,35 @@ fn segfault(tc: Toolchain) {
     assert_eq!(d.status, 1);
 }
 
+/// After a SIGSEGV, gdb may repair the guest (a register write) and resume without the
+/// signal: the faulting load runs again and the call returns what it now reads.
+fn repair_after_segfault(tc: Toolchain) {
+    let dir = tempfile::tempdir().unwrap();
+    tc.shared(
+        dir.path(),
+        "libcrash.so",
+        "int value = 42;\nint crash(void) { return *(volatile int *)0x10; }\n",
+        &["-g", "-O0"],
+    );
+    let script = "continue\npython\nfor r in ['rax', 'rdx', 'rcx', 'r0', 'r1', 'r2', 'r3']:\n    try:\n        if int(gdb.parse_and_eval('$' + r)) == 0x10:\n            gdb.execute('set $%s = &value' % r)\n            print('REPAIRED ' + r)\n            break\n    except gdb.error:\n        pass\nend\nsignal 0\n";
+    let d = debug(dir.path(), "libcrash.so", &["crash"], &[], script);
+    assert!(d.gdb.contains("received signal SIGSEGV"), "{}", d.gdb);
+    assert!(
+        d.gdb.contains("REPAIRED "),
+        "no register held the address:\n{}",
+        d.gdb
+    );
+    assert!(
+        d.stdout.starts_with("crash returned 42 "),
+        "{}\n{}",
+        d.stdout,
+        d.gdb
+    );
+    assert_eq!(d.status, 0, "{}", d.stderr);
+}
+
 /// A runaway guest stops gdb with SIGXCPU when the block budget runs out; a watchpoint stops
-/// at the write that changes its variable.
+/// at the write that changes its variable, and a value gdb writes is what the guest reads.
 fn budget_and_watchpoint(tc: Toolchain) {
     let dir = tempfile::tempdir().unwrap();
     tc.shared(
@@ -440,14 +514,19 @@ fn budget_and_watchpoint(tc: Toolchain) {
         "libspin.so",
         &["spin"],
         &["--budget", "100000"],
-        "break spin\ncontinue\ndelete 1\nwatch counter\ncontinue\ncontinue\ndelete\ncontinue\ncontinue\n",
+        "break spin\ncontinue\ndelete 1\nwatch counter\ncontinue\nset var counter = 100\ncontinue\ndelete\ncontinue\ncontinue\n",
     );
     assert!(
         d.gdb.contains("Old value = 0") && d.gdb.contains("New value = 1"),
         "{}",
         d.gdb
     );
-    assert!(d.gdb.contains("New value = 2"), "{}", d.gdb);
+    // gdb's memory write is what the guest reads next.
+    assert!(
+        d.gdb.contains("Old value = 100") && d.gdb.contains("New value = 101"),
+        "{}",
+        d.gdb
+    );
     assert!(d.gdb.contains("received signal SIGXCPU"), "{}", d.gdb);
     assert!(
         d.gdb.contains("tether: guest fault: BudgetExceeded"),
@@ -537,6 +616,15 @@ fn interrupt(tc: Toolchain) {
     );
     assert!(d.stderr.contains("gdb killed the guest"), "{}", d.stderr);
     assert_eq!(d.status, 1);
+}
+
+#[test]
+fn x86_64_repair_after_segfault() {
+    repair_after_segfault(Toolchain::GnuX86);
+}
+#[test]
+fn arm_repair_after_segfault() {
+    repair_after_segfault(Toolchain::GnuArm);
 }
 
 #[test]

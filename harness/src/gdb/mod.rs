@@ -47,6 +47,8 @@ pub(crate) struct Debugger {
     pending: Option<String>,
     /// gdb asked for one instruction rather than a continue.
     step: bool,
+    /// The signal gdb resumed with (it passes a fault's signal on unless told not to).
+    signal: Option<gdbstub::common::Signal>,
     /// The signal of a fault already reported: the session ends with it.
     fatal: Option<gdbstub::common::Signal>,
     /// Where gdb last saw the guest stopped: the instruction there runs before a breakpoint
@@ -161,6 +163,7 @@ impl Session {
             options,
             pending: None,
             step: false,
+            signal: None,
             fatal: None,
             objects_reported: 0,
             resume_from: None,

@@ -55,8 +55,10 @@ impl Session {
         self.serve_stop(Some(Stop::Library(())), None)
     }
 
-    /// Shows gdb a fault as the signal a kernel would deliver, then gives the error back.
-    fn serve_fault(&mut self, e: HarnessError) -> Result<u64> {
+    /// Shows gdb a fault as the signal a kernel would deliver. When gdb resumes with that
+    /// signal (a plain `continue`) the error ends the run; without it (`signal 0`, after
+    /// fixing registers or memory) the guest retries the faulting instruction.
+    fn serve_fault(&mut self, e: HarnessError) -> Result<()> {
         let signal = match &e {
             HarnessError::Fault(f) => match f.kind {
                 FaultKind::UndefinedInstruction => Signal::SIGILL,
@@ -73,7 +75,18 @@ impl Session {
         let text = e.to_string();
         let first = text.lines().next().unwrap_or_default();
         self.serve_stop(Some(Stop::Signal(signal)), Some(format!("tether: {first}")))?;
-        Err(e)
+        let Some(d) = self.debugger.as_mut() else {
+            return Err(e);
+        };
+        if d.signal.is_some() {
+            return Err(e);
+        }
+        d.fatal = None;
+        // A runaway gdb let go on gets a fresh budget.
+        let hooks = self.emu.get_data_mut();
+        hooks.blocks_run = 0;
+        hooks.budget_exceeded = false;
+        Ok(())
     }
 
     pub(crate) fn run_debugged(&mut self, pc: u64) -> Result<u64> {
@@ -97,7 +110,8 @@ impl Session {
                     Some(Serviced::Resume(next)) => self.set_guest_pc(next)?,
                     None => {
                         let e = self.fault(FaultKind::FetchUnmapped, Some(pc));
-                        return self.serve_fault(e);
+                        self.serve_fault(e)?;
+                        continue;
                     }
                 }
                 if self.stepping() {
@@ -134,7 +148,7 @@ impl Session {
             .emu
             .emu_start(pc, layout.trap + layout.trap_size - 2, timeout, 0);
         if let Some(e) = self.hook_stop() {
-            return self.serve_fault(e).map(|_| None);
+            return self.serve_fault(e).map(|()| None);
         }
         let hit = self.emu.get_data_mut().debug.hit.take();
         match (r, hit) {
@@ -150,7 +164,7 @@ impl Session {
                 let addr = bad.map_or_else(|| self.arch.pc(&self.emu), |b| b.1);
                 if !layout.is_trap(addr) {
                     let e = self.fault(FaultKind::FetchUnmapped, Some(addr));
-                    return self.serve_fault(e).map(|_| None);
+                    return self.serve_fault(e).map(|()| None);
                 }
                 // Stop at the host function's address when stepping into it; the next move
                 // runs it.
@@ -159,12 +173,12 @@ impl Session {
             }
             (Err(e), None) => {
                 let e = self.emulation_error(e);
-                self.serve_fault(e).map(|_| None)
+                self.serve_fault(e).map(|()| None)
             }
             (Ok(()), None) => {
                 if self.emu.query(Query::TIMEOUT).unwrap_or(0) == 0 {
                     let e = self.fault(FaultKind::Halted, None);
-                    return self.serve_fault(e).map(|_| None);
+                    return self.serve_fault(e).map(|()| None);
                 }
                 let interrupted = self.poll_gdb()?;
                 Ok(interrupted.then_some(Stop::Signal(Signal::SIGINT)))

@@ -214,9 +214,10 @@ impl SingleThreadBase for Session {
 }
 
 impl SingleThreadResume for Session {
-    fn resume(&mut self, _signal: Option<Signal>) -> Result<(), String> {
+    fn resume(&mut self, signal: Option<Signal>) -> Result<(), String> {
         if let Some(d) = self.debugger.as_mut() {
             d.step = false;
+            d.signal = signal;
         }
         Ok(())
     }
@@ -226,9 +227,10 @@ impl SingleThreadResume for Session {
 }
 
 impl SingleThreadSingleStep for Session {
-    fn step(&mut self, _signal: Option<Signal>) -> Result<(), String> {
+    fn step(&mut self, signal: Option<Signal>) -> Result<(), String> {
         if let Some(d) = self.debugger.as_mut() {
             d.step = true;
+            d.signal = signal;
         }
         Ok(())
     }
