@@ -627,6 +627,30 @@ fn arm_repair_after_segfault() {
     repair_after_segfault(Toolchain::GnuArm);
 }
 
+/// A load error before any guest code ran still reaches gdb, as the inferior's exit status.
+#[test]
+fn a_load_error_ends_the_debugged_inferior() {
+    let dir = tempfile::tempdir().unwrap();
+    let tc = Toolchain::GnuX86;
+    tc.shared(dir.path(), "libgone.so", "int g(void) { return 1; }\n", &[]);
+    tc.shared(
+        dir.path(),
+        "libneeds.so",
+        "int g(void);\nint f(void) { return g(); }\n",
+        &["-lgone"],
+    );
+    std::fs::remove_file(dir.path().join("libgone.so")).unwrap();
+    let d = debug(dir.path(), "libneeds.so", &["f"], &[], "continue\n");
+    assert!(d.stderr.contains("libgone.so"), "{}", d.stderr);
+    assert!(
+        d.gdb
+            .contains("[Inferior 1 (process 1) exited with code 01]"),
+        "{}",
+        d.gdb
+    );
+    assert_eq!(d.status, 1);
+}
+
 #[test]
 fn x86_64_program() {
     program(Toolchain::GnuX86);

@@ -280,18 +280,19 @@ impl Session {
         };
         let mut reason = reason;
         let mut message = message;
-        if matches!(machine, GdbStubStateMachine::Idle(_)) {
-            // gdb already knows the guest is stopped (it has just connected).
-            reason = None;
-            if let Some(m) = message.take() {
-                eprintln!("{m}");
-            }
-        }
         let exiting = matches!(
             reason,
             Some(gdbstub::stub::SingleThreadStopReason::Exited(_))
                 | Some(gdbstub::stub::SingleThreadStopReason::Terminated(_))
         );
+        if matches!(machine, GdbStubStateMachine::Idle(_)) && !exiting {
+            // gdb already knows the guest is stopped (it has just connected). An exit is still
+            // told, once gdb resumes: the session may end before any guest code ran.
+            reason = None;
+            if let Some(m) = message.take() {
+                eprintln!("{m}");
+            }
+        }
         loop {
             machine = match machine {
                 GdbStubStateMachine::Running(mut inner) => match reason.take() {
