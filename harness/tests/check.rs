@@ -385,3 +385,32 @@ fn lazy_eager_comparison_catches_a_plt0_handoff_bug() {
         );
     }
 }
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`) the check draws a progress
+/// line naming the builds done; with output captured, it draws none.
+#[test]
+fn check_shows_progress_on_a_terminal_only() {
+    ld_tether();
+    let command = format!(
+        "{} check --scenario seed --target x86_64-gcc --backend unicorn",
+        env!("CARGO_BIN_EXE_tether")
+    );
+    let on_terminal = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("script (bsdutils) runs the check on a pseudo-terminal");
+    let shown = String::from_utf8_lossy(&on_terminal.stdout);
+    assert!(shown.contains("tether check ["), "{shown}");
+    assert!(
+        shown.contains("1/2 builds · 0 failed · seed x86_64-gcc"),
+        "{shown}"
+    );
+    assert!(shown.contains("2 passed, 0 failed"), "{shown}");
+    let captured = tether()
+        .args(["check", "--scenario", "seed", "--target", "x86_64-gcc"])
+        .args(["--backend", "unicorn"])
+        .output()
+        .unwrap();
+    assert!(captured.status.success());
+    assert!(!String::from_utf8_lossy(&captured.stderr).contains("builds"));
+}
