@@ -134,3 +134,19 @@ pub fn x86_64_plt0_pushes_got2(bytes: &mut [u8]) -> usize {
     bytes[at + 2..at + 6].copy_from_slice(&moved.to_le_bytes());
     1
 }
+
+/// Makes ARM PLT0 (`push {lr}; ldr lr, [pc, #4]; add lr, pc, lr; ldr pc, [lr, #8]!` and its
+/// literal `GOT - .`) jump through GOT[1], the link-map handle, instead of GOT[2], the resolver:
+/// its literal one word short, as a linker that misplaced the GOT's header would write it. Only
+/// lazy binding goes through PLT0. Returns how many places it patched.
+pub fn arm_plt0_jumps_through_got1(bytes: &mut [u8]) -> usize {
+    const PLT0: [u32; 4] = [0xe52d_e004, 0xe59f_e004, 0xe08f_e00e, 0xe5be_f008];
+    let word = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let at = (0..bytes.len().saturating_sub(20))
+        .step_by(4)
+        .find(|&i| (0..4).all(|k| word(bytes, i + 4 * k) == PLT0[k]));
+    let Some(at) = at else { return 0 };
+    let literal = word(bytes, at + 16).wrapping_sub(4);
+    bytes[at + 16..at + 20].copy_from_slice(&literal.to_le_bytes());
+    1
+}

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use tether_emu_tests::check::Outcome;
 use tether_emu_tests::mutate::{
-    arm_plt_off_by_one, patched_check, patched_run, wrong_pc32_addend, x86_64_plt0_pushes_got2,
+    arm_plt0_jumps_through_got1, arm_plt_off_by_one, patched_check, patched_run, wrong_pc32_addend,
+    x86_64_plt0_pushes_got2,
 };
 use tether_emu_tests::{Backend, RealLoader, Target};
 use tether_harness::UnicornBackend;
@@ -342,23 +343,15 @@ fn check_writes_junit_and_the_rerun_command() {
     assert!(again_out.contains("libgo: Go_callback 2"), "{again_out}");
 }
 
-/// A PLT0 that hands the resolver GOT[2] where GOT[1] (the link-map handle) belongs: only lazy
-/// binding goes through PLT0, so the eager runs still meet the expectation, and the check
-/// reports the lazy ≡ eager difference on every backend, glibc's (native, qemu) and Unicorn.
-#[test]
-fn lazy_eager_comparison_catches_a_plt0_handoff_bug() {
-    let unicorn = UnicornBackend::default();
-    let qemu = RealLoader::qemu();
-    let native = RealLoader::native();
-    let backends: [&dyn Backend; 3] = [&unicorn, &qemu, &native];
-    let results = patched_check(
-        "seed",
-        Target::X86_64_GCC,
-        "libgo.so",
-        &backends,
-        x86_64_plt0_pushes_got2,
-    );
-    assert_eq!(results.len(), 3);
+/// Checks `library` of the seed, patched by `patch`, on `backends`: a bug only lazy binding
+/// meets leaves the eager runs as expected and fails every backend on lazy ≡ eager.
+fn lazy_only_bug_is_caught(
+    target: Target,
+    backends: &[&dyn Backend],
+    patch: impl Fn(&mut [u8]) -> usize,
+) {
+    let results = patched_check("seed", target, "libgo.so", backends, patch);
+    assert_eq!(results.len(), backends.len());
     let expected = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../emu-tests/scenarios/seed/expected.txt"),
@@ -378,12 +371,39 @@ fn lazy_eager_comparison_catches_a_plt0_handoff_bug() {
             difference.what.starts_with("lazy ≡ eager: "),
             "{backend}: {difference}"
         );
-        // Eager binding runs libgo's DT_INIT fine; lazily its first PLT call never returns.
+        // Eager binding runs libgo's DT_INIT fine; lazily its first PLT call goes astray.
         assert!(
             difference.expected.contains("with eager binding"),
             "{backend}: {difference}"
         );
     }
+}
+
+/// x86-64 PLT0 handing the resolver GOT[2] where GOT[1] (the link-map handle) belongs, on
+/// glibc's loader (native, qemu) and Unicorn.
+#[test]
+fn lazy_eager_comparison_catches_a_plt0_handoff_bug() {
+    let unicorn = UnicornBackend::default();
+    let qemu = RealLoader::qemu();
+    let native = RealLoader::native();
+    lazy_only_bug_is_caught(
+        Target::X86_64_GCC,
+        &[&unicorn, &qemu, &native],
+        x86_64_plt0_pushes_got2,
+    );
+}
+
+/// ARM PLT0 jumping through GOT[1] instead of GOT[2] (the resolver), Thumb-2 callers, on
+/// glibc under qemu and Unicorn.
+#[test]
+fn lazy_eager_comparison_catches_an_arm_got1_got2_mixup() {
+    let unicorn = UnicornBackend::default();
+    let qemu = RealLoader::qemu();
+    lazy_only_bug_is_caught(
+        Target::ARM_GCC_THUMB,
+        &[&unicorn, &qemu],
+        arm_plt0_jumps_through_got1,
+    );
 }
 
 /// On a terminal (a pseudo-terminal from util-linux's `script`) the check draws a progress
