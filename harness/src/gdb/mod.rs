@@ -199,9 +199,9 @@ impl Session {
                 |uc, access, addr, size, _value| {
                     let d = &mut uc.get_data_mut().debug;
                     let write = access == MemType::WRITE;
-                    let end = addr + size as u64;
+                    let end = addr.saturating_add(size as u64);
                     let hit = d.watchpoints.iter().find(|(a, len, kind)| {
-                        addr < a + len
+                        addr < a.saturating_add(*len)
                             && *a < end
                             && match kind {
                                 WatchKind::Write => write,
