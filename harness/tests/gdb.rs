@@ -627,6 +627,63 @@ fn arm_repair_after_segfault() {
     repair_after_segfault(Toolchain::GnuArm);
 }
 
+/// A library `dlopen` loads is reported to gdb (a library stop) before its initialiser runs:
+/// a pending breakpoint in it takes, and the backtrace goes back through the host's dlsym'd
+/// call into libhost.
+fn breakpoint_in_a_dlopened_library(tc: Toolchain) {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = seed_dir().join("../dlopen");
+    tc.shared(
+        dir.path(),
+        "libhost.so",
+        &read(scenario.join("libhost.c")),
+        &["-g", "-O0", "-ldl"],
+    );
+    tc.shared(
+        dir.path(),
+        "libplugin.so",
+        &read(scenario.join("libplugin.c")),
+        &["-g", "-O0", "-lhost"],
+    );
+    let d = debug(
+        dir.path(),
+        "libhost.so",
+        &["load_plugin"],
+        &[],
+        "break plugin_entry\ncontinue\nbt\ninfo sharedlibrary\ncontinue\n",
+    );
+    assert!(
+        d.gdb.contains("Breakpoint 1, plugin_entry (x=21)"),
+        "{}",
+        d.gdb
+    );
+    let frame1 = d.gdb.lines().find(|l| l.starts_with("#1 ")).expect("bt");
+    assert!(frame1.contains("in load_plugin ()"), "{frame1}");
+    let (base, _) = loaded_at(&d.stderr, "libplugin.so");
+    let line = d
+        .gdb
+        .lines()
+        .find(|l| l.ends_with("/libplugin.so"))
+        .unwrap_or_else(|| panic!("libplugin.so not listed:\n{}", d.gdb));
+    let from = hex_after(&format!("x {line}"), "x ")[0];
+    assert!(from > base, "{line}");
+    assert!(
+        d.stdout.contains("libhost: plugin returned 43"),
+        "{}",
+        d.stdout
+    );
+    assert!(d.gdb.contains("exited normally"), "{}", d.gdb);
+}
+
+#[test]
+fn x86_64_breakpoint_in_a_dlopened_library() {
+    breakpoint_in_a_dlopened_library(Toolchain::GnuX86);
+}
+#[test]
+fn thumb_breakpoint_in_a_dlopened_library() {
+    breakpoint_in_a_dlopened_library(Toolchain::GnuThumb);
+}
+
 /// A load error before any guest code ran still reaches gdb, as the inferior's exit status.
 #[test]
 fn a_load_error_ends_the_debugged_inferior() {
