@@ -11,6 +11,7 @@ packages=(
   gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf binutils-arm-linux-gnueabihf
   libc6-dev-armhf-cross                            # the armhf sysroot under /usr/arm-linux-gnueabihf
   strace                                           # static programs: the system calls made natively
+  gdb-multiarch                                    # drives `tether run --gdb` in the tests
 )
 
 missing=()

@@ -7,7 +7,6 @@
 
 use crate::build::BuiltScenario;
 use crate::corpus::Scenario;
-use crate::manifest::ProgramKind;
 use crate::observation::{Observation, ObservedBinding};
 use crate::target::Target;
 use std::time::Duration;
@@ -26,30 +25,20 @@ pub trait Backend: Send + Sync {
     /// `real_loader_only` skip in-process backends.
     fn runs_program(&self) -> bool;
 
-    /// Why this backend cannot run a program of `kind` yet, if it cannot. This is the one place
-    /// a backend states such a gap: the check does not run those cells and lists them, with
-    /// this reason, in its report.
-    fn not_yet(&self, _kind: ProgramKind) -> Option<&'static str> {
-        None
-    }
-
     /// Runs `built` and reports what happened. A failed run is an `Observation` with `error`
     /// set, not a Rust error: the check compares it with the expectation like anything else.
     fn run(&self, built: &BuiltScenario) -> Observation;
+
+    /// Runs `built` again with every PLT slot bound at load (`LD_BIND_NOW=1`, `--bind-now`),
+    /// for the lazy ≡ eager comparison; `None` for a backend that cannot.
+    fn run_bind_now(&self, _built: &BuiltScenario) -> Option<Observation> {
+        None
+    }
 }
 
 /// Whether `backend` runs `scenario`'s program (rather than making its calls).
 pub fn needs_program(backend: &dyn Backend, scenario: &Scenario) -> bool {
     backend.runs_program() || scenario.manifest.runs_program_in_process()
-}
-
-/// Why `backend` does not run `scenario` yet although it applies (see [`Backend::not_yet`]).
-pub fn not_yet(backend: &dyn Backend, scenario: &Scenario) -> Option<&'static str> {
-    if needs_program(backend, scenario) {
-        backend.not_yet(scenario.manifest.program_kind())
-    } else {
-        None
-    }
 }
 
 /// Whether `backend` applies to `scenario` built for `target`.
@@ -118,6 +107,16 @@ impl Backend for RealLoader {
     }
 
     fn run(&self, built: &BuiltScenario) -> Observation {
+        self.run_program(built, false)
+    }
+
+    fn run_bind_now(&self, built: &BuiltScenario) -> Option<Observation> {
+        Some(self.run_program(built, true))
+    }
+}
+
+impl RealLoader {
+    fn run_program(&self, built: &BuiltScenario, bind_now: bool) -> Observation {
         let Some(program) = &built.program else {
             return failed("the scenario has no program for a real loader to run".into());
         };
@@ -130,7 +129,7 @@ impl Backend for RealLoader {
         let mut before = Observation::default();
         for library in built.scenario.manifest.libraries_run_directly() {
             let path = built.out_dir.join(&library.name);
-            let run = self.run_one(&machine, built, &path, false);
+            let run = self.run_one(&machine, built, &path, false, bind_now);
             before.stdout.push_str(&run.stdout);
             before.log.push_str(&run.log);
             before.bindings.extend(run.bindings);
@@ -143,7 +142,7 @@ impl Backend for RealLoader {
             }
         }
         let logs_start = !built.scenario.manifest.program_kind().is_static();
-        let mut observation = self.run_one(&machine, built, &program.path, logs_start);
+        let mut observation = self.run_one(&machine, built, &program.path, logs_start, bind_now);
         observation.stdout.insert_str(0, &before.stdout);
         observation.log.insert_str(0, &before.log);
         before.bindings.append(&mut observation.bindings);
@@ -169,11 +168,15 @@ impl RealLoader {
         built: &BuiltScenario,
         path: &std::path::Path,
         logs_start: bool,
+        bind_now: bool,
     ) -> Observation {
         let mut spec = RunSpec::new(path);
         spec.cwd = Some(built.out_dir.clone());
         spec.library_path = vec![built.out_dir.clone()];
         spec.timeout = self.timeout;
+        if bind_now {
+            spec.env.push(("LD_BIND_NOW".into(), "1".into()));
+        }
         let outcome = match machine.run(&spec) {
             Ok(o) => o,
             Err(e) => return failed(e.to_string()),
@@ -218,6 +221,7 @@ impl RealLoader {
             returns: Vec::new(),
             error,
             log: outcome.log,
+            jump_slots: None,
         }
     }
 }

@@ -1,13 +1,13 @@
 //! The check: every scenario × target × backend × linker, built in parallel, each run compared
 //! with its expectation, reported as a matrix with the first difference of every failure.
 
-use crate::backend::{applies, needs_program, not_yet, Backend};
-use crate::build::{build, BuildError};
+use crate::backend::{applies, needs_program, Backend};
+use crate::build::{build, BuildError, BuiltScenario};
 use crate::compare::{disagreement, first_difference, log_lines_around, Difference, OtherBackend};
 use crate::corpus::Scenario;
-use crate::gaps;
 use crate::linker::Linker;
 use crate::manifest::ErrorStage;
+use crate::observation::Observation;
 use crate::target::Target;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -57,66 +57,22 @@ pub struct CaseResult {
     pub linker: String,
     #[serde(flatten)]
     pub outcome: Outcome,
-    /// Set when a known gap ([`crate::gaps`]) explains this failure, or said it must fail.
+    /// For a failed case whose build was kept (`keep_dir`): the arguments of the `tether run`
+    /// that reruns it in the harness (add `--gdb HOST:PORT` to debug it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gap: Option<GapMark>,
-}
-
-/// How a case stands to a known gap.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum GapMark {
-    /// It failed as the gap says it must.
-    Known { about: String },
-    /// The gap says it must fail, but it passed: the gap is closing and must be removed.
-    Closed { about: String },
+    pub rerun: Option<Vec<String>>,
 }
 
 impl CaseResult {
     pub fn passed(&self) -> bool {
         self.outcome == Outcome::Pass
     }
-
-    /// A failure that a known gap explains.
-    pub fn known_gap(&self) -> bool {
-        matches!(self.gap, Some(GapMark::Known { .. }))
-    }
-
-    /// A pass where a known gap said it must fail.
-    pub fn gap_closed(&self) -> bool {
-        matches!(self.gap, Some(GapMark::Closed { .. }))
-    }
-
-    /// `PASS`, `FAIL`, `GAP` (a failure a known gap explains) or `CLOSED` (a known gap's cell
-    /// that passed).
-    pub fn verdict(&self) -> &'static str {
-        match (self.passed(), &self.gap) {
-            (true, Some(_)) => "CLOSED",
-            (true, None) => "PASS",
-            (false, Some(_)) => "GAP",
-            (false, None) => "FAIL",
-        }
-    }
-}
-
-/// A cell that applies but was not run: the backend cannot run that kind of program yet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NotRun {
-    pub scenario: String,
-    pub target: String,
-    pub backend: String,
-    pub linker: String,
-    /// The backend's own words ([`Backend::not_yet`]).
-    pub reason: String,
 }
 
 /// The whole matrix.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
     pub cases: Vec<CaseResult>,
-    /// Cells left out because their backend cannot run them yet, each with the reason.
-    #[serde(default)]
-    pub not_run: Vec<NotRun>,
     pub seconds: f64,
 }
 
@@ -125,26 +81,12 @@ impl Report {
         self.cases.iter().filter(|c| c.passed()).count()
     }
 
-    /// Failures no known gap explains.
     pub fn failed(&self) -> usize {
-        self.cases
-            .iter()
-            .filter(|c| !c.passed() && !c.known_gap())
-            .count()
-    }
-
-    /// Failures a known gap explains.
-    pub fn known_gaps(&self) -> usize {
-        self.cases.iter().filter(|c| c.known_gap()).count()
-    }
-
-    /// Passes where a known gap said the case must fail.
-    pub fn gaps_closed(&self) -> usize {
-        self.cases.iter().filter(|c| c.gap_closed()).count()
+        self.cases.len() - self.passed()
     }
 
     pub fn success(&self) -> bool {
-        self.failed() == 0 && self.gaps_closed() == 0 && !self.cases.is_empty()
+        self.failed() == 0 && !self.cases.is_empty()
     }
 
     pub fn to_json(&self) -> String {
@@ -152,15 +94,12 @@ impl Report {
             "cases": self.cases,
             "passed": self.passed(),
             "failed": self.failed(),
-            "known_gap": self.known_gaps(),
-            "gap_closed": self.gaps_closed(),
-            "not_run": self.not_run,
             "seconds": self.seconds,
         });
         serde_json::to_string_pretty(&value).unwrap_or_default()
     }
 
-    /// One line per case: `PASS|FAIL|GAP|CLOSED scenario target backend linker`.
+    /// One line per case: `PASS|FAIL scenario target backend linker`.
     pub fn to_list(&self) -> String {
         let mut out = String::new();
         let w = |f: fn(&CaseResult) -> usize| self.cases.iter().map(f).max().unwrap_or(0);
@@ -172,7 +111,7 @@ impl Report {
         for c in &self.cases {
             out.push_str(&format!(
                 "{} {:ws$}  {:wt$}  {:wb$}  {}\n",
-                c.verdict(),
+                if c.passed() { "PASS" } else { "FAIL" },
                 c.scenario,
                 c.target,
                 c.backend,
@@ -194,24 +133,15 @@ impl Report {
         let mut backends: Vec<&str> = Vec::new();
         let mut columns: Vec<(&str, &str)> = Vec::new();
         let mut rows: Vec<(&str, &str)> = Vec::new();
-        let cells = self
-            .cases
-            .iter()
-            .map(|c| (&c.scenario, &c.linker, &c.target, &c.backend))
-            .chain(
-                self.not_run
-                    .iter()
-                    .map(|c| (&c.scenario, &c.linker, &c.target, &c.backend)),
-            );
-        for (scenario, linker, target, backend) in cells {
-            if !backends.contains(&backend.as_str()) {
-                backends.push(backend);
+        for c in &self.cases {
+            if !backends.contains(&c.backend.as_str()) {
+                backends.push(&c.backend);
             }
-            if !columns.contains(&(target.as_str(), backend.as_str())) {
-                columns.push((target, backend));
+            if !columns.contains(&(c.target.as_str(), c.backend.as_str())) {
+                columns.push((&c.target, &c.backend));
             }
-            if !rows.contains(&(scenario.as_str(), linker.as_str())) {
-                rows.push((scenario, linker));
+            if !rows.contains(&(c.scenario.as_str(), c.linker.as_str())) {
+                rows.push((&c.scenario, &c.linker));
             }
         }
         backends.sort_unstable();
@@ -234,7 +164,16 @@ impl Report {
         for (scenario, linker_name) in &rows {
             out.push_str(&format!("{scenario:first$}  {linker_name:linker$}"));
             for ((t, b), w) in columns.iter().zip(&widths) {
-                let cell = self.cell(scenario, linker_name, t, b);
+                let cell = self
+                    .cases
+                    .iter()
+                    .find(|c| {
+                        c.scenario == *scenario
+                            && c.linker == *linker_name
+                            && c.target == *t
+                            && c.backend == *b
+                    })
+                    .map_or("-", |c| if c.passed() { "ok" } else { "FAIL" });
                 out.push_str(&format!("  {cell:w$}"));
             }
             out.push('\n');
@@ -242,88 +181,10 @@ impl Report {
         out.lines().map(|l| format!("{}\n", l.trim_end())).collect()
     }
 
-    /// A matrix cell: `ok`, `FAIL`, `gap`, `CLOSED`, `skip` (a backend cannot run it yet) or
-    /// `-` (not applicable).
-    fn cell(&self, scenario: &str, linker: &str, target: &str, backend: &str) -> &'static str {
-        let at = |s: &str, l: &str, t: &str, b: &str| {
-            s == scenario && l == linker && t == target && b == backend
-        };
-        if let Some(c) = self
-            .cases
-            .iter()
-            .find(|c| at(&c.scenario, &c.linker, &c.target, &c.backend))
-        {
-            return match c.verdict() {
-                "PASS" => "ok",
-                "GAP" => "gap",
-                other => other,
-            };
-        }
-        let skipped = self
-            .not_run
-            .iter()
-            .any(|c| at(&c.scenario, &c.linker, &c.target, &c.backend));
-        if skipped {
-            "skip"
-        } else {
-            "-"
-        }
-    }
-
-    /// Why cells were not run (`skip` in the matrix), one line per backend and reason.
-    pub fn not_run_text(&self) -> String {
-        let mut reasons: Vec<(&str, &str, usize)> = Vec::new();
-        for c in &self.not_run {
-            match reasons
-                .iter_mut()
-                .find(|(b, r, _)| *b == c.backend && *r == c.reason)
-            {
-                Some(entry) => entry.2 += 1,
-                None => reasons.push((&c.backend, &c.reason, 1)),
-            }
-        }
-        reasons
-            .iter()
-            .map(|(backend, reason, n)| format!("skip ({n} cells): {backend}: {reason}\n"))
-            .collect()
-    }
-
-    /// The known gaps (`gap` and `CLOSED` in the matrix), one line each with its counts.
-    pub fn gaps_text(&self) -> String {
-        let mut gaps: Vec<(&str, usize, usize)> = Vec::new();
-        for c in &self.cases {
-            let (about, known) = match &c.gap {
-                Some(GapMark::Known { about }) => (about, 1),
-                Some(GapMark::Closed { about }) => (about, 0),
-                None => continue,
-            };
-            match gaps.iter_mut().find(|(a, _, _)| a == about) {
-                Some(entry) => {
-                    entry.1 += known;
-                    entry.2 += 1 - known;
-                }
-                None => gaps.push((about, known, 1 - known)),
-            }
-        }
-        let mut out = String::new();
-        for (about, known, closed) in gaps {
-            out.push_str(&format!("known gap ({known} cells): {about}\n"));
-            if closed > 0 {
-                out.push_str(&format!(
-                    "gap CLOSED ({closed} cells passed): remove it from emu-tests/src/gaps.rs\n"
-                ));
-            }
-        }
-        out
-    }
-
-    /// The matrix, then the known gaps and why cells were skipped, then every unexplained
-    /// failure's first difference, then `N passed, N failed` (and the gap counts, if any).
+    /// The matrix, then every failure's first difference, then `N passed, N failed`.
     pub fn to_text(&self) -> String {
         let mut out = self.to_matrix();
-        out.push_str(&self.gaps_text());
-        out.push_str(&self.not_run_text());
-        for c in self.cases.iter().filter(|c| !c.passed() && !c.known_gap()) {
+        for c in self.cases.iter().filter(|c| !c.passed()) {
             if let Outcome::Fail { difference } = &c.outcome {
                 out.push_str(&format!(
                     "\n--- {} on {} ({}, linked by {}): {}",
@@ -332,17 +193,10 @@ impl Report {
             }
         }
         out.push_str(&format!(
-            "\n{} passed, {} failed",
+            "\n{} passed, {} failed\n",
             self.passed(),
             self.failed()
         ));
-        if self.known_gaps() > 0 {
-            out.push_str(&format!(", {} known gap", self.known_gaps()));
-        }
-        if self.gaps_closed() > 0 {
-            out.push_str(&format!(", {} gap closed", self.gaps_closed()));
-        }
-        out.push('\n');
         out
     }
 }
@@ -367,44 +221,14 @@ struct Job<'a> {
     backends: Vec<&'a dyn Backend>,
 }
 
-/// The jobs of the matrix, and the cells that apply but whose backend cannot run them yet.
-fn plan<'a>(
-    scenarios: &'a [Scenario],
-    backends: &[&'a dyn Backend],
-    options: &'a CheckOptions,
-) -> (Vec<Job<'a>>, Vec<NotRun>) {
-    let mut jobs = Vec::new();
-    let mut not_run = Vec::new();
-    let selected =
-        |s: &Scenario| options.scenarios.is_empty() || options.scenarios.contains(&s.name);
-    for scenario in scenarios.iter().filter(|s| selected(s)) {
-        for linker in &options.linkers {
-            for &target in &options.targets {
-                let mut runnable = Vec::new();
-                for &backend in backends.iter().filter(|b| applies(**b, scenario, target)) {
-                    match not_yet(backend, scenario) {
-                        None => runnable.push(backend),
-                        Some(reason) => not_run.push(NotRun {
-                            scenario: scenario.name.clone(),
-                            target: target.name(),
-                            backend: backend.name().to_string(),
-                            linker: linker.name().to_string(),
-                            reason: reason.to_string(),
-                        }),
-                    }
-                }
-                if !runnable.is_empty() {
-                    jobs.push(Job {
-                        scenario,
-                        target,
-                        linker,
-                        backends: runnable,
-                    });
-                }
-            }
-        }
-    }
-    (jobs, not_run)
+/// How far the check has come, for a progress line.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub builds_done: usize,
+    pub builds: usize,
+    pub cases_failed: usize,
+    /// The build that just finished: `scenario target linker`.
+    pub last: String,
 }
 
 /// Runs the matrix over `scenarios` with `backends`.
@@ -412,6 +236,16 @@ pub fn run(
     scenarios: &[Scenario],
     backends: &[&dyn Backend],
     options: &CheckOptions,
+) -> Result<Report, CheckError> {
+    run_with_progress(scenarios, backends, options, &|_| {})
+}
+
+/// [`run`], calling `progress` after each build and its runs.
+pub fn run_with_progress(
+    scenarios: &[Scenario],
+    backends: &[&dyn Backend],
+    options: &CheckOptions,
+    progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<Report, CheckError> {
     let started = std::time::Instant::now();
     for linker in &options.linkers {
@@ -437,13 +271,36 @@ pub fn run(
             temp.path()
         }
     };
-    let (jobs, not_run) = plan(scenarios, backends, options);
+    let mut jobs = Vec::new();
+    for scenario in scenarios {
+        if !options.scenarios.is_empty() && !options.scenarios.contains(&scenario.name) {
+            continue;
+        }
+        for linker in &options.linkers {
+            for &target in &options.targets {
+                let backends: Vec<&dyn Backend> = backends
+                    .iter()
+                    .copied()
+                    .filter(|b| applies(*b, scenario, target))
+                    .collect();
+                if !backends.is_empty() {
+                    jobs.push(Job {
+                        scenario,
+                        target,
+                        linker,
+                        backends,
+                    });
+                }
+            }
+        }
+    }
     let workers = match options.jobs {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Vec<CaseResult>)>> = Mutex::new(Vec::new());
+    let keep = options.keep_dir.is_some();
     std::thread::scope(|scope| {
         for _ in 0..workers.min(jobs.len()) {
             scope.spawn(|| loop {
@@ -455,9 +312,19 @@ pub fn run(
                     job.target,
                     job.linker.name()
                 ));
-                let cases = run_job(job, &dir);
+                let cases = run_job(job, &dir, keep);
                 if let Ok(mut r) = results.lock() {
                     r.push((i, cases));
+                    progress(&Progress {
+                        builds_done: r.len(),
+                        builds: jobs.len(),
+                        cases_failed: r
+                            .iter()
+                            .flat_map(|(_, c)| c)
+                            .filter(|c| !c.passed())
+                            .count(),
+                        last: format!("{} {} {}", job.scenario.name, job.target, job.linker.name()),
+                    });
                 }
             });
         }
@@ -466,96 +333,47 @@ pub fn run(
     results.sort_by_key(|(i, _)| *i);
     Ok(Report {
         cases: results.into_iter().flat_map(|(_, c)| c).collect(),
-        not_run,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
-fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
-    let case = |backend: &dyn Backend, outcome| {
-        let mut case = CaseResult {
-            scenario: job.scenario.name.clone(),
-            target: job.target.name(),
-            backend: backend.name().to_string(),
-            linker: job.linker.name().to_string(),
-            outcome,
-            gap: None,
-        };
-        case.gap = gap_mark(job.scenario, backend, &case);
-        case
+fn run_job(job: &Job, dir: &Path, keep: bool) -> Vec<CaseResult> {
+    let case = |backend: &str, outcome| CaseResult {
+        scenario: job.scenario.name.clone(),
+        target: job.target.name(),
+        backend: backend.to_string(),
+        linker: job.linker.name().to_string(),
+        outcome,
+        rerun: None,
     };
     match build(job.scenario, job.target, job.linker, dir) {
         Ok(built) => {
             // Backends that need the program cannot run without it; the others still can.
-            let (blocked, backends): (Vec<&dyn Backend>, Vec<&dyn Backend>) = job
+            let (blocked, runnable): (Vec<&dyn Backend>, Vec<&dyn Backend>) = job
                 .backends
                 .iter()
                 .partition(|b| built.program_error.is_some() && needs_program(**b, job.scenario));
             let mut cases: Vec<CaseResult> = match &built.program_error {
                 Some(error) => {
                     let outcome = build_outcome(job.scenario, error);
-                    blocked.iter().map(|b| case(*b, outcome.clone())).collect()
+                    blocked
+                        .iter()
+                        .map(|b| case(b.name(), outcome.clone()))
+                        .collect()
                 }
                 None => Vec::new(),
             };
-            let runs: Vec<_> = backends
-                .iter()
-                .map(|backend| {
-                    let observation = backend.run(&built);
-                    let ran_program = needs_program(*backend, job.scenario);
-                    let difference = first_difference(job.scenario, ran_program, &observation);
-                    (*backend, observation, difference)
-                })
-                .collect();
-            // Agreement: an in-process backend that met the expectation must also have bound
-            // what the real loader bound, where the real loader met it too.
-            let agreement: Vec<Option<Difference>> = runs
-                .iter()
-                .map(|(backend, observation, difference)| {
-                    if backend.runs_program() || difference.is_some() {
-                        return None;
-                    }
-                    runs.iter()
-                        .filter(|(other, _, d)| other.runs_program() && d.is_none())
-                        .find_map(|(other, real, _)| {
-                            disagreement(job.scenario, observation, real, other.name())
-                        })
-                })
-                .collect();
-            let runs: Vec<_> = runs
-                .into_iter()
-                .zip(agreement)
-                .map(|((backend, observation, difference), disagreement)| {
-                    (backend, observation, difference.or(disagreement))
-                })
-                .collect();
-            let ran = runs
-                .iter()
-                .enumerate()
-                .map(|(i, (backend, _, difference))| {
-                    let outcome = match difference {
-                        None => Outcome::Pass,
-                        Some(difference) => {
-                            let mut difference = difference.clone();
-                            difference.others = runs
-                                .iter()
-                                .enumerate()
-                                .filter(|(j, _)| *j != i)
-                                .map(|(_, (other, observation, other_difference))| OtherBackend {
-                                    backend: other.name().to_string(),
-                                    passed: other_difference.is_none(),
-                                    context: log_lines_around(
-                                        &observation.log,
-                                        difference.needle.as_deref(),
-                                    ),
-                                })
-                                .collect();
-                            Outcome::Fail { difference }
+            cases.extend(
+                check_built(&built, &runnable)
+                    .into_iter()
+                    .map(|(backend, outcome)| {
+                        let mut result = case(&backend, outcome);
+                        if keep && !result.passed() {
+                            result.rerun = Some(rerun_args(&built));
                         }
-                    };
-                    case(*backend, outcome)
-                });
-            cases.extend(ran);
+                        result
+                    }),
+            );
             let rank = |c: &CaseResult| job.backends.iter().position(|b| b.name() == c.backend);
             cases.sort_by_key(rank);
             cases
@@ -564,23 +382,122 @@ fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
             let outcome = build_outcome(job.scenario, &error);
             job.backends
                 .iter()
-                .map(|b| case(*b, outcome.clone()))
+                .map(|b| case(b.name(), outcome.clone()))
                 .collect()
         }
     }
 }
 
-/// How a case stands to the known gaps: a failure one explains, or a pass one predicted wrong.
-fn gap_mark(scenario: &Scenario, backend: &dyn Backend, case: &CaseResult) -> Option<GapMark> {
-    if case.passed() {
-        gaps::predicting(scenario, backend, &case.linker).map(|g| GapMark::Closed {
-            about: g.about.to_string(),
+/// One backend's runs of a build: lazily, and eagerly when the backend can.
+struct Run<'a> {
+    backend: &'a dyn Backend,
+    lazy: Observation,
+    eager: Option<Observation>,
+    difference: Option<Difference>,
+}
+
+/// Runs `built` on every backend, lazily and with eager binding, and judges each backend:
+/// its lazy run against the expectation, lazy against eager, and an in-process loader against
+/// the real loaders that passed. Gives each backend's name and outcome.
+pub fn check_built(built: &BuiltScenario, backends: &[&dyn Backend]) -> Vec<(String, Outcome)> {
+    let scenario = built.scenario;
+    let mut runs: Vec<Run> = backends
+        .iter()
+        .map(|&backend| {
+            let lazy = backend.run(built);
+            let eager = crate::modes::compares(scenario)
+                .then(|| backend.run_bind_now(built))
+                .flatten();
+            // A lazy-only difference says more than the expectation's: the lazy path broke.
+            let difference = eager
+                .as_ref()
+                .and_then(|e| crate::modes::lazy_eager_difference(&lazy, e))
+                .or_else(|| first_difference(scenario, needs_program(backend, scenario), &lazy));
+            Run {
+                backend,
+                lazy,
+                eager,
+                difference,
+            }
         })
-    } else {
-        gaps::explaining(scenario, case).map(|g| GapMark::Known {
-            about: g.about.to_string(),
+        .collect();
+    // Agreement: an in-process backend that met the expectation must also have bound what the
+    // real loader bound, and left its GOT as glibc's eager binding did, where the real loader
+    // met it too.
+    let agreement: Vec<Option<Difference>> = runs
+        .iter()
+        .map(|run| {
+            if run.backend.runs_program() || run.difference.is_some() {
+                return None;
+            }
+            runs.iter()
+                .filter(|other| other.backend.runs_program() && other.difference.is_none())
+                .find_map(|other| {
+                    let name = other.backend.name();
+                    disagreement(scenario, &run.lazy, &other.lazy, name).or_else(|| {
+                        let real_eager = other.eager.as_ref()?;
+                        [Some(&run.lazy), run.eager.as_ref()]
+                            .into_iter()
+                            .flatten()
+                            .find_map(|o| {
+                                crate::modes::got_difference(scenario, o, real_eager, name)
+                            })
+                    })
+                })
         })
+        .collect();
+    for (run, disagreement) in runs.iter_mut().zip(agreement) {
+        run.difference = run.difference.take().or(disagreement);
     }
+    runs.iter()
+        .enumerate()
+        .map(|(i, run)| {
+            let outcome = match &run.difference {
+                None => Outcome::Pass,
+                Some(difference) => {
+                    let mut difference = difference.clone();
+                    difference.others = runs
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, other)| OtherBackend {
+                            backend: other.backend.name().to_string(),
+                            passed: other.difference.is_none(),
+                            context: log_lines_around(
+                                &other.lazy.log,
+                                difference.needle.as_deref(),
+                            ),
+                        })
+                        .collect();
+                    Outcome::Fail { difference }
+                }
+            };
+            (run.backend.name().to_string(), outcome)
+        })
+        .collect()
+}
+
+/// `tether run` arguments that load what the harness loads for `built` and play its `main`:
+/// the program from its entry point when there is one, else the first library and call.
+pub fn rerun_args(built: &BuiltScenario) -> Vec<String> {
+    let dir = built.out_dir.display().to_string();
+    let mut args = vec!["run".to_string()];
+    if let Some(program) = &built.program {
+        args.push(program.path.display().to_string());
+        args.extend(["-L".to_string(), dir]);
+        return args;
+    }
+    let libraries = built.initial_libraries();
+    if let Some(first) = libraries.first() {
+        args.push(first.path.display().to_string());
+    }
+    args.extend(["-L".to_string(), dir]);
+    if let Some(call) = built.scenario.manifest.calls.first() {
+        args.push("--call".into());
+        args.push(call.symbol.clone());
+        args.extend(call.args.iter().map(|a| a.to_string()));
+    }
+    args
 }
 
 /// A build failure passes only when the scenario expects exactly that link error.

@@ -24,6 +24,26 @@ pub struct Observation {
     pub error: Option<String>,
     /// The backend's full log (loader lines and output interleaved), shown around a difference.
     pub log: String,
+    /// Every JUMP_SLOT bound by the end of the run and where it points, for a backend that can
+    /// read the final GOT (the harness); `None` when it cannot.
+    #[serde(default)]
+    pub jump_slots: Option<Vec<JumpSlot>>,
+}
+
+/// A bound JUMP_SLOT as the run left it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JumpSlot {
+    /// The object whose GOT holds the slot.
+    pub object: String,
+    /// The slot's offset from the object's load address (one symbol may have several slots,
+    /// one per version).
+    pub offset: u64,
+    pub symbol: String,
+    pub version: Option<String>,
+    /// The object the slot's value lies in (`libc.so.6` for the harness's host library).
+    pub target_object: String,
+    /// Where it points, as `object:symbol+offset`.
+    pub target: String,
 }
 
 /// A lookup that bound a reference in `from` to `symbol` in `to`.

@@ -60,8 +60,8 @@
 //! resolver protocol, calling convention, CPU set-up); [`host_libc`] is the built-in libc and
 //! [`host_runtime`] what a C++ runtime linked into a program asks of it; [`syscalls`] is the
 //! Linux system-call layer static programs run on (`session/process.rs` maps them and builds
-//! the initial stack); [`machine`] wraps Unicorn and its hooks; [`cli`] is the `tether` command
-//! line.
+//! the initial stack); [`machine`] wraps Unicorn and its hooks; [`gdb`] serves gdb's remote
+//! protocol over a session ([`Session::attach_gdb`]); [`cli`] is the `tether` command line.
 
 pub mod arch;
 pub mod cli;
@@ -69,6 +69,7 @@ pub mod elf;
 pub mod error;
 pub mod events;
 pub mod fuzz;
+pub mod gdb;
 pub mod heap;
 pub mod host_libc;
 pub mod host_runtime;

@@ -28,6 +28,8 @@ pub struct HookState {
     /// Sorted block addresses to note when entered (a static program's IFUNC resolvers).
     pub watch: Vec<u64>,
     pub watch_hits: Vec<u64>,
+    /// Breakpoints, watchpoints and stepping when gdb is attached (`src/gdb/`).
+    pub debug: crate::gdb::DebugHooks,
 }
 
 pub fn create(arch: Arch, block_budget: u64) -> Result<Emu> {

@@ -4,9 +4,13 @@
 //! scenario without calls has its program run from `_start` instead (after any library that
 //! also runs as a program, each in a session of its own).
 
+use crate::arch::RelocKind;
 use crate::{Arch, Event, HarnessError, Options, Session};
+use std::collections::HashMap;
 use std::path::Path;
-use tether_emu_tests::{Backend, BuiltScenario, CallReturn, Observation, ObservedBinding};
+use tether_emu_tests::{
+    Backend, BuiltScenario, CallReturn, JumpSlot, Observation, ObservedBinding,
+};
 
 /// The in-process Unicorn loader, for both architectures.
 #[derive(Debug, Clone, Default)]
@@ -28,16 +32,32 @@ impl Backend for UnicornBackend {
     }
 
     fn run(&self, built: &BuiltScenario) -> Observation {
+        self.run_with(built, self.options.clone())
+    }
+
+    fn run_bind_now(&self, built: &BuiltScenario) -> Option<Observation> {
+        let options = Options {
+            bind_now: true,
+            ..self.options.clone()
+        };
+        Some(self.run_with(built, options))
+    }
+}
+
+impl UnicornBackend {
+    /// The scenario's calls, or its program (and the libraries that run directly) from
+    /// their entry points, each in a session of its own.
+    fn run_with(&self, built: &BuiltScenario, options: Options) -> Observation {
         let manifest = &built.scenario.manifest;
         if !manifest.runs_program_in_process() {
-            return self.in_session(built, |session, returns, exit_code| {
+            return self.in_session(built, &options, |session, returns, exit_code| {
                 play_main(session, built, returns, exit_code)
             });
         }
         let mut before = Observation::default();
         for library in manifest.libraries_run_directly() {
             let path = built.out_dir.join(&library.name);
-            let run = self.in_session(built, |session, _, exit_code| {
+            let run = self.in_session(built, &options, |session, _, exit_code| {
                 run_program(session, &path, exit_code)
             });
             let failed = run.error.is_some() || run.exit_code != Some(0);
@@ -58,18 +78,17 @@ impl Backend for UnicornBackend {
             before.error = Some("the scenario has no program to run".into());
             return before;
         };
-        let run = self.in_session(built, |session, _, exit_code| {
+        let run = self.in_session(built, &options, |session, _, exit_code| {
             run_program(session, &program.path, exit_code)
         });
         joined(before, run)
     }
-}
 
-impl UnicornBackend {
     /// A fresh session with the scenario's libraries known, `play` run in it, and what it saw.
     fn in_session(
         &self,
         built: &BuiltScenario,
+        options: &Options,
         play: impl FnOnce(
             &mut Session,
             &mut Vec<CallReturn>,
@@ -80,7 +99,7 @@ impl UnicornBackend {
             tether_emu_tests::Arch::Arm => Arch::Arm,
             tether_emu_tests::Arch::X86_64 => Arch::X86_64,
         };
-        let mut session = match Session::new(arch, self.options.clone()) {
+        let mut session = match Session::new(arch, options.clone()) {
             Ok(s) => s,
             Err(e) => {
                 return Observation {
@@ -273,5 +292,58 @@ fn observe(
         returns,
         error: error.map(|e| e.to_string()),
         log,
+        jump_slots: Some(final_jump_slots(session)),
     }
+}
+
+/// Every JUMP_SLOT the session bound (lazily or at load) and where it points now: the final
+/// GOT, read back from guest memory.
+fn final_jump_slots(session: &Session) -> Vec<JumpSlot> {
+    // The symbol and version each bound slot was looked up by.
+    let bound: HashMap<u64, (String, Option<String>)> = session
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Bound {
+                slot,
+                symbol,
+                version,
+                ..
+            } => Some((*slot, (symbol.clone(), version.clone()))),
+            _ => None,
+        })
+        .collect();
+    let mut slots = Vec::new();
+    for o in session.objects() {
+        for r in &o.elf.dynamic.jmprel {
+            let slot = o.base + r.offset;
+            let Some((symbol, version)) = bound.get(&slot) else {
+                continue;
+            };
+            if session.arch().classify(r.r_type) != Some(RelocKind::JumpSlot) {
+                continue;
+            }
+            let Ok(value) = session.read_word(slot) else {
+                continue;
+            };
+            let code = value & !1;
+            let target_object = session
+                .objects()
+                .iter()
+                .find(|t| (t.base..t.base + t.size).contains(&code))
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|| "libc.so.6".to_string());
+            slots.push(JumpSlot {
+                object: o.name.clone(),
+                offset: r.offset,
+                symbol: symbol.clone(),
+                version: version.clone(),
+                target_object,
+                target: session
+                    .describe_address(value)
+                    .unwrap_or_else(|| format!("{value:#x}")),
+            });
+        }
+    }
+    slots
 }

@@ -2,8 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use tether_emu_tests::mutate::{arm_plt_off_by_one, patched_run, wrong_pc32_addend};
-use tether_emu_tests::Target;
+use tether_emu_tests::check::Outcome;
+use tether_emu_tests::mutate::{
+    arm_plt0_jumps_through_got1, arm_plt_off_by_one, patched_check, patched_run, wrong_pc32_addend,
+    x86_64_plt0_pushes_got2,
+};
+use tether_emu_tests::{Backend, RealLoader, Target};
 use tether_harness::UnicornBackend;
 
 fn tether() -> Command {
@@ -265,4 +269,206 @@ fn tls_from_gold_and_mold_loads_like_under_glibc() {
         }
     }
     assert!(report.passed() >= 8, "{}", report.to_text());
+}
+
+/// --junit writes JUnit XML whose counts are the matrix's, the first difference as each
+/// failure's message; --keep prints the command that reruns a failed cell under gdb, and that
+/// command (without --gdb) shows the same failure.
+#[test]
+fn check_writes_junit_and_the_rerun_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("ld-noinit");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in -init=*) ;; *) set -- \"$@\" \"$a\";; esac; shift; done\nexec {} \"$@\"\n",
+            ld_tether().display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&fake).status().unwrap();
+    let junit = dir.path().join("report.xml");
+    let keep = dir.path().join("kept");
+    let out = tether()
+        .args(["check", "--scenario", "seed", "--scenario", "lazy-binding"])
+        .args(["--target", "x86_64-gcc", "--target", "arm-gcc-thumb"])
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--keep")
+        .arg(&keep)
+        .arg("--linker")
+        .arg(&fake)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let cells: Vec<&str> = text
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .flat_map(|l| l.split_whitespace().skip(2))
+        .filter(|c| *c != "-")
+        .collect();
+    let failed_cells = cells.iter().filter(|c| **c == "FAIL").count();
+    assert!(failed_cells > 0, "{text}");
+
+    let xml = std::fs::read_to_string(&junit).expect("the JUnit file");
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let cases: Vec<_> = root
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), cells.len(), "one test case per matrix cell");
+    assert_eq!(
+        root.attribute("tests"),
+        Some(cells.len().to_string().as_str())
+    );
+    assert_eq!(
+        root.attribute("failures"),
+        Some(failed_cells.to_string().as_str())
+    );
+    let suites: Vec<_> = root.children().filter(|n| n.is_element()).collect();
+    assert_eq!(suites.len(), 2, "one suite per scenario");
+    for suite in &suites {
+        assert_eq!(suite.tag_name().name(), "testsuite");
+        let n = suite
+            .children()
+            .filter(|c| c.has_tag_name("testcase"))
+            .count();
+        assert_eq!(suite.attribute("tests"), Some(n.to_string().as_str()));
+        let f = suite
+            .descendants()
+            .filter(|c| c.has_tag_name("failure"))
+            .count();
+        assert_eq!(suite.attribute("failures"), Some(f.to_string().as_str()));
+    }
+    for case in &cases {
+        assert!(case.attribute("classname").is_some() && case.attribute("name").is_some());
+    }
+    let failure = root
+        .descendants()
+        .find(|n| n.has_tag_name("failure"))
+        .expect("a failure");
+    assert!(
+        failure
+            .attribute("message")
+            .unwrap_or("")
+            .contains("stdout line 1"),
+        "{xml}"
+    );
+
+    let rerun = text
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with("seed on x86_64-gcc (unicorn, ld-noinit): ")
+        })
+        .unwrap_or_else(|| panic!("no rerun command:\n{text}"));
+    let command = rerun.split_once("): ").expect("command").1;
+    assert!(command.ends_with(" --gdb 127.0.0.1:1234"), "{command}");
+    let words: Vec<&str> = command
+        .trim_end_matches(" --gdb 127.0.0.1:1234")
+        .split_whitespace()
+        .collect();
+    let again = Command::new(words[0]).args(&words[1..]).output().unwrap();
+    let again_out = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        !again_out.contains("libgo: init"),
+        "the rerun does not show the failure:\n{again_out}"
+    );
+    assert!(again_out.contains("libgo: Go_callback 2"), "{again_out}");
+}
+
+/// Checks `library` of the seed, patched by `patch`, on `backends`: a bug only lazy binding
+/// meets leaves the eager runs as expected and fails every backend on lazy ≡ eager.
+fn lazy_only_bug_is_caught(
+    target: Target,
+    backends: &[&dyn Backend],
+    patch: impl Fn(&mut [u8]) -> usize,
+) {
+    let results = patched_check("seed", target, "libgo.so", backends, patch);
+    assert_eq!(results.len(), backends.len());
+    let expected = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../emu-tests/scenarios/seed/expected.txt"),
+    )
+    .unwrap();
+    for (backend, outcome, eager) in results {
+        assert_eq!(
+            eager.error, None,
+            "{backend}: the eager run must not notice the bug"
+        );
+        assert_eq!(eager.stdout, expected, "{backend}: eager output");
+        let Outcome::Fail { difference } = outcome else {
+            panic!("{backend}: the lazy-only bug passed the check");
+        };
+        eprintln!("{backend}: {difference}");
+        assert!(
+            difference.what.starts_with("lazy ≡ eager: "),
+            "{backend}: {difference}"
+        );
+        // Eager binding runs libgo's DT_INIT fine; lazily its first PLT call goes astray.
+        assert!(
+            difference.expected.contains("with eager binding"),
+            "{backend}: {difference}"
+        );
+    }
+}
+
+/// x86-64 PLT0 handing the resolver GOT[2] where GOT[1] (the link-map handle) belongs, on
+/// glibc's loader (native, qemu) and Unicorn.
+#[test]
+fn lazy_eager_comparison_catches_a_plt0_handoff_bug() {
+    let unicorn = UnicornBackend::default();
+    let qemu = RealLoader::qemu();
+    let native = RealLoader::native();
+    lazy_only_bug_is_caught(
+        Target::X86_64_GCC,
+        &[&unicorn, &qemu, &native],
+        x86_64_plt0_pushes_got2,
+    );
+}
+
+/// ARM PLT0 jumping through GOT[1] instead of GOT[2] (the resolver), Thumb-2 callers, on
+/// glibc under qemu and Unicorn.
+#[test]
+fn lazy_eager_comparison_catches_an_arm_got1_got2_mixup() {
+    let unicorn = UnicornBackend::default();
+    let qemu = RealLoader::qemu();
+    lazy_only_bug_is_caught(
+        Target::ARM_GCC_THUMB,
+        &[&unicorn, &qemu],
+        arm_plt0_jumps_through_got1,
+    );
+}
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`) the check draws a progress
+/// line naming the builds done; with output captured, it draws none.
+#[test]
+fn check_shows_progress_on_a_terminal_only() {
+    ld_tether();
+    let command = format!(
+        "{} check --scenario seed --target x86_64-gcc --backend unicorn",
+        env!("CARGO_BIN_EXE_tether")
+    );
+    let on_terminal = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("script (bsdutils) runs the check on a pseudo-terminal");
+    let shown = String::from_utf8_lossy(&on_terminal.stdout);
+    assert!(shown.contains("tether check ["), "{shown}");
+    assert!(
+        shown.contains("1/2 builds · 0 failed · seed x86_64-gcc"),
+        "{shown}"
+    );
+    assert!(shown.contains("2 passed, 0 failed"), "{shown}");
+    let captured = tether()
+        .args(["check", "--scenario", "seed", "--target", "x86_64-gcc"])
+        .args(["--backend", "unicorn"])
+        .output()
+        .unwrap();
+    assert!(captured.status.success());
+    assert!(!String::from_utf8_lossy(&captured.stderr).contains("builds"));
 }

@@ -2,11 +2,8 @@
 //! (both architectures), qemu-user (both) and the native loader (x86-64), every target.
 //! `TETHER_SCENARIOS=a,b` narrows it while debugging.
 //!
-//! GNU ld must pass every cell. ld-tether must pass every cell but those the one known gap
-//! (`emu-tests/src/gaps.rs`: it links no executables yet) says must fail, and those must fail
-//! with its refusal: anything else failing, or a gap cell passing, fails this test.
+//! GNU ld and ld-tether must pass every cell, the programs linked by each included.
 
-use tether_emu_tests::backend::not_yet;
 use tether_emu_tests::check::{self, CheckOptions};
 use tether_emu_tests::{corpus, Arch, Linker, Target};
 use tether_harness::UnicornBackend;
@@ -34,12 +31,6 @@ fn every_scenario_passes_for_gnu_ld_and_tether_on_every_backend() {
         report.seconds
     );
     assert!(report.success(), "{text}");
-    for case in report.cases.iter().filter(|c| c.gap.is_some()) {
-        assert_eq!(
-            case.linker, "ld-tether",
-            "only ld-tether has a known gap: {case:?}"
-        );
-    }
     // Every scenario ran on every target of its architectures and on every backend that can
     // run it, for both linkers: none was left out by mistake.
     for s in &scenarios {
@@ -53,10 +44,7 @@ fn every_scenario_passes_for_gnu_ld_and_tether_on_every_backend() {
                 (true, Arch::X86_64) => vec!["native", "qemu"],
                 (true, Arch::Arm) => vec!["qemu"],
             };
-            // Unicorn says itself which kinds of program it cannot run yet: those cells are
-            // listed as skipped, not run and not left out silently.
-            let skipped = !expected.is_empty() && in_process && not_yet(&unicorn, s).is_some();
-            if !expected.is_empty() && in_process && !skipped {
+            if !expected.is_empty() && in_process {
                 expected.push("unicorn");
             }
             for linker in ["gnu-ld", "ld-tether"] {
@@ -69,13 +57,6 @@ fn every_scenario_passes_for_gnu_ld_and_tether_on_every_backend() {
                     .map(|c| c.backend.as_str())
                     .collect();
                 assert_eq!(ran, expected, "{} on {target} linked by {linker}", s.name);
-                let listed = report.not_run.iter().any(|c| {
-                    c.scenario == s.name
-                        && c.target == target.name()
-                        && c.linker == linker
-                        && c.backend == "unicorn"
-                });
-                assert_eq!(listed, skipped, "{} on {target} linked by {linker}", s.name);
             }
         }
     }

@@ -1,4 +1,4 @@
-//! `tether check [--linker PATH]… [--json] [--scenario NAME]… [--target T]… [--backend B]…`:
+//! `tether check [--linker PATH]… [--json] [--junit FILE] [--scenario NAME]… [--target T]… [--backend B]…`:
 //! the built-in scenario corpus, linked by each linker, run on every backend and compared
 //! with each scenario's expectation.
 
@@ -32,6 +32,10 @@ pub struct CheckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also write the report as JUnit XML to FILE (one test case per scenario, target,
+    /// backend and linker).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// List the scenarios and what each proves, then exit.
     #[arg(long)]
     pub list: bool,
@@ -87,11 +91,71 @@ fn check(args: &CheckArgs) -> Result<i32, String> {
         .filter(|b| args.backend.is_empty() || args.backend.iter().any(|n| n == b.name()))
         .collect();
 
-    let report = check::run(&scenarios, &backends, &options).map_err(|e| e.to_string())?;
+    let bar = progress_bar();
+    let on_progress = |p: &check::Progress| {
+        bar.set_length(p.builds as u64);
+        bar.set_position(p.builds_done as u64);
+        bar.set_message(format!("{} failed · {}", p.cases_failed, p.last));
+    };
+    let report = check::run_with_progress(&scenarios, &backends, &options, &on_progress)
+        .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    if let Some(path) = &args.junit {
+        std::fs::write(path, tether_emu_tests::junit::to_junit(&report))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     if args.json {
         println!("{}", report.to_json());
     } else {
         print!("{}", report.to_text());
+        print_reruns(&report);
     }
     Ok(if report.success() { 0 } else { 1 })
+}
+
+/// A progress line on stderr while the check runs (drawn only on a terminal).
+fn progress_bar() -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "tether check [{elapsed_precise}] {bar:30} {pos}/{len} builds · {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// For every failed case whose build was kept: the command that reruns it under gdb.
+fn print_reruns(report: &check::Report) {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "tether".into());
+    let mut first = true;
+    for c in report.cases.iter().filter(|c| !c.passed()) {
+        let Some(args) = &c.rerun else { continue };
+        if first {
+            println!("\nrerun a failed case under gdb (then `target remote 127.0.0.1:1234`):");
+            first = false;
+        }
+        let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
+        println!(
+            "  {} on {} ({}, {}): {} {} --gdb 127.0.0.1:1234",
+            c.scenario,
+            c.target,
+            c.backend,
+            c.linker,
+            shell_quote(&exe),
+            quoted.join(" ")
+        );
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-=:+,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }

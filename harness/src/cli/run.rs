@@ -1,4 +1,5 @@
-//! `tether run LIB.so [--lib DEP.so]… [-L DIR]… [--call SYMBOL [ARG]…] [--bind-now] [--trace] [--json]`
+//! `tether run LIB.so [--lib DEP.so]… [-L DIR]… [--call SYMBOL [ARG]…] [--bind-now] [--trace] [--json]
+//! [--gdb HOST:PORT [--break-on-bind SYMBOL]… [--break-on-init]]`
 
 use crate::{elf, HarnessError, Options, Session};
 use clap::Args;
@@ -32,6 +33,37 @@ pub struct RunArgs {
     /// Warnings (writable and executable segments) are errors.
     #[arg(long)]
     pub strict: bool,
+    /// Serve gdb's remote protocol on HOST:PORT (a loopback address): wait for gdb to connect,
+    /// then stop before the first guest instruction.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub gdb: Option<String>,
+    /// With --gdb: stop right after the lazy resolver writes SYMBOL's slot (repeatable).
+    #[arg(long, value_name = "SYMBOL", requires = "gdb")]
+    pub break_on_bind: Vec<String>,
+    /// With --gdb: stop before each initialiser.
+    #[arg(long, requires = "gdb")]
+    pub break_on_init: bool,
+}
+
+/// Attaches gdb when asked. Only loopback addresses: the protocol reads and writes guest
+/// memory with no authentication.
+fn attach_gdb(s: &mut Session, args: &RunArgs) -> Result<(), HarnessError> {
+    let Some(address) = &args.gdb else {
+        return Ok(());
+    };
+    let loopback = std::net::ToSocketAddrs::to_socket_addrs(address.as_str())
+        .map_err(|e| HarnessError::Usage(format!("--gdb {address}: {e}")))?
+        .all(|a| a.ip().is_loopback());
+    if !loopback {
+        return Err(HarnessError::Usage(format!(
+            "--gdb {address}: only loopback addresses (127.0.0.1, [::1], localhost) are served"
+        )));
+    }
+    let options = crate::gdb::DebugOptions {
+        break_on_bind: args.break_on_bind.clone(),
+        break_on_init: args.break_on_init,
+    };
+    s.attach_gdb(address, options)
 }
 
 fn parse_int(s: &str) -> Result<u64, HarnessError> {
@@ -61,6 +93,7 @@ fn session_run(s: &mut Session, args: &RunArgs) -> Result<Outcome, HarnessError>
         returned: None,
         exit_code: None,
     };
+    attach_gdb(s, args)?;
     let body = |s: &mut Session, out: &mut Outcome| -> Result<(), HarnessError> {
         let root = s.load(&args.lib)?;
         s.run_init()?;
@@ -119,6 +152,11 @@ pub fn run(args: &RunArgs) -> i32 {
         Err(e) => return report(args, None, &e),
     };
     let result = session_run(&mut s, args);
+    let code = match &result {
+        Ok(o) => o.exit_code.unwrap_or(0),
+        Err(_) => 1,
+    };
+    s.finish_gdb(code);
     print_output_and_trace(args, &s);
     match result {
         Ok(o) => {

@@ -3,6 +3,14 @@
 
 use super::*;
 
+/// What servicing a trap led to.
+pub(crate) enum Serviced {
+    /// The guest returned to the host with this value.
+    Returned(u64),
+    /// Guest code goes on at this pc.
+    Resume(u64),
+}
+
 impl Session {
     /// Is object `i` a program (PT_INTERP, ET_EXEC or static-pie) rather than a library?
     pub fn is_program(&self, i: usize) -> bool {
@@ -124,81 +132,110 @@ impl Session {
 
     /// Runs from `pc` until the guest returns to the return trap, servicing host calls and
     /// the lazy resolver on the way.
-    pub(super) fn run(&mut self, mut pc: u64) -> Result<u64> {
+    pub(crate) fn run(&mut self, mut pc: u64) -> Result<u64> {
+        if self.debugger.is_some() {
+            return self.run_debugged(pc);
+        }
         let layout = self.arch.layout();
         loop {
-            {
-                let s = self.emu.get_data_mut();
-                s.bad_access = None;
-                s.interrupt = None;
-                s.system_call = false;
-            }
+            self.clear_stop_state();
             // `until` must be an address no guest reaches: with 0, a call through a null pointer
             // would end emulation "normally" instead of faulting.
             let r = self
                 .emu
                 .emu_start(pc, layout.trap + layout.trap_size - 2, 0, 0);
-            let (bad, intr, budget, syscall) = {
-                let s = self.emu.get_data();
-                (s.bad_access, s.interrupt, s.budget_exceeded, s.system_call)
-            };
-            if budget {
-                return Err(self.fault(FaultKind::BudgetExceeded, None));
-            }
             // A static program's system calls go to the kernel layer; anyone else's are faults.
-            let svc = matches!((self.arch, intr), (Arch::X86_64, None) if syscall)
-                || self.arch == Arch::Arm && intr == Some(2);
-            if svc && self.kernel.is_some() {
+            if self.kernel_call_pending() {
                 pc = self.system_call()?;
                 continue;
             }
-            if syscall {
-                return Err(self.fault(FaultKind::SystemCall, None));
-            }
-            if let Some(n) = intr {
-                // ARM exception numbers: 1 undefined instruction, 2 svc.
-                let kind = match (self.arch, n) {
-                    (Arch::Arm, 1) => FaultKind::UndefinedInstruction,
-                    (Arch::Arm, 2) => FaultKind::SystemCall,
-                    _ => FaultKind::Interrupt(n),
-                };
-                return Err(self.fault(kind, None));
+            if let Some(e) = self.hook_stop() {
+                return Err(e);
             }
             match r {
                 Err(uc_error::FETCH_UNMAPPED) => {
+                    let bad = self.emu.get_data().bad_access;
                     let addr = bad.map_or_else(|| self.arch.pc(&self.emu), |b| b.1);
-                    if addr == layout.return_trap() {
-                        return self.arch.return_value(&self.emu);
+                    match self.service_trap(addr)? {
+                        Some(Serviced::Returned(v)) => return Ok(v),
+                        Some(Serviced::Resume(next)) => pc = next,
+                        None => return Err(self.fault(FaultKind::FetchUnmapped, Some(addr))),
                     }
-                    if addr == layout.resolver_trap() {
-                        pc = self.lazy_bind()?;
-                        continue;
-                    }
-                    if let Some(k) = layout
-                        .host_fn_index(addr)
-                        .filter(|&k| k < self.host_fns.len())
-                    {
-                        pc = self.host_call(k)?;
-                        continue;
-                    }
-                    return Err(self.fault(FaultKind::FetchUnmapped, Some(addr)));
                 }
-                Err(e) => {
-                    let kind = match e {
-                        uc_error::READ_UNMAPPED => FaultKind::ReadUnmapped,
-                        uc_error::WRITE_UNMAPPED => FaultKind::WriteUnmapped,
-                        uc_error::READ_PROT => FaultKind::ReadProtected,
-                        uc_error::WRITE_PROT => FaultKind::WriteProtected,
-                        uc_error::FETCH_PROT => FaultKind::FetchProtected,
-                        uc_error::INSN_INVALID => FaultKind::UndefinedInstruction,
-                        other => FaultKind::Emulator(format!("{other:?}")),
-                    };
-                    let addr = bad.map(|b| b.1);
-                    return Err(self.fault(kind, addr));
-                }
+                Err(e) => return Err(self.emulation_error(e)),
                 // Emulation only ends without an error when the CPU halts.
                 Ok(()) => return Err(self.fault(FaultKind::Halted, None)),
             }
+        }
+    }
+
+    pub(crate) fn clear_stop_state(&mut self) {
+        let s = self.emu.get_data_mut();
+        s.bad_access = None;
+        s.interrupt = None;
+        s.system_call = false;
+    }
+
+    /// Why the hooks stopped emulation, if they did: the budget, a system call, an exception.
+    /// Whether emulation stopped at a static program's system call, which the kernel layer
+    /// serves (a budget overrun comes first).
+    pub(crate) fn kernel_call_pending(&self) -> bool {
+        let s = self.emu.get_data();
+        let svc = matches!((self.arch, s.interrupt), (Arch::X86_64, None) if s.system_call)
+            || self.arch == Arch::Arm && s.interrupt == Some(2);
+        svc && self.kernel.is_some() && !s.budget_exceeded
+    }
+
+    pub(crate) fn hook_stop(&self) -> Option<HarnessError> {
+        let s = self.emu.get_data();
+        if s.budget_exceeded {
+            return Some(self.fault(FaultKind::BudgetExceeded, None));
+        }
+        if s.system_call {
+            return Some(self.fault(FaultKind::SystemCall, None));
+        }
+        let n = s.interrupt?;
+        // ARM exception numbers: 1 undefined instruction, 2 svc.
+        let kind = match (self.arch, n) {
+            (Arch::Arm, 1) => FaultKind::UndefinedInstruction,
+            (Arch::Arm, 2) => FaultKind::SystemCall,
+            _ => FaultKind::Interrupt(n),
+        };
+        Some(self.fault(kind, None))
+    }
+
+    /// The fault an emulation error stands for, with the access that caused it.
+    pub(crate) fn emulation_error(&self, e: uc_error) -> HarnessError {
+        let kind = match e {
+            uc_error::READ_UNMAPPED => FaultKind::ReadUnmapped,
+            uc_error::WRITE_UNMAPPED => FaultKind::WriteUnmapped,
+            uc_error::FETCH_UNMAPPED => FaultKind::FetchUnmapped,
+            uc_error::READ_PROT => FaultKind::ReadProtected,
+            uc_error::WRITE_PROT => FaultKind::WriteProtected,
+            uc_error::FETCH_PROT => FaultKind::FetchProtected,
+            uc_error::INSN_INVALID => FaultKind::UndefinedInstruction,
+            other => FaultKind::Emulator(format!("{other:?}")),
+        };
+        let addr = self.emu.get_data().bad_access.map(|b| b.1);
+        self.fault(kind, addr)
+    }
+
+    /// A fetch from the trap region: the host's side of a return, a resolver entry or a host
+    /// function call. None when `addr` is no trap this session uses.
+    pub(crate) fn service_trap(&mut self, addr: u64) -> Result<Option<Serviced>> {
+        let layout = self.arch.layout();
+        if addr == layout.return_trap() {
+            return Ok(Some(Serviced::Returned(self.arch.return_value(&self.emu)?)));
+        }
+        if addr == layout.resolver_trap() {
+            return Ok(Some(Serviced::Resume(self.lazy_bind()?)));
+        }
+        match layout
+            .host_fn_index(addr)
+            .filter(|&k| k < self.host_fns.len())
+        {
+            Some(k) => Ok(Some(Serviced::Resume(self.host_call(k)?))),
+            None => Ok(None),
         }
     }
 

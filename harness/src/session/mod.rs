@@ -14,6 +14,7 @@ use std::rc::Rc;
 use unicorn_engine::unicorn_const::{uc_error, Prot};
 
 mod execute;
+pub(crate) use execute::Serviced;
 mod init_fini;
 mod lazy;
 mod load;
@@ -145,6 +146,8 @@ pub struct Session {
     pub(crate) kernel: Option<crate::syscalls::Kernel>,
     /// pthread keys' values for the one thread (`host_runtime`).
     pub(crate) thread_keys: std::collections::HashMap<u64, u64>,
+    /// A gdb attached with `attach_gdb` (`src/gdb/`).
+    pub(crate) debugger: Option<Box<crate::gdb::Debugger>>,
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> HarnessError {
@@ -210,6 +213,7 @@ impl Session {
             dl_error: None,
             kernel: None,
             thread_keys: Default::default(),
+            debugger: None,
         };
         if arch == Arch::X86_64 {
             // The TCB: self pointer at %fs:0, stack-protector canary at %fs:0x28.
@@ -244,6 +248,9 @@ impl Session {
         Some(self.output[..mark].iter().filter(|&&b| b == b'\n').count())
     }
     pub(crate) fn record(&mut self, event: Event) {
+        if self.debugger.is_some() {
+            self.debug_observe(&event);
+        }
         self.output_marks.push(self.output.len());
         self.events.push(event);
     }

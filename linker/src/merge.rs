@@ -1,0 +1,212 @@
+//! Merging `SHF_MERGE` sections: strings (`SHF_STRINGS`, `.rodata.str1.1`, `.debug_str`,
+//! `.comment`) and fixed-size constants (`.rodata.cst16`) are split into pieces, and each
+//! distinct piece is kept once for every input that shares the output section, flags and
+//! entry size. The merged bytes stand in the output where the first input of the group
+//! would have been; every input's offsets are translated through its piece map, for symbols
+//! and for relocations against section symbols (whose offset is `value + addend`, as GNU ld
+//! reads them). Groups are merged in parallel: in a real link with debug information this is
+//! the expensive part.
+
+use crate::link::Link;
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// One merged group: the bytes and where they go.
+#[derive(Debug, Default)]
+pub struct MergedGroup {
+    pub data: Vec<u8>,
+    pub align: u64,
+    /// The input section whose place in the output the merged bytes take.
+    pub representative: (u32, u32),
+}
+
+/// Where each piece of one input section went: (input offset, merged offset), by input
+/// offset.
+#[derive(Debug, Default)]
+struct PieceMap {
+    pieces: Vec<(u64, u64)>,
+}
+
+impl PieceMap {
+    fn translate(&self, offset: u64) -> u64 {
+        let i = self.pieces.partition_point(|&(start, _)| start <= offset);
+        match i.checked_sub(1).map(|i| self.pieces[i]) {
+            Some((start, out)) => out + (offset - start),
+            None => offset,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Merged {
+    pub groups: Vec<MergedGroup>,
+    /// For each merged input section: its group and piece map.
+    of_section: HashMap<(u32, u32), (u32, PieceMap)>,
+}
+
+impl Merged {
+    /// The group input section `(file, sec)` was merged into, if it was.
+    pub fn group_of(&self, file: usize, sec: usize) -> Option<&MergedGroup> {
+        self.of_section
+            .get(&(file as u32, sec as u32))
+            .map(|(g, _)| &self.groups[*g as usize])
+    }
+
+    /// Where `offset` of input section `(file, sec)` is within its group's merged bytes;
+    /// `None` when the section was not merged.
+    pub fn translate(&self, file: usize, sec: usize, offset: u64) -> Option<u64> {
+        self.of_section
+            .get(&(file as u32, sec as u32))
+            .map(|(_, map)| map.translate(offset))
+    }
+}
+
+/// The key inputs must share to be merged together.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct GroupKey<'d> {
+    output: &'d [u8],
+    flags: u64,
+    entsize: u64,
+}
+
+/// Merges the live `SHF_MERGE` sections of every input. A section whose contents cannot be
+/// split (a string without its terminator, a size that is no multiple of the entry size)
+/// or that has relocations of its own is left as it is.
+pub fn merge(link: &Link) -> Merged {
+    let mut keys: Vec<GroupKey> = Vec::new();
+    let mut members: Vec<Vec<(u32, u32)>> = Vec::new();
+    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    for (f, obj) in link.objects.iter().enumerate() {
+        for (s, sec) in obj.sections.iter().enumerate() {
+            if !mergeable(sec) {
+                continue;
+            }
+            let key = GroupKey {
+                output: crate::layout::output_name(sec.name),
+                flags: sec.flags & !object::elf::SHF_GROUP.0,
+                entsize: sec.entsize,
+            };
+            let g = *index.entry(key.clone()).or_insert_with(|| {
+                keys.push(key);
+                members.push(Vec::new());
+                members.len() - 1
+            });
+            members[g].push((f as u32, s as u32));
+        }
+    }
+    let results: Vec<(MergedGroup, Vec<((u32, u32), PieceMap)>)> = keys
+        .par_iter()
+        .zip(members.par_iter())
+        .map(|(key, list)| merge_group(link, key, list))
+        .collect();
+    let mut merged = Merged::default();
+    for (g, (group, maps)) in results.into_iter().enumerate() {
+        for (section, map) in maps {
+            merged.of_section.insert(section, (g as u32, map));
+        }
+        merged.groups.push(group);
+    }
+    merged
+}
+
+fn mergeable(sec: &crate::object_file::InputSection) -> bool {
+    use object::elf;
+    sec.live
+        && sec.flags & elf::SHF_MERGE.0 != 0
+        && sec.sh_type == elf::SHT_PROGBITS.0
+        && sec.entsize > 0
+        && sec.relocs.is_empty()
+        && sec.size == sec.data.len() as u64
+        && sec.size % sec.entsize == 0
+        && (sec.flags & elf::SHF_STRINGS.0 == 0 || ends_with_terminator(sec.data, sec.entsize))
+}
+
+fn ends_with_terminator(data: &[u8], entsize: u64) -> bool {
+    let n = entsize as usize;
+    data.is_empty() || (data.len() >= n && data[data.len() - n..].iter().all(|&b| b == 0))
+}
+
+/// The pieces of a section: (offset, bytes), strings with their terminator.
+fn pieces(data: &[u8], entsize: usize, strings: bool) -> Vec<(u64, &[u8])> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    if !strings {
+        while start < data.len() {
+            out.push((start as u64, &data[start..start + entsize]));
+            start += entsize;
+        }
+        return out;
+    }
+    let mut at = 0;
+    while at < data.len() {
+        let unit = &data[at..at + entsize];
+        at += entsize;
+        if unit.iter().all(|&b| b == 0) {
+            out.push((start as u64, &data[start..at]));
+            start = at;
+        }
+    }
+    out
+}
+
+type GroupResult = (MergedGroup, Vec<((u32, u32), PieceMap)>);
+
+fn merge_group(link: &Link, key: &GroupKey, list: &[(u32, u32)]) -> GroupResult {
+    let strings = key.flags & object::elf::SHF_STRINGS.0 != 0;
+    let align = list
+        .iter()
+        .map(|&(f, s)| link.objects[f as usize].sections[s as usize].align)
+        .max()
+        .unwrap_or(1);
+    // Every piece starts where an input would have put it: at a multiple of the alignment
+    // when that exceeds the entry size (gcc's `.rodata.str1.8`).
+    let piece_align = if align > key.entsize { align } else { 1 };
+    let mut data: Vec<u8> = Vec::new();
+    let mut seen: HashMap<&[u8], u64> = HashMap::new();
+    let mut maps = Vec::with_capacity(list.len());
+    for &(f, s) in list {
+        let sec = &link.objects[f as usize].sections[s as usize];
+        let mut map = PieceMap::default();
+        for (offset, bytes) in pieces(sec.data, key.entsize as usize, strings) {
+            let out = *seen.entry(bytes).or_insert_with(|| {
+                let at = (data.len() as u64).next_multiple_of(piece_align);
+                data.resize(at as usize, 0);
+                data.extend_from_slice(bytes);
+                at
+            });
+            map.pieces.push((offset, out));
+        }
+        maps.push(((f, s), map));
+    }
+    let group = MergedGroup {
+        data,
+        align,
+        representative: list[0],
+    };
+    (group, maps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_split_at_terminators_of_their_width() {
+        let data = b"ab\0c\0\0";
+        let p = pieces(data, 1, true);
+        assert_eq!(p, vec![(0, &b"ab\0"[..]), (3, &b"c\0"[..]), (5, &b"\0"[..])]);
+        let wide = [b'a', 0, 0, 0, b'b', 0, 0, 0];
+        assert_eq!(pieces(&wide, 2, true).len(), 2);
+    }
+
+    #[test]
+    fn offsets_inside_a_piece_keep_their_distance() {
+        let map = PieceMap {
+            pieces: vec![(0, 10), (4, 2), (9, 30)],
+        };
+        assert_eq!(map.translate(0), 10);
+        assert_eq!(map.translate(2), 12);
+        assert_eq!(map.translate(5), 3);
+        assert_eq!(map.translate(9), 30);
+    }
+}
