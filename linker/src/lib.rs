@@ -33,6 +33,7 @@ pub mod hash;
 pub mod inputs;
 pub mod layout;
 pub mod link;
+pub mod merge;
 pub mod object_file;
 pub mod options;
 pub mod relocate;

@@ -36,6 +36,8 @@ pub struct Link<'d> {
     pub copies: crate::copies::Copies,
     /// Imported functions whose PLT entry is their address (by symbol id).
     pub canonical_plt: Vec<bool>,
+    /// `SHF_MERGE` sections merged across inputs ([`crate::merge`]).
+    pub merged: crate::merge::Merged,
     /// Glob patterns of symbols a program exports (`--export-dynamic-symbol`,
     /// `--dynamic-list`).
     pub export_patterns: Vec<String>,
@@ -70,6 +72,7 @@ impl<'d> Link<'d> {
             copies: Default::default(),
             canonical_plt: vec![false; symbols],
             export_patterns: opts.export_dynamic_symbols.clone(),
+            merged: Default::default(),
             opts,
             arch: r.arch,
             objects: r.objects,
@@ -395,6 +398,7 @@ pub fn run(opts: &Options) -> Result<()> {
     link.apply_exclude_libs();
     crate::versions::apply_version_scripts(&mut link)?;
     crate::gc::collect(&mut link);
+    link.merged = crate::merge::merge(&link);
     link.dead_fdes = crate::unwind::find_dead_fdes(&link);
     check_input_flags(&link)?;
     let scan = crate::scan::scan(&link);

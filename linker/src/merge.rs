@@ -151,6 +151,47 @@ fn pieces(data: &[u8], entsize: usize, strings: bool) -> Vec<(u64, &[u8])> {
 
 type GroupResult = (MergedGroup, Vec<((u32, u32), PieceMap)>);
 
+/// The merged bytes of `unique` pieces and each piece's offset in them. With `tails`, a
+/// string that ends another (`"bar"` in `"foobar"`, the empty string in any) is not stored
+/// again but points into it, as GNU ld does; the others keep their first-seen order.
+fn lay_out_pieces(unique: &[&[u8]], tails: bool, piece_align: u64) -> (Vec<u8>, Vec<u64>) {
+    let mut host: Vec<Option<u32>> = vec![None; unique.len()];
+    if tails {
+        // Sorted by reversed contents, longest first among equal endings, a string's host
+        // (a string it ends) is the last non-suffix seen before it.
+        let mut order: Vec<u32> = (0..unique.len() as u32).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (unique[a as usize], unique[b as usize]);
+            b.iter().rev().cmp(a.iter().rev())
+        });
+        let mut last: Option<u32> = None;
+        for &i in &order {
+            let piece = unique[i as usize];
+            match last {
+                Some(h) if unique[h as usize].ends_with(piece) => host[i as usize] = Some(h),
+                _ => last = Some(i),
+            }
+        }
+    }
+    let mut data = Vec::new();
+    let mut offsets = vec![0u64; unique.len()];
+    for (i, piece) in unique.iter().enumerate() {
+        if host[i].is_none() {
+            let at = (data.len() as u64).next_multiple_of(piece_align);
+            data.resize(at as usize, 0);
+            data.extend_from_slice(piece);
+            offsets[i] = at;
+        }
+    }
+    for (i, piece) in unique.iter().enumerate() {
+        if let Some(h) = host[i] {
+            let h = h as usize;
+            offsets[i] = offsets[h] + (unique[h].len() - piece.len()) as u64;
+        }
+    }
+    (data, offsets)
+}
+
 fn merge_group(link: &Link, key: &GroupKey, list: &[(u32, u32)]) -> GroupResult {
     let strings = key.flags & object::elf::SHF_STRINGS.0 != 0;
     let align = list
@@ -161,23 +202,40 @@ fn merge_group(link: &Link, key: &GroupKey, list: &[(u32, u32)]) -> GroupResult 
     // Every piece starts where an input would have put it: at a multiple of the alignment
     // when that exceeds the entry size (gcc's `.rodata.str1.8`).
     let piece_align = if align > key.entsize { align } else { 1 };
-    let mut data: Vec<u8> = Vec::new();
-    let mut seen: HashMap<&[u8], u64> = HashMap::new();
-    let mut maps = Vec::with_capacity(list.len());
+    // Distinct pieces in first-seen order, and each input's pieces as indices into them.
+    let mut unique: Vec<&[u8]> = Vec::new();
+    let mut seen: HashMap<&[u8], u32> = HashMap::new();
+    let mut per_input: Vec<Vec<(u64, u32)>> = Vec::with_capacity(list.len());
     for &(f, s) in list {
         let sec = &link.objects[f as usize].sections[s as usize];
-        let mut map = PieceMap::default();
-        for (offset, bytes) in pieces(sec.data, key.entsize as usize, strings) {
-            let out = *seen.entry(bytes).or_insert_with(|| {
-                let at = (data.len() as u64).next_multiple_of(piece_align);
-                data.resize(at as usize, 0);
-                data.extend_from_slice(bytes);
-                at
-            });
-            map.pieces.push((offset, out));
-        }
-        maps.push(((f, s), map));
+        let split = pieces(sec.data, key.entsize as usize, strings);
+        per_input.push(
+            split
+                .into_iter()
+                .map(|(offset, bytes)| {
+                    let id = *seen.entry(bytes).or_insert_with(|| {
+                        unique.push(bytes);
+                        unique.len() as u32 - 1
+                    });
+                    (offset, id)
+                })
+                .collect(),
+        );
     }
+    let (data, placed) = lay_out_pieces(&unique, strings && piece_align == 1, piece_align);
+    let maps = list
+        .iter()
+        .zip(per_input)
+        .map(|(&section, pieces)| {
+            let map = PieceMap {
+                pieces: pieces
+                    .into_iter()
+                    .map(|(offset, id)| (offset, placed[id as usize]))
+                    .collect(),
+            };
+            (section, map)
+        })
+        .collect();
     let group = MergedGroup {
         data,
         align,
@@ -194,9 +252,22 @@ mod tests {
     fn strings_split_at_terminators_of_their_width() {
         let data = b"ab\0c\0\0";
         let p = pieces(data, 1, true);
-        assert_eq!(p, vec![(0, &b"ab\0"[..]), (3, &b"c\0"[..]), (5, &b"\0"[..])]);
+        assert_eq!(
+            p,
+            vec![(0, &b"ab\0"[..]), (3, &b"c\0"[..]), (5, &b"\0"[..])]
+        );
         let wide = [b'a', 0, 0, 0, b'b', 0, 0, 0];
         assert_eq!(pieces(&wide, 2, true).len(), 2);
+    }
+
+    #[test]
+    fn a_string_that_ends_another_points_into_it() {
+        let unique: Vec<&[u8]> = vec![b"bar\0", b"foobar\0", b"\0", b"oo\0"];
+        let (data, offsets) = lay_out_pieces(&unique, true, 1);
+        assert_eq!(data, b"foobar\0oo\0");
+        assert_eq!(offsets, vec![3, 0, 9, 7]);
+        let (plain, _) = lay_out_pieces(&unique, false, 1);
+        assert_eq!(plain, b"bar\0foobar\0\0oo\0");
     }
 
     #[test]

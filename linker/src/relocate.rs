@@ -76,7 +76,11 @@ fn local_address(link: &Link, layout: &Layout, file: usize, sym: u32) -> u64 {
     match s.place {
         SymPlace::Absolute => s.value,
         SymPlace::Section(sec) => match layout.input_addr(file, sec as usize) {
-            Some(base) => base.wrapping_add(s.value),
+            Some(base) => base.wrapping_add(
+                link.merged
+                    .translate(file, sec as usize, s.value)
+                    .unwrap_or(s.value),
+            ),
             // A symbol in a discarded section (a duplicate COMDAT member): GNU ld and lld
             // resolve references from kept debug/unwind data to 0.
             None => 0,
@@ -132,6 +136,11 @@ pub fn relocate_section(
     let link = cx.link;
     let obj = &link.objects[file];
     let section = &obj.sections[sec];
+    if let Some(group) = link.merged.group_of(file, sec) {
+        // Merged sections have no relocations of their own (see `merge::mergeable`).
+        out[..group.data.len()].copy_from_slice(&group.data);
+        return;
+    }
     out[..section.data.len()].copy_from_slice(section.data);
     crate::unwind::fold(out, link.dead_fdes(file, sec));
     let Some(actions) = cx.actions.get(file).and_then(|a| a.get(sec)) else {
@@ -244,7 +253,7 @@ fn evaluate(
     let arch = link.arch;
     let a = action.addend as u64;
     let s = branch_dest(link, layout, info.target, action.via_plt);
-    let sa = s.wrapping_add(a);
+    let sa = merged_section_offset(cx, info, action).unwrap_or(s.wrapping_add(a));
     let got_org = layout.addr_of(Synth::GotPlt);
     let got = |kind: GotKind| -> Result<u64, String> {
         let target = if kind == GotKind::TlsLd {
@@ -290,6 +299,32 @@ fn evaluate(
         RelExpr::DtpOffset => sa.wrapping_sub(tls_start),
         RelExpr::TpOffset => sa.wrapping_sub(tls_start).wrapping_add(tp_to_block as u64),
     })
+}
+
+/// S + A for a section symbol of a merged section: the piece at `value + addend` (GNU ld
+/// reads such references so; assemblers keep a symbol of its own for anything else).
+fn merged_section_offset(cx: RelocContext, info: &TargetInfo, action: &RelocAction) -> Option<u64> {
+    let Target::Local { file, sym } = info.target else {
+        return None;
+    };
+    let s = cx
+        .link
+        .objects
+        .get(file as usize)?
+        .symbols
+        .get(sym as usize)?;
+    let SymPlace::Section(sec) = s.place else {
+        return None;
+    };
+    if s.ty != elf::STT_SECTION.0 {
+        return None;
+    }
+    let offset = s.value.wrapping_add(action.addend as u64);
+    let translated = cx
+        .link
+        .merged
+        .translate(file as usize, sec as usize, offset)?;
+    Some(cx.layout.input_addr(file as usize, sec as usize)? + translated)
 }
 
 /// Where a call goes: its thunk when the target wants one between place and destination.

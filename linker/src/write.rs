@@ -260,8 +260,13 @@ pub fn write_image(
                 if sec.sh_type == elf::SHT_NOBITS.0 {
                     continue;
                 }
+                let size = match link.merged.group_of(f as usize, s as usize) {
+                    Some(g) if g.representative == (f, s) => g.data.len(),
+                    Some(_) => continue,
+                    None => sec.size as usize,
+                };
                 let start = off as usize;
-                let end = start + sec.size as usize;
+                let end = start + size;
                 relocate::relocate_section(
                     relocate::RelocContext {
                         link,

@@ -15,6 +15,7 @@ mod sections;
 mod segments;
 mod synthetic;
 
+pub use sections::output_name;
 pub use synthetic::interpreter;
 
 use crate::dynamic::DynPlan;

@@ -7,7 +7,7 @@ use crate::link::Link;
 use object::elf;
 
 /// The output section an input section belongs to.
-fn output_name(name: &[u8]) -> &[u8] {
+pub fn output_name(name: &[u8]) -> &[u8] {
     const PREFIXES: &[&[u8]] = &[
         b".text",
         b".rodata",
@@ -245,15 +245,25 @@ pub(super) fn place_inputs(
         // program's unwinder starts), and records only need 4-byte alignment.
         let eh_frame = out.name == b".eh_frame";
         for &(f, s) in list {
-            let sec = &link.objects[f as usize].sections[s as usize];
-            let sec_align = if eh_frame {
-                sec.align.min(4)
-            } else {
-                sec.align
+            let (f, s) = (f as usize, s as usize);
+            let sec = &link.objects[f].sections[s];
+            // A merged group's bytes stand where its first input would; the other inputs
+            // share that place, their offsets translated through their piece maps.
+            let (sec_align, sec_size) = match link.merged.group_of(f, s) {
+                Some(g) if g.representative == (f as u32, s as u32) => {
+                    (g.align, g.data.len() as u64)
+                }
+                Some(g) => {
+                    let (rf, rs) = g.representative;
+                    placement[f][s] = placement[rf as usize][rs as usize];
+                    continue;
+                }
+                None if eh_frame => (sec.align.min(4), sec.size),
+                None => (sec.align, sec.size),
             };
             size = size.next_multiple_of(sec_align);
-            placement[f as usize][s as usize] = Some((oi as u32, size));
-            size += sec.size;
+            placement[f][s] = Some((oi as u32, size));
+            size += sec_size;
             align = align.max(sec_align);
         }
         out.size = size + arch.section_tail(out.sh_type, code_sections);
