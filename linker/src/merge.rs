@@ -94,7 +94,7 @@ pub fn merge(link: &Link) -> Merged {
             members[g].push((f as u32, s as u32));
         }
     }
-    let results: Vec<(MergedGroup, Vec<((u32, u32), PieceMap)>)> = keys
+    let results: Vec<GroupResult> = keys
         .par_iter()
         .zip(members.par_iter())
         .map(|(key, list)| merge_group(link, key, list))
