@@ -780,3 +780,47 @@ fn gc_sections_drops_what_gnu_ld_drops() {
         );
     }
 }
+
+/// The names `readelf` reads out of `.debug_info`, through `.debug_str`.
+fn debug_names(file: &Path) -> Vec<String> {
+    let text = ok(Command::new("readelf").arg("--debug-dump=info").arg(file));
+    let mut names: Vec<String> = text
+        .lines()
+        .filter(|l| l.contains("DW_AT_name") || l.contains("DW_AT_producer"))
+        .map(|l| l.rsplit(": ").next().unwrap_or("").trim().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Mergeable strings are merged across objects as GNU ld merges them: one copy of a string
+/// two objects share (their pointers compare equal), `.comment` and `.debug_str` no larger
+/// than GNU ld's, and the debug information still names everything it named.
+#[test]
+fn mergeable_strings_are_merged() {
+    let want = expected("merge.expected");
+    for tc in ALL {
+        let w = Work::new();
+        let a = w.compile(tc, "merge_a.c", "a.o", &["-O2", "-g"]);
+        let b = w.compile(tc, "merge_b.c", "b.o", &["-O2", "-g"]);
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        let ours = both_linkers(&w, tc, false, "merge", &[a, b], &want);
+        let theirs = w.path("merge-GnuLd");
+        let size = |file: &Path, name: &str| -> u64 {
+            let sections = readelf(&["-SW"], file);
+            let line = sections
+                .lines()
+                .find(|l| l.contains(&format!("] {name} ")))
+                .unwrap_or_else(|| panic!("no {name}:\n{sections}"));
+            let fields: Vec<&str> = line.split(']').nth(1).unwrap().split_whitespace().collect();
+            u64::from_str_radix(fields[4], 16).unwrap()
+        };
+        for name in [".comment", ".debug_str"] {
+            assert!(
+                size(&ours, name) <= size(&theirs, name),
+                "{tc:?}: {name} larger than GNU ld's"
+            );
+        }
+        assert_eq!(debug_names(&ours), debug_names(&theirs), "{tc:?}");
+    }
+}
