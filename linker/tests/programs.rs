@@ -824,3 +824,142 @@ fn mergeable_strings_are_merged() {
         assert_eq!(debug_names(&ours), debug_names(&theirs), "{tc:?}");
     }
 }
+
+/// GOT loads of symbols the program defines are relaxed as GNU ld relaxes them (`lea`, or an
+/// immediate in a fixed-address program; indirect calls become direct), instruction for
+/// instruction, and the programs run.
+#[test]
+fn got_loads_relax_in_programs_as_gnu_ld() {
+    let w = Work::new();
+    let got = format!("{TLS_FIXTURES}/got.c");
+    for (n, flags) in [&["-O2", "-fPIC", "-fno-plt"][..], &["-O0", "-fPIC"]]
+        .iter()
+        .enumerate()
+    {
+        let obj = w.path(&format!("got{n}.o"));
+        ok(Command::new("gcc")
+            .args(*flags)
+            .args(["-c", &got, "-o"])
+            .arg(&obj));
+        let main = w.compile(
+            Toolchain::X86Gcc,
+            "got_main.c",
+            "got_main.o",
+            &["-O2", "-fPIE"],
+        );
+        let def = w.compile(
+            Toolchain::X86Gcc,
+            "got_def.c",
+            "got_def.o",
+            &["-O2", "-fPIE"],
+        );
+        for mode in ["-pie", "-no-pie"] {
+            let args = [
+                mode,
+                main.to_str().unwrap(),
+                obj.to_str().unwrap(),
+                def.to_str().unwrap(),
+            ];
+            let exe = both_linkers(
+                &w,
+                Toolchain::X86Gcc,
+                false,
+                &format!("got{n}{mode}"),
+                &args,
+                "gfun\ngfun\ngfun\n3 1\n",
+            );
+            let reference = w.path(&format!("got{n}{mode}-GnuLd"));
+            for func in ["data_address", "data_value", "call_it", "tail_call"] {
+                assert_eq!(
+                    mnemonics(&exe, func),
+                    mnemonics(&reference, func),
+                    "{flags:?} {mode}: {func}"
+                );
+            }
+        }
+    }
+}
+
+/// A TLS sequence that cannot be rewritten is an error naming the object, section, offset,
+/// relocation and symbol, as GNU ld's "TLS transition ... failed"; no output is left.
+#[test]
+fn a_tls_sequence_that_cannot_be_relaxed_is_refused() {
+    let w = Work::new();
+    let obj = w.path("broken.o");
+    ok(Command::new("as")
+        .arg(fixture("tls_broken.s"))
+        .arg("-o")
+        .arg(&obj));
+    let out = run(Command::new(tether())
+        .args(["-e", "broken", "-o"])
+        .arg(w.path("broken"))
+        .arg(&obj));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("broken.o:(.text+0x4)")
+            && stderr.contains("R_X86_64_TLSGD")
+            && stderr.contains("`tvar'")
+            && stderr.contains("cannot be relaxed"),
+        "{stderr}"
+    );
+    assert!(!w.path("broken").exists());
+}
+
+/// What a program exports (`-E`, `--dynamic-list`, or what its libraries call back), where its
+/// loader is (`--dynamic-linker`) and how its code is paged (`-z noseparate-code`), as GNU ld.
+#[test]
+fn program_options_as_gnu_ld() {
+    let w = Work::new();
+    let obj = w.compile(
+        Toolchain::X86Gcc,
+        "exports.c",
+        "exports.o",
+        &["-O2", "-fPIE"],
+    );
+    let obj = obj.to_str().unwrap();
+    let dynsym = |exe: &str| readelf(&["--dyn-syms", "-W"], &w.path(exe));
+    let list = format!("-Wl,--dynamic-list={}", fixture("dynlist.txt"));
+    for (name, flags, listed, other) in [
+        ("plain", &[][..], false, false),
+        ("all", &["-Wl,-E"][..], true, true),
+        ("list", &[list.as_str()][..], true, false),
+    ] {
+        for linker in [Linker::GnuLd, Linker::Tether] {
+            let exe = format!("{name}-{linker:?}");
+            let mut args = flags.to_vec();
+            args.push(obj);
+            w.link_ok(Toolchain::X86Gcc, linker, false, &exe, &args);
+            let syms = dynsym(&exe);
+            assert_eq!(syms.contains(" listed_fn"), listed, "{exe}:\n{syms}");
+            assert_eq!(syms.contains(" other_fn"), other, "{exe}:\n{syms}");
+            assert_eq!(w.run_program(Toolchain::X86Gcc, &exe), "");
+        }
+    }
+    for linker in [Linker::GnuLd, Linker::Tether] {
+        let exe = format!("interp-{linker:?}");
+        w.link_ok(
+            Toolchain::X86Gcc,
+            linker,
+            false,
+            &exe,
+            &["-Wl,--dynamic-linker=/opt/ld.so", obj],
+        );
+        let header = readelf(&["-lW"], &w.path(&exe));
+        assert!(
+            header.contains("[Requesting program interpreter: /opt/ld.so]"),
+            "{header}"
+        );
+        let exe = format!("noseparate-{linker:?}");
+        w.link_ok(
+            Toolchain::X86Gcc,
+            linker,
+            false,
+            &exe,
+            &["-Wl,-z,noseparate-code", obj],
+        );
+        let header = readelf(&["-lW"], &w.path(&exe));
+        assert_eq!(header.matches("LOAD ").count(), 2, "{linker:?}:\n{header}");
+        assert_eq!(w.run_program(Toolchain::X86Gcc, &exe), "");
+    }
+}
