@@ -381,7 +381,21 @@ pub fn output_kind(opts: &Options, has_dsos: bool) -> OutputKind {
 /// need, plan the dynamic tables, lay out (growing thunks until addresses settle), write.
 pub fn run(opts: &Options) -> Result<()> {
     let files = crate::inputs::collect(opts)?;
-    let resolved = crate::resolve::resolve(&files)?;
+    match &opts.plugin {
+        Some(plugin) => crate::plugin::run(opts, plugin, files, |files, claimer| {
+            link_files(opts, files, Some(claimer))
+        }),
+        None => link_files(opts, &files, None),
+    }
+}
+
+/// The link over its final inputs (after the LTO plugin, if any, replaced what it claimed).
+fn link_files(
+    opts: &Options,
+    files: &[crate::inputs::MappedFile],
+    claimer: Option<&mut dyn crate::plugin::Claimer>,
+) -> Result<()> {
+    let resolved = crate::resolve::resolve_with(files, claimer, true)?;
     // An object whose .note.GNU-stack is executable asks for an executable stack, as if
     // -z execstack had been given.
     let mut effective = opts.clone();

@@ -86,6 +86,10 @@ pub struct Options {
     pub copyreloc: bool,
     /// `--relax` (the default) / `--no-relax`: rewrite TLS and GOT accesses in programs.
     pub relax: bool,
+    /// `-plugin`: the LTO plugin to load ([`crate::plugin`]).
+    pub plugin: Option<PathBuf>,
+    /// `-plugin-opt`: options handed to the plugin, in order, as given.
+    pub plugin_opts: Vec<String>,
 }
 
 /// Single-dash spellings of long options that GNU ld accepts.
@@ -267,8 +271,8 @@ fn command() -> Command {
                 .short('m')
                 .long(None),
         )
-        .arg(value("plugin", "Accepted, ignored (LTO plugin)"))
-        .arg(value("plugin-opt", "Accepted, ignored"))
+        .arg(value("plugin", "Load an LTO plugin (gold plugin API)"))
+        .arg(value("plugin-opt", "Pass an option to the plugin"))
         .arg(
             value("O", "Optimisation level (accepted, ignored)")
                 .short('O')
@@ -392,6 +396,19 @@ fn strings(m: &ArgMatches, id: &str) -> Vec<String> {
     m.get_many::<String>(id)
         .map(|v| v.cloned().collect())
         .unwrap_or_default()
+}
+
+/// The one plugin tether drives; naming the same file again (as drivers may) is harmless.
+fn plugin_path(m: &ArgMatches) -> Result<Option<PathBuf>> {
+    let mut paths = strings(m, "plugin");
+    paths.dedup();
+    if paths.len() > 1 {
+        return Err(LinkError::Usage(format!(
+            "only one -plugin is supported, got {}",
+            paths.join(", ")
+        )));
+    }
+    Ok(paths.pop().map(PathBuf::from))
 }
 
 fn last(m: &ArgMatches, id: &str) -> Option<String> {
@@ -595,6 +612,8 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         separate_code,
         copyreloc,
         relax: !last_wins(m, "no-relax", "relax"),
+        plugin: plugin_path(m)?,
+        plugin_opts: strings(m, "plugin-opt"),
     })
 }
 
