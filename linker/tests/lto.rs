@@ -468,3 +468,58 @@ fn slim_lto_object_without_a_plugin_is_refused_by_name() {
         "util.o: GCC LTO object (-flto) that no plugin claimed",
     );
 }
+
+/// A probe plugin sees, through the API, the resolution tether computed for each IR symbol,
+/// the claimed file's bytes and sections, and its added object replaces the claimed one.
+#[test]
+fn plugin_gets_the_resolution_of_each_symbol() {
+    let w = Work::new(Tc::X86Gcc);
+    let plugin = w.path("probe.so");
+    ok(Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&plugin)
+        .arg(fixture("probe_plugin.c")));
+    w.compile("probe_main.c", "probe_main.o", &["-fno-lto"]);
+    let ir = w.compile("probe_ir.c", "probe_ir.o", &["-fno-lto"]);
+    let replacement = w.path("replacement.o");
+    std::fs::copy(&ir, &replacement).expect("copy");
+    let o = run(Command::new("gcc")
+        .arg(format!("-B{}/", w.path("bin").display()))
+        .arg("-fno-use-linker-plugin")
+        .arg(format!("-Wl,-plugin,{}", plugin.display()))
+        .arg(format!("-Wl,-plugin-opt,{}", replacement.display()))
+        .args(["probe_main.o", "probe_ir.o", "-o", "probe"])
+        .current_dir(w.dir.path()));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let said = |text: &str| format!("ld.tether: info: {}: {text}", plugin.display());
+    let sections = readelf(&["-h"], &ir)
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Number of section headers:")
+                .map(|n| n.trim().to_string())
+        })
+        .expect("section count");
+    let size = std::fs::metadata(&ir).expect("probe_ir.o").len();
+    let claimed = format!("claimed {size} bytes, view starts with ELF, {sections} sections");
+    let mut expected_lines = vec![said(&claimed)];
+    for (symbol, ldpr) in [
+        ("ir_main_used", 2), // PREVAILING_DEF: probe_main.o calls it
+        ("ir_only", 3),      // PREVAILING_DEF_IRONLY: nothing outside the IR refers to it
+        ("ir_preempted", 4), // PREEMPTED_REG: probe_main.o's strong definition wins
+        ("puts", 8),         // RESOLVED_DYN: libc.so.6
+        ("reg_func", 7),     // RESOLVED_EXEC: probe_main.o
+        ("ir_missing", 1),   // UNDEF
+    ] {
+        expected_lines.push(said(&format!("resolution {symbol} {ldpr}")));
+    }
+    expected_lines.push(said("cleanup"));
+    let lines: Vec<String> = stderr.lines().map(str::to_string).collect();
+    assert_eq!(lines, expected_lines);
+    assert_eq!(w.run_program("probe"), expected("probe.out"));
+}
+
+fn readelf(args: &[&str], file: &Path) -> String {
+    ok(Command::new("readelf").args(args).arg(file))
+}
