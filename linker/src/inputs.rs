@@ -100,15 +100,23 @@ pub fn collect_libraries(
         next_group: 0,
         depth: 0,
     };
+    // They are searched as if listed last: under the final -Bstatic/-Bdynamic state (gcc's
+    // static links say -Bstatic, not -static).
+    let static_only = opts
+        .inputs
+        .iter()
+        .rev()
+        .find_map(|i| match i {
+            InputItem::Static(on) => Some(*on),
+            _ => None,
+        })
+        .unwrap_or(opts.static_link);
     for spec in libraries {
-        let path = c
-            .search
-            .find_library(spec, opts.static_link)
-            .ok_or_else(|| {
-                LinkError::Other(format!(
-                    "unable to find library -l{spec} (named by the plugin)"
-                ))
-            })?;
+        let path = c.search.find_library(spec, static_only).ok_or_else(|| {
+            LinkError::Other(format!(
+                "unable to find library -l{spec} (named by the plugin)"
+            ))
+        })?;
         c.add_path(&path, Placement::default())?;
     }
     Ok(c.files)

@@ -523,3 +523,69 @@ fn plugin_gets_the_resolution_of_each_symbol() {
 fn readelf(args: &[&str], file: &Path) -> String {
     ok(Command::new("readelf").args(args).arg(file))
 }
+
+/// `.symver` in LTO code (gcc's symver attribute) with a version script: both versions of
+/// `vfun` are exported as GNU ld exports them, and a program binds to the default one.
+#[test]
+fn symver_in_lto_code() {
+    for tc in GCC {
+        let w = Work::new(tc);
+        w.compile("symver.c", "symver.o", &["-fPIC"]);
+        w.compile("symver_use.c", "symver_use.o", &[]);
+        let map = format!("-Wl,--version-script={}", fixture("symver.map"));
+        let lib = w.both("libsv.so", &["-shared", "symver.o", &map], None);
+        let exported = dynamic_symbols(&lib);
+        for name in ["vfun@@V2", "vfun@V1", "plain@@V1"] {
+            assert!(exported.contains(name), "{tc:?}: no {name} in {exported:?}");
+        }
+        w.link_ok(
+            Linker::Tether,
+            "symver_use",
+            &["symver_use.o", "-L.", "-lsv"],
+        );
+        assert_eq!(
+            w.run_program("symver_use"),
+            expected("symver_use.out"),
+            "{tc:?}"
+        );
+    }
+}
+
+/// LTO programs of every kind: fixed-address, static and static-pie (the plugin is told
+/// LDPO_EXEC or LDPO_PIE).
+#[test]
+fn lto_programs_of_every_kind() {
+    for tc in GCC {
+        // Debian's armhf glibc has no rcrt1.o: no static-pie there, with any linker.
+        let kinds: &[&str] = if tc.is_arm() {
+            &["-no-pie", "-static"]
+        } else {
+            &["-no-pie", "-static", "-static-pie"]
+        };
+        for &kind in kinds {
+            let w = Work::new(tc);
+            let pic = if kind == "-static-pie" {
+                "-fPIE"
+            } else {
+                "-fno-PIE"
+            };
+            w.compile("main.c", "main.o", &[pic]);
+            w.compile("util.c", "util.o", &[pic]);
+            let exe = w.both("main", &[kind, "main.o", "util.o"], Some("main.out"));
+            let header = readelf(&["-h"], &exe);
+            let want = if kind == "-no-pie" || kind == "-static" {
+                "EXEC"
+            } else {
+                "DYN"
+            };
+            assert!(
+                header.contains(&format!("Type:                              {want}")),
+                "{tc:?} {kind}:\n{header}"
+            );
+            if kind != "-no-pie" {
+                let dynamic = readelf(&["-d"], &exe);
+                assert!(!dynamic.contains("(NEEDED)"), "{tc:?} {kind}:\n{dynamic}");
+            }
+        }
+    }
+}
