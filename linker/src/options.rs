@@ -94,6 +94,8 @@ pub struct Options {
 
 /// Single-dash spellings of long options that GNU ld accepts.
 const SINGLE_DASH_LONG: &[&str] = &[
+    // clang passes -EL for ARM; read as clustered shorts it would be -E (export everything).
+    "EL",
     "shared",
     "soname",
     "rpath",
@@ -312,6 +314,10 @@ fn command() -> Command {
         .arg(value("Ttext-segment", "Same as --image-base"))
         // arm-linux-gnueabihf-gcc passes -X (GNU ld: discard temporary local symbols).
         .arg(flag("discard-locals", "Accepted, ignored").short('X'))
+        .arg(flag(
+            "EL",
+            "Little-endian output (accepted: both targets are)",
+        ))
         .arg(flag("gc-sections", "Accepted, ignored"))
         .arg(flag("no-gc-sections", "Accepted, ignored"))
         .arg(flag("fatal-warnings", "Accepted, ignored"))
@@ -658,6 +664,13 @@ mod tests {
             Invocation::Link(o) => *o,
             _ => panic!("expected a link"),
         }
+    }
+
+    #[test]
+    fn clang_arm_el_is_not_export_dynamic() {
+        let o = opts(&["-pie", "-EL", "-X", "-o", "x", "a.o"]);
+        assert!(!o.export_dynamic);
+        assert!(opts(&["-E", "a.o"]).export_dynamic);
     }
 
     #[test]

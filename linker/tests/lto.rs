@@ -589,3 +589,35 @@ fn lto_programs_of_every_kind() {
         }
     }
 }
+
+/// clang `-flto` for ARM and Thumb-2 through LLVMgold. GNU ld 2.40 cannot link ARM bitcode
+/// through LLVMgold ("Number of symbols in input file has increased from 0 to 1"), so these
+/// are checked against the expected output only.
+#[test]
+fn clang_lto_for_arm_and_thumb() {
+    for (mode, lto) in [
+        ("-marm", "-flto"),
+        ("-mthumb", "-flto"),
+        ("-mthumb", "-flto=thin"),
+    ] {
+        let w = Work::new(Tc::X86Clang);
+        let clang = || {
+            let mut c = Command::new("clang");
+            c.args(["--target=armv7a-linux-gnueabihf", mode, lto, "-O2"]);
+            c.current_dir(w.dir.path());
+            c
+        };
+        for src in ["main.c", "util.c"] {
+            ok(clang().arg("-c").arg(fixture(src)));
+        }
+        ok(clang()
+            .arg(format!("--ld-path={}", tether().display()))
+            .args(["main.o", "util.o", "-o", "main"]));
+        let out = ok(Command::new("qemu-arm")
+            .args(["-L", ARM_SYSROOT])
+            .arg(w.path("main")));
+        assert_eq!(out, expected("main.out"), "{mode} {lto}");
+        let nm = symbols(&w.path("main"));
+        assert!(!nm.contains("lto_unused"), "{mode} {lto}:\n{nm}");
+    }
+}
