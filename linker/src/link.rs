@@ -382,20 +382,13 @@ pub fn output_kind(opts: &Options, has_dsos: bool) -> OutputKind {
 pub fn run(opts: &Options) -> Result<()> {
     let files = crate::inputs::collect(opts)?;
     match &opts.plugin {
-        Some(plugin) => crate::plugin::run(opts, plugin, files, |files, claimer| {
-            link_files(opts, files, Some(claimer))
-        }),
-        None => link_files(opts, &files, None),
+        Some(plugin) => crate::plugin::run(opts, plugin, files),
+        None => link_resolved(opts, crate::resolve::resolve(&files)?),
     }
 }
 
-/// The link over its final inputs (after the LTO plugin, if any, replaced what it claimed).
-fn link_files(
-    opts: &Options,
-    files: &[crate::inputs::MappedFile],
-    claimer: Option<&mut dyn crate::plugin::Claimer>,
-) -> Result<()> {
-    let resolved = crate::resolve::resolve_with(files, claimer, true)?;
+/// The link after resolution (after the LTO plugin, if any, replaced what it claimed).
+pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Result<()> {
     // An object whose .note.GNU-stack is executable asks for an executable stack, as if
     // -z execstack had been given.
     let mut effective = opts.clone();

@@ -336,18 +336,13 @@ impl Claimer for SecondPass {
     }
 }
 
-/// Runs a link whose inputs go through the plugin named by `-plugin`; `link` is the rest of
-/// the link over the final inputs. The plugin cleans up whether the link succeeds or not.
-pub fn run(
-    opts: &Options,
-    plugin_path: &Path,
-    files: Vec<MappedFile>,
-    link: impl FnOnce(&[MappedFile], &mut dyn Claimer) -> Result<()>,
-) -> Result<()> {
+/// Runs a link whose inputs go through the plugin named by `-plugin`. The plugin cleans up
+/// whether the link succeeds or not.
+pub fn run(opts: &Options, plugin_path: &Path, files: Vec<MappedFile>) -> Result<()> {
     let has_dsos = files.iter().any(|f| f.kind == FileKind::Shared);
     let kind = crate::link::output_kind(opts, has_dsos);
     let plugin = Plugin::load(plugin_path, opts, kind)?;
-    let result = link_through(&plugin, opts, kind, files, link);
+    let result = link_through(&plugin, opts, kind, files);
     let cleaned = plugin.cleanup();
     result.and(cleaned)
 }
@@ -357,7 +352,6 @@ fn link_through(
     opts: &Options,
     kind: OutputKind,
     files: Vec<MappedFile>,
-    link: impl FnOnce(&[MappedFile], &mut dyn Claimer) -> Result<()>,
 ) -> Result<()> {
     let mut first = FirstPass {
         plugin,
@@ -365,6 +359,13 @@ fn link_through(
         first: None,
     };
     let resolved: Resolved = crate::resolve::resolve_with(&files, Some(&mut first), false)?;
+    // gcc passes its plugin to every link: when it claims nothing, the first resolution is the
+    // link's (unless no input told the target, which the ordinary path reports).
+    let told_target = !resolved.dsos.is_empty() || resolved.objects.iter().any(|o| o.machine != 0);
+    if first.claimed.is_empty() && told_target {
+        plugin.all_symbols_read()?;
+        return crate::link::link_resolved(opts, resolved);
+    }
     let resolutions = resolution::compute(opts, kind, &resolved);
     state::with(|s| {
         for (handle, r) in resolutions {
@@ -374,12 +375,11 @@ fn link_through(
     drop(resolved);
     let added = plugin.all_symbols_read()?;
     let files = with_added(opts, files, first.first.as_deref(), added)?;
-    link(
-        &files,
-        &mut SecondPass {
-            claimed: first.claimed,
-        },
-    )
+    let mut second = SecondPass {
+        claimed: first.claimed,
+    };
+    let resolved = crate::resolve::resolve_with(&files, Some(&mut second), true)?;
+    crate::link::link_resolved(opts, resolved)
 }
 
 /// The inputs of the real link: the plugin's objects where the first claimed input was, its
