@@ -163,7 +163,9 @@ impl Plugin {
                 )));
             }
         }
-        let bytes_to_path = |b: Vec<u8>| PathBuf::from(String::from_utf8_lossy(&b).into_owned());
+        let bytes_to_path = |b: Vec<u8>| {
+            PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(b))
+        };
         Ok(state::with(|s| Added {
             files: s.added_files.drain(..).map(bytes_to_path).collect(),
             libraries: s
