@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config libclang-dev   # unicorn's bundled build and bindgen
   clang lld llvm elfutils mold binutils            # compilers and the reference linkers
+  llvm-14-linker-tools                             # LLVMgold.so: clang -flto through a plugin
   qemu-user                                        # the ground-truth backend
   file bzip2                                       # the real-project test (zlib's source package)
   gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf binutils-arm-linux-gnueabihf

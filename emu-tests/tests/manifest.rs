@@ -59,6 +59,8 @@ fn the_built_in_corpus_parses_and_documents_itself() {
         "cxx-program",
         "cxx-static",
         "seed-program",
+        "lto-program",
+        "lto-clang",
     ] {
         assert!(
             names.contains(&required),

@@ -43,6 +43,9 @@ impl MappedFile {
 }
 
 fn kind_of(bytes: &[u8]) -> Option<FileKind> {
+    if crate::plugin::is_bitcode(bytes) {
+        return Some(FileKind::Object);
+    }
     if bytes.starts_with(b"!<arch>\n") || bytes.starts_with(b"!<thin>\n") {
         return Some(FileKind::Archive);
     }
@@ -62,6 +65,61 @@ fn kind_of(bytes: &[u8]) -> Option<FileKind> {
         };
     }
     None
+}
+
+/// Maps one object or library the LTO plugin adds to the link.
+pub fn map_input(path: &Path, placement: Placement) -> Result<MappedFile> {
+    let file = File::open(path).map_err(|e| LinkError::io(path, e))?;
+    // SAFETY: as in `Collector::add_path`.
+    let map = unsafe { Mmap::map(&file) }.map_err(|e| LinkError::io(path, e))?;
+    let kind = kind_of(&map).ok_or_else(|| {
+        LinkError::malformed(&path.display().to_string(), "file format not recognized")
+    })?;
+    Ok(MappedFile {
+        path: path.to_path_buf(),
+        kind,
+        placement,
+        map,
+    })
+}
+
+/// Finds and maps the libraries the LTO plugin adds (`-pass-through=-lNAME`), searching
+/// `extra_dirs` after the command line's; linker scripts expand as on the command line.
+pub fn collect_libraries(
+    opts: &Options,
+    extra_dirs: &[PathBuf],
+    libraries: &[String],
+) -> Result<Vec<MappedFile>> {
+    let mut search = SearchPaths::new(opts.sysroot.clone());
+    for dir in opts.lib_dirs.iter().chain(extra_dirs) {
+        search.add_dir(dir.clone());
+    }
+    let mut c = Collector {
+        search,
+        files: Vec::new(),
+        next_group: 0,
+        depth: 0,
+    };
+    // They are searched as if listed last: under the final -Bstatic/-Bdynamic state (gcc's
+    // static links say -Bstatic, not -static).
+    let static_only = opts
+        .inputs
+        .iter()
+        .rev()
+        .find_map(|i| match i {
+            InputItem::Static(on) => Some(*on),
+            _ => None,
+        })
+        .unwrap_or(opts.static_link);
+    for spec in libraries {
+        let path = c.search.find_library(spec, static_only).ok_or_else(|| {
+            LinkError::Other(format!(
+                "unable to find library -l{spec} (named by the plugin)"
+            ))
+        })?;
+        c.add_path(&path, Placement::default())?;
+    }
+    Ok(c.files)
 }
 
 struct Collector {

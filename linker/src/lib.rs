@@ -6,7 +6,8 @@
 //!    and memory-map every input.
 //! 2. [`resolve`]: read objects ([`object_file`]) and shared libraries ([`shared_file`]) in
 //!    order, extract archive members, drop duplicate COMDAT groups, and pick one definition
-//!    per name in the flat [`symbols`] table; [`versions`] applies version scripts.
+//!    per name in the flat [`symbols`] table; [`versions`] applies version scripts. With
+//!    `-plugin`, [`plugin`] drives the LTO plugin around this phase.
 //! 3. [`scan`]: classify every relocation through the target ([`arch`]) and store what the
 //!    decision table ([`decide`]) makes of it, keyed on the output kind and the symbol's
 //!    class: its value, GOT and PLT entries ([`got_plt`]), copies of imported data
@@ -36,6 +37,7 @@ pub mod link;
 pub mod merge;
 pub mod object_file;
 pub mod options;
+pub mod plugin;
 pub mod relocate;
 pub mod resolve;
 pub mod scan;

@@ -384,7 +384,14 @@ pub fn output_kind(opts: &Options, has_dsos: bool) -> OutputKind {
 /// need, plan the dynamic tables, lay out (growing thunks until addresses settle), write.
 pub fn run(opts: &Options) -> Result<()> {
     let files = crate::inputs::collect(opts)?;
-    let resolved = crate::resolve::resolve(&files)?;
+    match &opts.plugin {
+        Some(plugin) => crate::plugin::run(opts, plugin, files),
+        None => link_resolved(opts, crate::resolve::resolve(&files)?),
+    }
+}
+
+/// The link after resolution (after the LTO plugin, if any, replaced what it claimed).
+pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Result<()> {
     // An object whose .note.GNU-stack is executable asks for an executable stack, as if
     // -z execstack had been given.
     let mut effective = opts.clone();

@@ -338,11 +338,11 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             s.live = false;
         }
     }
-    // GCC's slim LTO objects hold only compiler IR; linking them without the plugin would
-    // silently drop their code.
+    // GCC's slim LTO objects hold only compiler IR; linking them when no plugin claimed them
+    // would silently drop their code.
     if symbols.iter().any(|s| s.name == b"__gnu_lto_slim") {
         return Err(LinkError::Other(format!(
-            "{name}: GCC LTO object (-flto): tether does not run the LTO plugin; recompile without -flto or with -ffat-lto-objects"
+            "{name}: GCC LTO object (-flto) that no plugin claimed: link with -plugin liblto_plugin.so (gcc passes it), or recompile without -flto or with -ffat-lto-objects"
         )));
     }
     let wants_exec_stack = match sections.iter().find(|s| s.name == b".note.GNU-stack") {

@@ -90,10 +90,16 @@ pub struct Options {
     pub gc_sections: bool,
     /// `--print-gc-sections`: name each section dropped.
     pub print_gc_sections: bool,
+    /// `-plugin`: the LTO plugin to load ([`crate::plugin`]).
+    pub plugin: Option<PathBuf>,
+    /// `-plugin-opt`: options handed to the plugin, in order, as given.
+    pub plugin_opts: Vec<String>,
 }
 
 /// Single-dash spellings of long options that GNU ld accepts.
 const SINGLE_DASH_LONG: &[&str] = &[
+    // clang passes -EL for ARM; read as clustered shorts it would be -E (export everything).
+    "EL",
     "shared",
     "soname",
     "rpath",
@@ -273,8 +279,8 @@ fn command() -> Command {
                 .short('m')
                 .long(None),
         )
-        .arg(value("plugin", "Accepted, ignored (LTO plugin)"))
-        .arg(value("plugin-opt", "Accepted, ignored"))
+        .arg(value("plugin", "Load an LTO plugin (gold plugin API)"))
+        .arg(value("plugin-opt", "Pass an option to the plugin"))
         .arg(
             value("O", "Optimisation level (accepted, ignored)")
                 .short('O')
@@ -314,6 +320,10 @@ fn command() -> Command {
         .arg(value("Ttext-segment", "Same as --image-base"))
         // arm-linux-gnueabihf-gcc passes -X (GNU ld: discard temporary local symbols).
         .arg(flag("discard-locals", "Accepted, ignored").short('X'))
+        .arg(flag(
+            "EL",
+            "Little-endian output (accepted: both targets are)",
+        ))
         .arg(flag(
             "gc-sections",
             "Drop sections nothing reachable refers to",
@@ -409,6 +419,19 @@ fn strings(m: &ArgMatches, id: &str) -> Vec<String> {
     m.get_many::<String>(id)
         .map(|v| v.cloned().collect())
         .unwrap_or_default()
+}
+
+/// The one plugin tether drives; naming the same file again (as drivers may) is harmless.
+fn plugin_path(m: &ArgMatches) -> Result<Option<PathBuf>> {
+    let mut paths = strings(m, "plugin");
+    paths.dedup();
+    if paths.len() > 1 {
+        return Err(LinkError::Usage(format!(
+            "only one -plugin is supported, got {}",
+            paths.join(", ")
+        )));
+    }
+    Ok(paths.pop().map(PathBuf::from))
 }
 
 fn last(m: &ArgMatches, id: &str) -> Option<String> {
@@ -614,6 +637,8 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         relax: !last_wins(m, "no-relax", "relax"),
         gc_sections: last_wins(m, "gc-sections", "no-gc-sections"),
         print_gc_sections: last_wins(m, "print-gc-sections", "no-print-gc-sections"),
+        plugin: plugin_path(m)?,
+        plugin_opts: strings(m, "plugin-opt"),
     })
 }
 
@@ -658,6 +683,13 @@ mod tests {
             Invocation::Link(o) => *o,
             _ => panic!("expected a link"),
         }
+    }
+
+    #[test]
+    fn clang_arm_el_is_not_export_dynamic() {
+        let o = opts(&["-pie", "-EL", "-X", "-o", "x", "a.o"]);
+        assert!(!o.export_dynamic);
+        assert!(opts(&["-E", "a.o"]).export_dynamic);
     }
 
     #[test]

@@ -7,11 +7,13 @@ use crate::arch::{self, Arch};
 use crate::error::{sym_name, LinkError, Result};
 use crate::inputs::{FileKind, MappedFile};
 use crate::object_file::{ObjectFile, SymPlace};
+use crate::plugin::{is_bitcode, Claim, Claimer};
 use crate::shared_file::SharedFile;
 use crate::symbols::{merge_visibility, split_symver, Def, SymbolId, SymbolTable};
 use object::elf;
 use object::read::archive::ArchiveFile;
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 pub struct Resolved<'d> {
     pub arch: &'static dyn Arch,
@@ -21,6 +23,8 @@ pub struct Resolved<'d> {
     pub global_ids: Vec<Vec<SymbolId>>,
     pub dsos: Vec<SharedFile<'d>>,
     pub symtab: SymbolTable<'d>,
+    /// Objects that stand for files the LTO plugin claimed: (object index, plugin handle).
+    pub ir_files: Vec<(u32, usize)>,
 }
 
 struct Archive<'d> {
@@ -31,7 +35,7 @@ struct Archive<'d> {
     loaded: HashSet<u64>,
 }
 
-struct Resolver<'d> {
+struct Resolver<'d, 'c> {
     arch: Option<&'static dyn Arch>,
     objects: Vec<ObjectFile<'d>>,
     global_ids: Vec<Vec<SymbolId>>,
@@ -39,10 +43,24 @@ struct Resolver<'d> {
     symtab: SymbolTable<'d>,
     comdat: HashMap<&'d [u8], u32>,
     errors: Vec<String>,
+    claimer: Option<&'c mut dyn Claimer>,
+    ir_files: Vec<(u32, usize)>,
 }
 
 pub fn resolve<'d>(files: &'d [MappedFile]) -> Result<Resolved<'d>> {
+    resolve_with(files, None, true)
+}
+
+/// [`resolve`], offering every object and loaded archive member to `claimer` (the LTO
+/// plugin) first. Without `require_arch`, a link of IR files alone resolves too.
+pub fn resolve_with<'d>(
+    files: &'d [MappedFile],
+    claimer: Option<&mut dyn Claimer>,
+    require_arch: bool,
+) -> Result<Resolved<'d>> {
     let mut r = Resolver {
+        claimer,
+        ir_files: Vec::new(),
         arch: None,
         objects: Vec::new(),
         global_ids: Vec::new(),
@@ -63,7 +81,9 @@ pub fn resolve<'d>(files: &'d [MappedFile]) -> Result<Resolved<'d>> {
         let mut archives = Vec::new();
         for file in &files[i..end] {
             match file.kind {
-                FileKind::Object => r.add_object(file.display(), None, &file.map)?,
+                FileKind::Object => {
+                    r.offer(file.display(), None, &file.path, &file.map, &file.map)?
+                }
                 FileKind::Shared => {
                     let dso =
                         SharedFile::parse(file.display(), &file.map, file.placement.as_needed)?;
@@ -99,15 +119,22 @@ pub fn resolve<'d>(files: &'d [MappedFile]) -> Result<Resolved<'d>> {
     if !r.errors.is_empty() {
         return Err(LinkError::Many(r.errors));
     }
-    let arch = r.arch.ok_or_else(|| {
-        LinkError::Other("no ELF object among the inputs: cannot tell the target".into())
-    })?;
+    let arch = match r.arch {
+        Some(a) => a,
+        None if !require_arch => arch::for_machine(elf::EM_X86_64.0).expect("x86-64 is a target"),
+        None => {
+            return Err(LinkError::Other(
+                "no ELF object among the inputs: cannot tell the target".into(),
+            ))
+        }
+    };
     Ok(Resolved {
         arch,
         objects: r.objects,
         global_ids: r.global_ids,
         dsos: r.dsos,
         symtab: r.symtab,
+        ir_files: r.ir_files,
     })
 }
 
@@ -138,7 +165,7 @@ fn open_archive(file: &MappedFile) -> Result<Archive<'_>> {
     })
 }
 
-impl<'d> Resolver<'d> {
+impl<'d> Resolver<'d, '_> {
     fn set_arch(&mut self, machine: u16, file: &str) -> Result<()> {
         match self.arch {
             Some(a) if a.machine() == machine => Ok(()),
@@ -191,7 +218,7 @@ impl<'d> Resolver<'d> {
             let data = member
                 .data(archive.data)
                 .map_err(|e| LinkError::malformed(&archive.name, e))?;
-            if !data.starts_with(b"\x7fELF") {
+            if !data.starts_with(b"\x7fELF") && !is_bitcode(data) {
                 continue;
             }
             let name = format!(
@@ -199,7 +226,8 @@ impl<'d> Resolver<'d> {
                 archive.name,
                 String::from_utf8_lossy(member.name())
             );
-            self.add_object(name, Some(archive.name.clone()), data)?;
+            let path = PathBuf::from(&archive.name);
+            self.offer(name, Some(archive.name.clone()), &path, archive.data, data)?;
         }
         archive.loaded.extend(archive.index.iter().map(|&(_, o)| o));
         Ok(())
@@ -220,14 +248,50 @@ impl<'d> Resolver<'d> {
             archive.name,
             String::from_utf8_lossy(member.name())
         );
-        self.add_object(name, Some(archive.name.clone()), data)
+        let path = PathBuf::from(&archive.name);
+        self.offer(name, Some(archive.name.clone()), &path, archive.data, data)
+    }
+
+    /// Adds an object or member unless the LTO plugin claims it; a claimed one takes part
+    /// with its IR symbols.
+    fn offer(
+        &mut self,
+        name: String,
+        archive: Option<String>,
+        path: &Path,
+        file: &'d [u8],
+        data: &'d [u8],
+    ) -> Result<()> {
+        let claim = match self.claimer.as_mut() {
+            Some(c) => c.offer(&name, path, file, data)?,
+            None => Claim::No,
+        };
+        match claim {
+            Claim::No if is_bitcode(data) => Err(LinkError::Other(format!(
+                "{name}: LLVM bitcode (clang -flto): link with -plugin LLVMgold.so (clang passes it when the linker is not lld)"
+            ))),
+            Claim::No => self.add_object(name, archive, data),
+            Claim::Drop => Ok(()),
+            Claim::Ir(handle, symbols) => {
+                let obj = crate::plugin::ir_object(name, archive, &symbols);
+                self.ir_files.push((self.objects.len() as u32, handle));
+                self.add_resolved(obj);
+                Ok(())
+            }
+        }
     }
 
     fn add_object(&mut self, name: String, archive: Option<String>, data: &'d [u8]) -> Result<()> {
         let machine = crate::object_file::elf_machine(data)
             .ok_or_else(|| LinkError::malformed(&name, "truncated ELF header"))?;
         self.set_arch(machine, &name)?;
-        let mut obj = ObjectFile::parse(name, archive, data, self.arch)?;
+        let obj = ObjectFile::parse(name, archive, data, self.arch)?;
+        self.add_resolved(obj);
+        Ok(())
+    }
+
+    /// Takes an object's COMDAT groups and symbols into the link.
+    fn add_resolved(&mut self, mut obj: ObjectFile<'d>) {
         let file = self.objects.len() as u32;
 
         for group in &obj.groups {
@@ -326,7 +390,6 @@ impl<'d> Resolver<'d> {
         }
         self.global_ids.push(ids);
         self.objects.push(obj);
-        Ok(())
     }
 
     /// Undefined `name@VER` references (from `.symver` in an object) bind to that exact

@@ -120,3 +120,46 @@ fn zlib_cross_built_for_armhf_and_tested_under_qemu() {
     let file = sh("file example examplesh", &src);
     assert!(file.matches("ARM").count() == 2, "{file}");
 }
+
+/// Whether every link of the log went through the LTO plugin and the library's objects were
+/// slim (GCC IR only): ld.tether had to run the plugin for any code to be linked.
+fn check_lto(src: &Path, log: &Path, objdump: &str) {
+    let links = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        links.lines().all(|l| l.contains("-plugin")),
+        "a link without the plugin:\n{links}"
+    );
+    let symbols = sh(&format!("{objdump} -t adler32.o"), src);
+    assert!(symbols.contains("__gnu_lto_slim"), "{symbols}");
+}
+
+#[test]
+fn zlib_built_with_lto_natively() {
+    let (tmp, src, log) = prepare();
+    let cc = format!("gcc -B{}/", tmp.path().join("bin").display());
+    let output = sh(
+        &format!("CC='{cc}' CFLAGS='-O2 -flto' AR=gcc-ar ./configure && make -j2 test"),
+        &src,
+    );
+    check_passed(&output, &log);
+    check_lto(&src, &log, "objdump");
+}
+
+#[test]
+fn zlib_built_with_lto_for_armhf_and_tested_under_qemu() {
+    let (tmp, src, log) = prepare();
+    let cc = format!(
+        "arm-linux-gnueabihf-gcc -B{}/",
+        tmp.path().join("bin").display()
+    );
+    let output = sh(
+        &format!(
+            "CC='{cc}' CFLAGS='-O2 -flto' AR=arm-linux-gnueabihf-gcc-ar CHOST=arm-linux-gnueabihf ./configure && make -j2 test QEMU_RUN='qemu-arm -L /usr/arm-linux-gnueabihf'"
+        ),
+        &src,
+    );
+    check_passed(&output, &log);
+    check_lto(&src, &log, "arm-linux-gnueabihf-objdump");
+    let file = sh("file example examplesh", &src);
+    assert!(file.matches("ARM").count() == 2, "{file}");
+}
