@@ -2,7 +2,7 @@
 //! with its expectation, reported as a matrix with the first difference of every failure.
 
 use crate::backend::{applies, Backend};
-use crate::build::{build, BuildError};
+use crate::build::{build_with_timeout, BuildError, DEFAULT_TIMEOUT};
 use crate::compare::{disagreement, first_difference, log_lines_around, Difference, OtherBackend};
 use crate::corpus::Scenario;
 use crate::linker::Linker;
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub struct CheckOptions {
     pub jobs: usize,
     /// Keep build directories here instead of a temporary directory removed at the end.
     pub keep_dir: Option<PathBuf>,
+    /// Bound on each compile and link (the backends carry their own for runs).
+    pub timeout: Duration,
 }
 
 impl CheckOptions {
@@ -36,6 +39,7 @@ impl CheckOptions {
             scenarios: Vec::new(),
             jobs: 0,
             keep_dir: None,
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -239,10 +243,8 @@ pub fn run(
     let root: &Path = match &options.keep_dir {
         Some(dir) => dir,
         None => {
-            temp = tempfile::Builder::new()
-                .prefix("tether-check-")
-                .tempdir()
-                .map_err(CheckError::TempDir)?;
+            // Removed on drop, panics included, and by the Ctrl-C handler.
+            temp = crate::cleanup::TempDir::new("tether-check-").map_err(CheckError::TempDir)?;
             temp.path()
         }
     };
@@ -286,7 +288,7 @@ pub fn run(
                     job.target,
                     job.linker.name()
                 ));
-                let cases = run_job(job, &dir);
+                let cases = run_job(job, &dir, options.timeout);
                 if let Ok(mut r) = results.lock() {
                     r.push((i, cases));
                 }
@@ -301,7 +303,7 @@ pub fn run(
     })
 }
 
-fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
+fn run_job(job: &Job, dir: &Path, timeout: Duration) -> Vec<CaseResult> {
     let case = |backend: &dyn Backend, outcome| CaseResult {
         scenario: job.scenario.name.clone(),
         target: job.target.name(),
@@ -309,7 +311,7 @@ fn run_job(job: &Job, dir: &Path) -> Vec<CaseResult> {
         linker: job.linker.name().to_string(),
         outcome,
     };
-    match build(job.scenario, job.target, job.linker, dir) {
+    match build_with_timeout(job.scenario, job.target, job.linker, dir, timeout) {
         Ok(built) => {
             let runs: Vec<_> = job
                 .backends
@@ -391,7 +393,14 @@ fn build_outcome(scenario: &Scenario, error: &BuildError) -> Outcome {
         }
     }
     let mut lines = message.lines();
-    let first = lines.next().unwrap_or("").to_string();
+    let mut first = lines.next().unwrap_or("").to_string();
+    // The reason (a timeout, no output, the linker's first error) belongs on the summary line.
+    if let BuildError::Link { output, .. } = error {
+        if let Some(reason) = output.lines().find(|l| !l.trim().is_empty()) {
+            first = format!("{} {}", first.trim_end_matches(':').trim_end(), reason.trim());
+            first = first.replacen("failed ", "failed: ", 1);
+        }
+    }
     Outcome::Fail {
         difference: Difference {
             what: "build".into(),

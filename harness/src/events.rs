@@ -69,6 +69,8 @@ pub enum Event {
     Return { function: String, value: u64 },
     /// The guest called a host function (the built-in libc or one registered by the user).
     HostCall { function: String, from: u64 },
+    /// The log reached `--max-events` (`limit`); `dropped` later events were counted, not kept.
+    LogTruncated { limit: u64, dropped: u64 },
 }
 
 fn at(version: &Option<String>) -> String {
@@ -149,6 +151,10 @@ impl std::fmt::Display for Event {
             } => write!(f, "call   {function} at {address:#x} {args:x?}"),
             Event::Return { function, value } => write!(f, "return {function} = {value:#x}"),
             Event::HostCall { function, from } => write!(f, "host   {function} from {from:#x}"),
+            Event::LogTruncated { limit, dropped } => write!(
+                f,
+                "log    truncated at {limit} events (--max-events): {dropped} more not kept"
+            ),
         }
     }
 }

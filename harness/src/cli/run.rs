@@ -32,6 +32,9 @@ pub struct RunArgs {
     /// Warnings (writable and executable segments) are errors.
     #[arg(long)]
     pub strict: bool,
+    /// Events kept in the log; later ones are counted and a "log truncated" event says so.
+    #[arg(long, default_value_t = Options::default().max_events)]
+    pub max_events: usize,
 }
 
 fn parse_int(s: &str) -> Result<u64, HarnessError> {
@@ -113,6 +116,7 @@ pub fn run(args: &RunArgs) -> i32 {
         bind_now: args.bind_now,
         block_budget: args.budget,
         strict: args.strict,
+        max_events: args.max_events,
     };
     let mut s = match Session::new(arch, options) {
         Ok(s) => s,
@@ -166,6 +170,12 @@ fn print_output_and_trace(args: &RunArgs, s: &Session) {
     } else {
         print!("{}", s.stdout());
         eprint!("{}", s.stderr());
+        if s.dropped_output() > 0 {
+            eprintln!(
+                "tether: the guest wrote {} more bytes of output than the harness keeps",
+                s.dropped_output()
+            );
+        }
         if args.trace {
             for e in s.events() {
                 eprintln!("{e}");

@@ -289,6 +289,15 @@ impl ElfObject {
             .iter()
             .any(|s| vaddr >= s.vaddr && vaddr < s.vaddr + s.memsz)
     }
+    /// Whether `[vaddr, vaddr + len)` lies within the file-backed part of one PT_LOAD: tables
+    /// are bounded by the bytes of the file, not by a segment's zero-filled tail.
+    pub fn in_file(&self, vaddr: u64, len: u64) -> bool {
+        vaddr.checked_add(len).is_some_and(|end| {
+            self.segments
+                .iter()
+                .any(|s| vaddr >= s.vaddr && end <= s.vaddr + s.filesz)
+        })
+    }
     pub fn bytes(&self, vaddr: u64, len: u64) -> Result<&[u8]> {
         let end = vaddr
             .checked_add(len)

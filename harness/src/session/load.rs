@@ -166,18 +166,16 @@ impl Session {
             while q < pages && prot[q] == prot[p] {
                 q += 1;
             }
-            machine::map(
-                &mut self.emu,
-                base + p as u64 * PAGE,
-                (q - p) as u64 * PAGE,
-                machine::prot_from_flags(prot[p]),
-            )?;
+            let (at, len) = (base + p as u64 * PAGE, (q - p) as u64 * PAGE);
+            machine::map(&mut self.emu, at, len, machine::prot_from_flags(prot[p]))
+                .map_err(|e| placement_error(path, at, len, &e))?;
             p = q;
         }
         for s in &elf.segments {
             // Fresh mappings are zero: only file-backed bytes need writing (.bss is free).
             let bytes = &elf.image[s.vaddr as usize..(s.vaddr + s.filesz) as usize];
-            machine::write(&mut self.emu, base + s.vaddr, bytes)?;
+            machine::write(&mut self.emu, base + s.vaddr, bytes)
+                .map_err(|e| placement_error(path, base + s.vaddr, s.filesz, &e))?;
         }
         let tls = match elf.tls {
             Some(t) => Some(self.allocate_tls(&elf, t)?),
@@ -281,5 +279,14 @@ impl Session {
     /// The object whose handle (base address) is `handle`.
     pub fn object_by_handle(&self, handle: u64) -> Option<usize> {
         self.objects.iter().position(|o| o.base == handle)
+    }
+}
+
+/// A mapping the emulator refused, named by the library it was for (a fixed-address program
+/// that overlaps the harness's own regions, say).
+fn placement_error(path: &Path, at: u64, len: u64, e: &HarnessError) -> HarnessError {
+    HarnessError::BadElf {
+        path: path.display().to_string(),
+        message: format!("cannot map {len:#x} bytes at {at:#x} into the emulator: {e}"),
     }
 }
