@@ -342,5 +342,5 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     link.thunks = thunks;
     let image = crate::write::write_image(&link, &plan, &layout, &scan.dyn_sites)?;
-    crate::write::write_atomically(&opts.output, &image)
+    crate::output_file::write(&opts.output, &image)
 }

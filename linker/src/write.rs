@@ -14,8 +14,6 @@ use crate::scan::DynSite;
 use crate::symbols::Def;
 use object::elf;
 use rayon::prelude::*;
-use std::io::Write;
-use std::path::Path;
 
 /// Little-endian field writer that follows the ELF class for address-sized fields.
 struct Put<'a> {
@@ -767,30 +765,4 @@ fn write_headers(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put) {
         p += put.word(p, s.align);
         put.word(p, s.entsize);
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tether-{}.tmp", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o755))?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(LinkError::io(path, e));
-    }
-    Ok(())
 }
