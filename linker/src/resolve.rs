@@ -100,7 +100,11 @@ pub fn resolve<'d>(files: &'d [MappedFile]) -> Result<Resolved<'d>> {
         return Err(LinkError::Many(r.errors));
     }
     let arch = r.arch.ok_or_else(|| {
-        LinkError::Other("no ELF object among the inputs: cannot tell the target".into())
+        let names: Vec<String> = files.iter().map(|f| f.display()).collect();
+        LinkError::Other(format!(
+            "no ELF object among the inputs ({}): cannot tell the target",
+            names.join(", ")
+        ))
     })?;
     Ok(Resolved {
         arch,

@@ -315,7 +315,7 @@ pub(super) fn read_dynamic(obj: &ElfObject, dv: u64, dynsym_count: Option<u32>) 
         .relocs
         .iter()
         .chain(&d.jmprel)
-        .map(|r| r.sym + 1)
+        .map(|r| r.sym.saturating_add(1))
         .fold(nsyms, u32::max)
         .max(dynsym_count.unwrap_or(0));
     let versym = get(abi::DT_VERSYM)
