@@ -118,7 +118,8 @@ pub fn resolve<'d>(files: &'d [MappedFile]) -> Result<Resolved<'d>> {
 fn open_archive(file: &MappedFile) -> Result<Archive<'_>> {
     let name = file.display();
     let data: &[u8] = &file.map;
-    let parsed = ArchiveFile::parse(data).map_err(|e| LinkError::malformed(&name, e))?;
+    let parsed = ArchiveFile::parse(data)
+        .map_err(|e| LinkError::malformed(&name, format!("archive header: {e}")))?;
     if parsed.is_thin() {
         return Err(LinkError::Other(format!(
             "{name}: thin archives are not supported"
@@ -127,10 +128,12 @@ fn open_archive(file: &MappedFile) -> Result<Archive<'_>> {
     let mut index = Vec::new();
     if let Some(symbols) = parsed
         .symbols()
-        .map_err(|e| LinkError::malformed(&name, e))?
+        .map_err(|e| LinkError::malformed(&name, format!("archive symbol table: {e}")))?
     {
         for s in symbols {
-            let s = s.map_err(|e| LinkError::malformed(&name, e))?;
+            let s = s.map_err(|e| {
+                LinkError::malformed(&name, format!("archive symbol table entry {}: {e}", index.len()))
+            })?;
             index.push((s.name(), s.offset().0));
         }
     }
@@ -186,21 +189,22 @@ impl<'d> Resolver<'d> {
     }
 
     fn load_all_members(&mut self, archive: &mut Archive<'d>) -> Result<()> {
-        let parsed =
-            ArchiveFile::parse(archive.data).map_err(|e| LinkError::malformed(&archive.name, e))?;
-        for member in parsed.members() {
-            let member = member.map_err(|e| LinkError::malformed(&archive.name, e))?;
-            let data = member
-                .data(archive.data)
-                .map_err(|e| LinkError::malformed(&archive.name, e))?;
+        let parsed = ArchiveFile::parse(archive.data)
+            .map_err(|e| LinkError::malformed(&archive.name, format!("archive header: {e}")))?;
+        for (i, member) in parsed.members().enumerate() {
+            let member = member.map_err(|e| {
+                LinkError::malformed(&archive.name, format!("archive member {i}: {e}"))
+            })?;
+            let data = member.data(archive.data).map_err(|e| {
+                LinkError::malformed(
+                    &archive.name,
+                    format!("archive member {i} ({}): {e}", sym_name(member.name())),
+                )
+            })?;
             if !data.starts_with(b"\x7fELF") {
                 continue;
             }
-            let name = format!(
-                "{}({})",
-                archive.name,
-                String::from_utf8_lossy(member.name())
-            );
+            let name = format!("{}({})", archive.name, sym_name(member.name()));
             self.add_object(name, Some(archive.name.clone()), data)?;
         }
         archive.loaded.extend(archive.index.iter().map(|&(_, o)| o));
@@ -209,19 +213,19 @@ impl<'d> Resolver<'d> {
 
     fn load_member(&mut self, archive: &mut Archive<'d>, offset: u64) -> Result<()> {
         archive.loaded.insert(offset);
-        let parsed =
-            ArchiveFile::parse(archive.data).map_err(|e| LinkError::malformed(&archive.name, e))?;
+        let parsed = ArchiveFile::parse(archive.data)
+            .map_err(|e| LinkError::malformed(&archive.name, format!("archive header: {e}")))?;
+        let member_error = |e| {
+            LinkError::malformed(
+                &archive.name,
+                format!("archive member at offset {offset:#x} (from the symbol table): {e}"),
+            )
+        };
         let member = parsed
             .member(object::read::archive::ArchiveOffset(offset))
-            .map_err(|e| LinkError::malformed(&archive.name, e))?;
-        let data = member
-            .data(archive.data)
-            .map_err(|e| LinkError::malformed(&archive.name, e))?;
-        let name = format!(
-            "{}({})",
-            archive.name,
-            String::from_utf8_lossy(member.name())
-        );
+            .map_err(member_error)?;
+        let data = member.data(archive.data).map_err(member_error)?;
+        let name = format!("{}({})", archive.name, sym_name(member.name()));
         self.add_object(name, Some(archive.name.clone()), data)
     }
 
