@@ -108,7 +108,7 @@ const SHT_REL: u32 = 9;
 const SHT_DYNSYM: u32 = 11;
 
 /// Entries listed per table: enough to reach every kind of entry without listing thousands.
-const PER_TABLE: usize = 24;
+const PER_TABLE: usize = 64;
 
 fn push(out: &mut Vec<Field>, r: &Reader, base: usize, specs: &[Spec], what: &str, addend: bool) {
     for &(name, o32, w32, o64, w64) in specs {
@@ -160,9 +160,9 @@ pub fn layout(data: &[u8]) -> Layout {
         let field = |n: usize| {
             let (_, o32, w32, o64, w64) = SECTION[n];
             if r.wide {
-                r.get(base + o64, w64)
+                r.get(base.checked_add(o64)?, w64)
             } else {
-                r.get(base + o32, w32)
+                r.get(base.checked_add(o32)?, w32)
             }
         };
         if let (Some(t), Some(off), Some(size), Some(ent)) = (field(1), field(4), field(5), field(9))

@@ -66,7 +66,8 @@ impl Kind {
             Kind::SharedInput | Kind::Loaded => "libcase.so",
         }
     }
-    fn seed(self) -> &'static str {
+    /// The seed file this kind mutates.
+    pub fn seed(self) -> &'static str {
         match self {
             Kind::Object => seeds::OBJECT,
             Kind::Archive | Kind::WholeArchive => seeds::ARCHIVE,
@@ -160,10 +161,7 @@ pub fn run_case(programs: &Programs, seeds: &Seeds, kind: Kind, seed: u64) -> Ca
         Kind::Archive | Kind::WholeArchive => mutate::archive(&mut rng, &mut input),
         Kind::Script | Kind::VersionScript => mutate::script(&mut rng, &mut input),
     };
-    let (verdict, stderr) = match execute(programs, &seeds.dir, kind, &input) {
-        Ok((ended, stderr, rss)) => (judge(kind, ended, &stderr, rss, &notes), stderr),
-        Err(e) => (Verdict::Failed(format!("could not run the case: {e}")), String::new()),
-    };
+    let (verdict, stderr) = run_input(programs, seeds, kind, &input, &notes);
     CaseResult {
         kind,
         seed,
@@ -171,6 +169,20 @@ pub fn run_case(programs: &Programs, seeds: &Seeds, kind: Kind, seed: u64) -> Ca
         verdict,
         stderr,
         input,
+    }
+}
+
+/// Runs `input` as the case file of `kind` beside the seeds and judges how it ended.
+pub fn run_input(
+    programs: &Programs,
+    seeds: &Seeds,
+    kind: Kind,
+    input: &[u8],
+    notes: &[String],
+) -> (Verdict, String) {
+    match execute(programs, &seeds.dir, kind, input) {
+        Ok((ended, stderr, rss)) => (judge(kind, ended, &stderr, rss, notes), stderr),
+        Err(e) => (Verdict::Failed(format!("could not run the case: {e}")), String::new()),
     }
 }
 
@@ -412,7 +424,16 @@ pub fn campaign(
                     Tool::Linker => *Rng::new(case_seed ^ 0x5eed).pick(LINKER_KINDS),
                     Tool::Harness => Kind::Loaded,
                 };
-                let mut r = run_case(programs, &seeds, kind, case_seed);
+                // A bug in the fuzzer's own mutations must not end the campaign unreported.
+                let run = std::panic::AssertUnwindSafe(|| run_case(programs, &seeds, kind, case_seed));
+                let mut r = std::panic::catch_unwind(run).unwrap_or_else(|_| CaseResult {
+                    kind,
+                    seed: case_seed,
+                    notes: Vec::new(),
+                    verdict: Verdict::Failed("the fuzzer's mutation panicked".into()),
+                    stderr: String::new(),
+                    input: Vec::new(),
+                });
                 on_case();
                 if let Ok(mut t) = tally.lock() {
                     if t.failed.len() >= KEPT_FAILURES {

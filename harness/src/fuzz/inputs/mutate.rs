@@ -82,6 +82,9 @@ pub fn elf(rng: &mut Rng, data: &mut Vec<u8>) -> Vec<Note> {
 }
 
 fn elf_once(rng: &mut Rng, data: &mut Vec<u8>) -> Note {
+    if data.is_empty() {
+        return "nothing left to mutate".into();
+    }
     let layout = fields::layout(data);
     match rng.below(20) {
         0 => truncate(rng, data),
@@ -232,7 +235,8 @@ pub fn script(rng: &mut Rng, data: &mut Vec<u8>) -> Vec<Note> {
             }
             1 if !tokens.is_empty() => {
                 let t = tokens[at.min(tokens.len() - 1)].clone();
-                let n = *rng.pick(&[2usize, 10, 1000, 20_000]);
+                // At most a few MiB of script, whatever the token: the case must stay small.
+                let n = (*rng.pick(&[2usize, 10, 1000, 20_000])).min((2 << 20) / (t.len() + 1));
                 for _ in 0..n {
                     tokens.insert(at.min(tokens.len()), t.clone());
                 }
@@ -299,6 +303,27 @@ mod tests {
         let na = script(&mut Rng::new(7), &mut a);
         let nb = script(&mut Rng::new(7), &mut b);
         assert_eq!((a, na), (b, nb));
+    }
+
+    #[test]
+    fn chained_mutations_never_panic() {
+        // An ELF-looking start, then whatever the mutations make of it, many times over.
+        let mut elf_bytes = b"\x7fELF\x02\x01\x01".to_vec();
+        elf_bytes.resize(4096, 0x41);
+        let mut ar = b"!<arch>\n".to_vec();
+        for _ in 0..3 {
+            ar.extend_from_slice(b"x.o/            0           0     0     644     64        `\n");
+            ar.extend_from_slice(&elf_bytes[..64]);
+        }
+        let mut rng = Rng::new(99);
+        for round in 0..500 {
+            let (mut e, mut a, mut s) = (elf_bytes.clone(), ar.clone(), b"GROUP ( a.o )".to_vec());
+            for _ in 0..1 + round % 5 {
+                elf(&mut rng, &mut e);
+                archive(&mut rng, &mut a);
+            }
+            script(&mut rng, &mut s);
+        }
     }
 
     #[test]
