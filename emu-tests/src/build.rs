@@ -5,11 +5,11 @@
 //! (`linker: "reference"` modules with GNU ld), always with `-Wl,-soname,<name>`; the program is
 //! always linked by the reference GNU ld against the libraries it needs.
 
+use crate::child::{self, Ended, Limits};
 use crate::corpus::Scenario;
 use crate::linker::Linker;
 use crate::manifest::{LinkerRole, Module};
 use crate::target::{Compiler, Target};
-use crate::child::{self, Ended, Limits};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;

@@ -397,7 +397,11 @@ fn build_outcome(scenario: &Scenario, error: &BuildError) -> Outcome {
     // The reason (a timeout, no output, the linker's first error) belongs on the summary line.
     if let BuildError::Link { output, .. } = error {
         if let Some(reason) = output.lines().find(|l| !l.trim().is_empty()) {
-            first = format!("{} {}", first.trim_end_matches(':').trim_end(), reason.trim());
+            first = format!(
+                "{} {}",
+                first.trim_end_matches(':').trim_end(),
+                reason.trim()
+            );
             first = first.replacen("failed ", "failed: ", 1);
         }
     }

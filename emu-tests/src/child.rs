@@ -203,7 +203,10 @@ mod tests {
     fn the_address_space_limit_applies_to_the_child() {
         let mut c = Command::new("sh");
         // A 64 MiB limit is far below what the shell's `head` of 256 MiB into a variable needs.
-        c.args(["-c", "x=$(head -c 268435456 /dev/zero | tr '\\0' a); echo ${#x}"]);
+        c.args([
+            "-c",
+            "x=$(head -c 268435456 /dev/zero | tr '\\0' a); echo ${#x}",
+        ]);
         let limits = Limits {
             address_space: Some(64 << 20),
             ..Limits::timeout(Duration::from_secs(20))

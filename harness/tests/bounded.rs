@@ -20,7 +20,11 @@ fn library(dir: &Path, cc: &str, name: &str, source: &str) -> PathBuf {
         .arg(&src)
         .output()
         .unwrap_or_else(|e| panic!("{cc}: {e}"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     lib
 }
 
@@ -80,11 +84,19 @@ fn a_dynsym_count_beyond_the_file_is_refused_before_anything_is_decoded() {
         let f = tether_run(&[lib.to_str().unwrap(), "--call", "plain"]);
         assert_eq!(f.ended, Ended::Code(1), "{cc}: {f:?}");
         assert!(
-            f.stderr.contains(&format!("{}: malformed ELF: .dynsym at DT_SYMTAB", lib.display())),
+            f.stderr.contains(&format!(
+                "{}: malformed ELF: .dynsym at DT_SYMTAB",
+                lib.display()
+            )),
             "{cc}: {}",
             f.stderr
         );
-        assert!(f.stderr.contains("more than its segment's file contents hold"), "{}", f.stderr);
+        assert!(
+            f.stderr
+                .contains("more than its segment's file contents hold"),
+            "{}",
+            f.stderr
+        );
         assert!(f.max_rss < 64 * MIB, "{cc}: peak {} MiB", f.max_rss / MIB);
     }
 }
@@ -110,7 +122,11 @@ fn a_guest_calling_the_host_in_a_loop_keeps_the_harness_small() {
         // on, nothing may grow.
         let small = run("400000");
         let large = run("1500000");
-        assert!(large.stdout.contains("spin returned 7500000"), "{}", large.stdout);
+        assert!(
+            large.stdout.contains("spin returned 7500000"),
+            "{}",
+            large.stdout
+        );
         // Unbounded, the log alone would grow by about 250 MiB between the two runs.
         assert!(
             large.max_rss < small.max_rss + 8 * MIB,
@@ -118,7 +134,11 @@ fn a_guest_calling_the_host_in_a_loop_keeps_the_harness_small() {
             large.max_rss / MIB,
             small.max_rss / MIB
         );
-        assert!(large.max_rss < 160 * MIB, "{cc}: peak {} MiB", large.max_rss / MIB);
+        assert!(
+            large.max_rss < 160 * MIB,
+            "{cc}: peak {} MiB",
+            large.max_rss / MIB
+        );
     }
 }
 
@@ -152,6 +172,10 @@ fn the_log_says_where_it_was_truncated_and_how_much_was_dropped() {
         assert!((19_000..=20_100).contains(&dropped), "{cc}: {line}");
         // The log holds exactly --max-events events, one line each.
         assert_eq!(f.stderr.lines().count(), 1000, "{cc}");
-        assert_eq!(f.stderr.lines().last(), Some(line), "{cc}: the notice is the last event");
+        assert_eq!(
+            f.stderr.lines().last(),
+            Some(line),
+            "{cc}: the notice is the last event"
+        );
     }
 }

@@ -140,8 +140,10 @@ fn a_linker_that_exits_0_without_output_is_blamed() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert_eq!(
-        text.matches("linking libtest.so with lazy-ld failed: the linker exited 0 and wrote no output")
-            .count(),
+        text.matches(
+            "linking libtest.so with lazy-ld failed: the linker exited 0 and wrote no output"
+        )
+        .count(),
         2,
         "{text}"
     );
@@ -173,7 +175,10 @@ fn ctrl_c_removes_the_temporary_directory_and_ends_the_linker() {
     // Wait until the link is under way: the directory exists and the linker has started.
     let started = Instant::now();
     while recorded_pids(bin.path()).is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(60), "the link never started");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the link never started"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(leftovers(tmp.path()).len(), 1);

@@ -34,7 +34,11 @@ fn malformed_inputs_end_cleanly_on_both_architectures() {
             println!("inputs {} {arch}: {}", tool.name(), tally.summary());
             assert_eq!(tally.cases, n);
             // Both outcomes occur: a property whose cases all fail (or all pass) tests nothing.
-            assert!(tally.linked > n / 10 && tally.clean_errors > n / 10, "{}", tally.summary());
+            assert!(
+                tally.linked > n / 10 && tally.clean_errors > n / 10,
+                "{}",
+                tally.summary()
+            );
             let failures: Vec<String> = tally
                 .failed
                 .iter()
@@ -117,7 +121,13 @@ const REGRESSIONS: &[Regression] = &[
     // A common symbol's alignment (its st_value) must be a power of two.
     Regression {
         kind: Kind::Object,
-        edit: |d, _| set(d, |d| entry_field(d, "st_shndx", |v| v == SHN_COMMON, "st_value"), |_| 3),
+        edit: |d, _| {
+            set(
+                d,
+                |d| entry_field(d, "st_shndx", |v| v == SHN_COMMON, "st_value"),
+                |_| 3,
+            )
+        },
         expected: "case.o: malformed input: common symbol",
         only_64: false,
     },
@@ -125,7 +135,11 @@ const REGRESSIONS: &[Regression] = &[
     Regression {
         kind: Kind::Object,
         edit: |d, _| {
-            set(d, |d| entry_field(d, "st_shndx", |v| v == SHN_COMMON, "st_size"), |_| u64::MAX - 1)
+            set(
+                d,
+                |d| entry_field(d, "st_shndx", |v| v == SHN_COMMON, "st_size"),
+                |_| u64::MAX - 1,
+            )
         },
         expected: "has an implausible size",
         // 0xffff_fffe fits the reader's bound; the ELF32 layout must refuse the 4 GiB .bss.
@@ -151,7 +165,13 @@ const REGRESSIONS: &[Regression] = &[
     // A binding no ELF reader knows, on a global symbol.
     Regression {
         kind: Kind::Object,
-        edit: |d, _| set(d, |d| entry_field(d, "st_info", |v| v >> 4 == 1, "st_info"), |v| (11 << 4) | (v & 0xf)),
+        edit: |d, _| {
+            set(
+                d,
+                |d| entry_field(d, "st_info", |v| v >> 4 == 1, "st_info"),
+                |v| (11 << 4) | (v & 0xf),
+            )
+        },
         expected: "has unsupported binding 11",
         only_64: false,
     },
@@ -165,21 +185,39 @@ const REGRESSIONS: &[Regression] = &[
     // .dynsym of a shared input far larger than the file.
     Regression {
         kind: Kind::SharedInput,
-        edit: |d, _| set(d, |d| fields::section_field(d, 11, "sh_size"), |_| 0xffff_fff0),
+        edit: |d, _| {
+            set(
+                d,
+                |d| fields::section_field(d, 11, "sh_size"),
+                |_| 0xffff_fff0,
+            )
+        },
         expected: "libcase.so: malformed input: .dynsym:",
         only_64: false,
     },
     // The harness: a TLS template aligned beyond anything it can place (an overflow before).
     Regression {
         kind: Kind::Loaded,
-        edit: |d, _| set(d, |d| entry_field(d, "p_type", |v| v == PT_TLS, "p_align"), |_| 0x8000_0000),
+        edit: |d, _| {
+            set(
+                d,
+                |d| entry_field(d, "p_type", |v| v == PT_TLS, "p_align"),
+                |_| 0x8000_0000,
+            )
+        },
         expected: "libcase.so: malformed ELF: PT_TLS at",
         only_64: false,
     },
     // The harness: a segment that ends past the address space (an overflow before).
     Regression {
         kind: Kind::Loaded,
-        edit: |d, _| set(d, |d| entry_field(d, "p_type", |v| v == PT_LOAD, "p_memsz"), |_| 0xffff_f000),
+        edit: |d, _| {
+            set(
+                d,
+                |d| entry_field(d, "p_type", |v| v == PT_LOAD, "p_memsz"),
+                |_| 0xffff_f000,
+            )
+        },
         expected: "ends beyond the 256 MiB the harness maps",
         only_64: false,
     },
@@ -193,10 +231,24 @@ fn found_faults_stay_fixed() {
         let seeds = seeds::build(&dir.path().join(if arm { "arm" } else { "x86" }), arm).unwrap();
         for r in REGRESSIONS.iter().filter(|r| !(arm && r.only_64)) {
             let mut input = seeds.read(r.kind.seed());
-            assert!((r.edit)(&mut input, !arm), "{:?}: the seed lacks what `{}` needs", r.kind, r.expected);
+            assert!(
+                (r.edit)(&mut input, !arm),
+                "{:?}: the seed lacks what `{}` needs",
+                r.kind,
+                r.expected
+            );
             let (verdict, stderr) = inputs::run_input(&programs, &seeds, r.kind, &input, &[]);
-            assert_eq!(verdict, Verdict::CleanError, "arm {arm}, {}: {stderr}", r.expected);
-            assert!(stderr.contains(r.expected), "arm {arm}: expected `{}` in {stderr}", r.expected);
+            assert_eq!(
+                verdict,
+                Verdict::CleanError,
+                "arm {arm}, {}: {stderr}",
+                r.expected
+            );
+            assert!(
+                stderr.contains(r.expected),
+                "arm {arm}: expected `{}` in {stderr}",
+                r.expected
+            );
         }
     }
 }

@@ -421,7 +421,12 @@ pub fn section_label(index: usize, name: &[u8]) -> String {
 /// Bindings a linker can act on; GNU ld refuses the others too. A symbol that other files can
 /// see must have a name (an empty one is a corrupt table, not a symbol anyone can reference).
 fn check_binding(index: usize, name: &[u8], bind: u8, ty: u8) -> std::result::Result<(), String> {
-    let known = [elf::STB_LOCAL.0, elf::STB_GLOBAL.0, elf::STB_WEAK.0, elf::STB_GNU_UNIQUE.0];
+    let known = [
+        elf::STB_LOCAL.0,
+        elf::STB_GLOBAL.0,
+        elf::STB_WEAK.0,
+        elf::STB_GNU_UNIQUE.0,
+    ];
     if !known.contains(&bind) {
         return Err(format!(
             "symbol {index} (`{}') has unsupported binding {bind}",

@@ -132,7 +132,10 @@ fn open_archive(file: &MappedFile) -> Result<Archive<'_>> {
     {
         for s in symbols {
             let s = s.map_err(|e| {
-                LinkError::malformed(&name, format!("archive symbol table entry {}: {e}", index.len()))
+                LinkError::malformed(
+                    &name,
+                    format!("archive symbol table entry {}: {e}", index.len()),
+                )
             })?;
             index.push((s.name(), s.offset().0));
         }

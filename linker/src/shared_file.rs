@@ -58,7 +58,9 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
 ) -> Result<SharedFile<'d>> {
     let bad = |what: &dyn std::fmt::Display| LinkError::malformed(&name, what);
     let header = E::parse(data).map_err(|e| bad(&format!("ELF header: {e}")))?;
-    let endian = header.endian().map_err(|e| bad(&format!("ELF header: {e}")))?;
+    let endian = header
+        .endian()
+        .map_err(|e| bad(&format!("ELF header: {e}")))?;
     let table = header
         .sections(endian, data)
         .map_err(|e| bad(&format!("section headers: {e}")))?;
@@ -72,15 +74,20 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         .dynamic(endian, data)
         .map_err(|e| bad(&format!(".dynamic: {e}")))?
     {
-        let dynstr = table
-            .strings(endian, data, link)
-            .map_err(|e| bad(&format!(".dynamic's string table (section {}): {e}", link.0)))?;
+        let dynstr = table.strings(endian, data, link).map_err(|e| {
+            bad(&format!(
+                ".dynamic's string table (section {}): {e}",
+                link.0
+            ))
+        })?;
         for entry in entries {
             if entry.d_tag(endian) == elf::DT_SONAME {
                 let offset: u64 = entry.d_val(endian).into();
-                let s = dynstr
-                    .get(offset as u32)
-                    .map_err(|_| bad(&format!("DT_SONAME offset {offset:#x} lies outside .dynstr")))?;
+                let s = dynstr.get(offset as u32).map_err(|_| {
+                    bad(&format!(
+                        "DT_SONAME offset {offset:#x} lies outside .dynstr"
+                    ))
+                })?;
                 soname = Some(crate::error::sym_name(s));
             }
         }
@@ -104,7 +111,9 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
                     versions.resize(index + 1, None);
                 }
                 let name = aux.name(endian, vstrings).map_err(|_| {
-                    verdef(&format!("the name of version {index} lies outside its string table"))
+                    verdef(&format!(
+                        "the name of version {index} lies outside its string table"
+                    ))
                 })?;
                 versions[index] = Some(name);
             }

@@ -17,7 +17,11 @@ fn object(dir: &Path, cc: &str) -> PathBuf {
         .arg(&src)
         .output()
         .unwrap_or_else(|e| panic!("{cc}: {e} (install gcc and gcc-arm-linux-gnueabihf)"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     obj
 }
 
@@ -54,9 +58,16 @@ fn a_character_device_is_written_in_place_and_kept() {
         mknod(&null, "c", 1, 3);
         let inode = std::fs::metadata(&null).unwrap().ino();
         let out = link(&obj, &null);
-        assert!(out.status.success(), "{cc}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{cc}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let meta = std::fs::metadata(&null).unwrap();
-        assert!(meta.file_type().is_char_device(), "{cc}: the device was replaced");
+        assert!(
+            meta.file_type().is_char_device(),
+            "{cc}: the device was replaced"
+        );
         assert_eq!(meta.ino(), inode, "{cc}");
         // No temporary file was left beside it.
         let names: Vec<_> = std::fs::read_dir(d.path())
@@ -76,17 +87,31 @@ fn a_fifo_receives_exactly_the_linked_image() {
         assert!(link(&obj, &regular).status.success());
         let expected = std::fs::read(&regular).unwrap();
         let fifo = d.path().join("pipe");
-        assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
         let reader = {
             let fifo = fifo.clone();
             std::thread::spawn(move || std::fs::read(fifo).unwrap())
         };
         let out = link(&obj, &fifo);
-        assert!(out.status.success(), "{cc}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{cc}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let received = reader.join().unwrap();
         assert!(received.starts_with(b"\x7fELF"), "{cc}");
-        assert_eq!(received, expected, "{cc}: the FIFO got other bytes than the file");
-        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "{cc}");
+        assert_eq!(
+            received, expected,
+            "{cc}: the FIFO got other bytes than the file"
+        );
+        assert!(
+            std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),
+            "{cc}"
+        );
     }
 }
 
@@ -102,9 +127,15 @@ fn a_block_device_is_refused_by_name_and_kept() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{cc}: {err}");
         assert!(
-            err.contains(&format!("{}: cannot write the output: it is a block device", block.display())),
+            err.contains(&format!(
+                "{}: cannot write the output: it is a block device",
+                block.display()
+            )),
             "{cc}: {err}"
         );
-        assert!(std::fs::metadata(&block).unwrap().file_type().is_block_device());
+        assert!(std::fs::metadata(&block)
+            .unwrap()
+            .file_type()
+            .is_block_device());
     }
 }

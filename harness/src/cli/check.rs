@@ -81,7 +81,12 @@ fn check(args: &CheckArgs) -> Result<i32, String> {
     let timeout = Duration::try_from_secs_f64(args.timeout)
         .ok()
         .filter(|t| !t.is_zero())
-        .ok_or_else(|| format!("--timeout {}: not a positive number of seconds", args.timeout))?;
+        .ok_or_else(|| {
+            format!(
+                "--timeout {}: not a positive number of seconds",
+                args.timeout
+            )
+        })?;
     options.timeout = timeout;
 
     let unicorn = UnicornBackend::default();

@@ -186,7 +186,11 @@ fn parse_with<H: FileHeader<Endian = object::LittleEndian>>(
             }
             abi::PT_TLS => {
                 // The static TLS area is a few pages; a template must fit in it whole.
-                if filesz > memsz || memsz > MAX_TLS || !align.max(1).is_power_of_two() || align > MAX_TLS {
+                if filesz > memsz
+                    || memsz > MAX_TLS
+                    || !align.max(1).is_power_of_two()
+                    || align > MAX_TLS
+                {
                     return Err(bad(
                         path,
                         format!("PT_TLS at {vaddr:#x}: p_filesz {filesz:#x}, p_memsz {memsz:#x} and p_align {align:#x} do not describe a TLS template the harness can hold"),

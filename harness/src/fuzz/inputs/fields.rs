@@ -150,13 +150,27 @@ pub fn layout(data: &[u8]) -> Layout {
     let (shoff, shnum) = (at(4).unwrap_or(0) as usize, at(10).unwrap_or(0) as usize);
     let phent = if r.wide { 56 } else { 32 };
     for i in 0..phnum.min(PER_TABLE) {
-        push(&mut out.fields, &r, phoff.saturating_add(i * phent), SEGMENT, &format!("program header {i}"), true);
+        push(
+            &mut out.fields,
+            &r,
+            phoff.saturating_add(i * phent),
+            SEGMENT,
+            &format!("program header {i}"),
+            true,
+        );
     }
     let shent = if r.wide { 64 } else { 40 };
     let mut tables = Vec::new();
     for i in 0..shnum.min(256) {
         let base = shoff.saturating_add(i * shent);
-        push(&mut out.fields, &r, base, SECTION, &format!("section {i}"), true);
+        push(
+            &mut out.fields,
+            &r,
+            base,
+            SECTION,
+            &format!("section {i}"),
+            true,
+        );
         let field = |n: usize| {
             let (_, o32, w32, o64, w64) = SECTION[n];
             if r.wide {
@@ -165,7 +179,8 @@ pub fn layout(data: &[u8]) -> Layout {
                 r.get(base.checked_add(o32)?, w32)
             }
         };
-        if let (Some(t), Some(off), Some(size), Some(ent)) = (field(1), field(4), field(5), field(9))
+        if let (Some(t), Some(off), Some(size), Some(ent)) =
+            (field(1), field(4), field(5), field(9))
         {
             tables.push((
                 i,
@@ -209,7 +224,9 @@ pub fn layout(data: &[u8]) -> Layout {
 
 /// Reads a field's value.
 pub fn read(data: &[u8], f: &Field) -> u64 {
-    Reader { data, wide: true }.get(f.offset, f.width).unwrap_or(0)
+    Reader { data, wide: true }
+        .get(f.offset, f.width)
+        .unwrap_or(0)
 }
 
 /// Writes `value` into a field, truncated to its width.

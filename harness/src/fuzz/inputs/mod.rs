@@ -182,11 +182,19 @@ pub fn run_input(
 ) -> (Verdict, String) {
     match execute(programs, &seeds.dir, kind, input) {
         Ok((ended, stderr, rss)) => (judge(kind, ended, &stderr, rss, notes), stderr),
-        Err(e) => (Verdict::Failed(format!("could not run the case: {e}")), String::new()),
+        Err(e) => (
+            Verdict::Failed(format!("could not run the case: {e}")),
+            String::new(),
+        ),
     }
 }
 
-fn execute(programs: &Programs, dir: &Path, kind: Kind, input: &[u8]) -> std::io::Result<(Ended, String, u64)> {
+fn execute(
+    programs: &Programs,
+    dir: &Path,
+    kind: Kind,
+    input: &[u8],
+) -> std::io::Result<(Ended, String, u64)> {
     let case = tempfile::Builder::new().prefix("case-").tempdir_in(dir)?;
     for name in [seeds::OBJECT, seeds::ARCHIVE, seeds::SHARED] {
         std::fs::hard_link(dir.join(name), case.path().join(name))
@@ -222,7 +230,11 @@ fn execute(programs: &Programs, dir: &Path, kind: Kind, input: &[u8]) -> std::io
 /// The verdict on a case from how the child ended and what it said.
 fn judge(kind: Kind, ended: Ended, stderr: &str, rss: u64, notes: &[String]) -> Verdict {
     let harness = kind == Kind::Loaded;
-    let memory = if harness { HARNESS_MEMORY } else { LINKER_MEMORY };
+    let memory = if harness {
+        HARNESS_MEMORY
+    } else {
+        LINKER_MEMORY
+    };
     if rss > memory {
         return Verdict::Failed(format!(
             "peak memory {} MiB, over the {} MiB limit",
@@ -425,7 +437,8 @@ pub fn campaign(
                     Tool::Harness => Kind::Loaded,
                 };
                 // A bug in the fuzzer's own mutations must not end the campaign unreported.
-                let run = std::panic::AssertUnwindSafe(|| run_case(programs, &seeds, kind, case_seed));
+                let run =
+                    std::panic::AssertUnwindSafe(|| run_case(programs, &seeds, kind, case_seed));
                 let mut r = std::panic::catch_unwind(run).unwrap_or_else(|_| CaseResult {
                     kind,
                     seed: case_seed,
@@ -449,7 +462,12 @@ pub fn campaign(
 
 /// Writes a failing case under `dir`: the mutated input, the seeds it is linked with, what was
 /// done and seen, and the one-line command that reproduces it there.
-pub fn write_failure(dir: &Path, programs: &Programs, arm: bool, r: &CaseResult) -> std::io::Result<String> {
+pub fn write_failure(
+    dir: &Path,
+    programs: &Programs,
+    arm: bool,
+    r: &CaseResult,
+) -> std::io::Result<String> {
     std::fs::create_dir_all(dir)?;
     let seeds = seeds::build(dir, arm).map_err(std::io::Error::other)?;
     std::fs::write(seeds.dir.join(r.kind.file()), &r.input)?;

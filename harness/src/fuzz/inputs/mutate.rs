@@ -15,7 +15,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -24,7 +24,7 @@ impl Rng {
     }
     /// Uniform in `0..n` (n > 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
@@ -68,7 +68,7 @@ fn interesting(rng: &mut Rng, original: u64, file_len: u64) -> u64 {
         2 => original.wrapping_add(1 + rng.below(16) as u64),
         3 => original.wrapping_sub(1 + rng.below(16) as u64),
         4 => file_len.wrapping_add(rng.below(64) as u64).wrapping_sub(32),
-        _ => rng.next(),
+        _ => rng.next_u64(),
     }
 }
 
@@ -145,8 +145,22 @@ pub fn archive(rng: &mut Rng, data: &mut Vec<u8>) -> Vec<Note> {
             let &(header, _) = rng.pick(&members);
             let &(name, at, width) = rng.pick(FIELDS);
             const TEXTS: &[&str] = &[
-                "", "0", "-1", "9999999999", "4294967296", "18446744073709551615", "abc", "/",
-                "//", "/0", "/99999999", "/-1", "#1/20", "`\n", "  12  ", "\0\0\0",
+                "",
+                "0",
+                "-1",
+                "9999999999",
+                "4294967296",
+                "18446744073709551615",
+                "abc",
+                "/",
+                "//",
+                "/0",
+                "/99999999",
+                "/-1",
+                "#1/20",
+                "`\n",
+                "  12  ",
+                "\0\0\0",
             ];
             let text = rng.pick(TEXTS).as_bytes();
             let field = &mut data[header + at..header + at + width];
@@ -214,11 +228,57 @@ fn members(data: &[u8]) -> Vec<(usize, usize)> {
 /// Tokens that mean something to a linker script or a version script, and some that break
 /// lexers: unbalanced comments and quotes, NULs, invalid UTF-8, very long names.
 const SCRIPT_TOKENS: &[&str] = &[
-    "GROUP", "INPUT", "AS_NEEDED", "OUTPUT_FORMAT", "OUTPUT_ARCH", "SEARCH_DIR", "ENTRY",
-    "SECTIONS", "PROVIDE", "INCLUDE", "(", ")", "((", "))", ",", ";", "{", "}", "=", "*", "?",
-    "/*", "*/", "\"", "'", "-l", "-lb", "-l:libb.a", "=/lib", "a.o", "libb.a", "libb.so",
-    "/nonexistent/x.o", "\0", "\n", "\t", "global:", "local:", "extern", "\"C++\"",
-    "\"C\"", "VERS_1", "VERS_2", "VERS_1.1", "entry", "lib_*", "counter", "#", "[", "]", "!",
+    "GROUP",
+    "INPUT",
+    "AS_NEEDED",
+    "OUTPUT_FORMAT",
+    "OUTPUT_ARCH",
+    "SEARCH_DIR",
+    "ENTRY",
+    "SECTIONS",
+    "PROVIDE",
+    "INCLUDE",
+    "(",
+    ")",
+    "((",
+    "))",
+    ",",
+    ";",
+    "{",
+    "}",
+    "=",
+    "*",
+    "?",
+    "/*",
+    "*/",
+    "\"",
+    "'",
+    "-l",
+    "-lb",
+    "-l:libb.a",
+    "=/lib",
+    "a.o",
+    "libb.a",
+    "libb.so",
+    "/nonexistent/x.o",
+    "\0",
+    "\n",
+    "\t",
+    "global:",
+    "local:",
+    "extern",
+    "\"C++\"",
+    "\"C\"",
+    "VERS_1",
+    "VERS_2",
+    "VERS_1.1",
+    "entry",
+    "lib_*",
+    "counter",
+    "#",
+    "[",
+    "]",
+    "!",
 ];
 
 /// Token soup: the script's own tokens dropped, repeated, swapped, or mixed with others.

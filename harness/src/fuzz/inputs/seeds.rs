@@ -57,9 +57,9 @@ fn tool(arm: bool, name: &str) -> String {
 
 fn run(cmd: &mut Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {shown}: {e} (scripts/setup.sh installs the toolchains)"))?;
+    let out = cmd.output().map_err(|e| {
+        format!("cannot run {shown}: {e} (scripts/setup.sh installs the toolchains)")
+    })?;
     if out.status.success() {
         Ok(())
     } else {
@@ -79,7 +79,11 @@ pub fn build(dir: &Path, arm: bool) -> Result<Seeds, String> {
     write("a.c", A_C)?;
     write("b.c", B_C)?;
     write(VERSIONS, VERSION_SCRIPT)?;
-    let format = if arm { "elf32-littlearm" } else { "elf64-x86-64" };
+    let format = if arm {
+        "elf32-littlearm"
+    } else {
+        "elf64-x86-64"
+    };
     write(
         SCRIPT,
         &format!("/* GNU ld script */\nOUTPUT_FORMAT({format})\nSEARCH_DIR(.)\nGROUP ( a.o AS_NEEDED ( libb.so ) libb.a )\n"),
@@ -101,12 +105,20 @@ pub fn build(dir: &Path, arm: bool) -> Result<Seeds, String> {
     run(Command::new(tool(arm, "ar"))
         .current_dir(dir)
         .args(["rcs", ARCHIVE, OTHER_OBJECT]))?;
-    run(Command::new(&gcc)
-        .current_dir(dir)
-        .args(["-shared", "-o", SHARED, OTHER_OBJECT, "-Wl,-soname,libb.so"]))?;
-    run(Command::new(&gcc)
-        .current_dir(dir)
-        .args(["-shared", "-o", RUNNABLE, OBJECT, OTHER_OBJECT]))?;
+    run(Command::new(&gcc).current_dir(dir).args([
+        "-shared",
+        "-o",
+        SHARED,
+        OTHER_OBJECT,
+        "-Wl,-soname,libb.so",
+    ]))?;
+    run(Command::new(&gcc).current_dir(dir).args([
+        "-shared",
+        "-o",
+        RUNNABLE,
+        OBJECT,
+        OTHER_OBJECT,
+    ]))?;
     Ok(Seeds {
         dir: dir.to_path_buf(),
         arm,
