@@ -29,7 +29,7 @@ fn malformed_inputs_end_cleanly_on_both_architectures() {
     for arm in [false, true] {
         let arch = if arm { "arm" } else { "x86_64" };
         for (tool, n) in [(Tool::Linker, cases(2000)), (Tool::Harness, cases(1000))] {
-            let tally = inputs::campaign(&programs, tool, arm, n, 12, 2, &|| {})
+            let tally = inputs::campaign(&programs, tool, arm, n, 12, 2, &|_| {})
                 .unwrap_or_else(|e| panic!("{e}"));
             println!("inputs {} {arch}: {}", tool.name(), tally.summary());
             assert_eq!(tally.cases, n);

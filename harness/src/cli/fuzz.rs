@@ -174,6 +174,15 @@ fn run_inputs(args: &FuzzArgs, seed: u64, arches: &[bool]) -> i32 {
         for &tool in tools {
             let what = format!("inputs {} {arch}", tool.name());
             let bar = progress(args.cases, &what);
+            // Without a terminal (a long campaign in the background) the counts so far are
+            // printed now and then instead, so a campaign cut short still has figures.
+            let quiet = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let on_case = |t: &inputs::Tally| {
+                bar.inc(1);
+                if !quiet && t.cases % 10_000 == 0 {
+                    println!("{what} so far: {}", t.summary());
+                }
+            };
             let result = inputs::campaign(
                 &programs,
                 tool,
@@ -181,7 +190,7 @@ fn run_inputs(args: &FuzzArgs, seed: u64, arches: &[bool]) -> i32 {
                 u64::from(args.cases),
                 seed,
                 workers,
-                &|| bar.inc(1),
+                &on_case,
             );
             bar.finish_and_clear();
             let tally = match result {

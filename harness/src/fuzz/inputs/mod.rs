@@ -409,7 +409,8 @@ impl Tally {
 /// Failing cases kept in full; the rest are counted.
 const KEPT_FAILURES: usize = 50;
 
-/// `cases` cases for one tool and architecture, from `seed`, on `workers` threads.
+/// `cases` cases for one tool and architecture, from `seed`, on `workers` threads; `on_case`
+/// sees the tally after each case.
 pub fn campaign(
     programs: &Programs,
     tool: Tool,
@@ -417,7 +418,7 @@ pub fn campaign(
     cases: u64,
     seed: u64,
     workers: usize,
-    on_case: &(dyn Fn() + Sync),
+    on_case: &(dyn Fn(&Tally) + Sync),
 ) -> Result<Tally, String> {
     let root = tether_emu_tests::cleanup::TempDir::new("tether-fuzz-inputs-")
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
@@ -447,12 +448,12 @@ pub fn campaign(
                     stderr: String::new(),
                     input: Vec::new(),
                 });
-                on_case();
                 if let Ok(mut t) = tally.lock() {
                     if t.failed.len() >= KEPT_FAILURES {
                         r.input = Vec::new();
                     }
                     t.add(r);
+                    on_case(&t);
                 }
             });
         }
