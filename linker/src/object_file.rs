@@ -311,6 +311,14 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             let mut relocs = Vec::new();
             let nsyms = symbols.len() as u32;
             let label = section_label(index.0, sections[index.0].name);
+            // A NOBITS section has no bytes to patch: its relocations cannot be applied.
+            let size: u64 = header.sh_size(endian).into();
+            if size > 0 && sections[target].sh_type == elf::SHT_NOBITS.0 {
+                return Err(bad(&format!(
+                    "{label} holds relocations for {}, which is SHT_NOBITS and has no contents",
+                    section_label(target, sections[target].name)
+                )));
+            }
             let check = |i: usize, offset: u64, r_type: u32, sym: u32| {
                 if sym >= nsyms {
                     return Err(bad(&format!(

@@ -247,7 +247,10 @@ fn judge(kind: Kind, ended: Ended, stderr: &str, rss: u64, notes: &[String]) -> 
     }
     match ended {
         Ended::TimedOut => Verdict::Failed(format!("no end within {} s", TIME_LIMIT.as_secs())),
-        Ended::Signal(libc::SIGXFSZ) if huge_alignment(notes) => Verdict::KnownGap(FAULT_1),
+        // The zeros go to the file (SIGXFSZ) or, built in memory first, exhaust it (abort).
+        Ended::Signal(libc::SIGXFSZ | libc::SIGABRT) if huge_alignment(notes) => {
+            Verdict::KnownGap(FAULT_1)
+        }
         Ended::Signal(libc::SIGXFSZ) => {
             Verdict::Failed(format!("output over {} MiB", OUTPUT_LIMIT >> 20))
         }
