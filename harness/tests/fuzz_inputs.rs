@@ -239,6 +239,19 @@ const REGRESSIONS: &[Regression] = &[
         expected: "libcase.so: malformed ELF: PT_TLS at",
         only_64: false,
     },
+    // The harness: a segment alignment that overflowed placing the object (the campaign).
+    Regression {
+        kind: Kind::Loaded,
+        edit: |d, _| {
+            set(
+                d,
+                |d| entry_field(d, "p_type", |v| v == PT_LOAD, "p_align"),
+                |_| u64::MAX,
+            )
+        },
+        expected: "is not a power of two up to 256 MiB",
+        only_64: false,
+    },
     // The harness: a segment that ends past the address space (an overflow before).
     Regression {
         kind: Kind::Loaded,

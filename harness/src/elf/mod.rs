@@ -157,6 +157,13 @@ fn parse_with<H: FileHeader<Endian = object::LittleEndian>>(
                         format!("PT_LOAD at {vaddr:#x} extends past the end of the file"),
                     ));
                 }
+                // glibc refuses these too; a huge one would overflow placing the object.
+                if align > 1 && (!align.is_power_of_two() || align > MAX_SPAN) {
+                    return Err(bad(
+                        path,
+                        format!("PT_LOAD at {vaddr:#x}: p_align {align:#x} is not a power of two up to 256 MiB"),
+                    ));
+                }
                 if align > 1 && (vaddr % align) != (offset % align) {
                     return Err(bad(path, format!("PT_LOAD at {vaddr:#x}: p_vaddr and p_offset disagree modulo p_align {align:#x}")));
                 }

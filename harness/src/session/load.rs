@@ -118,7 +118,12 @@ impl Session {
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        let name = elf.dynamic.soname.clone().unwrap_or(file_name);
+        let name = elf
+            .dynamic
+            .soname
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(file_name);
         for w in &elf.warnings {
             if self.options.strict {
                 return Err(HarnessError::BadElf {
@@ -229,10 +234,13 @@ impl Session {
             }
         };
         if block < layout.tls || block + t.memsz > layout.tls + layout.tls_size {
-            return Err(HarnessError::Usage(format!(
-                "{}: static TLS area full ({:#x} bytes needed)",
-                elf.path, t.memsz
-            )));
+            return Err(HarnessError::BadElf {
+                path: elf.path.clone(),
+                message: format!(
+                    "its TLS template ({:#x} bytes aligned to {align:#x}) does not fit in the static TLS area left",
+                    t.memsz
+                ),
+            });
         }
         let init = elf.bytes(t.vaddr, t.filesz)?.to_vec();
         machine::write(&mut self.emu, block, &init)?;
