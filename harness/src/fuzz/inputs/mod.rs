@@ -95,7 +95,9 @@ impl Kind {
                 seeds::SHARED,
             ],
             Kind::SharedInput => vec!["-shared", "-o", "out.so", seeds::OBJECT, f],
-            Kind::Loaded => vec!["run", f, "--call", "entry", "1"],
+            // A mutated library may well loop: the budget is what bounds it, kept small so that
+            // a looping case ends in a second or two, not the default's twenty.
+            Kind::Loaded => vec!["run", f, "--call", "entry", "1", "--budget", "2000000"],
         }
     }
 }
