@@ -10,6 +10,7 @@
 //! for backends that only load them and make the manifest's calls, and
 //! [`BuiltScenario::program_error`] says why the program is missing to those that need it.
 
+use crate::child::{self, Ended, Limits};
 use crate::corpus::Scenario;
 use crate::linker::Linker;
 use crate::manifest::{LinkerRole, Module, ProgramKind};
@@ -17,6 +18,10 @@ use crate::target::{Compiler, Target};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long one compile or link may take by default; `tether check --timeout` changes it.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 use tether_qemu::{Arch, Tool};
 
 /// Host variables the build must not inherit: they add run paths, search directories or
@@ -107,12 +112,25 @@ impl BuiltScenario<'_> {
     }
 }
 
-/// Builds `scenario` for `target` into `dir` (sources under `dir/src`, outputs under `dir/out`).
+/// Builds `scenario` for `target` into `dir` (sources under `dir/src`, outputs under `dir/out`),
+/// each step bounded by [`DEFAULT_TIMEOUT`].
 pub fn build<'a>(
     scenario: &'a Scenario,
     target: Target,
     linker: &Linker,
     dir: &Path,
+) -> Result<BuiltScenario<'a>, BuildError> {
+    build_with_timeout(scenario, target, linker, dir, DEFAULT_TIMEOUT)
+}
+
+/// [`build`] with each compile and link bounded by `timeout`: a step that takes longer is
+/// killed (with what it started) and is that step's failure.
+pub fn build_with_timeout<'a>(
+    scenario: &'a Scenario,
+    target: Target,
+    linker: &Linker,
+    dir: &Path,
+    timeout: Duration,
 ) -> Result<BuiltScenario<'a>, BuildError> {
     let src = dir.join("src");
     let out = dir.join("out");
@@ -135,6 +153,7 @@ pub fn build<'a>(
         out: out.clone(),
         obj,
         commands: Vec::new(),
+        timeout,
         tested_linker: LinkerArgs::new(linker, target, dir)?,
         reference_linker: LinkerArgs::new(&Linker::GnuLd, target, dir)?,
     };
@@ -222,6 +241,7 @@ struct Builder {
     out: PathBuf,
     obj: PathBuf,
     commands: Vec<String>,
+    timeout: Duration,
     tested_linker: LinkerArgs,
     reference_linker: LinkerArgs,
 }
@@ -311,6 +331,15 @@ impl Builder {
         args.extend(self.substitute(&module.ldflags));
         args.extend(self.substitute(module.arch_ldflags.get(arch).map_or(&[][..], |v| v)));
         let (command, result) = self.run(tool, &args)?;
+        // A linker that reports success must have written what it was asked for; otherwise
+        // the failure would surface later, blamed on whatever reads the file next.
+        let result = result.and_then(|()| match std::fs::metadata(&output) {
+            Ok(m) if m.is_file() => Ok(()),
+            _ => Err(format!(
+                "the linker exited 0 and wrote no output ({} is missing)",
+                output.display()
+            )),
+        });
         if let Err(output) = result {
             return Err(BuildError::Link {
                 module: module.name.clone(),
@@ -337,17 +366,27 @@ impl Builder {
         for var in BUILD_VARIABLES {
             process.env_remove(var);
         }
-        let result = process.output().map_err(|source| BuildError::Io {
-            what: "cannot run",
-            path: program.clone(),
-            source,
+        let result = child::run(process, &Limits::timeout(self.timeout)).map_err(|source| {
+            BuildError::Io {
+                what: "cannot run",
+                path: program.clone(),
+                source,
+            }
         })?;
-        if result.status.success() {
-            Ok((command, Ok(())))
-        } else {
-            let mut output = String::from_utf8_lossy(&result.stderr).into_owned();
-            output.push_str(&String::from_utf8_lossy(&result.stdout));
-            Ok((command, Err(output)))
+        let mut output = result.stderr;
+        output.push_str(&result.stdout);
+        match result.ended {
+            Ended::Code(0) => Ok((command, Ok(()))),
+            Ended::TimedOut => Ok((
+                command,
+                Err(format!(
+                    "timed out after {} s (killed with everything it started){}{output}",
+                    self.timeout.as_secs_f64(),
+                    if output.is_empty() { "" } else { ":\n" }
+                )),
+            )),
+            Ended::Signal(s) => Ok((command, Err(format!("killed by signal {s}\n{output}")))),
+            Ended::Code(_) => Ok((command, Err(output))),
         }
     }
 }

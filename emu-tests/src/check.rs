@@ -2,7 +2,7 @@
 //! with its expectation, reported as a matrix with the first difference of every failure.
 
 use crate::backend::{applies, needs_program, Backend};
-use crate::build::{build, BuildError, BuiltScenario};
+use crate::build::{build_with_timeout, BuildError, BuiltScenario, DEFAULT_TIMEOUT};
 use crate::compare::{disagreement, first_difference, log_lines_around, Difference, OtherBackend};
 use crate::corpus::Scenario;
 use crate::linker::Linker;
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct CheckOptions {
     pub jobs: usize,
     /// Keep build directories here instead of a temporary directory removed at the end.
     pub keep_dir: Option<PathBuf>,
+    /// Bound on each compile and link (the backends carry their own for runs).
+    pub timeout: Duration,
 }
 
 impl CheckOptions {
@@ -37,6 +40,7 @@ impl CheckOptions {
             scenarios: Vec::new(),
             jobs: 0,
             keep_dir: None,
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -264,10 +268,8 @@ pub fn run_with_progress(
     let root: &Path = match &options.keep_dir {
         Some(dir) => dir,
         None => {
-            temp = tempfile::Builder::new()
-                .prefix("tether-check-")
-                .tempdir()
-                .map_err(CheckError::TempDir)?;
+            // Removed on drop, panics included, and by the Ctrl-C handler.
+            temp = crate::cleanup::TempDir::new("tether-check-").map_err(CheckError::TempDir)?;
             temp.path()
         }
     };
@@ -312,7 +314,7 @@ pub fn run_with_progress(
                     job.target,
                     job.linker.name()
                 ));
-                let cases = run_job(job, &dir, keep);
+                let cases = run_job(job, &dir, keep, options.timeout);
                 if let Ok(mut r) = results.lock() {
                     r.push((i, cases));
                     progress(&Progress {
@@ -337,7 +339,7 @@ pub fn run_with_progress(
     })
 }
 
-fn run_job(job: &Job, dir: &Path, keep: bool) -> Vec<CaseResult> {
+fn run_job(job: &Job, dir: &Path, keep: bool, timeout: Duration) -> Vec<CaseResult> {
     let case = |backend: &str, outcome| CaseResult {
         scenario: job.scenario.name.clone(),
         target: job.target.name(),
@@ -346,7 +348,7 @@ fn run_job(job: &Job, dir: &Path, keep: bool) -> Vec<CaseResult> {
         outcome,
         rerun: None,
     };
-    match build(job.scenario, job.target, job.linker, dir) {
+    match build_with_timeout(job.scenario, job.target, job.linker, dir, timeout) {
         Ok(built) => {
             // Backends that need the program cannot run without it; the others still can.
             let (blocked, runnable): (Vec<&dyn Backend>, Vec<&dyn Backend>) = job
@@ -511,7 +513,18 @@ fn build_outcome(scenario: &Scenario, error: &BuildError) -> Outcome {
         }
     }
     let mut lines = message.lines();
-    let first = lines.next().unwrap_or("").to_string();
+    let mut first = lines.next().unwrap_or("").to_string();
+    // The reason (a timeout, no output, the linker's first error) belongs on the summary line.
+    if let BuildError::Link { output, .. } = error {
+        if let Some(reason) = output.lines().find(|l| !l.trim().is_empty()) {
+            first = format!(
+                "{} {}",
+                first.trim_end_matches(':').trim_end(),
+                reason.trim()
+            );
+            first = first.replacen("failed ", "failed: ", 1);
+        }
+    }
     Outcome::Fail {
         difference: Difference {
             what: "build".into(),

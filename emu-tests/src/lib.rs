@@ -11,6 +11,8 @@
 pub mod backend;
 pub mod build;
 pub mod check;
+pub mod child;
+pub mod cleanup;
 pub mod compare;
 pub mod corpus;
 pub mod junit;

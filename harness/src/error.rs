@@ -112,8 +112,12 @@ pub enum HarnessError {
     },
     #[error("{object}: {message}")]
     BadDynamic { object: String, message: String },
-    #[error("no symbol {symbol} in the global scope")]
-    NoSuchSymbol { symbol: String },
+    #[error("no symbol {symbol} in the global scope (searched {} and the host libc)", searched.join(", "))]
+    NoSuchSymbol {
+        symbol: String,
+        /// The loaded objects, by path.
+        searched: Vec<String>,
+    },
     #[error("guest fault: {0}")]
     Fault(Box<Fault>),
     #[error("guest called exit({code})")]

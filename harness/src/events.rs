@@ -92,6 +92,8 @@ pub enum Event {
         symbol: String,
         address: u64,
     },
+    /// The log reached `--max-events` (`limit`); `dropped` later events were counted, not kept.
+    LogTruncated { limit: u64, dropped: u64 },
 }
 
 fn at(version: &Option<String>) -> String {
@@ -192,6 +194,10 @@ impl std::fmt::Display for Event {
                 symbol,
                 address,
             } => write!(f, "canon  {object}: {symbol} = {address:#x} (PLT entry)"),
+            Event::LogTruncated { limit, dropped } => write!(
+                f,
+                "log    truncated at {limit} events (--max-events): {dropped} more not kept"
+            ),
         }
     }
 }

@@ -279,23 +279,27 @@ pub fn install(s: &mut Session) -> Result<()> {
     });
     s.register_host_fn("atexit", v, |s| {
         let func = s.arg(0)?;
-        s.atexit.push(AtExit {
-            func,
-            arg: 0,
-            dso: 0,
-            with_arg: false,
-        });
-        Ok(0)
+        Ok(push_atexit(
+            s,
+            AtExit {
+                func,
+                arg: 0,
+                dso: 0,
+                with_arg: false,
+            },
+        ))
     });
     s.register_host_fn("__cxa_atexit", v, |s| {
         let (func, arg, dso) = (s.arg(0)?, s.arg(1)?, s.arg(2)?);
-        s.atexit.push(AtExit {
-            func,
-            arg,
-            dso,
-            with_arg: true,
-        });
-        Ok(0)
+        Ok(push_atexit(
+            s,
+            AtExit {
+                func,
+                arg,
+                dso,
+                with_arg: true,
+            },
+        ))
     });
     s.register_host_fn("__cxa_finalize", v, |s| {
         let dso = s.arg(0)?;
@@ -435,4 +439,16 @@ impl Session {
     fn mask_neg1(&self) -> u64 {
         self.sign(-1)
     }
+}
+
+/// Handlers a session keeps: host memory, so bounded whatever the guest does. Past it the call
+/// fails as glibc's does when it cannot allocate (-1), and the guest may go on.
+const MAX_ATEXIT: usize = 1 << 16;
+
+fn push_atexit(s: &mut Session, handler: AtExit) -> u64 {
+    if s.atexit.len() >= MAX_ATEXIT {
+        return u64::MAX;
+    }
+    s.atexit.push(handler);
+    0
 }

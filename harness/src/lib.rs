@@ -67,6 +67,7 @@ pub mod arch;
 pub mod cli;
 pub mod elf;
 pub mod error;
+pub mod event_log;
 pub mod events;
 pub mod fuzz;
 pub mod gdb;

@@ -32,6 +32,24 @@ pub struct HookState {
     pub debug: crate::gdb::DebugHooks,
 }
 
+/// The translated-code buffer. Unicorn's default (1 GiB on 64-bit hosts) fills with fresh
+/// translations as a guest that calls the host re-enters emulation, so a long run grows the
+/// harness by hundreds of MiB; with this bound it is flushed and refilled instead.
+const CODE_BUFFER: u32 = 32 << 20;
+
+fn limit_code_buffer(emu: &mut Emu) -> Result<()> {
+    use unicorn_engine::unicorn_const::{uc_ctl, uc_error, ControlType};
+    let control = ControlType(ControlType::TCG_BUFFER_SIZE.0 | ControlType::IO_WRITE.0);
+    // SAFETY: the handle is live and TCG_BUFFER_SIZE takes one uint32_t; it must be set
+    // before the engine's first use, which is now.
+    let r = unsafe { uc_ctl(emu.get_handle(), control, CODE_BUFFER) };
+    if r == uc_error::OK {
+        Ok(())
+    } else {
+        Err(HarnessError::emu("set the code buffer size", r))
+    }
+}
+
 pub fn create(arch: Arch, block_budget: u64) -> Result<Emu> {
     let state = HookState {
         block_budget,
@@ -43,6 +61,7 @@ pub fn create(arch: Arch, block_budget: u64) -> Result<Emu> {
     };
     let mut emu =
         Unicorn::new_with_data(uarch, mode, state).map_err(|e| HarnessError::emu("open", e))?;
+    limit_code_buffer(&mut emu)?;
     if arch == Arch::Arm {
         emu.ctl_set_cpu_model(unicorn_engine::ArmCpuModel::CORTEX_A15 as i32)
             .map_err(|e| HarnessError::emu("set CPU model", e))?;

@@ -36,6 +36,10 @@ impl LinkError {
     }
 }
 
+/// Errors printed from one pass: a corrupt input can produce one per symbol or relocation,
+/// and the first few say what is wrong (lld stops at 20 too).
+const MAX_SHOWN: usize = 50;
+
 impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -43,11 +47,18 @@ impl fmt::Display for LinkError {
             LinkError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             LinkError::Malformed { file, what } => write!(f, "{file}: malformed input: {what}"),
             LinkError::Many(msgs) => {
-                for (i, m) in msgs.iter().enumerate() {
+                for (i, m) in msgs.iter().take(MAX_SHOWN).enumerate() {
                     if i > 0 {
                         f.write_str("\nld.tether: error: ")?;
                     }
                     f.write_str(m)?;
+                }
+                if msgs.len() > MAX_SHOWN {
+                    write!(
+                        f,
+                        "\nld.tether: note: {} more errors not shown",
+                        msgs.len() - MAX_SHOWN
+                    )?;
                 }
                 Ok(())
             }
@@ -60,7 +71,38 @@ impl std::error::Error for LinkError {}
 
 pub type Result<T, E = LinkError> = std::result::Result<T, E>;
 
-/// Renders a symbol name from an input for a message, lossily.
+/// Renders a name from an input (a symbol, a section) for a message: UTF-8 as it is, other
+/// bytes and control characters as `\xNN`, so a corrupt table never prints garbage, and an
+/// empty name as `<unnamed>`.
 pub fn sym_name(name: &[u8]) -> String {
-    String::from_utf8_lossy(name).into_owned()
+    if name.is_empty() {
+        return "<unnamed>".into();
+    }
+    let mut out = String::new();
+    for chunk in name.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sym_name;
+
+    #[test]
+    fn names_are_printable_whatever_the_bytes() {
+        assert_eq!(sym_name(b"memcpy@@GLIBC_2.14"), "memcpy@@GLIBC_2.14");
+        assert_eq!(sym_name(b""), "<unnamed>");
+        assert_eq!(sym_name(b"a\xffb\n"), "a\\xffb\\x0a");
+        assert_eq!(sym_name("caf\u{e9}".as_bytes()), "caf\u{e9}");
+    }
 }

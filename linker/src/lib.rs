@@ -17,7 +17,7 @@
 //! 5. [`layout`]: output sections, segments, addresses.
 //! 6. [`mod@write`]: copy and relocate ([`relocate`]) per output section in parallel, encode the
 //!    synthetic sections, `.eh_frame_hdr` ([`eh_frame_hdr`] over [`eh_frame`]), the build-id
-//!    ([`build_id`]), then write the file atomically.
+//!    ([`build_id`]); [`output_file`] writes the file (atomically when it is a regular file).
 
 pub mod arch;
 pub mod build_id;
@@ -37,6 +37,7 @@ pub mod link;
 pub mod merge;
 pub mod object_file;
 pub mod options;
+pub mod output_file;
 pub mod plugin;
 pub mod relocate;
 pub mod resolve;

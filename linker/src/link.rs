@@ -414,7 +414,7 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     let plan = crate::dynamic::plan(&link, scan.dynamic_words, scan.textrel)?;
     let layout = lay_out(&mut link, &plan, &scan.actions)?;
     let image = crate::write::write_image(&link, &plan, &layout, &scan.actions)?;
-    crate::write::write_atomically(&opts.output, &image)
+    crate::output_file::write(&opts.output, &image)
 }
 
 fn check_input_flags(link: &Link) -> Result<()> {

@@ -5,7 +5,7 @@
 //! downstream sees plain `u64` values.
 
 use crate::arch::Arch;
-use crate::error::{LinkError, Result};
+use crate::error::{sym_name, LinkError, Result};
 use object::elf;
 use object::read::elf::{FileHeader, Rel as _, Rela as _, SectionHeader as _, Sym as _};
 use object::Endianness;
@@ -138,33 +138,42 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
     if header.e_type(endian) != elf::ET_REL {
         return Err(bad(&"not a relocatable object"));
     }
-    let table = header.sections(endian, data).map_err(|e| bad(&e))?;
+    let table = header
+        .sections(endian, data)
+        .map_err(|e| bad(&format!("section headers: {e}")))?;
     let mut sections = Vec::with_capacity(table.len());
-    for header in table.iter() {
+    for (index, header) in table.enumerate() {
         let sh_type = header.sh_type(endian).0;
+        let name_bytes = table.section_name(endian, header).map_err(|_| {
+            bad(&format!(
+                "section {}: its name (offset {:#x} in the section name table) lies outside that table",
+                index.0,
+                header.sh_name(endian)
+            ))
+        })?;
+        let label = section_label(index.0, name_bytes);
+        let size: u64 = header.sh_size(endian).into();
         let section_data = if sh_type == elf::SHT_NOBITS.0 {
             &[][..]
         } else {
-            header
-                .data(endian, data)
-                .map_err(|_| bad(&"section data lies outside the file"))?
+            header.data(endian, data).map_err(|_| {
+                let offset: u64 = header.sh_offset(endian).into();
+                bad(&format!(
+                    "{label}: data at offset {offset:#x} with size {size:#x} lies outside the file ({} bytes)",
+                    data.len()
+                ))
+            })?
         };
-        let name_bytes = table.section_name(endian, header).map_err(|e| bad(&e))?;
         let flags: u64 = header.sh_flags(endian).0;
         let align: u64 = header.sh_addralign(endian).into().max(1);
-        let size: u64 = header.sh_size(endian).into();
         // Bounds that keep layout arithmetic far from overflow; real objects are nowhere near.
         if !align.is_power_of_two() || align > MAX_ALIGN {
             return Err(bad(&format!(
-                "section {} has an unsupported alignment {align:#x}",
-                sections.len()
+                "{label} has an unsupported alignment {align:#x}"
             )));
         }
         if size > MAX_SECTION_SIZE {
-            return Err(bad(&format!(
-                "section {} has an implausible size {size:#x}",
-                sections.len()
-            )));
+            return Err(bad(&format!("{label} has an implausible size {size:#x}")));
         }
         let live = !(flags & elf::SHF_EXCLUDE.0 != 0
             || matches!(name_bytes, b".note.GNU-stack" | b".note.gnu.property")
@@ -185,7 +194,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
 
     let symtab = table
         .symbols(endian, data, elf::SHT_SYMTAB)
-        .map_err(|e| bad(&e))?;
+        .map_err(|e| bad(&format!("symbol table: {e}")))?;
     let strings = symtab.strings();
     let mut symbols = Vec::with_capacity(symtab.len());
     let mut first_global = symtab.len();
@@ -202,18 +211,42 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         } else if shndx == elf::SHN_COMMON {
             SymPlace::Common
         } else {
-            let section = symtab
-                .symbol_section(endian, sym, index)
-                .map_err(|e| bad(&e))?;
+            let section = symtab.symbol_section(endian, sym, index).ok().flatten();
             match section {
                 Some(s) if s.0 < sections.len() => SymPlace::Section(s.0 as u32),
-                _ => return Err(bad(&format!("symbol {} has a bad section index", index.0))),
+                _ => {
+                    return Err(bad(&format!(
+                        "symbol {} has section index {}, but there are {} sections",
+                        index.0,
+                        shndx,
+                        sections.len()
+                    )))
+                }
             }
         };
+        let name = sym.name(endian, strings).map_err(|_| {
+            bad(&format!(
+                "symbol {}: its name (offset {:#x} in the string table) lies outside the table or has no terminating NUL",
+                index.0,
+                sym.st_name(endian)
+            ))
+        })?;
+        check_binding(index.0, name, bind, sym.st_type().0).map_err(|e| bad(&e))?;
+        let (value, size): (u64, u64) = (sym.st_value(endian).into(), sym.st_size(endian).into());
+        // A common symbol becomes .bss of its size and alignment: the same bounds as sections.
+        if place == SymPlace::Common
+            && (size > MAX_SECTION_SIZE || !value.max(1).is_power_of_two() || value > MAX_ALIGN)
+        {
+            return Err(bad(&format!(
+                "common symbol {} (`{}') has an implausible size {size:#x} or alignment {value:#x}",
+                index.0,
+                sym_name(name)
+            )));
+        }
         symbols.push(InputSymbol {
-            name: sym.name(endian, strings).map_err(|e| bad(&e))?,
-            value: sym.st_value(endian).into(),
-            size: sym.st_size(endian).into(),
+            name,
+            value,
+            size,
             place,
             bind,
             ty: sym.st_type().0,
@@ -229,7 +262,12 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         let sh_type = header.sh_type(endian);
         if sh_type == elf::SHT_GROUP {
             let words: &[object::U32<Endianness>] =
-                header.data_as_array(endian, data).map_err(|e| bad(&e))?;
+                header.data_as_array(endian, data).map_err(|_| {
+                    bad(&format!(
+                        "{}: group data lies outside the file or is not a list of words",
+                        section_label(index.0, sections[index.0].name)
+                    ))
+                })?;
             let is_comdat = words
                 .first()
                 .map(|w| w.get(endian) & elf::GRP_COMDAT.0 != 0)
@@ -242,8 +280,9 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
                 .get(header.sh_info(endian) as usize)
                 .ok_or_else(|| {
                     bad(&format!(
-                        "group section {} has a bad signature symbol",
-                        index.0
+                        "{}: signature symbol {} is beyond the symbol table",
+                        section_label(index.0, sections[index.0].name),
+                        header.sh_info(endian)
                     ))
                 })?;
             // A group signed by a section symbol (as GNU as emits for some groups) is named by
@@ -256,10 +295,10 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
                 .iter()
                 .map(|w| w.get(endian))
                 .collect::<Vec<u32>>();
-            if members.iter().any(|&m| m as usize >= sections.len()) {
+            if let Some(m) = members.iter().find(|&&m| m as usize >= sections.len()) {
                 return Err(bad(&format!(
-                    "group section {} names a missing section",
-                    index.0
+                    "{}: member section {m} does not exist",
+                    section_label(index.0, sections[index.0].name)
                 )));
             }
             groups.push(Group { signature, members });
@@ -268,41 +307,63 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             let target = header.sh_info(endian) as usize;
             if target == 0 || target >= sections.len() {
                 return Err(bad(&format!(
-                    "relocation section {} applies to a missing section",
-                    index.0
+                    "{} applies to section {target}, which does not exist",
+                    section_label(index.0, sections[index.0].name)
                 )));
             }
             let mut relocs = Vec::new();
             let nsyms = symbols.len() as u32;
-            let check = |sym: u32| {
+            let label = section_label(index.0, sections[index.0].name);
+            // A NOBITS section has no bytes to patch: its relocations cannot be applied.
+            let size: u64 = header.sh_size(endian).into();
+            if size > 0 && sections[target].sh_type == elf::SHT_NOBITS.0 {
+                return Err(bad(&format!(
+                    "{label} holds relocations for {}, which is SHT_NOBITS and has no contents",
+                    section_label(target, sections[target].name)
+                )));
+            }
+            let check = |i: usize, offset: u64, r_type: u32, sym: u32| {
                 if sym >= nsyms {
-                    Err(bad(&format!(
-                        "relocation in section {index} names symbol {sym}, beyond the symbol table",
-                        index = index.0
-                    )))
-                } else {
-                    Ok(())
+                    return Err(bad(&format!(
+                        "{label}: relocation {i} at offset {offset:#x} names symbol {sym}, but the symbol table has {nsyms}"
+                    )));
+                }
+                match arch {
+                    Some(a) if a.reloc_name(r_type).is_none() && a.classify(r_type).is_none() => {
+                        Err(bad(&format!(
+                            "{label}: relocation {i} at offset {offset:#x} against `{}' has unknown type {r_type}",
+                            sym_name(symbols[sym as usize].name)
+                        )))
+                    }
+                    _ => Ok(()),
                 }
             };
-            if let Some((rela, _)) = header.rela(endian, data).map_err(|e| bad(&e))? {
+            let table_error = |_| {
+                bad(&format!(
+                    "{label}: relocations lie outside the file or their entry size is not the ELF one"
+                ))
+            };
+            if let Some((rela, _)) = header.rela(endian, data).map_err(table_error)? {
                 relocs.reserve(rela.len());
-                for r in rela {
+                for (i, r) in rela.iter().enumerate() {
                     let sym = r.r_sym(endian, false);
-                    check(sym)?;
+                    let offset: u64 = r.r_offset(endian).into();
+                    let r_type = r.r_type(endian, false).0;
+                    check(i, offset, r_type, sym)?;
                     relocs.push(Reloc {
-                        offset: r.r_offset(endian).into(),
-                        r_type: r.r_type(endian, false).0,
+                        offset,
+                        r_type,
                         sym,
                         addend: r.r_addend(endian).into(),
                     });
                 }
-            } else if let Some((rel, _)) = header.rel(endian, data).map_err(|e| bad(&e))? {
+            } else if let Some((rel, _)) = header.rel(endian, data).map_err(table_error)? {
                 let site_data = sections[target].data;
-                for r in rel {
+                for (i, r) in rel.iter().enumerate() {
                     let sym = r.r_sym(endian);
-                    check(sym)?;
                     let offset: u64 = r.r_offset(endian).into();
                     let r_type = r.r_type(endian).0;
+                    check(i, offset, r_type, sym)?;
                     // REL inputs keep the addend in the field; only the target knows its encoding.
                     let addend = match arch.and_then(|a| a.classify(r_type).map(|h| (a, h))) {
                         Some((a, howto)) => {
@@ -312,7 +373,8 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
                                 .unwrap_or(&[]);
                             a.implicit_addend(&howto, site).map_err(|e| {
                                 bad(&format!(
-                                    "relocation at {offset:#x} in section {target}: {e}"
+                                    "{label}: relocation {i} at offset {offset:#x} in {}: {e}",
+                                    section_label(target, sections[target].name)
                                 ))
                             })?
                         }
@@ -360,4 +422,36 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         groups,
         wants_exec_stack,
     })
+}
+
+/// `section 3 (.text)`, for messages.
+pub fn section_label(index: usize, name: &[u8]) -> String {
+    format!("section {index} ({})", sym_name(name))
+}
+
+/// Bindings a linker can act on; GNU ld refuses the others too. A symbol that other files can
+/// see must have a name (an empty one is a corrupt table, not a symbol anyone can reference).
+fn check_binding(index: usize, name: &[u8], bind: u8, ty: u8) -> std::result::Result<(), String> {
+    let known = [
+        elf::STB_LOCAL.0,
+        elf::STB_GLOBAL.0,
+        elf::STB_WEAK.0,
+        elf::STB_GNU_UNIQUE.0,
+    ];
+    if !known.contains(&bind) {
+        return Err(format!(
+            "symbol {index} (`{}') has unsupported binding {bind}",
+            sym_name(name)
+        ));
+    }
+    if bind != elf::STB_LOCAL.0 && name.is_empty() {
+        return Err(format!("symbol {index} is not local but has no name"));
+    }
+    if bind != elf::STB_LOCAL.0 && ty == elf::STT_SECTION.0 {
+        return Err(format!(
+            "symbol {index} (`{}') is a section symbol but not local",
+            sym_name(name)
+        ));
+    }
+    Ok(())
 }

@@ -123,9 +123,11 @@ pub fn resolve_with<'d>(
         Some(a) => a,
         None if !require_arch => arch::for_machine(elf::EM_X86_64.0).expect("x86-64 is a target"),
         None => {
-            return Err(LinkError::Other(
-                "no ELF object among the inputs: cannot tell the target".into(),
-            ))
+            let names: Vec<String> = files.iter().map(|f| f.display()).collect();
+            return Err(LinkError::Other(format!(
+                "no ELF object among the inputs ({}): cannot tell the target",
+                names.join(", ")
+            )));
         }
     };
     Ok(Resolved {
@@ -141,7 +143,8 @@ pub fn resolve_with<'d>(
 fn open_archive(file: &MappedFile) -> Result<Archive<'_>> {
     let name = file.display();
     let data: &[u8] = &file.map;
-    let parsed = ArchiveFile::parse(data).map_err(|e| LinkError::malformed(&name, e))?;
+    let parsed = ArchiveFile::parse(data)
+        .map_err(|e| LinkError::malformed(&name, format!("archive header: {e}")))?;
     if parsed.is_thin() {
         return Err(LinkError::Other(format!(
             "{name}: thin archives are not supported"
@@ -150,10 +153,15 @@ fn open_archive(file: &MappedFile) -> Result<Archive<'_>> {
     let mut index = Vec::new();
     if let Some(symbols) = parsed
         .symbols()
-        .map_err(|e| LinkError::malformed(&name, e))?
+        .map_err(|e| LinkError::malformed(&name, format!("archive symbol table: {e}")))?
     {
         for s in symbols {
-            let s = s.map_err(|e| LinkError::malformed(&name, e))?;
+            let s = s.map_err(|e| {
+                LinkError::malformed(
+                    &name,
+                    format!("archive symbol table entry {}: {e}", index.len()),
+                )
+            })?;
             index.push((s.name(), s.offset().0));
         }
     }
@@ -211,21 +219,22 @@ impl<'d> Resolver<'d, '_> {
     }
 
     fn load_all_members(&mut self, archive: &mut Archive<'d>) -> Result<()> {
-        let parsed =
-            ArchiveFile::parse(archive.data).map_err(|e| LinkError::malformed(&archive.name, e))?;
-        for member in parsed.members() {
-            let member = member.map_err(|e| LinkError::malformed(&archive.name, e))?;
-            let data = member
-                .data(archive.data)
-                .map_err(|e| LinkError::malformed(&archive.name, e))?;
+        let parsed = ArchiveFile::parse(archive.data)
+            .map_err(|e| LinkError::malformed(&archive.name, format!("archive header: {e}")))?;
+        for (i, member) in parsed.members().enumerate() {
+            let member = member.map_err(|e| {
+                LinkError::malformed(&archive.name, format!("archive member {i}: {e}"))
+            })?;
+            let data = member.data(archive.data).map_err(|e| {
+                LinkError::malformed(
+                    &archive.name,
+                    format!("archive member {i} ({}): {e}", sym_name(member.name())),
+                )
+            })?;
             if !data.starts_with(b"\x7fELF") && !is_bitcode(data) {
                 continue;
             }
-            let name = format!(
-                "{}({})",
-                archive.name,
-                String::from_utf8_lossy(member.name())
-            );
+            let name = format!("{}({})", archive.name, sym_name(member.name()));
             let path = PathBuf::from(&archive.name);
             self.offer(name, Some(archive.name.clone()), &path, archive.data, data)?;
         }
@@ -235,19 +244,19 @@ impl<'d> Resolver<'d, '_> {
 
     fn load_member(&mut self, archive: &mut Archive<'d>, offset: u64) -> Result<()> {
         archive.loaded.insert(offset);
-        let parsed =
-            ArchiveFile::parse(archive.data).map_err(|e| LinkError::malformed(&archive.name, e))?;
+        let parsed = ArchiveFile::parse(archive.data)
+            .map_err(|e| LinkError::malformed(&archive.name, format!("archive header: {e}")))?;
+        let member_error = |e| {
+            LinkError::malformed(
+                &archive.name,
+                format!("archive member at offset {offset:#x} (from the symbol table): {e}"),
+            )
+        };
         let member = parsed
             .member(object::read::archive::ArchiveOffset(offset))
-            .map_err(|e| LinkError::malformed(&archive.name, e))?;
-        let data = member
-            .data(archive.data)
-            .map_err(|e| LinkError::malformed(&archive.name, e))?;
-        let name = format!(
-            "{}({})",
-            archive.name,
-            String::from_utf8_lossy(member.name())
-        );
+            .map_err(member_error)?;
+        let data = member.data(archive.data).map_err(member_error)?;
+        let name = format!("{}({})", archive.name, sym_name(member.name()));
         let path = PathBuf::from(&archive.name);
         self.offer(name, Some(archive.name.clone()), &path, archive.data, data)
     }

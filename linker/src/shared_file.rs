@@ -67,24 +67,38 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
     as_needed: bool,
 ) -> Result<SharedFile<'d>> {
     let bad = |what: &dyn std::fmt::Display| LinkError::malformed(&name, what);
-    let header = E::parse(data).map_err(|e| bad(&e))?;
-    let endian = header.endian().map_err(|e| bad(&e))?;
-    let table = header.sections(endian, data).map_err(|e| bad(&e))?;
+    let header = E::parse(data).map_err(|e| bad(&format!("ELF header: {e}")))?;
+    let endian = header
+        .endian()
+        .map_err(|e| bad(&format!("ELF header: {e}")))?;
+    let table = header
+        .sections(endian, data)
+        .map_err(|e| bad(&format!("section headers: {e}")))?;
     let dynsym = table
         .symbols(endian, data, elf::SHT_DYNSYM)
-        .map_err(|e| bad(&e))?;
+        .map_err(|e| bad(&format!(".dynsym: {e}")))?;
     let strings = dynsym.strings();
 
     let mut soname = None;
-    if let Some((entries, link)) = table.dynamic(endian, data).map_err(|e| bad(&e))? {
-        let dynstr = table.strings(endian, data, link).map_err(|e| bad(&e))?;
+    if let Some((entries, link)) = table
+        .dynamic(endian, data)
+        .map_err(|e| bad(&format!(".dynamic: {e}")))?
+    {
+        let dynstr = table.strings(endian, data, link).map_err(|e| {
+            bad(&format!(
+                ".dynamic's string table (section {}): {e}",
+                link.0
+            ))
+        })?;
         for entry in entries {
             if entry.d_tag(endian) == elf::DT_SONAME {
                 let offset: u64 = entry.d_val(endian).into();
-                let s = dynstr
-                    .get(offset as u32)
-                    .map_err(|_| bad(&"DT_SONAME outside .dynstr"))?;
-                soname = Some(String::from_utf8_lossy(s).into_owned());
+                let s = dynstr.get(offset as u32).map_err(|_| {
+                    bad(&format!(
+                        "DT_SONAME offset {offset:#x} lies outside .dynstr"
+                    ))
+                })?;
+                soname = Some(crate::error::sym_name(s));
             }
         }
     }
@@ -96,16 +110,22 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
     });
 
     let mut versions: Vec<Option<&'d [u8]>> = Vec::new();
-    if let Some((mut defs, link)) = table.gnu_verdef(endian, data).map_err(|e| bad(&e))? {
-        let vstrings = table.strings(endian, data, link).map_err(|e| bad(&e))?;
-        while let Some((def, mut aux)) = defs.next().map_err(|e| bad(&e))? {
+    let verdef = |e: &dyn std::fmt::Display| bad(&format!(".gnu.version_d: {e}"));
+    if let Some((mut defs, link)) = table.gnu_verdef(endian, data).map_err(|e| verdef(&e))? {
+        let vstrings = table.strings(endian, data, link).map_err(|e| verdef(&e))?;
+        while let Some((def, mut aux)) = defs.next().map_err(|e| verdef(&e))? {
             let index = usize::from(def.vd_ndx.get(endian).0);
-            let first = aux.next().map_err(|e| bad(&e))?;
+            let first = aux.next().map_err(|e| verdef(&e))?;
             if let Some(aux) = first {
                 if versions.len() <= index {
                     versions.resize(index + 1, None);
                 }
-                versions[index] = Some(aux.name(endian, vstrings).map_err(|e| bad(&e))?);
+                let name = aux.name(endian, vstrings).map_err(|_| {
+                    verdef(&format!(
+                        "the name of version {index} lies outside its string table"
+                    ))
+                })?;
+                versions[index] = Some(name);
             }
         }
     }
@@ -116,7 +136,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
 
     let versym = table
         .gnu_versym(endian, data)
-        .map_err(|e| bad(&e))?
+        .map_err(|e| bad(&format!(".gnu.version: {e}")))?
         .map(|(v, _)| v);
     let mut symbols = Vec::new();
     let mut undefined = Vec::new();
@@ -138,7 +158,13 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             continue;
         }
         symbols.push(DsoSymbol {
-            name: sym.name(endian, strings).map_err(|e| bad(&e))?,
+            name: sym.name(endian, strings).map_err(|_| {
+                bad(&format!(
+                    ".dynsym symbol {}: its name (offset {:#x}) lies outside .dynstr or has no terminating NUL",
+                    index.0,
+                    sym.st_name(endian)
+                ))
+            })?,
             version: raw.index().0,
             ty: sym.st_type().0,
             size: sym.st_size(endian).into(),

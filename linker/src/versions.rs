@@ -85,8 +85,16 @@ const HIDDEN: u16 = 0x8000;
 fn version_not_found(link: &Link, id: SymbolId) -> LinkError {
     let s = link.symtab.get(id);
     let (version, hidden) = s.symver.unwrap_or((b"", false));
+    // The file whose definition carries the `@VERSION` suffix.
+    let file = match s.def {
+        Def::Regular { file, .. } | Def::Common { file, .. } => link
+            .objects
+            .get(file as usize)
+            .map_or(String::new(), |o| format!("{}: ", o.name)),
+        _ => String::new(),
+    };
     LinkError::Other(format!(
-        "version node not found for symbol {}{}{} (define {} in a --version-script)",
+        "{file}version node not found for symbol {}{}{} (define {} in a --version-script)",
         crate::error::sym_name(crate::symbols::dynamic_name(s.name)),
         if hidden { "@" } else { "@@" },
         crate::error::sym_name(version),

@@ -14,8 +14,6 @@ use crate::scan::RelocAction;
 use crate::symbols::Def;
 use object::elf;
 use rayon::prelude::*;
-use std::io::Write;
-use std::path::Path;
 
 /// Little-endian field writer that follows the ELF class for address-sized fields.
 struct Put<'a> {
@@ -845,30 +843,4 @@ fn entry_point(link: &Link, layout: &Layout) -> u64 {
     let text = layout.by_name(b".text").map(|s| s.addr).unwrap_or(0);
     eprintln!("ld.tether: warning: cannot find entry symbol {name}; defaulting to {text:#x}");
     text
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tether-{}.tmp", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o755))?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(LinkError::io(path, e));
-    }
-    Ok(())
 }

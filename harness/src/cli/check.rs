@@ -5,6 +5,7 @@
 use crate::UnicornBackend;
 use clap::Args;
 use std::path::PathBuf;
+use std::time::Duration;
 use tether_emu_tests::check::{self, CheckOptions};
 use tether_emu_tests::{corpus, Backend, Linker, RealLoader, Target};
 
@@ -39,6 +40,10 @@ pub struct CheckArgs {
     /// List the scenarios and what each proves, then exit.
     #[arg(long)]
     pub list: bool,
+    /// Seconds each compile, link and run may take; past it that step is killed (with what it
+    /// started) and reported as timed out for its cell, and the check goes on.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    pub timeout: f64,
 }
 
 /// Exit status: 0 when every case passed, 1 when one failed, 2 when the check could not run.
@@ -53,6 +58,7 @@ pub fn run(args: &CheckArgs) -> i32 {
 }
 
 fn check(args: &CheckArgs) -> Result<i32, String> {
+    tether_emu_tests::cleanup::install_handler();
     let scenarios = corpus().map_err(|e| e.to_string())?;
     if args.list {
         for s in &scenarios {
@@ -76,10 +82,22 @@ fn check(args: &CheckArgs) -> Result<i32, String> {
     options.scenarios = args.scenario.clone();
     options.jobs = args.jobs;
     options.keep_dir = args.keep.clone();
+    let timeout = Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| {
+            format!(
+                "--timeout {}: not a positive number of seconds",
+                args.timeout
+            )
+        })?;
+    options.timeout = timeout;
 
     let unicorn = UnicornBackend::default();
-    let qemu = RealLoader::qemu();
-    let native = RealLoader::native();
+    let mut qemu = RealLoader::qemu();
+    let mut native = RealLoader::native();
+    qemu.timeout = timeout;
+    native.timeout = timeout;
     let all: [&dyn Backend; 3] = [&unicorn, &qemu, &native];
     for name in &args.backend {
         if !all.iter().any(|b| b.name() == name) {

@@ -1,8 +1,9 @@
-//! `tether fuzz [--cases N] [--property encodings|objects|all] [--arch arm|x86_64|all]
-//! [--seed S] [--out DIR]`: a long relocation fuzzing campaign with a progress bar. A failing
-//! case (shrunk to a minimal one) is written to DIR with a one-line reproduction command.
+//! `tether fuzz [--cases N] [--property encodings|objects|inputs|all] [--arch arm|x86_64|all]
+//! [--tool linker|harness|all] [--seed S] [--out DIR]`: a long fuzzing campaign with a progress
+//! bar. A failing case (shrunk to a minimal one where the property shrinks) is written to DIR
+//! with a one-line reproduction command.
 
-use crate::fuzz::{self, encodings, objects};
+use crate::fuzz::{self, encodings, inputs, objects};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -13,6 +14,18 @@ pub enum Property {
     Encodings,
     /// Generated objects linked by tether and run by the harness.
     Objects,
+    /// Mutated real objects, archives, scripts and libraries given to the linker and the
+    /// harness, which must end cleanly within limits on memory, output and time.
+    Inputs,
+    /// Encodings and objects (inputs runs only when asked for by name: it spawns a process
+    /// per case).
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FuzzTool {
+    Linker,
+    Harness,
     All,
 }
 
@@ -39,6 +52,12 @@ pub struct FuzzArgs {
     /// Where failing cases are written.
     #[arg(long, default_value = "tether-fuzz-failures")]
     pub out: PathBuf,
+    /// For --property inputs: which program reads the mutated inputs.
+    #[arg(long, value_enum, default_value_t = FuzzTool::All)]
+    pub tool: FuzzTool,
+    /// For --property inputs: cases run at once (default: the number of CPUs).
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
 }
 
 /// Exit status: 0 when every case passed, 1 when one failed (written under --out).
@@ -54,6 +73,9 @@ pub fn run(args: &FuzzArgs) -> i32 {
         FuzzArch::All => vec![false, true],
     };
     let mut failed = false;
+    if args.property == Property::Inputs {
+        return run_inputs(args, seed, &arches);
+    }
     for &arm in &arches {
         let arch_name = if arm { "arm" } else { "x86_64" };
         if matches!(args.property, Property::Encodings | Property::All) {
@@ -124,6 +146,82 @@ pub fn run(args: &FuzzArgs) -> i32 {
                     report(&dir, &failure.to_string(), &repro, &files);
                 }
             }
+        }
+    }
+    i32::from(failed)
+}
+
+fn run_inputs(args: &FuzzArgs, seed: u64, arches: &[bool]) -> i32 {
+    let programs = match inputs::Programs::beside_current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tether fuzz: {e}");
+            return 2;
+        }
+    };
+    let tools: &[inputs::Tool] = match args.tool {
+        FuzzTool::Linker => &[inputs::Tool::Linker],
+        FuzzTool::Harness => &[inputs::Tool::Harness],
+        FuzzTool::All => &[inputs::Tool::Linker, inputs::Tool::Harness],
+    };
+    let workers = match args.jobs {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let mut failed = false;
+    for &arm in arches {
+        let arch = if arm { "arm" } else { "x86_64" };
+        for &tool in tools {
+            let what = format!("inputs {} {arch}", tool.name());
+            let bar = progress(args.cases, &what);
+            // Without a terminal (a long campaign in the background) the counts so far are
+            // printed now and then instead, so a campaign cut short still has figures.
+            let quiet = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let on_case = |t: &inputs::Tally| {
+                bar.inc(1);
+                if !quiet && t.cases % 10_000 == 0 {
+                    println!("{what} so far: {}", t.summary());
+                }
+            };
+            let result = inputs::campaign(
+                &programs,
+                tool,
+                arm,
+                u64::from(args.cases),
+                seed,
+                workers,
+                &on_case,
+            );
+            bar.finish_and_clear();
+            let tally = match result {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("tether fuzz: {what}: {e}");
+                    return 2;
+                }
+            };
+            println!("{what} (seed {seed}): {}", tally.summary());
+            for r in tally.failed.iter().filter(|r| !r.input.is_empty()) {
+                failed = true;
+                let dir = args
+                    .out
+                    .join(format!("inputs-{}-{arch}-{}", tool.name(), r.seed));
+                match inputs::write_failure(&dir, &programs, arm, r) {
+                    Ok(repro) => println!(
+                        "FAILED: {:?}: {}
+  {}
+  reproduce: {repro}",
+                        r.kind,
+                        match &r.verdict {
+                            inputs::Verdict::Failed(w) => w.as_str(),
+                            _ => "",
+                        },
+                        r.stderr.lines().next().unwrap_or("")
+                    ),
+                    Err(e) => println!("FAILED (could not write {}: {e})", dir.display()),
+                }
+            }
+            failed |= !tally.failed.is_empty();
         }
     }
     i32::from(failed)

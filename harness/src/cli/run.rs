@@ -43,6 +43,9 @@ pub struct RunArgs {
     /// With --gdb: stop before each initialiser.
     #[arg(long, requires = "gdb")]
     pub break_on_init: bool,
+    /// Events kept in the log; later ones are counted and a "log truncated" event says so.
+    #[arg(long, default_value_t = Options::default().max_events)]
+    pub max_events: usize,
 }
 
 /// Attaches gdb when asked. Only loopback addresses: the protocol reads and writes guest
@@ -146,6 +149,7 @@ pub fn run(args: &RunArgs) -> i32 {
         bind_now: args.bind_now,
         block_budget: args.budget,
         strict: args.strict,
+        max_events: args.max_events,
     };
     let mut s = match Session::new(arch, options) {
         Ok(s) => s,
@@ -204,6 +208,12 @@ fn print_output_and_trace(args: &RunArgs, s: &Session) {
     } else {
         print!("{}", s.stdout());
         eprint!("{}", s.stderr());
+        if s.dropped_output() > 0 {
+            eprintln!(
+                "tether: the guest wrote {} more bytes of output than the harness keeps",
+                s.dropped_output()
+            );
+        }
         if args.trace {
             for e in s.events() {
                 eprintln!("{e}");

@@ -4,6 +4,12 @@
 
 use super::{abi, bad, ElfObject};
 use crate::error::Result;
+use std::cell::Cell;
+
+/// Bytes of names (symbols, needed libraries, versions) one object may decode. Real libraries
+/// need well under a megabyte; the bound stops a table whose entries all point at one long
+/// string from multiplying it.
+const MAX_NAME_BYTES: u64 = 64 << 20;
 
 /// A relocation decoded to a neutral form; `addend` is None for REL (implicit addend).
 #[derive(Debug, Clone, Copy)]
@@ -127,7 +133,24 @@ pub(super) fn read_dynamic(obj: &ElfObject, dv: u64, dynsym_count: Option<u32>) 
         "DT_SYMTAB",
         get(abi::DT_SYMTAB).ok_or_else(|| bad(&obj.path, "no DT_SYMTAB"))?,
     )?;
-    let string = |off: u64| obj.cstr_at(strtab + off);
+    let name_bytes = Cell::new(0u64);
+    let string = |off: u64| -> Result<String> {
+        let at = strtab
+            .checked_add(off)
+            .ok_or_else(|| bad(&obj.path, format!("string offset {off:#x} overflows")))?;
+        let s = obj.cstr_at(at)?;
+        name_bytes.set(name_bytes.get() + s.len() as u64 + 1);
+        if name_bytes.get() > MAX_NAME_BYTES {
+            return Err(bad(
+                &obj.path,
+                format!(
+                    "the names in the dynamic section add up to more than {} MiB",
+                    MAX_NAME_BYTES >> 20
+                ),
+            ));
+        }
+        Ok(s)
+    };
     let mut d = Dynamic::default();
     for &(tag, val) in &entries {
         match tag {
@@ -156,13 +179,10 @@ pub(super) fn read_dynamic(obj: &ElfObject, dv: u64, dynsym_count: Option<u32>) 
         };
         let addr = check(name, addr)?;
         let size = get(size_tag).unwrap_or(0);
-        if addr
-            .checked_add(size)
-            .is_none_or(|end| end > obj.image.len() as u64)
-        {
+        if !obj.in_file(addr, size) {
             return Err(bad(
                 &obj.path,
-                format!("{name} at {addr:#x} with {size:#x} bytes runs past the image"),
+                format!("{name} at {addr:#x} with {size:#x} bytes runs past its segment's file contents"),
             ));
         }
         // Entries are relocated later (RELATIVE); here only the address matters.
@@ -181,6 +201,12 @@ pub(super) fn read_dynamic(obj: &ElfObject, dv: u64, dynsym_count: Option<u32>) 
     let read_relocs = |addr: u64, size: u64, rela: bool| -> Result<Vec<Reloc>> {
         let addr = check("relocation table", addr)?;
         let ent = if rela { 3 * w } else { 2 * w };
+        if !obj.in_file(addr, size) {
+            return Err(bad(
+                &obj.path,
+                format!("relocation table at {addr:#x} with {size:#x} bytes runs past its segment's file contents"),
+            ));
+        }
         let mut out = Vec::new();
         for i in 0..size / ent {
             let at = addr + i * ent;
@@ -227,6 +253,12 @@ pub(super) fn read_dynamic(obj: &ElfObject, dv: u64, dynsym_count: Option<u32>) 
         let symoffset = obj.u32_at(a + 4)?;
         let bloom_size = u64::from(obj.u32_at(a + 8)?);
         let buckets_at = a + 16 + bloom_size * w;
+        if !obj.in_file(a, buckets_at - a + 4 * u64::from(nbuckets)) {
+            return Err(bad(
+                &obj.path,
+                format!("DT_GNU_HASH at {a:#x}: {nbuckets} buckets and {bloom_size} bloom words run past the file contents"),
+            ));
+        }
         let buckets = (0..u64::from(nbuckets))
             .map(|i| obj.u32_at(buckets_at + 4 * i))
             .collect::<Result<Vec<_>>>()?;
@@ -255,6 +287,12 @@ pub(super) fn read_dynamic(obj: &ElfObject, dv: u64, dynsym_count: Option<u32>) 
     } else if let Some(a) = sysv {
         let nbucket = obj.u32_at(a)?;
         let nchain = obj.u32_at(a + 4)?;
+        if !obj.in_file(a, 8 + 4 * (u64::from(nbucket) + u64::from(nchain))) {
+            return Err(bad(
+                &obj.path,
+                format!("DT_HASH at {a:#x}: {nbucket} buckets and {nchain} chains run past the file contents"),
+            ));
+        }
         let buckets = (0..u64::from(nbucket))
             .map(|i| obj.u32_at(a + 8 + 4 * i))
             .collect::<Result<Vec<_>>>()?;
@@ -277,13 +315,38 @@ pub(super) fn read_dynamic(obj: &ElfObject, dv: u64, dynsym_count: Option<u32>) 
         .relocs
         .iter()
         .chain(&d.jmprel)
-        .map(|r| r.sym + 1)
+        .map(|r| r.sym.saturating_add(1))
         .fold(nsyms, u32::max)
         .max(dynsym_count.unwrap_or(0));
     let versym = get(abi::DT_VERSYM)
         .map(|a| check("DT_VERSYM", a))
         .transpose()?;
-    let syment = get(abi::DT_SYMENT).unwrap_or(if obj.is64() { 24 } else { 16 });
+    let sym_size = if obj.is64() { 24 } else { 16 };
+    let syment = get(abi::DT_SYMENT).unwrap_or(sym_size);
+    if syment != sym_size {
+        return Err(bad(
+            &obj.path,
+            format!("DT_SYMENT is {syment}, but ELF symbols here are {sym_size} bytes"),
+        ));
+    }
+    // Checked before anything is decoded: the count comes from the hash table, the
+    // relocations and the section table, any of which may be corrupt.
+    if !obj.in_file(symtab, u64::from(nsyms) * syment) {
+        return Err(bad(
+            &obj.path,
+            format!(
+                ".dynsym at DT_SYMTAB {symtab:#x} would need {nsyms} symbols (from the hash table, the relocations and the section headers), more than its segment's file contents hold"
+            ),
+        ));
+    }
+    if let Some(v) = versym {
+        if !obj.in_file(v, 2 * u64::from(nsyms)) {
+            return Err(bad(
+                &obj.path,
+                format!("DT_VERSYM at {v:#x} with {nsyms} entries runs past its segment's file contents"),
+            ));
+        }
+    }
     for i in 0..u64::from(nsyms) {
         let at = symtab + i * syment;
         let (name_off, value, size, info, other, shndx) = if obj.is64() {

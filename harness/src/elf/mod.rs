@@ -18,6 +18,11 @@ use dynamic::read_dynamic;
 pub use dynamic::{DynSym, Dynamic, HashTable, Reloc};
 
 pub const PAGE: u64 = 0x1000;
+/// Far larger than any real library; a bigger span is a corrupt header, not a reason to
+/// allocate gigabytes.
+const MAX_SPAN: u64 = 256 << 20;
+/// Largest TLS template size or alignment accepted; bigger is a corrupt header.
+const MAX_TLS: u64 = 1 << 20;
 
 pub fn page_down(v: u64) -> u64 {
     v & !(PAGE - 1)
@@ -131,6 +136,12 @@ fn parse_with<H: FileHeader<Endian = object::LittleEndian>>(
         let align: u64 = ph.p_align(endian).into();
         match ph.p_type(endian).0 {
             abi::PT_LOAD => {
+                if vaddr.checked_add(memsz).is_none_or(|end| end > MAX_SPAN) {
+                    return Err(bad(
+                        path,
+                        format!("PT_LOAD at {vaddr:#x} with p_memsz {memsz:#x} ends beyond the 256 MiB the harness maps"),
+                    ));
+                }
                 if filesz > memsz {
                     return Err(bad(
                         path,
@@ -144,6 +155,13 @@ fn parse_with<H: FileHeader<Endian = object::LittleEndian>>(
                     return Err(bad(
                         path,
                         format!("PT_LOAD at {vaddr:#x} extends past the end of the file"),
+                    ));
+                }
+                // glibc refuses these too; a huge one would overflow placing the object.
+                if align > 1 && (!align.is_power_of_two() || align > MAX_SPAN) {
+                    return Err(bad(
+                        path,
+                        format!("PT_LOAD at {vaddr:#x}: p_align {align:#x} is not a power of two up to 256 MiB"),
                     ));
                 }
                 if align > 1 && (vaddr % align) != (offset % align) {
@@ -174,6 +192,17 @@ fn parse_with<H: FileHeader<Endian = object::LittleEndian>>(
                 });
             }
             abi::PT_TLS => {
+                // The static TLS area is a few pages; a template must fit in it whole.
+                if filesz > memsz
+                    || memsz > MAX_TLS
+                    || !align.max(1).is_power_of_two()
+                    || align > MAX_TLS
+                {
+                    return Err(bad(
+                        path,
+                        format!("PT_TLS at {vaddr:#x}: p_filesz {filesz:#x}, p_memsz {memsz:#x} and p_align {align:#x} do not describe a TLS template the harness can hold"),
+                    ));
+                }
                 tls = Some(TlsSegment {
                     vaddr,
                     filesz,
@@ -190,9 +219,6 @@ fn parse_with<H: FileHeader<Endian = object::LittleEndian>>(
     let Some(last) = segments.last() else {
         return Err(bad(path, "no PT_LOAD segment"));
     };
-    // Far larger than any real library; a bigger span is a corrupt header, not a reason to
-    // allocate gigabytes.
-    const MAX_SPAN: u64 = 1 << 30;
     let end = last
         .vaddr
         .checked_add(last.memsz)
@@ -200,7 +226,7 @@ fn parse_with<H: FileHeader<Endian = object::LittleEndian>>(
     let Some(span) = end.map(page_up) else {
         return Err(bad(
             path,
-            "segments span more than 1 GiB, more than the harness maps",
+            "segments span more than 256 MiB, more than the harness maps",
         ));
     };
     let mut image = vec![0u8; span as usize];
@@ -289,6 +315,15 @@ impl ElfObject {
             .iter()
             .any(|s| vaddr >= s.vaddr && vaddr < s.vaddr + s.memsz)
     }
+    /// Whether `[vaddr, vaddr + len)` lies within the file-backed part of one PT_LOAD: tables
+    /// are bounded by the bytes of the file, not by a segment's zero-filled tail.
+    pub fn in_file(&self, vaddr: u64, len: u64) -> bool {
+        vaddr.checked_add(len).is_some_and(|end| {
+            self.segments
+                .iter()
+                .any(|s| vaddr >= s.vaddr && end <= s.vaddr + s.filesz)
+        })
+    }
     pub fn bytes(&self, vaddr: u64, len: u64) -> Result<&[u8]> {
         let end = vaddr
             .checked_add(len)
@@ -328,6 +363,19 @@ impl ElfObject {
             .iter()
             .position(|&b| b == 0)
             .ok_or_else(|| bad(&self.path, format!("unterminated string at {vaddr:#x}")))?;
-        Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+        Ok(printable(&rest[..end]))
     }
+}
+
+/// A name from the file as text: UTF-8 as it is, any other byte as `\xNN`, so that messages
+/// and traces never show replacement characters for a corrupt string table.
+fn printable(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }

@@ -1,7 +1,9 @@
-//! Relocation fuzzing: properties over relocation encodings ([`encodings`]) and over whole
-//! generated objects ([`objects`]), run by the tests and by `tether fuzz`.
+//! Fuzzing: properties over relocation encodings ([`encodings`]), over whole generated objects
+//! ([`objects`]), and over malformed real inputs ([`inputs`]), run by the tests and by
+//! `tether fuzz`.
 
 pub mod encodings;
+pub mod inputs;
 pub mod objects;
 
 use proptest::strategy::Strategy;

@@ -81,6 +81,7 @@ impl Session {
             .function_address(symbol)?
             .ok_or_else(|| HarnessError::NoSuchSymbol {
                 symbol: symbol.to_string(),
+                searched: self.objects.iter().map(|o| o.path.clone()).collect(),
             })?;
         self.record(Event::Call {
             function: symbol.to_string(),

@@ -124,7 +124,12 @@ impl Session {
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        let name = elf.dynamic.soname.clone().unwrap_or(file_name);
+        let name = elf
+            .dynamic
+            .soname
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(file_name);
         for w in &elf.warnings {
             if self.options.strict {
                 return Err(HarnessError::BadElf {
@@ -172,18 +177,16 @@ impl Session {
             while q < pages && prot[q] == prot[p] {
                 q += 1;
             }
-            machine::map(
-                &mut self.emu,
-                base + p as u64 * PAGE,
-                (q - p) as u64 * PAGE,
-                machine::prot_from_flags(prot[p]),
-            )?;
+            let (at, len) = (base + p as u64 * PAGE, (q - p) as u64 * PAGE);
+            machine::map(&mut self.emu, at, len, machine::prot_from_flags(prot[p]))
+                .map_err(|e| placement_error(path, at, len, &e))?;
             p = q;
         }
         for s in &elf.segments {
             // Fresh mappings are zero: only file-backed bytes need writing (.bss is free).
             let bytes = &elf.image[s.vaddr as usize..(s.vaddr + s.filesz) as usize];
-            machine::write(&mut self.emu, base + s.vaddr, bytes)?;
+            machine::write(&mut self.emu, base + s.vaddr, bytes)
+                .map_err(|e| placement_error(path, base + s.vaddr, s.filesz, &e))?;
         }
         // A static program's start-up makes its own TLS block.
         let tls = match elf.tls {
@@ -238,10 +241,13 @@ impl Session {
             }
         };
         if block < layout.tls || block + t.memsz > layout.tls + layout.tls_size {
-            return Err(HarnessError::Usage(format!(
-                "{}: static TLS area full ({:#x} bytes needed)",
-                elf.path, t.memsz
-            )));
+            return Err(HarnessError::BadElf {
+                path: elf.path.clone(),
+                message: format!(
+                    "its TLS template ({:#x} bytes aligned to {align:#x}) does not fit in the static TLS area left",
+                    t.memsz
+                ),
+            });
         }
         let init = elf.bytes(t.vaddr, t.filesz)?.to_vec();
         machine::write(&mut self.emu, block, &init)?;
@@ -288,5 +294,14 @@ impl Session {
     /// The object whose handle (base address) is `handle`.
     pub fn object_by_handle(&self, handle: u64) -> Option<usize> {
         self.objects.iter().position(|o| o.base == handle)
+    }
+}
+
+/// A mapping the emulator refused, named by the library it was for (a fixed-address program
+/// that overlaps the harness's own regions, say).
+fn placement_error(path: &Path, at: u64, len: u64, e: &HarnessError) -> HarnessError {
+    HarnessError::BadElf {
+        path: path.display().to_string(),
+        message: format!("cannot map {len:#x} bytes at {at:#x} into the emulator: {e}"),
     }
 }

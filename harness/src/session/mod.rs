@@ -4,6 +4,7 @@
 use crate::arch::{Arch, RelocKind};
 use crate::elf::{self, page_down, page_up, DynSym, ElfObject, Reloc, PAGE};
 use crate::error::{Fault, FaultKind, HarnessError, Result};
+use crate::event_log::{EventLog, DEFAULT_MAX_EVENTS};
 use crate::events::Event;
 use crate::host_libc::{self, Heap};
 use crate::machine::{self, Emu};
@@ -44,6 +45,8 @@ pub struct Options {
     pub block_budget: u64,
     /// Treat warnings (writable+executable segments, text relocations) as errors.
     pub strict: bool,
+    /// Events kept in the log; past it they are counted and a `LogTruncated` event says so.
+    pub max_events: usize,
 }
 
 impl Default for Options {
@@ -52,6 +55,7 @@ impl Default for Options {
             bind_now: false,
             block_budget: 20_000_000,
             strict: false,
+            max_events: DEFAULT_MAX_EVENTS,
         }
     }
 }
@@ -126,12 +130,7 @@ pub struct Session {
     host_data_next: u64,
     pub(crate) heap: Heap,
     pub(crate) atexit: Vec<AtExit>,
-    events: Vec<Event>,
-    /// For each event, how many bytes of output the guest had written when it happened.
-    output_marks: Vec<usize>,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    output: Vec<u8>,
+    log: EventLog,
     next_base: u64,
     thread_pointer: u64,
     tls_used: u64,
@@ -181,6 +180,7 @@ impl Session {
             Arch::X86_64 => layout.tls + layout.tls_size - PAGE,
         };
         arch.setup_cpu(&mut emu, thread_pointer)?;
+        let log = EventLog::new(options.max_events);
         let mut s = Session {
             arch,
             emu,
@@ -194,11 +194,7 @@ impl Session {
             host_data_next: layout.host_data + 0x1000,
             heap: Heap::new(layout.heap, layout.heap_size),
             atexit: Vec::new(),
-            events: Vec::new(),
-            output_marks: Vec::new(),
-            stdout: Vec::new(),
-            stderr: Vec::new(),
-            output: Vec::new(),
+            log,
             next_base: layout.first_object,
             thread_pointer,
             tls_used: match arch {
@@ -239,30 +235,37 @@ impl Session {
     }
 
     pub fn events(&self) -> &[Event] {
-        &self.events
+        self.log.events()
+    }
+    /// Events past `Options::max_events` that were counted but not kept.
+    pub fn dropped_events(&self) -> u64 {
+        self.log.dropped_events()
     }
     /// How many complete lines of output the guest had written when event `index` happened:
     /// what tells a lazy binding at first call from one made at load.
     pub fn output_lines_before(&self, index: usize) -> Option<usize> {
-        let mark = *self.output_marks.get(index)?;
-        Some(self.output[..mark].iter().filter(|&&b| b == b'\n').count())
+        self.log.output_lines_before(index)
     }
     pub(crate) fn record(&mut self, event: Event) {
         if self.debugger.is_some() {
             self.debug_observe(&event);
         }
-        self.output_marks.push(self.output.len());
-        self.events.push(event);
+        self.log.record(event);
     }
-    /// Everything the guest wrote to stdout and stderr, interleaved as written.
+    /// Everything the guest wrote to stdout and stderr, interleaved as written (the first
+    /// `event_log::MAX_OUTPUT` bytes).
     pub fn output(&self) -> String {
-        String::from_utf8_lossy(&self.output).into_owned()
+        String::from_utf8_lossy(self.log.output()).into_owned()
     }
     pub fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
+        String::from_utf8_lossy(self.log.stdout()).into_owned()
     }
     pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.stderr).into_owned()
+        String::from_utf8_lossy(self.log.stderr()).into_owned()
+    }
+    /// Bytes of guest output past `event_log::MAX_OUTPUT`, not kept.
+    pub fn dropped_output(&self) -> u64 {
+        self.log.dropped_output()
     }
     pub fn objects(&self) -> &[LoadedObject] {
         &self.objects
@@ -272,12 +275,7 @@ impl Session {
     }
 
     pub(crate) fn write_stream(&mut self, stderr: bool, bytes: &[u8]) {
-        if stderr {
-            self.stderr.extend_from_slice(bytes);
-        } else {
-            self.stdout.extend_from_slice(bytes);
-        }
-        self.output.extend_from_slice(bytes);
+        self.log.write_stream(stderr, bytes);
     }
 
     pub fn read_memory(&self, addr: u64, len: usize) -> Result<Vec<u8>> {

@@ -70,7 +70,7 @@ impl Session {
         let kind = arch
             .classify(r.r_type)
             .ok_or_else(|| HarnessError::UnsupportedRelocation {
-                object: object.clone(),
+                object: named_with_path(&object, &o.path),
                 name: arch.reloc_name(r.r_type),
                 r_type: r.r_type,
                 offset: r.offset,
@@ -269,5 +269,16 @@ fn no_tls(object: String, arch: Arch, r: &Reloc) -> HarnessError {
             arch.reloc_name(r.r_type),
             r.offset
         ),
+    }
+}
+
+/// The object's name for an error, with its path when the name (a SONAME) is not the file's:
+/// a corrupt DT_SONAME must not hide which file is at fault.
+fn named_with_path(name: &str, path: &str) -> String {
+    let file = std::path::Path::new(path).file_name();
+    if file.is_some_and(|f| f.to_string_lossy() == name) {
+        name.to_string()
+    } else {
+        format!("{name} ({path})")
     }
 }

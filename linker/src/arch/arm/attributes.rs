@@ -113,6 +113,8 @@ fn parse(data: &[u8]) -> Result<Vec<(u64, Value)>, String> {
         while !body.is_empty() {
             let (tag, after_tag) = read_uleb(body)?;
             let (size, _) = read_u32(after_tag)?;
+            // The block's own header: its tag and its 4-byte size.
+            let header = body.len() - after_tag.len() + 4;
             let block = body
                 .get(..size)
                 .ok_or("attribute block runs past the end")?;
@@ -120,7 +122,6 @@ fn parse(data: &[u8]) -> Result<Vec<(u64, Value)>, String> {
             if tag != TAG_FILE {
                 continue;
             }
-            let header = block.len() - after_tag.len() + 4;
             let mut attrs = block.get(header..).ok_or("attribute block too short")?;
             while !attrs.is_empty() {
                 let (tag, after) = read_uleb(attrs)?;
@@ -231,6 +232,18 @@ fn write_uleb(out: &mut Vec<u8>, mut value: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_block_followed_by_another_parses() {
+        // 'A', a 23-byte aeabi subsection: a File block (Tag_CPU_arch = 10), then a Section
+        // block. Reading the File block's header used to underflow when a block followed.
+        let mut data = b"A".to_vec();
+        data.extend_from_slice(&23u32.to_le_bytes());
+        data.extend_from_slice(b"aeabi\0");
+        data.extend_from_slice(&[1, 7, 0, 0, 0, 6, 10]);
+        data.extend_from_slice(&[2, 6, 0, 0, 0, 0]);
+        assert_eq!(parse(&data), Ok(vec![(6, Value::Number(10))]));
+    }
 
     #[test]
     fn merge_takes_maxima_and_first_strings() {
