@@ -43,7 +43,7 @@ pub(super) fn place(link: &Link, sections: &mut [OutSection]) -> Result<Placed> 
     let phnum = loads + wanted.others;
     let headers_end = base + ehsize + phentsize * phnum as u64;
     let (shoff, file_size) = place_unallocated(link, sections, headers_end - base)?;
-    check_span(sections, base, file_size)?;
+    check_span(link, sections, base, file_size)?;
 
     let mut phdrs = Vec::with_capacity(phnum);
     if wanted.interp {
@@ -163,20 +163,73 @@ fn place_unallocated(link: &Link, sections: &mut [OutSection], headers: u64) -> 
     Ok((shoff, shoff + shentsize * (sections.len() as u64 + 1)))
 }
 
-fn check_span(sections: &[OutSection], base: u64, file_size: u64) -> Result<()> {
-    let span_end = sections
+/// The image must fit the target's address space (4 GiB for ELF32) and tether's bound on an
+/// output; the message names the output section that ends last and the input it ends with.
+fn check_span(link: &Link, sections: &[OutSection], base: u64, file_size: u64) -> Result<()> {
+    let Some(last) = sections
         .iter()
         .filter(|s| s.is_alloc())
-        .map(|s| s.addr + s.size)
-        .max()
-        .unwrap_or(base);
-    if span_end - base > MAX_OUTPUT || file_size > MAX_OUTPUT {
+        .max_by_key(|s| s.addr.saturating_add(s.size))
+    else {
+        return Ok(());
+    };
+    let span_end = last.addr.saturating_add(last.size);
+    let limit = match link.arch.class() {
+        crate::arch::ElfClass::Elf32 => MAX_OUTPUT.min(1 << 32),
+        crate::arch::ElfClass::Elf64 => MAX_OUTPUT,
+    };
+    if span_end - base > limit || span_end > u64::MAX >> 1 || file_size > MAX_OUTPUT {
+        let input = largest_input(link);
         return Err(LinkError::Other(format!(
-            "output would span {:#x} bytes of address space: too large",
-            span_end - base
+            "output section {} would end at {span_end:#x}, {:#x} bytes into the address space (the largest input: {}): too large for the output",
+            String::from_utf8_lossy(&last.name),
+            span_end - base,
+            input
         )));
     }
     Ok(())
+}
+
+/// The input that takes the most room: an allocated section or a COMMON symbol, named with
+/// its file, for the message when the image does not fit.
+fn largest_input(link: &Link) -> String {
+    let sections = link.objects.iter().flat_map(|o| {
+        o.sections
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.live && s.is_alloc())
+            .map(move |(i, s)| {
+                (
+                    s.size,
+                    format!(
+                        "{}, section {i} ({}), {:#x} bytes",
+                        o.name,
+                        crate::error::sym_name(s.name),
+                        s.size
+                    ),
+                )
+            })
+    });
+    let commons = (0..link.symtab.len() as crate::symbols::SymbolId).filter_map(|id| {
+        let s = link.symtab.get(id);
+        match s.def {
+            crate::symbols::Def::Common { file, .. } => Some((
+                s.size,
+                format!(
+                    "{}, COMMON symbol `{}', {:#x} bytes",
+                    link.objects[file as usize].name,
+                    crate::error::sym_name(s.name),
+                    s.size
+                ),
+            )),
+            _ => None,
+        }
+    });
+    sections
+        .chain(commons)
+        .max_by_key(|(size, _)| *size)
+        .map(|(_, what)| what)
+        .unwrap_or_else(|| "none".into())
 }
 
 fn is_tls_bss(s: &OutSection) -> bool {
@@ -379,7 +432,7 @@ fn assign_addresses(
         }
         if is_relro(s.rank) && s.is_nobits() && s.flags & elf::SHF_TLS.0 == 0 {
             return Err(LinkError::Other(format!(
-                "{}: NOBITS section in RELRO is not supported",
+                "output section {}: a NOBITS section in RELRO is not supported (inputs of that name are writable data without contents)",
                 String::from_utf8_lossy(&s.name)
             )));
         }
@@ -415,11 +468,18 @@ fn assign_addresses(
             r.end = i + 1;
         }
         // `.tbss` occupies no address space outside the TLS template.
+        let too_large = || {
+            LinkError::Other(format!(
+                "output section {} ({:#x} bytes) does not fit the address space",
+                String::from_utf8_lossy(&s.name),
+                s.size
+            ))
+        };
         if !(s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0) {
-            addr += s.size;
+            addr = addr.checked_add(s.size).ok_or_else(too_large)?;
         }
         if !s.is_nobits() {
-            off += s.size;
+            off = off.checked_add(s.size).ok_or_else(too_large)?;
         }
     }
     Ok(runs)

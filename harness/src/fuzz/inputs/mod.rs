@@ -163,7 +163,7 @@ pub fn run_case(programs: &Programs, seeds: &Seeds, kind: Kind, seed: u64) -> Ca
         Kind::Archive | Kind::WholeArchive => mutate::archive(&mut rng, &mut input),
         Kind::Script | Kind::VersionScript => mutate::script(&mut rng, &mut input),
     };
-    let (verdict, stderr) = run_input(programs, seeds, kind, &input, &notes);
+    let (verdict, stderr) = run_input(programs, seeds, kind, &input);
     CaseResult {
         kind,
         seed,
@@ -180,10 +180,9 @@ pub fn run_input(
     seeds: &Seeds,
     kind: Kind,
     input: &[u8],
-    notes: &[String],
 ) -> (Verdict, String) {
     match execute(programs, &seeds.dir, kind, input) {
-        Ok((ended, stderr, rss)) => (judge(kind, ended, &stderr, rss, notes), stderr),
+        Ok((ended, stderr, rss)) => (judge(kind, ended, &stderr, rss), stderr),
         Err(e) => (
             Verdict::Failed(format!("could not run the case: {e}")),
             String::new(),
@@ -230,7 +229,7 @@ fn execute(
 }
 
 /// The verdict on a case from how the child ended and what it said.
-fn judge(kind: Kind, ended: Ended, stderr: &str, rss: u64, notes: &[String]) -> Verdict {
+fn judge(kind: Kind, ended: Ended, stderr: &str, rss: u64) -> Verdict {
     let harness = kind == Kind::Loaded;
     let memory = if harness {
         HARNESS_MEMORY
@@ -249,10 +248,6 @@ fn judge(kind: Kind, ended: Ended, stderr: &str, rss: u64, notes: &[String]) -> 
     }
     match ended {
         Ended::TimedOut => Verdict::Failed(format!("no end within {} s", TIME_LIMIT.as_secs())),
-        // The zeros go to the file (SIGXFSZ) or, built in memory first, exhaust it (abort).
-        Ended::Signal(libc::SIGXFSZ | libc::SIGABRT) if huge_alignment(notes) => {
-            Verdict::KnownGap(FAULT_1)
-        }
         Ended::Signal(libc::SIGXFSZ) => {
             Verdict::Failed(format!("output over {} MiB", OUTPUT_LIMIT >> 20))
         }
@@ -276,28 +271,7 @@ fn is_guest_stop(stderr: &str) -> bool {
 
 /// Messages from modules being rewritten elsewhere that are known not to meet the bar yet:
 /// counted and shown in the summary, not failures, until their owners fix them.
-pub const KNOWN_GAPS: &[(&str, &str)] = &[
-    (
-        "unsupported relocation relocation type",
-        "linker/src/scan.rs: the fallback name \"relocation type N\" follows \"unsupported relocation\"",
-    ),
-    (
-        "output would span",
-        "linker/src/layout.rs: an address-space overflow names no input section",
-    ),
-];
-
-/// Issue 12's fault 1, being fixed in the layout: an input section aligned to 2^20 or more makes
-/// the output materialise the address gap as zeros in the file.
-pub const FAULT_1: &str = "huge alignment fills the output with zeros (issue 12 fault 1)";
-
-fn huge_alignment(notes: &[String]) -> bool {
-    notes.iter().flat_map(|n| n.split("; ")).any(|n| {
-        n.split_once("sh_addralign = 0x")
-            .and_then(|(_, v)| u64::from_str_radix(v.split(' ').next().unwrap_or(""), 16).ok())
-            .is_some_and(|v| v >= 1 << 20)
-    })
-}
+pub const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 /// The errors in `stderr`: each `prefix` line with the `>>>` lines that follow it.
 fn errors<'a>(stderr: &'a str, prefix: &str) -> Vec<Vec<&'a str>> {
