@@ -1,14 +1,18 @@
 //! The GNU ld compatible command line, parsed with clap.
 //!
-//! GNU ld accepts long options with a single dash (`-shared`, `-soname`, `-init=f`); clap does
-//! not, so those spellings are rewritten to `--` before parsing. Inputs and the flags that
+//! GNU ld's own grammar (one-dash long options, abbreviations, which short options win) is
+//! read by `grammar` first and spelled canonically for clap. Inputs and the flags that
 //! change how later inputs are read (`-Bstatic`, `--as-needed`, `--whole-archive`, groups,
 //! `--push-state`) are positional: their order is recovered from clap's argument indices.
+
+mod gnu_table;
+pub mod grammar;
 
 pub use crate::build_id::BuildIdStyle;
 use crate::error::{LinkError, Result};
 use crate::search::expand_response_files;
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use grammar::Token;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -87,62 +91,6 @@ pub struct Options {
     /// `--relax` (the default) / `--no-relax`: rewrite TLS and GOT accesses in programs.
     pub relax: bool,
 }
-
-/// Single-dash spellings of long options that GNU ld accepts.
-const SINGLE_DASH_LONG: &[&str] = &[
-    "shared",
-    "soname",
-    "rpath",
-    "rpath-link",
-    "init",
-    "fini",
-    "plugin",
-    "plugin-opt",
-    "static",
-    "Bshareable",
-    "no-undefined",
-    "version-script",
-    "dynamic-linker",
-    "export-dynamic",
-    "hash-style",
-    "build-id",
-    "eh-frame-hdr",
-    "as-needed",
-    "no-as-needed",
-    "whole-archive",
-    "no-whole-archive",
-    "start-group",
-    "end-group",
-    "push-state",
-    "pop-state",
-    "sysroot",
-    "exclude-libs",
-    "enable-new-dtags",
-    "disable-new-dtags",
-    "version",
-    "help",
-    "pie",
-    "no-pie",
-    "call_shared",
-    "non_shared",
-    "dn",
-    "dy",
-    "gc-sections",
-    "no-gc-sections",
-    "entry",
-    "allow-shlib-undefined",
-    "no-allow-shlib-undefined",
-    "relax",
-    "no-relax",
-    "no-dynamic-linker",
-    "export-dynamic-symbol",
-    "dynamic-list",
-    "image-base",
-    "Ttext-segment",
-    "fatal-warnings",
-    "warn-common",
-    "as-needed",
-];
 
 /// What the command line asked for: a link, or information.
 pub enum Invocation {
@@ -341,35 +289,38 @@ fn command() -> Command {
         .arg(flag("help", "Print this help"))
 }
 
-/// Rewrites GNU ld spellings clap cannot parse: `-shared` → `--shared`, `-init=f` → `--init=f`.
-/// `-L=/dir` means "/dir under the sysroot"; clap would drop the `=` of a short option's
-/// attached value, so the value is passed as a separate argument.
-fn normalise(arg: OsString) -> Vec<OsString> {
-    let Some(s) = arg.to_str() else {
-        return vec![arg];
+/// Spells one token of GNU ld's grammar the single way clap reads it.
+fn canonical(token: Token) -> Vec<OsString> {
+    let joined = |prefix: &str, value: Option<OsString>| {
+        let mut arg = OsString::from(prefix);
+        if let Some(v) = value {
+            arg.push("=");
+            arg.push(v);
+        }
+        arg
     };
-    if s.starts_with("--") || !s.starts_with('-') {
-        return vec![arg];
-    }
-    if let Some(dir) = s.strip_prefix("-L").filter(|d| d.starts_with('=')) {
-        return vec![OsString::from("-L"), OsString::from(dir)];
-    }
-    let body = &s[1..];
-    let name = body.split('=').next().unwrap_or(body);
-    if SINGLE_DASH_LONG.contains(&name) {
-        return vec![OsString::from(format!("-{s}"))];
-    }
-    match body {
-        "(" => vec![OsString::from("--start-group")],
-        ")" => vec![OsString::from("--end-group")],
-        _ => vec![arg],
+    match token {
+        Token::Input(arg) => vec![arg],
+        Token::Long("Bshareable", _) => vec!["--shared".into()],
+        Token::Long(name, None) if name.starts_with('B') => vec!["-B".into(), name[1..].into()],
+        Token::Long(name, value) => vec![joined(&format!("--{name}"), value)],
+        Token::Short('(', _) => vec!["--start-group".into()],
+        Token::Short(')', _) => vec!["--end-group".into()],
+        // A separate value: clap would drop the `=` of `-L=/dir` (a sysroot-relative dir).
+        Token::Short(c, value) => std::iter::once(OsString::from(format!("-{c}")))
+            .chain(value)
+            .collect(),
     }
 }
 
 /// Parses the arguments (without the program name).
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
     let expanded = expand_response_files(args).map_err(|e| LinkError::Usage(e.to_string()))?;
-    let normalised: Vec<OsString> = expanded.into_iter().flat_map(normalise).collect();
+    let lexed = grammar::lex(expanded)?;
+    for w in &lexed.warnings {
+        eprintln!("ld.tether: warning: {w}");
+    }
+    let normalised: Vec<OsString> = lexed.tokens.into_iter().flat_map(canonical).collect();
     let matches = command().try_get_matches_from(normalised).map_err(|e| {
         let rendered = e.to_string();
         let first = rendered

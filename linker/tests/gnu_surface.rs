@@ -1,0 +1,167 @@
+//! GNU ld's command-line surface: the same command line given to GNU ld and to ld.tether,
+//! on the same gcc objects, must be accepted or refused alike, and where it links, the
+//! dynamic tags, symbols and sections that the options control must agree.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+const LIB_C: &str =
+    "int counter;\nint get(void) { return counter; }\nint twice(int x) { return 2 * x; }\n";
+
+/// A work directory with `lib.o` compiled by gcc.
+fn work() -> Work {
+    let w = Work::new();
+    std::fs::write(w.path("lib.c"), LIB_C).expect("write lib.c");
+    ok(Command::new("gcc")
+        .args(["-O2", "-fPIC", "-c", "lib.c", "-o", "lib.o"])
+        .current_dir(w.dir.path()));
+    w
+}
+
+enum Ld {
+    Gnu,
+    Tether,
+}
+
+fn ld(w: &Work, which: Ld, args: &[&str]) -> std::process::Output {
+    let program = match which {
+        Ld::Gnu => std::path::PathBuf::from("ld"),
+        Ld::Tether => tether(),
+    };
+    run(Command::new(program).args(args).current_dir(w.dir.path()))
+}
+
+/// Links `args` plus `-o NAME.{gnu,tether}` with both linkers; both must succeed.
+fn link_both(w: &Work, name: &str, args: &[&str]) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut outs = Vec::new();
+    for (which, tag) in [(Ld::Gnu, "gnu"), (Ld::Tether, "tether")] {
+        let out = format!("{name}.{tag}");
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend(["-o", &out]);
+        let result = ld(w, which, &full);
+        assert!(
+            result.status.success(),
+            "{tag} refused {full:?}: {}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        outs.push(w.path(&out));
+    }
+    (outs.remove(0), outs.remove(0))
+}
+
+/// Both linkers refuse `args`; returns tether's message.
+fn refused_by_both(w: &Work, args: &[&str]) -> String {
+    let gnu = ld(w, Ld::Gnu, args);
+    assert!(!gnu.status.success(), "GNU ld accepted {args:?}");
+    let ours = ld(w, Ld::Tether, args);
+    assert_eq!(ours.status.code(), Some(1), "tether accepted {args:?}");
+    String::from_utf8_lossy(&ours.stderr).into_owned()
+}
+
+/// The `.dynamic` tags (name and value) that matter for comparison: everything but addresses.
+fn dynamic_tags(file: &std::path::Path) -> Vec<String> {
+    readelf(&["-dW"], file)
+        .lines()
+        .filter_map(|l| {
+            let tag = l.split_whitespace().nth(1)?.trim_matches(['(', ')']);
+            let value = l.split_once(')')?.1.trim();
+            match tag {
+                "SONAME" | "FLAGS" | "FLAGS_1" | "NEEDED" | "AUDIT" | "DEPAUDIT" | "RUNPATH"
+                | "RPATH" | "GNU_HASH" | "HASH" => {
+                    let shown = if tag.ends_with("HASH") { "" } else { value };
+                    Some(format!("{tag} {shown}"))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn one_dash_long_options_mean_what_gnu_ld_means() {
+    let w = work();
+    let args = [
+        "-shared",
+        "-soname=libg.so",
+        "-Bsymbolic",
+        "-hash-style=gnu",
+        "-z",
+        "now",
+        "-export-dynamic",
+        "-eh-frame-hdr",
+        "-build-id",
+        "lib.o",
+    ];
+    let (gnu, ours) = link_both(&w, "g", &args);
+    let tags = dynamic_tags(&ours);
+    assert_eq!(tags, dynamic_tags(&gnu));
+    assert!(
+        tags.contains(&"SONAME Library soname: [libg.so]".to_string()),
+        "{tags:?}"
+    );
+    assert!(tags
+        .iter()
+        .any(|t| t.starts_with("FLAGS") && t.contains("SYMBOLIC")));
+    let notes = readelf(&["-nW"], &ours);
+    assert!(notes.contains("NT_GNU_BUILD_ID"), "{notes}");
+}
+
+#[test]
+fn abbreviations_and_attached_short_arguments_as_gnu_ld() {
+    let w = work();
+    // -shar is the only long option starting so; -hlibh.so is -h libh.so; -znodelete is -z.
+    let (gnu, ours) = link_both(
+        &w,
+        "h",
+        &[
+            "-shar",
+            "-hlibh.so",
+            "-znodelete",
+            "-hash-style=both",
+            "lib.o",
+        ],
+    );
+    let tags = dynamic_tags(&ours);
+    assert_eq!(tags, dynamic_tags(&gnu));
+    assert!(
+        tags.contains(&"SONAME Library soname: [libh.so]".to_string()),
+        "{tags:?}"
+    );
+    assert!(
+        tags.contains(&"FLAGS_1 Flags: NODELETE".to_string()),
+        "{tags:?}"
+    );
+}
+
+#[test]
+fn output_needs_two_dashes() {
+    let w = work();
+    // `-output` is `-o utput` to GNU ld: both write a file called `utput`.
+    for which in [Ld::Gnu, Ld::Tether] {
+        let _ = std::fs::remove_file(w.path("utput"));
+        let out = ld(&w, which, &["-shared", "-output", "lib.o"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(w.path("utput").exists());
+    }
+}
+
+#[test]
+fn ambiguous_and_grouped_spellings_are_refused_as_gnu_ld() {
+    let w = work();
+    let message = refused_by_both(&w, &["-shared", "-ex", "lib.o"]);
+    assert!(message.contains("unrecognized option '-ex'"), "{message}");
+    let message = refused_by_both(&w, &["-shared", "-sofoo", "lib.o"]);
+    assert!(
+        message.contains("unable to disambiguate: -sofoo"),
+        "{message}"
+    );
+    let message = refused_by_both(&w, &["-shared", "lib.o", "-soname"]);
+    assert!(message.contains("-soname: missing argument"), "{message}");
+    let message = refused_by_both(&w, &["-shared", "-Bfoo", "lib.o"]);
+    assert!(message.contains("unrecognized option '-Bfoo'"), "{message}");
+}
