@@ -7,6 +7,7 @@
 
 mod gnu_table;
 pub mod grammar;
+mod zkeywords;
 
 pub use crate::build_id::BuildIdStyle;
 use crate::error::{LinkError, Result};
@@ -90,6 +91,12 @@ pub struct Options {
     pub copyreloc: bool,
     /// `--relax` (the default) / `--no-relax`: rewrite TLS and GOT accesses in programs.
     pub relax: bool,
+    /// `--audit` / `--depaudit` (`-P`): DT_AUDIT / DT_DEPAUDIT libraries.
+    pub audit: Vec<String>,
+    pub depaudit: Vec<String>,
+    /// DT_FLAGS / DT_FLAGS_1 bits that `-z` keywords ask for (`-z origin`, `-z initfirst`...).
+    pub dt_flags: u64,
+    pub dt_flags_1: u64,
 }
 
 /// What the command line asked for: a link, or information.
@@ -176,7 +183,10 @@ fn command() -> Command {
         .arg(
             value(
                 "z",
-                "-z relro|norelro|now|lazy|defs|undefs|text|notext|noexecstack|execstack|nodelete",
+                "-z relro|norelro|now|lazy|defs|undefs|text|notext|noexecstack|execstack|nodelete|\
+                 separate-code|noseparate-code|copyreloc|nocopyreloc|initfirst|interpose|nodump|\
+                 nodlopen|origin|global|globalaudit|nodefaultlib|loadfltr|combreloc|nocombreloc|\
+                 max-page-size=N|common-page-size=N|start-stop-visibility=V",
             )
             .short('z')
             .long(None),
@@ -199,6 +209,17 @@ fn command() -> Command {
         .arg(value("fini", "Symbol for DT_FINI (default _fini)"))
         .arg(value("rpath", "Add a run-time library search directory").short('R'))
         .arg(value("rpath-link", "Accepted, ignored"))
+        .arg(value(
+            "audit",
+            "Add DT_AUDIT entries (libraries, :-separated)",
+        ))
+        .arg(
+            value(
+                "depaudit",
+                "Add DT_DEPAUDIT entries (libraries, :-separated)",
+            )
+            .short('P'),
+        )
         .arg(flag("enable-new-dtags", "Use DT_RUNPATH for -rpath"))
         .arg(flag("disable-new-dtags", "Use DT_RPATH for -rpath"))
         .arg(value("version-script", "Read a version script"))
@@ -405,10 +426,11 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
     for b in strings(m, "B") {
         match b.as_str() {
             "static" | "dynamic" => {}
-            "symbolic" => bsymbolic = true,
-            "symbolic-functions" => bsymbolic_functions = true,
-            "shareable" => {}
-            "group" | "no-symbolic" => {}
+            // One setting in GNU ld: the last of the three wins.
+            "symbolic" => (bsymbolic, bsymbolic_functions) = (true, false),
+            "symbolic-functions" => (bsymbolic, bsymbolic_functions) = (false, true),
+            "no-symbolic" => (bsymbolic, bsymbolic_functions) = (false, false),
+            "shareable" | "group" => {}
             other => bad_b = Some(other.to_string()),
         }
     }
@@ -425,7 +447,17 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
     let mut nodelete = false;
     let mut separate_code = None;
     let mut copyreloc = true;
+    let mut dt_flags = 0u64;
+    let mut dt_flags_1 = 0u64;
     for z in strings(m, "z") {
+        if let Some((flags, flags_1)) = zkeywords::dynamic_flags(&z) {
+            dt_flags |= flags;
+            dt_flags_1 |= flags_1;
+            continue;
+        }
+        if zkeywords::accepted(&z)? {
+            continue;
+        }
         match z.as_str() {
             "relro" => relro = true,
             "norelro" => relro = false,
@@ -442,9 +474,6 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
             "noseparate-code" => separate_code = Some(false),
             "nocopyreloc" => copyreloc = false,
             "copyreloc" => copyreloc = true,
-            // Layout tuning that does not change what tether produces.
-            "combreloc" | "nocombreloc" => {}
-            s if s.starts_with("max-page-size=") || s.starts_with("common-page-size=") => {}
             other => return Err(LinkError::Usage(format!("unknown -z keyword: {other}"))),
         }
     }
@@ -546,7 +575,21 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         separate_code,
         copyreloc,
         relax: !last_wins(m, "no-relax", "relax"),
+        audit: split_colons(&strings(m, "audit")),
+        depaudit: split_colons(&strings(m, "depaudit")),
+        dt_flags,
+        dt_flags_1,
     })
+}
+
+/// `--audit a:b --audit c` lists a, b and c.
+fn split_colons(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| v.split(':'))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Whether flag `on` was given after the last `off` (GNU ld: the last of a pair wins).
@@ -568,6 +611,19 @@ fn last_of(m: &ArgMatches, ids: &[&str]) -> Option<String> {
         })
         .max_by_key(|(i, _)| *i)
         .map(|(_, v)| v)
+}
+
+/// A number as C's `strtoul(text, 0)` reads it, as GNU ld does for sizes: `0x` hex,
+/// a leading `0` octal, else decimal.
+pub fn parse_number(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16).ok()
+    } else if t.len() > 1 && t.starts_with('0') {
+        u64::from_str_radix(&t[1..], 8).ok()
+    } else {
+        t.parse().ok()
+    }
 }
 
 /// A number as GNU ld writes addresses: hex with or without `0x`, or decimal with `0x`-less

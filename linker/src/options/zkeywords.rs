@@ -1,0 +1,51 @@
+//! `-z` keywords that only set `.dynamic` flag bits, and those accepted because they change
+//! nothing in what tether writes (tether's layout does not depend on them).
+
+use crate::error::{LinkError, Result};
+use object::elf;
+
+/// The DT_FLAGS and DT_FLAGS_1 bits a keyword sets, as GNU ld's `elf.em` sets them.
+pub fn dynamic_flags(keyword: &str) -> Option<(u64, u64)> {
+    let flag_1 = |f: elf::DynamicFlags1| Some((0, f.0));
+    match keyword {
+        "initfirst" => flag_1(elf::DF_1_INITFIRST),
+        "interpose" => flag_1(elf::DF_1_INTERPOSE),
+        "nodump" => flag_1(elf::DF_1_NODUMP),
+        "nodlopen" => flag_1(elf::DF_1_NOOPEN),
+        "global" => flag_1(elf::DF_1_GLOBAL),
+        "globalaudit" => flag_1(elf::DF_1_GLOBAUDIT),
+        "nodefaultlib" => flag_1(elf::DF_1_NODEFLIB),
+        "loadfltr" => flag_1(elf::DF_1_LOADFLTR),
+        "origin" => Some((elf::DF_ORIGIN.0, elf::DF_1_ORIGIN.0)),
+        _ => None,
+    }
+}
+
+/// Whether `keyword` is accepted with no effect on the output; a bad value is an error.
+pub fn accepted(keyword: &str) -> Result<bool> {
+    if matches!(keyword, "combreloc" | "nocombreloc") {
+        return Ok(true);
+    }
+    if let Some((name, value)) = keyword.split_once('=') {
+        match name {
+            // tether places segments on 4 KiB (x86-64) / 64 KiB (ARM) pages regardless.
+            "max-page-size" | "common-page-size" => {
+                let size = crate::options::parse_number(value).filter(|n| n.is_power_of_two());
+                return size.map(|_| true).ok_or_else(|| {
+                    LinkError::Usage(format!("-z {name}: invalid page size: {value}"))
+                });
+            }
+            // __start_/__stop_ symbols: tether gives them the default, protected.
+            "start-stop-visibility" => {
+                return match value {
+                    "default" | "internal" | "hidden" | "protected" => Ok(true),
+                    _ => Err(LinkError::Usage(format!(
+                        "-z start-stop-visibility: invalid visibility: {value}"
+                    ))),
+                };
+            }
+            _ => {}
+        }
+    }
+    Ok(false)
+}
