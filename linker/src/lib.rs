@@ -40,6 +40,7 @@ pub mod scan;
 pub mod script;
 pub mod search;
 pub mod shared_file;
+pub mod strip;
 pub mod symbols;
 pub mod symtab;
 #[cfg(test)]

@@ -391,6 +391,7 @@ pub fn run(opts: &Options) -> Result<()> {
         link.export_patterns
             .extend(crate::dynamic_list::read(path)?);
     }
+    crate::strip::drop_debug_sections(&mut link);
     link.define_linker_symbols();
     link.apply_exclude_libs();
     crate::versions::apply_version_scripts(&mut link)?;

@@ -97,6 +97,8 @@ pub struct Options {
     /// DT_FLAGS / DT_FLAGS_1 bits that `-z` keywords ask for (`-z origin`, `-z initfirst`...).
     pub dt_flags: u64,
     pub dt_flags_1: u64,
+    pub strip: crate::strip::Strip,
+    pub discard: crate::strip::Discard,
 }
 
 /// What the command line asked for: a link, or information.
@@ -275,8 +277,16 @@ fn command() -> Command {
             "First address of a fixed-address program",
         ))
         .arg(value("Ttext-segment", "Same as --image-base"))
-        // arm-linux-gnueabihf-gcc passes -X (GNU ld: discard temporary local symbols).
-        .arg(flag("discard-locals", "Accepted, ignored").short('X'))
+        .arg(
+            flag(
+                "discard-locals",
+                "Discard the temporary (.L) local symbols (the default)",
+            )
+            .short('X'),
+        )
+        .arg(flag("discard-all", "Discard all input local symbols").short('x'))
+        .arg(flag("strip-all", "Omit .symtab, .strtab and debugging sections").short('s'))
+        .arg(flag("strip-debug", "Omit debugging sections").short('S'))
         .arg(flag("gc-sections", "Accepted, ignored"))
         .arg(flag("no-gc-sections", "Accepted, ignored"))
         .arg(flag("fatal-warnings", "Accepted, ignored"))
@@ -579,6 +589,18 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         depaudit: split_colons(&strings(m, "depaudit")),
         dt_flags,
         dt_flags_1,
+        strip: if present(m, "strip-all") {
+            crate::strip::Strip::All
+        } else if present(m, "strip-debug") {
+            crate::strip::Strip::Debug
+        } else {
+            crate::strip::Strip::None
+        },
+        discard: if last_wins(m, "discard-all", "discard-locals") {
+            crate::strip::Discard::All
+        } else {
+            crate::strip::Discard::Locals
+        },
     })
 }
 

@@ -92,7 +92,8 @@ pub fn plan(link: &Link) -> SymtabPlan {
             .take(obj.first_global)
             .skip(1)
         {
-            let keep = !s.name.is_empty()
+            let keep = link.opts.discard == crate::strip::Discard::Locals
+                && !s.name.is_empty()
                 && s.ty != elf::STT_SECTION.0
                 && s.ty != elf::STT_FILE.0
                 && !s.name.starts_with(b".L")

@@ -251,3 +251,73 @@ fn bno_symbolic_cancels_an_earlier_bsymbolic() {
     assert_eq!(tags, dynamic_tags(&gnu));
     assert!(!tags.iter().any(|t| t.contains("SYMBOLIC")), "{tags:?}");
 }
+
+const STRIP_C: &str = "static int loc(int x) { return x + 1; }\n\
+__attribute__((visibility(\"hidden\"))) int hid(int x) { return loc(x); }\n\
+int pub(int x) { return hid(x) * 2; }\n";
+
+/// The debugging sections and whether `.symtab` is there, and the `.symtab` names.
+fn symbols_and_debug(file: &std::path::Path) -> (Vec<String>, Vec<String>) {
+    let sections: Vec<String> = readelf(&["-SW"], file)
+        .split_whitespace()
+        .filter(|w| w.starts_with(".debug") || *w == ".symtab")
+        .map(str::to_string)
+        .collect();
+    let symtab = readelf(&["-sW"], file);
+    let names = symtab
+        .split("Symbol table '.symtab'")
+        .nth(1)
+        .unwrap_or("")
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(7))
+        .filter(|n| ["loc", "hid", "pub"].contains(n))
+        .map(str::to_string)
+        .collect();
+    (sections, names)
+}
+
+#[test]
+fn strip_and_discard_options_keep_what_gnu_ld_keeps() {
+    let w = Work::new();
+    std::fs::write(w.path("s.c"), STRIP_C).expect("write s.c");
+    ok(Command::new("gcc")
+        .args(["-g", "-O0", "-fPIC", "-c", "s.c", "-o", "s.o"])
+        .current_dir(w.dir.path()));
+    let cases: [(&str, bool, bool, &[&str]); 6] = [
+        ("-s", false, false, &[]),
+        ("--strip-all", false, false, &[]),
+        ("-S", false, true, &["loc", "hid", "pub"]),
+        ("--strip-debug", false, true, &["loc", "hid", "pub"]),
+        ("-x", true, true, &["hid", "pub"]),
+        ("-X", true, true, &["loc", "hid", "pub"]),
+    ];
+    for (option, debug, symtab, names) in cases {
+        let (gnu, ours) = link_both(&w, option, &["-shared", option, "s.o"]);
+        let (ours_sections, ours_names) = symbols_and_debug(&ours);
+        let (gnu_sections, gnu_names) = symbols_and_debug(&gnu);
+        assert_eq!(ours_names, gnu_names, "{option}");
+        assert_eq!(ours_names, names, "{option}");
+        assert_eq!(
+            ours_sections.contains(&".symtab".to_string()),
+            symtab,
+            "{option}"
+        );
+        assert_eq!(
+            gnu_sections.contains(&".symtab".to_string()),
+            symtab,
+            "{option}"
+        );
+        let has_debug = |s: &[String]| s.iter().any(|n| n.starts_with(".debug"));
+        assert_eq!(
+            has_debug(&ours_sections),
+            debug,
+            "{option}: {ours_sections:?}"
+        );
+        assert_eq!(
+            has_debug(&gnu_sections),
+            debug,
+            "{option}: {gnu_sections:?}"
+        );
+        check_readelf(&ours);
+    }
+}
