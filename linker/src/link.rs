@@ -381,7 +381,14 @@ pub fn output_kind(opts: &Options, has_dsos: bool) -> OutputKind {
 /// need, plan the dynamic tables, lay out (growing thunks until addresses settle), write.
 pub fn run(opts: &Options) -> Result<()> {
     let files = crate::inputs::collect(opts)?;
-    let resolved = crate::resolve::resolve(&files)?;
+    let roots: Vec<String> = opts
+        .undefined
+        .iter()
+        .chain(&opts.require_defined)
+        .cloned()
+        .collect();
+    let resolved = crate::resolve::resolve_with_roots(&files, &roots)?;
+    check_required(opts, &resolved)?;
     // An object whose .note.GNU-stack is executable asks for an executable stack, as if
     // -z execstack had been given.
     let mut effective = opts.clone();
@@ -404,6 +411,25 @@ pub fn run(opts: &Options) -> Result<()> {
     let layout = lay_out(&mut link, &plan, &scan.actions)?;
     let image = crate::write::write_image(&link, &plan, &layout, &scan.actions)?;
     crate::write::write_atomically(&opts.output, &image)
+}
+
+/// `--require-defined`: each name must end up defined (GNU ld's message).
+fn check_required(opts: &Options, resolved: &crate::resolve::Resolved) -> Result<()> {
+    let missing: Vec<String> = opts
+        .require_defined
+        .iter()
+        .filter(|name| {
+            resolved
+                .symtab
+                .lookup(name.as_bytes())
+                .is_none_or(|id| !resolved.symtab.get(id).is_defined())
+        })
+        .map(|name| format!("required symbol `{name}' not defined"))
+        .collect();
+    match missing.len() {
+        0 => Ok(()),
+        _ => Err(LinkError::Many(missing)),
+    }
 }
 
 fn check_input_flags(link: &Link) -> Result<()> {

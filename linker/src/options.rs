@@ -97,6 +97,9 @@ pub struct Options {
     /// DT_FLAGS / DT_FLAGS_1 bits that `-z` keywords ask for (`-z origin`, `-z initfirst`...).
     pub dt_flags: u64,
     pub dt_flags_1: u64,
+    /// `-u`/`--undefined` and `--require-defined`: symbols treated as referenced.
+    pub undefined: Vec<String>,
+    pub require_defined: Vec<String>,
     pub strip: crate::strip::Strip,
     pub discard: crate::strip::Discard,
 }
@@ -284,6 +287,17 @@ fn command() -> Command {
             )
             .short('X'),
         )
+        .arg(
+            value(
+                "undefined",
+                "Start with an undefined reference to SYMBOL (pulls archive members)",
+            )
+            .short('u'),
+        )
+        .arg(value(
+            "require-defined",
+            "As -u, and fail unless SYMBOL ends up defined",
+        ))
         .arg(flag("discard-all", "Discard all input local symbols").short('x'))
         .arg(flag("strip-all", "Omit .symtab, .strtab and debugging sections").short('s'))
         .arg(flag("strip-debug", "Omit debugging sections").short('S'))
@@ -589,6 +603,8 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         depaudit: split_colons(&strings(m, "depaudit")),
         dt_flags,
         dt_flags_1,
+        undefined: strings(m, "undefined"),
+        require_defined: strings(m, "require-defined"),
         strip: if present(m, "strip-all") {
             crate::strip::Strip::All
         } else if present(m, "strip-debug") {

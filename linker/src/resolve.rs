@@ -42,6 +42,16 @@ struct Resolver<'d> {
 }
 
 pub fn resolve<'d>(files: &'d [MappedFile]) -> Result<Resolved<'d>> {
+    resolve_with_roots(files, &[])
+}
+
+/// Resolves with `roots` undefined from the start (`-u`, `--require-defined`): they pull
+/// archive members in as a reference from an object would, without making the symbol
+/// dynamic (GNU ld lists such a symbol in neither `.dynsym` nor an error under `-z defs`).
+pub fn resolve_with_roots<'d>(
+    files: &'d [MappedFile],
+    roots: &'d [String],
+) -> Result<Resolved<'d>> {
     let mut r = Resolver {
         arch: None,
         objects: Vec::new(),
@@ -51,6 +61,10 @@ pub fn resolve<'d>(files: &'d [MappedFile]) -> Result<Resolved<'d>> {
         comdat: HashMap::new(),
         errors: Vec::new(),
     };
+    for name in roots {
+        let id = r.symtab.intern(name.as_bytes());
+        r.symtab.get_mut(id).strong_ref = true;
+    }
     let mut i = 0;
     while i < files.len() {
         let group = files[i].placement.group;

@@ -321,3 +321,61 @@ fn strip_and_discard_options_keep_what_gnu_ld_keeps() {
         check_readelf(&ours);
     }
 }
+
+/// `libm.a` holding `member.o`, which defines `pulled`, beside `lib.o`.
+fn work_with_archive() -> Work {
+    let w = work();
+    std::fs::write(w.path("member.c"), "int pulled(void) { return 7; }\n").expect("write");
+    ok(Command::new("gcc")
+        .args(["-O2", "-fPIC", "-c", "member.c", "-o", "member.o"])
+        .current_dir(w.dir.path()));
+    ok(Command::new("ar")
+        .args(["rcs", "libm.a", "member.o"])
+        .current_dir(w.dir.path()));
+    w
+}
+
+fn exports(file: &std::path::Path, name: &str) -> bool {
+    readelf(&["--dyn-syms", "-W"], file)
+        .lines()
+        .any(|l| l.split_whitespace().last() == Some(name) && !l.contains(" UND "))
+}
+
+#[test]
+fn undefined_and_require_defined_pull_archive_members() {
+    let w = work_with_archive();
+    let (gnu, ours) = link_both(&w, "plain", &["-shared", "lib.o", "libm.a"]);
+    assert!(!exports(&gnu, "pulled") && !exports(&ours, "pulled"));
+    for args in [
+        &["-shared", "-u", "pulled", "lib.o", "libm.a"][..],
+        &["-shared", "--undefined=pulled", "lib.o", "libm.a"],
+        &["-shared", "-upulled", "lib.o", "libm.a"],
+        &["-shared", "--require-defined", "pulled", "lib.o", "libm.a"],
+    ] {
+        let (gnu, ours) = link_both(&w, "u", args);
+        assert!(exports(&gnu, "pulled"), "{args:?}");
+        assert!(exports(&ours, "pulled"), "{args:?}");
+    }
+    // -u of a name nothing defines is no error, even with -z defs, and is not imported.
+    let (gnu, ours) = link_both(
+        &w,
+        "none",
+        &["-shared", "-z", "defs", "-u", "nowhere", "lib.o"],
+    );
+    for file in [&gnu, &ours] {
+        assert!(!readelf(&["--dyn-syms", "-W"], file).contains("nowhere"));
+    }
+}
+
+#[test]
+fn require_defined_fails_when_nothing_defines_the_symbol() {
+    let w = work_with_archive();
+    let message = refused_by_both(
+        &w,
+        &["-shared", "--require-defined=nowhere", "lib.o", "libm.a"],
+    );
+    assert!(
+        message.contains("required symbol `nowhere' not defined"),
+        "{message}"
+    );
+}
