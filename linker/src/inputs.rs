@@ -34,6 +34,8 @@ pub struct MappedFile {
     pub kind: FileKind,
     pub placement: Placement,
     pub map: Mmap,
+    /// Found by `-l` (or a script's `-l` entry) rather than named by path.
+    pub searched: bool,
 }
 
 impl MappedFile {
@@ -87,13 +89,13 @@ pub fn collect(opts: &Options) -> Result<Vec<MappedFile>> {
     let mut saved = Vec::new();
     for item in &opts.inputs {
         match item {
-            InputItem::File(path) => c.add_path(path, state)?,
+            InputItem::File(path) => c.add_path(path, state, false)?,
             InputItem::Library(spec) => {
                 let path = c
                     .search
                     .find_library(spec, state.static_only)
                     .ok_or_else(|| LinkError::Other(format!("unable to find library -l{spec}")))?;
-                c.add_path(&path, state)?;
+                c.add_path(&path, state, true)?;
             }
             InputItem::WholeArchive(on) => state.whole_archive = *on,
             InputItem::Static(on) => state.static_only = *on,
@@ -134,7 +136,7 @@ impl Collector {
         self.next_group
     }
 
-    fn add_path(&mut self, path: &Path, placement: Placement) -> Result<()> {
+    fn add_path(&mut self, path: &Path, placement: Placement, searched: bool) -> Result<()> {
         let file = File::open(path).map_err(|e| LinkError::io(path, e))?;
         // SAFETY: inputs are not expected to change while the link runs; like every mmap-based
         // linker, tether cannot defend against another process truncating them.
@@ -146,6 +148,7 @@ impl Collector {
                     kind,
                     placement,
                     map,
+                    searched,
                 });
                 Ok(())
             }
@@ -202,7 +205,8 @@ impl Collector {
                         entry.name
                     ))
                 })?;
-                self.add_path(&found, p)?;
+                let searched = matches!(entry.name, InputName::Library(_));
+                self.add_path(&found, p, searched)?;
             }
         }
         self.depth -= 1;

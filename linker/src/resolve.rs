@@ -79,8 +79,11 @@ pub fn resolve_with_roots<'d>(
             match file.kind {
                 FileKind::Object => r.add_object(file.display(), None, &file.map)?,
                 FileKind::Shared => {
-                    let dso =
+                    let mut dso =
                         SharedFile::parse(file.display(), &file.map, file.placement.as_needed)?;
+                    if !dso.declares_soname && !file.searched {
+                        dso.soname = file.display();
+                    }
                     r.set_arch(dso.machine, &dso.name)?;
                     r.add_shared(dso);
                 }
@@ -286,6 +289,10 @@ impl<'d> Resolver<'d> {
                 }
                 if s.first_ref.is_none() {
                     s.first_ref = Some(file);
+                }
+                // An import keeps the TLS type of its references, as GNU ld's `.dynsym`.
+                if s.def == Def::Undefined && sym.ty == elf::STT_TLS.0 {
+                    s.ty = sym.ty;
                 }
                 continue;
             }

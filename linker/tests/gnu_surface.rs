@@ -379,3 +379,92 @@ fn require_defined_fails_when_nothing_defines_the_symbol() {
         "{message}"
     );
 }
+
+fn needed(file: &std::path::Path) -> Vec<String> {
+    dynamic_tags(file)
+        .into_iter()
+        .filter(|t| t.starts_with("NEEDED"))
+        .collect()
+}
+
+#[test]
+fn a_library_without_soname_is_needed_by_the_name_it_was_given() {
+    let w = work();
+    std::fs::create_dir(w.path("sub")).expect("mkdir");
+    // No -soname: GNU ld records ./sub/libnoso.so as given, and libnoso.so when found by -l.
+    let made = ld(&w, Ld::Gnu, &["-shared", "lib.o", "-o", "sub/libnoso.so"]);
+    assert!(made.status.success());
+    std::fs::write(
+        w.path("user.c"),
+        "int get(void);\nint use(void) { return get(); }\n",
+    )
+    .expect("write");
+    ok(Command::new("gcc")
+        .args(["-O2", "-fPIC", "-c", "user.c", "-o", "user.o"])
+        .current_dir(w.dir.path()));
+    let (gnu, ours) = link_both(&w, "bypath", &["-shared", "user.o", "./sub/libnoso.so"]);
+    assert_eq!(needed(&ours), needed(&gnu));
+    assert_eq!(needed(&ours), ["NEEDED Shared library: [./sub/libnoso.so]"]);
+    for spec in ["-lnoso", "-l:libnoso.so"] {
+        let (gnu, ours) = link_both(&w, "bysearch", &["-shared", "user.o", "-Lsub", spec]);
+        assert_eq!(needed(&ours), needed(&gnu), "{spec}");
+        assert_eq!(
+            needed(&ours),
+            ["NEEDED Shared library: [libnoso.so]"],
+            "{spec}"
+        );
+    }
+}
+
+/// `TYPE BIND NDX` of `name` in `.dynsym`.
+fn dynsym_entry(file: &std::path::Path, name: &str) -> Option<String> {
+    readelf(&["--dyn-syms", "-W"], file).lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() >= 8 && f[7] == name).then(|| format!("{} {} {}", f[3], f[4], f[6]))
+    })
+}
+
+#[test]
+fn an_undefined_tls_symbol_is_imported_as_stt_tls() {
+    let w = Work::new();
+    std::fs::write(
+        w.path("tls.c"),
+        "extern __thread int t;\nint g(void) { return t; }\n",
+    )
+    .expect("write");
+    ok(Command::new("gcc")
+        .args(["-O2", "-fPIC", "-c", "tls.c", "-o", "tls.o"])
+        .current_dir(w.dir.path()));
+    let (gnu, ours) = link_both(&w, "tls", &["-shared", "tls.o"]);
+    assert_eq!(dynsym_entry(&ours, "t"), dynsym_entry(&gnu, "t"));
+    assert_eq!(dynsym_entry(&ours, "t").as_deref(), Some("TLS GLOBAL UND"));
+}
+
+#[test]
+fn comment_strings_are_merged() {
+    let w = work();
+    for (cc, name) in [("gcc", "other"), ("clang", "other_clang")] {
+        let src = format!("{name}.c");
+        std::fs::write(w.path(&src), format!("int {name}(void) {{ return 3; }}\n")).expect("write");
+        ok(Command::new(cc)
+            .args(["-O2", "-fPIC", "-c", &src, "-o", &format!("{name}.o")])
+            .current_dir(w.dir.path()));
+    }
+    std::fs::write(w.path("third.c"), "int third(void) { return 4; }\n").expect("write");
+    ok(Command::new("gcc")
+        .args(["-O2", "-fPIC", "-c", "third.c", "-o", "third.o"])
+        .current_dir(w.dir.path()));
+    let (gnu, ours) = link_both(
+        &w,
+        "comment",
+        &["-shared", "lib.o", "other.o", "other_clang.o", "third.o"],
+    );
+    let strings = |f: &std::path::Path| -> Vec<String> {
+        readelf(&["-p", ".comment"], f)
+            .lines()
+            .filter_map(|l| l.split_once(']').map(|(_, s)| s.trim().to_string()))
+            .collect()
+    };
+    assert_eq!(strings(&ours), strings(&gnu));
+    assert_eq!(strings(&ours).len(), 2, "{:?}", strings(&ours));
+}
