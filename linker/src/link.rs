@@ -457,6 +457,9 @@ fn report_scan(link: &Link, scan: &crate::scan::ScanResult) -> Result<()> {
         };
         eprintln!("ld.tether: warning: creating DT_TEXTREL in {what}");
     }
+    if link.opts.fatal_warnings && (scan.textrel || !scan.warnings.is_empty()) {
+        return Err(LinkError::Other(crate::options::FATAL_WARNINGS.into()));
+    }
     Ok(())
 }
 

@@ -100,9 +100,13 @@ pub struct Options {
     /// `-u`/`--undefined` and `--require-defined`: symbols treated as referenced.
     pub undefined: Vec<String>,
     pub require_defined: Vec<String>,
+    pub fatal_warnings: bool,
     pub strip: crate::strip::Strip,
     pub discard: crate::strip::Discard,
 }
+
+/// The error of a link that warned under `--fatal-warnings`.
+pub const FATAL_WARNINGS: &str = "warnings are fatal (--fatal-warnings)";
 
 /// What the command line asked for: a link, or information.
 pub enum Invocation {
@@ -303,7 +307,11 @@ fn command() -> Command {
         .arg(flag("strip-debug", "Omit debugging sections").short('S'))
         .arg(flag("gc-sections", "Accepted, ignored"))
         .arg(flag("no-gc-sections", "Accepted, ignored"))
-        .arg(flag("fatal-warnings", "Accepted, ignored"))
+        .arg(flag(
+            "fatal-warnings",
+            "Fail the link if there is any warning",
+        ))
+        .arg(flag("no-fatal-warnings", "Turn off --fatal-warnings"))
         .arg(flag("warn-common", "Accepted, ignored"))
         .arg(flag(
             "allow-shlib-undefined",
@@ -381,7 +389,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
     if matches.get_many::<String>("version").is_some() {
         return Ok(Invocation::Version);
     }
-    from_matches(&matches).map(|o| Invocation::Link(Box::new(o)))
+    let options = from_matches(&matches)?;
+    if options.fatal_warnings && !lexed.warnings.is_empty() {
+        return Err(LinkError::Other(FATAL_WARNINGS.into()));
+    }
+    Ok(Invocation::Link(Box::new(options)))
 }
 
 fn strings(m: &ArgMatches, id: &str) -> Vec<String> {
@@ -605,6 +617,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         dt_flags_1,
         undefined: strings(m, "undefined"),
         require_defined: strings(m, "require-defined"),
+        fatal_warnings: last_wins(m, "fatal-warnings", "no-fatal-warnings"),
         strip: if present(m, "strip-all") {
             crate::strip::Strip::All
         } else if present(m, "strip-debug") {

@@ -468,3 +468,36 @@ fn comment_strings_are_merged() {
     assert_eq!(strings(&ours), strings(&gnu));
     assert_eq!(strings(&ours).len(), 2, "{:?}", strings(&ours));
 }
+
+#[test]
+fn fatal_warnings_fail_a_link_that_warns() {
+    let w = work();
+    // -sx is -s -x with GNU ld 2.40's "grouped short options" warning.
+    let (gnu, ours) = link_both(&w, "warned", &["-shared", "-sx", "lib.o"]);
+    assert!(gnu.exists() && ours.exists());
+    link_both(
+        &w,
+        "unwarned",
+        &["-shared", "--fatal-warnings", "-s", "lib.o"],
+    );
+    let message = refused_by_both(
+        &w,
+        &["-shared", "--fatal-warnings", "-sx", "lib.o", "-o", "x.so"],
+    );
+    assert!(
+        message.contains("grouped short command line options"),
+        "{message}"
+    );
+    assert!(message.contains("--fatal-warnings"), "{message}");
+    link_both(
+        &w,
+        "undone",
+        &[
+            "-shared",
+            "--fatal-warnings",
+            "--no-fatal-warnings",
+            "-sx",
+            "lib.o",
+        ],
+    );
+}
