@@ -71,6 +71,8 @@ struct Collector {
     files: Vec<MappedFile>,
     next_group: u32,
     depth: usize,
+    /// `-t`: print each file as it is opened.
+    trace: bool,
 }
 
 /// Finds and maps every input named by the command line, in order.
@@ -84,6 +86,7 @@ pub fn collect(opts: &Options) -> Result<Vec<MappedFile>> {
         files: Vec::new(),
         next_group: 0,
         depth: 0,
+        trace: opts.trace,
     };
     let mut state = Placement::default();
     let mut saved = Vec::new();
@@ -138,6 +141,7 @@ impl Collector {
 
     fn add_path(&mut self, path: &Path, placement: Placement, searched: bool) -> Result<()> {
         let file = File::open(path).map_err(|e| LinkError::io(path, e))?;
+        crate::trace::opened(self.trace, path);
         // SAFETY: inputs are not expected to change while the link runs; like every mmap-based
         // linker, tether cannot defend against another process truncating them.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| LinkError::io(path, e))?;

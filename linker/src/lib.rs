@@ -46,6 +46,7 @@ pub mod symtab;
 #[cfg(test)]
 mod test_support;
 pub mod thunks;
+pub mod trace;
 pub mod unwind;
 pub mod version_script;
 pub mod versions;

@@ -388,6 +388,7 @@ pub fn run(opts: &Options) -> Result<()> {
         .cloned()
         .collect();
     let resolved = crate::resolve::resolve_with_roots(&files, &roots)?;
+    crate::trace::symbols(opts, &resolved);
     check_required(opts, &resolved)?;
     // An object whose .note.GNU-stack is executable asks for an executable stack, as if
     // -z execstack had been given.

@@ -101,6 +101,10 @@ pub struct Options {
     pub undefined: Vec<String>,
     pub require_defined: Vec<String>,
     pub fatal_warnings: bool,
+    /// `-t`: print each input file as it is opened.
+    pub trace: bool,
+    /// `-y`: symbols whose every mention is reported.
+    pub trace_symbols: Vec<String>,
     pub strip: crate::strip::Strip,
     pub discard: crate::strip::Discard,
 }
@@ -307,6 +311,14 @@ fn command() -> Command {
         .arg(flag("strip-debug", "Omit debugging sections").short('S'))
         .arg(flag("gc-sections", "Accepted, ignored"))
         .arg(flag("no-gc-sections", "Accepted, ignored"))
+        .arg(flag("trace", "Print each input file as it is opened").short('t'))
+        .arg(
+            value(
+                "trace-symbol",
+                "Report each input that defines or references SYMBOL",
+            )
+            .short('y'),
+        )
         .arg(flag(
             "fatal-warnings",
             "Fail the link if there is any warning",
@@ -618,6 +630,8 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         undefined: strings(m, "undefined"),
         require_defined: strings(m, "require-defined"),
         fatal_warnings: last_wins(m, "fatal-warnings", "no-fatal-warnings"),
+        trace: present(m, "trace"),
+        trace_symbols: strings(m, "trace-symbol"),
         strip: if present(m, "strip-all") {
             crate::strip::Strip::All
         } else if present(m, "strip-debug") {

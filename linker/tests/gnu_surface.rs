@@ -501,3 +501,57 @@ fn fatal_warnings_fail_a_link_that_warns() {
         ],
     );
 }
+
+/// Lines of `text` without the linker's `ld: ` / `ld.tether: ` prefix.
+fn unprefixed(text: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .map(|l| {
+            l.strip_prefix("ld.tether: ")
+                .or_else(|| l.strip_prefix("ld: "))
+                .unwrap_or(l)
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn trace_and_trace_symbol_report_what_gnu_ld_reports() {
+    let w = work_with_archive();
+    std::fs::write(
+        w.path("caller.c"),
+        "int pulled(void);\nint call(void) { return pulled(); }\n",
+    )
+    .expect("write");
+    ok(Command::new("gcc")
+        .args(["-O2", "-fPIC", "-c", "caller.c", "-o", "caller.o"])
+        .current_dir(w.dir.path()));
+    let args = ["-shared", "-t", "lib.o", "caller.o", "libm.a", "-o", "t.so"];
+    let gnu = ld(&w, Ld::Gnu, &args);
+    let ours = ld(&w, Ld::Tether, &args);
+    assert_eq!(unprefixed(&ours.stdout), unprefixed(&gnu.stdout));
+    assert_eq!(unprefixed(&ours.stdout), ["lib.o", "caller.o", "libm.a"]);
+
+    let args = [
+        "-shared",
+        "-y",
+        "pulled",
+        "--trace-symbol=get",
+        "caller.o",
+        "lib.o",
+        "libm.a",
+        "-o",
+        "y.so",
+    ];
+    let gnu = ld(&w, Ld::Gnu, &args);
+    let ours = ld(&w, Ld::Tether, &args);
+    assert_eq!(unprefixed(&ours.stderr), unprefixed(&gnu.stderr));
+    assert_eq!(
+        unprefixed(&ours.stderr),
+        [
+            "caller.o: reference to pulled",
+            "lib.o: definition of get",
+            "libm.a(member.o): definition of pulled"
+        ]
+    );
+}
