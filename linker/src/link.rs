@@ -381,12 +381,23 @@ pub fn output_kind(opts: &Options, has_dsos: bool) -> OutputKind {
 /// need, plan the dynamic tables, lay out (growing thunks until addresses settle), write.
 pub fn run(opts: &Options) -> Result<()> {
     let files = crate::inputs::collect(opts)?;
-    let roots: Vec<String> = opts
-        .undefined
+    let wrap_names: Vec<[String; 3]> = opts
+        .wrap
         .iter()
-        .chain(&opts.require_defined)
-        .cloned()
+        .map(|w| [w.clone(), format!("__wrap_{w}"), format!("__real_{w}")])
         .collect();
+    let roots = crate::resolve::Roots {
+        undefined: opts
+            .undefined
+            .iter()
+            .chain(&opts.require_defined)
+            .map(|s| s.as_bytes())
+            .collect(),
+        wrap: wrap_names
+            .iter()
+            .map(|[p, w, r]| (p.as_bytes(), w.as_bytes(), r.as_bytes()))
+            .collect(),
+    };
     let resolved = crate::resolve::resolve_with_roots(&files, &roots)?;
     crate::trace::symbols(opts, &resolved);
     check_required(opts, &resolved)?;

@@ -100,6 +100,8 @@ pub struct Options {
     /// `-u`/`--undefined` and `--require-defined`: symbols treated as referenced.
     pub undefined: Vec<String>,
     pub require_defined: Vec<String>,
+    /// `--wrap`: symbols whose undefined references go to `__wrap_SYMBOL`.
+    pub wrap: Vec<String>,
     pub fatal_warnings: bool,
     /// `-t`: print each input file as it is opened.
     pub trace: bool,
@@ -302,6 +304,10 @@ fn command() -> Command {
             )
             .short('u'),
         )
+        .arg(value(
+            "wrap",
+            "Undefined SYMBOL references go to __wrap_SYMBOL, __real_SYMBOL to SYMBOL",
+        ))
         .arg(value(
             "require-defined",
             "As -u, and fail unless SYMBOL ends up defined",
@@ -629,6 +635,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         dt_flags_1,
         undefined: strings(m, "undefined"),
         require_defined: strings(m, "require-defined"),
+        wrap: strings(m, "wrap"),
         fatal_warnings: last_wins(m, "fatal-warnings", "no-fatal-warnings"),
         trace: present(m, "trace"),
         trace_symbols: strings(m, "trace-symbol"),

@@ -39,19 +39,27 @@ struct Resolver<'d> {
     symtab: SymbolTable<'d>,
     comdat: HashMap<&'d [u8], u32>,
     errors: Vec<String>,
+    wrap: Vec<(&'d [u8], &'d [u8], &'d [u8])>,
 }
 
 pub fn resolve<'d>(files: &'d [MappedFile]) -> Result<Resolved<'d>> {
-    resolve_with_roots(files, &[])
+    resolve_with_roots(files, &Roots::default())
 }
 
-/// Resolves with `roots` undefined from the start (`-u`, `--require-defined`): they pull
-/// archive members in as a reference from an object would, without making the symbol
-/// dynamic (GNU ld lists such a symbol in neither `.dynsym` nor an error under `-z defs`).
-pub fn resolve_with_roots<'d>(
-    files: &'d [MappedFile],
-    roots: &'d [String],
-) -> Result<Resolved<'d>> {
+/// What the command line adds to resolution.
+#[derive(Default)]
+pub struct Roots<'d> {
+    /// `-u`, `--require-defined`: undefined from the start, they pull archive members in as
+    /// a reference from an object would, without making the symbol dynamic (GNU ld lists
+    /// such a symbol in neither `.dynsym` nor an error under `-z defs`).
+    pub undefined: Vec<&'d [u8]>,
+    /// `--wrap`: (symbol, `__wrap_symbol`, `__real_symbol`). Undefined references to the
+    /// symbol go to `__wrap_symbol`, and those to `__real_symbol` to the symbol.
+    pub wrap: Vec<(&'d [u8], &'d [u8], &'d [u8])>,
+}
+
+/// Resolves with what the command line adds (`roots`).
+pub fn resolve_with_roots<'d>(files: &'d [MappedFile], roots: &Roots<'d>) -> Result<Resolved<'d>> {
     let mut r = Resolver {
         arch: None,
         objects: Vec::new(),
@@ -60,9 +68,10 @@ pub fn resolve_with_roots<'d>(
         symtab: SymbolTable::default(),
         comdat: HashMap::new(),
         errors: Vec::new(),
+        wrap: roots.wrap.clone(),
     };
-    for name in roots {
-        let id = r.symtab.intern(name.as_bytes());
+    for &name in &roots.undefined {
+        let id = r.symtab.intern(name);
         r.symtab.get_mut(id).strong_ref = true;
     }
     let mut i = 0;
@@ -172,6 +181,19 @@ impl<'d> Resolver<'d> {
         }
     }
 
+    /// The name an undefined reference to `name` binds to under `--wrap`.
+    fn wrapped(&self, name: &'d [u8]) -> &'d [u8] {
+        for &(plain, wrap, real) in &self.wrap {
+            if name == plain {
+                return wrap;
+            }
+            if name == real {
+                return plain;
+            }
+        }
+        name
+    }
+
     /// Loads the members that define a symbol still undefined, as GNU ld does: walking the
     /// archive's symbol index in order and loading a member as soon as one of its symbols is
     /// wanted, so a later member defining the same name is not loaded too; then again until
@@ -275,6 +297,7 @@ impl<'d> Resolver<'d> {
                 Some((base, _, false)) => base,
                 _ => sym.name,
             };
+            let key = if defined_here { key } else { self.wrapped(key) };
             let id = self.symtab.intern(key);
             ids.push(id);
             if let Some((_, version, hidden)) = symver {

@@ -555,3 +555,47 @@ fn trace_and_trace_symbol_report_what_gnu_ld_reports() {
         ]
     );
 }
+
+#[test]
+fn wrap_sends_references_to_the_wrapper_and_real_to_the_original() {
+    let w = Work::new();
+    let sources = [
+        (
+            "greet.c",
+            "#include <stdio.h>\nvoid greet(const char *w) { printf(\"hello %s\\n\", w); }\n",
+        ),
+        (
+            "wrap.c",
+            "#include <stdio.h>\nvoid __real_greet(const char *);\n\
+             void __wrap_greet(const char *w) { puts(\"before\"); __real_greet(w); }\n",
+        ),
+        (
+            "main.c",
+            "void greet(const char *);\nint main(void) { greet(\"world\"); return 0; }\n",
+        ),
+    ];
+    for (name, text) in sources {
+        std::fs::write(w.path(name), text).expect("write");
+        ok(Command::new("gcc")
+            .args(["-O2", "-fPIE", "-c", name, "-o", &name.replace(".c", ".o")])
+            .current_dir(w.dir.path()));
+    }
+    for (linker, exe) in [
+        (Linker::GnuLd, "wrapped.gnu"),
+        (Linker::Tether, "wrapped.tether"),
+    ] {
+        ok(w.driver(Cc::Gcc, linker, false).args([
+            "-Wl,--wrap=greet",
+            "main.o",
+            "wrap.o",
+            "greet.o",
+            "-o",
+            exe,
+        ]));
+        assert_eq!(w.run_program(exe), "before\nhello world\n", "{linker:?}");
+    }
+    // Without --wrap, the wrapper is never called.
+    ok(w.driver(Cc::Gcc, Linker::Tether, false)
+        .args(["main.o", "greet.o", "-o", "plain"]));
+    assert_eq!(w.run_program("plain"), "hello world\n");
+}
