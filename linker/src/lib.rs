@@ -32,6 +32,7 @@ pub mod hash;
 pub mod inputs;
 pub mod layout;
 pub mod link;
+pub mod map_file;
 pub mod object_file;
 pub mod options;
 pub mod relocate;

@@ -421,6 +421,7 @@ pub fn run(opts: &Options) -> Result<()> {
     allocate(&mut link, &scan);
     let plan = crate::dynamic::plan(&link, scan.dynamic_words, scan.textrel)?;
     let layout = lay_out(&mut link, &plan, &scan.actions)?;
+    crate::map_file::write_if_asked(&link, &layout)?;
     let image = crate::write::write_image(&link, &plan, &layout, &scan.actions)?;
     crate::write::write_atomically(&opts.output, &image)
 }

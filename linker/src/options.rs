@@ -103,6 +103,8 @@ pub struct Options {
     /// `--wrap`: symbols whose undefined references go to `__wrap_SYMBOL`.
     pub wrap: Vec<String>,
     pub fatal_warnings: bool,
+    /// `-Map FILE` (or `-` for `-M`/`--print-map`): where the link map goes.
+    pub map_file: Option<PathBuf>,
     /// `-t`: print each input file as it is opened.
     pub trace: bool,
     /// `-y`: symbols whose every mention is reported.
@@ -317,6 +319,11 @@ fn command() -> Command {
         .arg(flag("strip-debug", "Omit debugging sections").short('S'))
         .arg(flag("gc-sections", "Accepted, ignored"))
         .arg(flag("no-gc-sections", "Accepted, ignored"))
+        .arg(value(
+            "Map",
+            "Write a map of sections, addresses and symbols to FILE",
+        ))
+        .arg(flag("print-map", "Print the map on standard output").short('M'))
         .arg(flag("trace", "Print each input file as it is opened").short('t'))
         .arg(
             value(
@@ -637,6 +644,11 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         require_defined: strings(m, "require-defined"),
         wrap: strings(m, "wrap"),
         fatal_warnings: last_wins(m, "fatal-warnings", "no-fatal-warnings"),
+        map_file: if last_wins(m, "print-map", "Map") {
+            Some(PathBuf::from("-"))
+        } else {
+            last(m, "Map").map(PathBuf::from)
+        },
         trace: present(m, "trace"),
         trace_symbols: strings(m, "trace-symbol"),
         strip: if present(m, "strip-all") {

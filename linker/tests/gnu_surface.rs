@@ -599,3 +599,71 @@ fn wrap_sends_references_to_the_wrapper_and_real_to_the_original() {
         .args(["main.o", "greet.o", "-o", "plain"]));
     assert_eq!(w.run_program("plain"), "hello world\n");
 }
+
+/// (symbol, address) of the global symbols listed in a GNU-style map.
+fn map_symbols(map: &str, names: &[&str]) -> Vec<(String, u64)> {
+    map.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f[..] {
+                [addr, name] if names.contains(&name) => {
+                    let value = u64::from_str_radix(addr.strip_prefix("0x")?, 16).ok()?;
+                    Some((name.to_string(), value))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// (symbol, address) from `.symtab`.
+fn symtab_values(file: &std::path::Path, names: &[&str]) -> Vec<(String, u64)> {
+    let mut found: Vec<(String, u64)> = readelf(&["-sW"], file)
+        .split("Symbol table '.symtab'")
+        .nth(1)
+        .unwrap_or("")
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let name = *f.get(7)?;
+            names
+                .contains(&name)
+                .then(|| (name.to_string(), u64::from_str_radix(f[1], 16).unwrap()))
+        })
+        .collect();
+    found.sort_by_key(|(_, a)| *a);
+    found
+}
+
+#[test]
+fn map_file_lists_sections_inputs_and_symbols_at_their_addresses() {
+    let w = work();
+    let names = ["counter", "get", "twice"];
+    let (gnu, ours) = link_both(&w, "map", &["-shared", "-Map", "out.map", "lib.o"]);
+    let _ = gnu;
+    let map = std::fs::read_to_string(w.path("out.map")).expect("map written");
+    let mut listed = map_symbols(&map, &names);
+    listed.sort_by_key(|(_, a)| *a);
+    assert_eq!(listed, symtab_values(&ours, &names), "{map}");
+    assert_eq!(listed.len(), 3, "{map}");
+    // The input sections that hold them are listed under their output sections, with the file.
+    for input in [".text", ".bss"] {
+        let line = map
+            .lines()
+            .find(|l| l.starts_with(&format!(" {input} ")) && l.ends_with(" lib.o"));
+        assert!(line.is_some(), "no {input} of lib.o in\n{map}");
+    }
+    // -M prints the same map on stdout; GNU ld's lists the same symbols.
+    let printed = ld(&w, Ld::Tether, &["-shared", "-M", "lib.o", "-o", "m.so"]);
+    let printed = String::from_utf8_lossy(&printed.stdout).into_owned();
+    assert_eq!(map_symbols(&printed, &names).len(), 3, "{printed}");
+    let gnu_map =
+        String::from_utf8_lossy(&ld(&w, Ld::Gnu, &["-shared", "-M", "lib.o", "-o", "g.so"]).stdout)
+            .into_owned();
+    let mut gnu_names: Vec<String> = map_symbols(&gnu_map, &names)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    gnu_names.sort();
+    assert_eq!(gnu_names, ["counter", "get", "twice"]);
+}
