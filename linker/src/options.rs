@@ -103,6 +103,10 @@ pub struct Options {
     /// `--wrap`: symbols whose undefined references go to `__wrap_SYMBOL`.
     pub wrap: Vec<String>,
     pub fatal_warnings: bool,
+    /// `--undefined-version` (the default) / `--no-undefined-version`.
+    pub undefined_version: bool,
+    /// `--default-symver`: exported symbols get a version named after the output.
+    pub default_symver: bool,
     /// `-Map FILE` (or `-` for `-M`/`--print-map`): where the link map goes.
     pub map_file: Option<PathBuf>,
     /// `-t`: print each input file as it is opened.
@@ -319,6 +323,18 @@ fn command() -> Command {
         .arg(flag("strip-debug", "Omit debugging sections").short('S'))
         .arg(flag("gc-sections", "Accepted, ignored"))
         .arg(flag("no-gc-sections", "Accepted, ignored"))
+        .arg(flag(
+            "undefined-version",
+            "A version script may name undefined symbols (default)",
+        ))
+        .arg(flag(
+            "no-undefined-version",
+            "Fail when a version script names a symbol nothing defines",
+        ))
+        .arg(flag(
+            "default-symver",
+            "Version every exported symbol with the soname (or output name)",
+        ))
         .arg(value(
             "Map",
             "Write a map of sections, addresses and symbols to FILE",
@@ -644,6 +660,8 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         require_defined: strings(m, "require-defined"),
         wrap: strings(m, "wrap"),
         fatal_warnings: last_wins(m, "fatal-warnings", "no-fatal-warnings"),
+        undefined_version: !last_wins(m, "no-undefined-version", "undefined-version"),
+        default_symver: present(m, "default-symver"),
         map_file: if last_wins(m, "print-map", "Map") {
             Some(PathBuf::from("-"))
         } else {

@@ -27,10 +27,16 @@ pub fn apply_version_scripts(link: &mut Link) -> Result<()> {
             .map_err(|e| LinkError::Other(format!("{}: {e}", path.display())))?;
         script.nodes.extend(parsed.nodes);
     }
+    if !link.opts.undefined_version {
+        check_defined(link, &script)?;
+    }
     if script.nodes.is_empty() {
         return match symvers.first() {
             Some(&id) => Err(version_not_found(link, id)),
-            None => Ok(()),
+            None => {
+                default_symver(link);
+                Ok(())
+            }
         };
     }
     // Version indices of named nodes; the anonymous node versions nothing.
@@ -76,7 +82,55 @@ pub fn apply_version_scripts(link: &mut Link) -> Result<()> {
         }
     }
     link.version_nodes = nodes;
+    default_symver(link);
     Ok(())
+}
+
+/// `--no-undefined-version`: every plain name a script exports must be defined (GNU ld's
+/// message). Glob patterns and `extern "C++"` names may match nothing.
+fn check_defined(link: &Link, script: &VersionScript) -> Result<()> {
+    let mut errors = Vec::new();
+    for node in &script.nodes {
+        for p in node
+            .globals
+            .iter()
+            .filter(|p| !p.glob && p.lang == version_script::Lang::C)
+        {
+            let defined = link
+                .symtab
+                .lookup(p.text.as_bytes())
+                .is_some_and(|id| link.symtab.get(id).is_defined());
+            if !defined {
+                let version = node.name.as_deref().unwrap_or("");
+                errors.push(format!("{}: undefined version: {version}", p.text));
+            }
+        }
+    }
+    match errors.is_empty() {
+        true => Ok(()),
+        false => Err(LinkError::Many(errors)),
+    }
+}
+
+/// `--default-symver`: a version named after the output (its soname, else its file name)
+/// becomes the default version of every exported symbol the scripts leave unversioned.
+fn default_symver(link: &mut Link) {
+    if !link.opts.default_symver {
+        return;
+    }
+    let name = link.opts.soname.clone().unwrap_or_else(|| {
+        let file = link.opts.output.file_name().unwrap_or_default();
+        file.to_string_lossy().into_owned()
+    });
+    link.version_nodes.push(Node { name, parent: None });
+    let index = link.version_nodes.len() as u16 + 1;
+    for id in 0..link.symtab.len() as SymbolId {
+        let s = link.symtab.get_mut(id);
+        let ours = matches!(s.def, Def::Regular { .. } | Def::Common { .. });
+        if ours && !s.forced_local && s.symver.is_none() && s.export_version == 1 {
+            s.export_version = index;
+        }
+    }
 }
 
 /// `.gnu.version` bit marking a non-default version.

@@ -667,3 +667,88 @@ fn map_file_lists_sections_inputs_and_symbols_at_their_addresses() {
     gnu_names.sort();
     assert_eq!(gnu_names, ["counter", "get", "twice"]);
 }
+
+/// The versioned `.dynsym` names (`name@@VER`) of the defined symbols.
+fn versioned_exports(file: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = readelf(&["--dyn-syms", "-W"], file)
+        .lines()
+        .filter(|l| !l.contains(" UND "))
+        .filter_map(|l| l.split_whitespace().nth(7).map(str::to_string))
+        .filter(|n| n.contains('@'))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn default_symver_versions_exports_with_the_soname() {
+    let w = work();
+    let (gnu, ours) = link_both(
+        &w,
+        "libds.so",
+        &[
+            "-shared",
+            "--default-symver",
+            "-soname",
+            "libds.so",
+            "lib.o",
+        ],
+    );
+    assert_eq!(versioned_exports(&ours), versioned_exports(&gnu));
+    assert_eq!(
+        versioned_exports(&ours),
+        ["counter@@libds.so", "get@@libds.so", "twice@@libds.so"]
+    );
+    // A program linked against it needs get@libds.so and runs.
+    std::fs::copy(&ours, w.path("libds.so")).expect("copy");
+    std::fs::write(w.path("main.c"), "#include <stdio.h>\nint get(void);\nint main(void) { printf(\"%d\\n\", get()); return 0; }\n")
+        .expect("write");
+    ok(w.driver(Cc::Gcc, Linker::Tether, false)
+        .args(["main.c", "./libds.so", "-o", "main"]));
+    assert_eq!(w.run_program("main"), "0\n");
+    let needs = readelf(&["-VW"], &w.path("main"));
+    assert!(
+        needs.contains("File: libds.so") && needs.contains("Name: libds.so"),
+        "{needs}"
+    );
+}
+
+#[test]
+fn no_undefined_version_rejects_a_script_naming_an_undefined_symbol() {
+    let w = work();
+    std::fs::write(w.path("v.map"), "V1 { global: get; nothere; local: *; };\n").expect("write");
+    // Accepted by default (--undefined-version), refused with --no-undefined-version.
+    link_both(
+        &w,
+        "undef-ok",
+        &["-shared", "--version-script", "v.map", "lib.o"],
+    );
+    let message = refused_by_both(
+        &w,
+        &[
+            "-shared",
+            "--no-undefined-version",
+            "--version-script",
+            "v.map",
+            "lib.o",
+            "-o",
+            "x.so",
+        ],
+    );
+    assert!(
+        message.contains("nothere: undefined version: V1"),
+        "{message}"
+    );
+    link_both(
+        &w,
+        "undef-again",
+        &[
+            "-shared",
+            "--no-undefined-version",
+            "--undefined-version",
+            "--version-script",
+            "v.map",
+            "lib.o",
+        ],
+    );
+}
