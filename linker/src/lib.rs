@@ -20,6 +20,7 @@
 
 pub mod arch;
 pub mod build_id;
+pub mod compress;
 pub mod copies;
 pub mod decide;
 pub mod dynamic;

@@ -423,6 +423,7 @@ pub fn run(opts: &Options) -> Result<()> {
     let layout = lay_out(&mut link, &plan, &scan.actions)?;
     crate::map_file::write_if_asked(&link, &layout)?;
     let image = crate::write::write_image(&link, &plan, &layout, &scan.actions)?;
+    let image = crate::compress::apply(image, opts.compress_debug)?;
     crate::write::write_atomically(&opts.output, &image)
 }
 

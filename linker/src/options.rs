@@ -103,6 +103,8 @@ pub struct Options {
     /// `--wrap`: symbols whose undefined references go to `__wrap_SYMBOL`.
     pub wrap: Vec<String>,
     pub fatal_warnings: bool,
+    /// `--compress-debug-sections`.
+    pub compress_debug: crate::compress::Compression,
     /// `--undefined-version` (the default) / `--no-undefined-version`.
     pub undefined_version: bool,
     /// `--default-symver`: exported symbols get a version named after the output.
@@ -323,6 +325,10 @@ fn command() -> Command {
         .arg(flag("strip-debug", "Omit debugging sections").short('S'))
         .arg(flag("gc-sections", "Accepted, ignored"))
         .arg(flag("no-gc-sections", "Accepted, ignored"))
+        .arg(value(
+            "compress-debug-sections",
+            "none or zlib (zlib-gabi): SHF_COMPRESSED debugging sections",
+        ))
         .arg(flag(
             "undefined-version",
             "A version script may name undefined symbols (default)",
@@ -660,6 +666,10 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         require_defined: strings(m, "require-defined"),
         wrap: strings(m, "wrap"),
         fatal_warnings: last_wins(m, "fatal-warnings", "no-fatal-warnings"),
+        compress_debug: match last(m, "compress-debug-sections") {
+            None => crate::compress::Compression::None,
+            Some(v) => crate::compress::Compression::parse(&v).map_err(LinkError::Usage)?,
+        },
         undefined_version: !last_wins(m, "no-undefined-version", "undefined-version"),
         default_symver: present(m, "default-symver"),
         map_file: if last_wins(m, "print-map", "Map") {

@@ -752,3 +752,47 @@ fn no_undefined_version_rejects_a_script_naming_an_undefined_symbol() {
         ],
     );
 }
+
+/// Names of the SHF_COMPRESSED sections.
+fn compressed_sections(file: &std::path::Path) -> Vec<String> {
+    readelf(&["-SW"], file)
+        .lines()
+        .filter_map(|l| {
+            let l = l.split_once(']')?.1;
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 10 && f[6].contains('C')).then(|| f[0].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn compress_debug_sections_writes_shf_compressed_zlib_sections() {
+    let w = Work::new();
+    std::fs::write(w.path("s.c"), STRIP_C).expect("write s.c");
+    ok(Command::new("gcc")
+        .args(["-g", "-O0", "-fPIC", "-c", "s.c", "-o", "s.o"])
+        .current_dir(w.dir.path()));
+    let (gnu, ours) = link_both(
+        &w,
+        "z",
+        &["-shared", "--compress-debug-sections=zlib", "s.o"],
+    );
+    assert_eq!(compressed_sections(&ours), compressed_sections(&gnu));
+    assert!(compressed_sections(&ours).contains(&".debug_info".to_string()));
+    let headers = readelf(&["-tW"], &ours);
+    assert!(headers.contains("ZLIB"), "{headers}");
+    check_elflint(&ours);
+    // The compressed DWARF reads back as the uncompressed link's.
+    let (_, plain) = link_both(
+        &w,
+        "plain",
+        &["-shared", "--compress-debug-sections=none", "s.o"],
+    );
+    assert!(compressed_sections(&plain).is_empty());
+    let info = |f: &std::path::Path| {
+        readelf(&["--debug-dump=info"], f).replace(&*f.display().to_string(), "")
+    };
+    assert_eq!(info(&ours), info(&plain));
+    let message = refused_by_both(&w, &["-shared", "--compress-debug-sections=bogus", "s.o"]);
+    assert!(message.contains("bogus"), "{message}");
+}
