@@ -143,6 +143,9 @@ impl<'d> Link<'d> {
                     || s.forced_local
                     || self.opts.bsymbolic
                     || (self.opts.bsymbolic_functions && is_function_type(s.ty))
+                    || (self.opts.bsymbolic_non_weak_functions
+                        && is_function_type(s.ty)
+                        && !s.weak_def)
             }
         }
     }

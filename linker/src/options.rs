@@ -58,6 +58,9 @@ pub struct Options {
     pub version_script: Vec<PathBuf>,
     pub bsymbolic: bool,
     pub bsymbolic_functions: bool,
+    /// `-Bsymbolic-non-weak-functions` (lld's): as `-Bsymbolic-functions` but for non-weak
+    /// definitions only.
+    pub bsymbolic_non_weak_functions: bool,
     pub exclude_libs: Vec<String>,
     pub no_undefined: bool,
     pub relro: bool,
@@ -170,9 +173,13 @@ fn command() -> Command {
         .arg(value("library-path", "Add a directory to the library search path").short('L'))
         .arg(value("sysroot", "Prefix for =/$SYSROOT paths"))
         .arg(
-            value("B", "-Bstatic, -Bdynamic, -Bsymbolic, -Bsymbolic-functions")
-                .short('B')
-                .long(None),
+            value(
+                "B",
+                "-Bstatic, -Bdynamic, -Bsymbolic, -Bsymbolic-functions, \
+                 -Bsymbolic-non-weak-functions, -Bno-symbolic",
+            )
+            .short('B')
+            .long(None),
         )
         .arg(
             flag("static", "Same as -Bstatic")
@@ -498,8 +505,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
     ] {
         items.extend(indexed(m, id, |_| Some(item.clone()))?);
     }
-    let mut bsymbolic = false;
-    let mut bsymbolic_functions = false;
+    let mut symbolic = [false; 3];
     let mut bad_b = None;
     items.extend(indexed(m, "B", |s| match s {
         "static" => Some(InputItem::Static(true)),
@@ -509,10 +515,11 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
     for b in strings(m, "B") {
         match b.as_str() {
             "static" | "dynamic" => {}
-            // One setting in GNU ld: the last of the three wins.
-            "symbolic" => (bsymbolic, bsymbolic_functions) = (true, false),
-            "symbolic-functions" => (bsymbolic, bsymbolic_functions) = (false, true),
-            "no-symbolic" => (bsymbolic, bsymbolic_functions) = (false, false),
+            // One setting in GNU ld (and lld): the last one wins.
+            "symbolic" => symbolic = [true, false, false],
+            "symbolic-functions" => symbolic = [false, true, false],
+            "symbolic-non-weak-functions" => symbolic = [false, false, true],
+            "no-symbolic" => symbolic = [false; 3],
             "shareable" | "group" => {}
             other => bad_b = Some(other.to_string()),
         }
@@ -630,8 +637,9 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
             .into_iter()
             .map(PathBuf::from)
             .collect(),
-        bsymbolic,
-        bsymbolic_functions,
+        bsymbolic: symbolic[0],
+        bsymbolic_functions: symbolic[1],
+        bsymbolic_non_weak_functions: symbolic[2],
         exclude_libs: strings(m, "exclude-libs")
             .iter()
             .flat_map(|s| s.split([',', ':']).map(str::to_string).collect::<Vec<_>>())

@@ -796,3 +796,53 @@ fn compress_debug_sections_writes_shf_compressed_zlib_sections() {
     let message = refused_by_both(&w, &["-shared", "--compress-debug-sections=bogus", "s.o"]);
     assert!(message.contains("bogus"), "{message}");
 }
+
+/// Names of the symbols the library's PLT relocations (JUMP_SLOT) bind at run time.
+fn jump_slots(file: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = readelf(&["-rW"], file)
+        .lines()
+        .filter(|l| l.contains("JUMP_SLOT"))
+        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn bsymbolic_non_weak_functions_binds_only_non_weak_functions_locally_as_lld() {
+    require("ld.lld", "lld");
+    let w = Work::new();
+    let src = "__attribute__((weak)) int soft(void) { return 1; }\n\
+               int hard(void) { return 2; }\n\
+               int both(void) { return soft() + hard(); }\n";
+    std::fs::write(w.path("b.c"), src).expect("write");
+    ok(Command::new("gcc")
+        .args(["-O0", "-fPIC", "-c", "b.c", "-o", "b.o"])
+        .current_dir(w.dir.path()));
+    let args = ["-shared", "-Bsymbolic-non-weak-functions", "b.o"];
+    ok(Command::new("ld.lld")
+        .args(args)
+        .args(["-o", "lld.so"])
+        .current_dir(w.dir.path()));
+    ok(Command::new(tether())
+        .args(args)
+        .args(["-o", "ours.so"])
+        .current_dir(w.dir.path()));
+    assert_eq!(
+        jump_slots(&w.path("ours.so")),
+        jump_slots(&w.path("lld.so"))
+    );
+    assert_eq!(jump_slots(&w.path("ours.so")), ["soft"]);
+    // -Bno-symbolic after it restores preemptible calls to both.
+    ok(Command::new(tether())
+        .args([
+            "-shared",
+            "-Bsymbolic-non-weak-functions",
+            "-Bno-symbolic",
+            "b.o",
+            "-o",
+            "none.so",
+        ])
+        .current_dir(w.dir.path()));
+    assert_eq!(jump_slots(&w.path("none.so")), ["hard", "soft"]);
+}
