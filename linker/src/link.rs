@@ -338,8 +338,13 @@ impl<'d> Link<'d> {
         let mut by_symbol: Vec<(SymbolId, Vec<&str>)> = Vec::new();
         for (id, place) in refs {
             let s = self.symtab.get(*id);
-            let must_resolve = self.opts.no_undefined
-                || self.kind.is_program()
+            // A program's unresolved symbols stay errors: tether has no import for a name
+            // that no library defines (GNU ld's --unresolved-symbols=ignore-* makes one).
+            let must_resolve = self.kind.is_program()
+                || self
+                    .opts
+                    .unresolved_in_objects
+                    .unwrap_or(self.opts.no_undefined)
                 || s.visibility != elf::STV_DEFAULT.0;
             if !must_resolve {
                 continue;

@@ -105,6 +105,9 @@ pub struct Options {
     pub require_defined: Vec<String>,
     /// `--wrap`: symbols whose undefined references go to `__wrap_SYMBOL`.
     pub wrap: Vec<String>,
+    /// `--unresolved-symbols`: whether undefined symbols of the objects are errors (`None`:
+    /// the default, or `-z defs`/`--no-undefined` in a library).
+    pub unresolved_in_objects: Option<bool>,
     pub fatal_warnings: bool,
     /// `--compress-debug-sections`.
     pub compress_debug: crate::compress::Compression,
@@ -335,6 +338,10 @@ fn command() -> Command {
         .arg(value(
             "compress-debug-sections",
             "none or zlib (zlib-gabi): SHF_COMPRESSED debugging sections",
+        ))
+        .arg(value(
+            "unresolved-symbols",
+            "ignore-all, report-all, ignore-in-object-files or ignore-in-shared-libs",
         ))
         .arg(flag(
             "undefined-version",
@@ -673,6 +680,16 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         undefined: strings(m, "undefined"),
         require_defined: strings(m, "require-defined"),
         wrap: strings(m, "wrap"),
+        unresolved_in_objects: match last(m, "unresolved-symbols").as_deref() {
+            None => None,
+            Some("report-all" | "ignore-in-shared-libs") => Some(true),
+            Some("ignore-all" | "ignore-in-object-files") => Some(false),
+            Some(other) => {
+                return Err(LinkError::Usage(format!(
+                    "bad --unresolved-symbols option: {other}"
+                )))
+            }
+        },
         fatal_warnings: last_wins(m, "fatal-warnings", "no-fatal-warnings"),
         compress_debug: match last(m, "compress-debug-sections") {
             None => crate::compress::Compression::None,

@@ -846,3 +846,39 @@ fn bsymbolic_non_weak_functions_binds_only_non_weak_functions_locally_as_lld() {
         .current_dir(w.dir.path()));
     assert_eq!(jump_slots(&w.path("none.so")), ["hard", "soft"]);
 }
+
+#[test]
+fn unresolved_symbols_decides_whether_a_library_may_leave_symbols_undefined() {
+    let w = Work::new();
+    std::fs::write(
+        w.path("ms.c"),
+        "int missing(void);\nint pick(int x) { return x ? missing() : 0; }\n",
+    )
+    .expect("write");
+    ok(Command::new("gcc")
+        .args(["-O0", "-fPIC", "-c", "ms.c", "-o", "ms.o"])
+        .current_dir(w.dir.path()));
+    for option in [
+        "--unresolved-symbols=report-all",
+        "--unresolved-symbols=ignore-in-shared-libs",
+    ] {
+        let message = refused_by_both(&w, &["-shared", option, "ms.o", "-o", "x.so"]);
+        assert!(message.contains("missing"), "{option}: {message}");
+    }
+    for option in [
+        "--unresolved-symbols=ignore-all",
+        "--unresolved-symbols=ignore-in-object-files",
+    ] {
+        // It undoes -z defs, as GNU ld's last-given setting.
+        let (gnu, ours) = link_both(&w, "ignored", &["-shared", "-z", "defs", option, "ms.o"]);
+        assert_eq!(
+            dynsym_entry(&ours, "missing"),
+            dynsym_entry(&gnu, "missing")
+        );
+    }
+    let message = refused_by_both(&w, &["-shared", "--unresolved-symbols=sometimes", "ms.o"]);
+    assert!(
+        message.contains("bad --unresolved-symbols option: sometimes"),
+        "{message}"
+    );
+}
