@@ -276,7 +276,10 @@ impl<'d> Link<'d> {
                 let s = self.symtab.get_mut(id);
                 s.def = Def::Linker(which);
                 s.visibility = elf::STV_HIDDEN.0;
-                s.ty = elf::STT_NOTYPE.0;
+                s.ty = match which {
+                    LinkerSymbol::TlsModuleBase => elf::STT_TLS.0,
+                    _ => elf::STT_NOTYPE.0,
+                };
             }
         }
         // `__start_SEC`/`__stop_SEC` bracket a section whose name is a C identifier, so code

@@ -882,3 +882,36 @@ fn unresolved_symbols_decides_whether_a_library_may_leave_symbols_undefined() {
         "{message}"
     );
 }
+
+#[test]
+fn tls_module_base_is_defined_for_tls_descriptor_code() {
+    let w = Work::new();
+    let lib = "static __thread int a = 5;\nstatic __thread int b = 7;\n\
+               int sum(void) { return a + b; }\nint *pa(void) { return &a; }\nint *pb(void) { return &b; }\n";
+    let main = "#include <stdio.h>\nint sum(void); int *pa(void); int *pb(void);\n\
+                int main(void) { *pa() += 1; *pb() += 2; printf(\"%d %d %d\\n\", sum(), *pa(), *pb()); return 0; }\n";
+    std::fs::write(w.path("tm.c"), lib).expect("write");
+    std::fs::write(w.path("main.c"), main).expect("write");
+    // -mtls-dialect=gnu2 addresses local TLS from _TLS_MODULE_BASE_ through a descriptor.
+    ok(Command::new("gcc")
+        .args([
+            "-O2",
+            "-fPIC",
+            "-mtls-dialect=gnu2",
+            "-c",
+            "tm.c",
+            "-o",
+            "tm.o",
+        ])
+        .current_dir(w.dir.path()));
+    assert!(readelf(&["-rW"], &w.path("tm.o")).contains("_TLS_MODULE_BASE_"));
+    let (gnu, ours) = link_both(&w, "libtm.so", &["-shared", "tm.o"]);
+    assert_eq!(dynsym_entry(&ours, "_TLS_MODULE_BASE_"), None);
+    assert_eq!(dynsym_entry(&gnu, "_TLS_MODULE_BASE_"), None);
+    for lib in [&gnu, &ours] {
+        std::fs::copy(lib, w.path("libtm.so")).expect("copy");
+        ok(w.driver(Cc::Gcc, Linker::GnuLd, false)
+            .args(["main.c", "-L.", "-ltm", "-o", "main"]));
+        assert_eq!(w.run_program("main"), "15 6 9\n", "{}", lib.display());
+    }
+}
