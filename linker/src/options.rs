@@ -100,6 +100,8 @@ pub struct Options {
     /// DT_FLAGS / DT_FLAGS_1 bits that `-z` keywords ask for (`-z origin`, `-z initfirst`...).
     pub dt_flags: u64,
     pub dt_flags_1: u64,
+    /// `-z stack-size=N`: PT_GNU_STACK's p_memsz (0: the loader's default).
+    pub stack_size: u64,
     /// `-u`/`--undefined` and `--require-defined`: symbols treated as referenced.
     pub undefined: Vec<String>,
     pub require_defined: Vec<String>,
@@ -219,7 +221,7 @@ fn command() -> Command {
                 "-z relro|norelro|now|lazy|defs|undefs|text|notext|noexecstack|execstack|nodelete|\
                  separate-code|noseparate-code|copyreloc|nocopyreloc|initfirst|interpose|nodump|\
                  nodlopen|origin|global|globalaudit|nodefaultlib|loadfltr|combreloc|nocombreloc|\
-                 max-page-size=N|common-page-size=N|start-stop-visibility=V",
+                 max-page-size=N|common-page-size=N|start-stop-visibility=V|stack-size=N",
             )
             .short('z')
             .long(None),
@@ -544,9 +546,13 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
     let mut nodelete = false;
     let mut separate_code = None;
     let mut copyreloc = true;
+    let mut stack_size = 0u64;
     let mut dt_flags = 0u64;
     let mut dt_flags_1 = 0u64;
     for z in strings(m, "z") {
+        if let Some(size) = zkeywords::stack_size(&z)? {
+            stack_size = size;
+        }
         if let Some((flags, flags_1)) = zkeywords::dynamic_flags(&z) {
             dt_flags |= flags;
             dt_flags_1 |= flags_1;
@@ -677,6 +683,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         depaudit: split_colons(&strings(m, "depaudit")),
         dt_flags,
         dt_flags_1,
+        stack_size,
         undefined: strings(m, "undefined"),
         require_defined: strings(m, "require-defined"),
         wrap: strings(m, "wrap"),

@@ -915,3 +915,35 @@ fn tls_module_base_is_defined_for_tls_descriptor_code() {
         assert_eq!(w.run_program("main"), "15 6 9\n", "{}", lib.display());
     }
 }
+
+/// PT_GNU_STACK's `MemSiz Flg` as readelf prints them.
+fn gnu_stack(file: &std::path::Path) -> String {
+    readelf(&["-lW"], file)
+        .lines()
+        .find(|l| l.trim_start().starts_with("GNU_STACK"))
+        .map(|l| l.split_whitespace().skip(5).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+#[test]
+fn z_stack_size_sets_pt_gnu_stack_memsz() {
+    let w = Work::new();
+    std::fs::write(w.path("main.c"), "int main(void) { return 0; }\n").expect("write");
+    for (linker, exe) in [
+        (Linker::GnuLd, "stack.gnu"),
+        (Linker::Tether, "stack.tether"),
+    ] {
+        ok(w.driver(Cc::Gcc, linker, false).args([
+            "-Wl,-z,stack-size=0x200000",
+            "main.c",
+            "-o",
+            exe,
+        ]));
+        assert_eq!(w.run_program(exe), "");
+    }
+    let ours = gnu_stack(&w.path("stack.tether"));
+    assert_eq!(ours, gnu_stack(&w.path("stack.gnu")));
+    assert!(ours.starts_with("0x200000 RW"), "{ours}");
+    let message = refused_by_both(&w, &["-shared", "-z", "stack-size=lots", "-o", "x.so"]);
+    assert!(message.contains("stack-size"), "{message}");
+}

@@ -35,6 +35,10 @@ pub fn accepted(keyword: &str) -> Result<bool> {
                     LinkError::Usage(format!("-z {name}: invalid page size: {value}"))
                 });
             }
+            // Read by `stack_size`.
+            "stack-size" => {
+                return stack_size(keyword).map(|_| true);
+            }
             // __start_/__stop_ symbols: tether gives them the default, protected.
             "start-stop-visibility" => {
                 return match value {
@@ -48,4 +52,14 @@ pub fn accepted(keyword: &str) -> Result<bool> {
         }
     }
     Ok(false)
+}
+
+/// `-z stack-size=N`: PT_GNU_STACK's p_memsz (`None` for another keyword).
+pub fn stack_size(keyword: &str) -> Result<Option<u64>> {
+    let Some(value) = keyword.strip_prefix("stack-size=") else {
+        return Ok(None);
+    };
+    crate::options::parse_number(value)
+        .map(Some)
+        .ok_or_else(|| LinkError::Usage(format!("-z stack-size: invalid size: {value}")))
 }
