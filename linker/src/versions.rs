@@ -81,9 +81,35 @@ pub fn apply_version_scripts(link: &mut Link) -> Result<()> {
             s.export_version = index_of_node[m.node];
         }
     }
+    hide_plain_twins(link, &nodes);
     link.version_nodes = nodes;
     default_symver(link);
     Ok(())
+}
+
+/// `.symver foo, foo@V` with a script that puts `foo` in V too: GNU ld exports only the
+/// hidden `foo@V`, and the plain `foo` stays local (one definition, one version).
+fn hide_plain_twins(link: &mut Link, nodes: &[Node]) {
+    let twins: Vec<(Vec<u8>, u16)> = (0..link.symtab.len() as SymbolId)
+        .filter_map(|id| {
+            let s = link.symtab.get(id);
+            let (version, true) = s.symver? else {
+                return None;
+            };
+            let node = nodes.iter().position(|n| n.name.as_bytes() == version)?;
+            let base = s.name.split(|&b| b == b'@').next()?;
+            Some((base.to_vec(), node as u16 + 2))
+        })
+        .collect();
+    for (base, index) in twins {
+        let Some(id) = link.symtab.lookup(&base) else {
+            continue;
+        };
+        let s = link.symtab.get_mut(id);
+        if s.symver.is_none() && s.export_version == index {
+            s.forced_local = true;
+        }
+    }
 }
 
 /// `--no-undefined-version`: every plain name a script exports must be defined (GNU ld's

@@ -947,3 +947,17 @@ fn z_stack_size_sets_pt_gnu_stack_memsz() {
     let message = refused_by_both(&w, &["-shared", "-z", "stack-size=lots", "-o", "x.so"]);
     assert!(message.contains("stack-size"), "{message}");
 }
+
+#[test]
+fn symver_with_a_script_listing_the_plain_name_exports_only_the_hidden_version() {
+    let w = Work::new();
+    let src = "int foo(void) { return 1; }\n__asm__(\".symver foo, foo@V1\");\nint bar(void) { return 2; }\n";
+    std::fs::write(w.path("sv.c"), src).expect("write");
+    std::fs::write(w.path("sv.map"), "V1 { global: foo; bar; local: *; };\n").expect("write");
+    ok(Command::new("gcc")
+        .args(["-O2", "-fPIC", "-c", "sv.c", "-o", "sv.o"])
+        .current_dir(w.dir.path()));
+    let (gnu, ours) = link_both(&w, "sv", &["-shared", "--version-script", "sv.map", "sv.o"]);
+    assert_eq!(versioned_exports(&ours), versioned_exports(&gnu));
+    assert_eq!(versioned_exports(&ours), ["bar@@V1", "foo@V1"]);
+}
