@@ -293,8 +293,11 @@ impl<'d> Resolver<'d> {
             } else {
                 None
             };
+
+            // An empty version (`foo@`, `foo@@`) defines plain `foo` at the base version.
             let key = match symver {
                 Some((base, _, false)) => base,
+                Some((base, version, true)) if version.is_empty() => base,
                 _ => sym.name,
             };
             let key = if defined_here { key } else { self.wrapped(key) };

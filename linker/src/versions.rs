@@ -18,9 +18,15 @@ pub struct Node {
 /// Reads the version scripts, marks symbols local or versioned, and records the nodes.
 pub fn apply_version_scripts(link: &mut Link) -> Result<()> {
     let mut script = VersionScript::default();
-    let symvers: Vec<SymbolId> = (0..link.symtab.len() as SymbolId)
-        .filter(|&id| link.symtab.get(id).symver.is_some())
-        .collect();
+    // `foo@` and `foo@@` name the base version: global, unversioned, whatever the scripts say.
+    let mut symvers = Vec::new();
+    for id in 0..link.symtab.len() as SymbolId {
+        match link.symtab.get(id).symver {
+            Some((version, _)) if version.is_empty() => link.symtab.get_mut(id).export_version = 1,
+            Some(_) => symvers.push(id),
+            None => {}
+        }
+    }
     for path in &link.opts.version_script {
         let text = std::fs::read_to_string(path).map_err(|e| LinkError::io(path, e))?;
         let parsed = version_script::parse(&text)

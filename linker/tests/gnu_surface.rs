@@ -961,3 +961,43 @@ fn symver_with_a_script_listing_the_plain_name_exports_only_the_hidden_version()
     assert_eq!(versioned_exports(&ours), versioned_exports(&gnu));
     assert_eq!(versioned_exports(&ours), ["bar@@V1", "foo@V1"]);
 }
+
+/// `name VERSION` for each defined `.dynsym` entry (versions from `readelf`'s `@`/`@@`).
+fn exports_with_versions(file: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = readelf(&["--dyn-syms", "-W"], file)
+        .lines()
+        .filter(|l| l.contains(" FUNC ") && !l.contains(" UND "))
+        .filter_map(|l| l.split_whitespace().nth(7).map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn empty_version_names_define_the_unversioned_symbol() {
+    let w = Work::new();
+    let src = "int foo_impl(void) { return 1; }\n__asm__(\".symver foo_impl, foo@@\");\n\
+               int bar_impl(void) { return 2; }\n__asm__(\".symver bar_impl, bar@\");\n";
+    std::fs::write(w.path("ev.c"), src).expect("write");
+    std::fs::write(w.path("ev.map"), "V1 { global: *; };\n").expect("write");
+    ok(Command::new("gcc")
+        .args(["-O2", "-fPIC", "-c", "ev.c", "-o", "ev.o"])
+        .current_dir(w.dir.path()));
+    let (gnu, ours) = link_both(&w, "ev", &["-shared", "ev.o"]);
+    assert_eq!(exports_with_versions(&ours), exports_with_versions(&gnu));
+    assert_eq!(
+        exports_with_versions(&ours),
+        ["bar", "bar_impl", "foo", "foo_impl"]
+    );
+    // A script versions the other symbols but not those given the base version explicitly.
+    let (gnu, ours) = link_both(
+        &w,
+        "ev2",
+        &["-shared", "--version-script", "ev.map", "ev.o"],
+    );
+    assert_eq!(exports_with_versions(&ours), exports_with_versions(&gnu));
+    assert_eq!(
+        exports_with_versions(&ours),
+        ["bar", "bar_impl@@V1", "foo", "foo_impl@@V1"]
+    );
+}
