@@ -297,7 +297,7 @@ impl<'d> Resolver<'d> {
             // An empty version (`foo@`, `foo@@`) defines plain `foo` at the base version.
             let key = match symver {
                 Some((base, _, false)) => base,
-                Some((base, version, true)) if version.is_empty() => base,
+                Some((base, b"", true)) => base,
                 _ => sym.name,
             };
             let key = if defined_here { key } else { self.wrapped(key) };

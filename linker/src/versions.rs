@@ -22,7 +22,7 @@ pub fn apply_version_scripts(link: &mut Link) -> Result<()> {
     let mut symvers = Vec::new();
     for id in 0..link.symtab.len() as SymbolId {
         match link.symtab.get(id).symver {
-            Some((version, _)) if version.is_empty() => link.symtab.get_mut(id).export_version = 1,
+            Some((b"", _)) => link.symtab.get_mut(id).export_version = 1,
             Some(_) => symvers.push(id),
             None => {}
         }
