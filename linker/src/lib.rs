@@ -23,6 +23,7 @@ pub mod build_id;
 pub mod compress;
 pub mod copies;
 pub mod decide;
+pub mod defsym;
 pub mod dynamic;
 pub mod dynamic_list;
 pub mod eh_frame;

@@ -162,6 +162,7 @@ impl<'d> Link<'d> {
                         self.objects[file as usize].symbols[sym as usize].place
                             == SymPlace::Absolute
                     }
+                    Def::Linker(LinkerSymbol::Absolute(_)) => true,
                     _ => false,
                 };
                 let binds_locally = self.global_binds_locally(id);
@@ -421,6 +422,7 @@ pub fn run(opts: &Options) -> Result<()> {
         link.export_patterns
             .extend(crate::dynamic_list::read(path)?);
     }
+    crate::defsym::apply(&mut link)?;
     crate::strip::drop_debug_sections(&mut link);
     link.define_linker_symbols();
     link.apply_exclude_libs();

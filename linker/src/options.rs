@@ -105,6 +105,8 @@ pub struct Options {
     /// `-u`/`--undefined` and `--require-defined`: symbols treated as referenced.
     pub undefined: Vec<String>,
     pub require_defined: Vec<String>,
+    /// `--defsym SYMBOL=EXPRESSION`, in command-line order.
+    pub defsym: Vec<String>,
     /// `--wrap`: symbols whose undefined references go to `__wrap_SYMBOL`.
     pub wrap: Vec<String>,
     /// `--unresolved-symbols`: whether undefined symbols of the objects are errors (`None`:
@@ -324,6 +326,10 @@ fn command() -> Command {
             )
             .short('u'),
         )
+        .arg(value(
+            "defsym",
+            "Define SYMBOL=NUMBER (absolute) or SYMBOL=OTHER (an alias)",
+        ))
         .arg(value(
             "wrap",
             "Undefined SYMBOL references go to __wrap_SYMBOL, __real_SYMBOL to SYMBOL",
@@ -686,6 +692,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         stack_size,
         undefined: strings(m, "undefined"),
         require_defined: strings(m, "require-defined"),
+        defsym: strings(m, "defsym"),
         wrap: strings(m, "wrap"),
         unresolved_in_objects: match last(m, "unresolved-symbols").as_deref() {
             None => None,

@@ -59,6 +59,8 @@ pub enum LinkerSymbol {
     /// `_TLS_MODULE_BASE_`: the start of this module's TLS block (TLS offset 0), which
     /// x86-64 TLS descriptor code uses for local-dynamic accesses.
     TlsModuleBase,
+    /// A `--defsym` number: this value wherever the output loads.
+    Absolute(u64),
 }
 
 impl LinkerSymbol {

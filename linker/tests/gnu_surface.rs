@@ -1001,3 +1001,48 @@ fn empty_version_names_define_the_unversioned_symbol() {
         ["bar", "bar_impl@@V1", "foo", "foo_impl@@V1"]
     );
 }
+
+#[test]
+fn defsym_defines_numbers_and_aliases_as_gnu_ld() {
+    let w = Work::new();
+    let src = "#include <stdio.h>\nextern char magic[];\nint real_fn(void) { return 42; }\n\
+               int alias_fn(void);\n\
+               int main(void) { printf(\"%p %d\\n\", (void *)magic, alias_fn()); return 0; }\n";
+    std::fs::write(w.path("ds.c"), src).expect("write");
+    ok(Command::new("gcc")
+        .args(["-O2", "-fno-pie", "-c", "ds.c", "-o", "ds.o"])
+        .current_dir(w.dir.path()));
+    for (linker, exe) in [(Linker::GnuLd, "ds.gnu"), (Linker::Tether, "ds.tether")] {
+        ok(w.driver(Cc::Gcc, linker, false).args([
+            "-no-pie",
+            "ds.o",
+            "-Wl,--defsym=magic=0x1234,-defsym,alias_fn=real_fn",
+            "-o",
+            exe,
+        ]));
+        assert_eq!(w.run_program(exe), "0x1234 42\n", "{linker:?}");
+    }
+    let entry = |f: &str, name: &str| {
+        readelf(&["-sW"], &w.path(f))
+            .lines()
+            .find(|l| l.split_whitespace().nth(7) == Some(name))
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(1)
+                    .take(1)
+                    .chain(l.split_whitespace().skip(6).take(1))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+    };
+    assert_eq!(entry("ds.tether", "magic"), entry("ds.gnu", "magic"));
+    assert_eq!(
+        entry("ds.tether", "magic").as_deref(),
+        Some("0000000000001234 ABS")
+    );
+    let message = refused_by_both(
+        &w,
+        &["-no-pie", "--defsym=magic=nowhere", "ds.o", "-o", "x"],
+    );
+    assert!(message.contains("nowhere"), "{message}");
+}

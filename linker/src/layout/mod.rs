@@ -182,6 +182,7 @@ impl Layout {
                     (None, _) => data_end(),
                 }
             }
+            LinkerSymbol::Absolute(value) => value,
             LinkerSymbol::TlsModuleBase => self.tls.map_or(0, |(start, _, _)| start),
             LinkerSymbol::IpltStart | LinkerSymbol::IpltEnd => {
                 let iplt = self
