@@ -112,6 +112,8 @@ pub struct Options {
     /// `--unresolved-symbols`: whether undefined symbols of the objects are errors (`None`:
     /// the default, or `-z defs`/`--no-undefined` in a library).
     pub unresolved_in_objects: Option<bool>,
+    /// Warnings about the command line (they fail the link under `--fatal-warnings`).
+    pub warnings: Vec<String>,
     pub fatal_warnings: bool,
     /// `--compress-debug-sections`.
     pub compress_debug: crate::compress::Compression,
@@ -459,7 +461,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
         return Ok(Invocation::Version);
     }
     let options = from_matches(&matches)?;
-    if options.fatal_warnings && !lexed.warnings.is_empty() {
+    if options.fatal_warnings && !(lexed.warnings.is_empty() && options.warnings.is_empty()) {
         return Err(LinkError::Other(FATAL_WARNINGS.into()));
     }
     Ok(Invocation::Link(Box::new(options)))
@@ -552,6 +554,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
     let mut nodelete = false;
     let mut separate_code = None;
     let mut copyreloc = true;
+    let mut warnings = Vec::new();
     let mut stack_size = 0u64;
     let mut dt_flags = 0u64;
     let mut dt_flags_1 = 0u64;
@@ -583,7 +586,14 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
             "noseparate-code" => separate_code = Some(false),
             "nocopyreloc" => copyreloc = false,
             "copyreloc" => copyreloc = true,
-            other => return Err(LinkError::Usage(format!("unknown -z keyword: {other}"))),
+            // GNU ld ignores a keyword it does not know, with a warning; one it knows and
+            // tether does not implement is an error (the output would lack what it asks).
+            other if !zkeywords::gnu_knows(other) => {
+                let warning = format!("-z {other} ignored");
+                eprintln!("ld.tether: warning: {warning}");
+                warnings.push(warning);
+            }
+            other => return Err(LinkError::Usage(format!("unsupported -z keyword: {other}"))),
         }
     }
 
@@ -704,6 +714,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
                 )))
             }
         },
+        warnings,
         fatal_warnings: last_wins(m, "fatal-warnings", "no-fatal-warnings"),
         compress_debug: match last(m, "compress-debug-sections") {
             None => crate::compress::Compression::None,

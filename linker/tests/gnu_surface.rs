@@ -1046,3 +1046,40 @@ fn defsym_defines_numbers_and_aliases_as_gnu_ld() {
     );
     assert!(message.contains("nowhere"), "{message}");
 }
+
+#[test]
+fn z_keywords_gnu_ld_does_not_know_are_ignored_with_a_warning() {
+    let w = work();
+    for keyword in ["keep-text-section-prefix", "frobnicate"] {
+        for which in [Ld::Gnu, Ld::Tether] {
+            let out = ld(
+                &w,
+                which,
+                &["-shared", "-z", keyword, "lib.o", "-o", "k.so"],
+            );
+            assert!(out.status.success());
+            let warned = unprefixed(&out.stderr);
+            assert_eq!(warned, [format!("warning: -z {keyword} ignored")]);
+        }
+        refused_by_both(
+            &w,
+            &[
+                "-shared",
+                "--fatal-warnings",
+                "-z",
+                keyword,
+                "lib.o",
+                "-o",
+                "k.so",
+            ],
+        );
+    }
+    // A keyword GNU ld implements and tether does not is refused, never silently dropped.
+    let out = ld(
+        &w,
+        Ld::Tether,
+        &["-shared", "-z", "ibt", "lib.o", "-o", "k.so"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported -z keyword: ibt"));
+}
