@@ -1,5 +1,6 @@
-//! `--compress-debug-sections=zlib`: the written image's debugging sections become
-//! SHF_COMPRESSED (an ELF compression header, then the zlib stream), as GNU ld writes them:
+//! `--compress-debug-sections=zlib|zstd`: the written image's debugging sections become
+//! SHF_COMPRESSED (an ELF compression header, then the zlib or zstd stream), as GNU ld writes
+//! them:
 //! only where that makes the section smaller. The non-loaded sections from the first
 //! compressed one on are then packed again and the section headers moved after them; loaded
 //! sections never move (they come first in tether's output).
@@ -14,15 +15,17 @@ pub enum Compression {
     #[default]
     None,
     Zlib,
+    Zstd,
 }
 
 impl Compression {
-    /// GNU ld's spellings; `zlib-gnu` (the old `.zdebug` form) and zstd are refused.
+    /// GNU ld's spellings; `zlib-gnu` (the old `.zdebug` form) is refused.
     pub fn parse(text: &str) -> std::result::Result<Compression, String> {
         match text {
             "none" => Ok(Compression::None),
             "zlib" | "zlib-gabi" => Ok(Compression::Zlib),
-            "zlib-gnu" | "zstd" => Err(format!(
+            "zstd" => Ok(Compression::Zstd),
+            "zlib-gnu" => Err(format!(
                 "--compress-debug-sections={text} is not supported (use zlib)"
             )),
             other => Err(format!(
@@ -36,6 +39,7 @@ const SHF_ALLOC: u64 = 0x2;
 const SHF_COMPRESSED: u64 = 0x800;
 const SHT_NOBITS: u32 = 8;
 const ELFCOMPRESS_ZLIB: u32 = 1;
+const ELFCOMPRESS_ZSTD: u32 = 2;
 
 /// A section header's fields that packing reads or changes.
 struct Shdr {
@@ -94,8 +98,8 @@ impl Class {
         self.put(b, at + f[5], true, s.align);
     }
     /// The compression header (Elf64_Chdr or Elf32_Chdr) for `size` bytes aligned `align`.
-    fn chdr(&self, size: u64, align: u64) -> Vec<u8> {
-        let mut h = ELFCOMPRESS_ZLIB.to_le_bytes().to_vec();
+    fn chdr(&self, ch_type: u32, size: u64, align: u64) -> Vec<u8> {
+        let mut h = ch_type.to_le_bytes().to_vec();
         if self.is64 {
             h.extend(0u32.to_le_bytes());
             h.extend(size.to_le_bytes());
@@ -115,7 +119,8 @@ fn zlib(data: &[u8]) -> Result<Vec<u8>> {
         .map_err(|err| LinkError::Other(format!("compressing debug sections: {err}")))
 }
 
-/// Compresses the image's `.debug_*` sections if `how` asks for it.
+/// Compresses the image's `.debug_*` sections if `how` asks for it (zstd through the
+/// pure-Rust `ruzstd` encoder).
 pub fn apply(image: Vec<u8>, how: Compression) -> Result<Vec<u8>> {
     if how == Compression::None || image.len() < 64 {
         return Ok(image);
@@ -149,8 +154,21 @@ pub fn apply(image: Vec<u8>, how: Compression) -> Result<Vec<u8>> {
             continue;
         }
         let data = &image[s.offset as usize..(s.offset + s.size) as usize];
-        let mut packed = class.chdr(s.size, s.align);
-        packed.extend(zlib(data)?);
+        let packed = match how {
+            Compression::Zstd => {
+                let mut p = class.chdr(ELFCOMPRESS_ZSTD, s.size, s.align);
+                p.extend(ruzstd::encoding::compress_to_vec(
+                    data,
+                    ruzstd::encoding::CompressionLevel::Fastest,
+                ));
+                p
+            }
+            _ => {
+                let mut p = class.chdr(ELFCOMPRESS_ZLIB, s.size, s.align);
+                p.extend(zlib(data)?);
+                p
+            }
+        };
         if packed.len() < data.len() {
             contents[i] = Some(packed);
         }

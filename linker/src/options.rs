@@ -347,7 +347,7 @@ fn command() -> Command {
         .arg(flag("no-gc-sections", "Accepted, ignored"))
         .arg(value(
             "compress-debug-sections",
-            "none or zlib (zlib-gabi): SHF_COMPRESSED debugging sections",
+            "none, zlib (zlib-gabi) or zstd: SHF_COMPRESSED debugging sections",
         ))
         .arg(value(
             "unresolved-symbols",

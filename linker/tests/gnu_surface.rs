@@ -1083,3 +1083,32 @@ fn z_keywords_gnu_ld_does_not_know_are_ignored_with_a_warning() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported -z keyword: ibt"));
 }
+
+#[test]
+fn compress_debug_sections_zstd_reads_back_as_the_uncompressed_dwarf() {
+    let w = Work::new();
+    let mut src = String::new();
+    for i in 0..100 {
+        src += &format!("struct s{i} {{ int a; long b; }};\nint f{i}(struct s{i} *p) {{ return p->a + (int)p->b; }}\n");
+    }
+    std::fs::write(w.path("big.c"), src).expect("write");
+    ok(Command::new("gcc")
+        .args(["-g", "-O0", "-fPIC", "-c", "big.c", "-o", "big.o"])
+        .current_dir(w.dir.path()));
+    let (gnu, ours) = link_both(
+        &w,
+        "zstd",
+        &["-shared", "--compress-debug-sections=zstd", "big.o"],
+    );
+    for file in [&gnu, &ours] {
+        let headers = readelf(&["-tW"], file);
+        assert!(headers.contains("ZSTD"), "{}: {headers}", file.display());
+        assert!(compressed_sections(file).contains(&".debug_info".to_string()));
+    }
+    check_elflint(&ours);
+    let (_, plain) = link_both(&w, "plain", &["-shared", "big.o"]);
+    let info = |f: &std::path::Path| {
+        readelf(&["--debug-dump=info"], f).replace(&*f.display().to_string(), "")
+    };
+    assert_eq!(info(&ours), info(&plain));
+}
