@@ -225,7 +225,7 @@ fn command() -> Command {
                 "-z relro|norelro|now|lazy|defs|undefs|text|notext|noexecstack|execstack|nodelete|\
                  separate-code|noseparate-code|copyreloc|nocopyreloc|initfirst|interpose|nodump|\
                  nodlopen|origin|global|globalaudit|nodefaultlib|loadfltr|combreloc|nocombreloc|\
-                 max-page-size=N|common-page-size=N|start-stop-visibility=V|stack-size=N",
+                 max-page-size=N|common-page-size=N|start-stop-visibility=V|stack-size=N|nopack-relative-relocs",
             )
             .short('z')
             .long(None),

@@ -1112,3 +1112,36 @@ fn compress_debug_sections_zstd_reads_back_as_the_uncompressed_dwarf() {
     };
     assert_eq!(info(&ours), info(&plain));
 }
+
+#[test]
+fn help_lists_every_option_added_here() {
+    let out = run(Command::new(tether()).arg("--help"));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for option in [
+        "--defsym",
+        "--undefined",
+        "--require-defined",
+        "--wrap",
+        "--default-symver",
+        "--undefined-version",
+        "--no-undefined-version",
+        "--unresolved-symbols",
+        "--audit",
+        "--depaudit",
+        "--strip-all",
+        "--strip-debug",
+        "--discard-all",
+        "--discard-locals",
+        "--compress-debug-sections",
+        "--fatal-warnings",
+        "--trace-symbol",
+        "--trace",
+        "--print-map",
+        "--Map",
+        "stack-size=N",
+        "initfirst",
+        "symbolic-non-weak-functions",
+    ] {
+        assert!(help.contains(option), "--help lacks {option}");
+    }
+}
