@@ -1145,3 +1145,46 @@ fn help_lists_every_option_added_here() {
         assert!(help.contains(option), "--help lacks {option}");
     }
 }
+
+#[test]
+fn arm_options_behave_as_arm_gnu_ld() {
+    require("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
+    let w = Work::new();
+    std::fs::write(w.path("s.c"), STRIP_C).expect("write s.c");
+    ok(Command::new("arm-linux-gnueabihf-gcc")
+        .args(["-g", "-O0", "-fPIC", "-c", "s.c", "-o", "s.o"])
+        .current_dir(w.dir.path()));
+    let args = [
+        "-m",
+        "armelf_linux_eabi",
+        "-shared",
+        "-soname=libarm.so",
+        "-x",
+        "-z",
+        "initfirst",
+        "--compress-debug-sections=zlib",
+        "--audit=liba.so",
+        "s.o",
+    ];
+    let mut outs = Vec::new();
+    for (program, out) in [
+        (
+            std::path::PathBuf::from("arm-linux-gnueabihf-ld"),
+            "arm.gnu",
+        ),
+        (tether(), "arm.tether"),
+    ] {
+        ok(Command::new(program)
+            .args(args)
+            .args(["-o", out])
+            .current_dir(w.dir.path()));
+        outs.push(w.path(out));
+    }
+    let (gnu, ours) = (&outs[0], &outs[1]);
+    assert_eq!(dynamic_tags(ours), dynamic_tags(gnu));
+    assert_eq!(symbols_and_debug(ours).1, symbols_and_debug(gnu).1);
+    assert_eq!(symbols_and_debug(ours).1, ["hid", "pub"]);
+    assert!(compressed_sections(ours).contains(&".debug_info".to_string()));
+    check_elflint(ours);
+    assert!(readelf(&["--debug-dump=info"], ours).contains("DW_TAG_compile_unit"));
+}
