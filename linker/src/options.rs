@@ -370,6 +370,8 @@ fn command() -> Command {
             "Write a map of sections, addresses and symbols to FILE",
         ))
         .arg(flag("print-map", "Print the map on standard output").short('M'))
+        // clang passes -EL for ARM; big-endian (-EB) inputs are not supported.
+        .arg(flag("EL", "Link little-endian objects (the only kind tether links)"))
         .arg(flag("trace", "Print each input file as it is opened").short('t'))
         .arg(
             value(

@@ -1155,6 +1155,7 @@ fn arm_options_behave_as_arm_gnu_ld() {
         .args(["-g", "-O0", "-fPIC", "-c", "s.c", "-o", "s.o"])
         .current_dir(w.dir.path()));
     let args = [
+        "-EL",
         "-m",
         "armelf_linux_eabi",
         "-shared",
