@@ -467,6 +467,20 @@ fn comment_strings_are_merged() {
     };
     assert_eq!(strings(&ours), strings(&gnu));
     assert_eq!(strings(&ours).len(), 2, "{:?}", strings(&ours));
+    let header = |f: &std::path::Path| {
+        readelf(&["-SW"], f)
+            .lines()
+            .find(|l| l.contains(" .comment "))
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(6)
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+    };
+    assert_eq!(header(&ours), header(&gnu));
+    assert_eq!(header(&ours).as_deref(), Some("01 MS"));
 }
 
 #[test]
