@@ -72,6 +72,9 @@ pub struct DynPlan {
     pub needed: Vec<u32>,
     pub soname: Option<u32>,
     pub runpath: Option<u32>,
+    /// DT_AUDIT and DT_DEPAUDIT strings (`--audit`, `--depaudit`), `:`-joined as GNU ld.
+    pub audit: Option<u32>,
+    pub depaudit: Option<u32>,
     pub gnu_hash: Option<Vec<u8>>,
     pub sysv_hash: Option<Vec<u8>>,
     /// Number of `.rela.dyn` entries.
@@ -174,6 +177,10 @@ pub fn plan(link: &Link, dynamic_words: u64, textrel: bool) -> Result<DynPlan> {
     let soname = link.opts.soname.as_ref().map(|s| dynstr.add(s.as_bytes()));
     let runpath =
         (!link.opts.rpath.is_empty()).then(|| dynstr.add(link.opts.rpath.join(":").as_bytes()));
+    let mut joined =
+        |list: &[String]| (!list.is_empty()).then(|| dynstr.add(list.join(":").as_bytes()));
+    let audit = joined(&link.opts.audit);
+    let depaudit = joined(&link.opts.depaudit);
 
     // Version definitions from version scripts: index 1 names the output itself.
     let mut verdef = Vec::new();
@@ -277,6 +284,8 @@ pub fn plan(link: &Link, dynamic_words: u64, textrel: bool) -> Result<DynPlan> {
         needed,
         soname,
         runpath,
+        audit,
+        depaudit,
         gnu_hash,
         sysv_hash,
         reladyn_count,

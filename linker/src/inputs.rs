@@ -34,6 +34,8 @@ pub struct MappedFile {
     pub kind: FileKind,
     pub placement: Placement,
     pub map: Mmap,
+    /// Found by `-l` (or a script's `-l` entry) rather than named by path.
+    pub searched: bool,
 }
 
 impl MappedFile {
@@ -80,6 +82,7 @@ pub fn map_input(path: &Path, placement: Placement) -> Result<MappedFile> {
         kind,
         placement,
         map,
+        searched: false,
     })
 }
 
@@ -99,6 +102,7 @@ pub fn collect_libraries(
         files: Vec::new(),
         next_group: 0,
         depth: 0,
+        trace: opts.trace,
     };
     // They are searched as if listed last: under the final -Bstatic/-Bdynamic state (gcc's
     // static links say -Bstatic, not -static).
@@ -117,7 +121,7 @@ pub fn collect_libraries(
                 "unable to find library -l{spec} (named by the plugin)"
             ))
         })?;
-        c.add_path(&path, Placement::default())?;
+        c.add_path(&path, Placement::default(), true)?;
     }
     Ok(c.files)
 }
@@ -127,6 +131,8 @@ struct Collector {
     files: Vec<MappedFile>,
     next_group: u32,
     depth: usize,
+    /// `-t`: print each file as it is opened.
+    trace: bool,
 }
 
 /// Finds and maps every input named by the command line, in order.
@@ -140,18 +146,19 @@ pub fn collect(opts: &Options) -> Result<Vec<MappedFile>> {
         files: Vec::new(),
         next_group: 0,
         depth: 0,
+        trace: opts.trace,
     };
     let mut state = Placement::default();
     let mut saved = Vec::new();
     for item in &opts.inputs {
         match item {
-            InputItem::File(path) => c.add_path(path, state)?,
+            InputItem::File(path) => c.add_path(path, state, false)?,
             InputItem::Library(spec) => {
                 let path = c
                     .search
                     .find_library(spec, state.static_only)
                     .ok_or_else(|| LinkError::Other(format!("unable to find library -l{spec}")))?;
-                c.add_path(&path, state)?;
+                c.add_path(&path, state, true)?;
             }
             InputItem::WholeArchive(on) => state.whole_archive = *on,
             InputItem::Static(on) => state.static_only = *on,
@@ -192,8 +199,9 @@ impl Collector {
         self.next_group
     }
 
-    fn add_path(&mut self, path: &Path, placement: Placement) -> Result<()> {
+    fn add_path(&mut self, path: &Path, placement: Placement, searched: bool) -> Result<()> {
         let file = File::open(path).map_err(|e| LinkError::io(path, e))?;
+        crate::trace::opened(self.trace, path);
         // SAFETY: inputs are not expected to change while the link runs; like every mmap-based
         // linker, tether cannot defend against another process truncating them.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| LinkError::io(path, e))?;
@@ -204,6 +212,7 @@ impl Collector {
                     kind,
                     placement,
                     map,
+                    searched,
                 });
                 Ok(())
             }
@@ -260,7 +269,8 @@ impl Collector {
                         entry.name
                     ))
                 })?;
-                self.add_path(&found, p)?;
+                let searched = matches!(entry.name, InputName::Library(_));
+                self.add_path(&found, p, searched)?;
             }
         }
         self.depth -= 1;

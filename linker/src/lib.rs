@@ -21,8 +21,10 @@
 
 pub mod arch;
 pub mod build_id;
+pub mod compress;
 pub mod copies;
 pub mod decide;
+pub mod defsym;
 pub mod dynamic;
 pub mod dynamic_list;
 pub mod eh_frame;
@@ -34,6 +36,7 @@ pub mod hash;
 pub mod inputs;
 pub mod layout;
 pub mod link;
+pub mod map_file;
 pub mod merge;
 pub mod object_file;
 pub mod options;
@@ -45,11 +48,13 @@ pub mod scan;
 pub mod script;
 pub mod search;
 pub mod shared_file;
+pub mod strip;
 pub mod symbols;
 pub mod symtab;
 #[cfg(test)]
 mod test_support;
 pub mod thunks;
+pub mod trace;
 pub mod unwind;
 pub mod version_script;
 pub mod versions;

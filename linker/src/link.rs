@@ -146,6 +146,9 @@ impl<'d> Link<'d> {
                     || s.forced_local
                     || self.opts.bsymbolic
                     || (self.opts.bsymbolic_functions && is_function_type(s.ty))
+                    || (self.opts.bsymbolic_non_weak_functions
+                        && is_function_type(s.ty)
+                        && !s.weak_def)
             }
         }
     }
@@ -162,6 +165,7 @@ impl<'d> Link<'d> {
                         self.objects[file as usize].symbols[sym as usize].place
                             == SymPlace::Absolute
                     }
+                    Def::Linker(LinkerSymbol::Absolute(_)) => true,
                     _ => false,
                 };
                 let binds_locally = self.global_binds_locally(id);
@@ -276,7 +280,10 @@ impl<'d> Link<'d> {
                 let s = self.symtab.get_mut(id);
                 s.def = Def::Linker(which);
                 s.visibility = elf::STV_HIDDEN.0;
-                s.ty = elf::STT_NOTYPE.0;
+                s.ty = match which {
+                    LinkerSymbol::TlsModuleBase => elf::STT_TLS.0,
+                    _ => elf::STT_NOTYPE.0,
+                };
             }
         }
         // `__start_SEC`/`__stop_SEC` bracket a section whose name is a C identifier, so code
@@ -338,8 +345,13 @@ impl<'d> Link<'d> {
         let mut by_symbol: Vec<(SymbolId, Vec<&str>)> = Vec::new();
         for (id, place) in refs {
             let s = self.symtab.get(*id);
-            let must_resolve = self.opts.no_undefined
-                || self.kind.is_program()
+            // A program's unresolved symbols stay errors: tether has no import for a name
+            // that no library defines (GNU ld's --unresolved-symbols=ignore-* makes one).
+            let must_resolve = self.kind.is_program()
+                || self
+                    .opts
+                    .unresolved_in_objects
+                    .unwrap_or(self.opts.no_undefined)
                 || s.visibility != elf::STV_DEFAULT.0;
             if !must_resolve {
                 continue;
@@ -384,14 +396,33 @@ pub fn output_kind(opts: &Options, has_dsos: bool) -> OutputKind {
 /// need, plan the dynamic tables, lay out (growing thunks until addresses settle), write.
 pub fn run(opts: &Options) -> Result<()> {
     let files = crate::inputs::collect(opts)?;
+    let wrap_names: Vec<[String; 3]> = opts
+        .wrap
+        .iter()
+        .map(|w| [w.clone(), format!("__wrap_{w}"), format!("__real_{w}")])
+        .collect();
+    let roots = crate::resolve::Roots {
+        undefined: opts
+            .undefined
+            .iter()
+            .chain(&opts.require_defined)
+            .map(|s| s.as_bytes())
+            .collect(),
+        wrap: wrap_names
+            .iter()
+            .map(|[p, w, r]| (p.as_bytes(), w.as_bytes(), r.as_bytes()))
+            .collect(),
+    };
     match &opts.plugin {
-        Some(plugin) => crate::plugin::run(opts, plugin, files),
-        None => link_resolved(opts, crate::resolve::resolve(&files)?),
+        Some(plugin) => crate::plugin::run(opts, plugin, files, &roots),
+        None => link_resolved(opts, crate::resolve::resolve_with_roots(&files, &roots)?),
     }
 }
 
 /// The link after resolution (after the LTO plugin, if any, replaced what it claimed).
 pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Result<()> {
+    crate::trace::symbols(opts, &resolved);
+    check_required(opts, &resolved)?;
     // An object whose .note.GNU-stack is executable asks for an executable stack, as if
     // -z execstack had been given.
     let mut effective = opts.clone();
@@ -401,6 +432,8 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
         link.export_patterns
             .extend(crate::dynamic_list::read(path)?);
     }
+    crate::defsym::apply(&mut link)?;
+    crate::strip::drop_debug_sections(&mut link);
     link.define_linker_symbols();
     link.apply_exclude_libs();
     crate::versions::apply_version_scripts(&mut link)?;
@@ -413,8 +446,29 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     allocate(&mut link, &scan);
     let plan = crate::dynamic::plan(&link, scan.dynamic_words, scan.textrel)?;
     let layout = lay_out(&mut link, &plan, &scan.actions)?;
+    crate::map_file::write_if_asked(&link, &layout)?;
     let image = crate::write::write_image(&link, &plan, &layout, &scan.actions)?;
+    let image = crate::compress::apply(image, opts.compress_debug)?;
     crate::output_file::write(&opts.output, &image)
+}
+
+/// `--require-defined`: each name must end up defined (GNU ld's message).
+fn check_required(opts: &Options, resolved: &crate::resolve::Resolved) -> Result<()> {
+    let missing: Vec<String> = opts
+        .require_defined
+        .iter()
+        .filter(|name| {
+            resolved
+                .symtab
+                .lookup(name.as_bytes())
+                .is_none_or(|id| !resolved.symtab.get(id).is_defined())
+        })
+        .map(|name| format!("required symbol `{name}' not defined"))
+        .collect();
+    match missing.len() {
+        0 => Ok(()),
+        _ => Err(LinkError::Many(missing)),
+    }
 }
 
 fn check_input_flags(link: &Link) -> Result<()> {
@@ -441,6 +495,9 @@ fn report_scan(link: &Link, scan: &crate::scan::ScanResult) -> Result<()> {
             "a shared object"
         };
         eprintln!("ld.tether: warning: creating DT_TEXTREL in {what}");
+    }
+    if link.opts.fatal_warnings && (scan.textrel || !scan.warnings.is_empty()) {
+        return Err(LinkError::Other(crate::options::FATAL_WARNINGS.into()));
     }
     Ok(())
 }

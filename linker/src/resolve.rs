@@ -45,18 +45,37 @@ struct Resolver<'d, 'c> {
     errors: Vec<String>,
     claimer: Option<&'c mut dyn Claimer>,
     ir_files: Vec<(u32, usize)>,
+    wrap: Vec<(&'d [u8], &'d [u8], &'d [u8])>,
 }
 
 pub fn resolve<'d>(files: &'d [MappedFile]) -> Result<Resolved<'d>> {
-    resolve_with(files, None, true)
+    resolve_with(files, None, true, &Roots::default())
 }
 
-/// [`resolve`], offering every object and loaded archive member to `claimer` (the LTO
-/// plugin) first. Without `require_arch`, a link of IR files alone resolves too.
+/// What the command line adds to resolution.
+#[derive(Default)]
+pub struct Roots<'d> {
+    /// `-u`, `--require-defined`: undefined from the start, they pull archive members in as
+    /// a reference from an object would, without making the symbol dynamic (GNU ld lists
+    /// such a symbol in neither `.dynsym` nor an error under `-z defs`).
+    pub undefined: Vec<&'d [u8]>,
+    /// `--wrap`: (symbol, `__wrap_symbol`, `__real_symbol`). Undefined references to the
+    /// symbol go to `__wrap_symbol`, and those to `__real_symbol` to the symbol.
+    pub wrap: Vec<(&'d [u8], &'d [u8], &'d [u8])>,
+}
+
+/// Resolves with what the command line adds (`roots`).
+pub fn resolve_with_roots<'d>(files: &'d [MappedFile], roots: &Roots<'d>) -> Result<Resolved<'d>> {
+    resolve_with(files, None, true, roots)
+}
+
+/// [`resolve_with_roots`], offering every object and loaded archive member to `claimer` (the
+/// LTO plugin) first. Without `require_arch`, a link of IR files alone resolves too.
 pub fn resolve_with<'d>(
     files: &'d [MappedFile],
     claimer: Option<&mut dyn Claimer>,
     require_arch: bool,
+    roots: &Roots<'d>,
 ) -> Result<Resolved<'d>> {
     let mut r = Resolver {
         claimer,
@@ -68,7 +87,12 @@ pub fn resolve_with<'d>(
         symtab: SymbolTable::default(),
         comdat: HashMap::new(),
         errors: Vec::new(),
+        wrap: roots.wrap.clone(),
     };
+    for &name in &roots.undefined {
+        let id = r.symtab.intern(name);
+        r.symtab.get_mut(id).strong_ref = true;
+    }
     let mut i = 0;
     while i < files.len() {
         let group = files[i].placement.group;
@@ -85,8 +109,11 @@ pub fn resolve_with<'d>(
                     r.offer(file.display(), None, &file.path, &file.map, &file.map)?
                 }
                 FileKind::Shared => {
-                    let dso =
+                    let mut dso =
                         SharedFile::parse(file.display(), &file.map, file.placement.as_needed)?;
+                    if !dso.declares_soname && !file.searched {
+                        dso.soname = file.display();
+                    }
                     r.set_arch(dso.machine, &dso.name)?;
                     r.add_shared(dso);
                 }
@@ -188,6 +215,19 @@ impl<'d> Resolver<'d, '_> {
                 Ok(())
             }
         }
+    }
+
+    /// The name an undefined reference to `name` binds to under `--wrap`.
+    fn wrapped(&self, name: &'d [u8]) -> &'d [u8] {
+        for &(plain, wrap, real) in &self.wrap {
+            if name == plain {
+                return wrap;
+            }
+            if name == real {
+                return plain;
+            }
+        }
+        name
     }
 
     /// Loads the members that define a symbol still undefined, as GNU ld does: walking the
@@ -327,10 +367,14 @@ impl<'d> Resolver<'d, '_> {
             } else {
                 None
             };
+
+            // An empty version (`foo@`, `foo@@`) defines plain `foo` at the base version.
             let key = match symver {
                 Some((base, _, false)) => base,
+                Some((base, b"", true)) => base,
                 _ => sym.name,
             };
+            let key = if defined_here { key } else { self.wrapped(key) };
             let id = self.symtab.intern(key);
             ids.push(id);
             if let Some((_, version, hidden)) = symver {
@@ -345,6 +389,10 @@ impl<'d> Resolver<'d, '_> {
                 }
                 if s.first_ref.is_none() {
                     s.first_ref = Some(file);
+                }
+                // An import keeps the TLS type of its references, as GNU ld's `.dynsym`.
+                if s.def == Def::Undefined && sym.ty == elf::STT_TLS.0 {
+                    s.ty = sym.ty;
                 }
                 continue;
             }

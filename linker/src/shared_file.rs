@@ -31,6 +31,9 @@ pub struct SharedFile<'d> {
     pub name: String,
     /// DT_SONAME, or the file name when the library has none.
     pub soname: String,
+    /// The library has a DT_SONAME (else `soname` is its file name, until the caller knows
+    /// better: GNU ld records a library given by path under that path).
+    pub declares_soname: bool,
     pub machine: u16,
     /// Defined dynamic symbols (a name may appear once per version).
     pub symbols: Vec<DsoSymbol<'d>>,
@@ -102,6 +105,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             }
         }
     }
+    let declares_soname = soname.is_some();
     let soname = soname.unwrap_or_else(|| {
         std::path::Path::new(&name)
             .file_name()
@@ -180,6 +184,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
     Ok(SharedFile {
         name,
         soname,
+        declares_soname,
         machine: header.e_machine(endian).0,
         symbols,
         versions,

@@ -56,6 +56,11 @@ pub enum LinkerSymbol {
     /// static program, which glibc's start-up applies (empty in any other output).
     IpltStart,
     IpltEnd,
+    /// `_TLS_MODULE_BASE_`: the start of this module's TLS block (TLS offset 0), which
+    /// x86-64 TLS descriptor code uses for local-dynamic accesses.
+    TlsModuleBase,
+    /// A `--defsym` number: this value wherever the output loads.
+    Absolute(u64),
 }
 
 impl LinkerSymbol {
@@ -77,6 +82,7 @@ impl LinkerSymbol {
             }
             b"__rela_iplt_start" | b"__rel_iplt_start" => LinkerSymbol::IpltStart,
             b"__rela_iplt_end" | b"__rel_iplt_end" => LinkerSymbol::IpltEnd,
+            b"_TLS_MODULE_BASE_" => LinkerSymbol::TlsModuleBase,
             _ => return None,
         })
     }

@@ -105,7 +105,8 @@ pub fn plan(link: &Link) -> SymtabPlan {
             .take(obj.first_global)
             .skip(1)
         {
-            let keep = !s.name.is_empty()
+            let keep = link.opts.discard == crate::strip::Discard::Locals
+                && !s.name.is_empty()
                 && s.ty != elf::STT_SECTION.0
                 && s.ty != elf::STT_FILE.0
                 && !s.name.starts_with(b".L")
@@ -263,6 +264,7 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
                         .find(Synth::GotPlt)
                         .map(|(i, _)| i as u16 + 1)
                         .unwrap_or(elf::SHN_ABS.0),
+                    Def::Linker(crate::symbols::LinkerSymbol::Absolute(_)) => elf::SHN_ABS.0,
                     // The image and section bounds: the section they point into.
                     Def::Linker(_) => layout
                         .section_index_at(target_address(link, layout, Target::Global(id)))

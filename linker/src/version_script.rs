@@ -636,8 +636,19 @@ impl VersionScript {
 /// thunks, `Ss`-style abbreviations, clones), so a C++ pattern then simply does not match.
 /// The tests compare it with c++filt on every symbol libstdc++ exports.
 pub mod demangle {
-    /// The demangled form of `name`, or `None`.
+    /// The demangled form of `name`, or `None` when it is not a mangled C++ name: the
+    /// c++filt-exact demangler below, and for what it does not know, the complete Itanium
+    /// demangler of the `cpp_demangle` crate (which prints `std::ostream` where c++filt
+    /// prints `std::basic_ostream<char, std::char_traits<char> >`, so it comes second).
     pub fn demangle(name: &[u8]) -> Option<String> {
+        exact(name).or_else(|| {
+            let symbol = cpp_demangle::Symbol::new(name).ok()?;
+            symbol.demangle().ok()
+        })
+    }
+
+    /// The c++filt-exact demangling of the names this module knows.
+    fn exact(name: &[u8]) -> Option<String> {
         let rest = name.strip_prefix(b"_Z")?;
         let mut d = Demangler {
             s: rest,
@@ -1287,16 +1298,17 @@ mod tests {
         let demangled = run(Command::new("c++filt").args(&names), "c++filt", "binutils");
         let expected: Vec<&str> = demangled.lines().collect();
         assert_eq!(expected.len(), names.len());
-        let mut handled = 0;
+        let mut same = 0;
         for (name, expected) in names.iter().zip(expected) {
-            if let Some(ours) = demangle::demangle(name.as_bytes()) {
-                assert_eq!(ours, expected, "{name}");
-                handled += 1;
-            }
+            let ours = demangle::demangle(name.as_bytes());
+            assert!(ours.is_some(), "{name} not demangled");
+            same += usize::from(ours.as_deref() == Some(expected));
         }
+        // Every name demangles; 92% exactly as c++filt here (5408 of 5866 with GCC 12's
+        // libstdc++): the rest come from cpp_demangle, whose spelling differs.
         assert!(
-            handled * 100 >= names.len() * 80,
-            "only {handled} of {} demangled",
+            same * 100 >= names.len() * 90,
+            "only {same} of {} as c++filt",
             names.len()
         );
         for (name, expected) in [
@@ -1311,12 +1323,16 @@ mod tests {
         ] {
             assert_eq!(demangle::demangle(name.as_bytes()).as_deref(), Some(expected), "{name}");
         }
-        // Unsupported or hostile inputs give up instead of guessing.
-        assert_eq!(demangle::demangle(b"_Z1fPFviE"), None);
+        // Function types and forwarding references come from cpp_demangle.
         assert_eq!(
-            demangle::demangle(b"_ZN4llvm8is_splatIRNS_8ArrayRefIiEEEEbOT_"),
-            None
+            demangle::demangle(b"_Z1fPFviE").as_deref(),
+            Some("f(void (*)(int))")
         );
+        assert_eq!(
+            demangle::demangle(b"_ZN4llvm8is_splatIRNS_8ArrayRefIiEEEEbOT_").as_deref(),
+            Some("bool llvm::is_splat<llvm::ArrayRef<int>&>(llvm::ArrayRef<int>&)")
+        );
+        // Hostile inputs give up instead of recursing without bound.
         assert_eq!(demangle::demangle(b"main"), None);
         let mut deep = b"_Z1f".to_vec();
         deep.extend(std::iter::repeat_n(b'P', 100_000));

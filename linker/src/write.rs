@@ -75,6 +75,14 @@ pub fn dynamic_entries(link: &Link, plan: &DynPlan, layout: Option<&Layout>) -> 
             u64::from(r),
         ));
     }
+    for (s, tag) in [
+        (plan.audit, elf::DT_AUDIT.0),
+        (plan.depaudit, elf::DT_DEPAUDIT.0),
+    ] {
+        if let Some(s) = s {
+            d.push((tag, u64::from(s)));
+        }
+    }
     for (name, tag) in [
         (&link.opts.init, elf::DT_INIT.0),
         (&link.opts.fini, elf::DT_FINI.0),
@@ -162,8 +170,8 @@ pub fn dynamic_entries(link: &Link, plan: &DynPlan, layout: Option<&Layout>) -> 
         d.push((sz, size(Synth::RelaDyn).max(plan.reladyn_count * relsize)));
         d.push((ent, relsize));
     }
-    let mut flags = 0u64;
-    let mut flags1 = 0u64;
+    let mut flags = link.opts.dt_flags;
+    let mut flags1 = link.opts.dt_flags_1;
     if plan.textrel {
         d.push((elf::DT_TEXTREL.0, 0));
         flags |= elf::DF_TEXTREL.0;

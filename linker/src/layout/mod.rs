@@ -11,6 +11,7 @@
 //! 4. [`segments`]: addresses and file offsets (congruent modulo the page, a fixed-address
 //!    program at its image base), the load segments and the other program headers.
 
+mod comment;
 mod sections;
 mod segments;
 mod synthetic;
@@ -182,6 +183,8 @@ impl Layout {
                     (None, _) => data_end(),
                 }
             }
+            LinkerSymbol::Absolute(value) => value,
+            LinkerSymbol::TlsModuleBase => self.tls.map_or(0, |(start, _, _)| start),
             LinkerSymbol::IpltStart | LinkerSymbol::IpltEnd => {
                 let iplt = self
                     .find(Synth::RelaDyn)

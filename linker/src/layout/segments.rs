@@ -363,6 +363,8 @@ fn other_headers(
         p_type: elf::PT_GNU_STACK.0,
         flags: stack_flags,
         align: 16,
+        // `-z stack-size=N`: the loader sizes the main thread's stack from it.
+        memsz: link.opts.stack_size,
         ..Phdr::default()
     });
     if wanted.relro {

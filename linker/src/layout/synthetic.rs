@@ -394,6 +394,10 @@ impl Synthesizer<'_, '_, '_> {
     fn symbol_tables(&mut self) {
         let (link, plan) = (self.link, self.plan);
         let (word, symsize) = (self.word, self.symsize);
+        if link.opts.strip == crate::strip::Strip::All {
+            self.push(b".shstrtab", Synth::ShStrTab, elf::SHT_STRTAB.0, 0, 1, 0, 0);
+            return;
+        }
         self.push(
             b".symtab",
             Synth::SymTab,

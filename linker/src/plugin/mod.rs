@@ -340,11 +340,16 @@ impl Claimer for SecondPass {
 
 /// Runs a link whose inputs go through the plugin named by `-plugin`. The plugin cleans up
 /// whether the link succeeds or not.
-pub fn run(opts: &Options, plugin_path: &Path, files: Vec<MappedFile>) -> Result<()> {
+pub fn run(
+    opts: &Options,
+    plugin_path: &Path,
+    files: Vec<MappedFile>,
+    roots: &crate::resolve::Roots,
+) -> Result<()> {
     let has_dsos = files.iter().any(|f| f.kind == FileKind::Shared);
     let kind = crate::link::output_kind(opts, has_dsos);
     let plugin = Plugin::load(plugin_path, opts, kind)?;
-    let result = link_through(&plugin, opts, kind, files);
+    let result = link_through(&plugin, opts, kind, files, roots);
     let cleaned = plugin.cleanup();
     result.and(cleaned)
 }
@@ -354,13 +359,14 @@ fn link_through(
     opts: &Options,
     kind: OutputKind,
     files: Vec<MappedFile>,
+    roots: &crate::resolve::Roots,
 ) -> Result<()> {
     let mut first = FirstPass {
         plugin,
         claimed: HashSet::new(),
         first: None,
     };
-    let resolved: Resolved = crate::resolve::resolve_with(&files, Some(&mut first), false)?;
+    let resolved: Resolved = crate::resolve::resolve_with(&files, Some(&mut first), false, roots)?;
     // gcc passes its plugin to every link: when it claims nothing, the first resolution is the
     // link's (unless no input told the target, which the ordinary path reports).
     let told_target = !resolved.dsos.is_empty() || resolved.objects.iter().any(|o| o.machine != 0);
@@ -380,7 +386,7 @@ fn link_through(
     let mut second = SecondPass {
         claimed: first.claimed,
     };
-    let resolved = crate::resolve::resolve_with(&files, Some(&mut second), true)?;
+    let resolved = crate::resolve::resolve_with(&files, Some(&mut second), true, roots)?;
     crate::link::link_resolved(opts, resolved)
 }
 
