@@ -158,29 +158,12 @@ impl<'d> Link<'d> {
         let input = obj.symbols.get(sym as usize);
         match self.global_id(file, sym) {
             Some(id) => {
+                let mut info = self.target_info_of(Target::Global(id));
+                // A reference to an import is a call when the referring object says so.
                 let s = self.symtab.get(id);
-                let undefined = s.is_undefined();
-                let absolute = match s.def {
-                    Def::Regular { file, sym } => {
-                        self.objects[file as usize].symbols[sym as usize].place
-                            == SymPlace::Absolute
-                    }
-                    Def::Linker(LinkerSymbol::Absolute(_)) => true,
-                    _ => false,
-                };
-                let binds_locally = self.global_binds_locally(id);
-                TargetInfo {
-                    target: Target::Global(id),
-                    name: s.name,
-                    binds_locally,
-                    is_function: is_function_type(s.ty)
-                        || matches!(s.def, Def::Undefined | Def::Shared { .. })
-                            && input.is_some_and(|i| is_function_type(i.ty)),
-                    undefined,
-                    undefined_weak: undefined && !s.strong_ref,
-                    // An unresolved reference that binds here is 0 wherever the output loads.
-                    absolute: absolute || (undefined && binds_locally),
-                }
+                info.is_function |= matches!(s.def, Def::Undefined | Def::Shared { .. })
+                    && input.is_some_and(|i| is_function_type(i.ty));
+                info
             }
             None => {
                 let (name, absolute, is_function) = match input {
@@ -213,7 +196,8 @@ impl<'d> Link<'d> {
         }
     }
 
-    /// [`Link::target_info`] for a target already resolved (a GOT or PLT entry's).
+    /// What the core knows about a resolved target (a GOT or PLT entry's, or a global a
+    /// relocation names: [`Link::target_info`] builds on it).
     pub fn target_info_of(&self, target: Target) -> TargetInfo<'d> {
         match target {
             Target::Local { file, sym } if file != u32::MAX => self.target_info(file as usize, sym),
@@ -235,6 +219,8 @@ impl<'d> Link<'d> {
                         self.objects[file as usize].symbols[sym as usize].place
                             == SymPlace::Absolute
                     }
+                    Def::Linker(LinkerSymbol::Absolute(_)) => true,
+                    // An unresolved reference that binds here is 0 wherever the output loads.
                     _ => undefined && binds_locally,
                 };
                 TargetInfo {

@@ -160,16 +160,7 @@ fn tls_rewrite(
 /// The class of a relocation target for the decision table.
 pub fn sym_class(link: &Link, info: &TargetInfo) -> SymClass {
     use crate::symbols::Def;
-    let ifunc = match info.target {
-        Target::Global(id) => link.is_local_ifunc(Target::Global(id)),
-        Target::Local { file, sym } => {
-            file != u32::MAX
-                && link.objects[file as usize]
-                    .symbols
-                    .get(sym as usize)
-                    .is_some_and(|s| s.ty == elf::STT_GNU_IFUNC.0)
-        }
-    };
+    let ifunc = link.is_local_ifunc(info.target);
     if ifunc {
         return SymClass::LocalIfunc;
     }
@@ -340,7 +331,7 @@ impl ObjectScan<'_, '_> {
             writable: section.flags & elf::SHF_WRITE.0 != 0,
             code: section.flags & elf::SHF_EXECINSTR.0 != 0,
         };
-        let (relax, tls) = self.relaxable(r, next, &howto, class, section.data, sec, &info)?;
+        let (relax, tls) = self.relaxable(sec, (r, next), &howto, class, &info)?;
         let decision =
             match decide::decide(link.kind, class, &howto, place, relax, link.opts.copyreloc) {
                 Ok(d) => d,
@@ -405,19 +396,18 @@ impl ObjectScan<'_, '_> {
         Some((action, consumes_next))
     }
 
-    /// What the target can rewrite at this relocation: asked only where the table may use it.
-    #[allow(clippy::too_many_arguments)]
+    /// What the target can rewrite at this relocation of section `sec`: asked only where the
+    /// table may use it.
     fn relaxable(
         &mut self,
-        r: &Reloc,
-        next: Option<&Reloc>,
+        sec: usize,
+        (r, next): (&Reloc, Option<&Reloc>),
         howto: &RelocHowto,
         class: SymClass,
-        data: &[u8],
-        sec: usize,
         info: &TargetInfo,
     ) -> Option<(Relaxable, Option<crate::arch::TlsRewrite>)> {
         let link = self.link;
+        let data = link.objects[self.file].sections[sec].data;
         let mut relax = Relaxable {
             ld_to_le: link.arch.relaxes_local_dynamic() && link.opts.relax,
             ..Relaxable::default()
