@@ -47,6 +47,12 @@ pub fn collect(link: &mut Link) -> Vec<SectionRef> {
 struct Marks {
     live: Vec<Vec<bool>>,
     work: Vec<SectionRef>,
+    /// Per object: the sections that live and die with each section (the rest of its COMDAT
+    /// group, the SHF_LINK_ORDER sections describing it), found once.
+    companions: Vec<std::collections::HashMap<u32, Vec<u32>>>,
+    /// Per live `.eh_frame` record: (the object, the code an FDE describes (`None` for a
+    /// CIE), the other relocation targets), parsed once.
+    unwind: Vec<(usize, Option<SectionRef>, Vec<SectionRef>)>,
 }
 
 impl Marks {
@@ -58,6 +64,8 @@ impl Marks {
                 .map(|o| vec![false; o.sections.len()])
                 .collect(),
             work: Vec::new(),
+            companions: link.objects.iter().map(companions).collect(),
+            unwind: unwind_records(link),
         }
     }
 
@@ -135,9 +143,9 @@ impl Marks {
         loop {
             while let Some((f, s)) = self.work.pop() {
                 self.mark_references(link, f, s);
-                self.mark_group_and_dependents(link, f, s);
+                self.mark_companions(f, s);
             }
-            self.mark_from_eh_frames(link);
+            self.mark_from_eh_frames();
             if self.work.is_empty() {
                 return;
             }
@@ -154,65 +162,26 @@ impl Marks {
     }
 
     /// A COMDAT group's other members, and the SHF_LINK_ORDER sections describing `s`.
-    fn mark_group_and_dependents(&mut self, link: &Link, f: usize, s: usize) {
-        let obj = &link.objects[f];
-        for group in obj
-            .groups
-            .iter()
-            .filter(|g| g.members.contains(&(s as u32)))
-        {
-            for &m in &group.members {
-                self.mark((f, m as usize));
-            }
-        }
-        for (d, sec) in obj.sections.iter().enumerate() {
-            if sec.flags & elf::SHF_LINK_ORDER.0 != 0 && sec.link as usize == s {
-                self.mark((f, d));
-            }
+    fn mark_companions(&mut self, f: usize, s: usize) {
+        let Some(others) = self.companions[f].get(&(s as u32)) else {
+            return;
+        };
+        for m in others.clone() {
+            self.mark((f, m as usize));
         }
     }
 
-    /// For each FDE of a live input `.eh_frame` whose code is live, marks the other sections
-    /// it refers to (the LSDA in `.gcc_except_table`, a personality routine in its CIE).
-    fn mark_from_eh_frames(&mut self, link: &Link) {
-        for (f, obj) in link.objects.iter().enumerate() {
-            for sec in obj
-                .sections
-                .iter()
-                .filter(|x| x.live && x.name == b".eh_frame")
-            {
-                let Ok(records) = crate::eh_frame::split_records(sec.data) else {
-                    continue;
-                };
-                for record in &records {
-                    let (start, end) = (record.offset as u64, (record.offset + record.size) as u64);
-                    let relocs: Vec<_> = sec
-                        .relocs
-                        .iter()
-                        .filter(|r| r.offset >= start && r.offset < end)
-                        .collect();
-                    let code_live = match record.kind {
-                        crate::eh_frame::RecordKind::Fde { .. } => relocs
-                            .first()
-                            .and_then(|r| reloc_target(link, f, r.sym))
-                            .is_some_and(|(tf, ts)| self.live[tf][ts]),
-                        crate::eh_frame::RecordKind::Cie => true,
-                        crate::eh_frame::RecordKind::Terminator => false,
-                    };
-                    if !code_live {
-                        continue;
-                    }
-                    let skip = usize::from(matches!(
-                        record.kind,
-                        crate::eh_frame::RecordKind::Fde { .. }
-                    ));
-                    for r in relocs.into_iter().skip(skip) {
-                        if let Some(target) = reloc_target(link, f, r.sym) {
-                            self.mark(target);
-                        }
-                    }
-                }
-            }
+    /// For each FDE whose code is live, marks the other sections it refers to (the LSDA in
+    /// `.gcc_except_table`); a CIE's (a personality routine) are always marked.
+    fn mark_from_eh_frames(&mut self) {
+        let reached: Vec<SectionRef> = self
+            .unwind
+            .iter()
+            .filter(|(_, code, _)| code.is_none_or(|(tf, ts)| self.live[tf][ts]))
+            .flat_map(|(_, _, targets)| targets.iter().copied())
+            .collect();
+        for target in reached {
+            self.mark(target);
         }
     }
 
@@ -231,6 +200,58 @@ impl Marks {
         }
         out
     }
+}
+
+/// For each section of `obj`, the sections that must be kept with it.
+fn companions(obj: &crate::object_file::ObjectFile) -> std::collections::HashMap<u32, Vec<u32>> {
+    let mut map: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+    for group in &obj.groups {
+        for &m in &group.members {
+            map.entry(m).or_default().extend(&group.members);
+        }
+    }
+    for (d, sec) in obj.sections.iter().enumerate() {
+        if sec.flags & elf::SHF_LINK_ORDER.0 != 0 {
+            map.entry(sec.link).or_default().push(d as u32);
+        }
+    }
+    map
+}
+
+/// The records of every live input `.eh_frame`: what an FDE describes and what else each
+/// record's relocations reach (an FDE's first relocation is its code).
+fn unwind_records(link: &Link) -> Vec<(usize, Option<SectionRef>, Vec<SectionRef>)> {
+    use crate::eh_frame::RecordKind;
+    let mut out = Vec::new();
+    for (f, obj) in link.objects.iter().enumerate() {
+        for sec in obj
+            .sections
+            .iter()
+            .filter(|x| x.live && x.name == b".eh_frame")
+        {
+            let Ok(records) = crate::eh_frame::split_records(sec.data) else {
+                continue;
+            };
+            for record in &records {
+                let (start, end) = (record.offset as u64, (record.offset + record.size) as u64);
+                let mut targets = sec
+                    .relocs
+                    .iter()
+                    .filter(|r| r.offset >= start && r.offset < end)
+                    .map(|r| reloc_target(link, f, r.sym));
+                let code = match record.kind {
+                    RecordKind::Fde { .. } => match targets.next().flatten() {
+                        Some(code) => Some(code),
+                        None => continue,
+                    },
+                    RecordKind::Cie => None,
+                    RecordKind::Terminator => continue,
+                };
+                out.push((f, code, targets.flatten().collect()));
+            }
+        }
+    }
+    out
 }
 
 /// The input section a relocation's symbol lies in.
