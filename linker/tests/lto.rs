@@ -3,6 +3,9 @@
 //! Thumb-2 and ARM. Each output is also linked by GNU ld from the same objects: both must run
 //! with the same output and export the same dynamic symbols.
 
+mod common;
+
+use common::{ok, run, tether};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -11,35 +14,12 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lto"
 const ARM_SYSROOT: &str = "/usr/arm-linux-gnueabihf";
 const LLVM_GOLD: &str = "/usr/lib/llvm-14/lib/LLVMgold.so";
 
-fn tether() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_ld-tether"))
-}
-
 fn fixture(name: &str) -> String {
     format!("{FIXTURES}/{name}")
 }
 
 fn expected(name: &str) -> String {
     std::fs::read_to_string(fixture(name)).expect("expected output fixture")
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let shown = format!("{cmd:?}");
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e} (scripts/setup.sh installs it)"))
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let shown = format!("{cmd:?}");
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{shown} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

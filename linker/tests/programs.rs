@@ -4,15 +4,14 @@
 //! objects and must print exactly the same; every output must satisfy `readelf -aW` and
 //! `eu-elflint --gnu-ld`.
 
+mod common;
+
+use common::{check_readelf, ok, readelf, run, tether};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/programs");
 const ARM_SYSROOT: &str = "/usr/arm-linux-gnueabihf";
-
-fn tether() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_ld-tether"))
-}
 
 fn fixture(name: &str) -> String {
     format!("{FIXTURES}/{name}")
@@ -20,25 +19,6 @@ fn fixture(name: &str) -> String {
 
 fn expected(name: &str) -> String {
     std::fs::read_to_string(fixture(name)).expect("expected output fixture")
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let shown = format!("{cmd:?}");
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e} (scripts/setup.sh installs it)"))
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let shown = format!("{cmd:?}");
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{shown} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A compiler and target state.
@@ -197,17 +177,6 @@ impl Work {
     }
 }
 
-fn check_readelf(file: &Path) {
-    let out = run(Command::new("readelf").arg("-aW").arg(file));
-    assert!(out.status.success(), "readelf failed on {}", file.display());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.is_empty(),
-        "readelf -aW {}:\n{stderr}",
-        file.display()
-    );
-}
-
 fn elflint(file: &Path) -> String {
     let out = run(Command::new("eu-elflint").arg("--gnu-ld").arg(file));
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
@@ -244,10 +213,6 @@ fn check_elflint(ours: &Path, reference: &Path) {
             ours.display()
         );
     }
-}
-
-fn readelf(args: &[&str], file: &Path) -> String {
-    ok(Command::new("readelf").args(args).arg(file))
 }
 
 /// Links with tether and with GNU ld, runs both, and checks both print `expected`; returns
