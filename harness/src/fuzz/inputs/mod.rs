@@ -149,8 +149,6 @@ pub enum Verdict {
     CleanError,
     /// The harness ran the mutated library's code and it faulted or exited: a clean report.
     GuestStopped,
-    /// A message from [`KNOWN_GAPS`]: reported, not failed.
-    KnownGap(&'static str),
     Failed(String),
 }
 
@@ -253,11 +251,10 @@ fn judge(kind: Kind, ended: Ended, stderr: &str, rss: u64) -> Verdict {
         }
         Ended::Signal(s) => Verdict::Failed(format!("killed by signal {s}")),
         Ended::Code(0) => Verdict::Linked,
-        Ended::Code(1) => match (message_fault(kind, stderr), known_gap(stderr)) {
-            (None, _) if harness && is_guest_stop(stderr) => Verdict::GuestStopped,
-            (None, _) => Verdict::CleanError,
-            (Some(_), Some(gap)) => Verdict::KnownGap(gap),
-            (Some(why), None) => Verdict::Failed(why),
+        Ended::Code(1) => match message_fault(kind, stderr) {
+            None if harness && is_guest_stop(stderr) => Verdict::GuestStopped,
+            None => Verdict::CleanError,
+            Some(why) => Verdict::Failed(why),
         },
         // A guest may call exit(n) with any n.
         Ended::Code(_) if harness && stderr.trim().is_empty() => Verdict::GuestStopped,
@@ -268,10 +265,6 @@ fn judge(kind: Kind, ended: Ended, stderr: &str, rss: u64) -> Verdict {
 fn is_guest_stop(stderr: &str) -> bool {
     stderr.contains("tether: error: guest fault:") || stderr.contains("guest called exit")
 }
-
-/// Messages from modules being rewritten elsewhere that are known not to meet the bar yet:
-/// counted and shown in the summary, not failures, until their owners fix them.
-pub const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 /// The errors in `stderr`: each `prefix` line with the `>>>` lines that follow it.
 fn errors<'a>(stderr: &'a str, prefix: &str) -> Vec<Vec<&'a str>> {
@@ -332,14 +325,6 @@ pub fn message_fault(kind: Kind, stderr: &str) -> Option<String> {
     None
 }
 
-/// The known gap a message shows, if any.
-pub fn known_gap(stderr: &str) -> Option<&'static str> {
-    KNOWN_GAPS
-        .iter()
-        .find(|(text, _)| stderr.contains(text))
-        .map(|(text, _)| *text)
-}
-
 /// Counts over a campaign.
 #[derive(Debug, Default, Clone)]
 pub struct Tally {
@@ -347,7 +332,6 @@ pub struct Tally {
     pub linked: u64,
     pub clean_errors: u64,
     pub guest_stopped: u64,
-    pub known_gaps: std::collections::BTreeMap<&'static str, u64>,
     pub failed: Vec<CaseResult>,
 }
 
@@ -358,7 +342,6 @@ impl Tally {
             Verdict::Linked => self.linked += 1,
             Verdict::CleanError => self.clean_errors += 1,
             Verdict::GuestStopped => self.guest_stopped += 1,
-            Verdict::KnownGap(g) => *self.known_gaps.entry(g).or_default() += 1,
             Verdict::Failed(_) => self.failed.push(r),
         }
     }
@@ -370,13 +353,8 @@ impl Tally {
         } else {
             String::new()
         };
-        let gaps: String = self
-            .known_gaps
-            .iter()
-            .map(|(g, n)| format!(", {n} known gap `{g}`"))
-            .collect();
         format!(
-            "{} cases: {} succeeded, {} clean errors{guest}{gaps}, {} failed",
+            "{} cases: {} succeeded, {} clean errors{guest}, {} failed",
             self.cases,
             self.linked,
             self.clean_errors,
