@@ -41,23 +41,30 @@ impl PieceMap {
 pub struct Merged {
     pub groups: Vec<MergedGroup>,
     /// For each merged input section: its group and piece map.
-    of_section: HashMap<(u32, u32), (u32, PieceMap)>,
+    maps: Vec<(u32, PieceMap)>,
+    /// Per object, per section: the index into `maps`, or `NOT_MERGED`. Asked for every
+    /// symbol's address, so a flat table rather than a hashed lookup.
+    index: Vec<Vec<u32>>,
 }
+
+const NOT_MERGED: u32 = u32::MAX;
 
 impl Merged {
     /// The group input section `(file, sec)` was merged into, if it was.
     pub fn group_of(&self, file: usize, sec: usize) -> Option<&MergedGroup> {
-        self.of_section
-            .get(&(file as u32, sec as u32))
+        self.entry(file, sec)
             .map(|(g, _)| &self.groups[*g as usize])
+    }
+
+    fn entry(&self, file: usize, sec: usize) -> Option<&(u32, PieceMap)> {
+        let i = *self.index.get(file)?.get(sec)?;
+        (i != NOT_MERGED).then(|| &self.maps[i as usize])
     }
 
     /// Where `offset` of input section `(file, sec)` is within its group's merged bytes;
     /// `None` when the section was not merged.
     pub fn translate(&self, file: usize, sec: usize, offset: u64) -> Option<u64> {
-        self.of_section
-            .get(&(file as u32, sec as u32))
-            .map(|(_, map)| map.translate(offset))
+        self.entry(file, sec).map(|(_, map)| map.translate(offset))
     }
 }
 
@@ -99,10 +106,18 @@ pub fn merge(link: &Link) -> Merged {
         .zip(members.par_iter())
         .map(|(key, list)| merge_group(link, key, list))
         .collect();
-    let mut merged = Merged::default();
+    let mut merged = Merged {
+        index: link
+            .objects
+            .iter()
+            .map(|o| vec![NOT_MERGED; o.sections.len()])
+            .collect(),
+        ..Merged::default()
+    };
     for (g, (group, maps)) in results.into_iter().enumerate() {
-        for (section, map) in maps {
-            merged.of_section.insert(section, (g as u32, map));
+        for ((f, s), map) in maps {
+            merged.index[f as usize][s as usize] = merged.maps.len() as u32;
+            merged.maps.push((g as u32, map));
         }
         merged.groups.push(group);
     }
