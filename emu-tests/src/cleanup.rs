@@ -6,8 +6,12 @@
 //! children are reaped by [`crate::child`].
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 
+/// Set by the handler before it kills anything, so that work ended by the kill is not
+/// reported as a normal exit (see [`hold_if_interrupted`]).
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static HANDLER: Once = Once::new();
@@ -17,10 +21,20 @@ static HANDLER: Once = Once::new();
 pub fn install_handler() {
     HANDLER.call_once(|| {
         let _ = ctrlc::set_handler(|| {
+            INTERRUPTED.store(true, Ordering::SeqCst);
             interrupted();
             std::process::exit(130);
         });
     });
+}
+
+/// Called when work that the handler may have cut short returns: after a Ctrl-C, waits for
+/// the handler to finish cleaning up and exit with 130, rather than racing it to exit with
+/// the outcome of killed children.
+pub fn hold_if_interrupted() {
+    while INTERRUPTED.load(Ordering::SeqCst) {
+        std::thread::park();
+    }
 }
 
 fn interrupted() {

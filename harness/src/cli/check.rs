@@ -115,8 +115,10 @@ fn check(args: &CheckArgs) -> Result<i32, String> {
         bar.set_position(p.builds_done as u64);
         bar.set_message(format!("{} failed · {}", p.cases_failed, p.last));
     };
-    let report = check::run_with_progress(&scenarios, &backends, &options, &on_progress)
-        .map_err(|e| e.to_string())?;
+    let report = check::run_with_progress(&scenarios, &backends, &options, &on_progress);
+    // A Ctrl-C kills the children: their failures are no result to report.
+    tether_emu_tests::cleanup::hold_if_interrupted();
+    let report = report.map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     if let Some(path) = &args.junit {
         std::fs::write(path, tether_emu_tests::junit::to_junit(&report))
