@@ -8,7 +8,7 @@
 
 use crate::link::Link;
 use crate::symbols::{Def, SymbolId};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// One copy of a library's data object.
 #[derive(Clone, Debug)]
@@ -67,7 +67,7 @@ const MAX_COPY_ALIGN: u64 = 32;
 /// aliases that share its address.
 pub fn plan(link: &Link, wanted: &[SymbolId]) -> Copies {
     let mut copies = Copies::default();
-    let mut by_address: HashMap<(u32, u64), u32> = HashMap::new();
+    let mut by_address: HashMap<(u32, u64), u32> = HashMap::default();
     for &id in wanted {
         if copies.slot_of.contains_key(&id) {
             continue;

@@ -8,7 +8,7 @@ use crate::hash;
 use crate::link::Link;
 use crate::symbols::{dynamic_name, Def, SymbolId};
 use object::elf;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A string table under construction (`.dynstr`, `.shstrtab`).
 #[derive(Default)]
@@ -21,7 +21,7 @@ impl StrTab {
     pub fn new() -> StrTab {
         StrTab {
             bytes: vec![0],
-            seen: HashMap::new(),
+            seen: HashMap::default(),
         }
     }
     pub fn add(&mut self, s: &[u8]) -> u32 {
@@ -218,8 +218,8 @@ pub fn plan(link: &Link, dynamic_words: u64, textrel: bool) -> Result<DynPlan> {
     let mut names = Vec::with_capacity(dynsym.len());
     let mut versym = vec![0u16];
     let mut verneed: Vec<VerNeed> = Vec::new();
-    let mut verneed_of_dso: HashMap<u32, usize> = HashMap::new();
-    let mut version_index: HashMap<(u32, &[u8]), u16> = HashMap::new();
+    let mut verneed_of_dso: HashMap<u32, usize> = HashMap::default();
+    let mut version_index: HashMap<(u32, &[u8]), u16> = HashMap::default();
     for &id in &dynsym {
         let s = link.symtab.get(id);
         names.push(dynstr.add(dynamic_name(s.name)));

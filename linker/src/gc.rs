@@ -49,7 +49,7 @@ struct Marks {
     work: Vec<SectionRef>,
     /// Per object: the sections that live and die with each section (the rest of its COMDAT
     /// group, the SHF_LINK_ORDER sections describing it), found once.
-    companions: Vec<std::collections::HashMap<u32, Vec<u32>>>,
+    companions: Vec<rustc_hash::FxHashMap<u32, Vec<u32>>>,
     /// Per live `.eh_frame` record: (the object, the code an FDE describes (`None` for a
     /// CIE), the other relocation targets), parsed once.
     unwind: Vec<(usize, Option<SectionRef>, Vec<SectionRef>)>,
@@ -203,8 +203,8 @@ impl Marks {
 }
 
 /// For each section of `obj`, the sections that must be kept with it.
-fn companions(obj: &crate::object_file::ObjectFile) -> std::collections::HashMap<u32, Vec<u32>> {
-    let mut map: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+fn companions(obj: &crate::object_file::ObjectFile) -> rustc_hash::FxHashMap<u32, Vec<u32>> {
+    let mut map: rustc_hash::FxHashMap<u32, Vec<u32>> = rustc_hash::FxHashMap::default();
     for group in &obj.groups {
         for &m in &group.members {
             map.entry(m).or_default().extend(&group.members);

@@ -2,7 +2,7 @@
 //! Every entry is keyed by what it refers to, so two relocations to the same symbol share it.
 
 use crate::symbols::SymbolId;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// What a relocation refers to: a global symbol, or a local symbol of one object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -19,6 +19,7 @@
 //!    synthetic sections, `.eh_frame_hdr` ([`eh_frame_hdr`] over [`eh_frame`]), the build-id
 //!    ([`build_id`]); [`output_file`] writes the file (atomically when it is a regular file).
 
+pub mod addresses;
 pub mod arch;
 pub mod build_id;
 pub mod compress;
@@ -54,6 +55,7 @@ pub mod symtab;
 #[cfg(test)]
 mod test_support;
 pub mod thunks;
+pub mod timing;
 pub mod trace;
 pub mod unwind;
 pub mod version_script;

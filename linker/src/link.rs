@@ -11,7 +11,7 @@ use crate::resolve::{is_function_type, Resolved};
 use crate::shared_file::SharedFile;
 use crate::symbols::{start_stop_section, Def, LinkerSymbol, SymbolId, SymbolTable};
 use object::elf;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 pub struct Link<'d> {
     pub opts: &'d Options,
@@ -381,7 +381,9 @@ pub fn output_kind(opts: &Options, has_dsos: bool) -> OutputKind {
 /// order: read and resolve, scan (one decision per relocation), allocate what the decisions
 /// need, plan the dynamic tables, lay out (growing thunks until addresses settle), write.
 pub fn run(opts: &Options) -> Result<()> {
-    let files = crate::inputs::collect(opts)?;
+    crate::timing::enable(opts.time_trace);
+    let _total = crate::timing::phase("total");
+    let files = crate::timing::time("read inputs", || crate::inputs::collect(opts))?;
     let wrap_names: Vec<[String; 3]> = opts
         .wrap
         .iter()
@@ -401,7 +403,12 @@ pub fn run(opts: &Options) -> Result<()> {
     };
     match &opts.plugin {
         Some(plugin) => crate::plugin::run(opts, plugin, files, &roots),
-        None => link_resolved(opts, crate::resolve::resolve_with_roots(&files, &roots)?),
+        None => {
+            let resolved = crate::timing::time("resolve symbols", || {
+                crate::resolve::resolve_with_roots(&files, &roots)
+            })?;
+            link_resolved(opts, resolved)
+        }
     }
 }
 
@@ -423,19 +430,28 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     link.define_linker_symbols();
     link.apply_exclude_libs();
     crate::versions::apply_version_scripts(&mut link)?;
-    crate::gc::collect(&mut link);
-    link.merged = crate::merge::merge(&link);
-    link.dead_fdes = crate::unwind::find_dead_fdes(&link);
+    crate::timing::time("gc sections", || crate::gc::collect(&mut link));
+    link.merged = crate::timing::time("merge sections", || crate::merge::merge(&link));
+    link.dead_fdes = crate::timing::time("find dead fdes", || crate::unwind::find_dead_fdes(&link));
     check_input_flags(&link)?;
-    let scan = crate::scan::scan(&link);
+    let scan = crate::timing::time("scan relocations", || crate::scan::scan(&link));
     report_scan(&link, &scan)?;
-    allocate(&mut link, &scan);
-    let plan = crate::dynamic::plan(&link, scan.dynamic_words, scan.textrel)?;
-    let layout = lay_out(&mut link, &plan, &scan.actions)?;
+    crate::timing::time("allocate got/plt", || allocate(&mut link, &scan));
+    let plan = crate::timing::time("plan dynamic", || {
+        crate::dynamic::plan(&link, scan.dynamic_words, scan.textrel)
+    })?;
+    let layout = crate::timing::time("lay out", || lay_out(&mut link, &plan, &scan.actions))?;
     crate::map_file::write_if_asked(&link, &layout)?;
-    let image = crate::write::write_image(&link, &plan, &layout, &scan.actions)?;
+    let addrs = crate::timing::time("symbol addresses", || {
+        crate::addresses::Addresses::compute(&link, &layout)
+    });
+    let image = crate::timing::time("write image", || {
+        crate::write::write_image(&link, &plan, &layout, &scan.actions, &addrs)
+    })?;
     let image = crate::compress::apply(image, opts.compress_debug)?;
-    crate::output_file::write(&opts.output, &image)
+    crate::timing::time("write file", || {
+        crate::output_file::write(&opts.output, &image)
+    })
 }
 
 /// `--require-defined`: each name must end up defined (GNU ld's message).

@@ -9,7 +9,7 @@
 
 use crate::link::Link;
 use rayon::prelude::*;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// One merged group: the bytes and where they go.
 #[derive(Debug, Default)]
@@ -82,7 +82,7 @@ struct GroupKey<'d> {
 pub fn merge(link: &Link) -> Merged {
     let mut keys: Vec<GroupKey> = Vec::new();
     let mut members: Vec<Vec<(u32, u32)>> = Vec::new();
-    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    let mut index: HashMap<GroupKey, usize> = HashMap::default();
     for (f, obj) in link.objects.iter().enumerate() {
         for (s, sec) in obj.sections.iter().enumerate() {
             if !mergeable(sec) {
@@ -219,7 +219,7 @@ fn merge_group(link: &Link, key: &GroupKey, list: &[(u32, u32)]) -> GroupResult 
     let piece_align = if align > key.entsize { align } else { 1 };
     // Distinct pieces in first-seen order, and each input's pieces as indices into them.
     let mut unique: Vec<&[u8]> = Vec::new();
-    let mut seen: HashMap<&[u8], u32> = HashMap::new();
+    let mut seen: HashMap<&[u8], u32> = HashMap::default();
     let mut per_input: Vec<Vec<(u64, u32)>> = Vec::with_capacity(list.len());
     for &(f, s) in list {
         let sec = &link.objects[f as usize].sections[s as usize];

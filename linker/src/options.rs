@@ -133,6 +133,8 @@ pub struct Options {
     pub gc_sections: bool,
     /// `--print-gc-sections`: name each section dropped.
     pub print_gc_sections: bool,
+    /// `--time-trace`: print each phase's time on stderr ([`crate::timing`]).
+    pub time_trace: bool,
     /// `-plugin`: the LTO plugin to load ([`crate::plugin`]).
     pub plugin: Option<PathBuf>,
     /// `-plugin-opt`: options handed to the plugin, in order, as given.
@@ -355,6 +357,10 @@ fn command() -> Command {
         .arg(flag("no-gc-sections", "Keep every section (the default)"))
         .arg(flag("print-gc-sections", "List the sections --gc-sections drops"))
         .arg(flag("no-print-gc-sections", "Do not list them (the default)"))
+        .arg(flag(
+            "time-trace",
+            "Print each phase's time on stderr (also TETHER_TIME_TRACE=1)",
+        ))
         .arg(value(
             "compress-debug-sections",
             "none, zlib (zlib-gabi) or zstd: SHF_COMPRESSED debugging sections",
@@ -755,6 +761,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         },
         gc_sections: last_wins(m, "gc-sections", "no-gc-sections"),
         print_gc_sections: last_wins(m, "print-gc-sections", "no-print-gc-sections"),
+        time_trace: present(m, "time-trace"),
         plugin: plugin_path(m)?,
         plugin_opts: strings(m, "plugin-opt"),
     })

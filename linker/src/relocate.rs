@@ -120,6 +120,22 @@ pub struct RelocContext<'a, 'd> {
     /// `.dynsym` index by symbol id.
     pub dynsym: &'a [u32],
     pub actions: &'a [Vec<Vec<RelocAction>>],
+    pub addrs: &'a crate::addresses::Addresses,
+}
+
+/// The relocation being applied: where it comes from and what it refers to.
+#[derive(Clone, Copy)]
+struct Site {
+    file: usize,
+    sym: u32,
+    target: Target,
+}
+
+impl Site {
+    /// Everything about the target; only a thunk decision or an error message needs it.
+    fn info<'d>(&self, link: &Link<'d>) -> TargetInfo<'d> {
+        link.target_info(self.file, self.sym)
+    }
 }
 
 /// Copies one input section into `out` (at address `addr`) and applies the actions the scan
@@ -150,7 +166,18 @@ pub fn relocate_section(
         if action.is_none() {
             continue;
         }
-        let info = link.target_info(file, r.sym);
+        let target = match link.global_id(file, r.sym) {
+            Some(id) => Target::Global(id),
+            None => Target::Local {
+                file: file as u32,
+                sym: r.sym,
+            },
+        };
+        let site = Site {
+            file,
+            sym: r.sym,
+            target,
+        };
         let context = |what: &str| {
             format!(
                 "{}:({}+{:#x}): relocation {} against `{}': {what}",
@@ -158,10 +185,10 @@ pub fn relocate_section(
                 sym_name(section.name),
                 r.offset,
                 link.arch.reloc_name(r.r_type).unwrap_or("?"),
-                sym_name(info.name)
+                sym_name(site.info(link).name)
             )
         };
-        if let Err(e) = rewrite(cx, &info, r, section.relocs.get(ri + 1), action, out) {
+        if let Err(e) = rewrite(cx, target, r, section.relocs.get(ri + 1), action, out) {
             errors.push(context(&e));
             continue;
         }
@@ -169,14 +196,14 @@ pub fn relocate_section(
             continue;
         }
         let p = addr + action.offset;
-        let value = match evaluate(cx, &info, action, r.r_type, p) {
+        let value = match evaluate(cx, site, action, r.r_type, p) {
             Ok(v) => v,
             Err(e) => {
                 errors.push(context(&e));
                 continue;
             }
         };
-        if let Some(d) = dynamic_word(cx, &info, action, p, value) {
+        if let Some(d) = dynamic_word(cx, target, action, p, value) {
             dynrel.push(d);
         }
         let value = match action.dynamic {
@@ -197,7 +224,7 @@ pub fn relocate_section(
 /// Performs the instruction rewrite the scan decided on.
 fn rewrite(
     cx: RelocContext,
-    info: &TargetInfo,
+    target: Target,
     r: &crate::object_file::Reloc,
     next: Option<&crate::object_file::Reloc>,
     action: &RelocAction,
@@ -210,7 +237,7 @@ fn rewrite(
             let absolute = link
                 .kind
                 .is_fixed_address()
-                .then(|| target_address(link, cx.layout, info.target));
+                .then(|| cx.addrs.of(link, cx.layout, target));
             return match link
                 .arch
                 .relax_got_load_program(r.r_type, out, r.offset, r.addend, absolute)
@@ -244,7 +271,7 @@ fn rewrite(
 /// The value of the action's expression at place `p`.
 fn evaluate(
     cx: RelocContext,
-    info: &TargetInfo,
+    site: Site,
     action: &RelocAction,
     r_type: u32,
     p: u64,
@@ -252,14 +279,16 @@ fn evaluate(
     let (link, layout) = (cx.link, cx.layout);
     let arch = link.arch;
     let a = action.addend as u64;
-    let s = branch_dest(link, layout, info.target, action.via_plt);
-    let sa = merged_section_offset(cx, info, action).unwrap_or(s.wrapping_add(a));
-    let got_org = layout.addr_of(Synth::GotPlt);
+    let s = cx
+        .addrs
+        .branch_dest(link, layout, site.target, action.via_plt);
+    let sa = merged_section_offset(cx, site.target, action).unwrap_or(s.wrapping_add(a));
+    let got_org = cx.addrs.got_origin;
     let got = |kind: GotKind| -> Result<u64, String> {
         let target = if kind == GotKind::TlsLd {
             TLS_LD_TARGET
         } else {
-            info.target
+            site.target
         };
         got_entry_addr(link, layout, kind, target)
             .ok_or_else(|| "internal error: no GOT entry".to_string())
@@ -273,7 +302,7 @@ fn evaluate(
         RelExpr::Absolute => sa,
         RelExpr::PcRelative => sa.wrapping_sub(p),
         RelExpr::Plt => {
-            let dest = thunk_or(cx, info, action, r_type, p, s)?;
+            let dest = thunk_or(cx, site, action, r_type, p, s)?;
             dest.wrapping_add(a).wrapping_sub(p)
         }
         RelExpr::TlsDescCall => match arch.tlsdesc_trampoline() {
@@ -291,7 +320,7 @@ fn evaluate(
         RelExpr::GotRelative => got(GotKind::Address)?.wrapping_add(a).wrapping_sub(got_org),
         RelExpr::GotOffset => sa.wrapping_sub(got_org),
         RelExpr::GotBasePcRelative => got_org.wrapping_add(a).wrapping_sub(p),
-        RelExpr::Size => symbol_size(link, info.target).wrapping_add(a),
+        RelExpr::Size => symbol_size(link, site.target).wrapping_add(a),
         RelExpr::TlsGdPcRelative => got(GotKind::TlsGd)?.wrapping_add(a).wrapping_sub(p),
         RelExpr::TlsLdPcRelative => got(GotKind::TlsLd)?.wrapping_add(a).wrapping_sub(p),
         RelExpr::TlsIePcRelative => got(GotKind::TlsIe)?.wrapping_add(a).wrapping_sub(p),
@@ -303,8 +332,8 @@ fn evaluate(
 
 /// S + A for a section symbol of a merged section: the piece at `value + addend` (GNU ld
 /// reads such references so; assemblers keep a symbol of its own for anything else).
-fn merged_section_offset(cx: RelocContext, info: &TargetInfo, action: &RelocAction) -> Option<u64> {
-    let Target::Local { file, sym } = info.target else {
+fn merged_section_offset(cx: RelocContext, target: Target, action: &RelocAction) -> Option<u64> {
+    let Target::Local { file, sym } = target else {
         return None;
     };
     let s = cx
@@ -330,13 +359,17 @@ fn merged_section_offset(cx: RelocContext, info: &TargetInfo, action: &RelocActi
 /// Where a call goes: its thunk when the target wants one between place and destination.
 fn thunk_or(
     cx: RelocContext,
-    info: &TargetInfo,
+    site: Site,
     action: &RelocAction,
     r_type: u32,
     p: u64,
     dest: u64,
 ) -> Result<u64, String> {
     let link = cx.link;
+    if !link.arch.has_thunks() {
+        return Ok(dest);
+    }
+    let info = site.info(link);
     let facts = SymbolFacts {
         binds_locally: !action.via_plt,
         is_function: info.is_function,
@@ -346,7 +379,7 @@ fn thunk_or(
         None => Ok(dest),
         Some(spec) => link
             .thunks
-            .addr(cx.layout, p, spec, info.target, action.via_plt)
+            .addr(cx.layout, p, spec, site.target, action.via_plt)
             .ok_or_else(|| "internal error: no thunk for this branch".to_string()),
     }
 }
@@ -366,7 +399,7 @@ fn symbol_size(link: &Link, target: Target) -> u64 {
 /// The dynamic relocation a relocated word leaves, as the scan decided.
 fn dynamic_word(
     cx: RelocContext,
-    info: &TargetInfo,
+    target: Target,
     action: &RelocAction,
     p: u64,
     value: u64,
@@ -377,7 +410,7 @@ fn dynamic_word(
         DynWord::Relative => (types.relative, 0, value as i64),
         DynWord::IRelative => (types.irelative, 0, value as i64),
         DynWord::Symbolic => {
-            let Target::Global(id) = info.target else {
+            let Target::Global(id) = target else {
                 return None;
             };
             (

@@ -12,7 +12,8 @@ use crate::shared_file::SharedFile;
 use crate::symbols::{merge_visibility, split_symver, Def, SymbolId, SymbolTable};
 use object::elf;
 use object::read::archive::ArchiveFile;
-use std::collections::{HashMap, HashSet};
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::{Path, PathBuf};
 
 pub struct Resolved<'d> {
@@ -85,7 +86,7 @@ pub fn resolve_with<'d>(
         global_ids: Vec::new(),
         dsos: Vec::new(),
         symtab: SymbolTable::default(),
-        comdat: HashMap::new(),
+        comdat: HashMap::default(),
         errors: Vec::new(),
         wrap: roots.wrap.clone(),
     };
@@ -93,6 +94,19 @@ pub fn resolve_with<'d>(
         let id = r.symtab.intern(name);
         r.symtab.get_mut(id).strong_ref = true;
     }
+    // Objects named on the command line are parsed up front, in parallel; resolution then
+    // takes them in order. With a plugin, each must be offered to it first.
+    let mut parsed: Vec<Option<Result<ObjectFile<'d>>>> = if r.claimer.is_none() {
+        files
+            .par_iter()
+            .map(|f| {
+                (f.kind == FileKind::Object && !is_bitcode(&f.map))
+                    .then(|| parse_object(f.display(), None, &f.map))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut i = 0;
     while i < files.len() {
         let group = files[i].placement.group;
@@ -103,11 +117,12 @@ pub fn resolve_with<'d>(
             }
         }
         let mut archives = Vec::new();
-        for file in &files[i..end] {
+        for (n, file) in files[i..end].iter().enumerate() {
             match file.kind {
-                FileKind::Object => {
-                    r.offer(file.display(), None, &file.path, &file.map, &file.map)?
-                }
+                FileKind::Object => match parsed.get_mut(i + n).and_then(Option::take) {
+                    Some(obj) => r.add_parsed(&file.display(), &file.map, obj)?,
+                    None => r.offer(file.display(), None, &file.path, &file.map, &file.map)?,
+                },
                 FileKind::Shared => {
                     let mut dso =
                         SharedFile::parse(file.display(), &file.map, file.placement.as_needed)?;
@@ -167,6 +182,13 @@ pub fn resolve_with<'d>(
     })
 }
 
+/// Parses an object for the target its header names (an unknown machine is reported by
+/// [`Resolver::add_parsed`], in command-line order).
+fn parse_object<'d>(name: String, archive: Option<String>, data: &'d [u8]) -> Result<ObjectFile<'d>> {
+    let arch = crate::object_file::elf_machine(data).and_then(arch::for_machine);
+    ObjectFile::parse(name, archive, data, arch)
+}
+
 fn open_archive(file: &MappedFile) -> Result<Archive<'_>> {
     let name = file.display();
     let data: &[u8] = &file.map;
@@ -196,7 +218,7 @@ fn open_archive(file: &MappedFile) -> Result<Archive<'_>> {
         name,
         data,
         index,
-        loaded: HashSet::new(),
+        loaded: HashSet::default(),
     })
 }
 
@@ -331,11 +353,17 @@ impl<'d> Resolver<'d, '_> {
     }
 
     fn add_object(&mut self, name: String, archive: Option<String>, data: &'d [u8]) -> Result<()> {
+        let display = name.clone();
+        let obj = parse_object(name, archive, data);
+        self.add_parsed(&display, data, obj)
+    }
+
+    /// Takes in an object parsed by [`parse_object`], once its machine matches the link's.
+    fn add_parsed(&mut self, name: &str, data: &[u8], obj: Result<ObjectFile<'d>>) -> Result<()> {
         let machine = crate::object_file::elf_machine(data)
-            .ok_or_else(|| LinkError::malformed(&name, "truncated ELF header"))?;
-        self.set_arch(machine, &name)?;
-        let obj = ObjectFile::parse(name, archive, data, self.arch)?;
-        self.add_resolved(obj);
+            .ok_or_else(|| LinkError::malformed(name, "truncated ELF header"))?;
+        self.set_arch(machine, name)?;
+        self.add_resolved(obj?);
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! mapped inputs, and the rules deciding which definition wins.
 
 use object::elf;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 pub type SymbolId = u32;
 

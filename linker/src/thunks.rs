@@ -16,6 +16,7 @@ use crate::got_plt::Target;
 use crate::layout::{Layout, Synth};
 use crate::link::Link;
 use crate::relocate::branch_dest;
+use rayon::prelude::*;
 
 /// Output section names of the islands, in island order.
 pub const ISLAND_NAMES: [&[u8]; 2] = [b".text.thunks", b".text.thunks.end"];
@@ -93,44 +94,75 @@ impl Thunks {
     }
 }
 
-/// Adds the thunks the branches need at `layout`'s addresses; true if any was added.
+/// Adds the thunks the branches need at `layout`'s addresses; true if any was added. The
+/// branches are examined per object in parallel; the thunks are added in object order, so
+/// the islands come out the same whatever the thread count.
 pub fn grow(
     link: &Link,
     layout: &Layout,
     actions: &[Vec<Vec<crate::scan::RelocAction>>],
     thunks: &mut Thunks,
 ) -> bool {
-    let arch = link.arch;
+    if !link.arch.has_thunks() {
+        return false;
+    }
+    let wanted: Vec<Vec<Wanted>> = (0..link.objects.len())
+        .into_par_iter()
+        .map(|file| branches_needing_thunks(link, layout, actions, file))
+        .collect();
     let mut added = false;
-    for (file, obj) in link.objects.iter().enumerate() {
-        for (sec, section) in obj.sections.iter().enumerate() {
-            if !section.live || !section.is_alloc() {
+    for w in wanted.into_iter().flatten() {
+        added |= thunks.add(w.island, w.spec, w.target, w.via_plt);
+    }
+    added
+}
+
+/// A branch that cannot reach its destination: which thunk it needs, and where.
+struct Wanted {
+    island: usize,
+    spec: ThunkSpec,
+    target: Target,
+    via_plt: bool,
+}
+
+fn branches_needing_thunks(
+    link: &Link,
+    layout: &Layout,
+    actions: &[Vec<Vec<crate::scan::RelocAction>>],
+    file: usize,
+) -> Vec<Wanted> {
+    let mut wanted = Vec::new();
+    for (sec, section) in link.objects[file].sections.iter().enumerate() {
+        if !section.live || !section.is_alloc() {
+            continue;
+        }
+        let Some(base) = layout.input_addr(file, sec) else {
+            continue;
+        };
+        let Some(section_actions) = actions.get(file).and_then(|a| a.get(sec)) else {
+            continue;
+        };
+        for (r, action) in section.relocs.iter().zip(section_actions) {
+            if action.howto.expr != crate::arch::RelExpr::Plt {
                 continue;
             }
-            let Some(base) = layout.input_addr(file, sec) else {
-                continue;
+            let info = link.target_info(file, r.sym);
+            let dest = branch_dest(link, layout, info.target, action.via_plt);
+            let facts = SymbolFacts {
+                binds_locally: !action.via_plt,
+                is_function: info.is_function,
+                undefined_weak: info.undefined_weak,
             };
-            let Some(section_actions) = actions.get(file).and_then(|a| a.get(sec)) else {
-                continue;
-            };
-            for (r, action) in section.relocs.iter().zip(section_actions) {
-                if action.howto.expr != crate::arch::RelExpr::Plt {
-                    continue;
-                }
-                let info = link.target_info(file, r.sym);
-                let dest = branch_dest(link, layout, info.target, action.via_plt);
-                let facts = SymbolFacts {
-                    binds_locally: !action.via_plt,
-                    is_function: info.is_function,
-                    undefined_weak: info.undefined_weak,
-                };
-                let place = base + action.offset;
-                if let Some(spec) = arch.needs_thunk(r.r_type, place, dest, facts) {
-                    let island = island_for(layout, place);
-                    added |= thunks.add(island, spec, info.target, action.via_plt);
-                }
+            let place = base + action.offset;
+            if let Some(spec) = link.arch.needs_thunk(r.r_type, place, dest, facts) {
+                wanted.push(Wanted {
+                    island: island_for(layout, place),
+                    spec,
+                    target: info.target,
+                    via_plt: action.via_plt,
+                });
             }
         }
     }
-    added
+    wanted
 }

@@ -245,6 +245,7 @@ pub fn write_image(
     plan: &DynPlan,
     layout: &Layout,
     actions: &[Vec<Vec<RelocAction>>],
+    addrs: &crate::addresses::Addresses,
 ) -> Result<Vec<u8>> {
     let arch = link.arch;
     let is64 = arch.class() == crate::arch::ElfClass::Elf64;
@@ -279,6 +280,7 @@ pub fn write_image(
                         layout,
                         dynsym: &plan.dynsym_index,
                         actions,
+                        addrs,
                     },
                     f as usize,
                     s as usize,

@@ -519,6 +519,11 @@ pub trait Arch: Sync + Send {
     /// ARM: PLT0). The loader adds the load bias.
     fn lazy_slot_value(&self, addrs: PltEntryAddrs) -> u64;
 
+    /// Whether [`Arch::needs_thunk`] can ever ask for one: a target without thunks skips the
+    /// after-layout walk over every branch.
+    fn has_thunks(&self) -> bool {
+        false
+    }
     /// Called after layout for every [`RelExpr::Plt`] relocation (see `thunks.rs`): returns a
     /// thunk when the branch at `place` cannot reach `dest` (or must change state in a way its
     /// instruction cannot). `dest` is where the branch goes before its addend: the symbol's

@@ -129,7 +129,7 @@ fn init_priority(name: &[u8]) -> u32 {
 pub(super) fn group_inputs(link: &Link) -> Vec<OutSection> {
     // Group input sections by output name, keeping first-seen order for determinism.
     let mut sections: Vec<OutSection> = Vec::new();
-    let mut by_name: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::new();
+    let mut by_name: rustc_hash::FxHashMap<&[u8], usize> = rustc_hash::FxHashMap::default();
     for (f, obj) in link.objects.iter().enumerate() {
         for (s, sec) in obj.sections.iter().enumerate() {
             if !sec.live || s == 0 {

@@ -174,6 +174,7 @@ pub const GENERIC: &[(&str, Arg)] = &[
     ("sysroot", Arg::Required),
     ("target-help", Arg::None),
     ("task-link", Arg::Required),
+    ("time-trace", Arg::None),
     ("trace", Arg::None),
     ("trace-symbol", Arg::Required),
     ("traditional-format", Arg::None),

@@ -261,6 +261,9 @@ impl Arch for Arm {
         addrs.plt0
     }
 
+    fn has_thunks(&self) -> bool {
+        true
+    }
     fn needs_thunk(
         &self,
         r_type: u32,
