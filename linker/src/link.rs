@@ -445,12 +445,21 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     let addrs = crate::timing::time("symbol addresses", || {
         crate::addresses::Addresses::compute(&link, &layout)
     });
-    let image = crate::timing::time("write image", || {
-        crate::write::write_image(&link, &plan, &layout, &scan.actions, &addrs)
+    let compress = opts.compress_debug;
+    let in_memory = compress != crate::compress::Compression::None;
+    let mut out = crate::output_file::Output::create(&opts.output, layout.file_size, in_memory)?;
+    crate::timing::time("write image", || {
+        crate::write::write_image(
+            &link,
+            &plan,
+            &layout,
+            &scan.actions,
+            &addrs,
+            out.bytes_mut(),
+        )
     })?;
-    let image = crate::compress::apply(image, opts.compress_debug)?;
-    crate::timing::time("write file", || {
-        crate::output_file::write(&opts.output, &image)
+    crate::timing::time("commit output", || {
+        out.commit(|image| crate::compress::apply(image, compress))
     })
 }
 

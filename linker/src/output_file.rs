@@ -1,5 +1,9 @@
 //! Writing the linked image to `-o`.
 //!
+//! The image is normally written straight into a memory map of the file it becomes
+//! ([`Output`]): sized first, filled in place in parallel, then renamed, with no second copy
+//! of a large output in memory.
+//!
 //! A regular file (or a new path) is written through a temporary file in the same directory
 //! and a rename, so a failed or interrupted link never leaves a half-written output. Any other
 //! node must never be replaced: `-o /dev/null` run as root would otherwise swap the system's
@@ -7,10 +11,115 @@
 //! does; block devices, sockets and directories are refused.
 
 use crate::error::{LinkError, Result};
+use memmap2::MmapMut;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
+
+/// The output while it is being written: a memory-mapped temporary file beside `-o`, or a
+/// buffer when the output is not a regular file or is rewritten after linking (compression).
+/// Dropped without [`Output::commit`], it leaves nothing behind and `-o` untouched.
+pub struct Output {
+    path: std::path::PathBuf,
+    kind: OutputKind,
+}
+
+enum OutputKind {
+    Mapped {
+        tmp: std::path::PathBuf,
+        map: MmapMut,
+    },
+    Memory(Vec<u8>),
+}
+
+impl Output {
+    /// An all-zero output of `size` bytes for `path`; `in_memory` keeps it off the disk until
+    /// [`Output::commit`] (for an output that is transformed before it is written).
+    pub fn create(path: &Path, size: u64, in_memory: bool) -> Result<Output> {
+        let size_usize = usize::try_from(size).map_err(|_| {
+            LinkError::Other(format!(
+                "{}: output of {size} bytes is too large",
+                path.display()
+            ))
+        })?;
+        let regular = std::fs::metadata(path).map_or(true, |m| m.file_type().is_file());
+        let kind = if in_memory || !regular || size == 0 {
+            OutputKind::Memory(vec![0; size_usize])
+        } else {
+            let tmp = temporary_path(path);
+            let mapped = (|| -> std::io::Result<MmapMut> {
+                let f = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&tmp)?;
+                f.set_len(size)?;
+                // SAFETY: the file was just created under a name only this process uses;
+                // nothing else maps or truncates it while the link writes into it.
+                unsafe { MmapMut::map_mut(&f) }
+            })();
+            match mapped {
+                Ok(map) => OutputKind::Mapped { tmp, map },
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(LinkError::io(path, e));
+                }
+            }
+        };
+        Ok(Output {
+            path: path.to_path_buf(),
+            kind,
+        })
+    }
+
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        match &mut self.kind {
+            OutputKind::Mapped { map, .. } => map,
+            OutputKind::Memory(v) => v,
+        }
+    }
+
+    /// Makes the output `-o`: renames the mapped file over it, or writes the buffer after
+    /// `transform`, which only an in-memory output is given to.
+    pub fn commit(mut self, transform: impl FnOnce(Vec<u8>) -> Result<Vec<u8>>) -> Result<()> {
+        let kind = std::mem::replace(&mut self.kind, OutputKind::Memory(Vec::new()));
+        match kind {
+            OutputKind::Memory(bytes) => write(&self.path, &transform(bytes)?),
+            OutputKind::Mapped { tmp, map } => {
+                drop(map);
+                let done = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+                    .and_then(|()| std::fs::rename(&tmp, &self.path));
+                done.map_err(|e| {
+                    let _ = std::fs::remove_file(&tmp);
+                    LinkError::io(&self.path, e)
+                })
+            }
+        }
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if let OutputKind::Mapped { tmp, .. } = &self.kind {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// The temporary name an output is written under before it is renamed to `path`.
+fn temporary_path(path: &Path) -> std::path::PathBuf {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    dir.join(format!(".{name}.tether-{}.tmp", std::process::id()))
+}
 
 /// Writes `bytes` to `path` (through a symbolic link, to what it names).
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -51,15 +160,7 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tether-{}.tmp", std::process::id()));
+    let tmp = temporary_path(path);
     let result = (|| -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -88,6 +189,23 @@ mod tests {
         write(&out, b"new").unwrap();
         assert_eq!(std::fs::read(&out).unwrap(), b"new");
         assert_ne!(std::fs::metadata(&out).unwrap().ino(), before);
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_mapped_output_replaces_the_file_only_when_committed() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("lib.so");
+        std::fs::write(&out, b"old").unwrap();
+        let mut o = Output::create(&out, 3, false).unwrap();
+        o.bytes_mut().copy_from_slice(b"abc");
+        drop(o);
+        assert_eq!(std::fs::read(&out).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+        let mut o = Output::create(&out, 3, false).unwrap();
+        o.bytes_mut().copy_from_slice(b"new");
+        o.commit(Ok).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"new");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 

@@ -184,7 +184,11 @@ pub fn resolve_with<'d>(
 
 /// Parses an object for the target its header names (an unknown machine is reported by
 /// [`Resolver::add_parsed`], in command-line order).
-fn parse_object<'d>(name: String, archive: Option<String>, data: &'d [u8]) -> Result<ObjectFile<'d>> {
+fn parse_object<'d>(
+    name: String,
+    archive: Option<String>,
+    data: &'d [u8],
+) -> Result<ObjectFile<'d>> {
     let arch = crate::object_file::elf_machine(data).and_then(arch::for_machine);
     ObjectFile::parse(name, archive, data, arch)
 }

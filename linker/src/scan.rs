@@ -10,7 +10,8 @@ use crate::error::sym_name;
 use crate::got_plt::{GotKind, Target};
 use crate::link::{Link, TargetInfo};
 use crate::object_file::Reloc;
-use crate::symbols::SymbolId;
+use crate::resolve::is_function_type;
+use crate::symbols::{Def, SymbolId};
 use object::elf;
 use rayon::prelude::*;
 
@@ -71,9 +72,10 @@ pub const TLS_LD_TARGET: Target = Target::Local {
 };
 
 pub fn scan(link: &Link) -> ScanResult {
+    let facts = global_facts(link);
     let per_file: Vec<ScanResult> = (0..link.objects.len())
         .into_par_iter()
-        .map(|f| scan_object(link, f))
+        .map(|f| scan_object(link, &facts, f))
         .collect();
     let mut all = ScanResult::default();
     for r in per_file {
@@ -186,16 +188,50 @@ pub fn sym_class(link: &Link, info: &TargetInfo) -> SymClass {
     }
 }
 
+/// What the decision needs of a global symbol, worked out once per symbol rather than once
+/// per reference: a large link has tens of relocations per symbol, and following each one
+/// to the symbol's definition is a cache miss.
+struct GlobalFacts<'d> {
+    info: TargetInfo<'d>,
+    /// The class when the reference is a call (it differs only for imports, whose type the
+    /// referring object decides) and when it is not.
+    class_as_function: SymClass,
+    class_as_data: SymClass,
+    /// Undefined or a shared library's: the referring object's symbol type counts.
+    imported: bool,
+}
+
+fn global_facts<'d>(link: &Link<'d>) -> Vec<GlobalFacts<'d>> {
+    (0..link.symtab.len() as SymbolId)
+        .into_par_iter()
+        .map(|id| {
+            let mut info = link.target_info_of(Target::Global(id));
+            let as_data = sym_class(link, &info);
+            info.is_function = true;
+            let as_function = sym_class(link, &info);
+            info.is_function = is_function_type(link.symtab.get(id).ty);
+            GlobalFacts {
+                info,
+                class_as_function: as_function,
+                class_as_data: as_data,
+                imported: matches!(link.symtab.get(id).def, Def::Undefined | Def::Shared { .. }),
+            }
+        })
+        .collect()
+}
+
 /// Scan-local state of one object.
 struct ObjectScan<'l, 'd> {
     link: &'l Link<'d>,
+    facts: &'l [GlobalFacts<'d>],
     file: usize,
     out: ScanResult,
 }
 
-fn scan_object(link: &Link, f: usize) -> ScanResult {
+fn scan_object<'d>(link: &Link<'d>, facts: &[GlobalFacts<'d>], f: usize) -> ScanResult {
     let mut s = ObjectScan {
         link,
+        facts,
         file: f,
         out: ScanResult::default(),
     };
@@ -212,7 +248,31 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
     s.out
 }
 
-impl ObjectScan<'_, '_> {
+impl<'d> ObjectScan<'_, 'd> {
+    /// [`Link::target_info`] and [`sym_class`] of input symbol `sym`, from the per-symbol
+    /// facts for a global.
+    fn target(&self, sym: u32) -> (TargetInfo<'d>, SymClass) {
+        let link = self.link;
+        let Some(id) = link.global_id(self.file, sym) else {
+            let info = link.target_info(self.file, sym);
+            return (info, sym_class(link, &info));
+        };
+        let facts = &self.facts[id as usize];
+        let mut info = facts.info;
+        // A reference to an import is a call when the referring object says so.
+        info.is_function |= facts.imported
+            && link.objects[self.file]
+                .symbols
+                .get(sym as usize)
+                .is_some_and(|i| is_function_type(i.ty));
+        let class = if info.is_function {
+            facts.class_as_function
+        } else {
+            facts.class_as_data
+        };
+        (info, class)
+    }
+
     fn section(&mut self, sec: usize) -> Vec<RelocAction> {
         let link = self.link;
         let section = &link.objects[self.file].sections[sec];
@@ -274,13 +334,12 @@ impl ObjectScan<'_, '_> {
         let link = self.link;
         let arch = link.arch;
         let section = &link.objects[self.file].sections[sec];
-        let info = link.target_info(self.file, r.sym);
         let Some(howto) = arch.classify(r.r_type) else {
             let msg = format!(
                 "{}: unsupported relocation {} against symbol `{}'",
                 self.place(sec, r),
                 self.reloc_name(r.r_type),
-                sym_name(info.name)
+                sym_name(link.target_info(self.file, r.sym).name)
             );
             self.out.errors.push(msg);
             return None;
@@ -309,12 +368,12 @@ impl ObjectScan<'_, '_> {
             // Debug and other unloaded data: link-time values only.
             return Some((action, false));
         }
+        let (info, class) = self.target(r.sym);
         if info.undefined && !info.undefined_weak {
             if let Target::Global(id) = info.target {
                 self.out.undefined.push((id, self.place(sec, r)));
             }
         }
-        let class = sym_class(link, &info);
         if class == SymClass::LocalIfunc && !ifunc_reachable(link, &howto) {
             let msg = format!(
                 "{}: relocation {} against IFUNC `{}': only calls, PC-relative address words, GOT loads and data words reach a local IFUNC",

@@ -246,14 +246,14 @@ pub fn write_image(
     layout: &Layout,
     actions: &[Vec<Vec<RelocAction>>],
     addrs: &crate::addresses::Addresses,
-) -> Result<Vec<u8>> {
+    image: &mut [u8],
+) -> Result<()> {
     let arch = link.arch;
     let is64 = arch.class() == crate::arch::ElfClass::Elf64;
     let word = arch.class().word_size();
-    let mut image = vec![0u8; layout.file_size as usize];
 
     // Input sections, relocated, one task per output section.
-    let results: Vec<(usize, Vec<DynReloc>, Vec<String>)> = section_slices(&mut image, layout)
+    let results: Vec<(usize, Vec<DynReloc>, Vec<String>)> = section_slices(image, layout)
         .into_par_iter()
         .filter_map(|(i, buf)| {
             let Content::Inputs(list) = &layout.sections[i].content else {
@@ -337,10 +337,7 @@ pub fn write_image(
         .filter(|r| relocate::is_relative(link, r.r_type))
         .count() as u64;
 
-    let mut put = Put {
-        buf: &mut image,
-        is64,
-    };
+    let mut put = Put { buf: image, is64 };
     let rela = arch.dynamic_uses_rela();
     let write_rel = |put: &mut Put, at: usize, r: &DynReloc| -> usize {
         let mut p = at;
@@ -556,7 +553,7 @@ pub fn write_image(
     if let (Some((_, note)), Some(style)) = (layout.find(Synth::BuildId), &link.opts.build_id) {
         // Hashed as ld.bfd does, with the whole note still zero, then filled in.
         let (o, n) = (note.offset as usize, note.size as usize);
-        let chunks = crate::build_id::elf_checksum_chunks(&image).ok_or_else(|| {
+        let chunks = crate::build_id::elf_checksum_chunks(image).ok_or_else(|| {
             LinkError::Other("internal error: output headers out of bounds".into())
         })?;
         let refs: Vec<&[u8]> = chunks.iter().map(|c| c.as_ref()).collect();
@@ -564,7 +561,7 @@ pub fn write_image(
         let bytes = crate::build_id::note_section(&id);
         image[o..o + n].copy_from_slice(&bytes);
     }
-    Ok(image)
+    Ok(())
 }
 
 /// The relocation of PLT entry `n`'s `.got.plt` slot: JUMP_SLOT, or for a local IFUNC an
