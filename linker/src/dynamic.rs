@@ -10,28 +10,42 @@ use crate::symbols::{dynamic_name, Def, SymbolId};
 use object::elf;
 use rustc_hash::FxHashMap as HashMap;
 
-/// A string table under construction (`.dynstr`, `.shstrtab`).
+/// A string table under construction (`.dynstr`): each distinct string once. The index
+/// holds offsets into the table itself, so adding a string allocates nothing of its own.
 #[derive(Default)]
 pub struct StrTab {
     pub bytes: Vec<u8>,
-    seen: HashMap<Vec<u8>, u32>,
+    /// (offset, length) of every string added, hashed by its bytes.
+    seen: hashbrown::HashTable<(u32, u32)>,
+}
+
+fn str_hash(s: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(s)
 }
 
 impl StrTab {
     pub fn new() -> StrTab {
         StrTab {
             bytes: vec![0],
-            seen: HashMap::default(),
+            seen: hashbrown::HashTable::new(),
         }
     }
     pub fn add(&mut self, s: &[u8]) -> u32 {
-        if let Some(&o) = self.seen.get(s) {
+        let bytes = &self.bytes;
+        let at = |&(o, n): &(u32, u32)| &bytes[o as usize..(o + n) as usize];
+        let hash = str_hash(s);
+        if let Some(&(o, _)) = self.seen.find(hash, |e| at(e) == s) {
             return o;
         }
         let offset = self.bytes.len() as u32;
         self.bytes.extend_from_slice(s);
         self.bytes.push(0);
-        self.seen.insert(s.to_vec(), offset);
+        let bytes = &self.bytes;
+        self.seen
+            .insert_unique(hash, (offset, s.len() as u32), |&(o, n)| {
+                str_hash(&bytes[o as usize..(o + n) as usize])
+            });
         offset
     }
 }

@@ -175,7 +175,8 @@ fn lay_out_pieces(unique: &[&[u8]], tails: bool, piece_align: u64) -> (Vec<u8>, 
         // Sorted by reversed contents, longest first among equal endings, a string's host
         // (a string it ends) is the last non-suffix seen before it.
         let mut order: Vec<u32> = (0..unique.len() as u32).collect();
-        order.sort_by(|&a, &b| {
+        // Distinct strings never compare equal, so the unstable sort's order is the only one.
+        order.par_sort_unstable_by(|&a, &b| {
             let (a, b) = (unique[a as usize], unique[b as usize]);
             b.iter().rev().cmp(a.iter().rev())
         });
@@ -207,6 +208,90 @@ fn lay_out_pieces(unique: &[&[u8]], tails: bool, piece_align: u64) -> (Vec<u8>, 
     (data, offsets)
 }
 
+/// Hash shards the pieces of a group are deduplicated in, in parallel.
+const SHARDS: usize = 32;
+
+/// A piece of an input: its offset there, its bytes and their hash.
+type Piece<'d> = (u64, &'d [u8], u64);
+
+/// The distinct pieces of a group's inputs in first-seen order, and each input's pieces as
+/// (offset, index into them). Inputs are split and hashed in parallel; each hash shard is
+/// deduplicated on its own, and sorting the shards' firsts by position gives the same order
+/// as one pass would.
+#[allow(clippy::type_complexity)]
+fn dedupe_pieces<'d>(
+    link: &Link<'d>,
+    key: &GroupKey,
+    list: &[(u32, u32)],
+    strings: bool,
+) -> (Vec<&'d [u8]>, Vec<Vec<(u64, u32)>>) {
+    use std::hash::BuildHasher;
+    let split: Vec<Vec<Piece<'d>>> = list
+        .par_iter()
+        .map(|&(f, s)| {
+            let sec = &link.objects[f as usize].sections[s as usize];
+            pieces(sec.data, key.entsize as usize, strings)
+                .into_iter()
+                .map(|(offset, bytes)| (offset, bytes, rustc_hash::FxBuildHasher.hash_one(bytes)))
+                .collect()
+        })
+        .collect();
+    // Per shard: its distinct pieces as (input, piece) of their first occurrence, and every
+    // piece of the shard as (input, piece, index into the shard's distinct ones).
+    type Shard = (Vec<(u32, u32)>, Vec<(u32, u32, u32)>);
+    let shards: Vec<Shard> = (0..SHARDS)
+        .into_par_iter()
+        .map(|shard| {
+            let mut seen: HashMap<&[u8], u32> = HashMap::default();
+            let mut firsts = Vec::new();
+            let mut members = Vec::new();
+            for (i, input) in split.iter().enumerate() {
+                for (p, &(_, bytes, hash)) in input.iter().enumerate() {
+                    if (hash >> 32) as usize % SHARDS != shard {
+                        continue;
+                    }
+                    let local = *seen.entry(bytes).or_insert_with(|| {
+                        firsts.push((i as u32, p as u32));
+                        firsts.len() as u32 - 1
+                    });
+                    members.push((i as u32, p as u32, local));
+                }
+            }
+            (firsts, members)
+        })
+        .collect();
+    let mut order: Vec<(u32, u32, u32, u32)> = shards
+        .iter()
+        .enumerate()
+        .flat_map(|(k, (firsts, _))| {
+            firsts
+                .iter()
+                .enumerate()
+                .map(move |(l, &(i, p))| (i, p, k as u32, l as u32))
+        })
+        .collect();
+    order.par_sort_unstable();
+    let mut global: Vec<Vec<u32>> = shards.iter().map(|(f, _)| vec![0; f.len()]).collect();
+    let unique: Vec<&'d [u8]> = order
+        .iter()
+        .enumerate()
+        .map(|(g, &(i, p, k, l))| {
+            global[k as usize][l as usize] = g as u32;
+            split[i as usize][p as usize].1
+        })
+        .collect();
+    let mut per_input: Vec<Vec<(u64, u32)>> = split
+        .iter()
+        .map(|input| input.iter().map(|&(offset, _, _)| (offset, 0)).collect())
+        .collect();
+    for (k, (_, members)) in shards.iter().enumerate() {
+        for &(i, p, l) in members {
+            per_input[i as usize][p as usize].1 = global[k][l as usize];
+        }
+    }
+    (unique, per_input)
+}
+
 fn merge_group(link: &Link, key: &GroupKey, list: &[(u32, u32)]) -> GroupResult {
     let strings = key.flags & object::elf::SHF_STRINGS.0 != 0;
     let align = list
@@ -217,26 +302,7 @@ fn merge_group(link: &Link, key: &GroupKey, list: &[(u32, u32)]) -> GroupResult 
     // Every piece starts where an input would have put it: at a multiple of the alignment
     // when that exceeds the entry size (gcc's `.rodata.str1.8`).
     let piece_align = if align > key.entsize { align } else { 1 };
-    // Distinct pieces in first-seen order, and each input's pieces as indices into them.
-    let mut unique: Vec<&[u8]> = Vec::new();
-    let mut seen: HashMap<&[u8], u32> = HashMap::default();
-    let mut per_input: Vec<Vec<(u64, u32)>> = Vec::with_capacity(list.len());
-    for &(f, s) in list {
-        let sec = &link.objects[f as usize].sections[s as usize];
-        let split = pieces(sec.data, key.entsize as usize, strings);
-        per_input.push(
-            split
-                .into_iter()
-                .map(|(offset, bytes)| {
-                    let id = *seen.entry(bytes).or_insert_with(|| {
-                        unique.push(bytes);
-                        unique.len() as u32 - 1
-                    });
-                    (offset, id)
-                })
-                .collect(),
-        );
-    }
+    let (unique, per_input) = dedupe_pieces(link, key, list, strings);
     let (data, placed) = lay_out_pieces(&unique, strings && piece_align == 1, piece_align);
     let maps = list
         .iter()

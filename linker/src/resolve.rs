@@ -107,6 +107,13 @@ pub fn resolve_with<'d>(
     } else {
         Vec::new()
     };
+    let globals: usize = parsed
+        .iter()
+        .flatten()
+        .filter_map(|o| o.as_ref().ok())
+        .map(|o| o.symbols.len() - o.first_global)
+        .sum();
+    r.symtab.reserve(globals);
     let mut i = 0;
     while i < files.len() {
         let group = files[i].placement.group;

@@ -194,10 +194,12 @@ impl<'d> SymbolTable<'d> {
 
     /// The id of `name`, inserting an undefined symbol if it is new.
     pub fn intern(&mut self, name: &'d [u8]) -> SymbolId {
-        if let Some(&id) = self.by_name.get(name) {
-            return id;
-        }
+        let slot = match self.by_name.entry(name) {
+            std::collections::hash_map::Entry::Occupied(e) => return *e.get(),
+            std::collections::hash_map::Entry::Vacant(v) => v,
+        };
         let id = self.symbols.len() as SymbolId;
+        slot.insert(id);
         self.symbols.push(Symbol {
             name,
             def: Def::Undefined,
@@ -212,8 +214,13 @@ impl<'d> SymbolTable<'d> {
             export_version: 1,
             symver: None,
         });
-        self.by_name.insert(name, id);
         id
+    }
+
+    /// Makes room for `more` names without rehashing as they arrive.
+    pub fn reserve(&mut self, more: usize) {
+        self.by_name.reserve(more);
+        self.symbols.reserve(more);
     }
 
     pub fn get(&self, id: SymbolId) -> &Symbol<'d> {

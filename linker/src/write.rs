@@ -4,7 +4,7 @@
 //! link never leaves a partial file or clobbers the previous output.
 
 use crate::dynamic::DynPlan;
-use crate::error::{LinkError, Result};
+use crate::error::{sym_name, LinkError, Result};
 use crate::got_plt::Target;
 use crate::layout::{Content, Layout, OutSection, Synth};
 use crate::link::Link;
@@ -240,6 +240,105 @@ fn section_slices<'a>(image: &'a mut [u8], layout: &Layout) -> Vec<(usize, &'a m
     out
 }
 
+/// Neighbouring input sections of one output section, with the bytes they are written to.
+struct Chunk<'a> {
+    /// (object, section, offset of its bytes in `buf`, size).
+    inputs: Vec<(u32, u32, usize, usize)>,
+    buf: &'a mut [u8],
+    /// Address of `buf[0]`.
+    addr: u64,
+}
+
+/// Bytes per chunk: large enough that scheduling costs nothing next to relocating, small
+/// enough that one big `.text` spreads over every core.
+const CHUNK_BYTES: usize = 256 << 10;
+
+/// Splits the image's input-section bytes into disjoint chunks that can be written in
+/// parallel.
+fn input_chunks<'a>(link: &Link, layout: &Layout, image: &'a mut [u8]) -> Result<Vec<Chunk<'a>>> {
+    let mut chunks = Vec::new();
+    for (i, buf) in section_slices(image, layout) {
+        let Content::Inputs(list) = &layout.sections[i].content else {
+            continue;
+        };
+        let mut inputs: Vec<(u32, u32, usize, usize)> = Vec::with_capacity(list.len());
+        for &(f, s) in list {
+            let Some((_, off)) = layout.placement[f as usize][s as usize] else {
+                continue;
+            };
+            let sec = &link.objects[f as usize].sections[s as usize];
+            if sec.sh_type == elf::SHT_NOBITS.0 {
+                continue;
+            }
+            let size = match link.merged.group_of(f as usize, s as usize) {
+                Some(g) if g.representative == (f, s) => g.data.len(),
+                Some(_) => continue,
+                None => sec.size as usize,
+            };
+            inputs.push((f, s, off as usize, size));
+        }
+        inputs.sort_by_key(|&(_, _, off, _)| off);
+        let overlap = inputs.windows(2).any(|w| w[0].2 + w[0].3 > w[1].2);
+        if overlap
+            || inputs
+                .last()
+                .is_some_and(|&(_, _, off, size)| off + size > buf.len())
+        {
+            return Err(LinkError::Other(format!(
+                "internal error: input sections overlap in {}",
+                sym_name(&layout.sections[i].name)
+            )));
+        }
+        // Each chunk starts at an input (the first at the section's start) and ends where
+        // the next begins.
+        let mut starts = Vec::new();
+        let mut bytes = 0;
+        for (n, &(_, _, _, size)) in inputs.iter().enumerate() {
+            if n == 0 || bytes >= CHUNK_BYTES {
+                starts.push(n);
+                bytes = 0;
+            }
+            bytes += size;
+        }
+        let total = buf.len();
+        let mut rest = buf;
+        for (k, &first) in starts.iter().enumerate() {
+            let from = if k == 0 { 0 } else { inputs[first].2 };
+            let next = starts.get(k + 1).copied();
+            let to = next.map_or(total, |n| inputs[n].2);
+            let (mine, tail) = std::mem::take(&mut rest).split_at_mut(to - from);
+            rest = tail;
+            let members = &inputs[first..next.unwrap_or(inputs.len())];
+            chunks.push(Chunk {
+                inputs: members
+                    .iter()
+                    .map(|&(f, s, off, size)| (f, s, off - from, size))
+                    .collect(),
+                buf: mine,
+                addr: layout.sections[i].addr + from as u64,
+            });
+        }
+    }
+    Ok(chunks)
+}
+
+fn relocate_chunk(cx: relocate::RelocContext, chunk: Chunk) -> (Vec<DynReloc>, Vec<String>) {
+    let mut dynrel = Vec::new();
+    let mut errors = Vec::new();
+    for &(f, s, start, size) in &chunk.inputs {
+        relocate::relocate_section(
+            cx,
+            f as usize,
+            s as usize,
+            &mut chunk.buf[start..start + size],
+            chunk.addr + start as u64,
+            &mut dynrel,
+            &mut errors,
+        );
+    }
+    (dynrel, errors)
+}
+
 pub fn write_image(
     link: &Link,
     plan: &DynPlan,
@@ -252,50 +351,21 @@ pub fn write_image(
     let is64 = arch.class() == crate::arch::ElfClass::Elf64;
     let word = arch.class().word_size();
 
-    // Input sections, relocated, one task per output section.
-    let results: Vec<(usize, Vec<DynReloc>, Vec<String>)> = section_slices(image, layout)
+    // Input sections, copied and relocated in parallel, in chunks of neighbouring inputs.
+    let cx = relocate::RelocContext {
+        link,
+        layout,
+        dynsym: &plan.dynsym_index,
+        actions,
+        addrs,
+    };
+    let results: Vec<(Vec<DynReloc>, Vec<String>)> = input_chunks(link, layout, image)?
         .into_par_iter()
-        .filter_map(|(i, buf)| {
-            let Content::Inputs(list) = &layout.sections[i].content else {
-                return None;
-            };
-            let mut dynrel = Vec::new();
-            let mut errors = Vec::new();
-            for &(f, s) in list {
-                let (_, off) = layout.placement[f as usize][s as usize]?;
-                let sec = &link.objects[f as usize].sections[s as usize];
-                if sec.sh_type == elf::SHT_NOBITS.0 {
-                    continue;
-                }
-                let size = match link.merged.group_of(f as usize, s as usize) {
-                    Some(g) if g.representative == (f, s) => g.data.len(),
-                    Some(_) => continue,
-                    None => sec.size as usize,
-                };
-                let start = off as usize;
-                let end = start + size;
-                relocate::relocate_section(
-                    relocate::RelocContext {
-                        link,
-                        layout,
-                        dynsym: &plan.dynsym_index,
-                        actions,
-                        addrs,
-                    },
-                    f as usize,
-                    s as usize,
-                    &mut buf[start..end],
-                    layout.sections[i].addr + off,
-                    &mut dynrel,
-                    &mut errors,
-                );
-            }
-            Some((i, dynrel, errors))
-        })
+        .map(|chunk| relocate_chunk(cx, chunk))
         .collect();
     let mut dynrel = Vec::new();
     let mut errors = Vec::new();
-    for (_, d, e) in results {
+    for (d, e) in results {
         dynrel.extend(d);
         errors.extend(e);
     }
