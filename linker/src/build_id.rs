@@ -17,8 +17,8 @@
 //! before writing the note, header included). [`elf_checksum_chunks`] lists exactly those
 //! chunks for a finished image; the tests reproduce ld.bfd's ids with it.
 //!
-//! SHA-1 (FIPS 180-4) and MD5 (RFC 1321) are implemented here: a few dozen lines each,
-//! no new dependency.
+//! SHA-1 and MD5 come from RustCrypto's `sha1` and `md-5`, which use the CPU's SHA
+//! instructions where it has them: hashing a large output is on the link's critical path.
 
 use thiserror::Error;
 
@@ -94,13 +94,13 @@ pub fn build_id(style: &BuildIdStyle, chunks: &[&[u8]]) -> Vec<u8> {
     match style {
         BuildIdStyle::None => Vec::new(),
         BuildIdStyle::Hex(bytes) => bytes.clone(),
-        BuildIdStyle::Sha1 => Sha1::hash(chunks).to_vec(),
-        BuildIdStyle::Md5 => Md5::hash(chunks).to_vec(),
+        BuildIdStyle::Sha1 => hash_chunks::<sha1::Sha1>(chunks),
+        BuildIdStyle::Md5 => hash_chunks::<md5::Md5>(chunks),
         BuildIdStyle::Uuid => {
-            let mut id = Md5::hash(chunks);
+            let mut id = hash_chunks::<md5::Md5>(chunks);
             id[6] = (id[6] & 0x0f) | 0x30; // version 3: name-based, MD5
             id[8] = (id[8] & 0x3f) | 0x80; // RFC 4122 variant
-            id.to_vec()
+            id
         }
     }
 }
@@ -193,150 +193,12 @@ pub fn elf_checksum_chunks(image: &[u8]) -> Option<Vec<std::borrow::Cow<'_, [u8]
     Some(chunks)
 }
 
-/// The 64-byte block compression of a Merkle-Damgard hash; [`digest`] does the buffering
-/// and the length padding, which SHA-1 and MD5 share but for the length's byte order.
-trait Compress {
-    const LENGTH_BIG_ENDIAN: bool;
-    fn block(&mut self, block: &[u8; 64]);
-}
-
-/// Hashes `chunks` as if concatenated and returns the final compression state.
-fn digest<C: Compress>(mut core: C, chunks: &[&[u8]]) -> C {
-    let length: u64 = chunks.iter().map(|c| c.len() as u64).sum();
-    let mut pending = [0u8; 64];
-    let mut used = 0usize;
-    let mut feed = |core: &mut C, mut data: &[u8]| {
-        while !data.is_empty() {
-            let take = (64 - used).min(data.len());
-            pending[used..used + take].copy_from_slice(&data[..take]);
-            used += take;
-            data = &data[take..];
-            if used == 64 {
-                core.block(&pending);
-                used = 0;
-            }
-        }
-    };
-    for chunk in chunks {
-        feed(&mut core, chunk);
+fn hash_chunks<D: sha1::Digest>(chunks: &[&[u8]]) -> Vec<u8> {
+    let mut d = D::new();
+    for c in chunks {
+        d.update(c);
     }
-    let bits = length.wrapping_mul(8);
-    let mut pad = vec![0x80u8];
-    pad.resize((119 - (length % 64) as usize) % 64 + 1, 0);
-    if C::LENGTH_BIG_ENDIAN {
-        pad.extend_from_slice(&bits.to_be_bytes());
-    } else {
-        pad.extend_from_slice(&bits.to_le_bytes());
-    }
-    feed(&mut core, &pad);
-    core
-}
-
-struct Sha1([u32; 5]);
-
-impl Sha1 {
-    fn hash(chunks: &[&[u8]]) -> [u8; 20] {
-        let init = Sha1([
-            0x6745_2301,
-            0xefcd_ab89,
-            0x98ba_dcfe,
-            0x1032_5476,
-            0xc3d2_e1f0,
-        ]);
-        let state = digest(init, chunks).0;
-        let mut out = [0u8; 20];
-        for (chunk, s) in out.chunks_exact_mut(4).zip(state) {
-            chunk.copy_from_slice(&s.to_be_bytes());
-        }
-        out
-    }
-}
-
-impl Compress for Sha1 {
-    const LENGTH_BIG_ENDIAN: bool = true;
-
-    fn block(&mut self, block: &[u8; 64]) {
-        let mut w = [0u32; 80];
-        for (i, word) in block.chunks_exact(4).enumerate() {
-            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
-        }
-        for i in 16..80 {
-            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e] = self.0;
-        for (i, &wi) in w.iter().enumerate() {
-            let (f, k) = match i {
-                0..=19 => ((b & c) | (!b & d), 0x5a82_7999),
-                20..=39 => (b ^ c ^ d, 0x6ed9_eba1),
-                40..=59 => ((b & c) | (b & d) | (c & d), 0x8f1b_bcdc),
-                _ => (b ^ c ^ d, 0xca62_c1d6),
-            };
-            let t = a
-                .rotate_left(5)
-                .wrapping_add(f)
-                .wrapping_add(e)
-                .wrapping_add(k)
-                .wrapping_add(wi);
-            e = d;
-            d = c;
-            c = b.rotate_left(30);
-            b = a;
-            a = t;
-        }
-        for (s, v) in self.0.iter_mut().zip([a, b, c, d, e]) {
-            *s = s.wrapping_add(v);
-        }
-    }
-}
-
-const MD5_SHIFTS: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
-
-struct Md5([u32; 4]);
-
-impl Md5 {
-    fn hash(chunks: &[&[u8]]) -> [u8; 16] {
-        let state = digest(
-            Md5([0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476]),
-            chunks,
-        )
-        .0;
-        let mut out = [0u8; 16];
-        for (chunk, s) in out.chunks_exact_mut(4).zip(state) {
-            chunk.copy_from_slice(&s.to_le_bytes());
-        }
-        out
-    }
-}
-
-impl Compress for Md5 {
-    const LENGTH_BIG_ENDIAN: bool = false;
-
-    fn block(&mut self, block: &[u8; 64]) {
-        let mut m = [0u32; 16];
-        for (i, word) in block.chunks_exact(4).enumerate() {
-            m[i] = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
-        }
-        let [mut a, mut b, mut c, mut d] = self.0;
-        for i in 0..64 {
-            let (f, g) = match i / 16 {
-                0 => ((b & c) | (!b & d), i),
-                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
-                2 => (b ^ c ^ d, (3 * i + 5) % 16),
-                _ => (c ^ (b | !d), (7 * i) % 16),
-            };
-            // K[i] = floor(2^32 * |sin(i + 1)|), as RFC 1321 defines it.
-            let k = ((i as f64 + 1.0).sin().abs() * 4_294_967_296.0) as u32;
-            let shift = MD5_SHIFTS[(i / 16) * 4 + i % 4];
-            let sum = a.wrapping_add(f).wrapping_add(k).wrapping_add(m[g]);
-            a = d;
-            d = c;
-            c = b;
-            b = b.wrapping_add(sum.rotate_left(shift));
-        }
-        for (s, v) in self.0.iter_mut().zip([a, b, c, d]) {
-            *s = s.wrapping_add(v);
-        }
-    }
+    d.finalize().to_vec()
 }
 
 #[cfg(test)]
