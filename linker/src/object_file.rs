@@ -92,6 +92,9 @@ pub struct ObjectFile<'d> {
     pub sections: Vec<InputSection<'d>>,
     pub symbols: Vec<InputSymbol<'d>>,
     pub first_global: usize,
+    /// [`crate::symbols::name_hash`] of each global's name (index `sym - first_global`),
+    /// computed while objects are parsed in parallel so resolution only probes.
+    pub global_hashes: Vec<u64>,
     pub groups: Vec<Group<'d>>,
     /// Contains `.note.GNU-stack` with SHF_EXECINSTR: asks for an executable stack. (An object
     /// without the note does not: ld.bfd would assume it does, tether stays non-executable.)
@@ -417,6 +420,10 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         machine: header.e_machine(endian).0,
         flags: header.e_flags(endian).0,
         sections,
+        global_hashes: symbols[first_global.min(symbols.len())..]
+            .iter()
+            .map(|s| crate::symbols::name_hash(s.name))
+            .collect(),
         symbols,
         first_global,
         groups,

@@ -414,7 +414,10 @@ impl<'d> Resolver<'d, '_> {
                 _ => sym.name,
             };
             let key = if defined_here { key } else { self.wrapped(key) };
-            let id = self.symtab.intern(key);
+            let id = match obj.global_hashes.get(index - obj.first_global) {
+                Some(&hash) if key == sym.name => self.symtab.intern_hashed(key, hash),
+                _ => self.symtab.intern(key),
+            };
             ids.push(id);
             if let Some((_, version, hidden)) = symver {
                 self.symtab.get_mut(id).symver = Some((version, hidden));

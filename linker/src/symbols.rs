@@ -2,7 +2,6 @@
 //! mapped inputs, and the rules deciding which definition wins.
 
 use object::elf;
-use rustc_hash::FxHashMap as HashMap;
 
 pub type SymbolId = u32;
 
@@ -181,25 +180,42 @@ pub fn merge_visibility(a: u8, b: u8) -> u8 {
     }
 }
 
+/// The hash [`SymbolTable`] files names under; objects compute it for their globals while
+/// they are parsed in parallel ([`crate::object_file::ObjectFile::global_hashes`]).
+pub fn name_hash(name: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(name)
+}
+
 #[derive(Default)]
 pub struct SymbolTable<'d> {
-    by_name: HashMap<&'d [u8], SymbolId>,
+    by_name: hashbrown::HashTable<(&'d [u8], SymbolId)>,
     pub symbols: Vec<Symbol<'d>>,
 }
 
 impl<'d> SymbolTable<'d> {
     pub fn lookup(&self, name: &[u8]) -> Option<SymbolId> {
-        self.by_name.get(name).copied()
+        self.by_name
+            .find(name_hash(name), |&(n, _)| n == name)
+            .map(|&(_, id)| id)
     }
 
     /// The id of `name`, inserting an undefined symbol if it is new.
     pub fn intern(&mut self, name: &'d [u8]) -> SymbolId {
-        let slot = match self.by_name.entry(name) {
-            std::collections::hash_map::Entry::Occupied(e) => return *e.get(),
-            std::collections::hash_map::Entry::Vacant(v) => v,
+        self.intern_hashed(name, name_hash(name))
+    }
+
+    /// [`SymbolTable::intern`] with `hash == name_hash(name)` already known.
+    pub fn intern_hashed(&mut self, name: &'d [u8], hash: u64) -> SymbolId {
+        let slot = match self
+            .by_name
+            .entry(hash, |&(n, _)| n == name, |&(n, _)| name_hash(n))
+        {
+            hashbrown::hash_table::Entry::Occupied(e) => return e.get().1,
+            hashbrown::hash_table::Entry::Vacant(v) => v,
         };
         let id = self.symbols.len() as SymbolId;
-        slot.insert(id);
+        slot.insert((name, id));
         self.symbols.push(Symbol {
             name,
             def: Def::Undefined,
@@ -219,7 +235,7 @@ impl<'d> SymbolTable<'d> {
 
     /// Makes room for `more` names without rehashing as they arrive.
     pub fn reserve(&mut self, more: usize) {
-        self.by_name.reserve(more);
+        self.by_name.reserve(more, |&(n, _)| name_hash(n));
         self.symbols.reserve(more);
     }
 

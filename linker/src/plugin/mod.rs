@@ -294,6 +294,12 @@ pub fn ir_object(
         machine: 0,
         flags: 0,
         sections: Vec::new(),
+        global_hashes: symbols
+            .get(1..)
+            .unwrap_or(&[])
+            .iter()
+            .map(|s| crate::symbols::name_hash(s.name))
+            .collect(),
         symbols,
         first_global: 1,
         groups,
