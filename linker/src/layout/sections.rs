@@ -269,7 +269,10 @@ pub(super) fn place_inputs(
                     placement[f][s] = placement[rf as usize][rs as usize];
                     continue;
                 }
-                None if eh_frame => (sec.align.min(4), sec.size),
+                None if eh_frame => (
+                    sec.align.min(4),
+                    link.eh_frames.size(f, s).unwrap_or(sec.size),
+                ),
                 None => (sec.align, sec.size),
             };
             size = size.next_multiple_of(sec_align);
