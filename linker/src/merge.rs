@@ -74,6 +74,9 @@ struct GroupKey<'d> {
     output: &'d [u8],
     flags: u64,
     entsize: u64,
+    /// GNU ld merges only sections of one alignment: `.rodata.str1.1` and `.rodata.str1.8`
+    /// stay apart, so the byte strings of the first need no padding.
+    align: u64,
 }
 
 /// Merges the live `SHF_MERGE` sections of every input. A section whose contents cannot be
@@ -92,6 +95,7 @@ pub fn merge(link: &Link) -> Merged {
                 output: crate::layout::output_name(sec.name),
                 flags: sec.flags & !object::elf::SHF_GROUP.0,
                 entsize: sec.entsize,
+                align: sec.align.max(1),
             };
             let g = *index.entry(key.clone()).or_insert_with(|| {
                 keys.push(key);
@@ -166,59 +170,69 @@ fn pieces(data: &[u8], entsize: usize, strings: bool) -> Vec<(u64, &[u8])> {
 
 type GroupResult = (MergedGroup, Vec<((u32, u32), PieceMap)>);
 
-/// The merged bytes of `unique` pieces and each piece's offset in them. With `tails`, a
-/// string that ends another (`"bar"` in `"foobar"`, the empty string in any) is not stored
-/// again but points into it, as GNU ld does; the others keep their first-seen order.
-fn lay_out_pieces(unique: &[&[u8]], tails: bool, piece_align: u64) -> (Vec<u8>, Vec<u64>) {
+/// The alignment a piece keeps, as GNU ld's `bfd/merge.c` gives it: that of its offset in
+/// the input, at most the section's.
+fn piece_alignment(offset: u64, section_align: u64) -> u64 {
+    match offset {
+        0 => section_align,
+        _ => (1u64 << offset.trailing_zeros()).min(section_align),
+    }
+}
+
+/// The merged bytes of `unique` pieces (each with its alignment) and each piece's offset in
+/// them. With `tails`, a string that ends another (`"bar"` in `"foobar"`, the empty string
+/// in any) is not stored again but points into it when that keeps its alignment, as GNU ld
+/// does; the others keep their first-seen order.
+fn lay_out_pieces(unique: &[(&[u8], u64)], tails: bool) -> (Vec<u8>, Vec<u64>) {
     let mut host: Vec<Option<u32>> = vec![None; unique.len()];
     if tails {
         // Sorted by reversed contents, longest first among equal endings, a string's host
         // (a string it ends) is the last non-suffix seen before it.
         let mut order: Vec<u32> = (0..unique.len() as u32).collect();
         order.sort_by(|&a, &b| {
-            let (a, b) = (unique[a as usize], unique[b as usize]);
+            let (a, b) = (unique[a as usize].0, unique[b as usize].0);
             b.iter().rev().cmp(a.iter().rev())
         });
         let mut last: Option<u32> = None;
         for &i in &order {
-            let piece = unique[i as usize];
+            let (piece, align) = unique[i as usize];
             match last {
-                Some(h) if unique[h as usize].ends_with(piece) => host[i as usize] = Some(h),
+                Some(h) if fits_in(unique[h as usize], piece, align) => {
+                    host[i as usize] = Some(h)
+                }
                 _ => last = Some(i),
             }
         }
     }
     let mut data = Vec::new();
     let mut offsets = vec![0u64; unique.len()];
-    for (i, piece) in unique.iter().enumerate() {
+    for (i, &(piece, align)) in unique.iter().enumerate() {
         if host[i].is_none() {
-            let at = (data.len() as u64).next_multiple_of(piece_align);
+            let at = (data.len() as u64).next_multiple_of(align);
             data.resize(at as usize, 0);
             data.extend_from_slice(piece);
             offsets[i] = at;
         }
     }
-    for (i, piece) in unique.iter().enumerate() {
+    for (i, &(piece, _)) in unique.iter().enumerate() {
         if let Some(h) = host[i] {
             let h = h as usize;
-            offsets[i] = offsets[h] + (unique[h].len() - piece.len()) as u64;
+            offsets[i] = offsets[h] + (unique[h].0.len() - piece.len()) as u64;
         }
     }
     (data, offsets)
 }
 
+/// Whether `piece` (aligned to `align`) can stand at the end of `host`.
+fn fits_in(host: (&[u8], u64), piece: &[u8], align: u64) -> bool {
+    host.0.ends_with(piece) && host.1 >= align && (host.0.len() - piece.len()) as u64 % align == 0
+}
+
 fn merge_group(link: &Link, key: &GroupKey, list: &[(u32, u32)]) -> GroupResult {
     let strings = key.flags & object::elf::SHF_STRINGS.0 != 0;
-    let align = list
-        .iter()
-        .map(|&(f, s)| link.objects[f as usize].sections[s as usize].align)
-        .max()
-        .unwrap_or(1);
-    // Every piece starts where an input would have put it: at a multiple of the alignment
-    // when that exceeds the entry size (gcc's `.rodata.str1.8`).
-    let piece_align = if align > key.entsize { align } else { 1 };
-    // Distinct pieces in first-seen order, and each input's pieces as indices into them.
-    let mut unique: Vec<&[u8]> = Vec::new();
+    // Distinct pieces in first-seen order with the largest alignment any copy needs, and
+    // each input's pieces as indices into them.
+    let mut unique: Vec<(&[u8], u64)> = Vec::new();
     let mut seen: HashMap<&[u8], u32> = HashMap::new();
     let mut per_input: Vec<Vec<(u64, u32)>> = Vec::with_capacity(list.len());
     for &(f, s) in list {
@@ -228,16 +242,19 @@ fn merge_group(link: &Link, key: &GroupKey, list: &[(u32, u32)]) -> GroupResult 
             split
                 .into_iter()
                 .map(|(offset, bytes)| {
+                    let align = piece_alignment(offset, key.align);
                     let id = *seen.entry(bytes).or_insert_with(|| {
-                        unique.push(bytes);
+                        unique.push((bytes, align));
                         unique.len() as u32 - 1
                     });
+                    let slot = &mut unique[id as usize].1;
+                    *slot = (*slot).max(align);
                     (offset, id)
                 })
                 .collect(),
         );
     }
-    let (data, placed) = lay_out_pieces(&unique, strings && piece_align == 1, piece_align);
+    let (data, placed) = lay_out_pieces(&unique, strings);
     let maps = list
         .iter()
         .zip(per_input)
@@ -253,7 +270,7 @@ fn merge_group(link: &Link, key: &GroupKey, list: &[(u32, u32)]) -> GroupResult 
         .collect();
     let group = MergedGroup {
         data,
-        align,
+        align: key.align,
         representative: list[0],
     };
     (group, maps)
@@ -277,12 +294,24 @@ mod tests {
 
     #[test]
     fn a_string_that_ends_another_points_into_it() {
-        let unique: Vec<&[u8]> = vec![b"bar\0", b"foobar\0", b"\0", b"oo\0"];
-        let (data, offsets) = lay_out_pieces(&unique, true, 1);
+        let unique: Vec<(&[u8], u64)> =
+            vec![(b"bar\0", 1), (b"foobar\0", 1), (b"\0", 1), (b"oo\0", 1)];
+        let (data, offsets) = lay_out_pieces(&unique, true);
         assert_eq!(data, b"foobar\0oo\0");
         assert_eq!(offsets, vec![3, 0, 9, 7]);
-        let (plain, _) = lay_out_pieces(&unique, false, 1);
+        let (plain, _) = lay_out_pieces(&unique, false);
         assert_eq!(plain, b"bar\0foobar\0\0oo\0");
+        // An 8-aligned "bar" cannot sit 3 bytes into "foobar"; a 2-aligned "ar" two bytes
+        // into "obar" can; each piece starts at a multiple of its alignment.
+        let aligned: Vec<(&[u8], u64)> = vec![(b"foobar\0", 8), (b"bar\0", 8), (b"x\0", 1)];
+        let (data, offsets) = lay_out_pieces(&aligned, true);
+        assert_eq!(data, b"foobar\0\0bar\0x\0");
+        assert_eq!(offsets, vec![0, 8, 12]);
+        assert!(fits_in((b"obar\0", 4), b"ar\0", 2));
+        assert_eq!(
+            (piece_alignment(0, 8), piece_alignment(12, 8), piece_alignment(3, 8)),
+            (8, 4, 1)
+        );
     }
 
     #[test]
