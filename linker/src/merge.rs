@@ -18,6 +18,8 @@ pub struct MergedGroup {
     pub align: u64,
     /// The input section whose place in the output the merged bytes take.
     pub representative: (u32, u32),
+    /// The `SHF_MERGE`/`SHF_STRINGS` flags and entry size its inputs share.
+    pub key: (u64, u64),
 }
 
 /// Where each piece of one input section went: (input offset, merged offset), by input
@@ -59,6 +61,20 @@ impl Merged {
     fn entry(&self, file: usize, sec: usize) -> Option<&(u32, PieceMap)> {
         let i = *self.index.get(file)?.get(sec)?;
         (i != NOT_MERGED).then(|| &self.maps[i as usize])
+    }
+
+    /// `SHF_MERGE` (with `SHF_STRINGS` for strings) and the entry size an output section
+    /// keeps when every one of its inputs `list` was merged with the same flags and size.
+    pub fn output_flags(&self, list: &[(u32, u32)]) -> Option<(u64, u64)> {
+        let mut common = None;
+        for &(f, s) in list {
+            let key = self.group_of(f as usize, s as usize)?.key;
+            if common.is_some_and(|c| c != key) {
+                return None;
+            }
+            common = Some(key);
+        }
+        common
     }
 
     /// Where `offset` of input section `(file, sec)` is within its group's merged bytes;
@@ -272,6 +288,10 @@ fn merge_group(link: &Link, key: &GroupKey, list: &[(u32, u32)]) -> GroupResult 
         data,
         align: key.align,
         representative: list[0],
+        key: (
+            key.flags & (object::elf::SHF_MERGE.0 | object::elf::SHF_STRINGS.0),
+            key.entsize,
+        ),
     };
     (group, maps)
 }
