@@ -29,6 +29,8 @@ pub mod defsym;
 pub mod dynamic;
 pub mod dynamic_list;
 pub mod eh_frame;
+/// `.eh_frame_hdr`, by the name the writer has always called it.
+pub use eh_frame::hdr as eh_frame_hdr;
 pub mod error;
 pub mod gc;
 pub mod got_plt;

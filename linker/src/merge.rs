@@ -213,9 +213,7 @@ fn lay_out_pieces(unique: &[(&[u8], u64)], tails: bool) -> (Vec<u8>, Vec<u64>) {
         for &i in &order {
             let (piece, align) = unique[i as usize];
             match last {
-                Some(h) if fits_in(unique[h as usize], piece, align) => {
-                    host[i as usize] = Some(h)
-                }
+                Some(h) if fits_in(unique[h as usize], piece, align) => host[i as usize] = Some(h),
                 _ => last = Some(i),
             }
         }
@@ -329,7 +327,11 @@ mod tests {
         assert_eq!(offsets, vec![0, 8, 12]);
         assert!(fits_in((b"obar\0", 4), b"ar\0", 2));
         assert_eq!(
-            (piece_alignment(0, 8), piece_alignment(12, 8), piece_alignment(3, 8)),
+            (
+                piece_alignment(0, 8),
+                piece_alignment(12, 8),
+                piece_alignment(3, 8)
+            ),
             (8, 4, 1)
         );
     }

@@ -269,7 +269,10 @@ pub fn write_image(
                 let size = match link.merged.group_of(f as usize, s as usize) {
                     Some(g) if g.representative == (f, s) => g.data.len(),
                     Some(_) => continue,
-                    None => link.eh_frames.size(f as usize, s as usize).unwrap_or(sec.size) as usize,
+                    None => link
+                        .eh_frames
+                        .size(f as usize, s as usize)
+                        .unwrap_or(sec.size) as usize,
                 };
                 let start = off as usize;
                 let end = start + size;
@@ -546,7 +549,7 @@ pub fn write_image(
         if let Some(eh) = layout.by_name(b".eh_frame") {
             let bytes = &image[eh.offset as usize..(eh.offset + eh.size) as usize];
             let built =
-                crate::eh_frame::hdr::build(bytes, eh.addr, hdr.addr, hdr.size as usize, word as u8)
+                crate::eh_frame_hdr::build(bytes, eh.addr, hdr.addr, hdr.size as usize, word as u8)
                     .map_err(|e| LinkError::Other(format!(".eh_frame: {e}")))?;
             image[hdr.offset as usize..(hdr.offset + hdr.size) as usize].copy_from_slice(&built);
         }

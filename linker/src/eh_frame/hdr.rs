@@ -2,8 +2,8 @@
 //! contents, read from the final, relocated `.eh_frame` at its output address, as ld.bfd
 //! writes them for `--eh-frame-hdr`. Format: LSB 5.0 "EH Frame Header".
 
-use super::parse::{pe, read_encoded, split_records, EhFrameError, Record, RecordKind, Result};
 use super::parse::parse_cie;
+use super::parse::{pe, read_encoded, split_records, EhFrameError, Record, RecordKind, Result};
 use crate::error::{LinkError, Result as LinkResult};
 use crate::link::Link;
 
@@ -34,7 +34,6 @@ pub fn build(
     }
     Ok(out)
 }
-
 
 /// The address an FDE's `pc_begin` stands for, given the record and its CIE's encoding.
 /// `eh_frame_addr` is the output address of `data[0]`; `datarel` is taken relative to
@@ -187,4 +186,3 @@ pub fn build_eh_frame_hdr(
     }
     Ok(out)
 }
-

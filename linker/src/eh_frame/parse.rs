@@ -73,7 +73,11 @@ impl Record {
     }
 }
 
-pub(super) fn read_bytes<const N: usize>(data: &[u8], offset: usize, what: &'static str) -> Result<[u8; N]> {
+pub(super) fn read_bytes<const N: usize>(
+    data: &[u8],
+    offset: usize,
+    what: &'static str,
+) -> Result<[u8; N]> {
     offset
         .checked_add(N)
         .and_then(|end| data.get(offset..end))

@@ -59,8 +59,7 @@ impl EhFrames {
 
     /// The kept FDEs of the whole output, or `None` when no input has `.eh_frame`.
     pub fn fde_count(&self) -> Option<u64> {
-        self.any
-            .then(|| self.sections.iter().map(|s| s.fdes).sum())
+        self.any.then(|| self.sections.iter().map(|s| s.fdes).sum())
     }
 
     /// The output size of input section `(file, sec)` if it was rewritten.
@@ -193,7 +192,11 @@ fn parse(link: &Link, f: usize, s: usize, last: bool) -> Result<Option<Parsed>, 
     let mut first_reloc = Vec::with_capacity(records.len());
     let mut cursor = 0;
     for r in &records {
-        while sec.relocs.get(cursor).is_some_and(|x| x.offset < r.offset as u64) {
+        while sec
+            .relocs
+            .get(cursor)
+            .is_some_and(|x| x.offset < r.offset as u64)
+        {
             cursor += 1;
         }
         first_reloc.push(cursor);
@@ -360,4 +363,143 @@ fn lay_out(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object_file::Reloc;
+
+    /// A "zR" CIE of 24 bytes.
+    fn cie() -> Vec<u8> {
+        let mut v = 20u32.to_le_bytes().to_vec();
+        v.extend_from_slice(&[0, 0, 0, 0, 1, b'z', b'R', 0, 1, 0x78, 16, 1, 0x1b]);
+        v.extend_from_slice(&[0x0c, 7, 8, 0x90, 1, 0, 0]);
+        v
+    }
+
+    /// An FDE of 24 bytes at `at` using the CIE at `cie_at`.
+    fn fde(at: usize, cie_at: usize) -> Vec<u8> {
+        let mut v = 20u32.to_le_bytes().to_vec();
+        v.extend_from_slice(&((at + 4 - cie_at) as u32).to_le_bytes());
+        v.extend_from_slice(&[0; 16]);
+        v
+    }
+
+    fn section<'d>(data: &'d [u8], relocs: &[u64]) -> InputSection<'d> {
+        InputSection {
+            name: b".eh_frame",
+            sh_type: object::elf::SHT_PROGBITS.0,
+            flags: object::elf::SHF_ALLOC.0,
+            align: 8,
+            size: data.len() as u64,
+            data,
+            entsize: 0,
+            link: 0,
+            relocs: relocs
+                .iter()
+                .map(|&offset| Reloc {
+                    offset,
+                    r_type: 2,
+                    sym: 1,
+                    addend: 0,
+                })
+                .collect(),
+            live: true,
+        }
+    }
+
+    /// `sec` read, with the records `keep` says stay and `key` for each CIE.
+    fn parsed(file: u32, sec: &InputSection, keep: Vec<bool>, key: &CieKey) -> Parsed {
+        let records = split_records(sec.data).unwrap();
+        Parsed {
+            file,
+            sec: 1,
+            first_reloc: records
+                .iter()
+                .map(|r| sec.relocs.partition_point(|x| x.offset < r.offset as u64))
+                .collect(),
+            keys: records
+                .iter()
+                .map(|r| (r.kind == RecordKind::Cie).then(|| key.clone()))
+                .collect(),
+            keep,
+            records,
+        }
+    }
+
+    #[test]
+    fn dropped_fdes_merged_cies_and_the_last_terminator() {
+        let key = CieKey {
+            bytes: cie(),
+            relocs: Vec::new(),
+        };
+        // First input: a CIE, a kept FDE, an FDE of discarded code.
+        let mut a = cie();
+        a.extend(fde(24, 0));
+        a.extend(fde(48, 0));
+        // Second input: the same CIE, a kept FDE, the terminator (it is the last input).
+        let mut b = cie();
+        b.extend(fde(24, 0));
+        b.extend_from_slice(&[0; 4]);
+        let (sa, sb) = (section(&a, &[32, 56]), section(&b, &[32]));
+        let mut kept = HashMap::new();
+        let pa = parsed(0, &sa, vec![true, true, false], &key);
+        let pb = parsed(1, &sb, vec![true, true, true], &key);
+        let ra = lay_out(&sa, pa, &mut kept);
+        let rb = lay_out(&sb, pb, &mut kept);
+
+        assert_eq!(ra.data, a[..48].to_vec());
+        assert_eq!((ra.reloc_offset(0), ra.reloc_offset(1)), (Some(32), None));
+        assert_eq!(ra.fdes, 1);
+        // The second CIE is the first's: only its FDE and the terminator are written, the
+        // FDE pointing back at the first input's CIE once addresses are known.
+        let mut want = fde(0, 0);
+        want[4..8].copy_from_slice(&[0; 4]);
+        want.extend_from_slice(&[0; 4]);
+        let mut got = rb.data.clone();
+        got[4..8].copy_from_slice(&[0; 4]);
+        assert_eq!(got, want);
+        assert_eq!(rb.foreign_cies, vec![(4, (0, 1), 0)]);
+        assert_eq!(rb.reloc_offset(0), Some(8));
+        assert_eq!(rb.fdes, 1);
+
+        let frames = EhFrames {
+            sections: vec![ra, rb],
+            index: vec![vec![u32::MAX, 0], vec![u32::MAX, 1]],
+            any: true,
+            malformed: None,
+        };
+        assert_eq!(frames.fde_count(), Some(2));
+        assert_eq!(frames.size(1, 1), Some(28));
+        // Symbols: inside a kept record, in a dropped one (where the next would start), at
+        // the end; crtend.o's __FRAME_END__ stands on the terminator.
+        assert_eq!(frames.translate(0, 1, 30), Some(30));
+        assert_eq!(frames.translate(0, 1, 50), Some(48));
+        assert_eq!(frames.translate(1, 1, 0), Some(0));
+        assert_eq!(frames.translate(1, 1, 48), Some(24));
+        assert_eq!(frames.translate(1, 1, 26), Some(2));
+        assert_eq!(frames.get(0, 0).map(|_| ()), None);
+    }
+
+    #[test]
+    fn an_fde_points_at_a_cie_kept_earlier_in_its_own_input() {
+        let key = CieKey {
+            bytes: cie(),
+            relocs: Vec::new(),
+        };
+        // CIE, dropped FDE, kept FDE: the kept one moves 24 bytes closer to its CIE.
+        let mut a = cie();
+        a.extend(fde(24, 0));
+        a.extend(fde(48, 0));
+        let sa = section(&a, &[32, 56]);
+        let pa = parsed(0, &sa, vec![true, false, true], &key);
+        let ra = lay_out(&sa, pa, &mut HashMap::new());
+        assert_eq!(ra.data.len(), 48);
+        assert_eq!(&ra.data[28..32], &28u32.to_le_bytes());
+        assert!(ra.foreign_cies.is_empty());
+        assert_eq!((ra.reloc_offset(0), ra.reloc_offset(1)), (None, Some(32)));
+        let records = split_records(&ra.data).unwrap();
+        assert_eq!(records[1].kind, RecordKind::Fde { cie_offset: 0 });
+    }
 }

@@ -323,7 +323,7 @@ impl Synthesizer<'_, '_, '_> {
     fn eh_frame_hdr(&mut self) -> Result<()> {
         let link = self.link;
         if link.opts.eh_frame_hdr {
-            if let Some(count) = crate::eh_frame::hdr::count_fdes(link)? {
+            if let Some(count) = crate::eh_frame_hdr::count_fdes(link)? {
                 self.push(
                     b".eh_frame_hdr",
                     Synth::EhFrameHdr,
