@@ -46,6 +46,8 @@ pub struct EhFrames {
     index: Vec<Vec<u32>>,
     /// Whether any input has `.eh_frame` at all (`.eh_frame_hdr` is made only then).
     any: bool,
+    /// The FDEs of inputs copied as they are.
+    unrewritten_fdes: u64,
     /// The first input that could not be parsed: it is copied as it is, and no header can
     /// be built over it.
     pub malformed: Option<(usize, String)>,
@@ -151,7 +153,7 @@ pub fn rewrite(link: &Link) -> EhFrames {
         })
         .collect();
     let last = inputs.last().copied();
-    let parsed: Vec<Result<Option<Parsed>, (usize, String)>> = inputs
+    let parsed: Vec<Result<Result<Parsed, Unrewritten>, (usize, String)>> = inputs
         .par_iter()
         .map(|&(f, s)| parse(link, f, s, Some((f, s)) == last))
         .collect();
@@ -167,8 +169,8 @@ pub fn rewrite(link: &Link) -> EhFrames {
     let mut kept_cies: HashMap<CieKey, ((u32, u32), u64)> = HashMap::new();
     for p in parsed {
         match p {
-            Ok(None) => {}
-            Ok(Some(p)) => {
+            Ok(Err(Unrewritten(fdes))) => out.unrewritten_fdes += fdes,
+            Ok(Ok(p)) => {
                 let sec = &link.objects[p.file as usize].sections[p.sec as usize];
                 out.index[p.file as usize][p.sec as usize] = out.sections.len() as u32;
                 out.sections.push(lay_out(sec, p, &mut kept_cies));
@@ -181,13 +183,25 @@ pub fn rewrite(link: &Link) -> EhFrames {
     out
 }
 
-/// Reads one input and decides which of its records stay; `None` for a section whose
-/// relocations are out of order (no assembler writes one), which is copied as it is.
-fn parse(link: &Link, f: usize, s: usize, last: bool) -> Result<Option<Parsed>, (usize, String)> {
+/// An input that is copied as it is, with the number of its FDEs.
+struct Unrewritten(u64);
+
+/// Reads one input and decides which of its records stay; `Unrewritten` for a section whose
+/// relocations are out of order (no assembler writes one).
+fn parse(
+    link: &Link,
+    f: usize,
+    s: usize,
+    last: bool,
+) -> Result<Result<Parsed, Unrewritten>, (usize, String)> {
     let sec = &link.objects[f].sections[s];
     let records = split_records(sec.data).map_err(|e| (f, e.to_string()))?;
     if !sec.relocs.is_sorted_by_key(|r| r.offset) {
-        return Ok(None);
+        let fdes = records
+            .iter()
+            .filter(|r| matches!(r.kind, RecordKind::Fde { .. }))
+            .count();
+        return Ok(Err(Unrewritten(fdes as u64)));
     }
     let mut first_reloc = Vec::with_capacity(records.len());
     let mut cursor = 0;
@@ -221,7 +235,7 @@ fn parse(link: &Link, f: usize, s: usize, last: bool) -> Result<Option<Parsed>, 
         .enumerate()
         .map(|(i, r)| (keep[i] && r.kind == RecordKind::Cie).then(|| cie_key(link, f, sec, r)))
         .collect();
-    Ok(Some(Parsed {
+    Ok(Ok(Parsed {
         file: f as u32,
         sec: s as u32,
         records,
@@ -468,6 +482,7 @@ mod tests {
             sections: vec![ra, rb],
             index: vec![vec![u32::MAX, 0], vec![u32::MAX, 1]],
             any: true,
+            unrewritten_fdes: 0,
             malformed: None,
         };
         assert_eq!(frames.fde_count(), Some(2));
