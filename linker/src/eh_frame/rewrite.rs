@@ -337,6 +337,8 @@ fn lay_out(
     };
     // Input CIE offset -> where its kept copy is.
     let mut cie_at: HashMap<usize, ((u32, u32), u64)> = HashMap::new();
+    // The output offset of the last CIE or FDE written.
+    let mut last = None;
     for (i, (r, key)) in p.records.iter().zip(p.keys).enumerate() {
         let here = out.data.len() as u64;
         out.records.push((r.offset as u64, here, p.keep[i]));
@@ -375,8 +377,31 @@ fn lay_out(
                 None => {}
             }
         }
+        last = (r.kind != RecordKind::Terminator).then_some(here as usize);
     }
+    pad_to_word(&mut out.data, last);
     out
+}
+
+/// Inputs are placed 4-aligned, and a zero word of padding between two of them would read
+/// as a terminator: a section that does not end on a word is padded inside its last record
+/// (`DW_CFA_nop`s, its length grown), as GNU ld pads.
+fn pad_to_word(data: &mut Vec<u8>, last: Option<usize>) {
+    let pad = data.len().next_multiple_of(4) - data.len();
+    let Some(at) = last.filter(|_| pad > 0) else {
+        return;
+    };
+    let Some(length) = data
+        .get(at..at + 4)
+        .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    else {
+        return;
+    };
+    if length == 0xffff_ffff {
+        return;
+    }
+    data.resize(data.len() + pad, 0);
+    data[at..at + 4].copy_from_slice(&(length + pad as u32).to_le_bytes());
 }
 
 #[cfg(test)]
@@ -495,6 +520,18 @@ mod tests {
         assert_eq!(frames.translate(1, 1, 48), Some(24));
         assert_eq!(frames.translate(1, 1, 26), Some(2));
         assert_eq!(frames.get(0, 0).map(|_| ()), None);
+    }
+
+    #[test]
+    fn a_section_ending_off_a_word_is_padded_inside_its_last_record() {
+        let mut data = cie();
+        data.extend_from_slice(&[0x14, 0, 0, 0, 0x1c, 0, 0, 0]);
+        data.extend_from_slice(&[0; 14]);
+        data[24..28].copy_from_slice(&18u32.to_le_bytes());
+        pad_to_word(&mut data, Some(24));
+        assert_eq!(data.len(), 48);
+        assert_eq!(&data[24..28], &20u32.to_le_bytes());
+        assert_eq!(split_records(&data).unwrap().len(), 2);
     }
 
     #[test]
