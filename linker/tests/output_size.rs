@@ -327,6 +327,7 @@ fn libz_sizes(t: Target) {
             let ours = w.link(t, Linker::Tether, false, &args, "libz.so");
             assert_sizes(&case, &gnu, &ours);
             check_tools(&gnu, &ours);
+            check_frames(t, &case, &gnu, &ours);
             let example = w.compile(
                 t,
                 &src.join("test/example.c"),
@@ -412,6 +413,30 @@ fn plt_ranges(file: &Path) -> Vec<std::ops::Range<u64>> {
         .collect()
 }
 
+/// tether's `.eh_frame` keeps the FDEs, CIEs and terminators GNU ld's does (but GNU ld's
+/// own FDEs for the PLT), and its `.eh_frame_hdr`, where there is one, indexes every FDE;
+/// returns the number of FDEs.
+fn check_frames(t: Target, case: &str, gnu: &Path, ours: &Path) -> usize {
+    let (mut theirs, mine) = (frames(t, gnu), frames(t, ours));
+    let plt = plt_ranges(gnu);
+    theirs.retain(|r| !r.2.is_some_and(|pc| plt.iter().any(|p| p.contains(&pc))));
+    for kind in ["FDE", "CIE"] {
+        assert_eq!(count(&mine, kind), count(&theirs, kind), "{case}: {kind}s");
+    }
+    // GNU ld keeps one terminator, crtend.o's, where it has one at all.
+    assert_eq!(
+        count(&mine, "ZERO"),
+        count(&theirs, "ZERO"),
+        "{case}: terminators"
+    );
+    let has_hdr = |f: &Path| readelf(&["-SW"], f).contains(".eh_frame_hdr");
+    assert_eq!(has_hdr(ours), has_hdr(gnu), "{case}: .eh_frame_hdr");
+    if has_hdr(ours) {
+        check_eh_frame_hdr(ours, &mine);
+    }
+    count(&mine, "FDE")
+}
+
 fn count(records: &[(u64, String, Option<u64>)], kind: &str) -> usize {
     records.iter().filter(|r| r.1 == kind).count()
 }
@@ -493,24 +518,10 @@ fn static_cxx(t: Target) {
                     print_sizes(&case, &gnu, &ours);
                 }
                 check_tools(&gnu, &ours);
-                let (mut theirs, mine) = (frames(t, &gnu), frames(t, &ours));
-                let plt = plt_ranges(&gnu);
-                theirs.retain(|r| !r.2.is_some_and(|pc| plt.iter().any(|p| p.contains(&pc))));
-                for kind in ["FDE", "CIE"] {
-                    assert_eq!(count(&mine, kind), count(&theirs, kind), "{case}: {kind}s");
-                }
-                // GNU ld keeps one terminator, crtend.o's, where it has one at all.
-                assert_eq!(
-                    count(&mine, "ZERO"),
-                    count(&theirs, "ZERO"),
-                    "{case}: terminators"
-                );
+                let fdes = check_frames(t, &case, &gnu, &ours);
                 if t == Target::X86_64 {
                     let least = if kind == "static" { 1000 } else { 10 };
-                    assert!(count(&mine, "FDE") > least, "{case}: FDEs in the output");
-                    if kind == "pie" {
-                        check_eh_frame_hdr(&ours, &mine);
-                    }
+                    assert!(fdes > least, "{case}: {fdes} FDEs in the output");
                 }
                 if gc {
                     let syms = readelf(&["-sW"], &ours);

@@ -11,7 +11,9 @@
 //!
 //! Each input section gets its new bytes and, computed once, the output offset of every
 //! relocation (or none when its record went) and of every record, for symbols. A CIE
-//! pointer into another input is written once addresses are known ([`EhFrames::write`]).
+//! pointer into another input is written once addresses are known ([`EhFrames::write`]):
+//! the inputs are read in the order the layout places them (object order), so the kept copy
+//! of a CIE always lies before the FDEs pointing at it, as the unsigned pointer requires.
 
 use super::parse::{split_records, Record, RecordKind};
 use crate::layout::Layout;
@@ -59,9 +61,12 @@ impl EhFrames {
         self.sections.get(i as usize)
     }
 
-    /// The kept FDEs of the whole output, or `None` when no input has `.eh_frame`.
+    /// The kept FDEs of the whole output, or `None` when it keeps none: GNU ld then writes
+    /// no `.eh_frame_hdr` (ARM code unwinds through `.ARM.exidx`; its crt files' `.eh_frame`
+    /// sections are empty).
     pub fn fde_count(&self) -> Option<u64> {
-        self.any.then(|| self.sections.iter().map(|s| s.fdes).sum())
+        let count = self.unrewritten_fdes + self.sections.iter().map(|s| s.fdes).sum::<u64>();
+        (self.any && count > 0).then_some(count)
     }
 
     /// The output size of input section `(file, sec)` if it was rewritten.
