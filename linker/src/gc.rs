@@ -8,7 +8,7 @@
 //! `SHF_LINK_ORDER` section (ARM `.ARM.exidx.*`) follows the code it describes. `.eh_frame`
 //! is no root: an FDE keeps what it refers to (its LSDA, the personality routine) only while
 //! the code it describes is live, and the FDEs of dropped code are dropped with it
-//! ([`crate::unwind`]). Sections that are not allocated (debug information) are kept.
+//! ([`crate::eh_frame::rewrite`]). Sections that are not allocated (debug information) are kept.
 
 use crate::link::Link;
 use crate::object_file::SymPlace;

@@ -11,12 +11,13 @@
 //! 3. [`scan`]: classify every relocation through the target ([`arch`]) and store what the
 //!    decision table ([`decide`]) makes of it, keyed on the output kind and the symbol's
 //!    class: its value, GOT and PLT entries ([`got_plt`]), copies of imported data
-//!    ([`copies`]), dynamic relocations, relaxations; [`unwind`] marks FDEs of discarded code.
+//!    ([`copies`]), dynamic relocations, relaxations; before it, [`eh_frame`] rewrites the output's
+//!    `.eh_frame` (FDEs of discarded code and duplicate CIEs go) and maps its relocations.
 //! 4. [`dynamic`]: plan `.dynsym`, `.dynstr`, versions, hash tables ([`hash`]) and `.dynamic`;
 //!    [`symtab`]: plan `.symtab`.
 //! 5. [`layout`]: output sections, segments, addresses.
 //! 6. [`mod@write`]: copy and relocate ([`relocate`]) per output section in parallel, encode the
-//!    synthetic sections, `.eh_frame_hdr` ([`eh_frame_hdr`] over [`eh_frame`]), the build-id
+//!    synthetic sections, `.eh_frame_hdr` ([`eh_frame::hdr`]), the build-id
 //!    ([`build_id`]); [`output_file`] writes the file (atomically when it is a regular file).
 
 pub mod addresses;
@@ -29,7 +30,8 @@ pub mod defsym;
 pub mod dynamic;
 pub mod dynamic_list;
 pub mod eh_frame;
-pub mod eh_frame_hdr;
+/// `.eh_frame_hdr`, by the name the writer has always called it.
+pub use eh_frame::hdr as eh_frame_hdr;
 pub mod error;
 pub mod gc;
 pub mod got_plt;
@@ -57,7 +59,6 @@ mod test_support;
 pub mod thunks;
 pub mod timing;
 pub mod trace;
-pub mod unwind;
 pub mod version_script;
 pub mod versions;
 pub mod write;

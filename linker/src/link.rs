@@ -22,8 +22,8 @@ pub struct Link<'d> {
     pub symtab: SymbolTable<'d>,
     pub got: Got,
     pub plt: Plt,
-    /// FDEs describing discarded code, per object: (section, dead records).
-    pub dead_fdes: Vec<Vec<(u32, Vec<crate::unwind::DeadFde>)>>,
+    /// The output `.eh_frame`, rewritten per input ([`crate::eh_frame::rewrite`]).
+    pub eh_frames: crate::eh_frame::EhFrames,
     /// Range-extension / interworking thunks (ARM), decided after layout.
     pub thunks: crate::thunks::Thunks,
     /// Named version nodes from `--version-script`, in version-index order from 2.
@@ -81,19 +81,10 @@ impl<'d> Link<'d> {
             symtab: r.symtab,
             got: Got::default(),
             plt: Plt::default(),
-            dead_fdes: Vec::new(),
+            eh_frames: Default::default(),
             thunks: Default::default(),
             version_nodes: Vec::new(),
         }
-    }
-
-    /// The dead FDEs of input section `sec` of object `file` (empty for most sections).
-    pub fn dead_fdes(&self, file: usize, sec: usize) -> &[crate::unwind::DeadFde] {
-        self.dead_fdes
-            .get(file)
-            .and_then(|v| v.iter().find(|(s, _)| *s as usize == sec))
-            .map(|(_, d)| d.as_slice())
-            .unwrap_or(&[])
     }
 
     pub fn global_id(&self, file: usize, sym: u32) -> Option<SymbolId> {
@@ -432,7 +423,9 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     crate::versions::apply_version_scripts(&mut link)?;
     crate::timing::time("gc sections", || crate::gc::collect(&mut link));
     link.merged = crate::timing::time("merge sections", || crate::merge::merge(&link));
-    link.dead_fdes = crate::timing::time("find dead fdes", || crate::unwind::find_dead_fdes(&link));
+    link.eh_frames = crate::timing::time("rewrite .eh_frame", || {
+        crate::eh_frame::rewrite::rewrite(&link)
+    });
     check_input_flags(&link)?;
     let scan = crate::timing::time("scan relocations", || crate::scan::scan(&link));
     report_scan(&link, &scan)?;

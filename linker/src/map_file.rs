@@ -81,7 +81,12 @@ fn render(link: &Link, layout: &Layout) -> String {
                 continue;
             };
             name_column(&mut out, " ", &String::from_utf8_lossy(input.name));
-            let _ = writeln!(out, "0x{addr:016x} {:#10x} {}", input.size, obj.name);
+            // A rewritten `.eh_frame` is listed with the bytes it keeps, as GNU ld lists it.
+            let size = link
+                .eh_frames
+                .size(file as usize, sec as usize)
+                .unwrap_or(input.size);
+            let _ = writeln!(out, "0x{addr:016x} {size:#10x} {}", obj.name);
             for &(addr, id) in symbols.get(&(file, sec)).into_iter().flatten() {
                 let symbol = String::from_utf8_lossy(link.symtab.get(id).name);
                 let _ = writeln!(out, "{:16}0x{addr:016x}                {symbol}", "");

@@ -18,6 +18,8 @@ pub struct MergedGroup {
     pub align: u64,
     /// The input section whose place in the output the merged bytes take.
     pub representative: (u32, u32),
+    /// The `SHF_MERGE`/`SHF_STRINGS` flags and entry size its inputs share.
+    pub key: (u64, u64),
 }
 
 /// Where each piece of one input section went: (input offset, merged offset), by input
@@ -61,6 +63,20 @@ impl Merged {
         (i != NOT_MERGED).then(|| &self.maps[i as usize])
     }
 
+    /// `SHF_MERGE` (with `SHF_STRINGS` for strings) and the entry size an output section
+    /// keeps when every one of its inputs `list` was merged with the same flags and size.
+    pub fn output_flags(&self, list: &[(u32, u32)]) -> Option<(u64, u64)> {
+        let mut common = None;
+        for &(f, s) in list {
+            let key = self.group_of(f as usize, s as usize)?.key;
+            if common.is_some_and(|c| c != key) {
+                return None;
+            }
+            common = Some(key);
+        }
+        common
+    }
+
     /// Where `offset` of input section `(file, sec)` is within its group's merged bytes;
     /// `None` when the section was not merged.
     pub fn translate(&self, file: usize, sec: usize, offset: u64) -> Option<u64> {
@@ -74,6 +90,9 @@ struct GroupKey<'d> {
     output: &'d [u8],
     flags: u64,
     entsize: u64,
+    /// GNU ld merges only sections of one alignment: `.rodata.str1.1` and `.rodata.str1.8`
+    /// stay apart, so the byte strings of the first need no padding.
+    align: u64,
 }
 
 /// Merges the live `SHF_MERGE` sections of every input. A section whose contents cannot be
@@ -92,6 +111,7 @@ pub fn merge(link: &Link) -> Merged {
                 output: crate::layout::output_name(sec.name),
                 flags: sec.flags & !object::elf::SHF_GROUP.0,
                 entsize: sec.entsize,
+                align: sec.align.max(1),
             };
             let g = *index.entry(key.clone()).or_insert_with(|| {
                 keys.push(key);
@@ -166,10 +186,20 @@ fn pieces(data: &[u8], entsize: usize, strings: bool) -> Vec<(u64, &[u8])> {
 
 type GroupResult = (MergedGroup, Vec<((u32, u32), PieceMap)>);
 
-/// The merged bytes of `unique` pieces and each piece's offset in them. With `tails`, a
-/// string that ends another (`"bar"` in `"foobar"`, the empty string in any) is not stored
-/// again but points into it, as GNU ld does; the others keep their first-seen order.
-fn lay_out_pieces(unique: &[&[u8]], tails: bool, piece_align: u64) -> (Vec<u8>, Vec<u64>) {
+/// The alignment a piece keeps, as GNU ld's `bfd/merge.c` gives it: that of its offset in
+/// the input, at most the section's.
+fn piece_alignment(offset: u64, section_align: u64) -> u64 {
+    match offset {
+        0 => section_align,
+        _ => (1u64 << offset.trailing_zeros()).min(section_align),
+    }
+}
+
+/// The merged bytes of `unique` pieces (each with its alignment) and each piece's offset in
+/// them. With `tails`, a string that ends another (`"bar"` in `"foobar"`, the empty string
+/// in any) is not stored again but points into it when that keeps its alignment, as GNU ld
+/// does; the others keep their first-seen order.
+fn lay_out_pieces(unique: &[(&[u8], u64)], tails: bool) -> (Vec<u8>, Vec<u64>) {
     let mut host: Vec<Option<u32>> = vec![None; unique.len()];
     if tails {
         // Sorted by reversed contents, longest first among equal endings, a string's host
@@ -177,35 +207,40 @@ fn lay_out_pieces(unique: &[&[u8]], tails: bool, piece_align: u64) -> (Vec<u8>, 
         let mut order: Vec<u32> = (0..unique.len() as u32).collect();
         // Distinct strings never compare equal, so the unstable sort's order is the only one.
         order.par_sort_unstable_by(|&a, &b| {
-            let (a, b) = (unique[a as usize], unique[b as usize]);
+            let (a, b) = (unique[a as usize].0, unique[b as usize].0);
             b.iter().rev().cmp(a.iter().rev())
         });
         let mut last: Option<u32> = None;
         for &i in &order {
-            let piece = unique[i as usize];
+            let (piece, align) = unique[i as usize];
             match last {
-                Some(h) if unique[h as usize].ends_with(piece) => host[i as usize] = Some(h),
+                Some(h) if fits_in(unique[h as usize], piece, align) => host[i as usize] = Some(h),
                 _ => last = Some(i),
             }
         }
     }
     let mut data = Vec::new();
     let mut offsets = vec![0u64; unique.len()];
-    for (i, piece) in unique.iter().enumerate() {
+    for (i, &(piece, align)) in unique.iter().enumerate() {
         if host[i].is_none() {
-            let at = (data.len() as u64).next_multiple_of(piece_align);
+            let at = (data.len() as u64).next_multiple_of(align);
             data.resize(at as usize, 0);
             data.extend_from_slice(piece);
             offsets[i] = at;
         }
     }
-    for (i, piece) in unique.iter().enumerate() {
+    for (i, &(piece, _)) in unique.iter().enumerate() {
         if let Some(h) = host[i] {
             let h = h as usize;
-            offsets[i] = offsets[h] + (unique[h].len() - piece.len()) as u64;
+            offsets[i] = offsets[h] + (unique[h].0.len() - piece.len()) as u64;
         }
     }
     (data, offsets)
+}
+
+/// Whether `piece` (aligned to `align`) can stand at the end of `host`.
+fn fits_in(host: (&[u8], u64), piece: &[u8], align: u64) -> bool {
+    host.0.ends_with(piece) && host.1 >= align && (host.0.len() - piece.len()) as u64 % align == 0
 }
 
 /// Hash shards the pieces of a group are deduplicated in, in parallel.
@@ -214,17 +249,17 @@ const SHARDS: usize = 32;
 /// A piece of an input: its offset there, its bytes and their hash.
 type Piece<'d> = (u64, &'d [u8], u64);
 
-/// The distinct pieces of a group's inputs in first-seen order, and each input's pieces as
-/// (offset, index into them). Inputs are split and hashed in parallel; each hash shard is
-/// deduplicated on its own, and sorting the shards' firsts by position gives the same order
-/// as one pass would.
+/// The distinct pieces of a group's inputs in first-seen order, each with the largest
+/// alignment any copy needs, and each input's pieces as (offset, index into them). Inputs
+/// are split and hashed in parallel; each hash shard is deduplicated on its own, and sorting
+/// the shards' firsts by position gives the same order as one pass would.
 #[allow(clippy::type_complexity)]
 fn dedupe_pieces<'d>(
     link: &Link<'d>,
     key: &GroupKey,
     list: &[(u32, u32)],
     strings: bool,
-) -> (Vec<&'d [u8]>, Vec<Vec<(u64, u32)>>) {
+) -> (Vec<(&'d [u8], u64)>, Vec<Vec<(u64, u32)>>) {
     use std::hash::BuildHasher;
     let split: Vec<Vec<Piece<'d>>> = list
         .par_iter()
@@ -236,24 +271,28 @@ fn dedupe_pieces<'d>(
                 .collect()
         })
         .collect();
-    // Per shard: its distinct pieces as (input, piece) of their first occurrence, and every
-    // piece of the shard as (input, piece, index into the shard's distinct ones).
-    type Shard = (Vec<(u32, u32)>, Vec<(u32, u32, u32)>);
+    // Per shard: its distinct pieces as (input, piece) of their first occurrence with the
+    // alignment they need, and every piece of the shard as (input, piece, index into the
+    // shard's distinct ones).
+    type Shard = (Vec<(u32, u32, u64)>, Vec<(u32, u32, u32)>);
     let shards: Vec<Shard> = (0..SHARDS)
         .into_par_iter()
         .map(|shard| {
             let mut seen: HashMap<&[u8], u32> = HashMap::default();
-            let mut firsts = Vec::new();
+            let mut firsts: Vec<(u32, u32, u64)> = Vec::new();
             let mut members = Vec::new();
             for (i, input) in split.iter().enumerate() {
-                for (p, &(_, bytes, hash)) in input.iter().enumerate() {
+                for (p, &(offset, bytes, hash)) in input.iter().enumerate() {
                     if (hash >> 32) as usize % SHARDS != shard {
                         continue;
                     }
+                    let align = piece_alignment(offset, key.align);
                     let local = *seen.entry(bytes).or_insert_with(|| {
-                        firsts.push((i as u32, p as u32));
+                        firsts.push((i as u32, p as u32, align));
                         firsts.len() as u32 - 1
                     });
+                    let need = &mut firsts[local as usize].2;
+                    *need = (*need).max(align);
                     members.push((i as u32, p as u32, local));
                 }
             }
@@ -267,17 +306,20 @@ fn dedupe_pieces<'d>(
             firsts
                 .iter()
                 .enumerate()
-                .map(move |(l, &(i, p))| (i, p, k as u32, l as u32))
+                .map(move |(l, &(i, p, _))| (i, p, k as u32, l as u32))
         })
         .collect();
     order.par_sort_unstable();
     let mut global: Vec<Vec<u32>> = shards.iter().map(|(f, _)| vec![0; f.len()]).collect();
-    let unique: Vec<&'d [u8]> = order
+    let unique: Vec<(&'d [u8], u64)> = order
         .iter()
         .enumerate()
         .map(|(g, &(i, p, k, l))| {
             global[k as usize][l as usize] = g as u32;
-            split[i as usize][p as usize].1
+            (
+                split[i as usize][p as usize].1,
+                shards[k as usize].0[l as usize].2,
+            )
         })
         .collect();
     let mut per_input: Vec<Vec<(u64, u32)>> = split
@@ -294,16 +336,8 @@ fn dedupe_pieces<'d>(
 
 fn merge_group(link: &Link, key: &GroupKey, list: &[(u32, u32)]) -> GroupResult {
     let strings = key.flags & object::elf::SHF_STRINGS.0 != 0;
-    let align = list
-        .iter()
-        .map(|&(f, s)| link.objects[f as usize].sections[s as usize].align)
-        .max()
-        .unwrap_or(1);
-    // Every piece starts where an input would have put it: at a multiple of the alignment
-    // when that exceeds the entry size (gcc's `.rodata.str1.8`).
-    let piece_align = if align > key.entsize { align } else { 1 };
     let (unique, per_input) = dedupe_pieces(link, key, list, strings);
-    let (data, placed) = lay_out_pieces(&unique, strings && piece_align == 1, piece_align);
+    let (data, placed) = lay_out_pieces(&unique, strings);
     let maps = list
         .iter()
         .zip(per_input)
@@ -319,8 +353,12 @@ fn merge_group(link: &Link, key: &GroupKey, list: &[(u32, u32)]) -> GroupResult 
         .collect();
     let group = MergedGroup {
         data,
-        align,
+        align: key.align,
         representative: list[0],
+        key: (
+            key.flags & (object::elf::SHF_MERGE.0 | object::elf::SHF_STRINGS.0),
+            key.entsize,
+        ),
     };
     (group, maps)
 }
@@ -343,12 +381,28 @@ mod tests {
 
     #[test]
     fn a_string_that_ends_another_points_into_it() {
-        let unique: Vec<&[u8]> = vec![b"bar\0", b"foobar\0", b"\0", b"oo\0"];
-        let (data, offsets) = lay_out_pieces(&unique, true, 1);
+        let unique: Vec<(&[u8], u64)> =
+            vec![(b"bar\0", 1), (b"foobar\0", 1), (b"\0", 1), (b"oo\0", 1)];
+        let (data, offsets) = lay_out_pieces(&unique, true);
         assert_eq!(data, b"foobar\0oo\0");
         assert_eq!(offsets, vec![3, 0, 9, 7]);
-        let (plain, _) = lay_out_pieces(&unique, false, 1);
+        let (plain, _) = lay_out_pieces(&unique, false);
         assert_eq!(plain, b"bar\0foobar\0\0oo\0");
+        // An 8-aligned "bar" cannot sit 3 bytes into "foobar"; a 2-aligned "ar" two bytes
+        // into "obar" can; each piece starts at a multiple of its alignment.
+        let aligned: Vec<(&[u8], u64)> = vec![(b"foobar\0", 8), (b"bar\0", 8), (b"x\0", 1)];
+        let (data, offsets) = lay_out_pieces(&aligned, true);
+        assert_eq!(data, b"foobar\0\0bar\0x\0");
+        assert_eq!(offsets, vec![0, 8, 12]);
+        assert!(fits_in((b"obar\0", 4), b"ar\0", 2));
+        assert_eq!(
+            (
+                piece_alignment(0, 8),
+                piece_alignment(12, 8),
+                piece_alignment(3, 8)
+            ),
+            (8, 4, 1)
+        );
     }
 
     #[test]

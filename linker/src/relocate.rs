@@ -79,6 +79,7 @@ fn local_address(link: &Link, layout: &Layout, file: usize, sym: u32) -> u64 {
             Some(base) => base.wrapping_add(
                 link.merged
                     .translate(file, sec as usize, s.value)
+                    .or_else(|| link.eh_frames.translate(file, sec as usize, s.value))
                     .unwrap_or(s.value),
             ),
             // A symbol in a discarded section (a duplicate COMDAT member): GNU ld and lld
@@ -157,8 +158,10 @@ pub fn relocate_section(
         out[..group.data.len()].copy_from_slice(&group.data);
         return;
     }
-    out[..section.data.len()].copy_from_slice(section.data);
-    crate::unwind::fold(out, link.dead_fdes(file, sec));
+    match link.eh_frames.get(file, sec) {
+        Some(_) => link.eh_frames.write(file, sec, out, addr, cx.layout),
+        None => out[..section.data.len()].copy_from_slice(section.data),
+    }
     let Some(actions) = cx.actions.get(file).and_then(|a| a.get(sec)) else {
         return;
     };

@@ -276,19 +276,25 @@ impl<'d> ObjectScan<'_, 'd> {
     fn section(&mut self, sec: usize) -> Vec<RelocAction> {
         let link = self.link;
         let section = &link.objects[self.file].sections[sec];
-        let dead = link.dead_fdes(self.file, sec);
+        // A rewritten `.eh_frame` moves its records: each relocation goes where its record
+        // went, or nowhere.
+        let eh_frame = link.eh_frames.get(self.file, sec);
         let mut actions = Vec::with_capacity(section.relocs.len());
         let mut consumed = false;
         for (ri, r) in section.relocs.iter().enumerate() {
-            let skip = std::mem::take(&mut consumed) || crate::unwind::is_dead(dead, r.offset);
+            let moved = eh_frame.map(|e| e.reloc_offset(ri));
+            let skip = std::mem::take(&mut consumed) || moved == Some(None);
             let decided = if skip {
                 None
             } else {
                 self.relocation(sec, r, section.relocs.get(ri + 1))
             };
             let action = match decided {
-                Some((action, consumes_next)) => {
+                Some((mut action, consumes_next)) => {
                     consumed = consumes_next;
+                    if let Some(Some(offset)) = moved {
+                        action.offset = offset;
+                    }
                     action
                 }
                 None => RelocAction {

@@ -88,14 +88,19 @@ fn in_dropped_section(link: &Link, def: Def) -> bool {
     }
 }
 
-pub fn plan(link: &Link) -> SymtabPlan {
+pub fn plan<'d>(link: &Link<'d>) -> SymtabPlan {
     let mut strtab = vec![0u8];
     let mut entries = Vec::new();
-    let add_name = |strtab: &mut Vec<u8>, name: &[u8]| {
-        let off = strtab.len() as u32;
-        strtab.extend_from_slice(name);
-        strtab.push(0);
-        off
+    // Each name is stored once, as GNU ld's string table does: ARM objects alone name
+    // thousands of mapping symbols `$a`, `$t` and `$d`.
+    let mut stored: std::collections::HashMap<&[u8], u32> = std::collections::HashMap::new();
+    let mut add_name = |strtab: &mut Vec<u8>, name: &'d [u8]| {
+        *stored.entry(name).or_insert_with(|| {
+            let off = strtab.len() as u32;
+            strtab.extend_from_slice(name);
+            strtab.push(0);
+            off
+        })
     };
     for (f, obj) in link.objects.iter().enumerate() {
         for (i, s) in obj

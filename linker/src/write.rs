@@ -273,7 +273,10 @@ fn input_chunks<'a>(link: &Link, layout: &Layout, image: &'a mut [u8]) -> Result
             let size = match link.merged.group_of(f as usize, s as usize) {
                 Some(g) if g.representative == (f, s) => g.data.len(),
                 Some(_) => continue,
-                None => sec.size as usize,
+                None => link
+                    .eh_frames
+                    .size(f as usize, s as usize)
+                    .unwrap_or(sec.size) as usize,
             };
             inputs.push((f, s, off as usize, size));
         }

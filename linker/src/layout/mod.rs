@@ -11,7 +11,6 @@
 //! 4. [`segments`]: addresses and file offsets (congruent modulo the page, a fixed-address
 //!    program at its image base), the load segments and the other program headers.
 
-mod comment;
 mod sections;
 mod segments;
 mod synthetic;

@@ -197,16 +197,11 @@ pub(super) fn merge_target_sections(
                 (obj.name.as_str(), obj.sections[s as usize].data)
             })
             .collect();
-        if out.name == b".comment" {
-            let data: Vec<&[u8]> = inputs.iter().map(|&(_, d)| d).collect();
-            let bytes = super::comment::merge(&data);
-            // Still mergeable strings, as GNU ld's output says.
-            out.flags |= elf::SHF_MERGE.0 | elf::SHF_STRINGS.0;
-            out.entsize = 1;
-            out.size = bytes.len() as u64;
-            out.content = Content::Synthetic(Synth::Merged(merged.len() as u32));
-            merged.push(bytes);
-            continue;
+        if let Some((flags, entsize)) = link.merged.output_flags(list) {
+            // Every input was merged alike: the output is still mergeable, as GNU ld's
+            // `.comment` and `.debug_str` say.
+            out.flags |= flags;
+            out.entsize = entsize;
         }
         if let Some(result) = arch.merge_sections(out.sh_type, &inputs) {
             let bytes = result.map_err(LinkError::Other)?;
@@ -269,7 +264,10 @@ pub(super) fn place_inputs(
                     placement[f][s] = placement[rf as usize][rs as usize];
                     continue;
                 }
-                None if eh_frame => (sec.align.min(4), sec.size),
+                None if eh_frame => (
+                    sec.align.min(4),
+                    link.eh_frames.size(f, s).unwrap_or(sec.size),
+                ),
                 None => (sec.align, sec.size),
             };
             size = size.next_multiple_of(sec_align);

@@ -396,6 +396,27 @@ struct Run {
     end: usize,
 }
 
+/// How far to move a writable segment starting at `addr` (with `sections`, its RELRO ones
+/// first) so that the RELRO part ends on a page boundary. The move keeps every RELRO
+/// section's alignment, so it is rounded down to the largest of them: the part may then end
+/// a little short of the boundary, and the writable part starts at it.
+fn relro_shift(sections: &[OutSection], addr: u64, page: u64) -> u64 {
+    let mut end = addr;
+    let mut align = 1;
+    for s in sections.iter().take_while(|s| is_relro(s.rank)) {
+        align = align.max(s.align.max(1));
+        end = end.next_multiple_of(s.align.max(1));
+        if !(s.is_nobits() && s.flags & elf::SHF_TLS.0 != 0) {
+            end = end.saturating_add(s.size);
+        }
+    }
+    let gap = end.next_multiple_of(page) - end;
+    if align > page {
+        return 0;
+    }
+    gap - gap % align
+}
+
 /// Gives allocated sections their addresses and file offsets, in order after `headers`
 /// bytes of headers at `base`, and returns the load segments. A segment starts on a new page
 /// in memory and in the file; within one, offsets follow addresses, except that a section
@@ -420,11 +441,25 @@ fn assign_addresses(
         end: 0,
     }];
     let mut relro_done = false;
-    for (i, s) in sections.iter_mut().enumerate() {
-        let Some(seg) = segment_of(s.rank).map(class) else {
+    for i in 0..sections.len() {
+        let Some(seg) = segment_of(sections[i].rank).map(class) else {
             break;
         };
         let mut new_run = runs.last().is_some_and(|r| r.segment != seg);
+        if new_run && seg == 3 {
+            // As GNU ld's DATA_SEGMENT_ALIGN: the writable segment starts on a new page in
+            // memory but where the file is (no page of padding), moved on so the RELRO part
+            // ends on a page boundary (DATA_SEGMENT_RELRO_END).
+            addr = addr.next_multiple_of(page) + off % page;
+            let shift = if has_relro {
+                relro_shift(&sections[i..], addr, page)
+            } else {
+                0
+            };
+            addr += shift;
+            off += shift;
+        }
+        let s = &mut sections[i];
         if has_relro && !is_relro(s.rank) && seg == 3 && !relro_done {
             // The loader makes [relro start, page-rounded end) read-only: the writable part
             // must begin on a fresh page.
@@ -438,7 +473,7 @@ fn assign_addresses(
                 String::from_utf8_lossy(&s.name)
             )));
         }
-        if new_run {
+        if new_run && seg != 3 {
             addr = addr.next_multiple_of(page);
             off = off.next_multiple_of(page);
         }
