@@ -139,6 +139,18 @@ pub fn is_imported(link: &Link, id: SymbolId) -> bool {
 }
 
 pub fn plan(link: &Link, dynamic_words: u64, textrel: bool) -> Result<DynPlan> {
+    // `.symtab` is independent of the dynamic tables: planned at the same time.
+    let (symtab, plan) = rayon::join(
+        || crate::symtab::plan(link),
+        || plan_dynamic(link, dynamic_words, textrel),
+    );
+    let mut plan = plan?;
+    plan.symtab = symtab;
+    plan.dynamic_count = crate::write::dynamic_entries(link, &plan, None).len();
+    Ok(plan)
+}
+
+fn plan_dynamic(link: &Link, dynamic_words: u64, textrel: bool) -> Result<DynPlan> {
     let n = link.symtab.len();
     let mut imports = Vec::new();
     let mut exports = Vec::new();
@@ -286,7 +298,7 @@ pub fn plan(link: &Link, dynamic_words: u64, textrel: bool) -> Result<DynPlan> {
         + link.got.dynamic_relocs()
         + link.copies.slots.len() as u64
         + (link.plt.len() - link.plt.relocated_in_plt) as u64;
-    let mut plan = DynPlan {
+    Ok(DynPlan {
         dynsym,
         dynsym_index,
         first_export,
@@ -305,8 +317,6 @@ pub fn plan(link: &Link, dynamic_words: u64, textrel: bool) -> Result<DynPlan> {
         reladyn_count,
         textrel,
         dynamic_count: 0,
-        symtab: crate::symtab::plan(link),
-    };
-    plan.dynamic_count = crate::write::dynamic_entries(link, &plan, None).len();
-    Ok(plan)
+        symtab: Default::default(),
+    })
 }

@@ -21,6 +21,7 @@ enum Source {
     Global(SymbolId),
 }
 
+#[derive(Default)]
 pub struct SymtabPlan {
     entries: Vec<(Source, u32)>,
     pub strtab: Vec<u8>,
@@ -93,7 +94,7 @@ pub fn plan<'d>(link: &Link<'d>) -> SymtabPlan {
     let mut entries = Vec::new();
     // Each name is stored once, as GNU ld's string table does: ARM objects alone name
     // thousands of mapping symbols `$a`, `$t` and `$d`.
-    let mut stored: std::collections::HashMap<&[u8], u32> = std::collections::HashMap::new();
+    let mut stored: rustc_hash::FxHashMap<&[u8], u32> = rustc_hash::FxHashMap::default();
     let mut add_name = |strtab: &mut Vec<u8>, name: &'d [u8]| {
         *stored.entry(name).or_insert_with(|| {
             let off = strtab.len() as u32;
