@@ -43,6 +43,7 @@ pub mod options;
 pub mod output_file;
 pub mod plugin;
 pub mod relocate;
+pub mod relr;
 pub mod resolve;
 pub mod scan;
 pub mod script;

@@ -41,6 +41,8 @@ pub struct Link<'d> {
     /// Glob patterns of symbols a program exports (`--export-dynamic-symbol`,
     /// `--dynamic-list`).
     pub export_patterns: Vec<String>,
+    /// `.relr.dyn` ([`crate::relr`]).
+    pub relr: crate::relr::Relr,
 }
 
 /// What the core needs to know about the symbol a relocation refers to.
@@ -72,6 +74,7 @@ impl<'d> Link<'d> {
             copies: Default::default(),
             canonical_plt: vec![false; symbols],
             export_patterns: opts.export_dynamic_symbols.clone(),
+            relr: Default::default(),
             merged: Default::default(),
             opts,
             arch: r.arch,
@@ -430,6 +433,7 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     let scan = crate::scan::scan(&link);
     report_scan(&link, &scan)?;
     allocate(&mut link, &scan);
+    crate::relr::plan(&mut link, scan.packed_words);
     let plan = crate::dynamic::plan(&link, scan.dynamic_words, scan.textrel)?;
     let layout = lay_out(&mut link, &plan, &scan.actions)?;
     crate::map_file::write_if_asked(&link, &layout)?;
@@ -494,8 +498,8 @@ fn allocate(link: &mut Link, scan: &crate::scan::ScanResult) {
     for &(kind, target) in &scan.got {
         let class = crate::scan::sym_class(link, &link.target_info_of(target));
         let out = link.kind;
-        link.got
-            .add(kind, target, || crate::decide::got_fill(out, kind, class));
+        let fill = crate::relr::got_fill(link, crate::decide::got_fill(out, kind, class));
+        link.got.add(kind, target, || fill);
     }
     for &target in &scan.plt {
         link.plt.add(target);
@@ -518,9 +522,9 @@ fn allocate(link: &mut Link, scan: &crate::scan::ScanResult) {
         .move_to_end(|t| !irelative_in_plt && ifuncs.contains(&t));
 }
 
-/// Lays out the output; thunks depend on addresses and move addresses, so lay out again
-/// until no branch needs a new one (the set only grows, so this ends; in practice one or two
-/// rounds).
+/// Lays out the output; thunks and `.relr.dyn` depend on addresses and move addresses, so
+/// lay out again until no branch needs a new thunk and `.relr.dyn` holds every address (both
+/// only grow, so this ends; in practice one or two rounds).
 fn lay_out(
     link: &mut Link,
     plan: &crate::dynamic::DynPlan,
@@ -529,7 +533,11 @@ fn lay_out(
     let mut layout = crate::layout::layout(link, plan)?;
     let mut thunks = std::mem::take(&mut link.thunks);
     let mut rounds = 0;
-    while crate::thunks::grow(link, &layout, actions, &mut thunks) {
+    loop {
+        let more_thunks = crate::thunks::grow(link, &layout, actions, &mut thunks);
+        if !more_thunks && !crate::relr::grow(link, &layout, actions) {
+            break;
+        }
         rounds += 1;
         if rounds > 32 {
             return Err(LinkError::Other("thunk placement does not converge".into()));

@@ -373,7 +373,7 @@ fn dynamic_word(
 ) -> Option<DynReloc> {
     let types = cx.link.arch.dyn_reloc_types();
     let (r_type, sym, addend) = match action.dynamic {
-        DynWord::None => return None,
+        DynWord::None | DynWord::PackedRelative => return None,
         DynWord::Relative => (types.relative, 0, value as i64),
         DynWord::IRelative => (types.irelative, 0, value as i64),
         DynWord::Symbolic => {
@@ -433,7 +433,7 @@ pub fn fill_got(
             })
         };
         match (e.kind, e.fill) {
-            (GotKind::Address, GotFill::Constant) => put(e.word, s),
+            (GotKind::Address, GotFill::Constant | GotFill::PackedRelative) => put(e.word, s),
             (GotKind::Address, GotFill::Relative) => {
                 put(e.word, s);
                 reloc(at, types.relative, 0, s as i64);

@@ -170,6 +170,11 @@ pub fn dynamic_entries(link: &Link, plan: &DynPlan, layout: Option<&Layout>) -> 
         d.push((sz, size(Synth::RelaDyn).max(plan.reladyn_count * relsize)));
         d.push((ent, relsize));
     }
+    if link.relr.count > 0 {
+        d.push((elf::DT_RELR.0, addr(Synth::RelrDyn)));
+        d.push((elf::DT_RELRSZ.0, size(Synth::RelrDyn)));
+        d.push((elf::DT_RELRENT.0, link.arch.class().word_size()));
+    }
     let mut flags = link.opts.dt_flags;
     let mut flags1 = link.opts.dt_flags_1;
     if plan.textrel {
@@ -437,6 +442,10 @@ pub fn write_image(
                 for r in &dynrel {
                     p += write_rel(&mut put, p, r);
                 }
+            }
+            Synth::RelrDyn => {
+                let buf = &mut put.buf[at..at + s.size as usize];
+                crate::relr::contents(link, layout, actions, buf).map_err(LinkError::Other)?;
             }
             Synth::RelaPlt => {
                 let mut p = at;

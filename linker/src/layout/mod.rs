@@ -40,6 +40,8 @@ pub enum Synth {
     VerNeed,
     RelaDyn,
     RelaPlt,
+    /// `.relr.dyn` ([`crate::relr`]).
+    RelrDyn,
     Plt,
     /// Range-extension / interworking thunks ([`crate::thunks`]), by island.
     Thunks(u8),

@@ -243,6 +243,17 @@ impl Synthesizer<'_, '_, '_> {
                     link.plt.relocated_in_plt as u64 * relsize,
                 );
             }
+            if link.relr.size > 0 {
+                self.push(
+                    b".relr.dyn",
+                    Synth::RelrDyn,
+                    elf::SHT_RELR.0,
+                    A,
+                    word,
+                    word,
+                    link.relr.size,
+                );
+            }
             if link.plt.has_section() {
                 let p = arch.plt_layout();
                 self.push(
