@@ -1,0 +1,247 @@
+//! Dynamic details compared with GNU ld on the same gcc objects: packed relative relocations
+//! (`-z pack-relative-relocs`, DT_RELR) on both targets, x86-64's `.note.gnu.property`
+//! (IBT/SHSTK, `-z ibt|shstk|cet-report`), `.plt.got`, and `-z [no]dynamic-undefined-weak`.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const ARM_CC: &str = "arm-linux-gnueabihf-gcc";
+const SYSROOT: &str = "/usr/arm-linux-gnueabihf";
+
+/// 300 pointers into a static array (every fourth null), byte pointers, and a pointer at an
+/// odd offset of a packed struct, which stays an ordinary RELATIVE relocation.
+const POINTERS_C: &str = r#"
+#include <stdio.h>
+int say(const char *s) { return puts(s); }
+#define N 300
+static int vals[N];
+#define P4(i) &vals[i], &vals[i + 1], &vals[i + 2], 0,
+#define P28(i) P4(i) P4(i + 4) P4(i + 8) P4(i + 12) P4(i + 16) P4(i + 20) P4(i + 24)
+int *ptrs[N] = {
+  P28(0) P28(28) P28(56) P28(84) P28(112) P28(140) P28(168) P28(196) P28(224) P28(252)
+  P4(280) P4(284) P4(288) P4(292) P4(296)
+};
+static char bytes[50];
+char *odd[] = { &bytes[1], &bytes[3], 0, &bytes[7] };
+struct __attribute__((packed)) { char c; int *p; } unaligned = { 1, &vals[5] };
+static int *local_ptr(void) { return &vals[7]; }
+int *(*volatile fp)(void) = local_ptr;
+int bad_pointers(void) {
+  int bad = 0;
+  for (int i = 0; i < N; i++)
+    if (ptrs[i] != (i % 4 == 3 ? 0 : &vals[i])) bad++;
+  if (odd[0] != &bytes[1] || odd[1] != &bytes[3] || odd[2] || odd[3] != &bytes[7]) bad++;
+  if (unaligned.p != &vals[5]) bad++;
+  if (fp() != &vals[7]) bad++;
+  return bad;
+}
+"#;
+
+/// A program with pointers of its own (a PIE packs them too) that calls the library.
+const MAIN_C: &str = r#"
+#include <stdio.h>
+int bad_pointers(void);
+static const char *names[] = { "relr", "ok" };
+int main(void) {
+  printf("%s %s %d\n", names[0], names[1], bad_pointers());
+  return 0;
+}
+"#;
+
+/// The two ends of a link, each a compiler driver that uses one linker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ld {
+    Gnu,
+    Tether,
+}
+
+impl Ld {
+    fn tag(self) -> &'static str {
+        match self {
+            Ld::Gnu => "gnu",
+            Ld::Tether => "tether",
+        }
+    }
+}
+
+/// Compiles `source` with `cc` and `flags`, linking with `ld` into `out` in `w`.
+fn build(w: &Work, cc: &str, ld: Ld, out: &str, source: &str, flags: &[&str]) -> PathBuf {
+    let src = w.path(&format!("{out}.c"));
+    std::fs::write(&src, source).expect("write source");
+    let mut cmd = Command::new(cc);
+    if ld == Ld::Tether {
+        cmd.arg(format!("-B{}/", w.path("bin").display()));
+    }
+    cmd.args(["-O2", "-o", out])
+        .arg(&src)
+        .args(flags)
+        .current_dir(w.dir.path());
+    ok(&mut cmd);
+    w.path(out)
+}
+
+/// How many words `.relr.dyn` relocates (readelf's "N offsets"), 0 without one.
+fn relr_offsets(file: &Path) -> usize {
+    readelf(&["-rW"], file)
+        .lines()
+        .find_map(|l| l.trim().strip_suffix(" offsets")?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Relocations of `r_type` (`R_X86_64_RELATIVE`, `R_ARM_RELATIVE`) in the REL/RELA tables.
+fn count_type(file: &Path, r_type: &str) -> usize {
+    readelf(&["-rW"], file)
+        .lines()
+        .filter(|l| l.split_whitespace().nth(2) == Some(r_type))
+        .count()
+}
+
+/// The `.dynamic` tag names present.
+fn tags(file: &Path) -> Vec<String> {
+    readelf(&["-dW"], file)
+        .lines()
+        .filter_map(|l| Some(l.split_whitespace().nth(1)?.trim_matches(['(', ')']).to_string()))
+        .collect()
+}
+
+fn needs_relr_version(file: &Path) -> bool {
+    readelf(&["-VW"], file).contains("Name: GLIBC_ABI_DT_RELR")
+}
+
+/// eu-elflint's messages with section numbers left out (the two linkers number alike
+/// sections differently), without its "No errors".
+fn elflint_messages(file: &Path) -> Vec<String> {
+    require("eu-elflint", "elfutils");
+    let out = run(Command::new("eu-elflint").arg("--gnu-ld").arg(file));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| match l.split_once("] ") {
+            Some((_, rest)) if l.starts_with("section [") => rest.to_string(),
+            _ => l.to_string(),
+        })
+        .filter(|l| l != "No errors")
+        .collect()
+}
+
+fn qemu_arm(program: &Path, dir: &Path) -> String {
+    require("qemu-arm", "qemu-user");
+    ok(Command::new("qemu-arm")
+        .args(["-L", SYSROOT, "-U", "LD_BIND_NOW", "-E"])
+        .arg(format!("LD_LIBRARY_PATH={}", dir.display()))
+        .arg(program))
+}
+
+/// Links the pointer library and the program with `ld` and `pack` flags; returns both.
+fn link_pointers(w: &Work, cc: &str, ld: Ld, suffix: &str, pack: &[&str]) -> (PathBuf, PathBuf) {
+    let lib_name = format!("libptr{suffix}.so");
+    let mut lib_flags = vec!["-fPIC", "-shared"];
+    lib_flags.extend(pack);
+    let lib = build(w, cc, ld, &lib_name, POINTERS_C, &lib_flags);
+    let link_lib = format!("-l:{lib_name}");
+    let mut main_flags = vec!["-L.", link_lib.as_str()];
+    main_flags.extend(pack);
+    let main = build(w, cc, ld, &format!("main{suffix}"), MAIN_C, &main_flags);
+    (lib, main)
+}
+
+#[test]
+fn relr_x86_64_is_what_gnu_ld_packs() {
+    let w = Work::new();
+    let pack = ["-Wl,-z,pack-relative-relocs"];
+    let mut seen = Vec::new();
+    for ld in [Ld::Gnu, Ld::Tether] {
+        let (lib, main) = link_pointers(&w, "gcc", ld, ld.tag(), &pack);
+        let out = ok(Command::new(&main)
+            .env("LD_LIBRARY_PATH", w.dir.path())
+            .env_remove("LD_BIND_NOW"));
+        assert_eq!(out, "relr ok 0\n", "{ld:?}");
+        for file in [&lib, &main] {
+            let t = tags(file);
+            for tag in ["RELR", "RELRSZ", "RELRENT"] {
+                assert!(t.iter().any(|x| x == tag), "{ld:?} {file:?}: no {tag}: {t:?}");
+            }
+            assert!(needs_relr_version(file), "{ld:?} {file:?}: no GLIBC_ABI_DT_RELR");
+            check_readelf(file);
+        }
+        seen.push((
+            relr_offsets(&lib),
+            count_type(&lib, "R_X86_64_RELATIVE"),
+            relr_offsets(&main),
+            count_type(&main, "R_X86_64_RELATIVE"),
+            elflint_messages(&lib),
+        ));
+    }
+    // The same words packed, the same left (the unaligned pointer) as RELATIVE.
+    let (gnu, ours) = (&seen[0], &seen[1]);
+    assert_eq!(gnu, ours, "GNU ld (left) and tether (right)");
+    assert!(gnu.0 >= 225 + 3 + 1, "{gnu:?}");
+    assert_eq!(gnu.1, 1, "the unaligned pointer stays RELATIVE");
+}
+
+#[test]
+fn relr_packs_every_relative_relocation_nopack_keeps() {
+    let w = Work::new();
+    let (packed, _) = link_pointers(&w, "gcc", Ld::Tether, "-p", &["-Wl,-z,pack-relative-relocs"]);
+    let (plain, _) = link_pointers(
+        &w,
+        "gcc",
+        Ld::Tether,
+        "-n",
+        &["-Wl,-z,pack-relative-relocs", "-Wl,-z,nopack-relative-relocs"],
+    );
+    assert_eq!(
+        relr_offsets(&packed) + count_type(&packed, "R_X86_64_RELATIVE"),
+        count_type(&plain, "R_X86_64_RELATIVE")
+    );
+    assert_eq!(relr_offsets(&plain), 0);
+    assert!(!tags(&plain).iter().any(|t| t == "RELR"));
+    assert!(!needs_relr_version(&plain));
+    // GNU ld agrees on the last word.
+    let (gnu_plain, _) = link_pointers(
+        &w,
+        "gcc",
+        Ld::Gnu,
+        "-gn",
+        &["-Wl,-z,pack-relative-relocs", "-Wl,-z,nopack-relative-relocs"],
+    );
+    assert_eq!(relr_offsets(&gnu_plain), 0);
+}
+
+/// GNU ld 2.40 ignores `-z pack-relative-relocs` on ARM (with a warning); tether packs, as
+/// lld does, and glibc 2.36's loader applies it under qemu-arm.
+#[test]
+fn relr_arm_loads_under_glibc() {
+    require(ARM_CC, "gcc-arm-linux-gnueabihf");
+    let w = Work::new();
+    for (mode, suffix) in [("-mthumb", "t"), ("-marm", "a")] {
+        let pack = [mode, "-Wl,-z,pack-relative-relocs"];
+        let (lib, main) = link_pointers(&w, ARM_CC, Ld::Tether, suffix, &pack);
+        assert_eq!(qemu_arm(&main, w.dir.path()), "relr ok 0\n", "{mode}");
+        for file in [&lib, &main] {
+            check_readelf(file);
+            assert!(needs_relr_version(file), "{file:?}");
+        }
+        let plain_suffix = format!("{suffix}-plain");
+        let (plain, _) = link_pointers(&w, ARM_CC, Ld::Tether, &plain_suffix, &[mode]);
+        let packed = relr_offsets(&lib);
+        assert!(packed >= 225 + 3 + 1, "{mode}: {packed}");
+        assert_eq!(
+            packed + count_type(&lib, "R_ARM_RELATIVE"),
+            count_type(&plain, "R_ARM_RELATIVE"),
+            "{mode}"
+        );
+        assert_eq!(count_type(&lib, "R_ARM_RELATIVE"), 1, "{mode}: the unaligned pointer");
+        // The addend stays in place (REL): the word holds the link-time address.
+        let gnu_messages = {
+            let (gnu, _) = link_pointers(&w, ARM_CC, Ld::Gnu, &format!("{suffix}-gnu"), &[mode]);
+            elflint_messages(&gnu)
+        };
+        let ours: Vec<String> = elflint_messages(&lib)
+            .into_iter()
+            .filter(|m| !m.contains(".relr.dyn"))
+            .collect();
+        assert_eq!(ours, gnu_messages, "{mode}: eu-elflint beyond the RELR section");
+    }
+}
