@@ -274,6 +274,18 @@ pub fn decide(
     }
 }
 
+/// Whether an undefined weak symbol of default visibility is left to the loader (the class
+/// [`SymClass::UndefinedWeak`]) or is 0 at link time ([`SymClass::Local`], absolute): the
+/// loader may find it in an output that imports, unless `-z nodynamic-undefined-weak`
+/// (`dynamic == Some(false)`) asks otherwise on a target whose GNU ld honours it.
+pub fn undefined_weak_is_dynamic(
+    kind: OutputKind,
+    dynamic: Option<bool>,
+    may_be_static: bool,
+) -> bool {
+    kind.imports() && !(dynamic == Some(false) && may_be_static)
+}
+
 /// Bound inside the output, with an address relative to it (a GOT load may go direct).
 fn binds_here(class: SymClass) -> bool {
     matches!(class, SymClass::Local { absolute: false })

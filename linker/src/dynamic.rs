@@ -122,6 +122,8 @@ pub fn is_imported(link: &Link, id: SymbolId) -> bool {
         && s.referenced
         && matches!(s.def, Def::Undefined | Def::Shared { .. })
         && s.visibility == elf::STV_DEFAULT.0
+        // An undefined weak symbol resolved to 0 (`-z nodynamic-undefined-weak`).
+        && !link.global_binds_locally(id)
 }
 
 /// The version glibc 2.36 defines so that an older loader, which would skip DT_RELR, refuses

@@ -131,7 +131,17 @@ impl<'d> Link<'d> {
     pub fn global_binds_locally(&self, id: SymbolId) -> bool {
         let s = self.symtab.get(id);
         match s.def {
-            Def::Undefined => s.visibility != elf::STV_DEFAULT.0 || !self.kind.imports(),
+            Def::Undefined => {
+                let weak = !s.strong_ref;
+                s.visibility != elf::STV_DEFAULT.0
+                    || !self.kind.imports()
+                    || (weak
+                        && !crate::decide::undefined_weak_is_dynamic(
+                            self.kind,
+                            self.opts.z.dynamic_undefined_weak,
+                            self.arch.weak_undefined_may_be_static(),
+                        ))
+            }
             Def::Shared { .. } => false,
             Def::Linker(_) => true,
             // An exported IFUNC is reached through the dynamic symbol table, where the loader

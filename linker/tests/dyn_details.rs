@@ -102,7 +102,14 @@ fn count_type(file: &Path, r_type: &str) -> usize {
 fn tags(file: &Path) -> Vec<String> {
     readelf(&["-dW"], file)
         .lines()
-        .filter_map(|l| Some(l.split_whitespace().nth(1)?.trim_matches(['(', ')']).to_string()))
+        .filter_map(|l| {
+            Some(
+                l.split_whitespace()
+                    .nth(1)?
+                    .trim_matches(['(', ')'])
+                    .to_string(),
+            )
+        })
         .collect()
 }
 
@@ -160,9 +167,15 @@ fn relr_x86_64_is_what_gnu_ld_packs() {
         for file in [&lib, &main] {
             let t = tags(file);
             for tag in ["RELR", "RELRSZ", "RELRENT"] {
-                assert!(t.iter().any(|x| x == tag), "{ld:?} {file:?}: no {tag}: {t:?}");
+                assert!(
+                    t.iter().any(|x| x == tag),
+                    "{ld:?} {file:?}: no {tag}: {t:?}"
+                );
             }
-            assert!(needs_relr_version(file), "{ld:?} {file:?}: no GLIBC_ABI_DT_RELR");
+            assert!(
+                needs_relr_version(file),
+                "{ld:?} {file:?}: no GLIBC_ABI_DT_RELR"
+            );
             check_readelf(file);
         }
         seen.push((
@@ -183,13 +196,22 @@ fn relr_x86_64_is_what_gnu_ld_packs() {
 #[test]
 fn relr_packs_every_relative_relocation_nopack_keeps() {
     let w = Work::new();
-    let (packed, _) = link_pointers(&w, "gcc", Ld::Tether, "-p", &["-Wl,-z,pack-relative-relocs"]);
+    let (packed, _) = link_pointers(
+        &w,
+        "gcc",
+        Ld::Tether,
+        "-p",
+        &["-Wl,-z,pack-relative-relocs"],
+    );
     let (plain, _) = link_pointers(
         &w,
         "gcc",
         Ld::Tether,
         "-n",
-        &["-Wl,-z,pack-relative-relocs", "-Wl,-z,nopack-relative-relocs"],
+        &[
+            "-Wl,-z,pack-relative-relocs",
+            "-Wl,-z,nopack-relative-relocs",
+        ],
     );
     assert_eq!(
         relr_offsets(&packed) + count_type(&packed, "R_X86_64_RELATIVE"),
@@ -204,7 +226,10 @@ fn relr_packs_every_relative_relocation_nopack_keeps() {
         "gcc",
         Ld::Gnu,
         "-gn",
-        &["-Wl,-z,pack-relative-relocs", "-Wl,-z,nopack-relative-relocs"],
+        &[
+            "-Wl,-z,pack-relative-relocs",
+            "-Wl,-z,nopack-relative-relocs",
+        ],
     );
     assert_eq!(relr_offsets(&gnu_plain), 0);
 }
@@ -232,7 +257,11 @@ fn relr_arm_loads_under_glibc() {
             count_type(&plain, "R_ARM_RELATIVE"),
             "{mode}"
         );
-        assert_eq!(count_type(&lib, "R_ARM_RELATIVE"), 1, "{mode}: the unaligned pointer");
+        assert_eq!(
+            count_type(&lib, "R_ARM_RELATIVE"),
+            1,
+            "{mode}: the unaligned pointer"
+        );
         // The addend stays in place (REL): the word holds the link-time address.
         let gnu_messages = {
             let (gnu, _) = link_pointers(&w, ARM_CC, Ld::Gnu, &format!("{suffix}-gnu"), &[mode]);
@@ -242,6 +271,84 @@ fn relr_arm_loads_under_glibc() {
             .into_iter()
             .filter(|m| !m.contains(".relr.dyn"))
             .collect();
-        assert_eq!(ours, gnu_messages, "{mode}: eu-elflint beyond the RELR section");
+        assert_eq!(
+            ours, gnu_messages,
+            "{mode}: eu-elflint beyond the RELR section"
+        );
+    }
+}
+
+/// A program whose weak references no library defines.
+const WEAK_C: &str = r#"
+#include <stdio.h>
+extern int wfun(void) __attribute__((weak));
+extern int wvar __attribute__((weak));
+int main(void) { printf("%d %d\n", wfun ? wfun() : -1, &wvar ? wvar : -2); return 0; }
+"#;
+
+/// The library form: the same references from a shared library.
+const WEAK_LIB_C: &str = r#"
+extern int wfun(void) __attribute__((weak));
+extern int wvar __attribute__((weak));
+int f(void) { return (wfun ? wfun() : -1) + (&wvar ? wvar : -2); }
+"#;
+
+/// (`.dynsym` entries naming the weak symbols, their dynamic relocations other than
+/// JUMP_SLOT) — JUMP_SLOT is left out: GNU ld reaches `wfun` through `.plt.got`.
+fn weak_dynamic(file: &Path) -> (usize, Vec<String>) {
+    let dynsym = readelf(&["--dyn-syms", "-W"], file)
+        .lines()
+        .filter(|l| l.ends_with(" wfun") || l.ends_with(" wvar"))
+        .count();
+    let mut relocs: Vec<String> = readelf(&["-rW"], file)
+        .lines()
+        .filter(|l| l.contains(" wfun") || l.contains(" wvar"))
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+        .filter(|t| !t.ends_with("JUMP_SLOT"))
+        .collect();
+    relocs.sort();
+    (dynsym, relocs)
+}
+
+/// x86-64: undefined weak symbols are dynamic by default, in programs (PIE and not) and
+/// libraries; `-z nodynamic-undefined-weak` resolves them to 0 with nothing left for the
+/// loader. ARM's GNU ld accepts both keywords and keeps them dynamic.
+#[test]
+fn dynamic_undefined_weak_as_gnu_ld() {
+    let w = Work::new();
+    for cc in ["gcc", ARM_CC] {
+        if cc == ARM_CC {
+            require(ARM_CC, "gcc-arm-linux-gnueabihf");
+        }
+        for mode in ["-pie", "-no-pie", "-shared"] {
+            for z in [
+                None,
+                Some("-Wl,-z,dynamic-undefined-weak"),
+                Some("-Wl,-z,nodynamic-undefined-weak"),
+            ] {
+                let mut results = Vec::new();
+                for ld in [Ld::Gnu, Ld::Tether] {
+                    let name = format!("weak-{}-{}{}", ld.tag(), mode, z.map_or(0, |s| s.len()));
+                    let (source, mut flags) = match mode {
+                        "-shared" => (WEAK_LIB_C, vec!["-fPIC", "-shared"]),
+                        _ => (WEAK_C, vec![mode]),
+                    };
+                    flags.extend(z);
+                    let out = build(&w, cc, ld, &name, source, &flags);
+                    if mode != "-shared" {
+                        let printed = if cc == ARM_CC {
+                            qemu_arm(&out, w.dir.path())
+                        } else {
+                            ok(&mut Command::new(&out))
+                        };
+                        assert_eq!(printed, "-1 -2\n", "{cc} {mode} {z:?} {ld:?}");
+                    }
+                    results.push(weak_dynamic(&out));
+                }
+                assert_eq!(results[0], results[1], "{cc} {mode} {z:?}: GNU ld, tether");
+                let expect_static = cc == "gcc" && z == Some("-Wl,-z,nodynamic-undefined-weak");
+                assert_eq!(results[1].0 == 0, expect_static, "{cc} {mode} {z:?}");
+            }
+        }
     }
 }

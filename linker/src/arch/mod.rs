@@ -493,6 +493,13 @@ pub trait Arch: Sync + Send {
         false
     }
 
+    /// Whether `-z nodynamic-undefined-weak` resolves undefined weak symbols to 0 at link
+    /// time (GNU ld's x86 targets); elsewhere GNU ld accepts the keywords and keeps them
+    /// dynamic.
+    fn weak_undefined_may_be_static(&self) -> bool {
+        false
+    }
+
     /// Mapping symbols (`$a`, `$t`, `$d` on ARM) that tell disassemblers what `.plt` holds:
     /// (offset in `.plt`, name), in order. Default: none.
     fn plt_mapping_symbols(&self) -> &'static [(u64, &'static str)] {

@@ -199,6 +199,10 @@ impl Arch for X86_64 {
         true
     }
 
+    fn weak_undefined_may_be_static(&self) -> bool {
+        true
+    }
+
     fn dyn_reloc_types(&self) -> DynRelocTypes {
         DynRelocTypes {
             relative: elf::R_X86_64_RELATIVE.0,
