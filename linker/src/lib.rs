@@ -41,6 +41,7 @@ pub mod merge;
 pub mod object_file;
 pub mod options;
 pub mod output_file;
+pub mod plt_got;
 pub mod plugin;
 pub mod relocate;
 pub mod relr;

@@ -43,6 +43,8 @@ pub struct Link<'d> {
     pub export_patterns: Vec<String>,
     /// `.relr.dyn` ([`crate::relr`]).
     pub relr: crate::relr::Relr,
+    /// Calls that jump through a GOT entry ([`crate::plt_got`]).
+    pub plt_got: crate::plt_got::PltGot,
 }
 
 /// What the core needs to know about the symbol a relocation refers to.
@@ -75,6 +77,7 @@ impl<'d> Link<'d> {
             canonical_plt: vec![false; symbols],
             export_patterns: opts.export_dynamic_symbols.clone(),
             relr: Default::default(),
+            plt_got: Default::default(),
             merged: Default::default(),
             opts,
             arch: r.arch,
@@ -511,9 +514,7 @@ fn allocate(link: &mut Link, scan: &crate::scan::ScanResult) {
         let fill = crate::relr::got_fill(link, crate::decide::got_fill(out, kind, class));
         link.got.add(kind, target, || fill);
     }
-    for &target in &scan.plt {
-        link.plt.add(target);
-    }
+    crate::plt_got::allocate(link, &scan.plt, &scan.canonical_plt);
     for &id in &scan.canonical_plt {
         link.canonical_plt[id as usize] = true;
     }

@@ -98,6 +98,9 @@ fn got_entry_addr(link: &Link, layout: &Layout, kind: GotKind, target: Target) -
 
 /// The address of `target`'s PLT entry, if it has one.
 pub fn plt_entry(link: &Link, layout: &Layout, target: Target) -> Option<u64> {
+    if let Some(entry) = crate::plt_got::entry_address(link, layout, target) {
+        return Some(entry);
+    }
     let n = link.plt.index_of(target)?;
     let pl = link.arch.plt_layout();
     Some(layout.addr_of(Synth::Plt) + pl.header_size + pl.entry_size * n as u64)

@@ -443,6 +443,10 @@ pub fn write_image(
                     p += write_rel(&mut put, p, r);
                 }
             }
+            Synth::PltGot => {
+                let buf = &mut put.buf[at..at + s.size as usize];
+                crate::plt_got::contents(link, layout, s.addr, buf).map_err(LinkError::Other)?;
+            }
             Synth::RelrDyn => {
                 let buf = &mut put.buf[at..at + s.size as usize];
                 crate::relr::contents(link, layout, actions, buf).map_err(LinkError::Other)?;

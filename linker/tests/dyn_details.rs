@@ -352,3 +352,107 @@ fn dynamic_undefined_weak_as_gnu_ld() {
         }
     }
 }
+
+const PLT_GOT_LIB_C: &str = r#"
+extern int ext(int);
+int (*getp(void))(int) { return ext; }
+int callit(int x) { return ext(x) + 1; }
+int own(int x) { return x * 2; }
+int (*getown(void))(int) { return own; }
+int callown(int x) { return own(x); }
+"#;
+
+const PLT_GOT_MAIN_C: &str = r#"
+#include <stdio.h>
+int (*getp(void))(int); int callit(int); int (*getown(void))(int); int callown(int);
+int ext(int);
+extern int wfun(void) __attribute__((weak));
+int main(void) {
+  printf("%d %d %d %d %d %d\n", getp()(1), callit(2), getown()(3), callown(4), getp() == ext,
+         wfun ? wfun() : -1);
+  return 0;
+}
+"#;
+
+/// Dynamic relocations by kind and symbol (RELATIVE left out: layouts differ), sorted,
+/// without symbol versions (GNU ld does not keep `libc.so.6` needed for a library's only
+/// weak reference, `__cxa_finalize`, so it has no version there; tether does).
+fn symbolic_relocs(file: &Path) -> Vec<String> {
+    let mut v: Vec<String> = readelf(&["-rW"], file)
+        .lines()
+        .filter(|l| l.contains("R_X86_64_") && !l.contains("RELATIVE"))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let name = f.get(4).unwrap_or(&"").split('@').next().unwrap_or("");
+            Some(format!("{} {name}", f.get(2)?))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A function both called and loaded through the GOT gets one GLOB_DAT slot and a `.plt.got`
+/// entry (`jmp *slot(%rip)`), no JUMP_SLOT, in libraries and programs, lazily and with
+/// `-z now`, as GNU ld does; a function whose address non-PIC code takes keeps its canonical
+/// PLT entry.
+#[test]
+fn plt_got_as_gnu_ld() {
+    let w = Work::new();
+    build(
+        &w,
+        "gcc",
+        Ld::Tether,
+        "libpge.so",
+        "int ext(int x) { return x + 100; }\n",
+        &["-fPIC", "-shared"],
+    );
+    for z in [None, Some("-Wl,-z,now")] {
+        let mut seen = Vec::new();
+        for ld in [Ld::Gnu, Ld::Tether] {
+            let lib = format!("libpgl{}.so", ld.tag());
+            let mut flags = vec!["-fPIC", "-shared", "-L.", "-lpge"];
+            flags.extend(z);
+            let lib_path = build(&w, "gcc", ld, &lib, PLT_GOT_LIB_C, &flags);
+            let plt_got = readelf(&["-SW"], &lib_path).contains(".plt.got");
+            assert!(plt_got, "{ld:?} {z:?}: no .plt.got in the library");
+            let mut row = vec![symbolic_relocs(&lib_path)];
+            for mode in ["-pie", "-no-pie"] {
+                let exe = format!("pgm{}{mode}", ld.tag());
+                let link_lib = format!("-l:{lib}");
+                let mut flags = vec![mode, "-L.", link_lib.as_str(), "-lpge"];
+                flags.extend(z);
+                let exe = build(&w, "gcc", ld, &exe, PLT_GOT_MAIN_C, &flags);
+                for bind_now in [false, true] {
+                    let mut cmd = Command::new(&exe);
+                    cmd.env("LD_LIBRARY_PATH", w.dir.path());
+                    if bind_now {
+                        cmd.env("LD_BIND_NOW", "1");
+                    } else {
+                        cmd.env_remove("LD_BIND_NOW");
+                    }
+                    assert_eq!(ok(&mut cmd), "101 103 6 8 1 -1\n", "{ld:?} {mode} {z:?}");
+                }
+                check_readelf(&exe);
+                row.push(symbolic_relocs(&exe));
+            }
+            check_readelf(&lib_path);
+            seen.push(row);
+        }
+        assert_eq!(seen[0], seen[1], "{z:?}: GNU ld (left), tether (right)");
+        let lib = &seen[1][0];
+        assert!(lib.iter().any(|r| r == "R_X86_64_GLOB_DAT ext"), "{lib:?}");
+        assert!(
+            !lib.iter().any(|r| r.starts_with("R_X86_64_JUMP_SLOT")),
+            "{lib:?}"
+        );
+    }
+    // The entry itself: `jmp *disp(%rip)` then a two-byte nop, reaching the GLOB_DAT slot.
+    let lib = w.path("libpgltether.so");
+    let text = ok(Command::new("objdump")
+        .args(["-d", "-j", ".plt.got"])
+        .arg(&lib));
+    assert!(
+        text.contains("jmp    *0x") && text.contains("xchg   %ax,%ax"),
+        "{text}"
+    );
+}

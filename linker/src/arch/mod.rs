@@ -525,6 +525,19 @@ pub trait Arch: Sync + Send {
     /// Initial content of a lazily bound `.got.plt` slot (x86-64: the entry's push, entry + 6;
     /// ARM: PLT0). The loader adds the load bias.
     fn lazy_slot_value(&self, addrs: PltEntryAddrs) -> u64;
+    /// Size of a `.plt.got` entry ([`crate::plt_got`]); `None`: the target has none.
+    fn plt_got_entry_size(&self) -> Option<u64> {
+        None
+    }
+    /// Writes a `.plt.got` entry at `entry` that jumps through the GOT entry at `slot`.
+    fn write_plt_got_entry(
+        &self,
+        _buf: &mut [u8],
+        _entry: u64,
+        _slot: u64,
+    ) -> Result<(), FieldError> {
+        Err(FieldError::OutOfBounds)
+    }
 
     /// Called after layout for every [`RelExpr::Plt`] relocation (see `thunks.rs`): returns a
     /// thunk when the branch at `place` cannot reach `dest` (or must change state in a way its

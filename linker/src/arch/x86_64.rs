@@ -264,6 +264,20 @@ impl Arch for X86_64 {
     fn lazy_slot_value(&self, a: PltEntryAddrs) -> u64 {
         a.entry + 6
     }
+
+    fn plt_got_entry_size(&self) -> Option<u64> {
+        Some(8)
+    }
+
+    fn write_plt_got_entry(&self, buf: &mut [u8], entry: u64, slot: u64) -> Result<(), FieldError> {
+        // jmpq *slot(%rip); xchg %ax,%ax (GNU ld's two-byte padding)
+        let jmp = rel32(slot, entry + 6)?;
+        let out = buf.get_mut(..8).ok_or(FieldError::OutOfBounds)?;
+        out[0..2].copy_from_slice(&[0xff, 0x25]);
+        out[2..6].copy_from_slice(&jmp);
+        out[6..8].copy_from_slice(&[0x66, 0x90]);
+        Ok(())
+    }
 }
 
 /// A rel32 displacement from `next_insn` to `target`.

@@ -43,6 +43,8 @@ pub enum Synth {
     /// `.relr.dyn` ([`crate::relr`]).
     RelrDyn,
     Plt,
+    /// `.plt.got` ([`crate::plt_got`]).
+    PltGot,
     /// Range-extension / interworking thunks ([`crate::thunks`]), by island.
     Thunks(u8),
     Dynamic,

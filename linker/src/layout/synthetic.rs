@@ -266,6 +266,17 @@ impl Synthesizer<'_, '_, '_> {
                     p.header_size + p.entry_size * link.plt.len() as u64,
                 );
             }
+            if let (false, Some(size)) = (link.plt_got.is_empty(), arch.plt_got_entry_size()) {
+                self.push(
+                    b".plt.got",
+                    Synth::PltGot,
+                    elf::SHT_PROGBITS.0,
+                    AX,
+                    8,
+                    size,
+                    size * link.plt_got.targets.len() as u64,
+                );
+            }
             if dynamic_ok {
                 self.push(
                     b".dynamic",
