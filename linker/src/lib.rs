@@ -31,6 +31,7 @@ pub mod eh_frame;
 pub mod eh_frame_hdr;
 pub mod error;
 pub mod gc;
+pub mod gnu_property;
 pub mod got_plt;
 pub mod hash;
 pub mod inputs;

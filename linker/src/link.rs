@@ -45,6 +45,8 @@ pub struct Link<'d> {
     pub relr: crate::relr::Relr,
     /// Calls that jump through a GOT entry ([`crate::plt_got`]).
     pub plt_got: crate::plt_got::PltGot,
+    /// The merged `.note.gnu.property` ([`crate::gnu_property`]).
+    pub gnu_property: Option<Vec<u8>>,
 }
 
 /// What the core needs to know about the symbol a relocation refers to.
@@ -78,6 +80,7 @@ impl<'d> Link<'d> {
             export_patterns: opts.export_dynamic_symbols.clone(),
             relr: Default::default(),
             plt_got: Default::default(),
+            gnu_property: None,
             merged: Default::default(),
             opts,
             arch: r.arch,
@@ -443,6 +446,7 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     link.merged = crate::merge::merge(&link);
     link.dead_fdes = crate::unwind::find_dead_fdes(&link);
     check_input_flags(&link)?;
+    link.gnu_property = crate::gnu_property::merge(&link)?;
     let scan = crate::scan::scan(&link);
     report_scan(&link, &scan)?;
     allocate(&mut link, &scan);

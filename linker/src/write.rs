@@ -523,6 +523,10 @@ pub fn write_image(
                 let bytes = &layout.merged[k as usize];
                 put.buf[at..at + bytes.len()].copy_from_slice(bytes);
             }
+            Synth::GnuProperty => {
+                let note = link.gnu_property.as_deref().unwrap_or(&[]);
+                put.buf[at..at + note.len()].copy_from_slice(note);
+            }
             Synth::Interp => {
                 let path = crate::layout::interpreter(link);
                 put.buf[at..at + path.len()].copy_from_slice(path.as_bytes());

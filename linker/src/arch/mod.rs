@@ -500,6 +500,12 @@ pub trait Arch: Sync + Send {
         false
     }
 
+    /// Whether the inputs' x86 `.note.gnu.property` properties are merged into the output
+    /// ([`crate::gnu_property`]).
+    fn has_x86_properties(&self) -> bool {
+        false
+    }
+
     /// Mapping symbols (`$a`, `$t`, `$d` on ARM) that tell disassemblers what `.plt` holds:
     /// (offset in `.plt`, name), in order. Default: none.
     fn plt_mapping_symbols(&self) -> &'static [(u64, &'static str)] {

@@ -203,6 +203,10 @@ impl Arch for X86_64 {
         true
     }
 
+    fn has_x86_properties(&self) -> bool {
+        true
+    }
+
     fn dyn_reloc_types(&self) -> DynRelocTypes {
         DynRelocTypes {
             relative: elf::R_X86_64_RELATIVE.0,

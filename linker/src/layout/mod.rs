@@ -31,6 +31,8 @@ pub enum Synth {
     /// PT_INTERP's path, for a dynamic program.
     Interp,
     BuildId,
+    /// The merged `.note.gnu.property` ([`crate::gnu_property`]).
+    GnuProperty,
     Hash,
     GnuHash,
     DynSym,

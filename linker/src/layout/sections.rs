@@ -48,6 +48,7 @@ pub(super) fn rank(name: &[u8], sh_type: u32, flags: u64) -> u32 {
     }
     match name {
         b".interp" => return 5,
+        b".note.gnu.property" => return 6,
         b".note.gnu.build-id" => return 10,
         b".hash" => return 20,
         b".gnu.hash" => return 21,

@@ -95,6 +95,17 @@ impl Synthesizer<'_, '_, '_> {
                 interpreter(link).len() as u64 + 1,
             );
         }
+        if let Some(note) = &link.gnu_property {
+            self.push(
+                b".note.gnu.property",
+                Synth::GnuProperty,
+                elf::SHT_NOTE.0,
+                A,
+                8,
+                0,
+                note.len() as u64,
+            );
+        }
         if let Some(b) = &link.opts.build_id {
             self.push(
                 b".note.gnu.build-id",
