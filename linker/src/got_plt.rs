@@ -103,6 +103,8 @@ pub struct Plt {
     /// The first `relocated_in_plt` entries have their relocation in `.rel(a).plt`; the rest
     /// (local IFUNCs on a target whose loader wants IRELATIVE elsewhere) in `.rel(a).dyn`.
     pub relocated_in_plt: usize,
+    /// The IBT-enabled form with `.plt.sec` ([`crate::ibt_plt`]).
+    pub ibt: bool,
 }
 
 impl Plt {

@@ -34,6 +34,7 @@ pub mod gc;
 pub mod gnu_property;
 pub mod got_plt;
 pub mod hash;
+pub mod ibt_plt;
 pub mod inputs;
 pub mod layout;
 pub mod link;

@@ -447,6 +447,7 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     link.dead_fdes = crate::unwind::find_dead_fdes(&link);
     check_input_flags(&link)?;
     link.gnu_property = crate::gnu_property::merge(&link)?;
+    link.plt.ibt = crate::ibt_plt::enabled(&link);
     let scan = crate::scan::scan(&link);
     report_scan(&link, &scan)?;
     allocate(&mut link, &scan);

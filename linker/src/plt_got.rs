@@ -57,16 +57,26 @@ pub fn allocate(link: &mut Link, targets: &[Target], canonical: &[crate::symbols
     }
 }
 
+/// Size of an entry: 8 bytes, 16 in the IBT form ([`crate::ibt_plt`]).
+pub fn entry_size(link: &Link) -> Option<u64> {
+    let size = link.arch.plt_got_entry_size()?;
+    Some(if link.plt.ibt {
+        crate::ibt_plt::ENTRY_SIZE
+    } else {
+        size
+    })
+}
+
 /// The address of `target`'s `.plt.got` entry, if it has one.
 pub fn entry_address(link: &Link, layout: &Layout, target: Target) -> Option<u64> {
     let n = link.plt_got.index_of(target)?;
-    let size = link.arch.plt_got_entry_size()?;
+    let size = entry_size(link)?;
     Some(layout.addr_of(Synth::PltGot) + size * n as u64)
 }
 
 /// `.plt.got`'s contents: each entry jumps through its target's GOT entry.
 pub fn contents(link: &Link, layout: &Layout, addr: u64, out: &mut [u8]) -> Result<(), String> {
-    let Some(size) = link.arch.plt_got_entry_size() else {
+    let Some(size) = entry_size(link) else {
         return Ok(());
     };
     let got = layout.addr_of(Synth::Got);
@@ -78,9 +88,14 @@ pub fn contents(link: &Link, layout: &Layout, addr: u64, out: &mut [u8]) -> Resu
             .ok_or_else(|| "internal error: .plt.got entry without a GOT entry".to_string())?;
         let at = n * size as usize;
         let entry = addr + size * n as u64;
-        link.arch
-            .write_plt_got_entry(&mut out[at..at + size as usize], entry, got + slot * word)
-            .map_err(|e| format!(".plt.got: {e}"))?;
+        let buf = &mut out[at..at + size as usize];
+        let slot = got + slot * word;
+        let written = if link.plt.ibt {
+            link.arch.write_ibt_branch_entry(buf, entry, slot)
+        } else {
+            link.arch.write_plt_got_entry(buf, entry, slot)
+        };
+        written.map_err(|e| format!(".plt.got: {e}"))?;
     }
     Ok(())
 }

@@ -102,6 +102,9 @@ pub fn plt_entry(link: &Link, layout: &Layout, target: Target) -> Option<u64> {
         return Some(entry);
     }
     let n = link.plt.index_of(target)?;
+    if link.plt.ibt {
+        return Some(crate::ibt_plt::sec_entry(layout, n));
+    }
     let pl = link.arch.plt_layout();
     Some(layout.addr_of(Synth::Plt) + pl.header_size + pl.entry_size * n as u64)
 }

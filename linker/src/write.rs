@@ -443,6 +443,10 @@ pub fn write_image(
                     p += write_rel(&mut put, p, r);
                 }
             }
+            Synth::PltSec => {
+                let buf = &mut put.buf[at..at + s.size as usize];
+                crate::ibt_plt::write_sec(link, layout, buf).map_err(LinkError::Other)?;
+            }
             Synth::PltGot => {
                 let buf = &mut put.buf[at..at + s.size as usize];
                 crate::plt_got::contents(link, layout, s.addr, buf).map_err(LinkError::Other)?;
@@ -467,8 +471,13 @@ pub fn write_image(
                 for n in 0..link.plt.len() {
                     let e0 = h + n * pl.entry_size as usize;
                     let addrs = plt_addrs(link, layout, n);
-                    arch.write_plt_entry(&mut buf[e0..e0 + pl.entry_size as usize], addrs)
-                        .map_err(|e| LinkError::Other(format!(".plt: {e}")))?;
+                    let entry = &mut buf[e0..e0 + pl.entry_size as usize];
+                    let written = if link.plt.ibt {
+                        arch.write_ibt_plt_entry(entry, addrs)
+                    } else {
+                        arch.write_plt_entry(entry, addrs)
+                    };
+                    written.map_err(|e| LinkError::Other(format!(".plt: {e}")))?;
                 }
             }
             Synth::GotPlt => {
@@ -479,7 +488,12 @@ pub fn write_image(
                     let v = if link.is_local_ifunc(target) {
                         relocate::target_address(link, layout, target)
                     } else {
-                        arch.lazy_slot_value(plt_addrs(link, layout, n))
+                        let addrs = plt_addrs(link, layout, n);
+                        // The IBT form's lazy entry is entered at its `endbr64`.
+                        match link.plt.ibt {
+                            true => addrs.entry,
+                            false => arch.lazy_slot_value(addrs),
+                        }
                     };
                     put.word(at + (reserved + n) * word as usize, v);
                 }
@@ -624,7 +638,7 @@ fn copy_relocs<'a>(
     })
 }
 
-fn plt_addrs(link: &Link, layout: &Layout, n: usize) -> crate::arch::PltEntryAddrs {
+pub(crate) fn plt_addrs(link: &Link, layout: &Layout, n: usize) -> crate::arch::PltEntryAddrs {
     let pl = link.arch.plt_layout();
     let plt0 = layout.addr_of(Synth::Plt);
     let word = link.arch.got_entry_size();

@@ -535,6 +535,28 @@ pub trait Arch: Sync + Send {
     fn plt_got_entry_size(&self) -> Option<u64> {
         None
     }
+    /// Whether the target has an IBT-enabled PLT form ([`crate::ibt_plt`]).
+    fn has_ibt_plt(&self) -> bool {
+        false
+    }
+    /// Writes the IBT form of lazy PLT entry (`buf.len() == entry_size`): where its slot
+    /// points until bound.
+    fn write_ibt_plt_entry(
+        &self,
+        _buf: &mut [u8],
+        _addrs: PltEntryAddrs,
+    ) -> Result<(), FieldError> {
+        Err(FieldError::OutOfBounds)
+    }
+    /// Writes a 16-byte IBT `.plt.sec`/`.plt.got` entry at `entry` jumping through `slot`.
+    fn write_ibt_branch_entry(
+        &self,
+        _buf: &mut [u8],
+        _entry: u64,
+        _slot: u64,
+    ) -> Result<(), FieldError> {
+        Err(FieldError::OutOfBounds)
+    }
     /// Writes a `.plt.got` entry at `entry` that jumps through the GOT entry at `slot`.
     fn write_plt_got_entry(
         &self,

@@ -4,6 +4,7 @@
 //! - [`tls`]: TLS relaxation (GD/LD/IE/descriptors to IE and LE).
 
 mod got;
+mod ibt;
 mod tls;
 
 use super::{
@@ -271,6 +272,23 @@ impl Arch for X86_64 {
 
     fn plt_got_entry_size(&self) -> Option<u64> {
         Some(8)
+    }
+
+    fn has_ibt_plt(&self) -> bool {
+        true
+    }
+
+    fn write_ibt_plt_entry(&self, buf: &mut [u8], a: PltEntryAddrs) -> Result<(), FieldError> {
+        ibt::write_lazy_entry(buf, a)
+    }
+
+    fn write_ibt_branch_entry(
+        &self,
+        buf: &mut [u8],
+        entry: u64,
+        slot: u64,
+    ) -> Result<(), FieldError> {
+        ibt::write_branch_entry(buf, entry, slot)
     }
 
     fn write_plt_got_entry(&self, buf: &mut [u8], entry: u64, slot: u64) -> Result<(), FieldError> {

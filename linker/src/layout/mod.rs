@@ -47,6 +47,8 @@ pub enum Synth {
     Plt,
     /// `.plt.got` ([`crate::plt_got`]).
     PltGot,
+    /// `.plt.sec` ([`crate::ibt_plt`]).
+    PltSec,
     /// Range-extension / interworking thunks ([`crate::thunks`]), by island.
     Thunks(u8),
     Dynamic,

@@ -61,7 +61,7 @@ pub(super) fn rank(name: &[u8], sh_type: u32, flags: u64) -> u32 {
         b".rela.plt" | b".rel.plt" => return 28,
         b".relr.dyn" => return 29,
         b".init" => return 30,
-        b".plt" | b".plt.got" | b".text.thunks" => return 31,
+        b".plt" | b".plt.got" | b".plt.sec" | b".text.thunks" => return 31,
         b".text.thunks.end" => return 33,
         b".text" => return 32,
         b".fini" => return 34,

@@ -277,15 +277,28 @@ impl Synthesizer<'_, '_, '_> {
                     p.header_size + p.entry_size * link.plt.len() as u64,
                 );
             }
-            if let (false, Some(size)) = (link.plt_got.is_empty(), arch.plt_got_entry_size()) {
+            if let (false, Some(size)) = (link.plt_got.is_empty(), crate::plt_got::entry_size(link))
+            {
                 self.push(
                     b".plt.got",
                     Synth::PltGot,
                     elf::SHT_PROGBITS.0,
                     AX,
-                    8,
+                    size,
                     size,
                     size * link.plt_got.targets.len() as u64,
+                );
+            }
+            if link.plt.ibt && !link.plt.is_empty() {
+                let size = crate::ibt_plt::ENTRY_SIZE;
+                self.push(
+                    b".plt.sec",
+                    Synth::PltSec,
+                    elf::SHT_PROGBITS.0,
+                    AX,
+                    size,
+                    size,
+                    size * link.plt.len() as u64,
                 );
             }
             if dynamic_ok {
