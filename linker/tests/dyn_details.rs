@@ -456,3 +456,216 @@ fn plt_got_as_gnu_ld() {
         "{text}"
     );
 }
+
+/// The notes' properties as readelf prints them (`Properties: ...`), and the program
+/// headers that carry them: (p_type, offset, alignment) of PT_NOTE and PT_GNU_PROPERTY.
+fn property_view(file: &Path) -> (Vec<String>, Vec<String>) {
+    let props = readelf(&["-nW"], file)
+        .lines()
+        .filter_map(|l| Some(l.split_once("Properties:")?.1.trim().to_string()))
+        .collect();
+    let phdrs = readelf(&["-lW"], file)
+        .lines()
+        .filter(|l| {
+            l.trim_start().starts_with("NOTE") || l.trim_start().starts_with("GNU_PROPERTY")
+        })
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            format!("{} {} {}", f[0], f[1], f[f.len() - 1])
+        })
+        .collect();
+    (props, phdrs)
+}
+
+/// x86-64 `.note.gnu.property`: gcc objects without `-fcf-protection` clear IBT/SHSTK while
+/// crt1's ISA-needed property survives (OR); `-fcf-protection` objects keep them only if
+/// every object has them (crti.o does not); `-z ibt`/`-z shstk` force them. Note,
+/// PT_NOTE split by alignment and PT_GNU_PROPERTY as GNU ld's, the program runs.
+#[test]
+fn gnu_property_as_gnu_ld() {
+    let w = Work::new();
+    let cases: [&[&str]; 5] = [
+        &[],
+        &["-fcf-protection"],
+        &["-Wl,-z,ibt,-z,shstk"],
+        &["-Wl,-z,shstk"],
+        &["-fcf-protection", "-shared", "-fPIC", "-nostartfiles"],
+    ];
+    for (i, flags) in cases.iter().enumerate() {
+        let mut seen = Vec::new();
+        for ld in [Ld::Gnu, Ld::Tether] {
+            let out = build(
+                &w,
+                "gcc",
+                ld,
+                &format!("prop{i}{}", ld.tag()),
+                MAIN_PROPS_C,
+                flags,
+            );
+            if !flags.contains(&"-shared") {
+                assert_eq!(ok(&mut Command::new(&out)), "props\n", "{flags:?} {ld:?}");
+            }
+            check_readelf(&out);
+            seen.push(property_view(&out));
+        }
+        assert_eq!(seen[0], seen[1], "{flags:?}: GNU ld (left), tether (right)");
+        assert!(!seen[1].0.is_empty(), "{flags:?}: no property note");
+    }
+    // -z ibt marks the output: both properties and the IBT PLT.
+    let ibt = w.path("prop2tether");
+    let notes = readelf(&["-nW"], &ibt);
+    assert!(notes.contains("x86 feature: IBT, SHSTK"), "{notes}");
+    assert!(readelf(&["-SW"], &ibt).contains(".plt.sec"));
+    check_elflint(&ibt);
+}
+
+const MAIN_PROPS_C: &str = "#include <stdio.h>\nint main(void) { puts(\"props\"); return 0; }\n";
+
+/// `-z cet-report=warning` names every object lacking IBT or SHSTK and links;
+/// `=error` fails with the same names and leaves no output; `=none` is silent.
+#[test]
+fn cet_report_names_objects_lacking_properties() {
+    let w = Work::new();
+    // "(file): ... missing X" as "basename: missing X", however the linker frames it.
+    let lines = |stderr: &[u8]| -> Vec<String> {
+        let mut v: Vec<String> = String::from_utf8_lossy(stderr)
+            .lines()
+            .filter_map(|l| {
+                let missing = &l[l.find("missing ")?..];
+                let file = l.split_whitespace().find(|t| t.ends_with(".o:"))?;
+                let file = file.trim_end_matches(':').rsplit('/').next()?;
+                Some(format!("{file}: {missing}"))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    for level in ["warning", "error"] {
+        let mut reports = Vec::new();
+        for ld in [Ld::Gnu, Ld::Tether] {
+            let src = w.path("cet.c");
+            std::fs::write(&src, MAIN_PROPS_C).expect("write");
+            let name = format!("cet-{level}-{}", ld.tag());
+            let mut cmd = Command::new("gcc");
+            if ld == Ld::Tether {
+                cmd.arg(format!("-B{}/", w.path("bin").display()));
+            }
+            cmd.args(["-fcf-protection", "-O2", "-o", &name])
+                .arg(&src)
+                .arg(format!("-Wl,-z,cet-report={level}"))
+                .current_dir(w.dir.path());
+            let out = run(&mut cmd);
+            assert_eq!(out.status.success(), level == "warning", "{ld:?} {level}");
+            assert_eq!(w.path(&name).exists(), level == "warning", "{ld:?} {level}");
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(stderr.contains(&format!("{level}: ")), "{ld:?}: {stderr}");
+            reports.push(lines(&out.stderr));
+        }
+        assert_eq!(
+            reports[0], reports[1],
+            "{level}: GNU ld (left), tether (right)"
+        );
+        assert!(
+            reports[1]
+                .iter()
+                .any(|l| l == "crti.o: missing IBT and SHSTK properties"),
+            "{:?}",
+            reports[1]
+        );
+    }
+    let quiet = run(Command::new(tether())
+        .args(["-z", "cet-report=none", "-z", "cet-report=loud"])
+        .current_dir(w.dir.path()));
+    assert_eq!(quiet.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&quiet.stderr).contains("cet-report"));
+}
+
+/// The IBT PLT (`-z ibtplt`; `-z ibt` also marks the output): `.plt`, `.plt.got` and
+/// `.plt.sec` sized and aligned as GNU ld's, the same instructions, and the program runs
+/// lazily and with LD_BIND_NOW.
+#[test]
+fn ibt_plt_as_gnu_ld() {
+    let w = Work::new();
+    build(
+        &w,
+        "gcc",
+        Ld::Tether,
+        "libpge.so",
+        "int ext(int x) { return x + 100; }\n",
+        &["-fPIC", "-shared"],
+    );
+    build(
+        &w,
+        "gcc",
+        Ld::Tether,
+        "libpgl.so",
+        PLT_GOT_LIB_C,
+        &["-fPIC", "-shared", "-L.", "-lpge"],
+    );
+    for mode in ["-pie", "-no-pie"] {
+        for z in ["-Wl,-z,ibtplt", "-Wl,-z,ibt"] {
+            let mut seen = Vec::new();
+            for ld in [Ld::Gnu, Ld::Tether] {
+                let name = format!("ibt{mode}{}{}", z.len(), ld.tag());
+                let exe = build(
+                    &w,
+                    "gcc",
+                    ld,
+                    &name,
+                    PLT_GOT_MAIN_C,
+                    &[mode, "-L.", "-lpgl", "-lpge", z],
+                );
+                for bind_now in [false, true] {
+                    let mut cmd = Command::new(&exe);
+                    cmd.env("LD_LIBRARY_PATH", w.dir.path());
+                    match bind_now {
+                        true => cmd.env("LD_BIND_NOW", "1"),
+                        false => cmd.env_remove("LD_BIND_NOW"),
+                    };
+                    assert_eq!(ok(&mut cmd), "101 103 6 8 1 -1\n", "{ld:?} {mode} {z}");
+                }
+                check_readelf(&exe);
+                let sections: Vec<String> = readelf(&["-SW"], &exe)
+                    .lines()
+                    .filter(|l| l.contains(" .plt"))
+                    .map(|l| {
+                        let f: Vec<&str> = l.split_whitespace().collect();
+                        let at = f.iter().position(|x| x.starts_with(".plt")).unwrap_or(0);
+                        format!("{} size {} align {}", f[at], f[at + 4], f[f.len() - 1])
+                    })
+                    .collect();
+                let mut insns: Vec<String> = ok(Command::new("objdump")
+                    .args([
+                        "-d",
+                        "--no-addresses",
+                        "-j",
+                        ".plt",
+                        "-j",
+                        ".plt.sec",
+                        "-j",
+                        ".plt.got",
+                    ])
+                    .arg(&exe))
+                .lines()
+                .filter_map(|l| {
+                    l.split('\t')
+                        .nth(2)
+                        .map(|m| m.split_whitespace().next().unwrap_or("").to_string())
+                })
+                .collect();
+                insns.sort();
+                seen.push((sections, insns));
+            }
+            assert_eq!(
+                seen[0], seen[1],
+                "{mode} {z}: GNU ld (left), tether (right)"
+            );
+            assert!(
+                seen[1].0.iter().any(|s| s.starts_with(".plt.sec")),
+                "{:?}",
+                seen[1].0
+            );
+            assert!(seen[1].1.iter().any(|i| i == "endbr64"));
+        }
+    }
+}
