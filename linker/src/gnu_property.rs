@@ -47,7 +47,7 @@ pub fn merge(link: &Link) -> Result<Option<Vec<u8>>> {
     report_cet(link, &inputs)?;
     let mut merged = combine(&inputs);
     let z = &link.opts.z;
-    let forced = u32::from(z.ibt) * FEATURE_1_IBT | u32::from(z.shstk) * FEATURE_1_SHSTK;
+    let forced = (u32::from(z.ibt) * FEATURE_1_IBT) | (u32::from(z.shstk) * FEATURE_1_SHSTK);
     if forced != 0 {
         *merged.entry(FEATURE_1_AND).or_insert(0) |= forced;
     }

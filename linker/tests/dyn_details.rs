@@ -189,7 +189,8 @@ fn relr_x86_64_is_what_gnu_ld_packs() {
     // The same words packed, the same left (the unaligned pointer) as RELATIVE.
     let (gnu, ours) = (&seen[0], &seen[1]);
     assert_eq!(gnu, ours, "GNU ld (left) and tether (right)");
-    assert!(gnu.0 >= 225 + 3 + 1, "{gnu:?}");
+    // 225 in `ptrs`, 3 in `odd`, the function pointer, the toolchain's own.
+    assert!(gnu.0 > 225 + 3, "{gnu:?}");
     assert_eq!(gnu.1, 1, "the unaligned pointer stays RELATIVE");
 }
 
@@ -251,7 +252,7 @@ fn relr_arm_loads_under_glibc() {
         let plain_suffix = format!("{suffix}-plain");
         let (plain, _) = link_pointers(&w, ARM_CC, Ld::Tether, &plain_suffix, &[mode]);
         let packed = relr_offsets(&lib);
-        assert!(packed >= 225 + 3 + 1, "{mode}: {packed}");
+        assert!(packed > 225 + 3, "{mode}: {packed}");
         assert_eq!(
             packed + count_type(&lib, "R_ARM_RELATIVE"),
             count_type(&plain, "R_ARM_RELATIVE"),
