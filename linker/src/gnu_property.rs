@@ -29,6 +29,7 @@ type Properties = BTreeMap<u32, u32>;
 /// `-z cet-report` asks; an error for a malformed note or `cet-report=error`.
 pub fn merge(link: &Link) -> Result<Option<Vec<u8>>> {
     if !link.arch.has_x86_properties() {
+        warn_ignored(link)?;
         return Ok(None);
     }
     let mut inputs = Vec::with_capacity(link.objects.len());
@@ -62,6 +63,18 @@ pub fn has_ibt(note: Option<&[u8]>) -> bool {
         && props
             .get(&FEATURE_1_AND)
             .is_some_and(|v| v & FEATURE_1_IBT != 0)
+}
+
+/// On a target without x86 properties, GNU ld ignores the x86 keywords with a warning each.
+fn warn_ignored(link: &Link) -> Result<()> {
+    let ignored = link.opts.z.x86_only_keywords();
+    for k in &ignored {
+        eprintln!("ld.tether: warning: -z {k} ignored");
+    }
+    if link.opts.fatal_warnings && !ignored.is_empty() {
+        return Err(LinkError::Other(crate::options::FATAL_WARNINGS.into()));
+    }
+    Ok(())
 }
 
 fn combine(inputs: &[Properties]) -> Properties {

@@ -670,3 +670,44 @@ fn ibt_plt_as_gnu_ld() {
         }
     }
 }
+
+/// ARM's GNU ld ignores the x86 keywords (and `-z [no]dynamic-undefined-weak`) with a warning
+/// each; so does tether, and `--fatal-warnings` makes that an error in both.
+#[test]
+fn x86_keywords_are_ignored_on_arm_with_gnu_lds_warning() {
+    require(ARM_CC, "gcc-arm-linux-gnueabihf");
+    let w = Work::new();
+    let obj = w.path("a.o");
+    std::fs::write(w.path("a.c"), WEAK_LIB_C).expect("write");
+    ok(Command::new(ARM_CC)
+        .args(["-fPIC", "-O2", "-c", "a.c", "-o"])
+        .arg(&obj)
+        .current_dir(w.dir.path()));
+    for k in [
+        "ibt",
+        "ibtplt",
+        "shstk",
+        "cet-report=error",
+        "dynamic-undefined-weak",
+        "nodynamic-undefined-weak",
+    ] {
+        let mut messages = Vec::new();
+        for (linker, tag) in [
+            (PathBuf::from("arm-linux-gnueabihf-ld"), "arm-linux-gnueabihf-ld: "),
+            (tether(), "ld.tether: "),
+        ] {
+            let args = ["-shared", "-z", k, "a.o", "-o", "a.so"];
+            let out = run(Command::new(&linker).args(args).current_dir(w.dir.path()));
+            assert!(out.status.success(), "{linker:?} -z {k}");
+            let stderr = String::from_utf8_lossy(&out.stderr).replace(tag, "");
+            messages.push(stderr.trim().to_string());
+            let fatal = run(Command::new(&linker)
+                .arg("--fatal-warnings")
+                .args(args)
+                .current_dir(w.dir.path()));
+            assert!(!fatal.status.success(), "{linker:?} --fatal-warnings -z {k}");
+        }
+        assert_eq!(messages[0], messages[1], "-z {k}");
+        assert_eq!(messages[1], format!("warning: -z {k} ignored"));
+    }
+}

@@ -56,6 +56,31 @@ impl ZFeatures {
         Ok(true)
     }
 
+    /// The keywords given that only x86 targets act on (GNU ld's ARM target ignores each
+    /// with a warning).
+    pub fn x86_only_keywords(&self) -> Vec<String> {
+        let mut out: Vec<String> = [
+            (self.ibt, "ibt"),
+            (self.ibtplt, "ibtplt"),
+            (self.shstk, "shstk"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, k)| k.to_string())
+        .collect();
+        match self.cet_report {
+            CetReport::None => {}
+            CetReport::Warning => out.push("cet-report=warning".into()),
+            CetReport::Error => out.push("cet-report=error".into()),
+        }
+        match self.dynamic_undefined_weak {
+            Some(true) => out.push("dynamic-undefined-weak".into()),
+            Some(false) => out.push("nodynamic-undefined-weak".into()),
+            None => {}
+        }
+        out
+    }
+
     /// The PLT has the IBT-enabled form (`endbr64` entries and `.plt.sec`).
     pub fn ibt_plt(&self) -> bool {
         self.ibt || self.ibtplt
