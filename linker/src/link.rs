@@ -556,7 +556,9 @@ fn lay_out(
         }
         rounds += 1;
         if rounds > 32 {
-            return Err(LinkError::Other("thunk placement does not converge".into()));
+            return Err(LinkError::Other(
+                "layout does not converge (thunk placement, .relr.dyn)".into(),
+            ));
         }
         link.thunks = thunks.clone();
         layout = crate::layout::layout(link, plan)?;

@@ -693,7 +693,10 @@ fn x86_keywords_are_ignored_on_arm_with_gnu_lds_warning() {
     ] {
         let mut messages = Vec::new();
         for (linker, tag) in [
-            (PathBuf::from("arm-linux-gnueabihf-ld"), "arm-linux-gnueabihf-ld: "),
+            (
+                PathBuf::from("arm-linux-gnueabihf-ld"),
+                "arm-linux-gnueabihf-ld: ",
+            ),
             (tether(), "ld.tether: "),
         ] {
             let args = ["-shared", "-z", k, "a.o", "-o", "a.so"];
@@ -705,9 +708,69 @@ fn x86_keywords_are_ignored_on_arm_with_gnu_lds_warning() {
                 .arg("--fatal-warnings")
                 .args(args)
                 .current_dir(w.dir.path()));
-            assert!(!fatal.status.success(), "{linker:?} --fatal-warnings -z {k}");
+            assert!(
+                !fatal.status.success(),
+                "{linker:?} --fatal-warnings -z {k}"
+            );
         }
         assert_eq!(messages[0], messages[1], "-z {k}");
         assert_eq!(messages[1], format!("warning: -z {k} ignored"));
+    }
+}
+
+/// A fixed-address program whose non-PIC code takes an imported function's address (a
+/// canonical PLT entry, the function's address everywhere) and whose PIE code loads it from
+/// the GOT keeps the lazy `.plt` entry, its JUMP_SLOT and the GLOB_DAT, as GNU ld does, and
+/// the two addresses compare equal.
+#[test]
+fn canonical_plt_keeps_its_plt_entry() {
+    let w = Work::new();
+    build(
+        &w,
+        "gcc",
+        Ld::Tether,
+        "libpge.so",
+        "int ext(int x) { return x + 100; }\n",
+        &["-fPIC", "-shared"],
+    );
+    let abs = w.path("can1.c");
+    std::fs::write(
+        &abs,
+        "extern int ext(int);\nint (*addr_abs(void))(int) { return ext; }\n",
+    )
+    .expect("write");
+    ok(Command::new("gcc")
+        .args(["-fno-pic", "-O2", "-c", "can1.c", "-o", "can1.o"])
+        .current_dir(w.dir.path()));
+    let main = "#include <stdio.h>\nextern int ext(int);\nint (*addr_abs(void))(int);\n\
+                int (*addr_got(void))(int) { return ext; }\n\
+                int main(void) { printf(\"%d %d %d\\n\", addr_abs() == addr_got(), ext(1), addr_got()(2)); return 0; }\n";
+    for z in [None, Some("-Wl,-z,now")] {
+        let mut seen = Vec::new();
+        for ld in [Ld::Gnu, Ld::Tether] {
+            let mut flags = vec!["-no-pie", "-fPIE", "can1.o", "-L.", "-lpge"];
+            flags.extend(z);
+            let exe = build(
+                &w,
+                "gcc",
+                ld,
+                &format!("can{}{}", ld.tag(), z.is_some()),
+                main,
+                &flags,
+            );
+            let out = ok(Command::new(&exe).env("LD_LIBRARY_PATH", w.dir.path()));
+            assert_eq!(out, "1 101 102\n", "{ld:?} {z:?}");
+            let relocs: Vec<String> = symbolic_relocs(&exe)
+                .into_iter()
+                .filter(|r| r.ends_with(" ext"))
+                .collect();
+            let plt_got = readelf(&["-SW"], &exe).contains(".plt.got");
+            seen.push((relocs, plt_got));
+        }
+        assert_eq!(seen[0], seen[1], "{z:?}: GNU ld (left), tether (right)");
+        assert_eq!(
+            seen[1].0,
+            ["R_X86_64_GLOB_DAT ext", "R_X86_64_JUMP_SLOT ext"]
+        );
     }
 }
