@@ -437,6 +437,7 @@ fn plt_got_as_gnu_ld() {
                 row.push(symbolic_relocs(&exe));
             }
             check_readelf(&lib_path);
+            check_elflint(&lib_path);
             seen.push(row);
         }
         assert_eq!(seen[0], seen[1], "{z:?}: GNU ld (left), tether (right)");
@@ -626,6 +627,7 @@ fn ibt_plt_as_gnu_ld() {
                     assert_eq!(ok(&mut cmd), "101 103 6 8 1 -1\n", "{ld:?} {mode} {z}");
                 }
                 check_readelf(&exe);
+                check_elflint(&exe);
                 let sections: Vec<String> = readelf(&["-SW"], &exe)
                     .lines()
                     .filter(|l| l.contains(" .plt"))
