@@ -85,9 +85,12 @@ impl Got {
 
     /// The word index of an existing entry.
     pub fn word_of(&self, kind: GotKind, target: Target) -> Option<u64> {
-        self.index
-            .get(&(kind, target))
-            .map(|&i| self.entries[i].word)
+        self.entry(kind, target).map(|e| e.word)
+    }
+
+    /// An existing entry.
+    pub fn entry(&self, kind: GotKind, target: Target) -> Option<&GotEntry> {
+        self.index.get(&(kind, target)).map(|&i| &self.entries[i])
     }
 }
 

@@ -40,13 +40,15 @@ pub fn wanted(link: &Link, target: Target, canonical: bool) -> bool {
     link.arch.plt_got_entry_size().is_some()
         && !canonical
         && !link.is_local_ifunc(target)
-        && link.got.entries.iter().any(|e| {
-            e.kind == GotKind::Address && e.target == target && e.fill == GotFill::Symbolic
-        })
+        && link
+            .got
+            .entry(GotKind::Address, target)
+            .is_some_and(|e| e.fill == GotFill::Symbolic)
 }
 
 /// Splits the PLT targets the scan asked for between `.plt` and `.plt.got`.
 pub fn allocate(link: &mut Link, targets: &[Target], canonical: &[crate::symbols::SymbolId]) {
+    let canonical: std::collections::HashSet<_> = canonical.iter().copied().collect();
     for &target in targets {
         let is_canonical = matches!(target, Target::Global(id) if canonical.contains(&id));
         if wanted(link, target, is_canonical) {
