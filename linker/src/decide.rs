@@ -98,6 +98,9 @@ pub enum DynWord {
     None,
     /// B + A: the word holds an address of this output.
     Relative,
+    /// A RELATIVE relocation packed into `.relr.dyn` ([`crate::relr`]): the word itself
+    /// holds the addend, as RELR requires on REL and RELA targets alike.
+    PackedRelative,
     /// S + A looked up by name.
     Symbolic,
     /// The value the IFUNC resolver at B + A returns.
@@ -193,6 +196,9 @@ pub struct Place {
     pub writable: bool,
     /// The section is code (a local-dynamic offset in code follows the relaxed sequence).
     pub code: bool,
+    /// `-z pack-relative-relocs` and a place RELR can name: GNU ld packs the relative
+    /// relocations at even offsets of sections aligned to 2 or more.
+    pub packable: bool,
 }
 
 /// What the target can rewrite, asked by the scan on the relocation's actual bytes.
@@ -268,6 +274,18 @@ pub fn decide(
     }
 }
 
+/// Whether an undefined weak symbol of default visibility is left to the loader (the class
+/// [`SymClass::UndefinedWeak`]) or is 0 at link time ([`SymClass::Local`], absolute): the
+/// loader may find it in an output that imports, unless `-z nodynamic-undefined-weak`
+/// (`dynamic == Some(false)`) asks otherwise on a target whose GNU ld honours it.
+pub fn undefined_weak_is_dynamic(
+    kind: OutputKind,
+    dynamic: Option<bool>,
+    may_be_static: bool,
+) -> bool {
+    kind.imports() && !(dynamic == Some(false) && may_be_static)
+}
+
 /// Bound inside the output, with an address relative to it (a GOT load may go direct).
 fn binds_here(class: SymClass) -> bool {
     matches!(class, SymClass::Local { absolute: false })
@@ -286,7 +304,11 @@ fn absolute(
             Ok(d)
         } else if place.is_word {
             Ok(Decision {
-                dynamic: DynWord::Relative,
+                dynamic: if place.packable {
+                    DynWord::PackedRelative
+                } else {
+                    DynWord::Relative
+                },
                 ..d
             })
         } else {
@@ -433,6 +455,8 @@ pub enum GotFill {
     Constant,
     /// The link-time value plus a RELATIVE relocation.
     Relative,
+    /// The link-time value, relocated through `.relr.dyn` (`-z pack-relative-relocs`).
+    PackedRelative,
     /// An IRELATIVE relocation calling the IFUNC's resolver.
     IRelative,
     /// Looked up by the loader (GLOB_DAT / DTPMOD+DTPOFF / TPOFF / TLSDESC with a symbol).
@@ -448,7 +472,7 @@ impl GotFill {
     /// The dynamic relocations this entry needs.
     pub fn dynamic_relocs(self, kind: GotKind) -> u64 {
         match (self, kind) {
-            (GotFill::Constant, _) => 0,
+            (GotFill::Constant | GotFill::PackedRelative, _) => 0,
             (GotFill::Symbolic, GotKind::TlsGd) => 2,
             _ => 1,
         }

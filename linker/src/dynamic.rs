@@ -136,6 +136,47 @@ pub fn is_imported(link: &Link, id: SymbolId) -> bool {
         && s.referenced
         && matches!(s.def, Def::Undefined | Def::Shared { .. })
         && s.visibility == elf::STV_DEFAULT.0
+        // An undefined weak symbol resolved to 0 (`-z nodynamic-undefined-weak`).
+        && !link.global_binds_locally(id)
+}
+
+/// The version glibc 2.36 defines so that an older loader, which would skip DT_RELR, refuses
+/// the output instead.
+const RELR_VERSION: &[u8] = b"GLIBC_ABI_DT_RELR";
+
+/// `-z pack-relative-relocs`: GNU ld makes an output that needs glibc (a libc.so.* whose
+/// GLIBC_2.* versions it uses) need GLIBC_ABI_DT_RELR too, whether or not anything was
+/// packed.
+fn add_relr_version(
+    link: &Link,
+    verneed_of_dso: &HashMap<u32, usize>,
+    verneed: &mut [VerNeed],
+    dynstr: &mut StrTab,
+    index: u16,
+) {
+    let name_at = |dynstr: &StrTab, offset: u32| -> Vec<u8> {
+        let rest = &dynstr.bytes[offset as usize..];
+        rest[..rest.iter().position(|&b| b == 0).unwrap_or(rest.len())].to_vec()
+    };
+    let mut dsos: Vec<(&u32, &usize)> = verneed_of_dso.iter().collect();
+    dsos.sort();
+    for (&dso, &vn) in dsos {
+        if !link.dsos[dso as usize].soname.starts_with("libc.so.") {
+            continue;
+        }
+        let glibc = verneed[vn]
+            .versions
+            .iter()
+            .any(|v| name_at(dynstr, v.name).starts_with(b"GLIBC_2."));
+        if glibc {
+            verneed[vn].versions.push(NeededVersion {
+                name: dynstr.add(RELR_VERSION),
+                hash: hash::sysv_hash(RELR_VERSION),
+                index,
+            });
+        }
+        return;
+    }
 }
 
 pub fn plan(link: &Link, dynamic_words: u64, textrel: bool) -> Result<DynPlan> {
@@ -277,6 +318,10 @@ fn plan_dynamic(link: &Link, dynamic_words: u64, textrel: bool) -> Result<DynPla
             _ => 1,
         };
         versym.push(v);
+    }
+
+    if link.opts.z.pack_relative_relocs {
+        add_relr_version(link, &verneed_of_dso, &mut verneed, &mut dynstr, next_index);
     }
 
     let all_names: Vec<&[u8]> = std::iter::once(&b""[..])

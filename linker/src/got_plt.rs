@@ -85,9 +85,12 @@ impl Got {
 
     /// The word index of an existing entry.
     pub fn word_of(&self, kind: GotKind, target: Target) -> Option<u64> {
-        self.index
-            .get(&(kind, target))
-            .map(|&i| self.entries[i].word)
+        self.entry(kind, target).map(|e| e.word)
+    }
+
+    /// An existing entry.
+    pub fn entry(&self, kind: GotKind, target: Target) -> Option<&GotEntry> {
+        self.index.get(&(kind, target)).map(|&i| &self.entries[i])
     }
 }
 
@@ -103,6 +106,8 @@ pub struct Plt {
     /// The first `relocated_in_plt` entries have their relocation in `.rel(a).plt`; the rest
     /// (local IFUNCs on a target whose loader wants IRELATIVE elsewhere) in `.rel(a).dyn`.
     pub relocated_in_plt: usize,
+    /// The IBT-enabled form with `.plt.sec` ([`crate::ibt_plt`]).
+    pub ibt: bool,
 }
 
 impl Plt {

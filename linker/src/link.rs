@@ -41,6 +41,12 @@ pub struct Link<'d> {
     /// Glob patterns of symbols a program exports (`--export-dynamic-symbol`,
     /// `--dynamic-list`).
     pub export_patterns: Vec<String>,
+    /// `.relr.dyn` ([`crate::relr`]).
+    pub relr: crate::relr::Relr,
+    /// Calls that jump through a GOT entry ([`crate::plt_got`]).
+    pub plt_got: crate::plt_got::PltGot,
+    /// The merged `.note.gnu.property` ([`crate::gnu_property`]).
+    pub gnu_property: Option<Vec<u8>>,
 }
 
 /// What the core needs to know about the symbol a relocation refers to.
@@ -72,6 +78,9 @@ impl<'d> Link<'d> {
             copies: Default::default(),
             canonical_plt: vec![false; symbols],
             export_patterns: opts.export_dynamic_symbols.clone(),
+            relr: Default::default(),
+            plt_got: Default::default(),
+            gnu_property: None,
             merged: Default::default(),
             opts,
             arch: r.arch,
@@ -119,7 +128,17 @@ impl<'d> Link<'d> {
     pub fn global_binds_locally(&self, id: SymbolId) -> bool {
         let s = self.symtab.get(id);
         match s.def {
-            Def::Undefined => s.visibility != elf::STV_DEFAULT.0 || !self.kind.imports(),
+            Def::Undefined => {
+                let weak = !s.strong_ref;
+                s.visibility != elf::STV_DEFAULT.0
+                    || !self.kind.imports()
+                    || (weak
+                        && !crate::decide::undefined_weak_is_dynamic(
+                            self.kind,
+                            self.opts.z.dynamic_undefined_weak,
+                            self.arch.weak_undefined_may_be_static(),
+                        ))
+            }
             Def::Shared { .. } => false,
             Def::Linker(_) => true,
             // An exported IFUNC is reached through the dynamic symbol table, where the loader
@@ -427,9 +446,12 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
         crate::eh_frame::rewrite::rewrite(&link)
     });
     check_input_flags(&link)?;
+    link.gnu_property = crate::gnu_property::merge(&link)?;
+    link.plt.ibt = crate::ibt_plt::enabled(&link);
     let scan = crate::timing::time("scan relocations", || crate::scan::scan(&link));
     report_scan(&link, &scan)?;
     crate::timing::time("allocate got/plt", || allocate(&mut link, &scan));
+    crate::relr::plan(&mut link, scan.packed_words);
     let plan = crate::timing::time("plan dynamic", || {
         crate::dynamic::plan(&link, scan.dynamic_words, scan.textrel)
     })?;
@@ -512,12 +534,10 @@ fn allocate(link: &mut Link, scan: &crate::scan::ScanResult) {
     for &(kind, target) in &scan.got {
         let class = crate::scan::sym_class(link, &link.target_info_of(target));
         let out = link.kind;
-        link.got
-            .add(kind, target, || crate::decide::got_fill(out, kind, class));
+        let fill = crate::relr::got_fill(link, crate::decide::got_fill(out, kind, class));
+        link.got.add(kind, target, || fill);
     }
-    for &target in &scan.plt {
-        link.plt.add(target);
-    }
+    crate::plt_got::allocate(link, &scan.plt, &scan.canonical_plt);
     for &id in &scan.canonical_plt {
         link.canonical_plt[id as usize] = true;
     }
@@ -536,9 +556,9 @@ fn allocate(link: &mut Link, scan: &crate::scan::ScanResult) {
         .move_to_end(|t| !irelative_in_plt && ifuncs.contains(&t));
 }
 
-/// Lays out the output; thunks depend on addresses and move addresses, so lay out again
-/// until no branch needs a new one (the set only grows, so this ends; in practice one or two
-/// rounds).
+/// Lays out the output; thunks and `.relr.dyn` depend on addresses and move addresses, so
+/// lay out again until no branch needs a new thunk and `.relr.dyn` holds every address (both
+/// only grow, so this ends; in practice one or two rounds).
 fn lay_out(
     link: &mut Link,
     plan: &crate::dynamic::DynPlan,
@@ -547,10 +567,16 @@ fn lay_out(
     let mut layout = crate::layout::layout(link, plan)?;
     let mut thunks = std::mem::take(&mut link.thunks);
     let mut rounds = 0;
-    while crate::thunks::grow(link, &layout, actions, &mut thunks) {
+    loop {
+        let more_thunks = crate::thunks::grow(link, &layout, actions, &mut thunks);
+        if !more_thunks && !crate::relr::grow(link, &layout, actions) {
+            break;
+        }
         rounds += 1;
         if rounds > 32 {
-            return Err(LinkError::Other("thunk placement does not converge".into()));
+            return Err(LinkError::Other(
+                "layout does not converge (thunk placement, .relr.dyn)".into(),
+            ));
         }
         link.thunks = thunks.clone();
         layout = crate::layout::layout(link, plan)?;

@@ -7,7 +7,9 @@
 
 mod gnu_table;
 pub mod grammar;
+mod zfeatures;
 mod zkeywords;
+pub use zfeatures::{CetReport, ZFeatures};
 
 pub use crate::build_id::BuildIdStyle;
 use crate::error::{LinkError, Result};
@@ -100,6 +102,8 @@ pub struct Options {
     /// DT_FLAGS / DT_FLAGS_1 bits that `-z` keywords ask for (`-z origin`, `-z initfirst`...).
     pub dt_flags: u64,
     pub dt_flags_1: u64,
+    /// RELR, undefined weak symbols and x86-64 CET keywords of `-z`.
+    pub z: ZFeatures,
     /// `-z stack-size=N`: PT_GNU_STACK's p_memsz (0: the loader's default).
     pub stack_size: u64,
     /// `-u`/`--undefined` and `--require-defined`: symbols treated as referenced.
@@ -235,7 +239,8 @@ fn command() -> Command {
                 "-z relro|norelro|now|lazy|defs|undefs|text|notext|noexecstack|execstack|nodelete|\
                  separate-code|noseparate-code|copyreloc|nocopyreloc|initfirst|interpose|nodump|\
                  nodlopen|origin|global|globalaudit|nodefaultlib|loadfltr|combreloc|nocombreloc|\
-                 max-page-size=N|common-page-size=N|start-stop-visibility=V|stack-size=N|nopack-relative-relocs",
+                 max-page-size=N|common-page-size=N|start-stop-visibility=V|stack-size=N|pack-relative-relocs|nopack-relative-relocs|dynamic-undefined-weak|\
+                 nodynamic-undefined-weak|ibt|ibtplt|shstk|cet-report=none|warning|error",
             )
             .short('z')
             .long(None),
@@ -576,7 +581,11 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
     let mut stack_size = 0u64;
     let mut dt_flags = 0u64;
     let mut dt_flags_1 = 0u64;
+    let mut z_features = ZFeatures::default();
     for z in strings(m, "z") {
+        if z_features.take(&z)? {
+            continue;
+        }
         if let Some(size) = zkeywords::stack_size(&z)? {
             stack_size = size;
         }
@@ -717,6 +726,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         depaudit: split_colons(&strings(m, "depaudit")),
         dt_flags,
         dt_flags_1,
+        z: z_features,
         stack_size,
         undefined: strings(m, "undefined"),
         require_defined: strings(m, "require-defined"),

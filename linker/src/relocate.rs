@@ -99,7 +99,13 @@ fn got_entry_addr(link: &Link, layout: &Layout, kind: GotKind, target: Target) -
 
 /// The address of `target`'s PLT entry, if it has one.
 pub fn plt_entry(link: &Link, layout: &Layout, target: Target) -> Option<u64> {
+    if let Some(entry) = crate::plt_got::entry_address(link, layout, target) {
+        return Some(entry);
+    }
     let n = link.plt.index_of(target)?;
+    if link.plt.ibt {
+        return Some(crate::ibt_plt::sec_entry(layout, n));
+    }
     let pl = link.arch.plt_layout();
     Some(layout.addr_of(Synth::Plt) + pl.header_size + pl.entry_size * n as u64)
 }
@@ -409,7 +415,7 @@ fn dynamic_word(
 ) -> Option<DynReloc> {
     let types = cx.link.arch.dyn_reloc_types();
     let (r_type, sym, addend) = match action.dynamic {
-        DynWord::None => return None,
+        DynWord::None | DynWord::PackedRelative => return None,
         DynWord::Relative => (types.relative, 0, value as i64),
         DynWord::IRelative => (types.irelative, 0, value as i64),
         DynWord::Symbolic => {
@@ -469,7 +475,7 @@ pub fn fill_got(
             })
         };
         match (e.kind, e.fill) {
-            (GotKind::Address, GotFill::Constant) => put(e.word, s),
+            (GotKind::Address, GotFill::Constant | GotFill::PackedRelative) => put(e.word, s),
             (GotKind::Address, GotFill::Relative) => {
                 put(e.word, s);
                 reloc(at, types.relative, 0, s as i64);

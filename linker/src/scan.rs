@@ -57,6 +57,8 @@ pub struct ScanResult {
     pub copies: Vec<SymbolId>,
     /// Relocated words that leave a dynamic relocation.
     pub dynamic_words: u64,
+    /// Relocated words whose RELATIVE relocation goes to `.relr.dyn`.
+    pub packed_words: u64,
     /// Dynamic relocations land in a read-only section.
     pub textrel: bool,
     /// A TLS descriptor call needs the target's trampoline in PLT0.
@@ -87,6 +89,7 @@ pub fn scan(link: &Link) -> ScanResult {
         all.canonical_plt.extend(r.canonical_plt);
         all.copies.extend(r.copies);
         all.dynamic_words += r.dynamic_words;
+        all.packed_words += r.packed_words;
         all.textrel |= r.textrel;
         all.tlsdesc_trampoline |= r.tlsdesc_trampoline;
         all.undefined.extend(r.undefined);
@@ -395,6 +398,7 @@ impl<'d> ObjectScan<'_, 'd> {
             is_word: decide::is_data_word(&howto, word),
             writable: section.flags & elf::SHF_WRITE.0 != 0,
             code: section.flags & elf::SHF_EXECINSTR.0 != 0,
+            packable: crate::relr::packable(link, section.align, r.offset),
         };
         let (relax, tls) = self.relaxable(sec, (r, next), &howto, class, &info)?;
         let decision =
@@ -453,7 +457,11 @@ impl<'d> ObjectScan<'_, 'd> {
             return None;
         }
         if action.dynamic != DynWord::None {
-            self.out.dynamic_words += 1;
+            if action.dynamic == DynWord::PackedRelative {
+                self.out.packed_words += 1;
+            } else {
+                self.out.dynamic_words += 1;
+            }
             if !place.writable && !self.text_relocation(sec, r, &info) {
                 return None;
             }

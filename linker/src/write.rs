@@ -170,6 +170,11 @@ pub fn dynamic_entries(link: &Link, plan: &DynPlan, layout: Option<&Layout>) -> 
         d.push((sz, size(Synth::RelaDyn).max(plan.reladyn_count * relsize)));
         d.push((ent, relsize));
     }
+    if link.relr.count > 0 {
+        d.push((elf::DT_RELR.0, addr(Synth::RelrDyn)));
+        d.push((elf::DT_RELRSZ.0, size(Synth::RelrDyn)));
+        d.push((elf::DT_RELRENT.0, link.arch.class().word_size()));
+    }
     let mut flags = link.opts.dt_flags;
     let mut flags1 = link.opts.dt_flags_1;
     if plan.textrel {
@@ -510,6 +515,18 @@ pub fn write_image(
                     p += write_rel(&mut put, p, r);
                 }
             }
+            Synth::PltSec => {
+                let buf = &mut put.buf[at..at + s.size as usize];
+                crate::ibt_plt::write_sec(link, layout, buf).map_err(LinkError::Other)?;
+            }
+            Synth::PltGot => {
+                let buf = &mut put.buf[at..at + s.size as usize];
+                crate::plt_got::contents(link, layout, s.addr, buf).map_err(LinkError::Other)?;
+            }
+            Synth::RelrDyn => {
+                let buf = &mut put.buf[at..at + s.size as usize];
+                crate::relr::contents(link, layout, actions, buf).map_err(LinkError::Other)?;
+            }
             Synth::RelaPlt => {
                 let mut p = at;
                 for n in 0..link.plt.relocated_in_plt {
@@ -526,8 +543,13 @@ pub fn write_image(
                 for n in 0..link.plt.len() {
                     let e0 = h + n * pl.entry_size as usize;
                     let addrs = plt_addrs(link, layout, n);
-                    arch.write_plt_entry(&mut buf[e0..e0 + pl.entry_size as usize], addrs)
-                        .map_err(|e| LinkError::Other(format!(".plt: {e}")))?;
+                    let entry = &mut buf[e0..e0 + pl.entry_size as usize];
+                    let written = if link.plt.ibt {
+                        arch.write_ibt_plt_entry(entry, addrs)
+                    } else {
+                        arch.write_plt_entry(entry, addrs)
+                    };
+                    written.map_err(|e| LinkError::Other(format!(".plt: {e}")))?;
                 }
             }
             Synth::GotPlt => {
@@ -538,7 +560,12 @@ pub fn write_image(
                     let v = if link.is_local_ifunc(target) {
                         relocate::target_address(link, layout, target)
                     } else {
-                        arch.lazy_slot_value(plt_addrs(link, layout, n))
+                        let addrs = plt_addrs(link, layout, n);
+                        // The IBT form's lazy entry is entered at its `endbr64`.
+                        match link.plt.ibt {
+                            true => addrs.entry,
+                            false => arch.lazy_slot_value(addrs),
+                        }
                     };
                     put.word(at + (reserved + n) * word as usize, v);
                 }
@@ -581,6 +608,10 @@ pub fn write_image(
             Synth::Merged(k) => {
                 let bytes = &layout.merged[k as usize];
                 put.buf[at..at + bytes.len()].copy_from_slice(bytes);
+            }
+            Synth::GnuProperty => {
+                let note = link.gnu_property.as_deref().unwrap_or(&[]);
+                put.buf[at..at + note.len()].copy_from_slice(note);
             }
             Synth::Interp => {
                 let path = crate::layout::interpreter(link);
@@ -679,7 +710,7 @@ fn copy_relocs<'a>(
     })
 }
 
-fn plt_addrs(link: &Link, layout: &Layout, n: usize) -> crate::arch::PltEntryAddrs {
+pub(crate) fn plt_addrs(link: &Link, layout: &Layout, n: usize) -> crate::arch::PltEntryAddrs {
     let pl = link.arch.plt_layout();
     let plt0 = layout.addr_of(Synth::Plt);
     let word = link.arch.got_entry_size();

@@ -76,6 +76,8 @@ pub struct Dynamic {
     pub jmprel: Vec<Reloc>,
     pub jmprel_addr: u64,
     pub relocs: Vec<Reloc>,
+    /// DT_RELR's entries, undecoded ([`relr_offsets`] reads them).
+    pub relr: Vec<u64>,
     pub symbolic: bool,
     pub bind_now: bool,
     pub textrel: bool,
@@ -236,6 +238,20 @@ pub(super) fn read_dynamic(obj: &ElfObject, dv: u64, dynsym_count: Option<u32>) 
     }
     if let (Some(a), Some(s)) = (get(abi::DT_RELA), get(abi::DT_RELASZ)) {
         d.relocs.extend(read_relocs(a, s, true)?);
+    }
+    if let (Some(a), Some(s)) = (get(abi::DT_RELR), get(abi::DT_RELRSZ)) {
+        let a = check("DT_RELR", a)?;
+        if !obj.in_file(a, s) {
+            return Err(bad(
+                &obj.path,
+                format!(
+                    "DT_RELR at {a:#x} with {s:#x} bytes runs past its segment's file contents"
+                ),
+            ));
+        }
+        d.relr = (0..s / w)
+            .map(|i| obj.word_at(a + i * w))
+            .collect::<Result<_>>()?;
     }
     if let (Some(a), Some(s)) = (get(abi::DT_JMPREL), get(abi::DT_PLTRELSZ)) {
         let rela = get(abi::DT_PLTREL) == Some(u64::from(abi::DT_RELA));
@@ -433,4 +449,46 @@ pub(super) fn read_dynamic(obj: &ElfObject, dv: u64, dynsym_count: Option<u32>) 
         }
     }
     Ok(d)
+}
+
+/// The offsets of the words DT_RELR `entries` relocate, in order: an even entry is an
+/// offset, an odd one a bitmap of the `8 * word - 1` words after the last offset covered
+/// (the generic ABI's packed relative relocations).
+pub fn relr_offsets(entries: &[u64], word: u64) -> impl Iterator<Item = u64> + '_ {
+    let span = word * 8 - 1;
+    let mut next = 0u64;
+    entries.iter().flat_map(move |&e| {
+        let words: Vec<u64> = if e & 1 == 0 {
+            next = e.wrapping_add(word);
+            vec![e]
+        } else {
+            let start = next;
+            next = next.wrapping_add(span * word);
+            (0..span)
+                .filter(|bit| (e >> (bit + 1)) & 1 != 0)
+                .map(|bit| start.wrapping_add(bit * word))
+                .collect()
+        };
+        words
+    })
+}
+
+#[cfg(test)]
+mod relr_tests {
+    use super::relr_offsets;
+
+    #[test]
+    fn addresses_and_bitmaps() {
+        let e = [0x1000, 0b111, 0x2000, (1u64 << 63) | 1];
+        let got: Vec<u64> = relr_offsets(&e, 8).collect();
+        assert_eq!(
+            got,
+            vec![0x1000, 0x1008, 0x1010, 0x2000, 0x2000 + 8 + 62 * 8]
+        );
+        let got: Vec<u64> = relr_offsets(&[0x100, 0b1011], 4).collect();
+        assert_eq!(got, vec![0x100, 0x104, 0x10c]);
+        // A bitmap after a bitmap continues 31 words on.
+        let got: Vec<u64> = relr_offsets(&[0x100, 1, 0b11], 4).collect();
+        assert_eq!(got, vec![0x100, 0x104 + 31 * 4]);
+    }
 }

@@ -15,7 +15,7 @@ pub mod abi;
 mod dynamic;
 
 use dynamic::read_dynamic;
-pub use dynamic::{DynSym, Dynamic, HashTable, Reloc};
+pub use dynamic::{relr_offsets, DynSym, Dynamic, HashTable, Reloc};
 
 pub const PAGE: u64 = 0x1000;
 /// Far larger than any real library; a bigger span is a corrupt header, not a reason to

@@ -11,7 +11,8 @@ impl Session {
         let arch = self.arch;
         let base = self.objects[i].base;
         let relocs: Vec<Reloc> = self.objects[i].elf.dynamic.relocs.clone();
-        let mut relative = 0u64;
+        // As glibc: the packed relative relocations first, then REL/RELA.
+        let mut relative = self.apply_relr(i)?;
         for r in &relocs {
             if arch.classify(r.r_type) == Some(RelocKind::Relative) {
                 relative += 1;
@@ -59,6 +60,29 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Applies DT_RELR: each word named holds a link-time address, which gets the load bias.
+    fn apply_relr(&mut self, i: usize) -> Result<u64> {
+        let entries = std::mem::take(&mut self.objects[i].elf.dynamic.relr);
+        let base = self.objects[i].base;
+        let mut count = 0u64;
+        let mut result = Ok(());
+        for offset in crate::elf::relr_offsets(&entries, self.arch.word_size()) {
+            if !self.objects[i].elf.in_segment(offset) {
+                result = Err(HarnessError::BadDynamic {
+                    object: self.objects[i].name.clone(),
+                    message: format!("DT_RELR names {offset:#x}, outside every PT_LOAD"),
+                });
+                break;
+            }
+            let place = base.wrapping_add(offset);
+            let v = self.read_word(place)?;
+            self.write_word(place, v.wrapping_add(base))?;
+            count += 1;
+        }
+        self.objects[i].elf.dynamic.relr = entries;
+        result.map(|()| count)
     }
 
     pub(super) fn apply_reloc(&mut self, i: usize, r: &Reloc, plt: bool) -> Result<()> {

@@ -493,6 +493,19 @@ pub trait Arch: Sync + Send {
         false
     }
 
+    /// Whether `-z nodynamic-undefined-weak` resolves undefined weak symbols to 0 at link
+    /// time (GNU ld's x86 targets); elsewhere GNU ld accepts the keywords and keeps them
+    /// dynamic.
+    fn weak_undefined_may_be_static(&self) -> bool {
+        false
+    }
+
+    /// Whether the inputs' x86 `.note.gnu.property` properties are merged into the output
+    /// ([`crate::gnu_property`]).
+    fn has_x86_properties(&self) -> bool {
+        false
+    }
+
     /// Mapping symbols (`$a`, `$t`, `$d` on ARM) that tell disassemblers what `.plt` holds:
     /// (offset in `.plt`, name), in order. Default: none.
     fn plt_mapping_symbols(&self) -> &'static [(u64, &'static str)] {
@@ -518,6 +531,41 @@ pub trait Arch: Sync + Send {
     /// Initial content of a lazily bound `.got.plt` slot (x86-64: the entry's push, entry + 6;
     /// ARM: PLT0). The loader adds the load bias.
     fn lazy_slot_value(&self, addrs: PltEntryAddrs) -> u64;
+    /// Size of a `.plt.got` entry ([`crate::plt_got`]); `None`: the target has none.
+    fn plt_got_entry_size(&self) -> Option<u64> {
+        None
+    }
+    /// Whether the target has an IBT-enabled PLT form ([`crate::ibt_plt`]).
+    fn has_ibt_plt(&self) -> bool {
+        false
+    }
+    /// Writes the IBT form of lazy PLT entry (`buf.len() == entry_size`): where its slot
+    /// points until bound.
+    fn write_ibt_plt_entry(
+        &self,
+        _buf: &mut [u8],
+        _addrs: PltEntryAddrs,
+    ) -> Result<(), FieldError> {
+        Err(FieldError::OutOfBounds)
+    }
+    /// Writes a 16-byte IBT `.plt.sec`/`.plt.got` entry at `entry` jumping through `slot`.
+    fn write_ibt_branch_entry(
+        &self,
+        _buf: &mut [u8],
+        _entry: u64,
+        _slot: u64,
+    ) -> Result<(), FieldError> {
+        Err(FieldError::OutOfBounds)
+    }
+    /// Writes a `.plt.got` entry at `entry` that jumps through the GOT entry at `slot`.
+    fn write_plt_got_entry(
+        &self,
+        _buf: &mut [u8],
+        _entry: u64,
+        _slot: u64,
+    ) -> Result<(), FieldError> {
+        Err(FieldError::OutOfBounds)
+    }
 
     /// Whether [`Arch::needs_thunk`] can ever ask for one: a target without thunks skips the
     /// after-layout walk over every branch.

@@ -4,6 +4,7 @@
 //! - [`tls`]: TLS relaxation (GD/LD/IE/descriptors to IE and LE).
 
 mod got;
+mod ibt;
 mod tls;
 
 use super::{
@@ -199,6 +200,14 @@ impl Arch for X86_64 {
         true
     }
 
+    fn weak_undefined_may_be_static(&self) -> bool {
+        true
+    }
+
+    fn has_x86_properties(&self) -> bool {
+        true
+    }
+
     fn dyn_reloc_types(&self) -> DynRelocTypes {
         DynRelocTypes {
             relative: elf::R_X86_64_RELATIVE.0,
@@ -259,6 +268,37 @@ impl Arch for X86_64 {
 
     fn lazy_slot_value(&self, a: PltEntryAddrs) -> u64 {
         a.entry + 6
+    }
+
+    fn plt_got_entry_size(&self) -> Option<u64> {
+        Some(8)
+    }
+
+    fn has_ibt_plt(&self) -> bool {
+        true
+    }
+
+    fn write_ibt_plt_entry(&self, buf: &mut [u8], a: PltEntryAddrs) -> Result<(), FieldError> {
+        ibt::write_lazy_entry(buf, a)
+    }
+
+    fn write_ibt_branch_entry(
+        &self,
+        buf: &mut [u8],
+        entry: u64,
+        slot: u64,
+    ) -> Result<(), FieldError> {
+        ibt::write_branch_entry(buf, entry, slot)
+    }
+
+    fn write_plt_got_entry(&self, buf: &mut [u8], entry: u64, slot: u64) -> Result<(), FieldError> {
+        // jmpq *slot(%rip); xchg %ax,%ax (GNU ld's two-byte padding)
+        let jmp = rel32(slot, entry + 6)?;
+        let out = buf.get_mut(..8).ok_or(FieldError::OutOfBounds)?;
+        out[0..2].copy_from_slice(&[0xff, 0x25]);
+        out[2..6].copy_from_slice(&jmp);
+        out[6..8].copy_from_slice(&[0x66, 0x90]);
+        Ok(())
     }
 }
 

@@ -30,6 +30,8 @@ pub enum Synth {
     /// PT_INTERP's path, for a dynamic program.
     Interp,
     BuildId,
+    /// The merged `.note.gnu.property` ([`crate::gnu_property`]).
+    GnuProperty,
     Hash,
     GnuHash,
     DynSym,
@@ -39,7 +41,13 @@ pub enum Synth {
     VerNeed,
     RelaDyn,
     RelaPlt,
+    /// `.relr.dyn` ([`crate::relr`]).
+    RelrDyn,
     Plt,
+    /// `.plt.got` ([`crate::plt_got`]).
+    PltGot,
+    /// `.plt.sec` ([`crate::ibt_plt`]).
+    PltSec,
     /// Range-extension / interworking thunks ([`crate::thunks`]), by island.
     Thunks(u8),
     Dynamic,

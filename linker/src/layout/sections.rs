@@ -48,6 +48,7 @@ pub(super) fn rank(name: &[u8], sh_type: u32, flags: u64) -> u32 {
     }
     match name {
         b".interp" => return 5,
+        b".note.gnu.property" => return 6,
         b".note.gnu.build-id" => return 10,
         b".hash" => return 20,
         b".gnu.hash" => return 21,
@@ -58,8 +59,9 @@ pub(super) fn rank(name: &[u8], sh_type: u32, flags: u64) -> u32 {
         b".gnu.version_r" => return 26,
         b".rela.dyn" | b".rel.dyn" => return 27,
         b".rela.plt" | b".rel.plt" => return 28,
+        b".relr.dyn" => return 29,
         b".init" => return 30,
-        b".plt" | b".text.thunks" => return 31,
+        b".plt" | b".plt.got" | b".plt.sec" | b".text.thunks" => return 31,
         b".text.thunks.end" => return 33,
         b".text" => return 32,
         b".fini" => return 34,

@@ -96,7 +96,10 @@ fn image_base(link: &Link) -> Result<u64> {
 /// The program headers besides PT_LOAD that the sections call for.
 struct Wanted {
     tls: bool,
-    note: bool,
+    /// PT_NOTE headers: one per run of adjacent notes of one alignment, as GNU ld.
+    notes: usize,
+    /// PT_GNU_PROPERTY for `.note.gnu.property`.
+    property: bool,
     relro: bool,
     dynamic: bool,
     eh_frame_hdr: bool,
@@ -122,7 +125,8 @@ impl Wanted {
         }
         let mut w = Wanted {
             tls: has(&|s| s.flags & elf::SHF_TLS.0 != 0),
-            note: has(&|s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc()),
+            notes: note_runs(sections).len(),
+            property: has(&synthetic(Synth::GnuProperty)),
             relro: link.opts.relro && has(&|s| is_relro(s.rank)),
             dynamic: has(&synthetic(Synth::Dynamic)),
             eh_frame_hdr: has(&synthetic(Synth::EhFrameHdr)),
@@ -132,7 +136,8 @@ impl Wanted {
         };
         w.others = w.arch.len()
             + usize::from(w.dynamic)
-            + usize::from(w.note)
+            + w.notes
+            + usize::from(w.property)
             + usize::from(w.tls)
             + usize::from(w.eh_frame_hdr)
             + 1
@@ -338,8 +343,8 @@ fn other_headers(
         let sp = span(sections, synthetic(Synth::Dynamic));
         push_span(phdrs, elf::PT_DYNAMIC.0, rw, sp, Some(word));
     }
-    if wanted.note {
-        let sp = span(sections, |s| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc());
+    for run in note_runs(sections) {
+        let sp = span(&sections[run], |_| true);
         push_span(phdrs, elf::PT_NOTE.0, elf::PF_R.0, sp, None);
     }
     let tls_span = span(sections, |s| s.flags & elf::SHF_TLS.0 != 0);
@@ -353,6 +358,10 @@ fn other_headers(
     for &(p_type, sh_type) in &wanted.arch {
         let sp = span(sections, |s| s.sh_type == sh_type && s.is_alloc());
         push_span(phdrs, p_type, elf::PF_R.0, sp, None);
+    }
+    if wanted.property {
+        let sp = span(sections, synthetic(Synth::GnuProperty));
+        push_span(phdrs, elf::PT_GNU_PROPERTY.0, elf::PF_R.0, sp, Some(8));
     }
     let stack_flags = if link.opts.exec_stack {
         rw | elf::PF_X.0
@@ -520,4 +529,18 @@ fn assign_addresses(
         }
     }
     Ok(runs)
+}
+
+/// The runs of adjacent allocated notes of one alignment (glibc walks a PT_NOTE's notes
+/// with one alignment), as index ranges of `sections` in their output order.
+fn note_runs(sections: &[OutSection]) -> Vec<std::ops::Range<usize>> {
+    let is_note = |s: &OutSection| s.sh_type == elf::SHT_NOTE.0 && s.is_alloc();
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, s) in sections.iter().enumerate().filter(|(_, s)| is_note(s)) {
+        match runs.last_mut() {
+            Some(r) if r.end == i && sections[r.start].align == s.align => r.end = i + 1,
+            _ => runs.push(i..i + 1),
+        }
+    }
+    runs
 }

@@ -95,6 +95,17 @@ impl Synthesizer<'_, '_, '_> {
                 interpreter(link).len() as u64 + 1,
             );
         }
+        if let Some(note) = &link.gnu_property {
+            self.push(
+                b".note.gnu.property",
+                Synth::GnuProperty,
+                elf::SHT_NOTE.0,
+                A,
+                8,
+                0,
+                note.len() as u64,
+            );
+        }
         if let Some(b) = &link.opts.build_id {
             self.push(
                 b".note.gnu.build-id",
@@ -243,6 +254,17 @@ impl Synthesizer<'_, '_, '_> {
                     link.plt.relocated_in_plt as u64 * relsize,
                 );
             }
+            if link.relr.size > 0 {
+                self.push(
+                    b".relr.dyn",
+                    Synth::RelrDyn,
+                    elf::SHT_RELR.0,
+                    A,
+                    word,
+                    word,
+                    link.relr.size,
+                );
+            }
             if link.plt.has_section() {
                 let p = arch.plt_layout();
                 self.push(
@@ -253,6 +275,30 @@ impl Synthesizer<'_, '_, '_> {
                     p.align,
                     p.entry_size,
                     p.header_size + p.entry_size * link.plt.len() as u64,
+                );
+            }
+            if let (false, Some(size)) = (link.plt_got.is_empty(), crate::plt_got::entry_size(link))
+            {
+                self.push(
+                    b".plt.got",
+                    Synth::PltGot,
+                    elf::SHT_PROGBITS.0,
+                    AX,
+                    size,
+                    size,
+                    size * link.plt_got.targets.len() as u64,
+                );
+            }
+            if link.plt.ibt && !link.plt.is_empty() {
+                let size = crate::ibt_plt::ENTRY_SIZE;
+                self.push(
+                    b".plt.sec",
+                    Synth::PltSec,
+                    elf::SHT_PROGBITS.0,
+                    AX,
+                    size,
+                    size,
+                    size * link.plt.len() as u64,
                 );
             }
             if dynamic_ok {

@@ -23,11 +23,7 @@ pub fn dynamic_flags(keyword: &str) -> Option<(u64, u64)> {
 
 /// Whether `keyword` is accepted with no effect on the output; a bad value is an error.
 pub fn accepted(keyword: &str) -> Result<bool> {
-    // tether never packs relative relocations, which is what `nopack-relative-relocs` asks.
-    if matches!(
-        keyword,
-        "combreloc" | "nocombreloc" | "nopack-relative-relocs"
-    ) {
+    if matches!(keyword, "combreloc" | "nocombreloc") {
         return Ok(true);
     }
     if let Some((name, value)) = keyword.split_once('=') {
