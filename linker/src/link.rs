@@ -36,6 +36,9 @@ pub struct Link<'d> {
     pub copies: crate::copies::Copies,
     /// Imported functions whose PLT entry is their address (by symbol id).
     pub canonical_plt: Vec<bool>,
+    /// What relocations need of each global symbol, once it is settled
+    /// ([`crate::scan::global_facts`], [`Link::reference`]).
+    pub facts: Vec<crate::scan::GlobalFacts<'d>>,
     /// `SHF_MERGE` sections merged across inputs ([`crate::merge`]).
     pub merged: crate::merge::Merged,
     /// Glob patterns of symbols a program exports (`--export-dynamic-symbol`,
@@ -82,6 +85,7 @@ impl<'d> Link<'d> {
             plt_got: Default::default(),
             gnu_property: None,
             merged: Default::default(),
+            facts: Vec::new(),
             opts,
             arch: r.arch,
             objects: r.objects,
@@ -448,6 +452,7 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     check_input_flags(&link)?;
     link.gnu_property = crate::gnu_property::merge(&link)?;
     link.plt.ibt = crate::ibt_plt::enabled(&link);
+    link.facts = crate::timing::time("symbol facts", || crate::scan::global_facts(&link));
     let scan = crate::timing::time("scan relocations", || crate::scan::scan(&link));
     report_scan(&link, &scan)?;
     crate::timing::time("allocate got/plt", || allocate(&mut link, &scan));

@@ -141,7 +141,7 @@ struct Site {
 impl Site {
     /// Everything about the target; only a thunk decision or an error message needs it.
     fn info<'d>(&self, link: &Link<'d>) -> TargetInfo<'d> {
-        link.target_info(self.file, self.sym)
+        link.reference(self.file, self.sym).0
     }
 }
 

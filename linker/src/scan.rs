@@ -74,10 +74,9 @@ pub const TLS_LD_TARGET: Target = Target::Local {
 };
 
 pub fn scan(link: &Link) -> ScanResult {
-    let facts = global_facts(link);
     let per_file: Vec<ScanResult> = (0..link.objects.len())
         .into_par_iter()
-        .map(|f| scan_object(link, &facts, f))
+        .map(|f| scan_object(link, f))
         .collect();
     let mut all = ScanResult::default();
     for r in per_file {
@@ -194,7 +193,7 @@ pub fn sym_class(link: &Link, info: &TargetInfo) -> SymClass {
 /// What the decision needs of a global symbol, worked out once per symbol rather than once
 /// per reference: a large link has tens of relocations per symbol, and following each one
 /// to the symbol's definition is a cache miss.
-struct GlobalFacts<'d> {
+pub struct GlobalFacts<'d> {
     info: TargetInfo<'d>,
     /// The class when the reference is a call (it differs only for imports, whose type the
     /// referring object decides) and when it is not.
@@ -204,7 +203,9 @@ struct GlobalFacts<'d> {
     imported: bool,
 }
 
-fn global_facts<'d>(link: &Link<'d>) -> Vec<GlobalFacts<'d>> {
+/// The [`GlobalFacts`] of every global symbol, for [`Link::reference`]: computed once
+/// resolution, versions and `--gc-sections` have settled every symbol.
+pub fn global_facts<'d>(link: &Link<'d>) -> Vec<GlobalFacts<'d>> {
     (0..link.symtab.len() as SymbolId)
         .into_par_iter()
         .map(|id| {
@@ -226,15 +227,13 @@ fn global_facts<'d>(link: &Link<'d>) -> Vec<GlobalFacts<'d>> {
 /// Scan-local state of one object.
 struct ObjectScan<'l, 'd> {
     link: &'l Link<'d>,
-    facts: &'l [GlobalFacts<'d>],
     file: usize,
     out: ScanResult,
 }
 
-fn scan_object<'d>(link: &Link<'d>, facts: &[GlobalFacts<'d>], f: usize) -> ScanResult {
+fn scan_object(link: &Link, f: usize) -> ScanResult {
     let mut s = ObjectScan {
         link,
-        facts,
         file: f,
         out: ScanResult::default(),
     };
@@ -251,20 +250,21 @@ fn scan_object<'d>(link: &Link<'d>, facts: &[GlobalFacts<'d>], f: usize) -> Scan
     s.out
 }
 
-impl<'d> ObjectScan<'_, 'd> {
-    /// [`Link::target_info`] and [`sym_class`] of input symbol `sym`, from the per-symbol
-    /// facts for a global.
-    fn target(&self, sym: u32) -> (TargetInfo<'d>, SymClass) {
-        let link = self.link;
-        let Some(id) = link.global_id(self.file, sym) else {
-            let info = link.target_info(self.file, sym);
-            return (info, sym_class(link, &info));
+impl<'d> Link<'d> {
+    /// [`Link::target_info`] and [`sym_class`] of input symbol `sym` of object `file`, from
+    /// the per-symbol facts for a global ([`global_facts`], which must have run).
+    pub fn reference(&self, file: usize, sym: u32) -> (TargetInfo<'d>, SymClass) {
+        let Some(facts) = self
+            .global_id(file, sym)
+            .and_then(|id| self.facts.get(id as usize))
+        else {
+            let info = self.target_info(file, sym);
+            return (info, sym_class(self, &info));
         };
-        let facts = &self.facts[id as usize];
         let mut info = facts.info;
         // A reference to an import is a call when the referring object says so.
         info.is_function |= facts.imported
-            && link.objects[self.file]
+            && self.objects[file]
                 .symbols
                 .get(sym as usize)
                 .is_some_and(|i| is_function_type(i.ty));
@@ -275,7 +275,9 @@ impl<'d> ObjectScan<'_, 'd> {
         };
         (info, class)
     }
+}
 
+impl ObjectScan<'_, '_> {
     fn section(&mut self, sec: usize) -> Vec<RelocAction> {
         let link = self.link;
         let section = &link.objects[self.file].sections[sec];
@@ -377,7 +379,7 @@ impl<'d> ObjectScan<'_, 'd> {
             // Debug and other unloaded data: link-time values only.
             return Some((action, false));
         }
-        let (info, class) = self.target(r.sym);
+        let (info, class) = link.reference(self.file, r.sym);
         if info.undefined && !info.undefined_weak {
             if let Target::Global(id) = info.target {
                 self.out.undefined.push((id, self.place(sec, r)));

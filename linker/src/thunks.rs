@@ -146,7 +146,7 @@ fn branches_needing_thunks(
             if action.howto.expr != crate::arch::RelExpr::Plt {
                 continue;
             }
-            let info = link.target_info(file, r.sym);
+            let (info, _) = link.reference(file, r.sym);
             let dest = branch_dest(link, layout, info.target, action.via_plt);
             let facts = SymbolFacts {
                 binds_locally: !action.via_plt,
