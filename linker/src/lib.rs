@@ -18,6 +18,8 @@
 //! 6. [`mod@write`]: copy and relocate ([`relocate`]) per output section in parallel, encode the
 //!    synthetic sections, `.eh_frame_hdr` ([`eh_frame_hdr`] over [`eh_frame`]), the build-id
 //!    ([`build_id`]); [`output_file`] writes the file (atomically when it is a regular file).
+//!
+//! With `-r`, [`relocatable`] takes over after resolution and writes one `ET_REL`.
 
 pub mod arch;
 pub mod build_id;
@@ -42,6 +44,7 @@ pub mod object_file;
 pub mod options;
 pub mod output_file;
 pub mod plugin;
+pub mod relocatable;
 pub mod relocate;
 pub mod resolve;
 pub mod scan;

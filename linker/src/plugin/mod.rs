@@ -283,6 +283,7 @@ pub fn ir_object(
                 let signature: &'static [u8] = Box::leak(key.clone().into_boxed_slice());
                 groups.push(crate::object_file::Group {
                     signature,
+                    signature_sym: 0,
                     members: Vec::new(),
                 });
             }

@@ -1,0 +1,217 @@
+//! Which input sections a relocatable output keeps and where each goes.
+//!
+//! As GNU ld's `-r`, output sections keep the input names (`.text.foo` is not folded into
+//! `.text`); inputs of the same name, kind and entry size are concatenated in input order,
+//! each at its alignment. A member of a kept COMDAT group is an output section of its own, so
+//! the group can be carried over; an `SHF_LINK_ORDER` section (`.ARM.exidx`) joins others
+//! only when they describe the same output section. `SHF_MERGE` contents are not merged.
+
+use crate::error::{LinkError, Result};
+use crate::link::Link;
+use crate::object_file::InputSection;
+use object::elf;
+use std::collections::HashMap;
+
+/// An input section placed at `offset` of its output section.
+#[derive(Clone, Copy, Debug)]
+pub struct Piece {
+    pub file: u32,
+    pub sec: u32,
+    pub offset: u64,
+}
+
+#[derive(Debug)]
+pub struct OutSection<'d> {
+    pub name: &'d [u8],
+    pub sh_type: u32,
+    pub flags: u64,
+    pub align: u64,
+    pub entsize: u64,
+    pub size: u64,
+    pub pieces: Vec<Piece>,
+    /// For an `SHF_LINK_ORDER` section: the output section it describes.
+    pub link: Option<usize>,
+    /// The contents (empty for `SHT_NOBITS`), built by [`build_contents`].
+    pub data: Vec<u8>,
+}
+
+/// A kept COMDAT group: the object that won it, its signature symbol there, and the output
+/// sections of its members.
+#[derive(Debug)]
+pub struct OutGroup {
+    pub file: u32,
+    pub signature_sym: u32,
+    pub members: Vec<usize>,
+}
+
+#[derive(Debug, Default)]
+pub struct Plan<'d> {
+    pub sections: Vec<OutSection<'d>>,
+    pub groups: Vec<OutGroup>,
+    /// Per object, per input section: (output section, offset in it).
+    place: Vec<Vec<Option<(usize, u64)>>>,
+}
+
+impl Plan<'_> {
+    /// Where input section `sec` of object `file` went, if it was kept.
+    pub fn place(&self, file: usize, sec: usize) -> Option<(usize, u64)> {
+        self.place.get(file)?.get(sec).copied().flatten()
+    }
+}
+
+/// Sections that merge when their name, kind, entry size and described section agree.
+type Key<'d> = (&'d [u8], bool, u64, Option<usize>);
+
+const MERGE_FLAGS: u64 = elf::SHF_MERGE.0 | elf::SHF_STRINGS.0;
+
+/// Whether a relocatable output carries the input section. `.note.GNU-stack` says whether
+/// the object needs an executable stack, which the final link still has to know.
+fn kept(sec: &InputSection) -> bool {
+    sec.live || (sec.name == b".note.GNU-stack" && sec.sh_type == elf::SHT_PROGBITS.0)
+}
+
+fn is_link_order(sec: &InputSection) -> bool {
+    sec.flags & elf::SHF_LINK_ORDER.0 != 0
+}
+
+/// Places every kept input section. Link-order sections go second, once the sections they
+/// describe have their places.
+pub fn plan<'d>(link: &Link<'d>) -> Result<Plan<'d>> {
+    let mut plan = Plan {
+        place: link
+            .objects
+            .iter()
+            .map(|o| vec![None; o.sections.len()])
+            .collect(),
+        ..Default::default()
+    };
+    let mut by_key: HashMap<Key<'d>, usize> = HashMap::new();
+    // (object, its group index) → output group.
+    let mut group_of: HashMap<(usize, usize), usize> = HashMap::new();
+    for link_order in [false, true] {
+        for (f, obj) in link.objects.iter().enumerate() {
+            for (s, sec) in obj.sections.iter().enumerate() {
+                if !kept(sec) || is_link_order(sec) != link_order {
+                    continue;
+                }
+                let described = match link_order {
+                    false => None,
+                    // Unwind data of dropped code goes with it.
+                    true => match plan.place(f, sec.link as usize) {
+                        Some((out, _)) => Some(out),
+                        None => continue,
+                    },
+                };
+                let group = obj
+                    .groups
+                    .iter()
+                    .position(|g| g.members.contains(&(s as u32)));
+                let out = match group {
+                    Some(g) => {
+                        let out = new_section(&mut plan, sec, described);
+                        let og = *group_of.entry((f, g)).or_insert_with(|| {
+                            plan.groups.push(OutGroup {
+                                file: f as u32,
+                                signature_sym: obj.groups[g].signature_sym,
+                                members: Vec::new(),
+                            });
+                            plan.groups.len() - 1
+                        });
+                        plan.groups[og].members.push(out);
+                        out
+                    }
+                    None => {
+                        let key = (
+                            sec.name,
+                            sec.sh_type == elf::SHT_NOBITS.0,
+                            sec.entsize,
+                            described,
+                        );
+                        match by_key.get(&key) {
+                            Some(&out) => {
+                                merge_header(&mut plan.sections[out], sec);
+                                out
+                            }
+                            None => {
+                                let out = new_section(&mut plan, sec, described);
+                                plan.sections[out].flags &= !elf::SHF_GROUP.0;
+                                by_key.insert(key, out);
+                                out
+                            }
+                        }
+                    }
+                };
+                let o = &mut plan.sections[out];
+                let offset = o.size.next_multiple_of(sec.align);
+                o.size = offset + sec.size;
+                o.pieces.push(Piece {
+                    file: f as u32,
+                    sec: s as u32,
+                    offset,
+                });
+                plan.place[f][s] = Some((out, offset));
+            }
+        }
+    }
+    Ok(plan)
+}
+
+fn new_section<'d>(plan: &mut Plan<'d>, sec: &InputSection<'d>, link: Option<usize>) -> usize {
+    plan.sections.push(OutSection {
+        name: sec.name,
+        sh_type: sec.sh_type,
+        flags: sec.flags,
+        align: sec.align,
+        entsize: sec.entsize,
+        size: 0,
+        pieces: Vec::new(),
+        link,
+        data: Vec::new(),
+    });
+    plan.sections.len() - 1
+}
+
+/// Another input joins `out`: the strictest alignment, every flag any input has, but
+/// mergeable only when every input is.
+fn merge_header(out: &mut OutSection, sec: &InputSection) {
+    out.align = out.align.max(sec.align);
+    let mergeable = out.flags & sec.flags & MERGE_FLAGS;
+    out.flags = ((out.flags | sec.flags) & !MERGE_FLAGS) | mergeable;
+}
+
+/// Fills every output section's contents: the target's merge where it has one
+/// (`.ARM.attributes`), otherwise the inputs copied in place with the FDEs of discarded code
+/// folded into padding.
+pub fn build_contents(link: &Link, plan: &mut Plan) -> Result<()> {
+    for out in plan.sections.iter_mut() {
+        if out.sh_type == elf::SHT_NOBITS.0 {
+            continue;
+        }
+        let inputs: Vec<(&str, &[u8])> = out
+            .pieces
+            .iter()
+            .map(|p| {
+                let obj = &link.objects[p.file as usize];
+                (obj.name.as_str(), obj.sections[p.sec as usize].data)
+            })
+            .collect();
+        if let Some(merged) = link.arch.merge_sections(out.sh_type, &inputs) {
+            out.data = merged.map_err(|e| {
+                LinkError::Other(format!("{}: {e}", crate::error::sym_name(out.name)))
+            })?;
+            out.size = out.data.len() as u64;
+            for p in out.pieces.iter_mut() {
+                p.offset = 0;
+            }
+            continue;
+        }
+        let mut data = vec![0u8; out.size as usize];
+        for (p, (_, bytes)) in out.pieces.iter().zip(&inputs) {
+            let at = &mut data[p.offset as usize..p.offset as usize + bytes.len()];
+            at.copy_from_slice(bytes);
+            crate::unwind::fold(at, link.dead_fdes(p.file as usize, p.sec as usize));
+        }
+        out.data = data;
+    }
+    Ok(())
+}
