@@ -14,6 +14,9 @@ use object::elf;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shndx {
     Section(usize),
+    /// The `.group` section of output group `n` (GCC names some groups by a local symbol
+    /// defined there).
+    Group(usize),
     Undefined,
     Absolute,
     Common,
@@ -84,7 +87,7 @@ pub fn build<'d>(link: &Link<'d>, plan: &Plan<'d>) -> Result<Symbols<'d>> {
             if sym.ty == elf::STT_SECTION.0 {
                 continue;
             }
-            if let Some((value, shndx)) = placed(plan, f, sym) {
+            if let Some((value, shndx)) = placed(plan, f, sym).or_else(|| in_group(plan, f, i)) {
                 list.push(OutSymbol {
                     value,
                     shndx,
@@ -146,6 +149,14 @@ pub fn build<'d>(link: &Link<'d>, plan: &Plan<'d>) -> Result<Symbols<'d>> {
         locals,
         globals,
     })
+}
+
+/// A kept group's signature symbol defined in the group section itself.
+fn in_group(plan: &Plan, file: usize, sym: usize) -> Option<(u64, Shndx)> {
+    plan.groups
+        .iter()
+        .position(|g| g.file as usize == file && g.signature_sym as usize == sym)
+        .map(|g| (0, Shndx::Group(g)))
 }
 
 fn from_input<'d>(sym: &InputSymbol<'d>) -> OutSymbol<'d> {

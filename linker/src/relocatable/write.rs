@@ -50,7 +50,7 @@ pub fn image(
         .arch
         .refine_output_flags(link.arch.output_flags(&flags), &merged);
     w.write_file_header(&FileHeader {
-        os_abi: elf::ELFOSABI_NONE,
+        os_abi: os_abi(syms),
         abi_version: 0,
         e_type: elf::ET_REL,
         e_machine: elf::Machine(link.arch.machine()),
@@ -95,6 +95,19 @@ pub fn image(
     Ok(buffer)
 }
 
+/// GNU extensions in the symbol table (`STB_GNU_UNIQUE`, `STT_GNU_IFUNC`) mark the file
+/// ELFOSABI_GNU, as GNU ld marks it.
+fn os_abi(syms: &Symbols) -> elf::OsAbi {
+    let gnu = syms
+        .list
+        .iter()
+        .any(|s| s.bind == elf::STB_GNU_UNIQUE.0 || s.ty == elf::STT_GNU_IFUNC.0);
+    match gnu {
+        true => elf::ELFOSABI_GNU,
+        false => elf::ELFOSABI_NONE,
+    }
+}
+
 fn reserve<'a>(
     w: &mut Writer<'a>,
     plan: &'a Plan,
@@ -127,6 +140,7 @@ fn reserve<'a>(
         symbol_names.push((!sym.name.is_empty()).then(|| w.add_string(sym.name)));
         let section = match sym.shndx {
             Shndx::Section(out) => Some(sections[out].0),
+            Shndx::Group(g) => Some(groups[g]),
             _ => None,
         };
         w.reserve_symbol_index(section);
@@ -187,6 +201,7 @@ fn write_symbols(w: &mut Writer, syms: &Symbols, reserved: &Reserved) {
     for (sym, &name) in syms.list.iter().zip(&reserved.symbol_names) {
         let (section, st_shndx) = match sym.shndx {
             Shndx::Section(out) => (Some(reserved.sections[out].0 .0), elf::SHN_UNDEF),
+            Shndx::Group(g) => (Some(reserved.groups[g].0 .0), elf::SHN_UNDEF),
             Shndx::Undefined => (None, elf::SHN_UNDEF),
             Shndx::Absolute => (None, elf::SHN_ABS),
             Shndx::Common => (None, elf::SHN_COMMON),

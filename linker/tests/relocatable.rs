@@ -1,0 +1,439 @@
+//! `-r`: a multi-object library (C with static data, a TLS variable, a COMMON symbol, string
+//! constants and a file-local function called across sections; C++ with inline functions,
+//! templates and virtual tables in COMDAT groups and an exception; all `-g`) merged into one
+//! relocatable object by ld.tether and by GNU ld, on x86-64 (gcc, clang) and ARM (gcc,
+//! Thumb-2 and ARM state). tether's output must read cleanly, carry the same groups, global
+//! symbols and sections as GNU ld's, and relink — with GNU ld and with ld.tether, into a
+//! program and into a shared library — to programs that print what the original objects do.
+
+mod common;
+
+use common::{check_readelf, ok, readelf, run, tether};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/relocatable");
+const ARM_SYSROOT: &str = "/usr/arm-linux-gnueabihf";
+const LIBRARY: [&str; 4] = ["counter.c", "report.c", "area.cpp", "perimeter.cpp"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tc {
+    X86Gcc,
+    X86Clang,
+    ArmThumb,
+    ArmArm,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Linker {
+    Tether,
+    GnuLd,
+}
+
+impl Tc {
+    fn is_arm(self) -> bool {
+        matches!(self, Tc::ArmThumb | Tc::ArmArm)
+    }
+
+    fn compiler(self, cxx: bool) -> Command {
+        let (c, cpp) = match self {
+            Tc::X86Gcc => ("gcc", "g++"),
+            Tc::X86Clang => ("clang", "clang++"),
+            Tc::ArmThumb | Tc::ArmArm => ("arm-linux-gnueabihf-gcc", "arm-linux-gnueabihf-g++"),
+        };
+        let mut cmd = Command::new(if cxx { cpp } else { c });
+        match self {
+            Tc::ArmThumb => cmd.arg("-mthumb"),
+            Tc::ArmArm => cmd.arg("-marm"),
+            _ => &mut cmd,
+        };
+        cmd
+    }
+
+    fn gnu_ld(self) -> &'static str {
+        if self.is_arm() {
+            "arm-linux-gnueabihf-ld"
+        } else {
+            "ld"
+        }
+    }
+}
+
+struct Work {
+    tc: Tc,
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    /// Compiles the library and the program's `main.c`.
+    fn new(tc: Tc) -> Work {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir(dir.path().join("bin")).expect("bin dir");
+        std::os::unix::fs::symlink(tether(), dir.path().join("bin/ld")).expect("ld symlink");
+        let work = Work { tc, dir };
+        for src in LIBRARY {
+            let cxx = src.ends_with(".cpp");
+            let mut cmd = tc.compiler(cxx);
+            cmd.args(["-O2", "-g", "-fPIC"]);
+            if !cxx {
+                cmd.args(["-fcommon", "-ffunction-sections"]);
+            }
+            ok(cmd
+                .arg("-c")
+                .arg(Path::new(FIXTURES).join(src))
+                .arg("-o")
+                .arg(work.object(src)));
+        }
+        ok(tc
+            .compiler(false)
+            .args(["-O1", "-c"])
+            .arg(Path::new(FIXTURES).join("main.c"))
+            .arg("-o")
+            .arg(work.path("main.o")));
+        work
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn object(&self, src: &str) -> PathBuf {
+        self.path(&format!("{}.o", src.split('.').next().unwrap()))
+    }
+
+    fn library_objects(&self) -> Vec<PathBuf> {
+        LIBRARY.iter().map(|s| self.object(s)).collect()
+    }
+
+    /// `-r` of `inputs` into `out` by `linker`, called directly as a build system would.
+    fn relocatable(&self, linker: Linker, inputs: &[PathBuf], out: &str) -> Output {
+        let mut cmd = match linker {
+            Linker::Tether => Command::new(tether()),
+            Linker::GnuLd => Command::new(self.tc.gnu_ld()),
+        };
+        run(cmd
+            .arg("-r")
+            .args(inputs)
+            .arg("-o")
+            .arg(self.path(out))
+            .current_dir(self.dir.path()))
+    }
+
+    fn relocatable_ok(&self, linker: Linker, inputs: &[PathBuf], out: &str) -> PathBuf {
+        let o = self.relocatable(linker, inputs, out);
+        assert!(
+            o.status.success(),
+            "{:?}: -r with {linker:?} failed:\n{}",
+            self.tc,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        self.path(out)
+    }
+
+    /// Links through the C++ driver with `linker`.
+    fn link(&self, linker: Linker, args: &[&str], out: &str) {
+        let mut cmd = match self.tc {
+            Tc::X86Clang => Command::new("clang++"),
+            tc => tc.compiler(true),
+        };
+        match (self.tc, linker) {
+            (Tc::X86Clang, Linker::Tether) => {
+                cmd.arg(format!("--ld-path={}", tether().display()));
+            }
+            (_, Linker::Tether) => {
+                cmd.arg(format!("-B{}/", self.path("bin").display()));
+            }
+            (_, Linker::GnuLd) => {
+                cmd.arg("-fuse-ld=bfd");
+            }
+        }
+        ok(cmd
+            .args(args)
+            .arg("-o")
+            .arg(self.path(out))
+            .current_dir(self.dir.path()));
+    }
+
+    /// Runs a program natively or under qemu-arm, libraries from the work directory.
+    fn run(&self, exe: &str) -> String {
+        let dir = self.dir.path().display().to_string();
+        if self.tc.is_arm() {
+            ok(Command::new("qemu-arm")
+                .args(["-L", ARM_SYSROOT, "-E", &format!("LD_LIBRARY_PATH={dir}")])
+                .arg(self.path(exe)))
+        } else {
+            ok(Command::new(self.path(exe)).env("LD_LIBRARY_PATH", &dir))
+        }
+    }
+
+    /// What the program prints linked by GNU ld from the original objects.
+    fn reference_output(&self) -> String {
+        let mut args = vec!["main.o".to_string()];
+        args.extend(LIBRARY.iter().map(|s| self.object(s).display().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.link(Linker::GnuLd, &args, "reference");
+        let out = self.run("reference");
+        assert!(out.contains("calls 108 tally 12 bias 3"), "{out}");
+        assert!(out.contains("area 9 8 perimeter 12 12"), "{out}");
+        assert!(out.contains("step 3 -> 4025 (three) seen 328"), "{out}");
+        assert!(out.contains("thrown and caught: -1"), "{out}");
+        out
+    }
+
+    /// Relinks the relocatable `object` with `linker` into a program, and into a shared
+    /// library a program then uses; both must print `expected`.
+    fn relink_and_run(&self, object: &Path, linker: Linker, expected: &str) {
+        let object = object.display().to_string();
+        let tag = format!("{linker:?}").to_lowercase();
+        let exe = format!("program-{tag}");
+        self.link(linker, &["main.o", &object], &exe);
+        assert_eq!(self.run(&exe), expected, "{:?}: {exe}", self.tc);
+        let lib = format!("librelocated-{tag}.so");
+        self.link(linker, &["-shared", &object], &lib);
+        let user = format!("user-{tag}");
+        self.link(
+            linker,
+            &[
+                "main.o",
+                &format!("-L{}", self.dir.path().display()),
+                &format!("-lrelocated-{tag}"),
+            ],
+            &user,
+        );
+        assert_eq!(self.run(&user), expected, "{:?}: {user}", self.tc);
+    }
+}
+
+/// `eu-elflint --gnu-ld` finds nothing in tether's output that it does not find in GNU ld's
+/// (section and symbol numbers aside).
+fn check_elflint(ours: &Path, reference: &Path) {
+    let lint = |f: &Path| {
+        let out = run(Command::new("eu-elflint").arg("--gnu-ld").arg(f));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .filter(|l| !l.trim().is_empty() && l.trim() != "No errors")
+            .map(|l| {
+                l.chars()
+                    .filter(|c| !c.is_ascii_digit())
+                    .collect::<String>()
+            })
+            .collect::<BTreeSet<String>>()
+    };
+    let theirs = lint(reference);
+    let extra: Vec<String> = lint(ours).difference(&theirs).cloned().collect();
+    assert!(
+        extra.is_empty(),
+        "eu-elflint on {} (not on GNU ld's): {extra:#?}",
+        ours.display()
+    );
+}
+
+/// The COMDAT group signatures of a file.
+fn groups(file: &Path) -> BTreeSet<String> {
+    readelf(&["-gW"], file)
+        .lines()
+        .filter(|l| l.starts_with("COMDAT group section"))
+        .filter_map(|l| Some(l.split('[').nth(2)?.trim_end_matches(']').to_string()))
+        .collect()
+}
+
+/// Global symbols: name, binding, type, visibility and UND/COM/defined.
+fn globals(file: &Path) -> BTreeSet<String> {
+    readelf(&["-sW"], file)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 8 || f[4] == "LOCAL" || !f[0].ends_with(':') {
+                return None;
+            }
+            let place = match f[6] {
+                "UND" | "COM" | "ABS" => f[6],
+                _ => "defined",
+            };
+            Some(format!("{} {} {} {} {place}", f[7], f[4], f[3], f[5]))
+        })
+        .collect()
+}
+
+/// Section names, relocation and group sections aside, and what tether leaves out on
+/// purpose: clang's address-significance table (its symbol numbers would go stale).
+fn section_names(file: &Path) -> BTreeSet<String> {
+    readelf(&["-SW"], file)
+        .lines()
+        .filter_map(|l| {
+            let name = l.split(']').nth(1)?.split_whitespace().next()?;
+            let skipped = name.starts_with(".rel") || name == ".group" || name == ".llvm_addrsig";
+            (!skipped && l.trim_start().starts_with('[')).then(|| name.to_string())
+        })
+        .filter(|n| n != "Name" && n != "NULL")
+        .collect()
+}
+
+fn relocatable_library(tc: Tc) {
+    let w = Work::new(tc);
+    let expected = w.reference_output();
+    let objects = w.library_objects();
+    let ours = w.relocatable_ok(Linker::Tether, &objects, "tether-r.o");
+    let theirs = w.relocatable_ok(Linker::GnuLd, &objects, "gnu-r.o");
+    check_readelf(&ours);
+    check_elflint(&ours, &theirs);
+    assert!(readelf(&["-hW"], &ours).contains("REL (Relocatable file)"));
+    let our_groups = groups(&ours);
+    assert!(
+        our_groups.iter().any(|g| g.contains("Triangle")),
+        "{our_groups:?}"
+    );
+    assert_eq!(our_groups, groups(&theirs), "{tc:?}: COMDAT groups");
+    assert_eq!(globals(&ours), globals(&theirs), "{tc:?}: global symbols");
+    let g = globals(&ours);
+    assert!(g.contains("tally GLOBAL OBJECT DEFAULT COM"), "{g:?}");
+    assert!(g.contains("calls GLOBAL TLS DEFAULT defined"), "{g:?}");
+    assert!(g.contains("printf GLOBAL NOTYPE DEFAULT UND"), "{g:?}");
+    assert_eq!(
+        section_names(&ours),
+        section_names(&theirs),
+        "{tc:?}: sections"
+    );
+    for linker in [Linker::GnuLd, Linker::Tether] {
+        w.relink_and_run(&ours, linker, &expected);
+    }
+}
+
+#[test]
+fn x86_64_gcc_library_relinks_and_runs() {
+    relocatable_library(Tc::X86Gcc);
+}
+
+#[test]
+fn x86_64_clang_library_relinks_and_runs() {
+    relocatable_library(Tc::X86Clang);
+}
+
+#[test]
+fn arm_thumb_library_relinks_and_runs() {
+    relocatable_library(Tc::ArmThumb);
+}
+
+#[test]
+fn arm_state_library_relinks_and_runs() {
+    relocatable_library(Tc::ArmArm);
+}
+
+/// `-r` of `-r` outputs: the groups survive a second merge and the result still runs.
+fn relocatable_twice(tc: Tc) {
+    let w = Work::new(tc);
+    let expected = w.reference_output();
+    let [counter, report, area, perimeter] = <[PathBuf; 4]>::try_from(w.library_objects()).unwrap();
+    let c = w.relocatable_ok(Linker::Tether, &[counter, report], "c-r.o");
+    let cxx = w.relocatable_ok(Linker::Tether, &[area, perimeter], "cxx-r.o");
+    let all = w.relocatable_ok(Linker::Tether, &[c, cxx], "all-r.o");
+    check_readelf(&all);
+    let direct = w.relocatable_ok(Linker::GnuLd, &w.library_objects(), "gnu-r.o");
+    assert_eq!(groups(&all), groups(&direct));
+    assert_eq!(globals(&all), globals(&direct));
+    for linker in [Linker::GnuLd, Linker::Tether] {
+        w.relink_and_run(&all, linker, &expected);
+    }
+}
+
+#[test]
+fn x86_64_relocatable_of_relocatables_runs() {
+    relocatable_twice(Tc::X86Gcc);
+}
+
+#[test]
+fn arm_relocatable_of_relocatables_runs() {
+    relocatable_twice(Tc::ArmThumb);
+}
+
+/// With `-r`, an archive gives the members that define names still undefined, as GNU ld:
+/// `main.o` pulls `report.o`, which pulls the rest; a member nobody needs stays out.
+#[test]
+fn archive_members_are_pulled_for_undefined_names() {
+    let w = Work::new(Tc::X86Gcc);
+    let expected = w.reference_output();
+    let unused = w.path("unused.c");
+    std::fs::write(&unused, "int unused_function(void) { return 42; }\n").unwrap();
+    ok(Command::new("gcc")
+        .args(["-c", "-fPIC"])
+        .arg(&unused)
+        .arg("-o")
+        .arg(w.path("unused.o")));
+    let mut ar = Command::new("ar");
+    ar.arg("rcs")
+        .arg(w.path("liball.a"))
+        .arg(w.path("unused.o"));
+    ok(ar.args(w.library_objects()));
+    let inputs = [w.path("main.o"), w.path("liball.a")];
+    let ours = w.relocatable_ok(Linker::Tether, &inputs, "tether-r.o");
+    let theirs = w.relocatable_ok(Linker::GnuLd, &inputs, "gnu-r.o");
+    assert_eq!(globals(&ours), globals(&theirs));
+    let g = globals(&ours);
+    assert!(g.contains("main GLOBAL FUNC DEFAULT defined"), "{g:?}");
+    assert!(g.contains("report GLOBAL FUNC DEFAULT defined"), "{g:?}");
+    assert!(!g.iter().any(|s| s.starts_with("unused_function")), "{g:?}");
+    let ours = ours.display().to_string();
+    w.link(Linker::Tether, &[&ours], "from-archive");
+    assert_eq!(w.run("from-archive"), expected);
+}
+
+/// The command lines GNU ld refuses with `-r` are refused with its words, and a duplicate
+/// definition is an error naming both objects, leaving no output.
+#[test]
+fn refused_combinations_and_duplicate_definitions() {
+    let w = Work::new(Tc::X86Gcc);
+    let counter = w.object("counter.c");
+    for (extra, message) in [
+        ("-shared", "-r and -shared may not be used together"),
+        ("-pie", "-r and -pie may not be used together"),
+        (
+            "--gc-sections",
+            "--gc-sections requires a defined symbol root specified by -e or -u",
+        ),
+    ] {
+        let out = run(Command::new(tether())
+            .args(["-r", extra])
+            .arg(&counter)
+            .arg("-o")
+            .arg(w.path("refused.o")));
+        assert_eq!(out.status.code(), Some(1), "{extra}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{extra}: {stderr}");
+        assert!(!w.path("refused.o").exists());
+    }
+    let again = w.path("again.o");
+    std::fs::copy(&counter, &again).unwrap();
+    let out = w.relocatable(Linker::Tether, &[counter, again], "duplicate.o");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("duplicate symbol: counter_step"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("again.o"), "{stderr}");
+    assert!(!w.path("duplicate.o").exists());
+}
+
+/// `-Ur` and `--relocatable` are `-r`, and the output is not executable (as GNU ld's).
+#[test]
+fn spellings_and_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = Work::new(Tc::X86Gcc);
+    for flag in ["-Ur", "--relocatable", "-relocatable"] {
+        let out = w.path("spelled.o");
+        ok(Command::new(tether())
+            .arg(flag)
+            .args(w.library_objects())
+            .arg("-o")
+            .arg(&out));
+        assert!(
+            readelf(&["-hW"], &out).contains("REL (Relocatable file)"),
+            "{flag}"
+        );
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o111, 0, "{flag}: mode {mode:o}");
+    }
+    let help = ok(Command::new(tether()).arg("--help"));
+    assert!(help.contains("--relocatable"), "{help}");
+}
