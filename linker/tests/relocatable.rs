@@ -270,6 +270,38 @@ fn section_names(file: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// Every `.ARM.exidx*` section links to the code it describes: `.ARM.exidx.text.f` to
+/// `.text.f`, `.ARM.exidx` to `.text`.
+fn check_exidx_links(file: &Path) {
+    let headers = readelf(&["-SW"], file);
+    let sections: Vec<(String, String, String)> = headers
+        .lines()
+        .filter(|l| !l.contains("[Nr]"))
+        .filter_map(|l| {
+            let (_, rest) = l.split_once(']')?;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            // Name Type Address Off Size ES [Flg] Lk Inf Al
+            let link = f.get(f.len().checked_sub(3)?)?;
+            Some((f.first()?.to_string(), f.get(1)?.to_string(), link.to_string()))
+        })
+        .collect();
+    let mut seen = 0;
+    for (name, ty, link) in &sections {
+        if ty != "ARM_EXIDX" {
+            continue;
+        }
+        seen += 1;
+        let code = &sections[link.parse::<usize>().unwrap()].0;
+        let wanted = match name.strip_prefix(".ARM.exidx") {
+            Some("") => ".text",
+            Some(rest) => rest,
+            None => unreachable!(),
+        };
+        assert_eq!(code, wanted, "{name} links to {code}");
+    }
+    assert!(seen > 1, "{headers}");
+}
+
 fn relocatable_library(tc: Tc) {
     let w = Work::new(tc);
     let expected = w.reference_output();
@@ -295,6 +327,16 @@ fn relocatable_library(tc: Tc) {
         section_names(&theirs),
         "{tc:?}: sections"
     );
+    // readelf applies an object's relocations to its debug sections before decoding them.
+    assert_eq!(
+        readelf(&["--debug-dump=info,line"], &ours),
+        readelf(&["--debug-dump=info,line"], &theirs),
+        "{tc:?}: DWARF"
+    );
+    if tc.is_arm() {
+        assert_eq!(readelf(&["-A"], &ours), readelf(&["-A"], &theirs), "{tc:?}");
+        check_exidx_links(&ours);
+    }
     for linker in [Linker::GnuLd, Linker::Tether] {
         w.relink_and_run(&ours, linker, &expected);
     }

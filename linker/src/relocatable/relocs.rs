@@ -3,14 +3,15 @@
 //! A relocation against a section symbol now points into an output section that holds more
 //! than its input, so the input's offset there is added to the addend: in the relocation
 //! (RELA, x86-64) or in the field (REL, ARM). One against a global keeps that symbol. One
-//! against a section the output drops (the losing copy of a COMDAT group) is removed from
-//! debug sections and becomes `R_*_NONE` elsewhere, as GNU ld does.
+//! against a section the output drops (the losing copy of a COMDAT group) points, in debug
+//! sections, at the kept copy's twin, or is removed; elsewhere it becomes `R_*_NONE`. GNU ld
+//! does the same.
 
 use super::sections::Plan;
 use super::symbols::Symbols;
 use crate::error::{LinkError, Result};
 use crate::link::Link;
-use crate::object_file::{section_label, Reloc};
+use crate::object_file::{section_label, Reloc, SymPlace};
 use object::elf;
 
 /// An output relocation, offset relative to its output section.
@@ -43,7 +44,9 @@ pub fn build(link: &Link, plan: &mut Plan, syms: &Symbols) -> Result<Vec<Vec<Out
                     continue;
                 }
                 let offset = p.offset + r.offset;
-                let Some((sym, addend, moved)) = target(link, plan, syms, file, r) else {
+                let found = target(link, plan, syms, file, r)
+                    .or_else(|| debug.then(|| kept_copy(link, plan, syms, file, r)).flatten());
+                let Some((sym, addend, moved)) = found else {
                     if !debug {
                         relocs.push(OutReloc {
                             offset,
@@ -97,7 +100,7 @@ fn target(
     let obj = &link.objects[file];
     let input = obj.symbols.get(r.sym as usize)?;
     if link.global_id(file, r.sym).is_none() && input.ty == elf::STT_SECTION.0 {
-        let crate::object_file::SymPlace::Section(s) = input.place else {
+        let SymPlace::Section(s) = input.place else {
             return None;
         };
         let (out, offset) = plan.place(file, s as usize)?;
@@ -108,6 +111,47 @@ fn target(
         ));
     }
     Some((syms.index_of(link, file, r.sym)?, r.addend, false))
+}
+
+/// Debug information of a dropped COMDAT copy points at the kept copy instead: the member of
+/// the same name and size in the group that won (as GNU ld's `-r` redirects it).
+fn kept_copy(
+    link: &Link,
+    plan: &Plan,
+    syms: &Symbols,
+    file: usize,
+    r: &Reloc,
+) -> Option<(u32, i64, bool)> {
+    let obj = &link.objects[file];
+    let input = obj.symbols.get(r.sym as usize)?;
+    let SymPlace::Section(s) = input.place else {
+        return None;
+    };
+    if input.ty != elf::STT_SECTION.0 {
+        return None;
+    }
+    let dropped = &obj.sections[s as usize];
+    let group = obj.groups.iter().find(|g| g.members.contains(&s))?;
+    plan.groups.iter().find_map(|kept| {
+        let winner = &link.objects[kept.file as usize];
+        let g = winner
+            .groups
+            .iter()
+            .find(|g| g.signature_sym == kept.signature_sym)?;
+        if g.signature != group.signature {
+            return None;
+        }
+        let twin = g.members.iter().find(|&&m| {
+            let sec = &winner.sections[m as usize];
+            sec.name == dropped.name && sec.size == dropped.size
+        })?;
+        let (out, offset) = plan.place(kept.file as usize, *twin as usize)?;
+        Some((
+            syms.section_symbol(out),
+            r.addend + offset as i64,
+            offset != 0,
+        ))
+    })
 }
 
 fn move_implicit_addend(
