@@ -282,7 +282,11 @@ fn check_exidx_links(file: &Path) {
             let f: Vec<&str> = rest.split_whitespace().collect();
             // Name Type Address Off Size ES [Flg] Lk Inf Al
             let link = f.get(f.len().checked_sub(3)?)?;
-            Some((f.first()?.to_string(), f.get(1)?.to_string(), link.to_string()))
+            Some((
+                f.first()?.to_string(),
+                f.get(1)?.to_string(),
+                link.to_string(),
+            ))
         })
         .collect();
     let mut seen = 0;
@@ -478,4 +482,33 @@ fn spellings_and_mode() {
     }
     let help = ok(Command::new(tether()).arg("--help"));
     assert!(help.contains("--relocatable"), "{help}");
+}
+
+/// `-S` drops the debugging sections; `-s` also the local symbols no relocation needs, file
+/// symbols included; the result still links and runs (as GNU ld's). Section symbols are not
+/// compared: GNU ld gives `.group` sections one under `-S`, which nothing refers to.
+#[test]
+fn strip_options_drop_what_gnu_ld_drops() {
+    let w = Work::new(Tc::X86Gcc);
+    let expected = w.reference_output();
+    let count = |file: &Path, what: &str| {
+        readelf(&["-sW"], file)
+            .lines()
+            .filter(|l| l.contains(what) && !l.contains(" SECTION "))
+            .count()
+    };
+    for flag in ["-S", "-s"] {
+        let mut inputs = vec![PathBuf::from(flag)];
+        inputs.extend(w.library_objects());
+        let ours = w.relocatable_ok(Linker::Tether, &inputs, "stripped-tether.o");
+        let theirs = w.relocatable_ok(Linker::GnuLd, &inputs, "stripped-gnu.o");
+        check_readelf(&ours);
+        assert!(!readelf(&["-SW"], &ours).contains(".debug"), "{flag}");
+        assert_eq!(globals(&ours), globals(&theirs), "{flag}");
+        assert_eq!(count(&ours, " FILE "), count(&theirs, " FILE "), "{flag}");
+        assert_eq!(count(&ours, " LOCAL "), count(&theirs, " LOCAL "), "{flag}");
+        let ours = ours.display().to_string();
+        w.link(Linker::Tether, &["main.o", &ours], "stripped");
+        assert_eq!(w.run("stripped"), expected, "{flag}");
+    }
 }

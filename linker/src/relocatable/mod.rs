@@ -49,6 +49,7 @@ pub fn check_options(opts: &Options) -> Result<()> {
 /// Writes the relocatable output of the resolved inputs.
 pub fn link(opts: &Options, resolved: Resolved) -> Result<()> {
     let mut link = Link::new(opts, resolved);
+    crate::strip::drop_debug_sections(&mut link);
     let flags: Vec<u32> = link.objects.iter().map(|o| o.flags).collect();
     link.arch
         .check_input_flags(&flags)

@@ -43,9 +43,23 @@ pub fn build(link: &Link, plan: &mut Plan, syms: &Symbols) -> Result<Vec<Vec<Out
                 if crate::unwind::is_dead(dead, r.offset) {
                     continue;
                 }
+                // The place must be inside its section, or the output would point past it.
+                if r.offset >= input.size.max(1) {
+                    errors.push(format!(
+                        "{}: {}: relocation at offset {:#x} lies outside the section ({:#x} bytes)",
+                        link.objects[file].name,
+                        section_label(sec, input.name),
+                        r.offset,
+                        input.size
+                    ));
+                    continue;
+                }
                 let offset = p.offset + r.offset;
-                let found = target(link, plan, syms, file, r)
-                    .or_else(|| debug.then(|| kept_copy(link, plan, syms, file, r)).flatten());
+                let found = target(link, plan, syms, file, r).or_else(|| {
+                    debug
+                        .then(|| kept_copy(link, plan, syms, file, r))
+                        .flatten()
+                });
                 let Some((sym, addend, moved)) = found else {
                     if !debug {
                         relocs.push(OutReloc {

@@ -7,6 +7,7 @@ use super::sections::Plan;
 use crate::error::{sym_name, LinkError, Result};
 use crate::link::Link;
 use crate::object_file::{InputSymbol, SymPlace};
+use crate::strip::{Discard, Strip};
 use crate::symbols::Def;
 use object::elf;
 
@@ -62,7 +63,46 @@ impl Symbols<'_> {
     }
 }
 
+/// Whether a local symbol stays when no relocation needs it: `-s` and `-x` drop every such
+/// local, the default (`-X`) the assembler's `.L` labels; ARM mapping symbols always stay, as
+/// they say what the bytes are.
+fn keep_local(link: &Link, sym: &InputSymbol) -> bool {
+    if link.arch.machine() == elf::EM_ARM.0 && crate::arch::arm::is_mapping_symbol(sym.name) {
+        return true;
+    }
+    match (link.opts.strip, link.opts.discard) {
+        (Strip::All, _) | (_, Discard::All) => false,
+        _ => !sym.name.starts_with(b".L"),
+    }
+}
+
+/// Per object, the local symbols a kept relocation or a group refers to.
+fn needed_locals(link: &Link, plan: &Plan) -> Vec<Vec<bool>> {
+    let mut needed: Vec<Vec<bool>> = link
+        .objects
+        .iter()
+        .map(|o| vec![false; o.first_global])
+        .collect();
+    for out in &plan.sections {
+        for p in &out.pieces {
+            let input = &link.objects[p.file as usize].sections[p.sec as usize];
+            for r in &input.relocs {
+                if let Some(n) = needed[p.file as usize].get_mut(r.sym as usize) {
+                    *n = true;
+                }
+            }
+        }
+    }
+    for g in &plan.groups {
+        if let Some(n) = needed[g.file as usize].get_mut(g.signature_sym as usize) {
+            *n = true;
+        }
+    }
+    needed
+}
+
 pub fn build<'d>(link: &Link<'d>, plan: &Plan<'d>) -> Result<Symbols<'d>> {
+    let needed = needed_locals(link, plan);
     let mut list: Vec<OutSymbol<'d>> = (0..plan.sections.len())
         .map(|out| OutSymbol {
             name: b"",
@@ -84,7 +124,7 @@ pub fn build<'d>(link: &Link<'d>, plan: &Plan<'d>) -> Result<Symbols<'d>> {
             .take(obj.first_global)
             .skip(1)
         {
-            if sym.ty == elf::STT_SECTION.0 {
+            if sym.ty == elf::STT_SECTION.0 || !(needed[f][i] || keep_local(link, sym)) {
                 continue;
             }
             if let Some((value, shndx)) = placed(plan, f, sym).or_else(|| in_group(plan, f, i)) {
