@@ -512,3 +512,29 @@ fn strip_options_drop_what_gnu_ld_drops() {
         assert_eq!(w.run("stripped"), expected, "{flag}");
     }
 }
+
+/// A relocation whose place lies beyond its section is refused, naming the object, the
+/// section and the offset, and no output is left.
+#[test]
+fn a_relocation_outside_its_section_is_refused_by_name() {
+    use object::{Object, ObjectSection};
+    let w = Work::new(Tc::X86Gcc);
+    let mut bytes = std::fs::read(w.object("counter.c")).unwrap();
+    let file = object::read::elf::ElfFile64::<object::Endianness>::parse(&*bytes).unwrap();
+    let rela = file
+        .sections()
+        .find(|s| s.name() == Ok(".rela.text.counter_step"))
+        .expect(".rela.text.counter_step");
+    let (at, _) = rela.file_range().unwrap();
+    let at = at as usize;
+    // The first entry's r_offset.
+    bytes[at..at + 8].copy_from_slice(&0x10000u64.to_le_bytes());
+    std::fs::write(w.path("bad.o"), &bytes).unwrap();
+    let out = w.relocatable(Linker::Tether, &[w.path("bad.o")], "bad-r.o");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for part in ["bad.o", ".text.counter_step", "0x10000", "outside the section"] {
+        assert!(stderr.contains(part), "{part}: {stderr}");
+    }
+    assert!(!w.path("bad-r.o").exists());
+}
