@@ -533,8 +533,50 @@ fn a_relocation_outside_its_section_is_refused_by_name() {
     let out = w.relocatable(Linker::Tether, &[w.path("bad.o")], "bad-r.o");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for part in ["bad.o", ".text.counter_step", "0x10000", "outside the section"] {
+    for part in [
+        "bad.o",
+        ".text.counter_step",
+        "0x10000",
+        "outside the section",
+    ] {
         assert!(stderr.contains(part), "{part}: {stderr}");
     }
     assert!(!w.path("bad-r.o").exists());
+}
+
+/// gcc's driver passes its LTO plugin to every link, `-r` too: with ordinary objects the
+/// plugin claims nothing and the output is the same as without it. LTO objects are refused
+/// by name (compiling them as for a final link would drop what they do not use).
+#[test]
+fn through_the_gcc_driver_with_its_plugin() {
+    let w = Work::new(Tc::X86Gcc);
+    let expected = w.reference_output();
+    let bin = format!("-B{}/", w.path("bin").display());
+    ok(Command::new("gcc")
+        .arg(&bin)
+        .arg("-r")
+        .args(w.library_objects())
+        .arg("-o")
+        .arg(w.path("driver-r.o")));
+    let direct = w.relocatable_ok(Linker::Tether, &w.library_objects(), "direct-r.o");
+    assert_eq!(globals(&w.path("driver-r.o")), globals(&direct));
+    let driven = w.path("driver-r.o").display().to_string();
+    w.link(Linker::Tether, &["main.o", &driven], "driven");
+    assert_eq!(w.run("driven"), expected);
+
+    ok(Command::new("gcc")
+        .args(["-O2", "-flto", "-c"])
+        .arg(Path::new(FIXTURES).join("counter.c"))
+        .arg("-o")
+        .arg(w.path("lto.o")));
+    let out = run(Command::new("gcc")
+        .arg(&bin)
+        .arg("-r")
+        .arg(w.path("lto.o"))
+        .arg("-o")
+        .arg(w.path("lto-r.o")));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lto.o: -r with LTO objects"), "{stderr}");
+    assert!(!w.path("lto-r.o").exists());
 }

@@ -375,6 +375,7 @@ fn link_through(
         plugin.all_symbols_read()?;
         return crate::link::link_resolved(opts, resolved);
     }
+    crate::relocatable::refuse_ir(opts, &resolved)?;
     let resolutions = resolution::compute(opts, kind, &resolved);
     state::with(|s| {
         for (handle, r) in resolutions {

@@ -38,12 +38,19 @@ pub fn check_options(opts: &Options) -> Result<()> {
             .into(),
         ));
     }
-    if opts.plugin.is_some() {
-        return Err(LinkError::Usage(
-            "-r with an LTO plugin is not supported by ld.tether".into(),
-        ));
-    }
     Ok(())
+}
+
+/// `-r` of LTO objects would need the plugin to write IR back (GNU ld's output is IR);
+/// compiling them as for a final link would drop whatever nothing in them refers to.
+pub fn refuse_ir(opts: &Options, resolved: &Resolved) -> Result<()> {
+    match (opts.relocatable, resolved.ir_files.first()) {
+        (true, Some(&(object, _))) => Err(LinkError::Other(format!(
+            "{}: -r with LTO objects (-flto) is not supported by ld.tether (recompile without -flto)",
+            resolved.objects[object as usize].name
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Writes the relocatable output of the resolved inputs.
