@@ -315,6 +315,15 @@ fn relocatable_library(tc: Tc) {
     check_readelf(&ours);
     check_elflint(&ours, &theirs);
     assert!(readelf(&["-hW"], &ours).contains("REL (Relocatable file)"));
+    let flags = |f: &Path| {
+        let header = readelf(&["-hW"], f);
+        header
+            .lines()
+            .find(|l| l.contains("Flags:"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(flags(&ours), flags(&theirs), "{tc:?}: e_flags");
     let our_groups = groups(&ours);
     assert!(
         our_groups.iter().any(|g| g.contains("Triangle")),

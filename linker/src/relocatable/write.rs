@@ -39,16 +39,9 @@ pub fn image(
     let is_64 = link.arch.class() == crate::arch::ElfClass::Elf64;
     let mut w = Writer::new(Endianness::Little, is_64, &mut buffer);
     let reserved = reserve(&mut w, plan, syms, relocs, &reloc_names, rela)?;
-    let flags: Vec<u32> = link.objects.iter().map(|o| o.flags).collect();
-    let merged: Vec<(u32, &[u8])> = plan
-        .sections
-        .iter()
-        .filter(|s| s.sh_type == elf::SHT_ARM_ATTRIBUTES.0)
-        .map(|s| (s.sh_type, s.data.as_slice()))
-        .collect();
-    let e_flags = link
-        .arch
-        .refine_output_flags(link.arch.output_flags(&flags), &merged);
+    // As GNU ld's -r: the first input's flags (the inputs were checked to agree), not the
+    // float ABI a final link derives from the build attributes.
+    let e_flags = link.objects.first().map_or(0, |o| o.flags);
     w.write_file_header(&FileHeader {
         os_abi: os_abi(syms),
         abi_version: 0,
