@@ -7,7 +7,7 @@
 //! sections, at the kept copy's twin, or is removed; elsewhere it becomes `R_*_NONE`. GNU ld
 //! does the same.
 
-use super::sections::Plan;
+use super::sections::{Piece, Plan};
 use super::symbols::Symbols;
 use crate::error::{LinkError, Result};
 use crate::link::Link;
@@ -29,73 +29,90 @@ const R_NONE: u32 = 0;
 /// The relocations of each output section (in its order); REL fields are patched in
 /// `plan`'s contents.
 pub fn build(link: &Link, plan: &mut Plan, syms: &Symbols) -> Result<Vec<Vec<OutReloc>>> {
-    let rela = link.arch.dynamic_uses_rela();
     let mut all = Vec::with_capacity(plan.sections.len());
     let mut errors = Vec::new();
     for out in 0..plan.sections.len() {
         let mut relocs = Vec::new();
-        let debug = plan.sections[out].name.starts_with(b".debug");
         for p in plan.sections[out].pieces.clone() {
-            let (file, sec) = (p.file as usize, p.sec as usize);
-            let input = &link.objects[file].sections[sec];
-            let dead = link.dead_fdes(file, sec);
-            for r in &input.relocs {
-                if crate::unwind::is_dead(dead, r.offset) {
-                    continue;
-                }
-                // The place must be inside its section, or the output would point past it.
-                if r.offset >= input.size.max(1) {
-                    errors.push(format!(
-                        "{}: {}: relocation at offset {:#x} lies outside the section ({:#x} bytes)",
-                        link.objects[file].name,
-                        section_label(sec, input.name),
-                        r.offset,
-                        input.size
-                    ));
-                    continue;
-                }
-                let offset = p.offset + r.offset;
-                let found = target(link, plan, syms, file, r).or_else(|| {
-                    debug
-                        .then(|| kept_copy(link, plan, syms, file, r))
-                        .flatten()
-                });
-                let Some((sym, addend, moved)) = found else {
-                    if !debug {
-                        relocs.push(OutReloc {
-                            offset,
-                            r_type: R_NONE,
-                            sym: 0,
-                            addend: 0,
-                        });
-                    }
-                    continue;
-                };
-                if !rela && moved {
-                    let data = &mut plan.sections[out].data;
-                    if let Err(e) = move_implicit_addend(link, data, offset, r, addend) {
-                        errors.push(format!(
-                            "{}: {} at offset {:#x}: {} against a section symbol: {e}",
-                            link.objects[file].name,
-                            section_label(sec, input.name),
-                            r.offset,
-                            link.arch.reloc_name(r.r_type).unwrap_or("relocation")
-                        ));
-                    }
-                }
-                relocs.push(OutReloc {
-                    offset,
-                    r_type: r.r_type,
-                    sym,
-                    addend,
-                });
-            }
+            carry_over(link, plan, syms, out, p, &mut relocs, &mut errors);
         }
         all.push(relocs);
     }
     match errors.is_empty() {
         true => Ok(all),
         false => Err(LinkError::Many(errors)),
+    }
+}
+
+/// Appends the relocations of input piece `p` of output section `out` to `relocs`.
+fn carry_over(
+    link: &Link,
+    plan: &mut Plan,
+    syms: &Symbols,
+    out: usize,
+    p: Piece,
+    relocs: &mut Vec<OutReloc>,
+    errors: &mut Vec<String>,
+) {
+    let rela = link.arch.dynamic_uses_rela();
+    let debug = plan.sections[out].name.starts_with(b".debug");
+    let (file, sec) = (p.file as usize, p.sec as usize);
+    let input = &link.objects[file].sections[sec];
+    let dead = link.dead_fdes(file, sec);
+    let place = |r: &Reloc| {
+        format!(
+            "{}: {}: relocation at offset {:#x}",
+            link.objects[file].name,
+            section_label(sec, input.name),
+            r.offset
+        )
+    };
+    for r in &input.relocs {
+        if crate::unwind::is_dead(dead, r.offset) {
+            continue;
+        }
+        // The place must be inside its section, or the output would point past it.
+        if r.offset >= input.size.max(1) {
+            let size = input.size;
+            errors.push(format!(
+                "{} lies outside the section ({size:#x} bytes)",
+                place(r)
+            ));
+            continue;
+        }
+        let offset = p.offset + r.offset;
+        let found = target(link, plan, syms, file, r).or_else(|| {
+            debug
+                .then(|| kept_copy(link, plan, syms, file, r))
+                .flatten()
+        });
+        let Some((sym, addend, moved)) = found else {
+            if !debug {
+                relocs.push(OutReloc {
+                    offset,
+                    r_type: R_NONE,
+                    sym: 0,
+                    addend: 0,
+                });
+            }
+            continue;
+        };
+        if !rela && moved {
+            let data = &mut plan.sections[out].data;
+            if let Err(e) = move_implicit_addend(link, data, offset, r, addend) {
+                let name = link.arch.reloc_name(r.r_type).unwrap_or("relocation");
+                errors.push(format!(
+                    "{} ({name} against a section symbol): {e}",
+                    place(r)
+                ));
+            }
+        }
+        relocs.push(OutReloc {
+            offset,
+            r_type: r.r_type,
+            sym,
+            addend,
+        });
     }
 }
 

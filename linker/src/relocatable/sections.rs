@@ -77,17 +77,18 @@ fn is_link_order(sec: &InputSection) -> bool {
 /// Places every kept input section. Link-order sections go second, once the sections they
 /// describe have their places.
 pub fn plan<'d>(link: &Link<'d>) -> Result<Plan<'d>> {
-    let mut plan = Plan {
-        place: link
-            .objects
-            .iter()
-            .map(|o| vec![None; o.sections.len()])
-            .collect(),
-        ..Default::default()
+    let mut p = Planner {
+        plan: Plan {
+            place: link
+                .objects
+                .iter()
+                .map(|o| vec![None; o.sections.len()])
+                .collect(),
+            ..Default::default()
+        },
+        by_key: HashMap::new(),
+        group_of: HashMap::new(),
     };
-    let mut by_key: HashMap<Key<'d>, usize> = HashMap::new();
-    // (object, its group index) → output group.
-    let mut group_of: HashMap<(usize, usize), usize> = HashMap::new();
     for link_order in [false, true] {
         for (f, obj) in link.objects.iter().enumerate() {
             for (s, sec) in obj.sections.iter().enumerate() {
@@ -97,7 +98,7 @@ pub fn plan<'d>(link: &Link<'d>) -> Result<Plan<'d>> {
                 let described = match link_order {
                     false => None,
                     // Unwind data of dropped code goes with it.
-                    true => match plan.place(f, sec.link as usize) {
+                    true => match p.plan.place(f, sec.link as usize) {
                         Some((out, _)) => Some(out),
                         None => continue,
                     },
@@ -107,53 +108,77 @@ pub fn plan<'d>(link: &Link<'d>) -> Result<Plan<'d>> {
                     .iter()
                     .position(|g| g.members.contains(&(s as u32)));
                 let out = match group {
-                    Some(g) => {
-                        let out = new_section(&mut plan, sec, described);
-                        let og = *group_of.entry((f, g)).or_insert_with(|| {
-                            plan.groups.push(OutGroup {
-                                file: f as u32,
-                                signature_sym: obj.groups[g].signature_sym,
-                                members: Vec::new(),
-                            });
-                            plan.groups.len() - 1
-                        });
-                        plan.groups[og].members.push(out);
-                        out
-                    }
-                    None => {
-                        let key = (
-                            sec.name,
-                            sec.sh_type == elf::SHT_NOBITS.0,
-                            sec.entsize,
-                            described,
-                        );
-                        match by_key.get(&key) {
-                            Some(&out) => {
-                                merge_header(&mut plan.sections[out], sec);
-                                out
-                            }
-                            None => {
-                                let out = new_section(&mut plan, sec, described);
-                                plan.sections[out].flags &= !elf::SHF_GROUP.0;
-                                by_key.insert(key, out);
-                                out
-                            }
-                        }
-                    }
+                    Some(g) => p.group_member(f, g, obj.groups[g].signature_sym, sec, described),
+                    None => p.shared_section(sec, described),
                 };
-                let o = &mut plan.sections[out];
-                let offset = o.size.next_multiple_of(sec.align);
-                o.size = offset + sec.size;
-                o.pieces.push(Piece {
-                    file: f as u32,
-                    sec: s as u32,
-                    offset,
-                });
-                plan.place[f][s] = Some((out, offset));
+                p.append(out, f, s, sec);
             }
         }
     }
-    Ok(plan)
+    Ok(p.plan)
+}
+
+struct Planner<'d> {
+    plan: Plan<'d>,
+    by_key: HashMap<Key<'d>, usize>,
+    /// (object, its group index) → output group.
+    group_of: HashMap<(usize, usize), usize>,
+}
+
+impl<'d> Planner<'d> {
+    /// A new output section for a member of group `g` of object `file`.
+    fn group_member(
+        &mut self,
+        file: usize,
+        g: usize,
+        signature_sym: u32,
+        sec: &InputSection<'d>,
+        described: Option<usize>,
+    ) -> usize {
+        let out = new_section(&mut self.plan, sec, described);
+        let groups = &mut self.plan.groups;
+        let og = *self.group_of.entry((file, g)).or_insert_with(|| {
+            groups.push(OutGroup {
+                file: file as u32,
+                signature_sym,
+                members: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        groups[og].members.push(out);
+        out
+    }
+
+    /// The output section an ungrouped input joins, made on first use.
+    fn shared_section(&mut self, sec: &InputSection<'d>, described: Option<usize>) -> usize {
+        let key = (
+            sec.name,
+            sec.sh_type == elf::SHT_NOBITS.0,
+            sec.entsize,
+            described,
+        );
+        if let Some(&out) = self.by_key.get(&key) {
+            merge_header(&mut self.plan.sections[out], sec);
+            return out;
+        }
+        let out = new_section(&mut self.plan, sec, described);
+        self.plan.sections[out].flags &= !elf::SHF_GROUP.0;
+        self.by_key.insert(key, out);
+        out
+    }
+
+    /// Places input section `s` of object `f` at the end of output section `out`.
+    fn append(&mut self, out: usize, f: usize, s: usize, sec: &InputSection) {
+        let o = &mut self.plan.sections[out];
+        let offset = o.size.next_multiple_of(sec.align);
+        o.size = offset + sec.size;
+        o.pieces.push(Piece {
+            file: f as u32,
+            sec: s as u32,
+            offset,
+        });
+        self.plan.place[f][s] = Some((out, offset));
+    }
 }
 
 fn new_section<'d>(plan: &mut Plan<'d>, sec: &InputSection<'d>, link: Option<usize>) -> usize {
