@@ -178,6 +178,7 @@ impl Work {
         assert!(out.contains("area 9 8 perimeter 12 12"), "{out}");
         assert!(out.contains("step 3 -> 4025 (three) seen 328"), "{out}");
         assert!(out.contains("thrown and caught: -1"), "{out}");
+        assert!(out.contains("hidden 9 protected 11"), "{out}");
         out
     }
 
@@ -335,6 +336,9 @@ fn relocatable_library(tc: Tc) {
     assert!(g.contains("tally GLOBAL OBJECT DEFAULT COM"), "{g:?}");
     assert!(g.contains("calls GLOBAL TLS DEFAULT defined"), "{g:?}");
     assert!(g.contains("printf GLOBAL NOTYPE DEFAULT UND"), "{g:?}");
+    assert!(g.contains("counter_hidden GLOBAL FUNC HIDDEN defined"), "{g:?}");
+    assert!(g.contains("counter_protected GLOBAL FUNC PROTECTED defined"), "{g:?}");
+    assert!(g.contains("report_bias WEAK FUNC DEFAULT defined"), "{g:?}");
     assert_eq!(
         section_names(&ours),
         section_names(&theirs),
