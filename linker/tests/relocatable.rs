@@ -336,8 +336,14 @@ fn relocatable_library(tc: Tc) {
     assert!(g.contains("tally GLOBAL OBJECT DEFAULT COM"), "{g:?}");
     assert!(g.contains("calls GLOBAL TLS DEFAULT defined"), "{g:?}");
     assert!(g.contains("printf GLOBAL NOTYPE DEFAULT UND"), "{g:?}");
-    assert!(g.contains("counter_hidden GLOBAL FUNC HIDDEN defined"), "{g:?}");
-    assert!(g.contains("counter_protected GLOBAL FUNC PROTECTED defined"), "{g:?}");
+    assert!(
+        g.contains("counter_hidden GLOBAL FUNC HIDDEN defined"),
+        "{g:?}"
+    );
+    assert!(
+        g.contains("counter_protected GLOBAL FUNC PROTECTED defined"),
+        "{g:?}"
+    );
     assert!(g.contains("report_bias WEAK FUNC DEFAULT defined"), "{g:?}");
     assert_eq!(
         section_names(&ours),
@@ -592,4 +598,30 @@ fn through_the_gcc_driver_with_its_plugin() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("lto.o: -r with LTO objects"), "{stderr}");
     assert!(!w.path("lto-r.o").exists());
+}
+
+/// `-u` leaves its name undefined in the output and `--defsym` defines a number or an
+/// alias, as GNU ld's `-r` does.
+#[test]
+fn undefined_and_defsym_names_reach_the_symbol_table() {
+    let w = Work::new(Tc::X86Gcc);
+    let mut inputs = [
+        "-u",
+        "wanted_later",
+        "--defsym=answer=42",
+        "--defsym=step=counter_step",
+    ]
+    .map(PathBuf::from)
+    .to_vec();
+    inputs.extend(w.library_objects());
+    let ours = w.relocatable_ok(Linker::Tether, &inputs, "tether-r.o");
+    let theirs = w.relocatable_ok(Linker::GnuLd, &inputs, "gnu-r.o");
+    let g = globals(&ours);
+    assert!(
+        g.contains("wanted_later GLOBAL NOTYPE DEFAULT UND"),
+        "{g:?}"
+    );
+    assert!(g.contains("answer GLOBAL NOTYPE DEFAULT ABS"), "{g:?}");
+    assert!(g.contains("step GLOBAL FUNC DEFAULT defined"), "{g:?}");
+    assert_eq!(g, globals(&theirs));
 }

@@ -56,6 +56,7 @@ pub fn refuse_ir(opts: &Options, resolved: &Resolved) -> Result<()> {
 /// Writes the relocatable output of the resolved inputs.
 pub fn link(opts: &Options, resolved: Resolved) -> Result<()> {
     let mut link = Link::new(opts, resolved);
+    crate::defsym::apply(&mut link)?;
     crate::strip::drop_debug_sections(&mut link);
     let flags: Vec<u32> = link.objects.iter().map(|o| o.flags).collect();
     link.arch

@@ -8,7 +8,7 @@ use crate::error::{sym_name, LinkError, Result};
 use crate::link::Link;
 use crate::object_file::{InputSymbol, SymPlace};
 use crate::strip::{Discard, Strip};
-use crate::symbols::Def;
+use crate::symbols::{Def, LinkerSymbol};
 use object::elf;
 
 /// Where an output symbol is defined.
@@ -151,7 +151,14 @@ pub fn build<'d>(link: &Link<'d>, plan: &Plan<'d>) -> Result<Symbols<'d>> {
                         sym_name(input.name)
                     ))
                 })?;
+                // The input's own spelling keeps a `.symver` suffix; a `--defsym` alias
+                // shares its target's definition under its own name.
+                let name = match crate::symbols::dynamic_name(input.name) == s.name {
+                    true => input.name,
+                    false => s.name,
+                };
                 OutSymbol {
+                    name,
                     value,
                     shndx,
                     size: s.size,
@@ -159,25 +166,38 @@ pub fn build<'d>(link: &Link<'d>, plan: &Plan<'d>) -> Result<Symbols<'d>> {
                     ..from_input(input)
                 }
             }
-            // A library given with -r provides nothing to an object: its names stay
-            // references, and the ones nobody mentions are left out.
-            Def::Shared { .. } | Def::Undefined | Def::Linker(_) if s.referenced => OutSymbol {
+            Def::Linker(LinkerSymbol::Absolute(value)) => OutSymbol {
                 name: s.name,
-                value: 0,
+                value,
                 size: 0,
-                bind: if s.strong_ref {
-                    elf::STB_GLOBAL.0
-                } else {
-                    elf::STB_WEAK.0
-                },
-                ty: if s.ty == elf::STT_TLS.0 {
-                    s.ty
-                } else {
-                    elf::STT_NOTYPE.0
-                },
+                bind: elf::STB_GLOBAL.0,
+                ty: elf::STT_NOTYPE.0,
                 visibility: s.visibility,
-                shndx: Shndx::Undefined,
+                shndx: Shndx::Absolute,
             },
+            // A library given with -r provides nothing to an object: its names stay
+            // references, and the ones nobody mentions (nor `-u`) are left out.
+            Def::Shared { .. } | Def::Undefined | Def::Linker(_)
+                if s.referenced || s.strong_ref =>
+            {
+                OutSymbol {
+                    name: s.name,
+                    value: 0,
+                    size: 0,
+                    bind: if s.strong_ref {
+                        elf::STB_GLOBAL.0
+                    } else {
+                        elf::STB_WEAK.0
+                    },
+                    ty: if s.ty == elf::STT_TLS.0 {
+                        s.ty
+                    } else {
+                        elf::STT_NOTYPE.0
+                    },
+                    visibility: s.visibility,
+                    shndx: Shndx::Undefined,
+                }
+            }
             _ => continue,
         };
         list.push(out);
