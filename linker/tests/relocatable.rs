@@ -625,3 +625,62 @@ fn undefined_and_defsym_names_reach_the_symbol_table() {
     assert!(g.contains("step GLOBAL FUNC DEFAULT defined"), "{g:?}");
     assert_eq!(g, globals(&theirs));
 }
+
+/// A real library: libcrypto.a (libssl-dev), every member, merged by `-r` and relinked by
+/// GNU ld and by ld.tether into a shared library and into a program that hash "abc".
+#[test]
+fn libcrypto_merged_by_r_still_hashes() {
+    const LIBCRYPTO: &str = "/usr/lib/x86_64-linux-gnu/libcrypto.a";
+    common::require("gcc", "gcc");
+    assert!(
+        Path::new(LIBCRYPTO).is_file(),
+        "this test needs {LIBCRYPTO}: install the Debian package `libssl-dev`"
+    );
+    let w = Work::new(Tc::X86Gcc);
+    let inputs = ["--whole-archive", LIBCRYPTO].map(PathBuf::from);
+    let ours = w.relocatable_ok(Linker::Tether, &inputs, "crypto-r.o");
+    check_readelf(&ours);
+    common::check_elflint(&ours);
+    std::fs::write(
+        w.path("sha.c"),
+        r#"#include <stdio.h>
+#include <openssl/sha.h>
+int main(void)
+{
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)"abc", 3, d);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        printf("%02x", d[i]);
+    printf("\n");
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    ok(Command::new("gcc")
+        .args(["-O1", "-c", "sha.c", "-o", "sha.o"])
+        .current_dir(w.dir.path()));
+    const DIGEST: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n";
+    let ours = ours.display().to_string();
+    let dir = format!("-L{}", w.dir.path().display());
+    for linker in [Linker::GnuLd, Linker::Tether] {
+        let tag = format!("{linker:?}").to_lowercase();
+        w.link(linker, &["sha.o", &ours, "-lz"], &format!("sha-{tag}"));
+        assert_eq!(w.run(&format!("sha-{tag}")), DIGEST, "{linker:?} program");
+        w.link(
+            linker,
+            &["-shared", &ours, "-lz"],
+            &format!("libcr-{tag}.so"),
+        );
+        w.link(
+            linker,
+            &["sha.o", &dir, &format!("-lcr-{tag}")],
+            &format!("sha-so-{tag}"),
+        );
+        assert_eq!(
+            w.run(&format!("sha-so-{tag}")),
+            DIGEST,
+            "{linker:?} library"
+        );
+    }
+}

@@ -60,9 +60,17 @@ pub fn image(
             }
         }
     }
-    for s in &plan.sections {
+    for (s, &(_, offset, _)) in plan.sections.iter().zip(&reserved.sections) {
         if s.sh_type != elf::SHT_NOBITS.0 {
             w.write_align(s.align);
+            // The header says `offset`: the bytes must start there.
+            if w.len() != offset {
+                return Err(LinkError::Other(format!(
+                    "internal error: {} written at {:#x}, reserved at {offset:#x}",
+                    crate::error::sym_name(s.name),
+                    w.len()
+                )));
+            }
             w.write(&s.data);
         }
     }
@@ -155,11 +163,12 @@ fn reserve<'a>(
         .iter()
         .zip(sections)
         .map(|(s, (index, name))| {
-            let size = match s.sh_type == elf::SHT_NOBITS.0 {
-                true => 0,
-                false => s.data.len() as u64,
+            // NOBITS takes no room in the file: no padding either, as none is written.
+            let offset = match s.sh_type == elf::SHT_NOBITS.0 {
+                true => w.reserved_len(),
+                false => w.reserve(s.data.len() as u64, s.align),
             };
-            (index, w.reserve(size, s.align), name)
+            (index, offset, name)
         })
         .collect();
     let relocs = relocs
