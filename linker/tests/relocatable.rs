@@ -684,3 +684,59 @@ int main(void)
         );
     }
 }
+
+/// Another real library, on both targets: all of libstdc++.a merged by `-r`, then a C++
+/// program linked against that object (by the C driver, so the archive itself is not used)
+/// with GNU ld and with ld.tether.
+fn libstdcxx_merged_by_r_still_runs(tc: Tc) {
+    let w = Work::new(tc);
+    let archive = ok(tc.compiler(true).arg("-print-file-name=libstdc++.a"));
+    let archive = PathBuf::from(archive.trim());
+    assert!(archive.is_file(), "{}", archive.display());
+    let ours = w.relocatable_ok(
+        Linker::Tether,
+        &[PathBuf::from("--whole-archive"), archive.clone()],
+        "stdcxx-r.o",
+    );
+    let theirs = w.relocatable_ok(
+        Linker::GnuLd,
+        &[PathBuf::from("--whole-archive"), archive],
+        "stdcxx-gnu-r.o",
+    );
+    check_readelf(&ours);
+    check_elflint(&ours, &theirs);
+    assert_eq!(groups(&ours), groups(&theirs), "{tc:?}");
+    ok(tc
+        .compiler(true)
+        .args(["-O1", "-c"])
+        .arg(Path::new(FIXTURES).join("stdcxx_user.cpp"))
+        .arg("-o")
+        .arg(w.path("user.o")));
+    let ours = ours.display().to_string();
+    for linker in [Linker::GnuLd, Linker::Tether] {
+        let exe = format!("user-{linker:?}");
+        let mut cmd = tc.compiler(false);
+        match linker {
+            Linker::Tether => cmd.arg(format!("-B{}/", w.path("bin").display())),
+            Linker::GnuLd => cmd.arg("-fuse-ld=bfd"),
+        };
+        ok(cmd
+            .args(["user.o", &ours, "-lm", "-o", &exe])
+            .current_dir(w.dir.path()));
+        assert_eq!(
+            w.run(&exe),
+            "caught boom\nk0=0\nk1=1\nk2=4\nk3=9\n",
+            "{tc:?} {linker:?}"
+        );
+    }
+}
+
+#[test]
+fn x86_64_libstdcxx_merged_by_r_still_runs() {
+    libstdcxx_merged_by_r_still_runs(Tc::X86Gcc);
+}
+
+#[test]
+fn arm_libstdcxx_merged_by_r_still_runs() {
+    libstdcxx_merged_by_r_still_runs(Tc::ArmThumb);
+}
