@@ -740,3 +740,45 @@ fn x86_64_libstdcxx_merged_by_r_still_runs() {
 fn arm_libstdcxx_merged_by_r_still_runs() {
     libstdcxx_merged_by_r_still_runs(Tc::ArmThumb);
 }
+
+/// More than 0xff00 output sections: section indices of symbols go through
+/// `.symtab_shndx`, the section count and string-table index through section 0, and the
+/// program linked from the output still reaches the function in the last sections.
+#[test]
+fn more_sections_than_sixteen_bits_index() {
+    let w = Work::new(Tc::X86Gcc);
+    let mut text = String::new();
+    for i in 0..66_000 {
+        text.push_str(&format!(
+            ".section .text.f{i},\"ax\",@progbits\n.globl f{i}\nf{i}: mov ${}, %eax\nret\n",
+            i % 100
+        ));
+    }
+    text.push_str(
+        ".text\n.globl main\nmain: jmp f65999\n.section .note.GNU-stack,\"\",@progbits\n",
+    );
+    std::fs::write(w.path("many.s"), text).unwrap();
+    ok(Command::new("as")
+        .arg(w.path("many.s"))
+        .arg("-o")
+        .arg(w.path("many.o")));
+    let ours = w.relocatable_ok(Linker::Tether, &[w.path("many.o")], "many-r.o");
+    check_readelf(&ours);
+    let header = readelf(&["-hW"], &ours);
+    assert!(
+        header.contains("Number of section headers:         0 (66"),
+        "{header}"
+    );
+    let symbols = readelf(&["-sW"], &ours);
+    assert!(
+        symbols.contains("FUNC    GLOBAL DEFAULT 66")
+            || symbols.contains("NOTYPE  GLOBAL DEFAULT 66"),
+        "no global in a section beyond 0xff00"
+    );
+    let ours = ours.display().to_string();
+    for linker in [Linker::GnuLd, Linker::Tether] {
+        w.link(linker, &["-no-pie", &ours], "many");
+        let status = Command::new(w.path("many")).status().unwrap();
+        assert_eq!(status.code(), Some(99), "{linker:?}");
+    }
+}
