@@ -400,6 +400,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
     // Symbol and string tables are rebuilt, never copied.
     for s in sections.iter_mut() {
         if s.sh_type == elf::SHT_SYMTAB.0
+            || s.sh_type == elf::SHT_SYMTAB_SHNDX.0
             || s.sh_type == elf::SHT_STRTAB.0
             || s.sh_type == elf::SHT_NULL.0
         {

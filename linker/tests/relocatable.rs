@@ -780,5 +780,10 @@ fn more_sections_than_sixteen_bits_index() {
         w.link(linker, &["-no-pie", &ours], "many");
         let status = Command::new(w.path("many")).status().unwrap();
         assert_eq!(status.code(), Some(99), "{linker:?}");
+        check_readelf(&w.path("many"));
     }
+    // A final link of the object itself (with its own .symtab_shndx) is as clean.
+    let many = w.path("many.o").display().to_string();
+    w.link(Linker::Tether, &["-no-pie", &many], "direct");
+    check_readelf(&w.path("direct"));
 }

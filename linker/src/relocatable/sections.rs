@@ -65,12 +65,8 @@ type Key<'d> = (&'d [u8], bool, u64, Option<usize>);
 const MERGE_FLAGS: u64 = elf::SHF_MERGE.0 | elf::SHF_STRINGS.0;
 
 /// Whether a relocatable output carries the input section. `.note.GNU-stack` says whether
-/// the object needs an executable stack, which the final link still has to know; an input's
-/// extended symbol section indices belong to its symbol table, which is rebuilt.
+/// the object needs an executable stack, which the final link still has to know.
 fn kept(sec: &InputSection) -> bool {
-    if sec.sh_type == elf::SHT_SYMTAB_SHNDX.0 {
-        return false;
-    }
     sec.live || (sec.name == b".note.GNU-stack" && sec.sh_type == elf::SHT_PROGBITS.0)
 }
 
