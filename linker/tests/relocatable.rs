@@ -706,6 +706,15 @@ fn libstdcxx_merged_by_r_still_runs(tc: Tc) {
     check_readelf(&ours);
     check_elflint(&ours, &theirs);
     assert_eq!(groups(&ours), groups(&theirs), "{tc:?}");
+    assert_eq!(section_names(&ours), section_names(&theirs), "{tc:?}");
+    // Every member has the same x86 CET property note: the output keeps it.
+    let notes = |f: &Path| {
+        let text = readelf(&["-n"], f);
+        text.split("Displaying notes found in:")
+            .map(|block| block.trim().to_string())
+            .collect::<BTreeSet<String>>()
+    };
+    assert_eq!(notes(&ours), notes(&theirs), "{tc:?}");
     ok(tc
         .compiler(true)
         .args(["-O1", "-c"])

@@ -8,7 +8,7 @@
 
 use crate::error::{LinkError, Result};
 use crate::link::Link;
-use crate::object_file::InputSection;
+use crate::object_file::{InputSection, ObjectFile};
 use object::elf;
 use std::collections::HashMap;
 
@@ -115,7 +115,36 @@ pub fn plan<'d>(link: &Link<'d>) -> Result<Plan<'d>> {
             }
         }
     }
+    keep_common_property_note(link, &mut p);
     Ok(p.plan)
+}
+
+/// `.note.gnu.property` (x86 CET and ISA markings) states what every input supports. It is
+/// kept when all inputs carry the same note; otherwise it is dropped, and the output then
+/// claims no feature, which is safe where GNU ld would combine the notes.
+fn keep_common_property_note<'d>(link: &Link<'d>, p: &mut Planner<'d>) {
+    fn note<'a, 'd>(obj: &'a ObjectFile<'d>) -> Option<(usize, &'a InputSection<'d>)> {
+        let mut notes = obj
+            .sections
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.name == b".note.gnu.property" && s.relocs.is_empty());
+        match (notes.next(), notes.next()) {
+            (Some(one), None) => Some(one),
+            _ => None,
+        }
+    }
+    let Some((s, first)) = link.objects.first().and_then(note) else {
+        return;
+    };
+    let same = link
+        .objects
+        .iter()
+        .all(|o| note(o).is_some_and(|(_, n)| n.data == first.data && n.sh_type == first.sh_type));
+    if same {
+        let out = p.shared_section(first, None);
+        p.append(out, 0, s, first);
+    }
 }
 
 struct Planner<'d> {
