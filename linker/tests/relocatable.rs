@@ -467,6 +467,24 @@ fn refused_combinations_and_duplicate_definitions() {
         assert!(stderr.contains(message), "{extra}: {stderr}");
         assert!(!w.path("refused.o").exists());
     }
+    // A shared library cannot go into an object.
+    w.link(
+        Linker::Tether,
+        &["-shared", &counter.display().to_string()],
+        "libc1.so",
+    );
+    let out = w.relocatable(
+        Linker::Tether,
+        &[counter.clone(), w.path("libc1.so")],
+        "dso.o",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("attempted static link of dynamic object") && stderr.contains("libc1.so"),
+        "{stderr}"
+    );
+    assert!(!w.path("dso.o").exists());
     let again = w.path("again.o");
     std::fs::copy(&counter, &again).unwrap();
     let out = w.relocatable(Linker::Tether, &[counter, again], "duplicate.o");

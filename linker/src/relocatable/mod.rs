@@ -55,6 +55,13 @@ pub fn refuse_ir(opts: &Options, resolved: &Resolved) -> Result<()> {
 
 /// Writes the relocatable output of the resolved inputs.
 pub fn link(opts: &Options, resolved: Resolved) -> Result<()> {
+    // An object cannot carry a library along (GNU ld's message).
+    if let Some(dso) = resolved.dsos.first() {
+        return Err(LinkError::Other(format!(
+            "attempted static link of dynamic object `{}'",
+            dso.name
+        )));
+    }
     let mut link = Link::new(opts, resolved);
     crate::defsym::apply(&mut link)?;
     crate::strip::drop_debug_sections(&mut link);
