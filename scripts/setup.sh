@@ -13,6 +13,7 @@ packages=(
   libc6-dev-armhf-cross                            # the armhf sysroot under /usr/arm-linux-gnueabihf
   strace                                           # static programs: the system calls made natively
   gdb-multiarch                                    # drives `tether run --gdb` in the tests
+  libssl-dev                                       # libcrypto.a: the -r test of a real library
 )
 
 missing=()

@@ -19,6 +19,8 @@
 //! 6. [`mod@write`]: copy and relocate ([`relocate`]) per output section in parallel, encode the
 //!    synthetic sections, `.eh_frame_hdr` ([`eh_frame::hdr`]), the build-id
 //!    ([`build_id`]); [`output_file`] writes the file (atomically when it is a regular file).
+//!
+//! With `-r`, [`relocatable`] takes over after resolution and writes one `ET_REL`.
 
 pub mod addresses;
 pub mod arch;
@@ -48,6 +50,7 @@ pub mod options;
 pub mod output_file;
 pub mod plt_got;
 pub mod plugin;
+pub mod relocatable;
 pub mod relocate;
 pub mod relr;
 pub mod resolve;

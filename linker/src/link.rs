@@ -430,6 +430,9 @@ pub fn run(opts: &Options) -> Result<()> {
 pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Result<()> {
     crate::trace::symbols(opts, &resolved);
     check_required(opts, &resolved)?;
+    if opts.relocatable {
+        return crate::relocatable::link(opts, resolved);
+    }
     // An object whose .note.GNU-stack is executable asks for an executable stack, as if
     // -z execstack had been given.
     let mut effective = opts.clone();

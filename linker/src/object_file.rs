@@ -78,6 +78,8 @@ impl InputSection<'_> {
 #[derive(Debug)]
 pub struct Group<'d> {
     pub signature: &'d [u8],
+    /// The symbol (index in this object) that names the group (`sh_info`).
+    pub signature_sym: u32,
     pub members: Vec<u32>,
 }
 
@@ -304,7 +306,11 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
                     section_label(index.0, sections[index.0].name)
                 )));
             }
-            groups.push(Group { signature, members });
+            groups.push(Group {
+                signature,
+                signature_sym: header.sh_info(endian),
+                members,
+            });
         } else if sh_type == elf::SHT_REL || sh_type == elf::SHT_RELA {
             sections[index.0].live = false;
             let target = header.sh_info(endian) as usize;
@@ -397,6 +403,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
     // Symbol and string tables are rebuilt, never copied.
     for s in sections.iter_mut() {
         if s.sh_type == elf::SHT_SYMTAB.0
+            || s.sh_type == elf::SHT_SYMTAB_SHNDX.0
             || s.sh_type == elf::SHT_STRTAB.0
             || s.sh_type == elf::SHT_NULL.0
         {

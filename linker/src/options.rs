@@ -139,6 +139,8 @@ pub struct Options {
     pub print_gc_sections: bool,
     /// `--time-trace`: print each phase's time on stderr ([`crate::timing`]).
     pub time_trace: bool,
+    /// `-r`/`--relocatable`/`-Ur`: one `ET_REL` of the inputs ([`crate::relocatable`]).
+    pub relocatable: bool,
     /// `-plugin`: the LTO plugin to load ([`crate::plugin`]).
     pub plugin: Option<PathBuf>,
     /// `-plugin-opt`: options handed to the plugin, in order, as given.
@@ -185,6 +187,14 @@ fn command() -> Command {
         )
         .arg(value("output", "Output file").short('o'))
         .arg(flag("shared", "Create a shared library").alias("Bshareable"))
+        .arg(
+            flag(
+                "relocatable",
+                "Merge the inputs into one relocatable object (-Ur is the same here)",
+            )
+            .short('r')
+            .alias("Ur"),
+        )
         .arg(value("soname", "Set DT_SONAME").short('h'))
         .arg(
             value(
@@ -484,6 +494,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation> {
         return Ok(Invocation::Version);
     }
     let options = from_matches(&matches)?;
+    crate::relocatable::check_options(&options)?;
     if options.fatal_warnings && !(lexed.warnings.is_empty() && options.warnings.is_empty()) {
         return Err(LinkError::Other(FATAL_WARNINGS.into()));
     }
@@ -772,6 +783,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         gc_sections: last_wins(m, "gc-sections", "no-gc-sections"),
         print_gc_sections: last_wins(m, "print-gc-sections", "no-print-gc-sections"),
         time_trace: present(m, "time-trace"),
+        relocatable: present(m, "relocatable"),
         plugin: plugin_path(m)?,
         plugin_opts: strings(m, "plugin-opt"),
     })

@@ -397,6 +397,19 @@ pub trait Arch: Sync + Send {
     fn implicit_addend(&self, _howto: &RelocHowto, _site: &[u8]) -> Result<i64, FieldError> {
         Ok(0)
     }
+    /// Stores `addend` as the implicit addend of the field at the start of `site`, as
+    /// [`Arch::implicit_addend`] reads it back (REL targets; a relocatable output moves
+    /// section-symbol references). RELA targets never call this.
+    fn write_implicit_addend(
+        &self,
+        _howto: &RelocHowto,
+        _site: &mut [u8],
+        _addend: i64,
+    ) -> Result<(), FieldError> {
+        Err(FieldError::BadInstruction(
+            "this target keeps addends in its relocations",
+        ))
+    }
     /// Writes `value` into the field at the start of `site`, checking its range first.
     /// The default handles [`Encoding::Data`]; targets override for instruction encodings
     /// and delegate the rest to [`write_data_field`].

@@ -283,6 +283,7 @@ pub fn ir_object(
                 let signature: &'static [u8] = Box::leak(key.clone().into_boxed_slice());
                 groups.push(crate::object_file::Group {
                     signature,
+                    signature_sym: 0,
                     members: Vec::new(),
                 });
             }
@@ -380,6 +381,7 @@ fn link_through(
         plugin.all_symbols_read()?;
         return crate::link::link_resolved(opts, resolved);
     }
+    crate::relocatable::refuse_ir(opts, &resolved)?;
     let resolutions = resolution::compute(opts, kind, &resolved);
     state::with(|s| {
         for (handle, r) in resolutions {

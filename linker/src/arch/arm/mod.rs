@@ -7,6 +7,7 @@
 //! - [`exidx`]: `.ARM.exidx` sorting and EXIDX_CANTUNWIND entries for code without unwind data.
 //! - [`tls`]: TLS descriptor relaxation to initial exec and local exec in programs.
 
+pub mod addend;
 pub mod attributes;
 pub mod exidx;
 pub mod plt;
@@ -206,6 +207,18 @@ impl Arch for Arm {
         match howto.field.encoding {
             Encoding::Data => write_data_field(&howto.field, site, value),
             Encoding::Insn(id) => field_of(id)?.write(site, value),
+        }
+    }
+
+    fn write_implicit_addend(
+        &self,
+        howto: &RelocHowto,
+        site: &mut [u8],
+        addend: i64,
+    ) -> Result<(), FieldError> {
+        match howto.field.encoding {
+            Encoding::Data => write_data_field(&howto.field, site, addend),
+            Encoding::Insn(id) => addend::write_addend(field_of(id)?, site, addend),
         }
     }
 

@@ -496,12 +496,12 @@ pub fn howto(reloc: &ArmReloc) -> RelocHowto {
 }
 
 /// `BLX <imm>` (unconditional, 1111 101H).
-fn is_arm_blx_imm(insn: u32) -> bool {
+pub(super) fn is_arm_blx_imm(insn: u32) -> bool {
     insn & 0xfe00_0000 == 0xfa00_0000
 }
 
 /// The S:imm10 and J1:J2:imm11 parts of a Thumb-2 BL/BLX/B.W offset.
-fn thumb_branch_imm(offset: i64) -> (u16, u16) {
+pub(super) fn thumb_branch_imm(offset: i64) -> (u16, u16) {
     let off = offset as u32;
     let s = (off >> 24) & 1;
     let i1 = (off >> 23) & 1;
@@ -513,7 +513,7 @@ fn thumb_branch_imm(offset: i64) -> (u16, u16) {
     (hi, lo)
 }
 
-fn check_range(value: i64, range: Range) -> Result<(), FieldError> {
+pub(super) fn check_range(value: i64, range: Range) -> Result<(), FieldError> {
     if range.fits(value) {
         Ok(())
     } else {
@@ -547,7 +547,7 @@ fn read32(site: &[u8]) -> Result<u32, FieldError> {
 }
 
 /// A 32-bit Thumb-2 instruction: two little-endian halfwords, the first one first.
-fn read_thumb32(site: &[u8]) -> Result<(u16, u16), FieldError> {
+pub(super) fn read_thumb32(site: &[u8]) -> Result<(u16, u16), FieldError> {
     Ok((
         read16(site)?,
         read16(site.get(2..).ok_or(FieldError::OutOfBounds)?)?,
@@ -568,7 +568,7 @@ fn write32(site: &mut [u8], value: u32) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn write_thumb32(site: &mut [u8], hi: u16, lo: u16) -> Result<(), FieldError> {
+pub(super) fn write_thumb32(site: &mut [u8], hi: u16, lo: u16) -> Result<(), FieldError> {
     let bytes = site.get_mut(..4).ok_or(FieldError::OutOfBounds)?;
     bytes[..2].copy_from_slice(&hi.to_le_bytes());
     bytes[2..].copy_from_slice(&lo.to_le_bytes());
