@@ -94,76 +94,16 @@ pub fn resolve_with<'d>(
         let id = r.symtab.intern(name);
         r.symtab.get_mut(id).strong_ref = true;
     }
-    // Objects named on the command line are parsed up front, in parallel; resolution then
-    // takes them in order. With a plugin, each must be offered to it first.
-    let mut parsed: Vec<Option<Result<ObjectFile<'d>>>> = if r.claimer.is_none() {
-        files
-            .par_iter()
-            .map(|f| {
-                (f.kind == FileKind::Object && !is_bitcode(&f.map))
-                    .then(|| parse_object(f.display(), None, &f.map))
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let globals: usize = parsed
-        .iter()
-        .flatten()
-        .filter_map(|o| o.as_ref().ok())
-        .map(|o| o.symbols.len() - o.first_global)
-        .sum();
-    r.symtab.reserve(globals);
-    let mut i = 0;
-    while i < files.len() {
-        let group = files[i].placement.group;
-        let mut end = i + 1;
-        if group.is_some() {
-            while end < files.len() && files[end].placement.group == group {
-                end += 1;
-            }
-        }
-        let mut archives = Vec::new();
-        for (n, file) in files[i..end].iter().enumerate() {
-            match file.kind {
-                FileKind::Object => match parsed.get_mut(i + n).and_then(Option::take) {
-                    Some(obj) => r.add_parsed(&file.display(), &file.map, obj)?,
-                    None => r.offer(file.display(), None, &file.path, &file.map, &file.map)?,
-                },
-                FileKind::Shared => {
-                    let mut dso =
-                        SharedFile::parse(file.display(), &file.map, file.placement.as_needed)?;
-                    if !dso.declares_soname && !file.searched {
-                        dso.soname = file.display();
-                    }
-                    r.set_arch(dso.machine, &dso.name)?;
-                    r.add_shared(dso);
-                }
-                FileKind::Archive => {
-                    let mut archive = open_archive(file)?;
-                    if file.placement.whole_archive {
-                        r.load_all_members(&mut archive)?;
-                    } else {
-                        r.extract(&mut archive)?;
-                    }
-                    archives.push(archive);
-                }
-            }
-        }
-        // A group is searched again while its archives keep satisfying new references.
-        if group.is_some() && !archives.is_empty() {
-            loop {
-                let before = r.objects.len();
-                for archive in archives.iter_mut() {
-                    r.extract(archive)?;
-                }
-                if r.objects.len() == before {
-                    break;
-                }
-            }
-        }
-        i = end;
-    }
+    // Objects named on the command line are parsed in parallel, on other threads, while
+    // resolution takes them in order as they arrive. With a plugin, each must be offered to
+    // it first.
+    std::thread::scope(|scope| {
+        let parsed = match r.claimer {
+            None => parse_objects(scope, files),
+            Some(_) => Vec::new(),
+        };
+        r.resolve_files(files, parsed)
+    })?;
     r.bind_versioned_references();
     if !r.errors.is_empty() {
         return Err(LinkError::Many(r.errors));
@@ -187,6 +127,43 @@ pub fn resolve_with<'d>(
         symtab: r.symtab,
         ir_files: r.ir_files,
     })
+}
+
+/// An object being parsed on another thread.
+type Parsed<'d> = std::sync::mpsc::Receiver<Result<ObjectFile<'d>>>;
+
+/// Starts parsing the objects among `files` in parallel; each arrives on its receiver (one
+/// per object, in `files`' positions). From inside a rayon pool, parses them before
+/// returning, so that waiting on a receiver can never hold the worker its parse needs.
+fn parse_objects<'s, 'd: 's>(
+    scope: &'s std::thread::Scope<'s, '_>,
+    files: &'d [MappedFile],
+) -> Vec<Option<Parsed<'d>>> {
+    let mut senders = Vec::new();
+    let receivers = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            (f.kind == FileKind::Object && !is_bitcode(&f.map)).then(|| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                senders.push((i, tx));
+                rx
+            })
+        })
+        .collect();
+    let parse_all = move || {
+        senders.into_par_iter().for_each(|(i, tx)| {
+            let f = &files[i];
+            // A receiver dropped by a failed link wants nothing more.
+            let _ = tx.send(parse_object(f.display(), None, &f.map));
+        })
+    };
+    if rayon::current_thread_index().is_some() {
+        parse_all();
+    } else {
+        scope.spawn(parse_all);
+    }
+    receivers
 }
 
 /// Parses an object for the target its header names (an unknown machine is reported by
@@ -234,6 +211,75 @@ fn open_archive(file: &MappedFile) -> Result<Archive<'_>> {
 }
 
 impl<'d> Resolver<'d, '_> {
+    /// Takes the command-line inputs in order; `parsed` has the objects parsed ahead.
+    fn resolve_files(
+        &mut self,
+        files: &'d [MappedFile],
+        mut parsed: Vec<Option<Parsed<'d>>>,
+    ) -> Result<()> {
+        let mut i = 0;
+        while i < files.len() {
+            let group = files[i].placement.group;
+            let mut end = i + 1;
+            if group.is_some() {
+                while end < files.len() && files[end].placement.group == group {
+                    end += 1;
+                }
+            }
+            let mut archives = Vec::new();
+            for (n, file) in files[i..end].iter().enumerate() {
+                match file.kind {
+                    FileKind::Object => match parsed.get_mut(i + n).and_then(Option::take) {
+                        Some(obj) => {
+                            let obj = obj.recv().map_err(|_| {
+                                LinkError::Other(format!(
+                                    "{}: internal error: not parsed",
+                                    file.display()
+                                ))
+                            })?;
+                            self.add_parsed(&file.display(), &file.map, obj)?
+                        }
+                        None => {
+                            self.offer(file.display(), None, &file.path, &file.map, &file.map)?
+                        }
+                    },
+                    FileKind::Shared => {
+                        let mut dso =
+                            SharedFile::parse(file.display(), &file.map, file.placement.as_needed)?;
+                        if !dso.declares_soname && !file.searched {
+                            dso.soname = file.display();
+                        }
+                        self.set_arch(dso.machine, &dso.name)?;
+                        self.add_shared(dso);
+                    }
+                    FileKind::Archive => {
+                        let mut archive = open_archive(file)?;
+                        if file.placement.whole_archive {
+                            self.load_all_members(&mut archive)?;
+                        } else {
+                            self.extract(&mut archive)?;
+                        }
+                        archives.push(archive);
+                    }
+                }
+            }
+            // A group is searched again while its archives keep satisfying new references.
+            if group.is_some() && !archives.is_empty() {
+                loop {
+                    let before = self.objects.len();
+                    for archive in archives.iter_mut() {
+                        self.extract(archive)?;
+                    }
+                    if self.objects.len() == before {
+                        break;
+                    }
+                }
+            }
+            i = end;
+        }
+        Ok(())
+    }
+
     fn set_arch(&mut self, machine: u16, file: &str) -> Result<()> {
         match self.arch {
             Some(a) if a.machine() == machine => Ok(()),
