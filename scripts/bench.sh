@@ -3,12 +3,14 @@
 # prints a markdown table of median wall time, user+sys time and peak RSS, also written to
 # target/bench/report.md. Not a test: timings depend on the machine and its load.
 #
-#   bash scripts/bench.sh [--quick] [--runs N] [--phases]
+#   bash scripts/bench.sh [--quick] [--runs N] [--only NAME,...] [--phases]
 #
 # --runs N   timed runs per command (default 7); the runs alternate between the linkers, one
 #            hyperfine run each per round, after one untimed warm-up round
 # --quick    3 runs, the direct and gcc invocations only, on the generated x86-64 and ARM
-#            inputs and libcrypto
+#            inputs and libcrypto (unless --only names others)
+# --only     these inputs alone: x86_64-gen, arm-gen, x86_64-gen-g, arm-gen-g,
+#            x86_64-libcrypto, x86_64-sqlite, arm-sqlite, arm-small
 # --phases   no timing: runs the release ld.tether once per input with TETHER_TIME_TRACE=1 and
 #            shows what it prints on stderr (its per-phase times)
 #
@@ -27,13 +29,17 @@ root="$PWD"
 runs=7
 quick=0
 phases=0
+only=""
 while (($#)); do
     case "$1" in
         --quick) quick=1; runs=3 ;;
         --phases) phases=1 ;;
         --runs) runs="$2"; shift ;;
         --runs=*) runs="${1#--runs=}" ;;
-        *) echo "usage: bash scripts/bench.sh [--quick] [--runs N] [--phases]" >&2; exit 2 ;;
+        --only) only="$2"; shift ;;
+        --only=*) only="${1#--only=}" ;;
+        *) echo "usage: bash scripts/bench.sh [--quick] [--runs N] [--only NAME,...] [--phases]" >&2
+           exit 2 ;;
     esac
     shift
 done
@@ -104,18 +110,25 @@ sqlite_object() {
     echo "$dir/sqlite3.o"
 }
 
-generated x86_64-gen x86_64 "x86-64, 400 generated files x 250 functions"
-generated arm-gen arm "ARM (Thumb-2), 400 generated files x 250 functions"
-add_input x86_64-libcrypto x86_64 "x86-64, libcrypto.a --whole-archive" \
+((quick)) && [ -z "$only" ] && only=x86_64-gen,arm-gen,x86_64-libcrypto
+wanted() {
+    [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]
+}
+wanted x86_64-gen && generated x86_64-gen x86_64 "x86-64, 400 generated files x 250 functions"
+wanted arm-gen && generated arm-gen arm "ARM (Thumb-2), 400 generated files x 250 functions"
+wanted x86_64-gen-g && generated x86_64-gen-g x86_64-g "x86-64, the generated input with -g"
+wanted arm-gen-g && generated arm-gen-g arm-g "ARM, the generated input with -g"
+wanted x86_64-libcrypto && add_input x86_64-libcrypto x86_64 "x86-64, libcrypto.a --whole-archive" \
     --whole-archive /usr/lib/x86_64-linux-gnu/libcrypto.a --no-whole-archive
-if ((!quick)); then
-    generated x86_64-gen-g x86_64-g "x86-64, the generated input with -g"
-    generated arm-gen-g arm-g "ARM, the generated input with -g"
-    add_input x86_64-sqlite x86_64 "x86-64, sqlite's amalgamation" "$(sqlite_object x86_64 gcc)"
-    add_input arm-sqlite arm "ARM, sqlite's amalgamation" \
-        "$(sqlite_object arm arm-linux-gnueabihf-gcc)"
-    generated arm-small arm "ARM, 400 small generated files x 25 functions" \
-        --files 400 --funcs 25 --out "$cache/bench/arm-small"
+wanted x86_64-sqlite && add_input x86_64-sqlite x86_64 "x86-64, sqlite's amalgamation" \
+    "$(sqlite_object x86_64 gcc)"
+wanted arm-sqlite && add_input arm-sqlite arm "ARM, sqlite's amalgamation" \
+    "$(sqlite_object arm arm-linux-gnueabihf-gcc)"
+wanted arm-small && generated arm-small arm "ARM, 400 small generated files x 25 functions" \
+    --files 400 --funcs 25 --out "$cache/bench/arm-small"
+if [ ${#inputs[@]} -eq 0 ]; then
+    echo "bench: no input is called $only" >&2
+    exit 2
 fi
 
 if ((phases)); then
