@@ -58,6 +58,12 @@ def ms(seconds):
     return f"{v:.0f}" if v >= 100 else f"{v:.1f}"
 
 
+def one_run(seconds):
+    if seconds is None:
+        return "—"
+    return "< 10" if seconds < 0.01 else ms(seconds)
+
+
 def ratio(a, b):
     return f"{a / b:.2f}×" if a is not None and b else "—"
 
@@ -100,6 +106,23 @@ class Report:
             rows.append([name] + cells + [ratio(m("tether"), m("mold")), ratio(m("tether"), m("lld"))])
         return table(head, rows)
 
+    def coarse(self, name, linker):
+        """The one-run cpu, in /usr/bin/time's 10 ms steps: None where too coarse to compare."""
+        c = self.one_cpu.get((name, linker))
+        return c if c is not None and c >= 0.1 else None
+
+    def cpu_summary(self):
+        head = ["input"] + [TITLES[l] for l in LINKERS] + ["tether/mold", "tether/lld"]
+        rows = []
+        for name in self.inputs:
+            c = lambda l: self.coarse(name, l)
+            cells = [
+                "FAILED" if (name, "direct", l) in self.fails else one_run(self.one_cpu.get((name, l)))
+                for l in LINKERS
+            ]
+            rows.append([name] + cells + [ratio(c("tether"), c("mold")), ratio(c("tether"), c("lld"))])
+        return table(head, rows)
+
     def detail(self, name):
         head = ["linker"] + [MODES[m] for m in self.modes] + ["cpu, one run", "peak RSS", "output"]
         rows = []
@@ -110,15 +133,15 @@ class Report:
             rows.append(
                 [TITLES[l]]
                 + [self.cell(name, m, l) for m in self.modes]
-                + [ms(cpu) if cpu is not None else "—"]
+                + [one_run(cpu)]
                 + [f"{rss:.0f} MiB" if rss else "—", f"{size / 2**20:.1f} MiB" if size else "—"]
             )
         for peer in ("mold", "lld"):
-            pair = lambda d: ratio(d.get((name, "tether")), d.get((name, peer)))
             rows.append(
                 [f"tether/{peer}"]
                 + [ratio(self.wall.get((name, m, "tether")), self.wall.get((name, m, peer))) for m in self.modes]
-                + [pair(self.one_cpu), pair(self.rss), ""]
+                + [ratio(self.coarse(name, "tether"), self.coarse(name, peer))]
+                + [ratio(self.rss.get((name, "tether")), self.rss.get((name, peer))), ""]
             )
         return table(head, rows)
 
@@ -147,6 +170,8 @@ def main():
     )
     print("## Linked directly: `ld -shared -o out.so INPUTS`, median wall time (ms)\n")
     print(r.summary() + "\n")
+    print("## CPU time (user+sys, ms), linked directly, one run each (mold with --no-fork)\n")
+    print(r.cpu_summary() + "\n")
     print("## Peak RSS, linked directly (MiB)\n")
     print(r.memory() + "\n")
     for name, desc in r.inputs.items():
@@ -155,7 +180,7 @@ def main():
     if r.fails:
         print("## Failures\n")
         for (name, mode, linker), msg in sorted(r.fails.items()):
-            print(f"- {TITLES[linker]}, {name}, {MODES[mode]}: `{msg.strip()}`")
+            print(f"- {TITLES[linker]}, {name}, {MODES[mode]}: `{msg.strip().replace('`', chr(39))}`")
         print()
 
 

@@ -204,8 +204,9 @@ for name in "${inputs[@]}"; do
         ok=()
         for l in "${linkers[@]}"; do
             cmd="$(command_for "$name" "$l" "$mode")"
-            # One untried run decides whether the linker takes part; its failure is reported.
-            if $cmd >/dev/null 2>"$work/err"; then
+            # One untimed run decides whether the linker takes part; its failure is reported.
+            # It runs under sh, so that an abort is reported by sh into the error file.
+            if sh -c '"$@"; exit $?' sh $cmd >/dev/null 2>"$work/err"; then
                 ok+=("$l")
             else
                 msg="$(grep -v '^collect2' "$work/err" | head -n 2 | tr '\t\n' '  ' | cut -c 1-160)"
