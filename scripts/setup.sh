@@ -13,7 +13,8 @@ packages=(
   libc6-dev-armhf-cross                            # the armhf sysroot under /usr/arm-linux-gnueabihf
   strace                                           # static programs: the system calls made natively
   gdb-multiarch                                    # drives `tether run --gdb` in the tests
-  libssl-dev                                       # libcrypto.a: the -r test of a real library
+  libssl-dev                                       # libcrypto.a: the -r test of a real library, the benchmark
+  hyperfine time tcl                               # scripts/bench.sh: timing, peak RSS, sqlite's amalgamation
 )
 
 missing=()
@@ -33,29 +34,8 @@ if ((${#missing[@]})); then
 fi
 
 # zlib's source package, for the test that builds a real project (configure probes, test
-# programs) with ld.tether as its only linker. Fetched with apt-get's own state directory so
-# the system's package lists stay as they are.
-cache="${TETHER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tether}"
-if ! ls "$cache"/zlib_*.orig.tar.* >/dev/null 2>&1; then
-  echo "setup: fetching zlib's source package into $cache" >&2
-  mkdir -p "$cache/apt/lists/partial" "$cache/apt/sources"
-  # The release's own sources (the security archive publishes no source for old versions).
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -e "$f" ] || continue
-    awk 'BEGIN { RS = ""; ORS = "\n\n" } !/security/ { sub(/Types: deb\n/, "Types: deb-src\n"); print }' \
-      "$f" > "$cache/apt/sources/$(basename "$f")"
-  done
-  if [ -e /etc/apt/sources.list ]; then
-    grep -v security /etc/apt/sources.list | sed -n 's/^deb /deb-src /p' > "$cache/apt/sources.list"
-  else
-    : > "$cache/apt/sources.list"
-  fi
-  apt_src=(-o "Dir::Etc::sourcelist=$cache/apt/sources.list"
-           -o "Dir::Etc::sourceparts=$cache/apt/sources"
-           -o "Dir::State::Lists=$cache/apt/lists")
-  apt-get "${apt_src[@]}" update -q >&2
-  (cd "$cache" && apt-get "${apt_src[@]}" source --download-only -q zlib >&2)
-fi
+# programs) with ld.tether as its only linker.
+bash "$(dirname "$0")/fetch-source.sh" zlib
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo is not on PATH; install Rust (rustup) first" >&2
