@@ -45,10 +45,52 @@ pub struct GotEntry {
     pub fill: crate::decide::GotFill,
 }
 
+/// Entry numbers by target: a flat table for global symbols, which are most targets and are
+/// looked up for every relocation, and a hash map for the others.
+#[derive(Default, Debug, Clone)]
+struct TargetIndex {
+    globals: Vec<u32>,
+    others: HashMap<Target, u32>,
+}
+
+const ABSENT: u32 = u32::MAX;
+
+impl TargetIndex {
+    fn get(&self, target: Target) -> Option<usize> {
+        match target {
+            Target::Global(id) => self
+                .globals
+                .get(id as usize)
+                .copied()
+                .filter(|&i| i != ABSENT)
+                .map(|i| i as usize),
+            Target::Local { .. } => self.others.get(&target).map(|&i| i as usize),
+        }
+    }
+
+    fn insert(&mut self, target: Target, entry: usize) {
+        match target {
+            Target::Global(id) => {
+                let id = id as usize;
+                if id >= self.globals.len() {
+                    self.globals.resize(id + 1, ABSENT);
+                }
+                self.globals[id] = entry as u32;
+            }
+            Target::Local { .. } => {
+                self.others.insert(target, entry as u32);
+            }
+        }
+    }
+}
+
 #[derive(Default, Debug)]
 pub struct Got {
     pub entries: Vec<GotEntry>,
-    index: HashMap<(GotKind, Target), usize>,
+    /// `GotKind::Address` entries, by far the most common.
+    address: TargetIndex,
+    /// The TLS kinds.
+    tls: HashMap<(GotKind, Target), usize>,
     pub words: u64,
 }
 
@@ -60,7 +102,7 @@ impl Got {
         target: Target,
         fill: impl FnOnce() -> crate::decide::GotFill,
     ) -> usize {
-        if let Some(&i) = self.index.get(&(kind, target)) {
+        if let Some(i) = self.index_of(kind, target) {
             return i;
         }
         let i = self.entries.len();
@@ -71,7 +113,12 @@ impl Got {
             fill: fill(),
         });
         self.words += kind.words();
-        self.index.insert((kind, target), i);
+        match kind {
+            GotKind::Address => self.address.insert(target, i),
+            _ => {
+                self.tls.insert((kind, target), i);
+            }
+        }
         i
     }
 
@@ -90,7 +137,14 @@ impl Got {
 
     /// An existing entry.
     pub fn entry(&self, kind: GotKind, target: Target) -> Option<&GotEntry> {
-        self.index.get(&(kind, target)).map(|&i| &self.entries[i])
+        self.index_of(kind, target).map(|i| &self.entries[i])
+    }
+
+    fn index_of(&self, kind: GotKind, target: Target) -> Option<usize> {
+        match kind {
+            GotKind::Address => self.address.get(target),
+            _ => self.tls.get(&(kind, target)).copied(),
+        }
     }
 }
 
@@ -99,7 +153,7 @@ impl Got {
 #[derive(Default, Debug)]
 pub struct Plt {
     pub symbols: Vec<Target>,
-    index: HashMap<Target, usize>,
+    index: TargetIndex,
     /// Something branches to a stub the target keeps in PLT0 (ARM's TLS descriptor
     /// trampoline), so `.plt` exists even without entries.
     pub header_needed: bool,
@@ -112,7 +166,7 @@ pub struct Plt {
 
 impl Plt {
     pub fn add(&mut self, sym: Target) -> usize {
-        if let Some(&i) = self.index.get(&sym) {
+        if let Some(i) = self.index.get(sym) {
             return i;
         }
         let i = self.symbols.len();
@@ -122,7 +176,7 @@ impl Plt {
     }
 
     pub fn index_of(&self, sym: Target) -> Option<usize> {
-        self.index.get(&sym).copied()
+        self.index.get(sym)
     }
 
     pub fn len(&self) -> usize {
@@ -142,12 +196,10 @@ impl Plt {
         self.relocated_in_plt = first.len();
         first.extend(rest);
         self.symbols = first;
-        self.index = self
-            .symbols
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| (s, i))
-            .collect();
+        self.index = TargetIndex::default();
+        for (i, &s) in self.symbols.iter().enumerate() {
+            self.index.insert(s, i);
+        }
     }
 
     /// Whether the output has a `.plt` (PLT0 and the entries).
