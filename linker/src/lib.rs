@@ -12,6 +12,8 @@
 //!    decision table ([`decide`]) makes of it, keyed on the output kind and the symbol's
 //!    class: its value, GOT and PLT entries ([`got_plt`]), copies of imported data
 //!    ([`copies`]), dynamic relocations, relaxations; [`unwind`] marks FDEs of discarded code.
+//!    Before it, [`gc`] drops unreachable sections, [`merge`] merges strings and constants and
+//!    [`icf`] folds identical sections.
 //! 4. [`dynamic`]: plan `.dynsym`, `.dynstr`, versions, hash tables ([`hash`]) and `.dynamic`;
 //!    [`symtab`]: plan `.symtab`.
 //! 5. [`layout`]: output sections, segments, addresses.
@@ -33,6 +35,7 @@ pub mod error;
 pub mod gc;
 pub mod got_plt;
 pub mod hash;
+pub mod icf;
 pub mod inputs;
 pub mod layout;
 pub mod link;

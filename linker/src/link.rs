@@ -38,6 +38,8 @@ pub struct Link<'d> {
     pub canonical_plt: Vec<bool>,
     /// `SHF_MERGE` sections merged across inputs ([`crate::merge`]).
     pub merged: crate::merge::Merged,
+    /// Sections `--icf` folded into an identical one ([`crate::icf`]).
+    pub folded: crate::icf::Folded,
     /// Glob patterns of symbols a program exports (`--export-dynamic-symbol`,
     /// `--dynamic-list`).
     pub export_patterns: Vec<String>,
@@ -73,6 +75,7 @@ impl<'d> Link<'d> {
             canonical_plt: vec![false; symbols],
             export_patterns: opts.export_dynamic_symbols.clone(),
             merged: Default::default(),
+            folded: Default::default(),
             opts,
             arch: r.arch,
             objects: r.objects,
@@ -425,6 +428,7 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     crate::versions::apply_version_scripts(&mut link)?;
     crate::gc::collect(&mut link);
     link.merged = crate::merge::merge(&link);
+    link.folded = crate::icf::fold(&mut link)?;
     link.dead_fdes = crate::unwind::find_dead_fdes(&link);
     check_input_flags(&link)?;
     let scan = crate::scan::scan(&link);

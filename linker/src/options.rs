@@ -133,6 +133,10 @@ pub struct Options {
     pub gc_sections: bool,
     /// `--print-gc-sections`: name each section dropped.
     pub print_gc_sections: bool,
+    /// `--icf=`: identical code folding ([`crate::icf`]).
+    pub icf: crate::icf::Level,
+    /// `--print-icf-sections`: name each folded section and its kept copy.
+    pub print_icf_sections: bool,
     /// `-plugin`: the LTO plugin to load ([`crate::plugin`]).
     pub plugin: Option<PathBuf>,
     /// `-plugin-opt`: options handed to the plugin, in order, as given.
@@ -355,6 +359,15 @@ fn command() -> Command {
         .arg(flag("no-gc-sections", "Keep every section (the default)"))
         .arg(flag("print-gc-sections", "List the sections --gc-sections drops"))
         .arg(flag("no-print-gc-sections", "Do not list them (the default)"))
+        .arg(value(
+            "icf",
+            "none, safe or all: fold identical read-only sections (as lld; safe keeps \
+             address-significant ones)",
+        ))
+        .arg(flag(
+            "print-icf-sections",
+            "List the sections --icf folds and the copy each is folded into",
+        ))
         .arg(value(
             "compress-debug-sections",
             "none, zlib (zlib-gabi) or zstd: SHF_COMPRESSED debugging sections",
@@ -755,6 +768,11 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         },
         gc_sections: last_wins(m, "gc-sections", "no-gc-sections"),
         print_gc_sections: last_wins(m, "print-gc-sections", "no-print-gc-sections"),
+        icf: match last(m, "icf") {
+            None => crate::icf::Level::None,
+            Some(v) => crate::icf::Level::parse(&v).map_err(LinkError::Usage)?,
+        },
+        print_icf_sections: present(m, "print-icf-sections"),
         plugin: plugin_path(m)?,
         plugin_opts: strings(m, "plugin-opt"),
     })
