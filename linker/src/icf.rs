@@ -114,9 +114,16 @@ enum Reach {
     Foldable(u64),
 }
 
-/// The constant part of a section's description, compared once.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
+/// A section's description: the constant part is compared once, the `foldable` targets'
+/// classes in every round.
 struct Key<'d> {
+    constant: Constant<'d>,
+    /// The candidate index of each `Reach::Foldable` target, in order.
+    foldable: Vec<u32>,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Constant<'d> {
     output: &'d [u8],
     flags: u64,
     sh_type: u32,
@@ -124,8 +131,6 @@ struct Key<'d> {
     /// (offset, type, target) of the section's relocations and then its companions'.
     relocs: Vec<(u64, u32, Reach)>,
     companions: Vec<&'d [u8]>,
-    /// The candidate index of each `Reach::Foldable` target, in order.
-    foldable: Vec<u32>,
 }
 
 /// Per object and section: whether its address must stay its own.
@@ -274,19 +279,21 @@ impl<'a, 'd> Candidates<'a, 'd> {
         let obj = &self.link.objects[f as usize];
         let sec = &obj.sections[s as usize];
         let mut key = Key {
-            output: crate::layout::output_name(sec.name),
-            // Only the COMDAT group's bookkeeping differs between group and plain copies.
-            flags: sec.flags & !elf::SHF_GROUP.0,
-            sh_type: sec.sh_type,
-            data: sec.data,
-            relocs: Vec::new(),
-            companions: Vec::new(),
+            constant: Constant {
+                output: crate::layout::output_name(sec.name),
+                // Only the COMDAT group's bookkeeping differs between group and plain copies.
+                flags: sec.flags & !elf::SHF_GROUP.0,
+                sh_type: sec.sh_type,
+                data: sec.data,
+                relocs: Vec::new(),
+                companions: Vec::new(),
+            },
             foldable: Vec::new(),
         };
         self.describe(&mut key, f as usize, &sec.relocs);
         for &c in self.followers[f as usize].get(&s).into_iter().flatten() {
             let companion = &obj.sections[c as usize];
-            key.companions.push(companion.data);
+            key.constant.companions.push(companion.data);
             self.describe(&mut key, f as usize, &companion.relocs);
         }
         key
@@ -295,7 +302,7 @@ impl<'a, 'd> Candidates<'a, 'd> {
     fn describe(&self, key: &mut Key<'d>, f: usize, relocs: &[crate::object_file::Reloc]) {
         for r in relocs {
             let (reach, foldable) = self.reach(f, r.sym, r.addend);
-            key.relocs.push((r.offset, r.r_type, reach));
+            key.constant.relocs.push((r.offset, r.r_type, reach));
             key.foldable.extend(foldable);
         }
     }
@@ -376,11 +383,10 @@ fn followers(obj: &ObjectFile) -> HashMap<u32, Vec<u32>> {
 /// keys, then split by the classes their relocations reach until no class splits.
 fn refine(keys: &[Key]) -> Vec<u32> {
     let mut order: Vec<u32> = (0..keys.len() as u32).collect();
-    order.par_sort_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]).then(a.cmp(&b)));
+    let constant = |i: u32| &keys[i as usize].constant;
+    order.par_sort_by(|&a, &b| constant(a).cmp(constant(b)).then(a.cmp(&b)));
     let mut classes = vec![0u32; keys.len()];
-    let mut count = name_classes(&order, &mut classes, |a, b| {
-        keys[a as usize] == keys[b as usize]
-    });
+    let mut count = name_classes(&order, &mut classes, |a, b| constant(a) == constant(b));
     loop {
         let signatures: Vec<Vec<u32>> = (0..keys.len())
             .into_par_iter()
