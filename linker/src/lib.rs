@@ -27,6 +27,7 @@ pub mod compress;
 pub mod copies;
 pub mod decide;
 pub mod defsym;
+pub mod demangle;
 pub mod dynamic;
 pub mod dynamic_list;
 pub mod eh_frame;
