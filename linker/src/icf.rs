@@ -13,7 +13,7 @@
 //!
 //! What may fold follows lld: allocated sections that are not writable (`.data.rel.ro` aside),
 //! not `SHF_MERGE` or `SHF_LINK_ORDER` (an `.ARM.exidx` follows its code and is compared with
-//! it), not `.init`/`.fini`, not named as a C identifier (`__start_`/`__stop_` could walk
+//! it), not `.eh_frame`, `.init` or `.fini`, not named as a C identifier (`__start_`/`__stop_` could walk
 //! them). A section whose address is significant is kept unique: one an exported symbol is
 //! defined in, one a symbol of an object's `.llvm_addrsig` table is defined in, and any
 //! section a symbol of an object without that table (gcc's objects) is defined in — so
@@ -365,6 +365,8 @@ fn may_fold(sec: &crate::object_file::InputSection) -> bool {
         && sec.flags & excluded == 0
         && sec.name != b".init"
         && sec.name != b".fini"
+        // Unwind records are kept or dropped with the code they describe, never folded.
+        && sec.name != b".eh_frame"
         && !is_c_identifier(sec.name)
 }
 

@@ -990,7 +990,15 @@ fn extern_cxx_patterns_match_what_gnu_ld_matches() {
                int ratio(long) { return 3; }\n";
     std::fs::write(w.path("cx.cc"), src).expect("write");
     ok(Command::new("g++")
-        .args(["-O2", "-fPIC", "-D_GLIBCXX_USE_CXX11_ABI=0", "-c", "cx.cc", "-o", "cx.o"])
+        .args([
+            "-O2",
+            "-fPIC",
+            "-D_GLIBCXX_USE_CXX11_ABI=0",
+            "-c",
+            "cx.cc",
+            "-o",
+            "cx.o",
+        ])
         .current_dir(w.dir.path()));
     let script = "V1 { global: extern \"C++\" { \"out(std::ostream&)\"; \"takes(std::string const&)\";\n\
                   \"S::S<char const*>(char const*, char const*)\"; \"vtable for S\"; };\n\

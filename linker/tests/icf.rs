@@ -258,7 +258,11 @@ fn group(names: &[&str]) -> BTreeSet<String> {
 fn c_functions_and_tables_fold_as_lld_folds_them() {
     for tc in ALL {
         let w = Work::new(tc);
-        let objs = [w.compile("fold.c", &[]), w.compile("fold2.c", &[])];
+        let objs = [
+            w.compile("fold.c", &[]),
+            w.compile("fold2.c", &[]),
+            w.compile("fold3.c", &[]),
+        ];
         w.link(Linker::Tether, &objs, "plain", &[]);
         let expected = w.run_program("plain");
         for mode in ["safe", "all"] {
@@ -266,7 +270,9 @@ fn c_functions_and_tables_fold_as_lld_folds_them() {
             assert_eq!(w.run_program("tether.out"), expected, "{tc:?} {mode}");
             assert_eq!(w.run_program("lld.out"), expected, "{tc:?} {mode} (lld)");
             let wanted = [
-                group(&["mul3a", "mul3b", "mul3c"]),
+                group(&["mul3a", "mul3b", "mul3c", "mul3d"]),
+                // The same string from three objects' own string sections, merged.
+                group(&["greet_a", "greet_c", "greet_d"]),
                 group(&["calls_a", "calls_b"]),
                 group(&["even_a", "even_b"]),
                 group(&["odd_a", "odd_b"]),
@@ -335,7 +341,11 @@ fn safe_keeps_functions_whose_address_is_compared_apart() {
 #[test]
 fn none_and_no_option_fold_nothing() {
     let w = Work::new(Tc::X86Clang);
-    let objs = [w.compile("fold.c", &[]), w.compile("fold2.c", &[])];
+    let objs = [
+        w.compile("fold.c", &[]),
+        w.compile("fold2.c", &[]),
+        w.compile("fold3.c", &[]),
+    ];
     let names = defined_names(&objs);
     for args in [&[][..], &["-Wl,--icf=none", "-Wl,--print-icf-sections"][..]] {
         let printed = w.link(Linker::Tether, &objs, "out", args);
@@ -351,7 +361,11 @@ fn none_and_no_option_fold_nothing() {
 #[test]
 fn output_is_the_same_whatever_the_thread_count() {
     let w = Work::new(Tc::X86Clang);
-    let objs = [w.compile("fold.c", &[]), w.compile("fold2.c", &[])];
+    let objs = [
+        w.compile("fold.c", &[]),
+        w.compile("fold2.c", &[]),
+        w.compile("fold3.c", &[]),
+    ];
     let mut outputs = Vec::new();
     for threads in ["1", "2", "7"] {
         let out = w.path(&format!("out{threads}"));
