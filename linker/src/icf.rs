@@ -18,6 +18,7 @@
 //! defined in, one a symbol of an object's `.llvm_addrsig` table is defined in, and any
 //! section a symbol of an object without that table (gcc's objects) is defined in — so
 //! `safe` folds nothing of gcc's. `all` ignores address significance for code, not for data.
+//! Code an FDE gives an LSDA never folds (its twin may catch other exceptions).
 //! The FDEs of folded code are dropped ([`crate::unwind`] sees them dead), as lld drops them.
 
 use crate::error::{LinkError, Result};
@@ -165,7 +166,51 @@ fn keep_unique(link: &Link) -> Result<Vec<Vec<bool>>> {
             }
         }
     }
+    // Identical code may catch different exceptions: lld folds no code with an LSDA.
+    for (f, s) in code_with_lsda(link) {
+        unique[f as usize][s as usize] = true;
+    }
     Ok(unique)
+}
+
+/// The code sections that the live FDEs whose CIE has an LSDA (`L`) describe. A malformed
+/// `.eh_frame` is reported where it is copied; here it describes nothing.
+fn code_with_lsda(link: &Link) -> Vec<SectionRef> {
+    use crate::eh_frame::{parse_cie, split_records, RecordKind};
+    let address_size = link.arch.class().word_size() as u8;
+    let mut out = Vec::new();
+    for (f, obj) in link.objects.iter().enumerate() {
+        for sec in obj
+            .sections
+            .iter()
+            .filter(|s| s.live && s.name == b".eh_frame")
+        {
+            let Ok(records) = split_records(sec.data) else {
+                continue;
+            };
+            let with_lsda: Vec<usize> = records
+                .iter()
+                .filter(|r| r.kind == RecordKind::Cie)
+                .filter(|r| {
+                    parse_cie(sec.data, r, address_size).is_ok_and(|c| c.lsda_encoding.is_some())
+                })
+                .map(|r| r.offset)
+                .collect();
+            for r in &records {
+                let RecordKind::Fde { cie_offset } = r.kind else {
+                    continue;
+                };
+                // The initial location follows the length and the CIE pointer.
+                let long = sec.data.get(r.offset..r.offset + 4) == Some(&[0xff; 4]);
+                let at = (r.offset + if long { 16 } else { 8 }) as u64;
+                let code = sec.relocs.iter().find(|x| x.offset == at);
+                if let Some(code) = code.filter(|_| with_lsda.contains(&cie_offset)) {
+                    out.extend(symbol_section(link, f, code.sym));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The symbol indices of `obj`'s `.llvm_addrsig` table, or `None` when it has none.

@@ -420,3 +420,26 @@ fn bad_icf_value_and_bad_address_significance_table_are_refused() {
     );
     assert!(!w.path("x").exists());
 }
+
+/// Functions with the same instructions that catch different exceptions stay apart: on
+/// x86-64 their FDEs have an LSDA, which keeps code from folding as in lld; on ARM their
+/// `.ARM.extab` tables differ (lld 14 folds them there, and the program then prints 20).
+#[test]
+fn code_catching_other_exceptions_is_not_folded() {
+    for tc in ALL {
+        let w = Work::new(tc);
+        let objs = [w.compile("exceptions.cc", &[])];
+        let names = group(&["_Z9catch_inti", "_Z10catch_longi"]);
+        for mode in ["safe", "all"] {
+            let folded = if tc.is_arm() {
+                let icf = format!("-Wl,--icf={mode}");
+                w.link(Linker::Tether, &objs, "tether.out", &[&icf]);
+                shared_addresses(&w.path("tether.out"), &names)
+            } else {
+                compare_with_lld(&w, &objs, mode, &[])
+            };
+            assert_eq!(w.run_program("tether.out"), "1010\n", "{tc:?} {mode}");
+            assert!(folded.is_empty(), "{tc:?} {mode}: {folded:?}");
+        }
+    }
+}
