@@ -11,15 +11,17 @@
 //! every section by its own class and its targets' classes, in parallel; a class is named by
 //! its first member, so the result does not depend on the thread count.
 //!
-//! What may fold follows lld: allocated sections that are not writable (`.data.rel.ro` aside),
-//! not `SHF_MERGE` or `SHF_LINK_ORDER` (an `.ARM.exidx` follows its code and is compared with
-//! it), not `.eh_frame`, `.init` or `.fini`, not named as a C identifier (`__start_`/`__stop_` could walk
-//! them). A section whose address is significant is kept unique: one an exported symbol is
-//! defined in, one a symbol of an object's `.llvm_addrsig` table is defined in, and any
-//! section a symbol of an object without that table (gcc's objects) is defined in — so
-//! `safe` folds nothing of gcc's. `all` ignores address significance for code, not for data.
-//! Code an FDE gives an LSDA never folds (its twin may catch other exceptions).
-//! The FDEs of folded code are dropped ([`crate::unwind`] sees them dead), as lld drops them.
+//! What may fold follows lld: allocated sections that are not writable (`.data.rel.ro`
+//! aside), not `SHF_MERGE` or `SHF_LINK_ORDER`, not `.eh_frame`, `.init` or `.fini`, not
+//! named as a C identifier (`__start_`/`__stop_` could walk them). A section whose address
+//! is significant is kept unique: one an exported symbol is defined in, one a symbol of an
+//! object's `.llvm_addrsig` table is defined in, and any section a symbol of an object
+//! without that table (gcc's objects) is defined in — so `safe` folds nothing of gcc's.
+//! `all` ignores address significance for code, not for data. Code an FDE gives an LSDA
+//! never folds (its twin may catch other exceptions); the FDEs of folded code are dropped
+//! ([`crate::unwind`] sees them dead), as lld drops them. An ARM `.ARM.exidx` entry is
+//! compared with the code it describes, so code whose unwind tables differ stays apart
+//! (lld 14 folds it, and exceptions then land in the wrong handler).
 
 use crate::error::{LinkError, Result};
 use crate::link::Link;
