@@ -198,16 +198,25 @@ fn code_with_lsda(link: &Link) -> Vec<SectionRef> {
                 })
                 .map(|r| r.offset)
                 .collect();
+            if with_lsda.is_empty() {
+                continue;
+            }
+            let mut by_offset = HashMap::new();
+            for x in &sec.relocs {
+                by_offset.entry(x.offset).or_insert(x.sym);
+            }
             for r in &records {
                 let RecordKind::Fde { cie_offset } = r.kind else {
                     continue;
                 };
+                if !with_lsda.contains(&cie_offset) {
+                    continue;
+                }
                 // The initial location follows the length and the CIE pointer.
                 let long = sec.data.get(r.offset..r.offset + 4) == Some(&[0xff; 4]);
                 let at = (r.offset + if long { 16 } else { 8 }) as u64;
-                let code = sec.relocs.iter().find(|x| x.offset == at);
-                if let Some(code) = code.filter(|_| with_lsda.contains(&cie_offset)) {
-                    out.extend(symbol_section(link, f, code.sym));
+                if let Some(&sym) = by_offset.get(&at) {
+                    out.extend(symbol_section(link, f, sym));
                 }
             }
         }
@@ -490,16 +499,20 @@ fn record(link: &mut Link, candidates: &[SectionRef], classes: &[u32]) -> Folded
         let align = link.objects[f as usize].sections[s as usize].align;
         let keep = &mut link.objects[kf as usize].sections[ks as usize];
         keep.align = keep.align.max(align);
-        let obj = &mut link.objects[f as usize];
-        obj.sections[s as usize].live = false;
+        link.objects[f as usize].sections[s as usize].live = false;
+        kept[f as usize].push((s, (kf, ks)));
+    }
+    let folded = Folded { kept };
+    for (f, obj) in link.objects.iter_mut().enumerate() {
         for sec in obj.sections.iter_mut() {
-            if sec.flags & elf::SHF_LINK_ORDER.0 != 0 && sec.link == s {
+            if sec.flags & elf::SHF_LINK_ORDER.0 != 0
+                && folded.kept_copy(f, sec.link as usize).is_some()
+            {
                 sec.live = false;
             }
         }
-        kept[f as usize].push((s, (kf, ks)));
     }
-    Folded { kept }
+    folded
 }
 
 /// `--print-icf-sections`, in lld's words, each class under its kept copy in input order.
