@@ -12,7 +12,9 @@
 //!    decision table ([`decide`]) makes of it, keyed on the output kind and the symbol's
 //!    class: its value, GOT and PLT entries ([`got_plt`]), copies of imported data
 //!    ([`copies`]), dynamic relocations, relaxations; before it, [`eh_frame`] rewrites the output's
-//!    `.eh_frame` (FDEs of discarded code and duplicate CIEs go) and maps its relocations.
+//!    `.eh_frame` (FDEs of discarded code and duplicate CIEs go) and maps its relocations;
+//!    before that, [`gc`] drops unreachable sections, [`merge`] merges strings and constants
+//!    and [`icf`] folds identical sections.
 //! 4. [`dynamic`]: plan `.dynsym`, `.dynstr`, versions, hash tables ([`hash`]) and `.dynamic`;
 //!    [`symtab`]: plan `.symtab`.
 //! 5. [`layout`]: output sections, segments, addresses.
@@ -29,6 +31,7 @@ pub mod compress;
 pub mod copies;
 pub mod decide;
 pub mod defsym;
+pub mod demangle;
 pub mod dynamic;
 pub mod dynamic_list;
 pub mod eh_frame;
@@ -40,6 +43,7 @@ pub mod gnu_property;
 pub mod got_plt;
 pub mod hash;
 pub mod ibt_plt;
+pub mod icf;
 pub mod inputs;
 pub mod layout;
 pub mod link;

@@ -41,6 +41,8 @@ pub struct Link<'d> {
     pub facts: Vec<crate::scan::GlobalFacts<'d>>,
     /// `SHF_MERGE` sections merged across inputs ([`crate::merge`]).
     pub merged: crate::merge::Merged,
+    /// Sections `--icf` folded into an identical one ([`crate::icf`]).
+    pub folded: crate::icf::Folded,
     /// Glob patterns of symbols a program exports (`--export-dynamic-symbol`,
     /// `--dynamic-list`).
     pub export_patterns: Vec<String>,
@@ -86,6 +88,7 @@ impl<'d> Link<'d> {
             gnu_property: None,
             merged: Default::default(),
             facts: Vec::new(),
+            folded: Default::default(),
             opts,
             arch: r.arch,
             objects: r.objects,
@@ -449,6 +452,7 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     crate::versions::apply_version_scripts(&mut link)?;
     crate::timing::time("gc sections", || crate::gc::collect(&mut link));
     link.merged = crate::timing::time("merge sections", || crate::merge::merge(&link));
+    link.folded = crate::timing::time("fold identical sections", || crate::icf::fold(&mut link))?;
     link.eh_frames = crate::timing::time("rewrite .eh_frame", || {
         crate::eh_frame::rewrite::rewrite(&link)
     });

@@ -141,6 +141,10 @@ pub struct Options {
     pub time_trace: bool,
     /// `-r`/`--relocatable`/`-Ur`: one `ET_REL` of the inputs ([`crate::relocatable`]).
     pub relocatable: bool,
+    /// `--icf=`: identical code folding ([`crate::icf`]).
+    pub icf: crate::icf::Level,
+    /// `--print-icf-sections`: name each folded section and its kept copy.
+    pub print_icf_sections: bool,
     /// `-plugin`: the LTO plugin to load ([`crate::plugin`]).
     pub plugin: Option<PathBuf>,
     /// `-plugin-opt`: options handed to the plugin, in order, as given.
@@ -375,6 +379,15 @@ fn command() -> Command {
         .arg(flag(
             "time-trace",
             "Print each phase's time on stderr (also TETHER_TIME_TRACE=1)",
+        ))
+        .arg(value(
+            "icf",
+            "none, safe or all: fold identical read-only sections (as lld; safe keeps \
+             address-significant ones)",
+        ))
+        .arg(flag(
+            "print-icf-sections",
+            "List the sections --icf folds and the copy each is folded into",
         ))
         .arg(value(
             "compress-debug-sections",
@@ -784,6 +797,11 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         print_gc_sections: last_wins(m, "print-gc-sections", "no-print-gc-sections"),
         time_trace: present(m, "time-trace"),
         relocatable: present(m, "relocatable"),
+        icf: match last(m, "icf") {
+            None => crate::icf::Level::None,
+            Some(v) => crate::icf::Level::parse(&v).map_err(LinkError::Usage)?,
+        },
+        print_icf_sections: present(m, "print-icf-sections"),
         plugin: plugin_path(m)?,
         plugin_opts: strings(m, "plugin-opt"),
     })

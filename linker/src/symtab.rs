@@ -77,16 +77,23 @@ fn global_is_local(link: &Link, id: SymbolId) -> bool {
 }
 
 /// A definition in a section the link dropped (a losing COMDAT copy, `--gc-sections`): GNU
-/// ld leaves such symbols out of `.symtab`.
+/// ld leaves such symbols out of `.symtab`. A section `--icf` folded is not dropped: its
+/// symbols stay, at the kept copy, as lld's do.
 fn in_dropped_section(link: &Link, def: Def) -> bool {
     match def {
         Def::Regular { file, sym } => {
             let obj = &link.objects[file as usize];
             matches!(obj.symbols[sym as usize].place,
-                SymPlace::Section(sec) if !obj.sections[sec as usize].live)
+                SymPlace::Section(sec) if !in_output(link, file as usize, sec))
         }
         _ => false,
     }
+}
+
+/// Whether input section `sec` of object `file` is in the output, itself or folded.
+fn in_output(link: &Link, file: usize, sec: u32) -> bool {
+    link.objects[file].sections[sec as usize].live
+        || link.folded.kept_copy(file, sec as usize).is_some()
 }
 
 pub fn plan<'d>(link: &Link<'d>) -> SymtabPlan {
@@ -118,7 +125,7 @@ pub fn plan<'d>(link: &Link<'d>) -> SymtabPlan {
                 && !s.name.starts_with(b".L")
                 && match s.place {
                     SymPlace::Section(sec) => {
-                        obj.sections[sec as usize].live && link_has_section(link, f, sec)
+                        in_output(link, f, sec) && link_has_section(link, f, sec)
                     }
                     SymPlace::Absolute => true,
                     _ => false,

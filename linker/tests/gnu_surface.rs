@@ -976,6 +976,59 @@ fn symver_with_a_script_listing_the_plain_name_exports_only_the_hidden_version()
     assert_eq!(versioned_exports(&ours), ["bar@@V1", "foo@V1"]);
 }
 
+/// `extern "C++"` patterns match names as GNU ld demangles them: `std::ostream`, not its
+/// long form; a template constructor with all its parameters; special names.
+#[test]
+fn extern_cxx_patterns_match_what_gnu_ld_matches() {
+    let w = Work::new();
+    let src = "#include <iosfwd>\n#include <string>\n\
+               struct S { template <class T> S(T, T) {} virtual ~S() {} };\n\
+               template S::S(const char *, const char *);\n\
+               int out(std::ostream &) { return 1; }\n\
+               int in(std::istream &) { return 2; }\n\
+               int takes(const std::string &s) { return (int)s.size(); }\n\
+               int ratio(long) { return 3; }\n";
+    std::fs::write(w.path("cx.cc"), src).expect("write");
+    ok(Command::new("g++")
+        .args([
+            "-O2",
+            "-fPIC",
+            "-D_GLIBCXX_USE_CXX11_ABI=0",
+            "-c",
+            "cx.cc",
+            "-o",
+            "cx.o",
+        ])
+        .current_dir(w.dir.path()));
+    let script = "V1 { global: extern \"C++\" { \"out(std::ostream&)\"; \"takes(std::string const&)\";\n\
+                  \"S::S<char const*>(char const*, char const*)\"; \"vtable for S\"; };\n\
+                  local: *; };\n\
+                  V2 { global: extern \"C++\" { \"in(std::basic_istream<char, std::char_traits<char> >&)\"; }; };\n";
+    std::fs::write(w.path("cx.map"), script).expect("write");
+    let (gnu, ours) = link_both(&w, "cx", &["-shared", "--version-script", "cx.map", "cx.o"]);
+    let versioned = |file: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = readelf(&["--dyn-syms", "-W"], file)
+            .lines()
+            .filter(|l| !l.contains(" UND ") && l.contains('@'))
+            .filter_map(|l| l.split_whitespace().nth(7).map(str::to_string))
+            .filter(|n| !n.starts_with("V1@") && !n.starts_with("V2@"))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(versioned(&ours), versioned(&gnu));
+    assert_eq!(
+        versioned(&ours),
+        [
+            "_Z3outRSo@@V1",
+            "_Z5takesRKSs@@V1",
+            "_ZN1SC1IPKcEET_S3_@@V1",
+            "_ZN1SC2IPKcEET_S3_@@V1",
+            "_ZTV1S@@V1",
+        ]
+    );
+}
+
 /// `name VERSION` for each defined `.dynsym` entry (versions from `readelf`'s `@`/`@@`).
 fn exports_with_versions(file: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = readelf(&["--dyn-syms", "-W"], file)

@@ -280,7 +280,10 @@ pub(super) fn place_inputs(
         out.size = size + arch.section_tail(out.sh_type, code_sections);
         out.align = align;
     }
-
+    // A folded section is where its kept copy is, for its symbols and every reference.
+    for ((f, s), (kf, ks)) in link.folded.iter() {
+        placement[f as usize][s as usize] = placement[kf as usize][ks as usize];
+    }
     placement
 }
 

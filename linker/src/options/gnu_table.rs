@@ -242,6 +242,7 @@ pub const TETHER_ONLY: &[(&str, Arg)] = &[
     ("Bsymbolic-non-weak-functions", Arg::None),
     ("icf", Arg::Required),
     ("image-base", Arg::Required),
+    ("print-icf-sections", Arg::None),
 ];
 
 /// GNU ld's short options (`shortopts` in `ld/lexsup.c` and the ELF emulation's `-P`, `-z`).

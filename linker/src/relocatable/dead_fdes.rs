@@ -66,6 +66,11 @@ fn dead_in_section(link: &Link, f: usize, s: usize) -> Vec<DeadFde> {
     let Ok(records) = split_records(sec.data) else {
         return Vec::new();
     };
+    // Looked up once per FDE: a table, or a link with many FDEs is quadratic.
+    let mut by_offset = std::collections::HashMap::new();
+    for x in &sec.relocs {
+        by_offset.entry(x.offset).or_insert(x.sym);
+    }
     let mut dead = Vec::new();
     let mut host = None;
     for r in records {
@@ -78,14 +83,11 @@ fn dead_in_section(link: &Link, f: usize, s: usize) -> Vec<DeadFde> {
                 } else {
                     r.offset + 8
                 };
-                sec.relocs
-                    .iter()
-                    .find(|x| x.offset == at as u64)
-                    .is_some_and(|x| {
-                        link.global_id(f, x.sym).is_none()
-                            && matches!(obj.symbols.get(x.sym as usize).map(|s| s.place),
-                            Some(SymPlace::Section(t)) if !obj.sections[t as usize].live)
-                    })
+                by_offset.get(&(at as u64)).is_some_and(|&sym| {
+                    link.global_id(f, sym).is_none()
+                        && matches!(obj.symbols.get(sym as usize).map(|s| s.place),
+                        Some(SymPlace::Section(t)) if !obj.sections[t as usize].live)
+                })
             }
             RecordKind::Cie => false,
             // Nothing after a terminator can host padding for a later dead FDE.
@@ -107,9 +109,10 @@ fn dead_in_section(link: &Link, f: usize, s: usize) -> Vec<DeadFde> {
     dead
 }
 
-/// Whether input offset `offset` lies inside one of `dead`.
+/// Whether input offset `offset` lies inside one of `dead` (in record order, so sorted).
 pub fn is_dead(dead: &[DeadFde], offset: u64) -> bool {
-    dead.iter().any(|d| offset >= d.start && offset < d.end)
+    let i = dead.partition_point(|d| d.end <= offset);
+    dead.get(i).is_some_and(|d| offset >= d.start)
 }
 
 /// Folds the dead FDEs of a copied `.eh_frame` into their hosts.
@@ -120,5 +123,39 @@ pub fn fold(out: &mut [u8], dead: &[DeadFde]) {
         let len = u32::from_le_bytes([out[host], out[host + 1], out[host + 2], out[host + 3]]);
         let grown = len + (end - start) as u32;
         out[host..host + 4].copy_from_slice(&grown.to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_dead, DeadFde};
+
+    #[test]
+    fn is_dead_finds_the_record_holding_an_offset() {
+        let dead = [
+            DeadFde {
+                start: 8,
+                end: 24,
+                host: 0,
+            },
+            DeadFde {
+                start: 40,
+                end: 64,
+                host: 24,
+            },
+        ];
+        for (offset, expected) in [
+            (0, false),
+            (8, true),
+            (23, true),
+            (24, false),
+            (39, false),
+            (40, true),
+            (63, true),
+            (64, false),
+        ] {
+            assert_eq!(is_dead(&dead, offset), expected, "{offset}");
+        }
+        assert!(!is_dead(&[], 0));
     }
 }
