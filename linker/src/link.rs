@@ -219,7 +219,9 @@ impl<'d> Link<'d> {
                         self.objects[file as usize].symbols[sym as usize].place
                             == SymPlace::Absolute
                     }
-                    Def::Linker(LinkerSymbol::Absolute(_)) => true,
+                    Def::Linker(
+                        LinkerSymbol::Absolute(_) | LinkerSymbol::Script { absolute: true },
+                    ) => true,
                     // An unresolved reference that binds here is 0 wherever the output loads.
                     _ => undefined && binds_locally,
                 };
@@ -381,6 +383,7 @@ pub fn output_kind(opts: &Options, has_dsos: bool) -> OutputKind {
 /// order: read and resolve, scan (one decision per relocation), allocate what the decisions
 /// need, plan the dynamic tables, lay out (growing thunks until addresses settle), write.
 pub fn run(opts: &Options) -> Result<()> {
+    let opts = &crate::script::load::prepare(opts)?;
     let files = crate::inputs::collect(opts)?;
     let wrap_names: Vec<[String; 3]> = opts
         .wrap
@@ -419,6 +422,8 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
             .extend(crate::dynamic_list::read(path)?);
     }
     crate::defsym::apply(&mut link)?;
+    crate::script::define::discard(&mut link);
+    crate::script::define::define_symbols(&mut link)?;
     crate::strip::drop_debug_sections(&mut link);
     link.define_linker_symbols();
     link.apply_exclude_libs();

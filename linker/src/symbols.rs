@@ -61,6 +61,9 @@ pub enum LinkerSymbol {
     TlsModuleBase,
     /// A `--defsym` number: this value wherever the output loads.
     Absolute(u64),
+    /// Assigned by a script or a `--defsym` expression: its value comes after layout
+    /// (`Layout::script_values`); `absolute` by GNU ld's rules for expressions.
+    Script { absolute: bool },
 }
 
 impl LinkerSymbol {

@@ -12,6 +12,7 @@
 //!    program at its image base), the load segments and the other program headers.
 
 mod comment;
+mod script_placement;
 mod sections;
 mod segments;
 mod synthetic;
@@ -122,6 +123,8 @@ pub struct Layout {
     pub merged: Vec<Vec<u8>>,
     /// Address of the ELF header (the image's first byte): 0 but in a fixed-address program.
     pub base: u64,
+    /// Values of the symbols scripts and `--defsym` expressions assign, by name.
+    pub script_values: std::collections::HashMap<String, u64>,
 }
 
 impl Layout {
@@ -184,6 +187,11 @@ impl Layout {
                 }
             }
             LinkerSymbol::Absolute(value) => value,
+            LinkerSymbol::Script { .. } => std::str::from_utf8(name)
+                .ok()
+                .and_then(|n| self.script_values.get(n))
+                .copied()
+                .unwrap_or(0),
             LinkerSymbol::TlsModuleBase => self.tls.map_or(0, |(start, _, _)| start),
             LinkerSymbol::IpltStart | LinkerSymbol::IpltEnd => {
                 let iplt = self
@@ -226,11 +234,21 @@ pub fn build_id_size(b: &BuildIdStyle) -> u64 {
 }
 
 pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
-    let mut sections = sections::group_inputs(link);
+    let mut script = script_placement::Placer::new(link)?;
+    let mut sections = match script.as_mut() {
+        Some(p) => p.group_inputs(link),
+        None => sections::group_inputs(link),
+    };
     let merged = sections::merge_target_sections(link, &mut sections)?;
     let common_offsets = synthetic::add(link, plan, &mut sections)?;
     let mut sections = sections::order(sections);
-    let placement = sections::place_inputs(link, &mut sections);
+    if let Some(p) = &script {
+        p.reorder(&mut sections);
+    }
+    let placement = sections::place_inputs(link, &mut sections, script.as_mut());
+    if let Some(p) = &script {
+        p.check()?;
+    }
     let (shstrtab, sh_names) = sections::names(&mut sections);
     let placed = segments::place(link, &mut sections)?;
     let commons = match sections
@@ -243,7 +261,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             .collect(),
         None => Vec::new(),
     };
-    Ok(Layout {
+    let mut layout = Layout {
         sections,
         placement,
         commons,
@@ -255,5 +273,8 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         sh_names,
         merged,
         base: placed.base,
-    })
+        script_values: Default::default(),
+    };
+    layout.script_values = script_placement::evaluate(link, &layout, script.as_ref())?;
+    Ok(layout)
 }

@@ -1,0 +1,190 @@
+//! Before the scan: which input sections the scripts' `SECTIONS` take (first match wins,
+//! as GNU ld), `/DISCARD/` applied, `KEEP` for `--gc-sections`, and the symbols the
+//! scripts and `--defsym` expressions define (their values come after layout).
+
+use super::{AssignKind, BodyItem, InputDesc, SectionItem, SectionSpec};
+use crate::error::Result;
+use crate::link::Link;
+use crate::object_file::{ObjectFile, SymPlace};
+use crate::symbols::{Def, LinkerSymbol};
+use crate::version_script::glob_match;
+use object::elf;
+
+/// The statement that takes an input section: (output item, body item, section spec).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub item: usize,
+    pub body: usize,
+    pub spec: Option<usize>,
+}
+
+/// The name a file pattern is matched against: the path as given, or an archive member's
+/// name (GNU ld also accepts `archive:member`).
+fn file_names(obj: &ObjectFile) -> (String, Option<String>) {
+    match (&obj.archive, obj.name.rfind('(')) {
+        (Some(archive), Some(open)) if obj.name.ends_with(')') => {
+            let member = &obj.name[open + 1..obj.name.len() - 1];
+            (member.to_string(), Some(format!("{archive}:{member}")))
+        }
+        _ => (obj.name.clone(), None),
+    }
+}
+
+fn file_matches(pattern: &str, excluded: &[String], names: &(String, Option<String>)) -> bool {
+    let hit = |p: &str| {
+        glob_match(p.as_bytes(), names.0.as_bytes())
+            || names.1.as_ref().is_some_and(|n| glob_match(p.as_bytes(), n.as_bytes()))
+    };
+    hit(pattern) && !excluded.iter().any(|e| hit(e))
+}
+
+fn spec_matches(desc: &InputDesc, names: &(String, Option<String>), section: &[u8]) -> Option<Option<usize>> {
+    if !file_matches(&desc.file, &desc.exclude_files, names) {
+        return None;
+    }
+    let Some(specs) = &desc.sections else {
+        return Some(None);
+    };
+    specs.iter().position(|s: &SectionSpec| {
+        glob_match(s.pattern.as_bytes(), section)
+            && !s.exclude_files.iter().any(|e| file_matches(e, &[], names))
+    }).map(Some)
+}
+
+/// The first statement of `SECTIONS` that takes section `section` of `obj`.
+pub fn find_rule(items: &[SectionItem], obj: &ObjectFile, section: &[u8]) -> Option<Rule> {
+    let names = file_names(obj);
+    for (i, item) in items.iter().enumerate() {
+        let SectionItem::Output(out) = item else { continue };
+        for (b, body) in out.body.iter().enumerate() {
+            let BodyItem::Input(desc) = body else { continue };
+            if let Some(spec) = spec_matches(desc, &names, section) {
+                return Some(Rule { item: i, body: b, spec });
+            }
+        }
+    }
+    None
+}
+
+/// The rule of every candidate input section (live, not the null section), per object.
+pub fn rules(link: &Link) -> Vec<Vec<Option<Rule>>> {
+    let items = &link.opts.script.sections;
+    link.objects
+        .iter()
+        .map(|obj| {
+            obj.sections
+                .iter()
+                .enumerate()
+                .map(|(s, sec)| {
+                    (s != 0 && sec.live && !items.is_empty())
+                        .then(|| find_rule(items, obj, sec.name))
+                        .flatten()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn output_name<'l>(link: &'l Link, rule: Rule) -> &'l str {
+    match &link.opts.script.sections[rule.item] {
+        SectionItem::Output(o) => &o.name,
+        _ => "",
+    }
+}
+
+/// Whether the rule taking a section is inside `KEEP(...)` (a `--gc-sections` root).
+pub fn is_kept(link: &Link, rule: Rule) -> bool {
+    match &link.opts.script.sections[rule.item] {
+        SectionItem::Output(o) => matches!(&o.body[rule.body], BodyItem::Input(d) if d.keep),
+        _ => false,
+    }
+}
+
+/// Drops the sections `/DISCARD/` takes, before anything refers to them being live.
+pub fn discard(link: &mut Link) {
+    if link.opts.script.sections.is_empty() {
+        return;
+    }
+    let rules = rules(link);
+    for (f, per) in rules.iter().enumerate() {
+        for (s, rule) in per.iter().enumerate() {
+            if rule.is_some_and(|r| output_name(link, r) == "/DISCARD/") {
+                link.objects[f].sections[s].live = false;
+            }
+        }
+    }
+}
+
+/// Whether the value a script gives a symbol is absolute, judged before layout.
+struct StaticEnv<'l, 'd>(&'l Link<'d>);
+
+impl super::expr::Env for StaticEnv<'_, '_> {
+    fn dot(&self) -> std::result::Result<u64, String> {
+        Ok(0)
+    }
+    fn symbol(&self, _: &str) -> std::result::Result<u64, String> {
+        Ok(0)
+    }
+    fn is_defined(&self, _: &str) -> bool {
+        false
+    }
+    fn section(&self, _: super::expr::SectionQuery, _: &str) -> std::result::Result<u64, String> {
+        Ok(0)
+    }
+    fn sizeof_headers(&self) -> u64 {
+        0
+    }
+    fn max_page_size(&self) -> u64 {
+        0
+    }
+    fn common_page_size(&self) -> u64 {
+        0
+    }
+    fn symbol_is_absolute(&self, name: &str) -> bool {
+        let link = self.0;
+        let Some(id) = link.symtab.lookup(name.as_bytes()) else {
+            return true;
+        };
+        match link.symtab.get(id).def {
+            Def::Regular { file, sym } => {
+                link.objects[file as usize].symbols[sym as usize].place == SymPlace::Absolute
+            }
+            Def::Linker(LinkerSymbol::Absolute(_)) => true,
+            Def::Linker(LinkerSymbol::Script { absolute }) => absolute,
+            _ => false,
+        }
+    }
+}
+
+/// Defines the symbols the scripts assign (`PROVIDE` only where something refers to an
+/// undefined one), overriding an input's definition as GNU ld does.
+pub fn define_symbols(link: &mut Link) -> Result<()> {
+    let opts = link.opts;
+    for (a, _) in opts.script.assignments() {
+        if a.name == "." {
+            continue;
+        }
+        let name = a.name.as_bytes();
+        if matches!(a.kind, AssignKind::Provide | AssignKind::ProvideHidden) {
+            let wanted = link
+                .symtab
+                .lookup(name)
+                .is_some_and(|id| link.symtab.get(id).is_undefined());
+            if !wanted {
+                continue;
+            }
+        }
+        let absolute = a.expr.is_absolute(&StaticEnv(link));
+        let id = link.symtab.intern(name);
+        let s = link.symtab.get_mut(id);
+        s.def = Def::Linker(LinkerSymbol::Script { absolute });
+        s.ty = elf::STT_NOTYPE.0;
+        s.size = 0;
+        s.weak_def = false;
+        s.referenced = true;
+        if matches!(a.kind, AssignKind::Hidden | AssignKind::ProvideHidden) {
+            s.visibility = elf::STV_HIDDEN.0;
+        }
+    }
+    Ok(())
+}
