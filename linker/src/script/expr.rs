@@ -244,11 +244,12 @@ impl<'l, 'a> ExprParser<'l, 'a> {
         ExprParser { lex, depth: 0 }
     }
 
+    /// An error about token `found`, just read.
     fn unexpected(&self, found: Tok, expected: &'static str) -> ScriptError {
         ScriptError::Unexpected {
             found: found.describe(),
             expected,
-            line: self.lex.line(),
+            line: self.lex.line_of_read(&found),
         }
     }
 
@@ -468,7 +469,7 @@ impl<'l, 'a> ExprParser<'l, 'a> {
 
 /// Parses a whole expression (a `--defsym` right-hand side).
 pub fn parse_expr(text: &str) -> Result<Expr, ScriptError> {
-    let mut lex = Lexer { text, pos: 0 };
+    let mut lex = Lexer { text, pos: 0, last: 0 };
     let e = ExprParser::new(&mut lex).expr()?;
     match lex.peek(Mode::Expr)?.0 {
         Tok::End => Ok(e),

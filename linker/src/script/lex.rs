@@ -58,6 +58,8 @@ fn is_name_char(c: u8, mode: Mode) -> bool {
 pub struct Lexer<'a> {
     pub text: &'a str,
     pub pos: usize,
+    /// Where the last token read began (for messages about it).
+    pub last: usize,
 }
 
 impl<'a> Lexer<'a> {
@@ -131,8 +133,17 @@ impl<'a> Lexer<'a> {
         })
     }
 
+    /// The line for a message about token `tok`, just read.
+    pub fn line_of_read(&self, tok: &Tok) -> usize {
+        match tok {
+            Tok::End => self.line(),
+            _ => self.line_at(self.last),
+        }
+    }
+
     pub fn next(&mut self, mode: Mode) -> Result<Tok<'a>, ScriptError> {
         let (tok, end) = self.peek(mode)?;
+        self.last = self.skip_blank(self.pos)?;
         self.pos = end;
         Ok(tok)
     }

@@ -199,7 +199,17 @@ impl<'a> Parser<'a> {
         self.lex.next(mode)
     }
 
+    /// An error about token `found`, just read.
     pub fn unexpected(&self, found: Tok, expected: &'static str) -> ScriptError {
+        ScriptError::Unexpected {
+            found: found.describe(),
+            expected,
+            line: self.lex.line_of_read(&found),
+        }
+    }
+
+    /// An error about the next token, not read.
+    pub fn unexpected_next(&self, found: Tok, expected: &'static str) -> ScriptError {
         ScriptError::Unexpected {
             found: found.describe(),
             expected,
@@ -213,7 +223,7 @@ impl<'a> Parser<'a> {
                 self.next(Mode::Expr)?;
                 Ok(())
             }
-            other => Err(self.unexpected(other, expected)),
+            other => Err(self.unexpected_next(other, expected)),
         }
     }
 
@@ -311,7 +321,7 @@ impl<'a> Parser<'a> {
         if !matches!(tok, Tok::Word(_) | Tok::Quoted(_)) {
             return Ok(false);
         }
-        let after = Lexer { text: self.lex.text, pos: end };
+        let after = Lexer { text: self.lex.text, pos: end, last: end };
         Ok(matches!(after.peek(Mode::Expr)?.0, Tok::Punct(p) if ASSIGN_OPS.iter().any(|(o, _)| *o == p)))
     }
 
@@ -464,7 +474,7 @@ pub fn parse(text: &str) -> Result<Vec<Command>, ScriptError> {
 /// [`parse`], the commands' locations naming `file`.
 pub fn parse_file(text: &str, file: &str) -> Result<Vec<Command>, ScriptError> {
     let mut parser = Parser {
-        lex: Lexer { text, pos: 0 },
+        lex: Lexer { text, pos: 0, last: 0 },
         file: file.into(),
         items: 0,
     };

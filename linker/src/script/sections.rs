@@ -193,7 +193,7 @@ impl<'a> Parser<'a> {
                 Tok::Punct(";") => {
                     self.next(Mode::Expr)?;
                 }
-                Tok::End => return Err(self.unexpected(Tok::End, "`}`")),
+                Tok::End => return Err(self.unexpected_next(Tok::End, "`}`")),
                 Tok::Word(w @ ("PROVIDE" | "PROVIDE_HIDDEN" | "HIDDEN")) => {
                     self.next(Mode::Expr)?;
                     body.push(BodyItem::Assign(self.assignment(Some(w))?));

@@ -1,0 +1,350 @@
+//! Linker scripts and `--defsym` expressions, compared with GNU ld: the same gcc objects
+//! linked by both with the same script, on x86-64 and ARM (Thumb-2, run under qemu-arm),
+//! compared on the program's output, symbol values relative to their sections, section
+//! placement and error messages.
+
+mod common;
+
+use common::{ok, readelf, require, run, tether};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ARM_SYSROOT: &str = "/usr/arm-linux-gnueabihf";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    X86,
+    ArmThumb,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Linker {
+    Tether,
+    GnuLd,
+}
+
+const TARGETS: [Target; 2] = [Target::X86, Target::ArmThumb];
+
+impl Target {
+    fn gcc(self) -> Command {
+        match self {
+            Target::X86 => Command::new("gcc"),
+            Target::ArmThumb => {
+                let mut c = Command::new("arm-linux-gnueabihf-gcc");
+                c.arg("-mthumb");
+                c
+            }
+        }
+    }
+    fn require(self) {
+        match self {
+            Target::X86 => require("gcc", "gcc"),
+            Target::ArmThumb => {
+                require("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf");
+                require("qemu-arm", "qemu-user");
+            }
+        }
+    }
+}
+
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scripts").join(name)
+}
+
+impl Work {
+    fn new() -> Work {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        std::fs::create_dir(dir.path().join("bin")).expect("bin dir");
+        std::os::unix::fs::symlink(tether(), dir.path().join("bin/ld")).expect("ld symlink");
+        Work { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        let p = self.path(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn compile(&self, t: Target, src: &str, obj: &str, flags: &[&str]) {
+        ok(t.gcc()
+            .args(["-O2", "-c"])
+            .args(flags)
+            .arg(fixture(src))
+            .arg("-o")
+            .arg(self.path(obj)));
+    }
+
+    fn link(&self, t: Target, linker: Linker, out: &str, args: &[&str]) -> Output {
+        let mut cmd = t.gcc();
+        match linker {
+            Linker::Tether => cmd.arg(format!("-B{}/", self.path("bin").display())),
+            Linker::GnuLd => cmd.arg("-fuse-ld=bfd"),
+        };
+        run(cmd
+            .args(args)
+            .arg("-o")
+            .arg(self.path(out))
+            .current_dir(self.dir.path()))
+    }
+
+    fn link_ok(&self, t: Target, linker: Linker, out: &str, args: &[&str]) {
+        let o = self.link(t, linker, out, args);
+        assert!(
+            o.status.success(),
+            "{t:?}: linking {out} with {linker:?} failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    fn run_program(&self, t: Target, exe: &str) -> String {
+        match t {
+            Target::X86 => ok(&mut Command::new(self.path(exe))),
+            Target::ArmThumb => ok(Command::new("qemu-arm")
+                .args(["-L", ARM_SYSROOT])
+                .arg(self.path(exe))),
+        }
+    }
+}
+
+/// `nm` values by symbol name.
+fn symbols(file: &Path) -> std::collections::HashMap<String, (u64, char)> {
+    let out = ok(Command::new("nm").arg(file));
+    out.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (v, k, n) = (f.next()?, f.next()?, f.next()?);
+            Some((n.to_string(), (u64::from_str_radix(v, 16).ok()?, k.chars().next()?)))
+        })
+        .collect()
+}
+
+/// Allocated output sections in header order: (name, address, size).
+fn sections(file: &Path) -> Vec<(String, u64, u64)> {
+    readelf(&["-SW"], file)
+        .lines()
+        .filter_map(|l| {
+            let l = l.split_once(']')?.1;
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let addr = u64::from_str_radix(f.get(2)?, 16).ok()?;
+            let size = u64::from_str_radix(f.get(4)?, 16).ok()?;
+            (addr != 0).then(|| (f[0].to_string(), addr, size))
+        })
+        .collect()
+}
+
+fn section<'s>(all: &'s [(String, u64, u64)], name: &str) -> &'s (String, u64, u64) {
+    all.iter()
+        .find(|s| s.0 == name)
+        .unwrap_or_else(|| panic!("no section {name} in {all:?}"))
+}
+
+/// The section that follows `name` in address order.
+fn next_after(all: &[(String, u64, u64)], name: &str) -> String {
+    let mut sorted = all.to_vec();
+    sorted.sort_by_key(|s| s.1);
+    let i = sorted.iter().position(|s| s.0 == name).unwrap();
+    sorted[i + 1].0.clone()
+}
+
+/// The linker set program: `__start_mytab`/`__stop_mytab` from the script around
+/// `KEEP(*(.mytable))`, `.junk` discarded, the section inserted after `.data`, an ASSERT
+/// that holds; with `--gc-sections` too (KEEP is what keeps the unreferenced table).
+#[test]
+fn linker_set_keep_discard_insert_as_gnu_ld() {
+    for t in TARGETS {
+        t.require();
+        let w = Work::new();
+        w.compile(t, "table.c", "table.o", &[]);
+        let script = fixture("table.ld");
+        let script = script.to_str().unwrap();
+        for gc in [false, true] {
+            let mut args = vec!["table.o", "-Wl,-T", script];
+            if gc {
+                args.push("-Wl,--gc-sections");
+            }
+            w.link_ok(t, Linker::GnuLd, "gnu", &args);
+            w.link_ok(t, Linker::Tether, "ours", &args);
+            let expected = "gamma=3\nbeta=2\nalpha=1\ncount=3\n";
+            assert_eq!(w.run_program(t, "gnu"), expected, "{t:?}");
+            assert_eq!(w.run_program(t, "ours"), expected, "{t:?} gc={gc}");
+            for exe in ["gnu", "ours"] {
+                let file = w.path(exe);
+                let secs = sections(&file);
+                let table = section(&secs, ".mytable");
+                let syms = symbols(&file);
+                assert_eq!(syms["__start_mytab"].0, table.1, "{t:?} {exe}");
+                assert_eq!(syms["__stop_mytab"].0, table.1 + table.2, "{t:?} {exe}");
+                assert!(!secs.iter().any(|s| s.0 == ".junk"), "{t:?} {exe}: {secs:?}");
+                assert!(!syms.contains_key("junk"), "{t:?} {exe}");
+                assert_eq!(next_after(&secs, ".data"), ".mytable", "{t:?} {exe}");
+            }
+        }
+    }
+}
+
+/// A failed ASSERT is an error with its message, as GNU ld.
+#[test]
+fn failed_assert_reports_its_message() {
+    for t in TARGETS {
+        t.require();
+        let w = Work::new();
+        w.compile(t, "table.c", "table.o", &[]);
+        let text = std::fs::read_to_string(fixture("table.ld")).unwrap();
+        let text = text.replace(
+            "__stop_mytab > __start_mytab, \"table is empty\"",
+            "__stop_mytab == __start_mytab, \"table has entries\"",
+        );
+        w.write("bad.ld", &text);
+        for linker in [Linker::GnuLd, Linker::Tether] {
+            let o = w.link(t, linker, "out", &["table.o", "-Wl,-T,bad.ld"]);
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert!(!o.status.success(), "{t:?} {linker:?}");
+            assert!(stderr.contains("table has entries"), "{t:?} {linker:?}: {stderr}");
+        }
+    }
+}
+
+/// A script input that INCLUDEs a file from a -L directory, with assignments of a number
+/// and of a symbol plus an offset, and `--defsym` with an expression.
+#[test]
+fn include_from_l_dir_assignments_and_defsym_expression() {
+    for t in TARGETS {
+        t.require();
+        let w = Work::new();
+        w.compile(t, "values.c", "values.o", &["-fPIE"]);
+        w.write("inc/part.ld", "foo_val = 0x1234;\nbar = main + 0x10;\n");
+        w.write("top.ld", "/* top */\nINCLUDE part.ld\n");
+        let args = [
+            "values.o",
+            "top.ld",
+            "-Linc",
+            "-Xlinker",
+            "--defsym",
+            "-Xlinker",
+            "baz=main+ALIGN(0x20,16)*2",
+        ];
+        w.link_ok(t, Linker::GnuLd, "gnu", &args);
+        w.link_ok(t, Linker::Tether, "ours", &args);
+        let tail = |out: String| out.split_once(' ').unwrap().1.to_string();
+        let expected = tail(w.run_program(t, "gnu"));
+        assert_eq!(expected, "16 64\n", "{t:?}");
+        assert_eq!(tail(w.run_program(t, "ours")), expected, "{t:?}");
+        for exe in ["gnu", "ours"] {
+            let syms = symbols(&w.path(exe));
+            let main = syms["main"].0 & !1;
+            assert_eq!(syms["foo_val"], (0x1234, 'A'), "{t:?} {exe}");
+            assert_eq!(syms["bar"].0 & !1, main + 0x10, "{t:?} {exe}");
+            assert_eq!(syms["baz"].0 & !1, main + 0x40, "{t:?} {exe}");
+        }
+        // Not found anywhere: an error naming the script and line.
+        w.write("missing.ld", "\n\nINCLUDE nothere.ld\n");
+        let o = w.link(t, Linker::Tether, "x", &["values.o", "missing.ld"]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains("missing.ld:3: cannot find INCLUDE file nothere.ld"), "{stderr}");
+    }
+}
+
+/// PROVIDE defines only what is referenced and undefined; HIDDEN symbols stay out of
+/// `.dynsym`; `-T` is searched in the -L directories; `. = ALIGN(n)` and symbols inside an
+/// output section.
+#[test]
+fn provide_hidden_and_dot_inside_sections() {
+    let t = Target::X86;
+    t.require();
+    let w = Work::new();
+    w.compile(t, "values.c", "values.o", &["-fPIE"]);
+    w.write(
+        "dir/s.ld",
+        "PROVIDE(foo_val = 42); PROVIDE(unused = 1); HIDDEN(bar = main);\n\
+         SECTIONS {\n  .mytable : { before = .; *(.mytable) . = ALIGN(64); baz = .; }\n}\n\
+         INSERT AFTER .data;\n",
+    );
+    w.write("extra.c", "__attribute__((used, section(\".mytable\"))) char x[3] = {1};\n");
+    ok(Command::new("gcc")
+        .args(["-c", "-fPIE", "-o"])
+        .arg(w.path("extra.o"))
+        .arg(w.path("extra.c")));
+    let args = ["values.o", "extra.o", "-Wl,-T,s.ld", "-Ldir"];
+    w.link_ok(t, Linker::GnuLd, "gnu", &args);
+    w.link_ok(t, Linker::Tether, "ours", &args);
+    for exe in ["gnu", "ours"] {
+        let file = w.path(exe);
+        let syms = symbols(&file);
+        let secs = sections(&file);
+        let table = section(&secs, ".mytable");
+        assert_eq!(syms["foo_val"].0, 42, "{exe}");
+        assert!(!syms.contains_key("unused"), "{exe}");
+        assert_eq!(syms["bar"].0, syms["main"].0, "{exe}");
+        assert_eq!(syms["before"].0, table.1, "{exe}");
+        // `. = ALIGN(64)` aligns the address; the section ends there.
+        let baz = syms["baz"].0;
+        assert_eq!(baz % 64, 0, "{exe}");
+        assert_eq!(baz, table.1 + table.2, "{exe}");
+        assert!(baz - table.1 >= 3 && baz - table.1 < 3 + 64, "{exe}");
+        let dynsym = readelf(&["--dyn-syms", "-W"], &file);
+        assert!(!dynsym.contains(" bar"), "{exe}: {dynsym}");
+    }
+}
+
+/// `VERSION { ... }` in a script versions a library's symbols as a version script would.
+#[test]
+fn version_command_in_a_script() {
+    let t = Target::X86;
+    t.require();
+    let w = Work::new();
+    w.compile(t, "lib.c", "lib.o", &["-fPIC"]);
+    w.write("v.ld", "VERSION {\n  V1 { global: exported; local: *; };\n}\n");
+    for (linker, out) in [(Linker::GnuLd, "gnu.so"), (Linker::Tether, "ours.so")] {
+        w.link_ok(t, linker, out, &["-shared", "lib.o", "v.ld"]);
+        let dynsym = readelf(&["--dyn-syms", "-W"], &w.path(out));
+        assert!(dynsym.contains("exported@@V1"), "{linker:?}: {dynsym}");
+        assert!(!dynsym.contains("internal"), "{linker:?}: {dynsym}");
+    }
+}
+
+/// Syntax errors name the script file and the line, as GNU ld's do (GNU ld says
+/// `file:line: syntax error`).
+#[test]
+fn syntax_errors_name_file_and_line() {
+    let t = Target::X86;
+    t.require();
+    let w = Work::new();
+    w.compile(t, "values.c", "values.o", &["-fPIE"]);
+    for (text, line) in [
+        ("SECTIONS {\n .x : { *(.x) \n", "line 3"),
+        ("x = 1;\ny = ;\n", "line 2"),
+        ("\n\n\nPROVIDE(a = 1;\n", "line 4"),
+        ("SECTIONS {\n .x : { *(.x) } > ram\n}\n", "line 2"),
+    ] {
+        w.write("syn.ld", text);
+        for linker in [Linker::GnuLd, Linker::Tether] {
+            let o = w.link(t, linker, "x", &["values.o", "-Wl,-T,syn.ld"]);
+            assert!(!o.status.success(), "{linker:?} accepted {text:?}");
+        }
+        let o = w.link(t, Linker::Tether, "x", &["values.o", "-Wl,-T,syn.ld"]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            stderr.contains("syn.ld: ") && stderr.contains(line),
+            "{text:?}: {stderr}"
+        );
+    }
+    // An expression that refers to nothing: GNU ld's message, with the place.
+    w.write(
+        "undef.ld",
+        "foo_val = 1; bar = 2; baz = 3;\nx = nothing + 1;\n",
+    );
+    let o = w.link(t, Linker::Tether, "x", &["values.o", "undef.ld"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("undef.ld:2: undefined symbol `nothing' referenced in expression"),
+        "{stderr}"
+    );
+}
