@@ -348,3 +348,95 @@ fn syntax_errors_name_file_and_line() {
         "{stderr}"
     );
 }
+
+/// GNU ld's own default script (`ld --verbose`), given with `-T`: every construct it uses
+/// is read (SEGMENT_START, DATA_SEGMENT_*, ONLY_IF_RO, SORT(CONSTRUCTORS), PROVIDE_HIDDEN
+/// of the array bounds, `.debug_* 0 :`, `/DISCARD/`), the programs run as GNU ld's do, and
+/// the loaded sections come in the same order.
+#[test]
+fn gnu_ld_default_scripts_link_and_run() {
+    struct Case {
+        t: Target,
+        ld: &'static str,
+        ld_args: &'static [&'static str],
+        src: &'static str,
+        flags: &'static [&'static str],
+        expected: &'static str,
+    }
+    let hello = "ctor\nhello 7 5 0\natexit\n";
+    let caught = "caught boom 4\n";
+    let cases = [
+        Case { t: Target::X86, ld: "ld", ld_args: &[], src: "hello.c", flags: &["-no-pie", "-fno-pie"], expected: hello },
+        Case { t: Target::X86, ld: "ld", ld_args: &["-pie"], src: "hello.c", flags: &["-fPIE"], expected: hello },
+        Case { t: Target::X86, ld: "ld", ld_args: &[], src: "throw.cpp", flags: &["-static", "-no-pie", "-fno-pie"], expected: caught },
+        Case { t: Target::ArmThumb, ld: "arm-linux-gnueabihf-ld", ld_args: &[], src: "hello.c", flags: &[], expected: hello },
+        Case { t: Target::ArmThumb, ld: "arm-linux-gnueabihf-ld", ld_args: &[], src: "throw.cpp", flags: &["-static"], expected: caught },
+    ];
+    for c in cases {
+        c.t.require();
+        let w = Work::new();
+        let verbose = ok(Command::new(c.ld).args(c.ld_args).arg("--verbose"));
+        let script: Vec<&str> = verbose
+            .lines()
+            .skip_while(|l| !l.starts_with("====="))
+            .skip(1)
+            .take_while(|l| !l.starts_with("====="))
+            .collect();
+        assert!(script.len() > 100, "{}: no default script in --verbose", c.ld);
+        w.write("default.ld", &script.join("\n"));
+        let cxx = c.src.ends_with(".cpp");
+        let mut compile = c.t.gcc();
+        if cxx {
+            compile = match c.t {
+                Target::X86 => Command::new("g++"),
+                Target::ArmThumb => {
+                    let mut g = Command::new("arm-linux-gnueabihf-g++");
+                    g.arg("-mthumb");
+                    g
+                }
+            };
+        }
+        ok(compile
+            .args(["-O2", "-c"])
+            .args(c.flags.iter().filter(|f| f.starts_with("-f")))
+            .arg(fixture(c.src))
+            .arg("-o")
+            .arg(w.path("p.o")));
+        let mut orders = Vec::new();
+        for (linker, out) in [(Linker::GnuLd, "gnu"), (Linker::Tether, "ours")] {
+            let mut cmd = match (c.t, cxx) {
+                (Target::X86, true) => Command::new("g++"),
+                (Target::ArmThumb, true) => Command::new("arm-linux-gnueabihf-g++"),
+                _ => c.t.gcc(),
+            };
+            match linker {
+                Linker::Tether => cmd.arg(format!("-B{}/", w.path("bin").display())),
+                Linker::GnuLd => cmd.arg("-fuse-ld=bfd"),
+            };
+            let o = run(cmd
+                .args(c.flags.iter().filter(|f| !f.starts_with("-f")))
+                .args(["p.o", "-Wl,-T,default.ld", "-o", out])
+                .current_dir(w.dir.path()));
+            assert!(o.status.success(), "{} {linker:?}: {}", c.src, String::from_utf8_lossy(&o.stderr));
+            let output = match c.t {
+                Target::X86 => ok(&mut Command::new(w.path(out))),
+                Target::ArmThumb => ok(Command::new("qemu-arm").args(["-L", ARM_SYSROOT]).arg(w.path(out))),
+            };
+            assert_eq!(output, c.expected, "{:?} {} {linker:?}", c.t, c.src);
+            let mut secs: Vec<(String, u64, u64)> =
+                sections(&w.path(out)).into_iter().filter(|s| s.2 > 0).collect();
+            secs.sort_by_key(|s| s.1);
+            orders.push(secs.into_iter().map(|s| s.0).collect::<Vec<_>>());
+        }
+        let both = |list: &Vec<String>, other: &Vec<String>| -> Vec<String> {
+            list.iter().filter(|n| other.contains(n)).cloned().collect()
+        };
+        assert_eq!(
+            both(&orders[0], &orders[1]),
+            both(&orders[1], &orders[0]),
+            "{:?} {}: section order",
+            c.t,
+            c.src
+        );
+    }
+}

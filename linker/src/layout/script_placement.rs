@@ -105,7 +105,7 @@ impl Env for OffsetEnv {
 /// the layout already does (headers first, the data segment and RELRO page-aligned).
 fn is_default_script_form(e: &Expr) -> bool {
     match e {
-        Expr::DataSegment(_) | Expr::SegmentStart(_) | Expr::SizeofHeaders => true,
+        Expr::DataSegment(_) | Expr::SegmentStart(_) | Expr::SizeofHeaders | Expr::Dot => true,
         Expr::Binary(_, l, r) => is_default_script_form(l) || is_default_script_form(r),
         _ => false,
     }
@@ -218,6 +218,13 @@ impl<'s> Placer<'s> {
                 continue;
             }
             let idx = section_named(&mut sections, &mut by_name, o.name.as_bytes());
+            if o.address.is_some() && link.objects[list[0].0 as usize].sections[list[0].1 as usize].is_alloc() {
+                self.error.get_or_insert(format!(
+                    "{}: an address for output section {} is not supported (only for sections \
+                     that are not loaded)",
+                    o.at, o.name
+                ));
+            }
             let base = match &sections[idx].content {
                 super::Content::Inputs(l) => l.len(),
                 _ => 0,
@@ -267,6 +274,7 @@ impl<'s> Placer<'s> {
             for (slot, s) in slots.iter().zip(taken) {
                 sections[*slot] = s.expect("taken once");
             }
+            place_orphans(&mut sections[start..end], &|s: &OutSection| position(&s.name).is_some());
             start = end;
         }
         if let Some((after, anchor)) = &self.insert {
@@ -339,6 +347,39 @@ impl<'s> Placer<'s> {
         match &self.error {
             Some(e) => Err(LinkError::Other(e.clone())),
             None => Ok(()),
+        }
+    }
+}
+
+/// Within one segment's run: each input section the script does not name goes after the
+/// output section GNU ld holds for its kind (`.text`, `.rodata`, `.data`, `.bss`, `.tdata`,
+/// `.tbss`: `place_orphan` in `ld/emultempl/elf.em`), else after the last script section of
+/// its kind (flags and NOBITS); one with neither stays where its rank put it.
+fn place_orphans(run: &mut [OutSection], scripted: &dyn Fn(&OutSection) -> bool) {
+    use object::elf;
+    let kind = |s: &OutSection| {
+        let f = s.flags & (elf::SHF_WRITE.0 | elf::SHF_EXECINSTR.0 | elf::SHF_TLS.0) as u64;
+        (f, s.is_nobits(), s.sh_type == elf::SHT_NOTE.0)
+    };
+    let inputs = |s: &OutSection| matches!(s.content, super::Content::Inputs(_));
+    let orphan = |s: &OutSection| s.is_alloc() && !scripted(s) && inputs(s);
+    // From the last, so that orphans bound for one home keep their order after it.
+    for i in (0..run.len()).rev() {
+        let hold: &[u8] = match kind(&run[i]) {
+            (_, _, true) => b"",
+            (f, nobits, _) if f & elf::SHF_TLS.0 as u64 != 0 => if nobits { b".tbss" } else { b".tdata" },
+            (f, _, _) if f & elf::SHF_EXECINSTR.0 as u64 != 0 => b".text",
+            (_, true, _) => b".bss",
+            (f, _, _) if f & elf::SHF_WRITE.0 as u64 != 0 => b".data",
+            _ => b".rodata",
+        };
+        let candidate = |j: usize| scripted(&run[j]) && inputs(&run[j]) && kind(&run[j]) == kind(&run[i]);
+        let home = (0..run.len())
+            .rev()
+            .find(|&j| candidate(j) && run[j].name == hold)
+            .or_else(|| (0..run.len()).rev().find(|&j| candidate(j)));
+        if let Some(h) = home.filter(|&h| orphan(&run[i]) && h > i) {
+            run[i..=h].rotate_left(1);
         }
     }
 }

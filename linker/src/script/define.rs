@@ -51,11 +51,15 @@ fn spec_matches(desc: &InputDesc, names: &(String, Option<String>), section: &[u
     }).map(Some)
 }
 
-/// The first statement of `SECTIONS` that takes section `section` of `obj`.
-pub fn find_rule(items: &[SectionItem], obj: &ObjectFile, section: &[u8]) -> Option<Rule> {
+/// The first statement of `SECTIONS` that takes section `section` of `obj` (statements of
+/// `disabled` items do not count).
+fn find_rule(items: &[SectionItem], disabled: &[bool], obj: &ObjectFile, section: &[u8]) -> Option<Rule> {
     let names = file_names(obj);
     for (i, item) in items.iter().enumerate() {
         let SectionItem::Output(out) = item else { continue };
+        if disabled[i] {
+            continue;
+        }
         for (b, body) in out.body.iter().enumerate() {
             let BodyItem::Input(desc) = body else { continue };
             if let Some(spec) = spec_matches(desc, &names, section) {
@@ -67,7 +71,36 @@ pub fn find_rule(items: &[SectionItem], obj: &ObjectFile, section: &[u8]) -> Opt
 }
 
 /// The rule of every candidate input section (live, not the null section), per object.
+/// An `ONLY_IF_RO`/`ONLY_IF_RW` output section that would take an input of the other kind
+/// does not exist, and its inputs go to the statements after it (GNU ld's `lang_check_section_constraints`).
 pub fn rules(link: &Link) -> Vec<Vec<Option<Rule>>> {
+    let items = &link.opts.script.sections;
+    let mut disabled = vec![false; items.len()];
+    loop {
+        let rules = rules_with(link, &disabled);
+        let mut changed = false;
+        for (i, item) in items.iter().enumerate() {
+            let SectionItem::Output(o) = item else { continue };
+            let Some(constraint) = o.constraint.filter(|_| !disabled[i]) else { continue };
+            let violated = rules.iter().enumerate().any(|(f, per)| {
+                per.iter().enumerate().any(|(s, r)| {
+                    let writable = link.objects[f].sections[s].flags & elf::SHF_WRITE.0 != 0;
+                    r.is_some_and(|r| r.item == i)
+                        && writable != (constraint == super::sections::Constraint::Writable)
+                })
+            });
+            if violated {
+                disabled[i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return rules;
+        }
+    }
+}
+
+fn rules_with(link: &Link, disabled: &[bool]) -> Vec<Vec<Option<Rule>>> {
     let items = &link.opts.script.sections;
     link.objects
         .iter()
@@ -77,7 +110,7 @@ pub fn rules(link: &Link) -> Vec<Vec<Option<Rule>>> {
                 .enumerate()
                 .map(|(s, sec)| {
                     (s != 0 && sec.live && !items.is_empty())
-                        .then(|| find_rule(items, obj, sec.name))
+                        .then(|| find_rule(items, disabled, obj, sec.name))
                         .flatten()
                 })
                 .collect()
@@ -166,6 +199,11 @@ pub fn define_symbols(link: &mut Link) -> Result<()> {
         }
         let name = a.name.as_bytes();
         if matches!(a.kind, AssignKind::Provide | AssignKind::ProvideHidden) {
+            // GNU ld's default scripts PROVIDE the image and section bounds tether defines
+            // itself (`Link::define_linker_symbols`); its definitions stand for those.
+            if LinkerSymbol::by_name(name).is_some() {
+                continue;
+            }
             let wanted = link
                 .symtab
                 .lookup(name)

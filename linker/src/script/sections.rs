@@ -13,10 +13,21 @@ pub enum SectionItem {
     Output(OutputSection),
 }
 
-/// `NAME : [ALIGN(a)] [SUBALIGN(s)] { body }`.
+/// `ONLY_IF_RO` / `ONLY_IF_RW`: the statement counts only when every input it takes is
+/// read-only (writable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    ReadOnly,
+    Writable,
+}
+
+/// `NAME [ADDRESS] : [ALIGN(a)] [SUBALIGN(s)] [ONLY_IF_RO|ONLY_IF_RW] { body }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputSection {
     pub name: String,
+    /// Accepted for sections that are not loaded (`.debug_info 0 :`), where it is 0.
+    pub address: Option<Expr>,
+    pub constraint: Option<Constraint>,
     pub align: Option<Expr>,
     pub subalign: Option<Expr>,
     pub body: Vec<BodyItem>,
@@ -123,13 +134,21 @@ impl<'a> Parser<'a> {
             Tok::Word(w) | Tok::Quoted(w) => w.to_string(),
             other => return Err(self.unexpected(other, "an output section name")),
         };
+        let mut address = None;
         if self.peek(Mode::Expr)? != Tok::Punct(":") {
-            return Err(self.unsupported(&format!(
-                "an address or type for output section {name} (only `{name} : {{ ... }}`)"
-            )));
+            let e = self.expr()?;
+            if let Expr::Sym(ty) = &e {
+                if matches!(ty.as_str(), "NOLOAD" | "DSECT" | "COPY" | "INFO" | "OVERLAY" | "READONLY") {
+                    return Err(self.unsupported(&format!("type ({ty}) of output section {name}")));
+                }
+            }
+            if self.peek(Mode::Expr)? == Tok::Punct("(") {
+                return Err(self.unsupported(&format!("a type of output section {name}")));
+            }
+            address = Some(e);
         }
-        self.next(Mode::Expr)?;
-        let (mut align, mut subalign) = (None, None);
+        self.expect(":", "`:` after the output section name")?;
+        let (mut align, mut subalign, mut constraint) = (None, None, None);
         loop {
             match self.peek(Mode::Expr)? {
                 Tok::Word("ALIGN") => {
@@ -143,8 +162,16 @@ impl<'a> Parser<'a> {
                 Tok::Word("ALIGN_WITH_INPUT") => {
                     self.next(Mode::Expr)?;
                 }
-                Tok::Word(w @ ("AT" | "ONLY_IF_RO" | "ONLY_IF_RW")) => {
-                    return Err(self.unsupported(&format!("{w} on output section {name}")))
+                Tok::Word(w @ ("ONLY_IF_RO" | "ONLY_IF_RW")) => {
+                    self.next(Mode::Expr)?;
+                    constraint = Some(if w == "ONLY_IF_RO" {
+                        Constraint::ReadOnly
+                    } else {
+                        Constraint::Writable
+                    });
+                }
+                Tok::Word("AT") => {
+                    return Err(self.unsupported(&format!("AT on output section {name}")))
                 }
                 _ => break,
             }
@@ -166,7 +193,7 @@ impl<'a> Parser<'a> {
             }
             _ => {}
         }
-        Ok(OutputSection { name, align, subalign, body, at })
+        Ok(OutputSection { name, address, constraint, align, subalign, body, at })
     }
 
     fn paren_expr(&mut self) -> Result<Expr, ScriptError> {
@@ -206,6 +233,7 @@ impl<'a> Parser<'a> {
                 Tok::Word("CONSTRUCTORS") => {
                     self.next(Mode::Expr)?;
                 }
+                Tok::Word("SORT") if self.sorted_constructors()? => {}
                 Tok::Word(w @ ("BYTE" | "SHORT" | "LONG" | "QUAD" | "SQUAD")) => {
                     self.next(Mode::Expr)?;
                     let size = match w {
@@ -230,6 +258,19 @@ impl<'a> Parser<'a> {
                 _ => body.push(BodyItem::Input(self.input_desc(false, at)?)),
             }
         }
+    }
+
+    /// Reads `SORT(CONSTRUCTORS)` (GNU ld's default scripts have it), if that is next.
+    fn sorted_constructors(&mut self) -> Result<bool, ScriptError> {
+        let start = self.lex.pos;
+        let found = self.next(Mode::Pattern)? == Tok::Word("SORT")
+            && self.next(Mode::Pattern)? == Tok::Punct("(")
+            && self.next(Mode::Pattern)? == Tok::Word("CONSTRUCTORS")
+            && self.next(Mode::Pattern)? == Tok::Punct(")");
+        if !found {
+            self.lex.pos = start;
+        }
+        Ok(found)
     }
 
     /// `(pattern pattern ...)`: the names of `EXCLUDE_FILE`.
