@@ -300,6 +300,7 @@ pub fn write_image(
     if !errors.is_empty() {
         return Err(LinkError::Many(errors));
     }
+    crate::layout::write_script_data(layout, &mut image);
     if let Some((_, got)) = layout.find(Synth::Got) {
         let (o, n) = (got.offset as usize, got.size as usize);
         relocate::fill_got(

@@ -146,9 +146,10 @@ fn section<'s>(all: &'s [(String, u64, u64)], name: &str) -> &'s (String, u64, u
         .unwrap_or_else(|| panic!("no section {name} in {all:?}"))
 }
 
-/// The section that follows `name` in address order.
+/// The section that follows `name` in address order (empty ones, which GNU ld drops and
+/// tether keeps, not counted).
 fn next_after(all: &[(String, u64, u64)], name: &str) -> String {
-    let mut sorted = all.to_vec();
+    let mut sorted: Vec<_> = all.iter().filter(|s| s.2 > 0 || s.0 == name).cloned().collect();
     sorted.sort_by_key(|s| s.1);
     let i = sorted.iter().position(|s| s.0 == name).unwrap();
     sorted[i + 1].0.clone()
@@ -438,5 +439,60 @@ fn gnu_ld_default_scripts_link_and_run() {
             c.t,
             c.src
         );
+    }
+}
+
+/// `BYTE`, `SHORT`, `LONG` (of a symbol and of `.`), `QUAD` in a section of their own,
+/// read back by the program, on both targets.
+#[test]
+fn data_statements_as_gnu_ld() {
+    for t in TARGETS {
+        t.require();
+        let w = Work::new();
+        w.compile(t, "data.c", "data.o", &["-fno-pie"]);
+        let script = fixture("data.ld");
+        let args = ["-no-pie", "data.o", "-Wl,-T", script.to_str().unwrap()];
+        w.link_ok(t, Linker::GnuLd, "gnu", &args);
+        w.link_ok(t, Linker::Tether, "ours", &args);
+        let expected = "11 2233 1 0102030405060708 15 1 23\n";
+        assert_eq!(w.run_program(t, "gnu"), expected, "{t:?}");
+        assert_eq!(w.run_program(t, "ours"), expected, "{t:?}");
+        for exe in ["gnu", "ours"] {
+            let secs = sections(&w.path(exe));
+            assert_eq!(section(&secs, ".mydata").2, 23, "{t:?} {exe}");
+            assert_eq!(next_after(&secs, ".data"), ".mydata", "{t:?} {exe}");
+        }
+    }
+}
+
+/// `SORT_BY_NAME` orders a linker set across objects; `EXCLUDE_FILE` leaves one object's
+/// section to orphan placement, which comes right after `.rodata`, before what INSERT puts
+/// there, as GNU ld does.
+#[test]
+fn sort_by_name_and_exclude_file_as_gnu_ld() {
+    for t in TARGETS {
+        t.require();
+        let w = Work::new();
+        w.compile(t, "sort.c", "first.o", &["-DFIRST"]);
+        w.compile(t, "sort.c", "second.o", &[]);
+        let script = fixture("sort.ld");
+        let args = ["first.o", "second.o", "-Wl,-T", script.to_str().unwrap()];
+        w.link_ok(t, Linker::GnuLd, "gnu", &args);
+        w.link_ok(t, Linker::Tether, "ours", &args);
+        assert_eq!(w.run_program(t, "gnu"), "abcd\n", "{t:?}");
+        assert_eq!(w.run_program(t, "ours"), "abcd\n", "{t:?}");
+        let order = |exe: &str| {
+            let mut secs = sections(&w.path(exe));
+            secs.sort_by_key(|s| s.1);
+            let names: Vec<String> = secs.into_iter().map(|s| s.0).collect();
+            let from = names.iter().position(|n| n == ".rodata").unwrap();
+            names[from..from + 4].to_vec()
+        };
+        assert_eq!(order("ours"), order("gnu"), "{t:?}");
+        for exe in ["gnu", "ours"] {
+            let secs = sections(&w.path(exe));
+            assert_eq!(section(&secs, ".ex").2, 4, "{t:?} {exe}: only first.o's");
+            assert_eq!(section(&secs, ".exl").2, 8, "{t:?} {exe}: second.o's, orphaned");
+        }
     }
 }

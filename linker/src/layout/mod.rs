@@ -125,6 +125,8 @@ pub struct Layout {
     pub base: u64,
     /// Values of the symbols scripts and `--defsym` expressions assign, by name.
     pub script_values: std::collections::HashMap<String, u64>,
+    /// Script `BYTE`/`SHORT`/`LONG`/`QUAD` bytes: (file offset, contents).
+    pub script_data: Vec<(u64, Vec<u8>)>,
 }
 
 impl Layout {
@@ -274,7 +276,21 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         merged,
         base: placed.base,
         script_values: Default::default(),
+        script_data: Vec::new(),
     };
-    layout.script_values = script_placement::evaluate(link, &layout, script.as_ref())?;
+    let evaluated = script_placement::evaluate(link, &layout, script.as_ref())?;
+    layout.script_values = evaluated.values;
+    layout.script_data = evaluated.data;
     Ok(layout)
+}
+
+/// Writes the scripts' data statements into the image (the rest of their sections are
+/// inputs, written as usual).
+pub fn write_script_data(layout: &Layout, image: &mut [u8]) {
+    for (offset, bytes) in &layout.script_data {
+        let at = *offset as usize;
+        if let Some(dst) = image.get_mut(at..at + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+    }
 }

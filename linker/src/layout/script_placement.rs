@@ -23,6 +23,8 @@ enum Mark<'s> {
     Dot(&'s Assignment),
     /// A symbol assigned at this point: its (item, body) position.
     Symbol(usize, usize),
+    /// `BYTE`/`SHORT`/`LONG`/`QUAD` of this size at (item, body).
+    Data(u64, usize, usize),
 }
 
 pub struct Placer<'s> {
@@ -159,13 +161,6 @@ impl<'s> Placer<'s> {
                             o.at
                         )));
                     }
-                    for b in &o.body {
-                        if let BodyItem::Data { at, .. } = b {
-                            return Err(LinkError::Other(format!(
-                                "{at}: BYTE, SHORT, LONG and QUAD are not supported"
-                            )));
-                        }
-                    }
                     let entry = p.min_align.entry(o.name.as_bytes().to_vec()).or_insert(1);
                     *entry = (*entry).max(align);
                 }
@@ -211,14 +206,27 @@ impl<'s> Placer<'s> {
                     }
                     BodyItem::Assign(a) if a.name == "." => marks.push((list.len(), Mark::Dot(a))),
                     BodyItem::Assign(_) => marks.push((list.len(), Mark::Symbol(i, b))),
-                    _ => {}
+                    BodyItem::Data { size, .. } => marks.push((list.len(), Mark::Data(*size as u64, i, b))),
+                    BodyItem::Assert(_) => {}
                 }
             }
-            if list.is_empty() {
+            let has_data = o.body.iter().any(|b| matches!(b, BodyItem::Data { .. }));
+            if list.is_empty() && !has_data {
                 continue;
             }
             let idx = section_named(&mut sections, &mut by_name, o.name.as_bytes());
-            if o.address.is_some() && link.objects[list[0].0 as usize].sections[list[0].1 as usize].is_alloc() {
+            if has_data {
+                // Data statements make the section hold bytes; alone they make it writable
+                // data, as GNU ld's output says (CONTENTS, ALLOC, LOAD, DATA).
+                let out = &mut sections[idx];
+                out.sh_type = object::elf::SHT_PROGBITS.0;
+                out.flags |= object::elf::SHF_ALLOC.0 as u64;
+                if list.is_empty() {
+                    out.flags |= object::elf::SHF_WRITE.0 as u64;
+                }
+            }
+            let loaded = list.first().is_none_or(|&(f, s)| link.objects[f as usize].sections[s as usize].is_alloc());
+            if o.address.is_some() && loaded {
                 self.error.get_or_insert(format!(
                     "{}: an address for output section {} is not supported (only for sections \
                      that are not loaded)",
@@ -244,6 +252,14 @@ impl<'s> Placer<'s> {
             add_input(link, &mut sections[idx], f, s);
         }
         sort_arrays_by_priority(link, &mut sections[scripted..]);
+        if self.insert.is_some() {
+            // The default layout's sections come before what the script inserts among
+            // equals (GNU ld inserts after the anchor and the orphans it holds).
+            let mut slots: Vec<Option<OutSection>> = sections.into_iter().map(Some).collect();
+            let mut order: Vec<usize> = (0..slots.len()).collect();
+            order.sort_by_key(|&i| self.names(&slots[i].as_ref().expect("all present").name));
+            sections = order.into_iter().filter_map(|i| slots[i].take()).collect();
+        }
         for out in sections.iter_mut() {
             if let Some(&a) = self.min_align.get(&out.name) {
                 out.align = out.align.max(a);
@@ -274,12 +290,21 @@ impl<'s> Placer<'s> {
             for (slot, s) in slots.iter().zip(taken) {
                 sections[*slot] = s.expect("taken once");
             }
-            place_orphans(&mut sections[start..end], &|s: &OutSection| position(&s.name).is_some());
+            // With INSERT, GNU ld's default script names the usual sections too.
+            let insert = self.insert.is_some();
+            place_orphans(&mut sections[start..end], &|s: &OutSection| {
+                position(&s.name).is_some() || (insert && DEFAULT_SCRIPT_SECTIONS.contains(&&s.name[..]))
+            });
             start = end;
         }
         if let Some((after, anchor)) = &self.insert {
             self.insert_by_anchor(sections, *after, anchor.as_bytes(), &class);
         }
+    }
+
+    /// Whether the script has an output section of this name.
+    fn names(&self, name: &[u8]) -> bool {
+        self.items.iter().any(|i| matches!(i, SectionItem::Output(o) if o.name.as_bytes() == name))
     }
 
     fn insert_by_anchor(
@@ -300,7 +325,19 @@ impl<'s> Placer<'s> {
             if from == to || class(&sections[from]) != class(&sections[to]) {
                 continue;
             }
-            let target = if after { to + 1 } else { to };
+            // GNU ld puts the orphans it holds for the anchor right after it, before what
+            // the script inserts there.
+            let mut target = if after { to + 1 } else { to };
+            while after
+                && target < sections.len()
+                && !self.names(&sections[target].name)
+                && !DEFAULT_SCRIPT_SECTIONS.contains(&&sections[target].name[..])
+                && class(&sections[target]) == class(&sections[to])
+                && hold_of(&sections[target]) == anchor
+                && matches!(sections[target].content, super::Content::Inputs(_))
+            {
+                target += 1;
+            }
             if from < target {
                 sections[from..target].rotate_left(1);
             } else {
@@ -320,6 +357,10 @@ impl<'s> Placer<'s> {
             match mark {
                 Mark::Symbol(i, b) => {
                     self.offsets.insert((*i, *b), size);
+                }
+                Mark::Data(n, i, b) => {
+                    self.offsets.insert((*i, *b), size);
+                    size += n;
                 }
                 Mark::Dot(a) => match a.expr.eval(&OffsetEnv(size)) {
                     Ok(v) if v >= size && v - size <= super::MAX_OUTPUT => {
@@ -351,6 +392,43 @@ impl<'s> Placer<'s> {
     }
 }
 
+/// The loaded output sections GNU ld's default scripts name (`ld --verbose`, x86-64 and
+/// ARM): with `INSERT`, the others are orphans.
+const DEFAULT_SCRIPT_SECTIONS: &[&[u8]] = &[
+    b".interp", b".note.gnu.build-id", b".hash", b".gnu.hash", b".dynsym", b".dynstr",
+    b".gnu.version", b".gnu.version_d", b".gnu.version_r", b".rela.dyn", b".rel.dyn",
+    b".rela.plt", b".rel.plt", b".relr.dyn", b".init", b".plt", b".iplt", b".plt.got",
+    b".plt.sec", b".text", b".fini", b".rodata", b".rodata1", b".ARM.extab", b".ARM.exidx",
+    b".eh_frame_hdr", b".eh_frame", b".sframe", b".gcc_except_table", b".gnu_extab",
+    b".exception_ranges", b".tdata", b".tbss", b".preinit_array", b".init_array",
+    b".fini_array", b".ctors", b".dtors", b".jcr", b".data.rel.ro", b".dynamic", b".got",
+    b".got.plt", b".data", b".data1", b".bss", b".lbss", b".lrodata", b".ldata",
+    b".note.gnu.arm.ident",
+];
+
+/// The output section GNU ld places an orphan of this kind after.
+fn hold_of(s: &OutSection) -> &'static [u8] {
+    use object::elf;
+    let f = s.flags;
+    if s.sh_type == elf::SHT_NOTE.0 {
+        b""
+    } else if f & elf::SHF_TLS.0 as u64 != 0 {
+        if s.is_nobits() {
+            b".tbss"
+        } else {
+            b".tdata"
+        }
+    } else if f & elf::SHF_EXECINSTR.0 as u64 != 0 {
+        b".text"
+    } else if s.is_nobits() {
+        b".bss"
+    } else if f & elf::SHF_WRITE.0 as u64 != 0 {
+        b".data"
+    } else {
+        b".rodata"
+    }
+}
+
 /// Within one segment's run: each input section the script does not name goes after the
 /// output section GNU ld holds for its kind (`.text`, `.rodata`, `.data`, `.bss`, `.tdata`,
 /// `.tbss`: `place_orphan` in `ld/emultempl/elf.em`), else after the last script section of
@@ -363,24 +441,28 @@ fn place_orphans(run: &mut [OutSection], scripted: &dyn Fn(&OutSection) -> bool)
     };
     let inputs = |s: &OutSection| matches!(s.content, super::Content::Inputs(_));
     let orphan = |s: &OutSection| s.is_alloc() && !scripted(s) && inputs(s);
-    // From the last, so that orphans bound for one home keep their order after it.
-    for i in (0..run.len()).rev() {
-        let hold: &[u8] = match kind(&run[i]) {
-            (_, _, true) => b"",
-            (f, nobits, _) if f & elf::SHF_TLS.0 as u64 != 0 => if nobits { b".tbss" } else { b".tdata" },
-            (f, _, _) if f & elf::SHF_EXECINSTR.0 as u64 != 0 => b".text",
-            (_, true, _) => b".bss",
-            (f, _, _) if f & elf::SHF_WRITE.0 as u64 != 0 => b".data",
-            _ => b".rodata",
-        };
+    let home_of = |i: usize| {
+        let hold = hold_of(&run[i]);
         let candidate = |j: usize| scripted(&run[j]) && inputs(&run[j]) && kind(&run[j]) == kind(&run[i]);
-        let home = (0..run.len())
+        (0..run.len())
             .rev()
             .find(|&j| candidate(j) && run[j].name == hold)
-            .or_else(|| (0..run.len()).rev().find(|&j| candidate(j)));
-        if let Some(h) = home.filter(|&h| orphan(&run[i]) && h > i) {
-            run[i..=h].rotate_left(1);
+            .or_else(|| (0..run.len()).rev().find(|&j| candidate(j)))
+            .filter(|_| orphan(&run[i]))
+    };
+    let homes: Vec<Option<usize>> = (0..run.len()).map(home_of).collect();
+    // Each home followed by its orphans in their order; the rest where they were.
+    let mut order = Vec::with_capacity(run.len());
+    for i in 0..run.len() {
+        if homes[i].is_some() {
+            continue;
         }
+        order.push(i);
+        order.extend((0..run.len()).filter(|&o| homes[o] == Some(i)));
+    }
+    let mut taken: Vec<Option<OutSection>> = run.iter_mut().map(|s| Some(std::mem::replace(s, placeholder()))).collect();
+    for (slot, i) in order.into_iter().enumerate() {
+        run[slot] = taken[i].take().expect("each section once");
     }
 }
 
@@ -484,13 +566,45 @@ impl Env for LayoutEnv<'_, '_> {
     }
 }
 
+/// The location counter between output sections, before statement `k` of `SECTIONS`:
+/// the end of what the layout put below the next output section the script names (orphans
+/// included), or of everything at the end.
+fn dot_before(layout: &Layout, items: &[SectionItem], k: usize) -> u64 {
+    let bound = items[k..]
+        .iter()
+        .filter_map(|i| match i {
+            SectionItem::Output(o) => layout.by_name(o.name.as_bytes()),
+            _ => None,
+        })
+        .map(|s| s.addr)
+        .next()
+        .unwrap_or(u64::MAX);
+    let tbss = |s: &OutSection| s.is_nobits() && s.flags & object::elf::SHF_TLS.0 as u64 != 0;
+    layout
+        .sections
+        .iter()
+        .filter(|s| s.is_alloc() && !tbss(s) && s.addr < bound)
+        .map(|s| s.addr + s.size)
+        .max()
+        .unwrap_or(layout.base)
+}
+
+/// What the scripts give the output after layout.
+#[derive(Default)]
+pub struct Evaluated {
+    /// Symbol values by name.
+    pub values: HashMap<String, u64>,
+    /// `BYTE`/`SHORT`/`LONG`/`QUAD` contents: (file offset, little-endian bytes).
+    pub data: Vec<(u64, Vec<u8>)>,
+}
+
 /// Evaluates every script assignment in order (twice, so a symbol may use one assigned
-/// later), then checks the `ASSERT`s: the values by name.
-pub fn evaluate(link: &Link, layout: &Layout, placer: Option<&Placer>) -> Result<HashMap<String, u64>> {
+/// later), the data statements, then checks the `ASSERT`s.
+pub fn evaluate(link: &Link, layout: &Layout, placer: Option<&Placer>) -> Result<Evaluated> {
     let script = &link.opts.script;
     let mut values = HashMap::new();
     if script.is_empty() {
-        return Ok(values);
+        return Ok(Evaluated::default());
     }
     for pass in 0..2 {
         let last = pass == 1;
@@ -500,14 +614,14 @@ pub fn evaluate(link: &Link, layout: &Layout, placer: Option<&Placer>) -> Result
         })) {
             assign(link, layout, &mut values, a, None, last)?;
         }
-        let mut cursor = layout.base;
         for (i, item) in script.sections.iter().enumerate() {
+            let cursor = || dot_before(layout, &script.sections, i);
             match item {
                 SectionItem::Assign(a) if a.name == "." => {}
-                SectionItem::Assign(a) => assign(link, layout, &mut values, a, Some(cursor), last)?,
+                SectionItem::Assign(a) => assign(link, layout, &mut values, a, Some(cursor()), last)?,
                 SectionItem::Output(o) => {
                     let out = layout.by_name(o.name.as_bytes());
-                    let start = out.map_or(cursor, |s| s.addr);
+                    let start = out.map_or_else(cursor, |s| s.addr);
                     for (b, body) in o.body.iter().enumerate() {
                         let BodyItem::Assign(a) = body else { continue };
                         if a.name == "." {
@@ -517,14 +631,12 @@ pub fn evaluate(link: &Link, layout: &Layout, placer: Option<&Placer>) -> Result
                         let dot = start + offset.unwrap_or(0);
                         assign(link, layout, &mut values, a, Some(dot), last)?;
                     }
-                    if let Some(s) = out {
-                        cursor = s.addr + s.size;
-                    }
                 }
                 SectionItem::Assert(_) => {}
             }
         }
     }
+    let data = data_statements(link, layout, placer, &values)?;
     for a in script.assertions() {
         let env = LayoutEnv { link, layout, values: &values, dot: None };
         let ok = a.expr.eval(&env).map_err(|why| LinkError::Other(format!("{}: {why}", a.at)))?;
@@ -532,7 +644,32 @@ pub fn evaluate(link: &Link, layout: &Layout, placer: Option<&Placer>) -> Result
             return Err(LinkError::Other(a.message.clone()));
         }
     }
-    Ok(values)
+    Ok(Evaluated { values, data })
+}
+
+/// The bytes of every `BYTE`/`SHORT`/`LONG`/`QUAD`, `.` being its own address.
+fn data_statements(
+    link: &Link,
+    layout: &Layout,
+    placer: Option<&Placer>,
+    values: &HashMap<String, u64>,
+) -> Result<Vec<(u64, Vec<u8>)>> {
+    let mut data = Vec::new();
+    let Some(placer) = placer else {
+        return Ok(data);
+    };
+    for (i, item) in placer.items.iter().enumerate() {
+        let SectionItem::Output(o) = item else { continue };
+        let Some(out) = layout.by_name(o.name.as_bytes()) else { continue };
+        for (b, body) in o.body.iter().enumerate() {
+            let BodyItem::Data { size, value, at } = body else { continue };
+            let Some(&offset) = placer.offsets.get(&(i, b)) else { continue };
+            let env = LayoutEnv { link, layout, values, dot: Some(out.addr + offset) };
+            let v = value.eval(&env).map_err(|why| LinkError::Other(format!("{at}: {why}")))?;
+            data.push((out.offset + offset, v.to_le_bytes()[..*size as usize].to_vec()));
+        }
+    }
+    Ok(data)
 }
 
 fn assign(
