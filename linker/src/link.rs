@@ -220,7 +220,7 @@ impl<'d> Link<'d> {
                             == SymPlace::Absolute
                     }
                     Def::Linker(
-                        LinkerSymbol::Absolute(_) | LinkerSymbol::Script { absolute: true },
+                        LinkerSymbol::Absolute(_) | LinkerSymbol::Script { fixed: true, .. },
                     ) => true,
                     // An unresolved reference that binds here is 0 wherever the output loads.
                     _ => undefined && binds_locally,

@@ -249,6 +249,12 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
                         .find(Synth::Commons)
                         .map(|(i, _)| i as u16 + 1)
                         .unwrap_or(elf::SHN_ABS.0),
+                    // Assigned inside an output section: that section, even past its end.
+                    Def::Linker(crate::symbols::LinkerSymbol::Script { absolute: false, .. })
+                        if layout.script_section(s.name).is_some() =>
+                    {
+                        layout.script_section(s.name).unwrap_or(elf::SHN_ABS.0)
+                    }
                     Def::Linker(crate::symbols::LinkerSymbol::Dynamic) => layout
                         .find(Synth::Dynamic)
                         .map(|(i, _)| i as u16 + 1)
@@ -266,7 +272,7 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
                         .unwrap_or(elf::SHN_ABS.0),
                     Def::Linker(
                         crate::symbols::LinkerSymbol::Absolute(_)
-                        | crate::symbols::LinkerSymbol::Script { absolute: true },
+                        | crate::symbols::LinkerSymbol::Script { absolute: true, .. },
                     ) => elf::SHN_ABS.0,
                     // The image and section bounds: the section they point into.
                     Def::Linker(_) => layout

@@ -127,6 +127,8 @@ pub struct Layout {
     pub script_values: std::collections::HashMap<String, u64>,
     /// Script `BYTE`/`SHORT`/`LONG`/`QUAD` bytes: (file offset, contents).
     pub script_data: Vec<(u64, Vec<u8>)>,
+    /// Header index of the output section each symbol assigned inside one is in.
+    pub script_sections: std::collections::HashMap<String, u16>,
 }
 
 impl Layout {
@@ -218,6 +220,14 @@ impl Layout {
             .map(|i| i as u16 + 1)
     }
 
+    /// The header index of the output section a script assigned symbol `name` inside.
+    pub fn script_section(&self, name: &[u8]) -> Option<u16> {
+        std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| self.script_sections.get(n))
+            .copied()
+    }
+
     pub fn by_name(&self, name: &[u8]) -> Option<&OutSection> {
         self.sections.iter().find(|s| s.name == name)
     }
@@ -277,10 +287,12 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         base: placed.base,
         script_values: Default::default(),
         script_data: Vec::new(),
+        script_sections: Default::default(),
     };
     let evaluated = script_placement::evaluate(link, &layout, script.as_ref())?;
     layout.script_values = evaluated.values;
     layout.script_data = evaluated.data;
+    layout.script_sections = evaluated.sections;
     Ok(layout)
 }
 

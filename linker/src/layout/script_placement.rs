@@ -12,8 +12,8 @@ use crate::error::{LinkError, Result};
 use crate::link::Link;
 use crate::relocate::target_address;
 use crate::got_plt::Target;
-use crate::script::define::{rules, Rule};
-use crate::script::expr::{Env, Expr, SectionQuery};
+use crate::script::define::{rules, value_kind, Rule};
+use crate::script::expr::{Env, Expr, SectionQuery, ValueKind};
 use crate::script::{Assignment, BodyItem, SectionItem, SortKey};
 use crate::symbols::{Def, LinkerSymbol};
 use std::collections::HashMap;
@@ -63,9 +63,6 @@ fn constant(e: &Expr, what: &str, at: &crate::script::Loc) -> Result<u64> {
         fn common_page_size(&self) -> u64 {
             0x1000
         }
-        fn symbol_is_absolute(&self, _: &str) -> bool {
-            true
-        }
     }
     e.eval(&NoEnv)
         .map_err(|why| LinkError::Other(format!("{at}: {what}: {why}")))
@@ -97,9 +94,6 @@ impl Env for OffsetEnv {
     }
     fn common_page_size(&self) -> u64 {
         0x1000
-    }
-    fn symbol_is_absolute(&self, _: &str) -> bool {
-        true
     }
 }
 
@@ -561,9 +555,6 @@ impl Env for LayoutEnv<'_, '_> {
     fn common_page_size(&self) -> u64 {
         0x1000
     }
-    fn symbol_is_absolute(&self, _: &str) -> bool {
-        true
-    }
 }
 
 /// The location counter between output sections, before statement `k` of `SECTIONS`:
@@ -596,6 +587,8 @@ pub struct Evaluated {
     pub values: HashMap<String, u64>,
     /// `BYTE`/`SHORT`/`LONG`/`QUAD` contents: (file offset, little-endian bytes).
     pub data: Vec<(u64, Vec<u8>)>,
+    /// Header index of the section each symbol assigned inside one is in.
+    pub sections: HashMap<String, u16>,
 }
 
 /// Evaluates every script assignment in order (twice, so a symbol may use one assigned
@@ -603,6 +596,7 @@ pub struct Evaluated {
 pub fn evaluate(link: &Link, layout: &Layout, placer: Option<&Placer>) -> Result<Evaluated> {
     let script = &link.opts.script;
     let mut values = HashMap::new();
+    let mut sections = HashMap::new();
     if script.is_empty() {
         return Ok(Evaluated::default());
     }
@@ -612,15 +606,22 @@ pub fn evaluate(link: &Link, layout: &Layout, placer: Option<&Placer>) -> Result
             SectionItem::Assign(a) => Some(a),
             _ => None,
         })) {
-            assign(link, layout, &mut values, a, None, last)?;
+            assign(link, layout, &mut values, a, None, None, last)?;
         }
+        // With INSERT the statements sit right after the anchor: `.` between them is where
+        // the previous script section ends, before the default layout's next sections.
+        let mut prev_end = None;
         for (i, item) in script.sections.iter().enumerate() {
-            let cursor = || dot_before(layout, &script.sections, i);
+            let cursor = || match prev_end.filter(|_| script.insert.is_some()) {
+                Some(end) => end,
+                None => dot_before(layout, &script.sections, i),
+            };
             match item {
                 SectionItem::Assign(a) if a.name == "." => {}
-                SectionItem::Assign(a) => assign(link, layout, &mut values, a, Some(cursor()), last)?,
+                SectionItem::Assign(a) => assign(link, layout, &mut values, a, Some(cursor()), None, last)?,
                 SectionItem::Output(o) => {
-                    let out = layout.by_name(o.name.as_bytes());
+                    let index = layout.sections.iter().position(|s| s.name == o.name.as_bytes());
+                    let out = index.map(|i| &layout.sections[i]);
                     let start = out.map_or_else(cursor, |s| s.addr);
                     for (b, body) in o.body.iter().enumerate() {
                         let BodyItem::Assign(a) = body else { continue };
@@ -629,7 +630,22 @@ pub fn evaluate(link: &Link, layout: &Layout, placer: Option<&Placer>) -> Result
                         }
                         let offset = placer.and_then(|p| p.offsets.get(&(i, b))).copied();
                         let dot = start + offset.unwrap_or(0);
-                        assign(link, layout, &mut values, a, Some(dot), last)?;
+                        // A plain number inside an output section is an offset into it.
+                        let base = match value_kind(link, &a.expr, true) {
+                            ValueKind::Number => Some(start),
+                            _ => None,
+                        };
+                        assign(link, layout, &mut values, a, Some(dot), base, last)?;
+                        // Computed from `.` or numbers: the section's (from a symbol: the
+                        // section that symbol's value falls in).
+                        let mut from = Vec::new();
+                        a.expr.symbols(&mut from);
+                        if let Some(i) = index.filter(|_| from.is_empty()) {
+                            sections.insert(a.name.clone(), i as u16 + 1);
+                        }
+                    }
+                    if let Some(s) = out {
+                        prev_end = Some(s.addr + s.size);
                     }
                 }
                 SectionItem::Assert(_) => {}
@@ -644,7 +660,7 @@ pub fn evaluate(link: &Link, layout: &Layout, placer: Option<&Placer>) -> Result
             return Err(LinkError::Other(a.message.clone()));
         }
     }
-    Ok(Evaluated { values, data })
+    Ok(Evaluated { values, data, sections })
 }
 
 /// The bytes of every `BYTE`/`SHORT`/`LONG`/`QUAD`, `.` being its own address.
@@ -678,6 +694,7 @@ fn assign(
     values: &mut HashMap<String, u64>,
     a: &Assignment,
     dot: Option<u64>,
+    base: Option<u64>,
     last: bool,
 ) -> Result<()> {
     let defined = link
@@ -687,6 +704,7 @@ fn assign(
     let env = LayoutEnv { link, layout, values, dot };
     match a.expr.eval(&env) {
         Ok(v) => {
+            let v = v.wrapping_add(base.unwrap_or(0));
             if defined || !matches!(a.kind, crate::script::AssignKind::Provide | crate::script::AssignKind::ProvideHidden) {
                 values.insert(a.name.clone(), v);
             }

@@ -2,6 +2,7 @@
 //! as GNU ld), `/DISCARD/` applied, `KEEP` for `--gc-sections`, and the symbols the
 //! scripts and `--defsym` expressions define (their values come after layout).
 
+use super::expr::{Expr, ValueKind};
 use super::{AssignKind, BodyItem, InputDesc, SectionItem, SectionSpec};
 use crate::error::Result;
 use crate::link::Link;
@@ -148,44 +149,46 @@ pub fn discard(link: &mut Link) {
     }
 }
 
-/// Whether the value a script gives a symbol is absolute, judged before layout.
-struct StaticEnv<'l, 'd>(&'l Link<'d>);
-
-impl super::expr::Env for StaticEnv<'_, '_> {
-    fn dot(&self) -> std::result::Result<u64, String> {
-        Ok(0)
-    }
-    fn symbol(&self, _: &str) -> std::result::Result<u64, String> {
-        Ok(0)
-    }
-    fn is_defined(&self, _: &str) -> bool {
-        false
-    }
-    fn section(&self, _: super::expr::SectionQuery, _: &str) -> std::result::Result<u64, String> {
-        Ok(0)
-    }
-    fn sizeof_headers(&self) -> u64 {
-        0
-    }
-    fn max_page_size(&self) -> u64 {
-        0
-    }
-    fn common_page_size(&self) -> u64 {
-        0
-    }
-    fn symbol_is_absolute(&self, name: &str) -> bool {
-        let link = self.0;
+/// What an assignment's value is, judged before layout: inside an output section a
+/// symbol is what it is; outside, GNU ld 2.40 makes a value computed from symbols absolute
+/// (only `.` and section addresses stay addresses).
+pub fn value_kind(link: &Link, expr: &Expr, inside: bool) -> ValueKind {
+    let symbol = |name: &str| {
+        if !inside {
+            return ValueKind::Absolute;
+        }
         let Some(id) = link.symtab.lookup(name.as_bytes()) else {
-            return true;
+            return ValueKind::Address;
         };
         match link.symtab.get(id).def {
-            Def::Regular { file, sym } => {
-                link.objects[file as usize].symbols[sym as usize].place == SymPlace::Absolute
+            Def::Regular { file, sym }
+                if link.objects[file as usize].symbols[sym as usize].place == SymPlace::Absolute =>
+            {
+                ValueKind::Absolute
             }
-            Def::Linker(LinkerSymbol::Absolute(_)) => true,
-            Def::Linker(LinkerSymbol::Script { absolute }) => absolute,
-            _ => false,
+            Def::Linker(LinkerSymbol::Absolute(_) | LinkerSymbol::Script { absolute: true, .. }) => {
+                ValueKind::Absolute
+            }
+            _ => ValueKind::Address,
         }
+    };
+    expr.kind(&symbol)
+}
+
+/// The type a symbol assigned from one other symbol takes from it, as GNU ld gives it.
+fn inherited_type(link: &Link, expr: &Expr) -> u8 {
+    let mut names = Vec::new();
+    expr.symbols(&mut names);
+    names.sort_unstable();
+    names.dedup();
+    match names[..] {
+        [one] => link
+            .symtab
+            .lookup(one.as_bytes())
+            .map(|id| link.symtab.get(id))
+            .filter(|s| s.is_defined())
+            .map_or(elf::STT_NOTYPE.0, |s| s.ty),
+        _ => elf::STT_NOTYPE.0,
     }
 }
 
@@ -193,7 +196,7 @@ impl super::expr::Env for StaticEnv<'_, '_> {
 /// undefined one), overriding an input's definition as GNU ld does.
 pub fn define_symbols(link: &mut Link) -> Result<()> {
     let opts = link.opts;
-    for (a, _) in opts.script.assignments() {
+    for (a, section) in opts.script.assignments() {
         if a.name == "." {
             continue;
         }
@@ -212,11 +215,18 @@ pub fn define_symbols(link: &mut Link) -> Result<()> {
                 continue;
             }
         }
-        let absolute = a.expr.is_absolute(&StaticEnv(link));
+        let absolute = match value_kind(link, &a.expr, section.is_some()) {
+            ValueKind::Number => section.is_none(),
+            ValueKind::Absolute => true,
+            ValueKind::Address => false,
+        };
+        let ty = inherited_type(link, &a.expr);
+        let defsym = &*a.at.file == "--defsym";
+        let fixed = defsym && value_kind(link, &a.expr, true) != ValueKind::Address;
         let id = link.symtab.intern(name);
         let s = link.symtab.get_mut(id);
-        s.def = Def::Linker(LinkerSymbol::Script { absolute });
-        s.ty = elf::STT_NOTYPE.0;
+        s.def = Def::Linker(LinkerSymbol::Script { absolute, fixed });
+        s.ty = ty;
         s.size = 0;
         s.weak_def = false;
         s.referenced = true;

@@ -71,6 +71,16 @@ pub enum Expr {
     DataSegment(Vec<Expr>),
 }
 
+/// What an expression's value is ([`Expr::kind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A literal or arithmetic on literals: an offset inside an output section.
+    Number,
+    Absolute,
+    /// An address in the output, which moves with the load address.
+    Address,
+}
+
 /// What evaluation needs from the link.
 pub trait Env {
     fn dot(&self) -> Result<u64, String>;
@@ -80,8 +90,6 @@ pub trait Env {
     fn sizeof_headers(&self) -> u64;
     fn max_page_size(&self) -> u64;
     fn common_page_size(&self) -> u64;
-    /// Whether a symbol's value is absolute (does not move with the load address).
-    fn symbol_is_absolute(&self, name: &str) -> bool;
 }
 
 /// Deepest nesting of parentheses and operators a script may use.
@@ -132,30 +140,32 @@ impl Expr {
         })
     }
 
-    /// Whether the value is absolute rather than an address in the output that moves with
-    /// the load address, by GNU ld's rules ("The Section of an Expression"): numbers and
-    /// `ABSOLUTE` are absolute, `.` and section symbols are not, the difference of two
-    /// addresses is absolute, an address plus or minus a number is an address.
-    pub fn is_absolute(&self, env: &dyn Env) -> bool {
+    /// What the value is, by GNU ld's rules ("The Section of an Expression"): literals and
+    /// what is computed from them alone are plain numbers (which become offsets in an
+    /// output section), `ABSOLUTE` and sizes are absolute, `.` and section addresses are
+    /// addresses; the difference of two addresses is absolute, an address plus or minus a
+    /// number is an address. `symbol` says what a symbol is.
+    pub fn kind(&self, symbol: &dyn Fn(&str) -> ValueKind) -> ValueKind {
+        use ValueKind::{Absolute, Address, Number};
+        let plain = |a: ValueKind, b: ValueKind| if a == Number && b == Number { Number } else { Absolute };
         match self {
-            Expr::Num(_)
-            | Expr::Defined(_)
+            Expr::Num(_) => Number,
+            Expr::Defined(_)
             | Expr::Absolute(_)
             | Expr::SizeofHeaders
             | Expr::MaxPageSize
             | Expr::CommonPageSize
-            | Expr::Section(SectionQuery::Size | SectionQuery::Align, _) => true,
-            Expr::Dot | Expr::DataSegment(_) | Expr::Section(_, _) | Expr::SegmentStart(_) => {
-                false
-            }
-            Expr::Sym(name) => env.symbol_is_absolute(name),
-            Expr::Unary(_, e) => e.is_absolute(env),
-            Expr::Align(e, _) => e.is_absolute(env),
+            | Expr::Section(SectionQuery::Size | SectionQuery::Align, _) => Absolute,
+            Expr::Dot | Expr::DataSegment(_) | Expr::Section(_, _) | Expr::SegmentStart(_) => Address,
+            Expr::Sym(name) => symbol(name),
+            Expr::Unary(_, e) => plain(e.kind(symbol), Number),
+            Expr::Align(e, _) => e.kind(symbol),
             Expr::Binary(op, l, r) => {
-                let (la, ra) = (l.is_absolute(env), r.is_absolute(env));
+                let (l, r) = (l.kind(symbol), r.kind(symbol));
                 match op {
-                    BinOp::Add => la && ra,
-                    BinOp::Sub => la || !ra,
+                    BinOp::Add if l == Address || r == Address => Address,
+                    BinOp::Sub if l == Address && r == Address => Absolute,
+                    BinOp::Sub if l == Address => Address,
                     BinOp::Lt
                     | BinOp::Gt
                     | BinOp::Le
@@ -163,12 +173,26 @@ impl Expr {
                     | BinOp::Eq
                     | BinOp::Ne
                     | BinOp::AndAnd
-                    | BinOp::OrOr => true,
-                    _ => la || ra,
+                    | BinOp::OrOr => Number,
+                    _ => plain(l, r),
                 }
             }
-            Expr::Cond(_, t, f) => t.is_absolute(env) && f.is_absolute(env),
-            Expr::Max(l, r) | Expr::Min(l, r) => l.is_absolute(env) && r.is_absolute(env),
+            Expr::Cond(_, t, f) => {
+                let (t, f) = (t.kind(symbol), f.kind(symbol));
+                if t == f {
+                    t
+                } else {
+                    Absolute
+                }
+            }
+            Expr::Max(l, r) | Expr::Min(l, r) => {
+                let (l, r) = (l.kind(symbol), r.kind(symbol));
+                if l == Address || r == Address {
+                    Address
+                } else {
+                    plain(l, r)
+                }
+            }
         }
     }
 
@@ -515,9 +539,6 @@ mod tests {
         fn common_page_size(&self) -> u64 {
             0x1000
         }
-        fn symbol_is_absolute(&self, _: &str) -> bool {
-            false
-        }
     }
 
     fn eval(text: &str) -> u64 {
@@ -562,13 +583,16 @@ mod tests {
     }
 
     #[test]
-    fn absolute_by_gnu_rules() {
-        let abs = |t: &str| parse_expr(t).unwrap().is_absolute(&Fixed);
-        assert!(abs("0x10 + 4"));
-        assert!(!abs("b + 0x10"));
-        assert!(abs("b - b"));
-        assert!(!abs("."));
-        assert!(abs("ABSOLUTE(.)"));
-        assert!(abs("SIZEOF(.text)"));
+    fn kinds_by_gnu_rules() {
+        use ValueKind::*;
+        let kind = |t: &str| parse_expr(t).unwrap().kind(&|_| Address);
+        assert_eq!(kind("0x10 + 4 * 2"), Number);
+        assert_eq!(kind("b + 0x10"), Address);
+        assert_eq!(kind("b - b"), Absolute);
+        assert_eq!(kind("."), Address);
+        assert_eq!(kind("ALIGN(., 8)"), Address);
+        assert_eq!(kind("ABSOLUTE(.)"), Absolute);
+        assert_eq!(kind("SIZEOF(.text) + 1"), Absolute);
+        assert_eq!(kind(". > 4"), Number);
     }
 }
