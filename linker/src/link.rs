@@ -422,7 +422,7 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
             .extend(crate::dynamic_list::read(path)?);
     }
     crate::defsym::apply(&mut link)?;
-    crate::script::define::discard(&mut link);
+    crate::script::define::discard(&mut link)?;
     crate::script::define::define_symbols(&mut link)?;
     crate::strip::drop_debug_sections(&mut link);
     link.define_linker_symbols();

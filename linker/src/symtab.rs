@@ -253,7 +253,7 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
                     Def::Linker(crate::symbols::LinkerSymbol::Script { absolute: false, .. })
                         if layout.script_section(s.name).is_some() =>
                     {
-                        layout.script_section(s.name).unwrap_or(elf::SHN_ABS.0)
+                        layout.script_shndx(s).unwrap_or(elf::SHN_ABS.0)
                     }
                     Def::Linker(crate::symbols::LinkerSymbol::Dynamic) => layout
                         .find(Synth::Dynamic)

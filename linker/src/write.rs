@@ -678,7 +678,9 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
                 .find(relocate::copy_section(slot))
                 .map_or(0, |(i, _)| i as u16 + 1)
         } else if defined {
-            shndx_of(link, layout, s.def)
+            layout
+                .script_shndx(s)
+                .unwrap_or_else(|| shndx_of(link, layout, s.def))
         } else {
             0
         };

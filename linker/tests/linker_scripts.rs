@@ -560,3 +560,104 @@ fn symbol_kinds_types_and_sections_as_gnu_ld() {
     assert_eq!(gnu.len(), 5, "{gnu:?}");
     assert_eq!(describe("ours"), gnu);
 }
+
+/// A library exports what its script assigns, with GNU ld's values, types and sections;
+/// HIDDEN ones stay local.
+#[test]
+fn library_exports_script_symbols_as_gnu_ld() {
+    let t = Target::X86;
+    t.require();
+    let w = Work::new();
+    w.compile(t, "lib.c", "lib.o", &["-fPIC"]);
+    w.write("exp.ld", "abs_sym = 0x10;\nrel_sym = exported + 4;\nHIDDEN(hid = 1);\n");
+    let dynsyms = |so: &str| -> Vec<String> {
+        readelf(&["--dyn-syms", "-W"], &w.path(so))
+            .lines()
+            .filter(|l| l.contains("_sym") || l.contains("hid"))
+            .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    w.link_ok(t, Linker::GnuLd, "gnu.so", &["-shared", "lib.o", "exp.ld"]);
+    w.link_ok(t, Linker::Tether, "ours.so", &["-shared", "lib.o", "exp.ld"]);
+    let gnu = dynsyms("gnu.so");
+    assert_eq!(gnu.len(), 2, "{gnu:?}");
+    let exported = symbols(&w.path("ours.so"))["exported"].0;
+    let gnu_exported = symbols(&w.path("gnu.so"))["exported"].0;
+    let normalise = |lines: Vec<String>, base: u64| -> Vec<String> {
+        lines
+            .into_iter()
+            .map(|l| {
+                let (value, rest) = l.split_once(' ').unwrap();
+                let v = u64::from_str_radix(value, 16).unwrap();
+                let v = if rest.contains("rel_sym") { v - base } else { v };
+                format!("{v:#x} {rest}")
+            })
+            .collect()
+    };
+    assert_eq!(normalise(dynsyms("ours.so"), exported), normalise(gnu, gnu_exported));
+}
+
+/// A loaded section that refers to a symbol in a `/DISCARD/`ed section is an error with
+/// GNU ld's words.
+#[test]
+fn reference_to_discarded_section_is_an_error() {
+    let t = Target::X86;
+    t.require();
+    let w = Work::new();
+    w.write(
+        "dj.c",
+        "__attribute__((section(\".junk\"))) int junk_fn(void) { return 3; }\n\
+         int main(void) { return junk_fn(); }\n",
+    );
+    ok(Command::new("gcc").args(["-c", "-o"]).arg(w.path("dj.o")).arg(w.path("dj.c")));
+    w.write("dj.ld", "SECTIONS { /DISCARD/ : { *(.junk) } } INSERT AFTER .text;\n");
+    let expected =
+        "`junk_fn' referenced in section `.text' of dj.o: defined in discarded section `.junk' of dj.o";
+    for linker in [Linker::GnuLd, Linker::Tether] {
+        let o = w.link(t, linker, "x", &["dj.o", "-Wl,-T,dj.ld"]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && stderr.contains(expected), "{linker:?}: {stderr}");
+    }
+}
+
+/// `ENTRY` sets the entry point unless `-e` does; `EXTERN` pulls an archive member as `-u`
+/// would; `--version-script` is found in a -L directory; an INCLUDE loop is bounded.
+#[test]
+fn entry_extern_version_script_search_and_include_loop() {
+    let t = Target::X86;
+    t.require();
+    let w = Work::new();
+    w.compile(t, "empty_main.c", "m.o", &["-fPIE"]);
+    w.write("member.c", "int pulled(void) { return 7; }\n");
+    ok(Command::new("gcc").args(["-c", "-fPIC", "-o"]).arg(w.path("member.o")).arg(w.path("member.c")));
+    ok(Command::new("ar").arg("rc").arg(w.path("libm1.a")).arg(w.path("member.o")));
+    w.write("s.ld", "ENTRY(main)\nEXTERN(pulled)\n");
+    let entry = |exe: &str| {
+        let h = readelf(&["-hW"], &w.path(exe));
+        let line = h.lines().find(|l| l.contains("Entry point")).unwrap().to_string();
+        u64::from_str_radix(line.rsplit("0x").next().unwrap().trim(), 16).unwrap()
+    };
+    for (linker, out) in [(Linker::GnuLd, "gnu"), (Linker::Tether, "ours")] {
+        w.link_ok(t, linker, out, &["m.o", "s.ld", "-L.", "-lm1"]);
+        let syms = symbols(&w.path(out));
+        assert_eq!(entry(out), syms["main"].0, "{linker:?}");
+        assert!(syms.contains_key("pulled"), "{linker:?}: EXTERN did not pull the member");
+        let e = format!("{out}-e");
+        w.link_ok(t, linker, &e, &["m.o", "s.ld", "-L.", "-lm1", "-Wl,-e,_start"]);
+        assert_eq!(entry(&e), symbols(&w.path(&e))["_start"].0, "{linker:?}");
+    }
+    w.compile(t, "lib.c", "lib.o", &["-fPIC"]);
+    w.write("vdir/v.map", "V1 { global: exported; local: *; };\n");
+    for (linker, out) in [(Linker::GnuLd, "gnu.so"), (Linker::Tether, "ours.so")] {
+        w.link_ok(t, linker, out, &["-shared", "lib.o", "-Lvdir", "-Wl,--version-script=v.map"]);
+        let dynsym = readelf(&["--dyn-syms", "-W"], &w.path(out));
+        assert!(dynsym.contains("exported@@V1"), "{linker:?}: {dynsym}");
+    }
+    w.write("loop.ld", "INCLUDE loop.ld\n");
+    let o = w.link(t, Linker::Tether, "x", &["m.o", "loop.ld"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && stderr.contains("loop.ld:1: INCLUDE loop.ld: includes nest more than"),
+        "{stderr}"
+    );
+}

@@ -220,6 +220,27 @@ impl Layout {
             .map(|i| i as u16 + 1)
     }
 
+    /// The section index of a symbol a script assigned an address (not an absolute value):
+    /// the output section it was assigned in, else the one its value falls in.
+    pub fn script_shndx(&self, s: &crate::symbols::Symbol) -> Option<u16> {
+        match s.def {
+            crate::symbols::Def::Linker(LinkerSymbol::Script {
+                absolute: false, ..
+            }) => self.script_section(s.name).or_else(|| {
+                let value = self.linker_symbol_value(s.name)?;
+                self.section_index_at(value)
+            }),
+            _ => None,
+        }
+    }
+
+    fn linker_symbol_value(&self, name: &[u8]) -> Option<u64> {
+        std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| self.script_values.get(n))
+            .copied()
+    }
+
     /// The header index of the output section a script assigned symbol `name` inside.
     pub fn script_section(&self, name: &[u8]) -> Option<u16> {
         std::str::from_utf8(name)

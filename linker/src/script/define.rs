@@ -134,19 +134,77 @@ pub fn is_kept(link: &Link, rule: Rule) -> bool {
     }
 }
 
-/// Drops the sections `/DISCARD/` takes, before anything refers to them being live.
-pub fn discard(link: &mut Link) {
+/// Drops the sections `/DISCARD/` takes, before anything refers to them being live; a
+/// loaded section that still refers to a symbol in one is an error, as with GNU ld.
+pub fn discard(link: &mut Link) -> Result<()> {
     if link.opts.script.sections.is_empty() {
-        return;
+        return Ok(());
     }
     let rules = rules(link);
+    let mut discarded = std::collections::HashSet::new();
     for (f, per) in rules.iter().enumerate() {
         for (s, rule) in per.iter().enumerate() {
             if rule.is_some_and(|r| output_name(link, r) == "/DISCARD/") {
                 link.objects[f].sections[s].live = false;
+                discarded.insert((f, s));
             }
         }
     }
+    if discarded.is_empty() {
+        return Ok(());
+    }
+    let errors = discarded_references(link, &discarded);
+    match errors.is_empty() {
+        true => Ok(()),
+        false => Err(crate::error::LinkError::Many(errors)),
+    }
+}
+
+/// Where symbol `sym` of object `f` is defined: (object, section), if in a section.
+fn defining_section(link: &Link, f: usize, sym: u32) -> Option<(usize, usize)> {
+    let (file, sym) = match link.global_id(f, sym).map(|id| link.symtab.get(id).def) {
+        Some(Def::Regular { file, sym }) => (file as usize, sym as usize),
+        Some(_) => return None,
+        None => (f, sym as usize),
+    };
+    match link.objects[file].symbols.get(sym)?.place {
+        SymPlace::Section(s) => Some((file, s as usize)),
+        _ => None,
+    }
+}
+
+/// GNU ld's "`sym' referenced in section `.text' of a.o: defined in discarded section
+/// `.junk' of a.o", once per symbol and referring section. Unwind tables and sections that
+/// are not loaded may refer to discarded code (their records are dropped or ignored).
+fn discarded_references(link: &Link, discarded: &std::collections::HashSet<(usize, usize)>) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (f, obj) in link.objects.iter().enumerate() {
+        for sec in obj.sections.iter().filter(|s| s.live && s.is_alloc() && s.name != b".eh_frame") {
+            let mut seen = std::collections::HashSet::new();
+            for r in &sec.relocs {
+                let Some((df, ds)) = defining_section(link, f, r.sym).filter(|d| discarded.contains(d)) else {
+                    continue;
+                };
+                if !seen.insert(r.sym) {
+                    continue;
+                }
+                let name = match obj.symbols.get(r.sym as usize) {
+                    Some(s) if s.ty == elf::STT_SECTION.0 => link.objects[df].sections[ds].name,
+                    Some(s) => s.name,
+                    None => b"",
+                };
+                errors.push(format!(
+                    "`{}' referenced in section `{}' of {}: defined in discarded section `{}' of {}",
+                    crate::error::sym_name(name),
+                    crate::error::sym_name(sec.name),
+                    obj.name,
+                    crate::error::sym_name(link.objects[df].sections[ds].name),
+                    link.objects[df].name
+                ));
+            }
+        }
+    }
+    errors
 }
 
 /// What an assignment's value is, judged before layout: inside an output section a
