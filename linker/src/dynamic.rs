@@ -97,8 +97,7 @@ pub fn is_exported(link: &Link, id: SymbolId) -> bool {
     let visible = matches!(
         s.def,
         Def::Regular { .. } | Def::Common { .. } | Def::Linker(LinkerSymbol::Script { .. })
-    )
-        && (s.visibility == elf::STV_DEFAULT.0 || s.visibility == elf::STV_PROTECTED.0)
+    ) && (s.visibility == elf::STV_DEFAULT.0 || s.visibility == elf::STV_PROTECTED.0)
         && !s.forced_local;
     visible
         && match link.kind {

@@ -127,7 +127,8 @@ impl Marks {
         let script_rules = crate::script::define::rules(link);
         for (f, obj) in link.objects.iter().enumerate() {
             for (s, sec) in obj.sections.iter().enumerate() {
-                let kept = script_rules[f][s].is_some_and(|r| crate::script::define::is_kept(link, r));
+                let kept =
+                    script_rules[f][s].is_some_and(|r| crate::script::define::is_kept(link, r));
                 if sec.live
                     && sec.is_alloc()
                     && (is_root_section(sec.name, sec.sh_type, sec.flags)

@@ -771,7 +771,10 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         print_gc_sections: last_wins(m, "print-gc-sections", "no-print-gc-sections"),
         plugin: plugin_path(m)?,
         plugin_opts: strings(m, "plugin-opt"),
-        script_files: strings(m, "script").into_iter().map(PathBuf::from).collect(),
+        script_files: strings(m, "script")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
         script: Default::default(),
     })
 }

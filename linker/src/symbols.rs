@@ -66,7 +66,10 @@ pub enum LinkerSymbol {
     /// expressions; `fixed`: relocations treat it as not moving with the load address,
     /// which GNU ld does only for `--defsym` (a script's "absolute" symbols are relocated in
     /// position-independent output: bfd's `ldscript_def`).
-    Script { absolute: bool, fixed: bool },
+    Script {
+        absolute: bool,
+        fixed: bool,
+    },
 }
 
 impl LinkerSymbol {

@@ -250,9 +250,9 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
                         .map(|(i, _)| i as u16 + 1)
                         .unwrap_or(elf::SHN_ABS.0),
                     // Assigned inside an output section: that section, even past its end.
-                    Def::Linker(crate::symbols::LinkerSymbol::Script { absolute: false, .. })
-                        if layout.script_section(s.name).is_some() =>
-                    {
+                    Def::Linker(crate::symbols::LinkerSymbol::Script {
+                        absolute: false, ..
+                    }) if layout.script_section(s.name).is_some() => {
                         layout.script_shndx(s).unwrap_or(elf::SHN_ABS.0)
                     }
                     Def::Linker(crate::symbols::LinkerSymbol::Dynamic) => layout

@@ -52,7 +52,9 @@ struct Work {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scripts").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/scripts")
+        .join(name)
 }
 
 impl Work {
@@ -121,7 +123,10 @@ fn symbols(file: &Path) -> std::collections::HashMap<String, (u64, char)> {
         .filter_map(|l| {
             let mut f = l.split_whitespace();
             let (v, k, n) = (f.next()?, f.next()?, f.next()?);
-            Some((n.to_string(), (u64::from_str_radix(v, 16).ok()?, k.chars().next()?)))
+            Some((
+                n.to_string(),
+                (u64::from_str_radix(v, 16).ok()?, k.chars().next()?),
+            ))
         })
         .collect()
 }
@@ -149,7 +154,11 @@ fn section<'s>(all: &'s [(String, u64, u64)], name: &str) -> &'s (String, u64, u
 /// The section that follows `name` in address order (empty ones, which GNU ld drops and
 /// tether keeps, not counted).
 fn next_after(all: &[(String, u64, u64)], name: &str) -> String {
-    let mut sorted: Vec<_> = all.iter().filter(|s| s.2 > 0 || s.0 == name).cloned().collect();
+    let mut sorted: Vec<_> = all
+        .iter()
+        .filter(|s| s.2 > 0 || s.0 == name)
+        .cloned()
+        .collect();
     sorted.sort_by_key(|s| s.1);
     let i = sorted.iter().position(|s| s.0 == name).unwrap();
     sorted[i + 1].0.clone()
@@ -183,7 +192,10 @@ fn linker_set_keep_discard_insert_as_gnu_ld() {
                 let syms = symbols(&file);
                 assert_eq!(syms["__start_mytab"].0, table.1, "{t:?} {exe}");
                 assert_eq!(syms["__stop_mytab"].0, table.1 + table.2, "{t:?} {exe}");
-                assert!(!secs.iter().any(|s| s.0 == ".junk"), "{t:?} {exe}: {secs:?}");
+                assert!(
+                    !secs.iter().any(|s| s.0 == ".junk"),
+                    "{t:?} {exe}: {secs:?}"
+                );
                 assert!(!syms.contains_key("junk"), "{t:?} {exe}");
                 assert_eq!(next_after(&secs, ".data"), ".mytable", "{t:?} {exe}");
             }
@@ -208,7 +220,10 @@ fn failed_assert_reports_its_message() {
             let o = w.link(t, linker, "out", &["table.o", "-Wl,-T,bad.ld"]);
             let stderr = String::from_utf8_lossy(&o.stderr);
             assert!(!o.status.success(), "{t:?} {linker:?}");
-            assert!(stderr.contains("table has entries"), "{t:?} {linker:?}: {stderr}");
+            assert!(
+                stderr.contains("table has entries"),
+                "{t:?} {linker:?}: {stderr}"
+            );
         }
     }
 }
@@ -253,7 +268,10 @@ fn include_from_l_dir_assignments_and_defsym_expression() {
         w.write("missing.ld", "\n\nINCLUDE nothere.ld\n");
         let o = w.link(t, Linker::Tether, "x", &["values.o", "missing.ld"]);
         let stderr = String::from_utf8_lossy(&o.stderr);
-        assert!(stderr.contains("missing.ld:3: cannot find INCLUDE file nothere.ld"), "{stderr}");
+        assert!(
+            stderr.contains("missing.ld:3: cannot find INCLUDE file nothere.ld"),
+            "{stderr}"
+        );
     }
 }
 
@@ -272,7 +290,10 @@ fn provide_hidden_and_dot_inside_sections() {
          SECTIONS {\n  .mytable : { before = .; *(.mytable) . = ALIGN(64); baz = .; }\n}\n\
          INSERT AFTER .data;\n",
     );
-    w.write("extra.c", "__attribute__((used, section(\".mytable\"))) char x[3] = {1};\n");
+    w.write(
+        "extra.c",
+        "__attribute__((used, section(\".mytable\"))) char x[3] = {1};\n",
+    );
     ok(Command::new("gcc")
         .args(["-c", "-fPIE", "-o"])
         .arg(w.path("extra.o"))
@@ -306,7 +327,10 @@ fn version_command_in_a_script() {
     t.require();
     let w = Work::new();
     w.compile(t, "lib.c", "lib.o", &["-fPIC"]);
-    w.write("v.ld", "VERSION {\n  V1 { global: exported; local: *; };\n}\n");
+    w.write(
+        "v.ld",
+        "VERSION {\n  V1 { global: exported; local: *; };\n}\n",
+    );
     for (linker, out) in [(Linker::GnuLd, "gnu.so"), (Linker::Tether, "ours.so")] {
         w.link_ok(t, linker, out, &["-shared", "lib.o", "v.ld"]);
         let dynsym = readelf(&["--dyn-syms", "-W"], &w.path(out));
@@ -371,11 +395,46 @@ fn gnu_ld_default_scripts_link_and_run() {
     let hello = "ctor\nhello 7 5 0\natexit\n";
     let caught = "caught boom 4\n";
     let cases = [
-        Case { t: Target::X86, ld: "ld", ld_args: &[], src: "hello.c", flags: &["-no-pie", "-fno-pie"], expected: hello },
-        Case { t: Target::X86, ld: "ld", ld_args: &["-pie"], src: "hello.c", flags: &["-fPIE"], expected: hello },
-        Case { t: Target::X86, ld: "ld", ld_args: &[], src: "throw.cpp", flags: &["-static", "-no-pie", "-fno-pie"], expected: caught },
-        Case { t: Target::ArmThumb, ld: "arm-linux-gnueabihf-ld", ld_args: &[], src: "hello.c", flags: &[], expected: hello },
-        Case { t: Target::ArmThumb, ld: "arm-linux-gnueabihf-ld", ld_args: &[], src: "throw.cpp", flags: &["-static"], expected: caught },
+        Case {
+            t: Target::X86,
+            ld: "ld",
+            ld_args: &[],
+            src: "hello.c",
+            flags: &["-no-pie", "-fno-pie"],
+            expected: hello,
+        },
+        Case {
+            t: Target::X86,
+            ld: "ld",
+            ld_args: &["-pie"],
+            src: "hello.c",
+            flags: &["-fPIE"],
+            expected: hello,
+        },
+        Case {
+            t: Target::X86,
+            ld: "ld",
+            ld_args: &[],
+            src: "throw.cpp",
+            flags: &["-static", "-no-pie", "-fno-pie"],
+            expected: caught,
+        },
+        Case {
+            t: Target::ArmThumb,
+            ld: "arm-linux-gnueabihf-ld",
+            ld_args: &[],
+            src: "hello.c",
+            flags: &[],
+            expected: hello,
+        },
+        Case {
+            t: Target::ArmThumb,
+            ld: "arm-linux-gnueabihf-ld",
+            ld_args: &[],
+            src: "throw.cpp",
+            flags: &["-static"],
+            expected: caught,
+        },
     ];
     for c in cases {
         c.t.require();
@@ -387,7 +446,11 @@ fn gnu_ld_default_scripts_link_and_run() {
             .skip(1)
             .take_while(|l| !l.starts_with("====="))
             .collect();
-        assert!(script.len() > 100, "{}: no default script in --verbose", c.ld);
+        assert!(
+            script.len() > 100,
+            "{}: no default script in --verbose",
+            c.ld
+        );
         w.write("default.ld", &script.join("\n"));
         let cxx = c.src.ends_with(".cpp");
         let mut compile = c.t.gcc();
@@ -422,14 +485,23 @@ fn gnu_ld_default_scripts_link_and_run() {
                 .args(c.flags.iter().filter(|f| !f.starts_with("-f")))
                 .args(["p.o", "-Wl,-T,default.ld", "-o", out])
                 .current_dir(w.dir.path()));
-            assert!(o.status.success(), "{} {linker:?}: {}", c.src, String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "{} {linker:?}: {}",
+                c.src,
+                String::from_utf8_lossy(&o.stderr)
+            );
             let output = match c.t {
                 Target::X86 => ok(&mut Command::new(w.path(out))),
-                Target::ArmThumb => ok(Command::new("qemu-arm").args(["-L", ARM_SYSROOT]).arg(w.path(out))),
+                Target::ArmThumb => ok(Command::new("qemu-arm")
+                    .args(["-L", ARM_SYSROOT])
+                    .arg(w.path(out))),
             };
             assert_eq!(output, c.expected, "{:?} {} {linker:?}", c.t, c.src);
-            let mut secs: Vec<(String, u64, u64)> =
-                sections(&w.path(out)).into_iter().filter(|s| s.2 > 0).collect();
+            let mut secs: Vec<(String, u64, u64)> = sections(&w.path(out))
+                .into_iter()
+                .filter(|s| s.2 > 0)
+                .collect();
             secs.sort_by_key(|s| s.1);
             orders.push(secs.into_iter().map(|s| s.0).collect::<Vec<_>>());
         }
@@ -496,7 +568,11 @@ fn sort_by_name_and_exclude_file_as_gnu_ld() {
         for exe in ["gnu", "ours"] {
             let secs = sections(&w.path(exe));
             assert_eq!(section(&secs, ".ex").2, 4, "{t:?} {exe}: only first.o's");
-            assert_eq!(section(&secs, ".exl").2, 8, "{t:?} {exe}: second.o's, orphaned");
+            assert_eq!(
+                section(&secs, ".exl").2,
+                8,
+                "{t:?} {exe}: second.o's, orphaned"
+            );
         }
     }
 }
@@ -511,7 +587,10 @@ fn symbol_kinds_types_and_sections_as_gnu_ld() {
     t.require();
     let w = Work::new();
     w.compile(t, "empty_main.c", "m.o", &["-fPIE"]);
-    w.write("extra.c", "__attribute__((used, section(\".mytable\"))) char x[3] = {1};\n");
+    w.write(
+        "extra.c",
+        "__attribute__((used, section(\".mytable\"))) char x[3] = {1};\n",
+    );
     ok(Command::new("gcc")
         .args(["-c", "-fPIE", "-o"])
         .arg(w.path("extra.o"))
@@ -527,7 +606,10 @@ fn symbol_kinds_types_and_sections_as_gnu_ld() {
             .lines()
             .filter_map(|l| {
                 let (index, rest) = l.trim_start().strip_prefix('[')?.split_once(']')?;
-                Some((index.trim().parse().ok()?, rest.split_whitespace().next()?.to_string()))
+                Some((
+                    index.trim().parse().ok()?,
+                    rest.split_whitespace().next()?.to_string(),
+                ))
             })
             .collect();
         let addr = |name: &str| section(&sections(&file), name).1;
@@ -546,7 +628,11 @@ fn symbol_kinds_types_and_sections_as_gnu_ld() {
                     Ok(i) => secs[&i].clone(),
                     Err(_) => f[6].to_string(),
                 };
-                let base = if ndx == ".mytable" { addr(".mytable") } else { main };
+                let base = if ndx == ".mytable" {
+                    addr(".mytable")
+                } else {
+                    main
+                };
                 Some((name.to_string(), f[3].to_string(), ndx, value - base))
             })
             .collect::<std::collections::BTreeSet<_>>()
@@ -569,7 +655,10 @@ fn library_exports_script_symbols_as_gnu_ld() {
     t.require();
     let w = Work::new();
     w.compile(t, "lib.c", "lib.o", &["-fPIC"]);
-    w.write("exp.ld", "abs_sym = 0x10;\nrel_sym = exported + 4;\nHIDDEN(hid = 1);\n");
+    w.write(
+        "exp.ld",
+        "abs_sym = 0x10;\nrel_sym = exported + 4;\nHIDDEN(hid = 1);\n",
+    );
     let dynsyms = |so: &str| -> Vec<String> {
         readelf(&["--dyn-syms", "-W"], &w.path(so))
             .lines()
@@ -578,7 +667,12 @@ fn library_exports_script_symbols_as_gnu_ld() {
             .collect()
     };
     w.link_ok(t, Linker::GnuLd, "gnu.so", &["-shared", "lib.o", "exp.ld"]);
-    w.link_ok(t, Linker::Tether, "ours.so", &["-shared", "lib.o", "exp.ld"]);
+    w.link_ok(
+        t,
+        Linker::Tether,
+        "ours.so",
+        &["-shared", "lib.o", "exp.ld"],
+    );
     let gnu = dynsyms("gnu.so");
     assert_eq!(gnu.len(), 2, "{gnu:?}");
     let exported = symbols(&w.path("ours.so"))["exported"].0;
@@ -589,12 +683,19 @@ fn library_exports_script_symbols_as_gnu_ld() {
             .map(|l| {
                 let (value, rest) = l.split_once(' ').unwrap();
                 let v = u64::from_str_radix(value, 16).unwrap();
-                let v = if rest.contains("rel_sym") { v - base } else { v };
+                let v = if rest.contains("rel_sym") {
+                    v - base
+                } else {
+                    v
+                };
                 format!("{v:#x} {rest}")
             })
             .collect()
     };
-    assert_eq!(normalise(dynsyms("ours.so"), exported), normalise(gnu, gnu_exported));
+    assert_eq!(
+        normalise(dynsyms("ours.so"), exported),
+        normalise(gnu, gnu_exported)
+    );
 }
 
 /// A loaded section that refers to a symbol in a `/DISCARD/`ed section is an error with
@@ -609,14 +710,23 @@ fn reference_to_discarded_section_is_an_error() {
         "__attribute__((section(\".junk\"))) int junk_fn(void) { return 3; }\n\
          int main(void) { return junk_fn(); }\n",
     );
-    ok(Command::new("gcc").args(["-c", "-o"]).arg(w.path("dj.o")).arg(w.path("dj.c")));
-    w.write("dj.ld", "SECTIONS { /DISCARD/ : { *(.junk) } } INSERT AFTER .text;\n");
+    ok(Command::new("gcc")
+        .args(["-c", "-o"])
+        .arg(w.path("dj.o"))
+        .arg(w.path("dj.c")));
+    w.write(
+        "dj.ld",
+        "SECTIONS { /DISCARD/ : { *(.junk) } } INSERT AFTER .text;\n",
+    );
     let expected =
         "`junk_fn' referenced in section `.text' of dj.o: defined in discarded section `.junk' of dj.o";
     for linker in [Linker::GnuLd, Linker::Tether] {
         let o = w.link(t, linker, "x", &["dj.o", "-Wl,-T,dj.ld"]);
         let stderr = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success() && stderr.contains(expected), "{linker:?}: {stderr}");
+        assert!(
+            !o.status.success() && stderr.contains(expected),
+            "{linker:?}: {stderr}"
+        );
     }
 }
 
@@ -629,27 +739,50 @@ fn entry_extern_version_script_search_and_include_loop() {
     let w = Work::new();
     w.compile(t, "empty_main.c", "m.o", &["-fPIE"]);
     w.write("member.c", "int pulled(void) { return 7; }\n");
-    ok(Command::new("gcc").args(["-c", "-fPIC", "-o"]).arg(w.path("member.o")).arg(w.path("member.c")));
-    ok(Command::new("ar").arg("rc").arg(w.path("libm1.a")).arg(w.path("member.o")));
+    ok(Command::new("gcc")
+        .args(["-c", "-fPIC", "-o"])
+        .arg(w.path("member.o"))
+        .arg(w.path("member.c")));
+    ok(Command::new("ar")
+        .arg("rc")
+        .arg(w.path("libm1.a"))
+        .arg(w.path("member.o")));
     w.write("s.ld", "ENTRY(main)\nEXTERN(pulled)\n");
     let entry = |exe: &str| {
         let h = readelf(&["-hW"], &w.path(exe));
-        let line = h.lines().find(|l| l.contains("Entry point")).unwrap().to_string();
+        let line = h
+            .lines()
+            .find(|l| l.contains("Entry point"))
+            .unwrap()
+            .to_string();
         u64::from_str_radix(line.rsplit("0x").next().unwrap().trim(), 16).unwrap()
     };
     for (linker, out) in [(Linker::GnuLd, "gnu"), (Linker::Tether, "ours")] {
         w.link_ok(t, linker, out, &["m.o", "s.ld", "-L.", "-lm1"]);
         let syms = symbols(&w.path(out));
         assert_eq!(entry(out), syms["main"].0, "{linker:?}");
-        assert!(syms.contains_key("pulled"), "{linker:?}: EXTERN did not pull the member");
+        assert!(
+            syms.contains_key("pulled"),
+            "{linker:?}: EXTERN did not pull the member"
+        );
         let e = format!("{out}-e");
-        w.link_ok(t, linker, &e, &["m.o", "s.ld", "-L.", "-lm1", "-Wl,-e,_start"]);
+        w.link_ok(
+            t,
+            linker,
+            &e,
+            &["m.o", "s.ld", "-L.", "-lm1", "-Wl,-e,_start"],
+        );
         assert_eq!(entry(&e), symbols(&w.path(&e))["_start"].0, "{linker:?}");
     }
     w.compile(t, "lib.c", "lib.o", &["-fPIC"]);
     w.write("vdir/v.map", "V1 { global: exported; local: *; };\n");
     for (linker, out) in [(Linker::GnuLd, "gnu.so"), (Linker::Tether, "ours.so")] {
-        w.link_ok(t, linker, out, &["-shared", "lib.o", "-Lvdir", "-Wl,--version-script=v.map"]);
+        w.link_ok(
+            t,
+            linker,
+            out,
+            &["-shared", "lib.o", "-Lvdir", "-Wl,--version-script=v.map"],
+        );
         let dynsym = readelf(&["--dyn-syms", "-W"], &w.path(out));
         assert!(dynsym.contains("exported@@V1"), "{linker:?}: {dynsym}");
     }
@@ -657,7 +790,8 @@ fn entry_extern_version_script_search_and_include_loop() {
     let o = w.link(t, Linker::Tether, "x", &["m.o", "loop.ld"]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
-        !o.status.success() && stderr.contains("loop.ld:1: INCLUDE loop.ld: includes nest more than"),
+        !o.status.success()
+            && stderr.contains("loop.ld:1: INCLUDE loop.ld: includes nest more than"),
         "{stderr}"
     );
 }

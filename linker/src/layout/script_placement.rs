@@ -6,12 +6,14 @@
 //! section. After addresses are known, the scripts' symbols are evaluated and their
 //! `ASSERT`s checked.
 
-use super::sections::{add_input, init_priority, section_named, segment_of, sort_arrays_by_priority};
+use super::sections::{
+    add_input, init_priority, section_named, segment_of, sort_arrays_by_priority,
+};
 use super::{Layout, OutSection};
 use crate::error::{LinkError, Result};
+use crate::got_plt::Target;
 use crate::link::Link;
 use crate::relocate::target_address;
-use crate::got_plt::Target;
 use crate::script::define::{rules, value_kind, Rule};
 use crate::script::expr::{Env, Expr, SectionQuery, ValueKind};
 use crate::script::{Assignment, BodyItem, SectionItem, SortKey};
@@ -177,7 +179,10 @@ impl<'s> Placer<'s> {
                     continue;
                 }
                 match rule {
-                    Some(Rule { item, body, .. }) => taken.entry((*item, *body)).or_default().push((f as u32, s as u32)),
+                    Some(Rule { item, body, .. }) => taken
+                        .entry((*item, *body))
+                        .or_default()
+                        .push((f as u32, s as u32)),
                     None => orphans.push((f, s)),
                 }
             }
@@ -185,7 +190,9 @@ impl<'s> Placer<'s> {
         let mut sections = Vec::new();
         let mut by_name = HashMap::new();
         for (i, item) in self.items.iter().enumerate() {
-            let SectionItem::Output(o) = item else { continue };
+            let SectionItem::Output(o) = item else {
+                continue;
+            };
             if o.name == "/DISCARD/" {
                 continue;
             }
@@ -200,7 +207,9 @@ impl<'s> Placer<'s> {
                     }
                     BodyItem::Assign(a) if a.name == "." => marks.push((list.len(), Mark::Dot(a))),
                     BodyItem::Assign(_) => marks.push((list.len(), Mark::Symbol(i, b))),
-                    BodyItem::Data { size, .. } => marks.push((list.len(), Mark::Data(*size as u64, i, b))),
+                    BodyItem::Data { size, .. } => {
+                        marks.push((list.len(), Mark::Data(*size as u64, i, b)))
+                    }
                     BodyItem::Assert(_) => {}
                 }
             }
@@ -214,12 +223,14 @@ impl<'s> Placer<'s> {
                 // data, as GNU ld's output says (CONTENTS, ALLOC, LOAD, DATA).
                 let out = &mut sections[idx];
                 out.sh_type = object::elf::SHT_PROGBITS.0;
-                out.flags |= object::elf::SHF_ALLOC.0 as u64;
+                out.flags |= object::elf::SHF_ALLOC.0;
                 if list.is_empty() {
-                    out.flags |= object::elf::SHF_WRITE.0 as u64;
+                    out.flags |= object::elf::SHF_WRITE.0;
                 }
             }
-            let loaded = list.first().is_none_or(|&(f, s)| link.objects[f as usize].sections[s as usize].is_alloc());
+            let loaded = list
+                .first()
+                .is_none_or(|&(f, s)| link.objects[f as usize].sections[s as usize].is_alloc());
             if o.address.is_some() && loaded {
                 self.error.get_or_insert(format!(
                     "{}: an address for output section {} is not supported (only for sections \
@@ -267,14 +278,22 @@ impl<'s> Placer<'s> {
     /// their anchor when its segment is theirs.
     pub fn reorder(&self, sections: &mut [OutSection]) {
         let position = |name: &[u8]| {
-            self.items.iter().position(|i| matches!(i, SectionItem::Output(o) if o.name.as_bytes() == name))
+            self.items
+                .iter()
+                .position(|i| matches!(i, SectionItem::Output(o) if o.name.as_bytes() == name))
         };
         let class = |s: &OutSection| (segment_of(s.rank), super::sections::is_relro(s.rank));
         let mut start = 0;
         while start < sections.len() {
             let c = class(&sections[start]);
-            let end = start + sections[start..].iter().take_while(|s| class(s) == c).count();
-            let slots: Vec<usize> = (start..end).filter(|&i| position(&sections[i].name).is_some()).collect();
+            let end = start
+                + sections[start..]
+                    .iter()
+                    .take_while(|s| class(s) == c)
+                    .count();
+            let slots: Vec<usize> = (start..end)
+                .filter(|&i| position(&sections[i].name).is_some())
+                .collect();
             let mut order = slots.clone();
             order.sort_by_key(|&i| position(&sections[i].name));
             let mut taken: Vec<Option<OutSection>> = Vec::new();
@@ -287,7 +306,8 @@ impl<'s> Placer<'s> {
             // With INSERT, GNU ld's default script names the usual sections too.
             let insert = self.insert.is_some();
             place_orphans(&mut sections[start..end], &|s: &OutSection| {
-                position(&s.name).is_some() || (insert && DEFAULT_SCRIPT_SECTIONS.contains(&&s.name[..]))
+                position(&s.name).is_some()
+                    || (insert && DEFAULT_SCRIPT_SECTIONS.contains(&&s.name[..]))
             });
             start = end;
         }
@@ -298,7 +318,9 @@ impl<'s> Placer<'s> {
 
     /// Whether the script has an output section of this name.
     fn names(&self, name: &[u8]) -> bool {
-        self.items.iter().any(|i| matches!(i, SectionItem::Output(o) if o.name.as_bytes() == name))
+        self.items
+            .iter()
+            .any(|i| matches!(i, SectionItem::Output(o) if o.name.as_bytes() == name))
     }
 
     fn insert_by_anchor(
@@ -309,7 +331,9 @@ impl<'s> Placer<'s> {
         class: &dyn Fn(&OutSection) -> (Option<usize>, bool),
     ) {
         for item in self.items.iter().rev() {
-            let SectionItem::Output(o) = item else { continue };
+            let SectionItem::Output(o) = item else {
+                continue;
+            };
             let (Some(from), Some(to)) = (
                 sections.iter().position(|s| s.name == o.name.as_bytes()),
                 sections.iter().position(|s| s.name == anchor),
@@ -358,7 +382,9 @@ impl<'s> Placer<'s> {
                 }
                 Mark::Dot(a) => match a.expr.eval(&OffsetEnv(size)) {
                     Ok(v) if v >= size && v - size <= super::MAX_OUTPUT => {
-                        if let Some(n) = align_of(&a.expr).and_then(|n| n.eval(&OffsetEnv(size)).ok()) {
+                        if let Some(n) =
+                            align_of(&a.expr).and_then(|n| n.eval(&OffsetEnv(size)).ok())
+                        {
                             *align = (*align).max(n.max(1));
                         }
                         size = v;
@@ -389,14 +415,55 @@ impl<'s> Placer<'s> {
 /// The loaded output sections GNU ld's default scripts name (`ld --verbose`, x86-64 and
 /// ARM): with `INSERT`, the others are orphans.
 const DEFAULT_SCRIPT_SECTIONS: &[&[u8]] = &[
-    b".interp", b".note.gnu.build-id", b".hash", b".gnu.hash", b".dynsym", b".dynstr",
-    b".gnu.version", b".gnu.version_d", b".gnu.version_r", b".rela.dyn", b".rel.dyn",
-    b".rela.plt", b".rel.plt", b".relr.dyn", b".init", b".plt", b".iplt", b".plt.got",
-    b".plt.sec", b".text", b".fini", b".rodata", b".rodata1", b".ARM.extab", b".ARM.exidx",
-    b".eh_frame_hdr", b".eh_frame", b".sframe", b".gcc_except_table", b".gnu_extab",
-    b".exception_ranges", b".tdata", b".tbss", b".preinit_array", b".init_array",
-    b".fini_array", b".ctors", b".dtors", b".jcr", b".data.rel.ro", b".dynamic", b".got",
-    b".got.plt", b".data", b".data1", b".bss", b".lbss", b".lrodata", b".ldata",
+    b".interp",
+    b".note.gnu.build-id",
+    b".hash",
+    b".gnu.hash",
+    b".dynsym",
+    b".dynstr",
+    b".gnu.version",
+    b".gnu.version_d",
+    b".gnu.version_r",
+    b".rela.dyn",
+    b".rel.dyn",
+    b".rela.plt",
+    b".rel.plt",
+    b".relr.dyn",
+    b".init",
+    b".plt",
+    b".iplt",
+    b".plt.got",
+    b".plt.sec",
+    b".text",
+    b".fini",
+    b".rodata",
+    b".rodata1",
+    b".ARM.extab",
+    b".ARM.exidx",
+    b".eh_frame_hdr",
+    b".eh_frame",
+    b".sframe",
+    b".gcc_except_table",
+    b".gnu_extab",
+    b".exception_ranges",
+    b".tdata",
+    b".tbss",
+    b".preinit_array",
+    b".init_array",
+    b".fini_array",
+    b".ctors",
+    b".dtors",
+    b".jcr",
+    b".data.rel.ro",
+    b".dynamic",
+    b".got",
+    b".got.plt",
+    b".data",
+    b".data1",
+    b".bss",
+    b".lbss",
+    b".lrodata",
+    b".ldata",
     b".note.gnu.arm.ident",
 ];
 
@@ -406,17 +473,17 @@ fn hold_of(s: &OutSection) -> &'static [u8] {
     let f = s.flags;
     if s.sh_type == elf::SHT_NOTE.0 {
         b""
-    } else if f & elf::SHF_TLS.0 as u64 != 0 {
+    } else if f & elf::SHF_TLS.0 != 0 {
         if s.is_nobits() {
             b".tbss"
         } else {
             b".tdata"
         }
-    } else if f & elf::SHF_EXECINSTR.0 as u64 != 0 {
+    } else if f & elf::SHF_EXECINSTR.0 != 0 {
         b".text"
     } else if s.is_nobits() {
         b".bss"
-    } else if f & elf::SHF_WRITE.0 as u64 != 0 {
+    } else if f & elf::SHF_WRITE.0 != 0 {
         b".data"
     } else {
         b".rodata"
@@ -430,14 +497,15 @@ fn hold_of(s: &OutSection) -> &'static [u8] {
 fn place_orphans(run: &mut [OutSection], scripted: &dyn Fn(&OutSection) -> bool) {
     use object::elf;
     let kind = |s: &OutSection| {
-        let f = s.flags & (elf::SHF_WRITE.0 | elf::SHF_EXECINSTR.0 | elf::SHF_TLS.0) as u64;
+        let f = s.flags & (elf::SHF_WRITE.0 | elf::SHF_EXECINSTR.0 | elf::SHF_TLS.0);
         (f, s.is_nobits(), s.sh_type == elf::SHT_NOTE.0)
     };
     let inputs = |s: &OutSection| matches!(s.content, super::Content::Inputs(_));
     let orphan = |s: &OutSection| s.is_alloc() && !scripted(s) && inputs(s);
     let home_of = |i: usize| {
         let hold = hold_of(&run[i]);
-        let candidate = |j: usize| scripted(&run[j]) && inputs(&run[j]) && kind(&run[j]) == kind(&run[i]);
+        let candidate =
+            |j: usize| scripted(&run[j]) && inputs(&run[j]) && kind(&run[j]) == kind(&run[i]);
         (0..run.len())
             .rev()
             .find(|&j| candidate(j) && run[j].name == hold)
@@ -454,7 +522,10 @@ fn place_orphans(run: &mut [OutSection], scripted: &dyn Fn(&OutSection) -> bool)
         order.push(i);
         order.extend((0..run.len()).filter(|&o| homes[o] == Some(i)));
     }
-    let mut taken: Vec<Option<OutSection>> = run.iter_mut().map(|s| Some(std::mem::replace(s, placeholder()))).collect();
+    let mut taken: Vec<Option<OutSection>> = run
+        .iter_mut()
+        .map(|s| Some(std::mem::replace(s, placeholder())))
+        .collect();
     for (slot, i) in order.into_iter().enumerate() {
         run[slot] = taken[i].take().expect("each section once");
     }
@@ -476,9 +547,19 @@ fn placeholder() -> OutSection {
 }
 
 /// Orders the inputs one statement took by the `SORT` keys of the patterns that took them.
-fn sort_inputs(link: &Link, rules: &[Vec<Option<Rule>>], body: &[BodyItem], inputs: &mut [(u32, u32)]) {
+fn sort_inputs(
+    link: &Link,
+    rules: &[Vec<Option<Rule>>],
+    body: &[BodyItem],
+    inputs: &mut [(u32, u32)],
+) {
     let keys_of = |f: u32, s: u32| -> &[SortKey] {
-        let Some(Rule { body: b, spec: Some(spec), .. }) = rules[f as usize][s as usize] else {
+        let Some(Rule {
+            body: b,
+            spec: Some(spec),
+            ..
+        }) = rules[f as usize][s as usize]
+        else {
             return &[];
         };
         match &body[b] {
@@ -490,7 +571,10 @@ fn sort_inputs(link: &Link, rules: &[Vec<Option<Rule>>], body: &[BodyItem], inpu
         return;
     }
     inputs.sort_by(|&(fa, sa), &(fb, sb)| {
-        let (a, b) = (&link.objects[fa as usize].sections[sa as usize], &link.objects[fb as usize].sections[sb as usize]);
+        let (a, b) = (
+            &link.objects[fa as usize].sections[sa as usize],
+            &link.objects[fb as usize].sections[sb as usize],
+        );
         let mut ord = std::cmp::Ordering::Equal;
         for key in keys_of(fa, sa) {
             ord = ord.then(match key {
@@ -513,14 +597,19 @@ struct LayoutEnv<'e, 'd> {
 
 impl Env for LayoutEnv<'_, '_> {
     fn dot(&self) -> std::result::Result<u64, String> {
-        self.dot.ok_or_else(|| "`.` is not known outside SECTIONS".to_string())
+        self.dot
+            .ok_or_else(|| "`.` is not known outside SECTIONS".to_string())
     }
     fn symbol(&self, name: &str) -> std::result::Result<u64, String> {
         if let Some(&v) = self.values.get(name) {
             return Ok(v);
         }
         let undefined = || format!("undefined symbol `{name}' referenced in expression");
-        let id = self.link.symtab.lookup(name.as_bytes()).ok_or_else(undefined)?;
+        let id = self
+            .link
+            .symtab
+            .lookup(name.as_bytes())
+            .ok_or_else(undefined)?;
         let s = self.link.symtab.get(id);
         match s.def {
             Def::Linker(LinkerSymbol::Script { .. }) => Ok(0),
@@ -539,14 +628,20 @@ impl Env for LayoutEnv<'_, '_> {
         let s = self.layout.by_name(name.as_bytes());
         match (q, s) {
             (SectionQuery::Size, None) => Ok(0),
-            (_, None) => Err(format!("undefined section `{name}' referenced in expression")),
+            (_, None) => Err(format!(
+                "undefined section `{name}' referenced in expression"
+            )),
             (SectionQuery::Addr | SectionQuery::LoadAddr, Some(s)) => Ok(s.addr),
             (SectionQuery::Size, Some(s)) => Ok(s.size),
             (SectionQuery::Align, Some(s)) => Ok(s.align),
         }
     }
     fn sizeof_headers(&self) -> u64 {
-        let (ehdr, phdr) = if self.link.arch.got_entry_size() == 8 { (64, 56) } else { (52, 32) };
+        let (ehdr, phdr) = if self.link.arch.got_entry_size() == 8 {
+            (64, 56)
+        } else {
+            (52, 32)
+        };
         ehdr + phdr * self.layout.phdrs.len() as u64
     }
     fn max_page_size(&self) -> u64 {
@@ -570,7 +665,7 @@ fn dot_before(layout: &Layout, items: &[SectionItem], k: usize) -> u64 {
         .map(|s| s.addr)
         .next()
         .unwrap_or(u64::MAX);
-    let tbss = |s: &OutSection| s.is_nobits() && s.flags & object::elf::SHF_TLS.0 as u64 != 0;
+    let tbss = |s: &OutSection| s.is_nobits() && s.flags & object::elf::SHF_TLS.0 != 0;
     layout
         .sections
         .iter()
@@ -602,10 +697,14 @@ pub fn evaluate(link: &Link, layout: &Layout, placer: Option<&Placer>) -> Result
     }
     for pass in 0..2 {
         let last = pass == 1;
-        for a in script.defsyms.iter().chain(script.top.iter().filter_map(|i| match i {
-            SectionItem::Assign(a) => Some(a),
-            _ => None,
-        })) {
+        for a in script
+            .defsyms
+            .iter()
+            .chain(script.top.iter().filter_map(|i| match i {
+                SectionItem::Assign(a) => Some(a),
+                _ => None,
+            }))
+        {
             assign(link, layout, &mut values, a, None, None, last)?;
         }
         // With INSERT the statements sit right after the anchor: `.` between them is where
@@ -618,9 +717,14 @@ pub fn evaluate(link: &Link, layout: &Layout, placer: Option<&Placer>) -> Result
             };
             match item {
                 SectionItem::Assign(a) if a.name == "." => {}
-                SectionItem::Assign(a) => assign(link, layout, &mut values, a, Some(cursor()), None, last)?,
+                SectionItem::Assign(a) => {
+                    assign(link, layout, &mut values, a, Some(cursor()), None, last)?
+                }
                 SectionItem::Output(o) => {
-                    let index = layout.sections.iter().position(|s| s.name == o.name.as_bytes());
+                    let index = layout
+                        .sections
+                        .iter()
+                        .position(|s| s.name == o.name.as_bytes());
                     let out = index.map(|i| &layout.sections[i]);
                     let start = out.map_or_else(cursor, |s| s.addr);
                     for (b, body) in o.body.iter().enumerate() {
@@ -654,13 +758,25 @@ pub fn evaluate(link: &Link, layout: &Layout, placer: Option<&Placer>) -> Result
     }
     let data = data_statements(link, layout, placer, &values)?;
     for a in script.assertions() {
-        let env = LayoutEnv { link, layout, values: &values, dot: None };
-        let ok = a.expr.eval(&env).map_err(|why| LinkError::Other(format!("{}: {why}", a.at)))?;
+        let env = LayoutEnv {
+            link,
+            layout,
+            values: &values,
+            dot: None,
+        };
+        let ok = a
+            .expr
+            .eval(&env)
+            .map_err(|why| LinkError::Other(format!("{}: {why}", a.at)))?;
         if ok == 0 {
             return Err(LinkError::Other(a.message.clone()));
         }
     }
-    Ok(Evaluated { values, data, sections })
+    Ok(Evaluated {
+        values,
+        data,
+        sections,
+    })
 }
 
 /// The bytes of every `BYTE`/`SHORT`/`LONG`/`QUAD`, `.` being its own address.
@@ -675,14 +791,32 @@ fn data_statements(
         return Ok(data);
     };
     for (i, item) in placer.items.iter().enumerate() {
-        let SectionItem::Output(o) = item else { continue };
-        let Some(out) = layout.by_name(o.name.as_bytes()) else { continue };
+        let SectionItem::Output(o) = item else {
+            continue;
+        };
+        let Some(out) = layout.by_name(o.name.as_bytes()) else {
+            continue;
+        };
         for (b, body) in o.body.iter().enumerate() {
-            let BodyItem::Data { size, value, at } = body else { continue };
-            let Some(&offset) = placer.offsets.get(&(i, b)) else { continue };
-            let env = LayoutEnv { link, layout, values, dot: Some(out.addr + offset) };
-            let v = value.eval(&env).map_err(|why| LinkError::Other(format!("{at}: {why}")))?;
-            data.push((out.offset + offset, v.to_le_bytes()[..*size as usize].to_vec()));
+            let BodyItem::Data { size, value, at } = body else {
+                continue;
+            };
+            let Some(&offset) = placer.offsets.get(&(i, b)) else {
+                continue;
+            };
+            let env = LayoutEnv {
+                link,
+                layout,
+                values,
+                dot: Some(out.addr + offset),
+            };
+            let v = value
+                .eval(&env)
+                .map_err(|why| LinkError::Other(format!("{at}: {why}")))?;
+            data.push((
+                out.offset + offset,
+                v.to_le_bytes()[..*size as usize].to_vec(),
+            ));
         }
     }
     Ok(data)
@@ -697,15 +831,27 @@ fn assign(
     base: Option<u64>,
     last: bool,
 ) -> Result<()> {
-    let defined = link
-        .symtab
-        .lookup(a.name.as_bytes())
-        .is_some_and(|id| matches!(link.symtab.get(id).def, Def::Linker(LinkerSymbol::Script { .. })));
-    let env = LayoutEnv { link, layout, values, dot };
+    let defined = link.symtab.lookup(a.name.as_bytes()).is_some_and(|id| {
+        matches!(
+            link.symtab.get(id).def,
+            Def::Linker(LinkerSymbol::Script { .. })
+        )
+    });
+    let env = LayoutEnv {
+        link,
+        layout,
+        values,
+        dot,
+    };
     match a.expr.eval(&env) {
         Ok(v) => {
             let v = v.wrapping_add(base.unwrap_or(0));
-            if defined || !matches!(a.kind, crate::script::AssignKind::Provide | crate::script::AssignKind::ProvideHidden) {
+            if defined
+                || !matches!(
+                    a.kind,
+                    crate::script::AssignKind::Provide | crate::script::AssignKind::ProvideHidden
+                )
+            {
                 values.insert(a.name.clone(), v);
             }
             Ok(())

@@ -34,37 +34,60 @@ fn file_names(obj: &ObjectFile) -> (String, Option<String>) {
 fn file_matches(pattern: &str, excluded: &[String], names: &(String, Option<String>)) -> bool {
     let hit = |p: &str| {
         glob_match(p.as_bytes(), names.0.as_bytes())
-            || names.1.as_ref().is_some_and(|n| glob_match(p.as_bytes(), n.as_bytes()))
+            || names
+                .1
+                .as_ref()
+                .is_some_and(|n| glob_match(p.as_bytes(), n.as_bytes()))
     };
     hit(pattern) && !excluded.iter().any(|e| hit(e))
 }
 
-fn spec_matches(desc: &InputDesc, names: &(String, Option<String>), section: &[u8]) -> Option<Option<usize>> {
+fn spec_matches(
+    desc: &InputDesc,
+    names: &(String, Option<String>),
+    section: &[u8],
+) -> Option<Option<usize>> {
     if !file_matches(&desc.file, &desc.exclude_files, names) {
         return None;
     }
     let Some(specs) = &desc.sections else {
         return Some(None);
     };
-    specs.iter().position(|s: &SectionSpec| {
-        glob_match(s.pattern.as_bytes(), section)
-            && !s.exclude_files.iter().any(|e| file_matches(e, &[], names))
-    }).map(Some)
+    specs
+        .iter()
+        .position(|s: &SectionSpec| {
+            glob_match(s.pattern.as_bytes(), section)
+                && !s.exclude_files.iter().any(|e| file_matches(e, &[], names))
+        })
+        .map(Some)
 }
 
 /// The first statement of `SECTIONS` that takes section `section` of `obj` (statements of
 /// `disabled` items do not count).
-fn find_rule(items: &[SectionItem], disabled: &[bool], obj: &ObjectFile, section: &[u8]) -> Option<Rule> {
+fn find_rule(
+    items: &[SectionItem],
+    disabled: &[bool],
+    obj: &ObjectFile,
+    section: &[u8],
+) -> Option<Rule> {
     let names = file_names(obj);
     for (i, item) in items.iter().enumerate() {
-        let SectionItem::Output(out) = item else { continue };
+        let SectionItem::Output(out) = item else {
+            continue;
+        };
         if disabled[i] {
             continue;
         }
         for (b, body) in out.body.iter().enumerate() {
-            let BodyItem::Input(desc) = body else { continue };
+            let BodyItem::Input(desc) = body else {
+                continue;
+            };
             if let Some(spec) = spec_matches(desc, &names, section) {
-                return Some(Rule { item: i, body: b, spec });
+                return Some(Rule {
+                    item: i,
+                    body: b,
+                    spec,
+                });
             }
         }
     }
@@ -81,8 +104,12 @@ pub fn rules(link: &Link) -> Vec<Vec<Option<Rule>>> {
         let rules = rules_with(link, &disabled);
         let mut changed = false;
         for (i, item) in items.iter().enumerate() {
-            let SectionItem::Output(o) = item else { continue };
-            let Some(constraint) = o.constraint.filter(|_| !disabled[i]) else { continue };
+            let SectionItem::Output(o) = item else {
+                continue;
+            };
+            let Some(constraint) = o.constraint.filter(|_| !disabled[i]) else {
+                continue;
+            };
             let violated = rules.iter().enumerate().any(|(f, per)| {
                 per.iter().enumerate().any(|(s, r)| {
                     let writable = link.objects[f].sections[s].flags & elf::SHF_WRITE.0 != 0;
@@ -176,13 +203,22 @@ fn defining_section(link: &Link, f: usize, sym: u32) -> Option<(usize, usize)> {
 /// GNU ld's "`sym' referenced in section `.text' of a.o: defined in discarded section
 /// `.junk' of a.o", once per symbol and referring section. Unwind tables and sections that
 /// are not loaded may refer to discarded code (their records are dropped or ignored).
-fn discarded_references(link: &Link, discarded: &std::collections::HashSet<(usize, usize)>) -> Vec<String> {
+fn discarded_references(
+    link: &Link,
+    discarded: &std::collections::HashSet<(usize, usize)>,
+) -> Vec<String> {
     let mut errors = Vec::new();
     for (f, obj) in link.objects.iter().enumerate() {
-        for sec in obj.sections.iter().filter(|s| s.live && s.is_alloc() && s.name != b".eh_frame") {
+        for sec in obj
+            .sections
+            .iter()
+            .filter(|s| s.live && s.is_alloc() && s.name != b".eh_frame")
+        {
             let mut seen = std::collections::HashSet::new();
             for r in &sec.relocs {
-                let Some((df, ds)) = defining_section(link, f, r.sym).filter(|d| discarded.contains(d)) else {
+                let Some((df, ds)) =
+                    defining_section(link, f, r.sym).filter(|d| discarded.contains(d))
+                else {
                     continue;
                 };
                 if !seen.insert(r.sym) {
@@ -220,13 +256,14 @@ pub fn value_kind(link: &Link, expr: &Expr, inside: bool) -> ValueKind {
         };
         match link.symtab.get(id).def {
             Def::Regular { file, sym }
-                if link.objects[file as usize].symbols[sym as usize].place == SymPlace::Absolute =>
+                if link.objects[file as usize].symbols[sym as usize].place
+                    == SymPlace::Absolute =>
             {
                 ValueKind::Absolute
             }
-            Def::Linker(LinkerSymbol::Absolute(_) | LinkerSymbol::Script { absolute: true, .. }) => {
-                ValueKind::Absolute
-            }
+            Def::Linker(
+                LinkerSymbol::Absolute(_) | LinkerSymbol::Script { absolute: true, .. },
+            ) => ValueKind::Absolute,
             _ => ValueKind::Address,
         }
     };

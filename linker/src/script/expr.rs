@@ -147,7 +147,13 @@ impl Expr {
     /// number is an address. `symbol` says what a symbol is.
     pub fn kind(&self, symbol: &dyn Fn(&str) -> ValueKind) -> ValueKind {
         use ValueKind::{Absolute, Address, Number};
-        let plain = |a: ValueKind, b: ValueKind| if a == Number && b == Number { Number } else { Absolute };
+        let plain = |a: ValueKind, b: ValueKind| {
+            if a == Number && b == Number {
+                Number
+            } else {
+                Absolute
+            }
+        };
         match self {
             Expr::Num(_) => Number,
             Expr::Defined(_)
@@ -156,7 +162,9 @@ impl Expr {
             | Expr::MaxPageSize
             | Expr::CommonPageSize
             | Expr::Section(SectionQuery::Size | SectionQuery::Align, _) => Absolute,
-            Expr::Dot | Expr::DataSegment(_) | Expr::Section(_, _) | Expr::SegmentStart(_) => Address,
+            Expr::Dot | Expr::DataSegment(_) | Expr::Section(_, _) | Expr::SegmentStart(_) => {
+                Address
+            }
             Expr::Sym(name) => symbol(name),
             Expr::Unary(_, e) => plain(e.kind(symbol), Number),
             Expr::Align(e, _) => e.kind(symbol),
@@ -493,7 +501,11 @@ impl<'l, 'a> ExprParser<'l, 'a> {
 
 /// Parses a whole expression (a `--defsym` right-hand side).
 pub fn parse_expr(text: &str) -> Result<Expr, ScriptError> {
-    let mut lex = Lexer { text, pos: 0, last: 0 };
+    let mut lex = Lexer {
+        text,
+        pos: 0,
+        last: 0,
+    };
     let e = ExprParser::new(&mut lex).expr()?;
     match lex.peek(Mode::Expr)?.0 {
         Tok::End => Ok(e),
@@ -517,7 +529,9 @@ mod tests {
         fn symbol(&self, name: &str) -> Result<u64, String> {
             match name {
                 "b" => Ok(0x2000),
-                _ => Err(format!("undefined symbol `{name}' referenced in expression")),
+                _ => Err(format!(
+                    "undefined symbol `{name}' referenced in expression"
+                )),
             }
         }
         fn is_defined(&self, name: &str) -> bool {
@@ -564,7 +578,10 @@ mod tests {
         assert_eq!(eval("ADDR(.text) + SIZEOF(.text)"), 0x4030);
         assert_eq!(eval("SIZEOF_HEADERS + CONSTANT(MAXPAGESIZE)"), 0x1040);
         assert_eq!(eval("SEGMENT_START(\"text-segment\", 0x400000)"), 0x400000);
-        assert_eq!(eval("DATA_SEGMENT_ALIGN(CONSTANT (MAXPAGESIZE), CONSTANT (COMMONPAGESIZE))"), 0x1003);
+        assert_eq!(
+            eval("DATA_SEGMENT_ALIGN(CONSTANT (MAXPAGESIZE), CONSTANT (COMMONPAGESIZE))"),
+            0x1003
+        );
         assert_eq!(eval("10 > 3 && 3 >= 3 && 2 < 3 && 3 <= 3 && 1 != 2"), 1);
     }
 
@@ -572,10 +589,16 @@ mod tests {
     fn errors_name_what_is_wrong() {
         let undefined = parse_expr("c + 1").unwrap().eval(&Fixed).unwrap_err();
         assert_eq!(undefined, "undefined symbol `c' referenced in expression");
-        assert_eq!(parse_expr("1/0").unwrap().eval(&Fixed).unwrap_err(), "division by zero");
+        assert_eq!(
+            parse_expr("1/0").unwrap().eval(&Fixed).unwrap_err(),
+            "division by zero"
+        );
         assert!(parse_expr("1 +").is_err());
         assert!(parse_expr("(1").is_err());
-        assert!(parse_expr("FOO(1)").unwrap_err().to_string().contains("FOO"));
+        assert!(parse_expr("FOO(1)")
+            .unwrap_err()
+            .to_string()
+            .contains("FOO"));
         let deep = "(".repeat(10_000) + "1" + &")".repeat(10_000);
         assert!(parse_expr(&deep).is_err());
         let deep = "-".repeat(10_000) + "1";

@@ -127,7 +127,10 @@ impl<'a> Lexer<'a> {
             }
         }
         Err(ScriptError::Unexpected {
-            found: format!("character `{}`", self.text[start..].chars().next().unwrap_or(' ')),
+            found: format!(
+                "character `{}`",
+                self.text[start..].chars().next().unwrap_or(' ')
+            ),
             expected: "a token",
             line: self.line_at(start),
         })
@@ -172,23 +175,21 @@ pub fn parse_number(text: &str) -> Option<u64> {
         b'M' | b'm' => (&text[..text.len() - 1], 1024 * 1024),
         _ => (text, 1),
     };
-    let (digits, radix) = if let Some(hex) = body
-        .strip_prefix("0x")
-        .or_else(|| body.strip_prefix("0X"))
-    {
-        (hex, 16)
-    } else if let Some(hex) = body.strip_prefix('$') {
-        (hex, 16)
-    } else {
-        match body.as_bytes().last()? {
-            b'h' | b'H' => (&body[..body.len() - 1], 16),
-            b'o' | b'O' => (&body[..body.len() - 1], 8),
-            b'b' | b'B' if !body.starts_with("0x") => (&body[..body.len() - 1], 2),
-            b'd' | b'D' => (&body[..body.len() - 1], 10),
-            _ if body.len() > 1 && body.starts_with('0') => (&body[1..], 8),
-            _ => (body, 10),
-        }
-    };
+    let (digits, radix) =
+        if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (hex, 16)
+        } else if let Some(hex) = body.strip_prefix('$') {
+            (hex, 16)
+        } else {
+            match body.as_bytes().last()? {
+                b'h' | b'H' => (&body[..body.len() - 1], 16),
+                b'o' | b'O' => (&body[..body.len() - 1], 8),
+                b'b' | b'B' if !body.starts_with("0x") => (&body[..body.len() - 1], 2),
+                b'd' | b'D' => (&body[..body.len() - 1], 10),
+                _ if body.len() > 1 && body.starts_with('0') => (&body[1..], 8),
+                _ => (body, 10),
+            }
+        };
     if digits.is_empty() {
         return None;
     }

@@ -32,20 +32,23 @@ impl Scripts {
     /// Every symbol assignment, in evaluation order: `--defsym`, outside `SECTIONS`, then
     /// inside (with the output section each is in, if any).
     pub fn assignments(&self) -> impl Iterator<Item = (&Assignment, Option<&str>)> {
-        let inside = self.sections.iter().flat_map(|item| -> Vec<(&Assignment, Option<&str>)> {
-            match item {
-                SectionItem::Assign(a) => vec![(a, None)],
-                SectionItem::Output(o) => o
-                    .body
-                    .iter()
-                    .filter_map(|b| match b {
-                        super::BodyItem::Assign(a) => Some((a, Some(o.name.as_str()))),
-                        _ => None,
-                    })
-                    .collect(),
-                SectionItem::Assert(_) => Vec::new(),
-            }
-        });
+        let inside = self
+            .sections
+            .iter()
+            .flat_map(|item| -> Vec<(&Assignment, Option<&str>)> {
+                match item {
+                    SectionItem::Assign(a) => vec![(a, None)],
+                    SectionItem::Output(o) => o
+                        .body
+                        .iter()
+                        .filter_map(|b| match b {
+                            super::BodyItem::Assign(a) => Some((a, Some(o.name.as_str()))),
+                            _ => None,
+                        })
+                        .collect(),
+                    SectionItem::Assert(_) => Vec::new(),
+                }
+            });
         self.defsyms
             .iter()
             .map(|a| (a, None))
@@ -114,7 +117,11 @@ pub fn prepare(opts: &Options) -> Result<Options> {
     defsym_expressions(&mut out)?;
     let entry_given = out.entry.is_some();
     let inputs = out.inputs.clone();
-    let mut loader = Loader { search, opts: &mut out, entry_given };
+    let mut loader = Loader {
+        search,
+        opts: &mut out,
+        entry_given,
+    };
     for item in &inputs {
         if let InputItem::File(path) = item {
             if let Some(text) = read_script(path)? {
@@ -144,8 +151,8 @@ fn read_script(path: &Path) -> Result<Option<String>> {
 impl Loader<'_> {
     fn script(&mut self, path: &Path, text: &str, depth: usize) -> Result<()> {
         let name = path.display().to_string();
-        let commands = super::parse_file(text, &name)
-            .map_err(|e| LinkError::Other(format!("{name}: {e}")))?;
+        let commands =
+            super::parse_file(text, &name).map_err(|e| LinkError::Other(format!("{name}: {e}")))?;
         for command in commands {
             self.command(&name, command, depth)?;
         }
@@ -159,7 +166,9 @@ impl Loader<'_> {
             Command::Extern(names) => self.opts.undefined.extend(names),
             Command::Assign(a) => scripts.top.push(SectionItem::Assign(a)),
             Command::Assert(a) => scripts.top.push(SectionItem::Assert(a)),
-            Command::Version { body, line } => scripts.versions.push((format!("{file}:{line}"), body)),
+            Command::Version { body, line } => {
+                scripts.versions.push((format!("{file}:{line}"), body))
+            }
             Command::Sections(items) => scripts.sections.extend(items),
             Command::Insert { after, anchor } => scripts.insert = Some((after, anchor)),
             Command::Include { file: name, line } => self.include(file, &name, line, depth)?,
@@ -183,9 +192,14 @@ impl Loader<'_> {
         let path = self
             .search
             .find_command_file(Path::new(name))
-            .ok_or_else(|| LinkError::Other(format!("{from}:{line}: cannot find INCLUDE file {name}")))?;
+            .ok_or_else(|| {
+                LinkError::Other(format!("{from}:{line}: cannot find INCLUDE file {name}"))
+            })?;
         let text = read_script(&path)?.ok_or_else(|| {
-            LinkError::Other(format!("{from}:{line}: INCLUDE {}: not a linker script", path.display()))
+            LinkError::Other(format!(
+                "{from}:{line}: INCLUDE {}: not a linker script",
+                path.display()
+            ))
         })?;
         self.script(&path, &text, depth + 1)
     }

@@ -35,12 +35,21 @@ pub enum Command {
     /// `EXTERN(a b)`: as `-u a -u b`.
     Extern(Vec<String>),
     /// `INCLUDE file`, expanded by [`load`].
-    Include { file: String, line: usize },
+    Include {
+        file: String,
+        line: usize,
+    },
     /// `VERSION { ... }`: the body, for [`crate::version_script`].
-    Version { body: String, line: usize },
+    Version {
+        body: String,
+        line: usize,
+    },
     Sections(Vec<SectionItem>),
     /// `INSERT AFTER|BEFORE section`: the script's `SECTIONS` augment the default layout.
-    Insert { after: bool, anchor: String },
+    Insert {
+        after: bool,
+        anchor: String,
+    },
 }
 
 /// Which symbol a script assignment defines and how.
@@ -217,7 +226,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    pub fn expect(&mut self, punct: &'static str, expected: &'static str) -> Result<(), ScriptError> {
+    pub fn expect(
+        &mut self,
+        punct: &'static str,
+        expected: &'static str,
+    ) -> Result<(), ScriptError> {
         match self.peek(Mode::Expr)? {
             Tok::Punct(p) if p == punct => {
                 self.next(Mode::Expr)?;
@@ -267,7 +280,11 @@ impl<'a> Parser<'a> {
     }
 
     /// The body of `GROUP(...)`/`INPUT(...)`/`AS_NEEDED(...)`, after its `(`.
-    fn input_list(&mut self, as_needed: bool, out: &mut Vec<ScriptInput>) -> Result<(), ScriptError> {
+    fn input_list(
+        &mut self,
+        as_needed: bool,
+        out: &mut Vec<ScriptInput>,
+    ) -> Result<(), ScriptError> {
         loop {
             self.count()?;
             match self.next(Mode::Name)? {
@@ -294,7 +311,12 @@ impl<'a> Parser<'a> {
     }
 
     /// After a symbol name: `= expr;`, `+= expr;`, ... (`terminated`: the `;` is required).
-    pub fn assignment_rest(&mut self, name: &str, kind: AssignKind, at: Loc) -> Result<Assignment, ScriptError> {
+    pub fn assignment_rest(
+        &mut self,
+        name: &str,
+        kind: AssignKind,
+        at: Loc,
+    ) -> Result<Assignment, ScriptError> {
         let op = match self.next(Mode::Expr)? {
             Tok::Punct(p) => ASSIGN_OPS.iter().find(|(o, _)| *o == p).map(|(_, op)| *op),
             _ => None,
@@ -307,12 +329,23 @@ impl<'a> Parser<'a> {
             });
         };
         let value = self.expr()?;
-        let lhs = || if name == "." { Expr::Dot } else { Expr::Sym(name.to_string()) };
+        let lhs = || {
+            if name == "." {
+                Expr::Dot
+            } else {
+                Expr::Sym(name.to_string())
+            }
+        };
         let expr = match op {
             None => value,
             Some(op) => Expr::Binary(op, Box::new(lhs()), Box::new(value)),
         };
-        Ok(Assignment { name: name.to_string(), expr, kind, at })
+        Ok(Assignment {
+            name: name.to_string(),
+            expr,
+            kind,
+            at,
+        })
     }
 
     /// Whether the next tokens are `NAME op` for an assignment operator.
@@ -321,8 +354,14 @@ impl<'a> Parser<'a> {
         if !matches!(tok, Tok::Word(_) | Tok::Quoted(_)) {
             return Ok(false);
         }
-        let after = Lexer { text: self.lex.text, pos: end, last: end };
-        Ok(matches!(after.peek(Mode::Expr)?.0, Tok::Punct(p) if ASSIGN_OPS.iter().any(|(o, _)| *o == p)))
+        let after = Lexer {
+            text: self.lex.text,
+            pos: end,
+            last: end,
+        };
+        Ok(
+            matches!(after.peek(Mode::Expr)?.0, Tok::Punct(p) if ASSIGN_OPS.iter().any(|(o, _)| *o == p)),
+        )
     }
 
     /// A plain assignment, or `PROVIDE(...)`/`PROVIDE_HIDDEN(...)`/`HIDDEN(...)` whose
@@ -387,10 +426,14 @@ impl<'a> Parser<'a> {
                     }
                 }
                 b'"' => {
-                    pos += self.lex.text[pos + 1..].find('"').map_or(bytes.len(), |e| e + 1);
+                    pos += self.lex.text[pos + 1..]
+                        .find('"')
+                        .map_or(bytes.len(), |e| e + 1);
                 }
                 b'/' if bytes[pos..].starts_with(b"/*") => {
-                    pos += self.lex.text[pos..].find("*/").map_or(bytes.len(), |e| e + 1);
+                    pos += self.lex.text[pos..]
+                        .find("*/")
+                        .map_or(bytes.len(), |e| e + 1);
                 }
                 _ => {}
             }
@@ -435,13 +478,21 @@ impl<'a> Parser<'a> {
                 self.expect("(", "`(`")?;
                 Command::Extern(self.name_list()?)
             }
-            "PROVIDE" | "PROVIDE_HIDDEN" | "HIDDEN" => Command::Assign(self.assignment(Some(word))?),
+            "PROVIDE" | "PROVIDE_HIDDEN" | "HIDDEN" => {
+                Command::Assign(self.assignment(Some(word))?)
+            }
             "ASSERT" => Command::Assert(self.assertion()?),
             "INCLUDE" => match self.next(Mode::Name)? {
-                Tok::Word(w) | Tok::Quoted(w) => Command::Include { file: w.to_string(), line },
+                Tok::Word(w) | Tok::Quoted(w) => Command::Include {
+                    file: w.to_string(),
+                    line,
+                },
                 other => return Err(self.unexpected(other, "a file name")),
             },
-            "VERSION" => Command::Version { body: self.braced_text()?, line },
+            "VERSION" => Command::Version {
+                body: self.braced_text()?,
+                line,
+            },
             "SECTIONS" => Command::Sections(self.sections()?),
             "INSERT" => {
                 let after = match self.next(Mode::Name)? {
@@ -474,7 +525,11 @@ pub fn parse(text: &str) -> Result<Vec<Command>, ScriptError> {
 /// [`parse`], the commands' locations naming `file`.
 pub fn parse_file(text: &str, file: &str) -> Result<Vec<Command>, ScriptError> {
     let mut parser = Parser {
-        lex: Lexer { text, pos: 0, last: 0 },
+        lex: Lexer {
+            text,
+            pos: 0,
+            last: 0,
+        },
         file: file.into(),
         items: 0,
     };
@@ -704,28 +759,54 @@ INSERT AFTER .data;
         let cmds = parse(text).unwrap();
         assert_eq!(cmds.len(), 11);
         assert_eq!(cmds[0], Command::Extern(vec!["a".into(), "b".into()]));
-        let Command::Assign(y) = &cmds[2] else { panic!("{:?}", cmds[2]) };
+        let Command::Assign(y) = &cmds[2] else {
+            panic!("{:?}", cmds[2])
+        };
         assert_eq!(y.name, "y");
         assert!(matches!(y.expr, Expr::Binary(expr::BinOp::Add, _, _)));
         assert!(matches!(&cmds[5], Command::Assign(a) if a.kind == AssignKind::Hidden));
-        assert!(matches!(&cmds[6], Command::Assert(a) if a.message == "x too small" && a.at.line == 5));
+        assert!(
+            matches!(&cmds[6], Command::Assert(a) if a.message == "x too small" && a.at.line == 5)
+        );
         assert!(matches!(&cmds[7], Command::Include { file, line: 6 } if file == "more.ld"));
         assert!(matches!(&cmds[8], Command::Version { body, .. } if body.contains("local: *;")));
-        let Command::Sections(items) = &cmds[9] else { panic!() };
+        let Command::Sections(items) = &cmds[9] else {
+            panic!()
+        };
         assert_eq!(items.len(), 4);
-        let SectionItem::Output(table) = &items[2] else { panic!() };
+        let SectionItem::Output(table) = &items[2] else {
+            panic!()
+        };
         assert_eq!(table.name, ".mytable");
         assert_eq!(table.body.len(), 6);
-        let BodyItem::Input(keep) = &table.body[1] else { panic!() };
+        let BodyItem::Input(keep) = &table.body[1] else {
+            panic!()
+        };
         assert!(keep.keep);
         let spec = &keep.sections.as_ref().unwrap()[0];
-        assert_eq!((spec.pattern.as_str(), &spec.sort[..]), (".mytable.*", &[SortKey::Name][..]));
-        let BodyItem::Input(data) = &table.body[2] else { panic!() };
+        assert_eq!(
+            (spec.pattern.as_str(), &spec.sort[..]),
+            (".mytable.*", &[SortKey::Name][..])
+        );
+        let BodyItem::Input(data) = &table.body[2] else {
+            panic!()
+        };
         assert_eq!(data.exclude_files, vec!["*skip.o".to_string()]);
-        let BodyItem::Input(ro) = &table.body[3] else { panic!() };
-        assert_eq!(ro.sections.as_ref().unwrap()[0].exclude_files, vec!["*a.o".to_string()]);
+        let BodyItem::Input(ro) = &table.body[3] else {
+            panic!()
+        };
+        assert_eq!(
+            ro.sections.as_ref().unwrap()[0].exclude_files,
+            vec!["*a.o".to_string()]
+        );
         assert!(matches!(&items[3], SectionItem::Output(o) if o.name == "/DISCARD/"));
-        assert_eq!(cmds[10], Command::Insert { after: true, anchor: ".data".into() });
+        assert_eq!(
+            cmds[10],
+            Command::Insert {
+                after: true,
+                anchor: ".data".into()
+            }
+        );
     }
 
     #[test]
@@ -735,7 +816,9 @@ INSERT AFTER .data;
             "unexpected `;` at line 3 in linker script (expected an expression)"
         );
         assert_eq!(
-            parse("SECTIONS {\n .text : { *(.text) \n").unwrap_err().to_string(),
+            parse("SECTIONS {\n .text : { *(.text) \n")
+                .unwrap_err()
+                .to_string(),
             "unexpected end of file at line 3 in linker script (expected `}`)"
         );
         assert_eq!(

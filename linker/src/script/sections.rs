@@ -2,9 +2,9 @@
 //! them, symbol assignments and `ASSERT`s, in the forms programs and libraries write.
 //! What the layout makes of them is `layout::script_placement`'s.
 
+use super::expr::Expr;
 use super::lex::{Mode, Tok};
 use super::{Assertion, Assignment, Loc, Parser, ScriptError};
-use super::expr::Expr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SectionItem {
@@ -41,7 +41,11 @@ pub enum BodyItem {
     Assign(Assignment),
     Assert(Assertion),
     /// `BYTE`, `SHORT`, `LONG`, `QUAD`: `size` bytes holding the value.
-    Data { size: u8, value: Expr, at: Loc },
+    Data {
+        size: u8,
+        value: Expr,
+        at: Loc,
+    },
 }
 
 /// How input sections matched by one pattern are ordered (outermost key first).
@@ -138,7 +142,10 @@ impl<'a> Parser<'a> {
         if self.peek(Mode::Expr)? != Tok::Punct(":") {
             let e = self.expr()?;
             if let Expr::Sym(ty) = &e {
-                if matches!(ty.as_str(), "NOLOAD" | "DSECT" | "COPY" | "INFO" | "OVERLAY" | "READONLY") {
+                if matches!(
+                    ty.as_str(),
+                    "NOLOAD" | "DSECT" | "COPY" | "INFO" | "OVERLAY" | "READONLY"
+                ) {
                     return Err(self.unsupported(&format!("type ({ty}) of output section {name}")));
                 }
             }
@@ -187,13 +194,23 @@ impl<'a> Parser<'a> {
                 };
                 return Err(self.unsupported(&format!("{what} after output section {name}")));
             }
-            Tok::Word("AT") => return Err(self.unsupported(&format!("AT> after output section {name}"))),
+            Tok::Word("AT") => {
+                return Err(self.unsupported(&format!("AT> after output section {name}")))
+            }
             Tok::Punct(",") => {
                 self.next(Mode::Expr)?;
             }
             _ => {}
         }
-        Ok(OutputSection { name, address, constraint, align, subalign, body, at })
+        Ok(OutputSection {
+            name,
+            address,
+            constraint,
+            align,
+            subalign,
+            body,
+            at,
+        })
     }
 
     fn paren_expr(&mut self) -> Result<Expr, ScriptError> {
@@ -311,7 +328,13 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
-        Ok(InputDesc { keep, file, exclude_files, sections, at })
+        Ok(InputDesc {
+            keep,
+            file,
+            exclude_files,
+            sections,
+            at,
+        })
     }
 
     fn section_specs(&mut self) -> Result<Vec<SectionSpec>, ScriptError> {
@@ -336,12 +359,18 @@ impl<'a> Parser<'a> {
         if word == "EXCLUDE_FILE" {
             let exclude_files = self.pattern_list()?;
             let pattern = self.pattern_word()?;
-            return Ok(SectionSpec { pattern, exclude_files, sort: Vec::new() });
+            return Ok(SectionSpec {
+                pattern,
+                exclude_files,
+                sort: Vec::new(),
+            });
         }
         match sort_key(&word) {
             Some(key) if self.peek(Mode::Pattern)? == Tok::Punct("(") => {
                 if depth > 2 {
-                    return Err(ScriptError::TooDeep { line: self.lex.line() });
+                    return Err(ScriptError::TooDeep {
+                        line: self.lex.line(),
+                    });
                 }
                 self.next(Mode::Pattern)?;
                 let mut inner = self.section_spec(depth + 1)?;
@@ -349,7 +378,11 @@ impl<'a> Parser<'a> {
                 inner.sort.splice(0..0, key);
                 Ok(inner)
             }
-            _ => Ok(SectionSpec { pattern: word, exclude_files: Vec::new(), sort: Vec::new() }),
+            _ => Ok(SectionSpec {
+                pattern: word,
+                exclude_files: Vec::new(),
+                sort: Vec::new(),
+            }),
         }
     }
 }
