@@ -594,8 +594,32 @@ mod tests {
             "x",
             "é",
             "SECTIONS",
+            "{",
+            "}",
+            "=",
+            "+=",
+            "*",
+            ".",
+            ":",
+            "?",
+            "ALIGN",
+            "KEEP",
+            "SORT",
+            "EXCLUDE_FILE",
+            "PROVIDE",
+            "ASSERT",
+            "VERSION",
+            "INCLUDE",
+            "INSERT",
+            "BYTE",
+            "/DISCARD/",
+            "0x1f",
+            "077",
+            "1K",
+            ".text",
+            "<<=",
         ];
-        for _ in 0..20_000 {
+        for _ in 0..40_000 {
             let len = next() % 24;
             let text: String = (0..len)
                 .map(|_| alphabet[next() as usize % alphabet.len()])
