@@ -31,13 +31,27 @@ fn file_names(obj: &ObjectFile) -> (String, Option<String>) {
     }
 }
 
+/// A wildcard match, with the forms scripts mostly use (`*`, a literal, `prefix*`) done
+/// without the general matcher: GNU ld's default script has hundreds of patterns, tried
+/// against every input section.
+fn wild(pattern: &[u8], name: &[u8]) -> bool {
+    let special = |c: &u8| matches!(c, b'*' | b'?' | b'[' | b'\\');
+    match pattern.iter().position(special) {
+        None => pattern == name,
+        Some(at) if at + 1 == pattern.len() && pattern[at] == b'*' => {
+            name.starts_with(&pattern[..at])
+        }
+        Some(_) => glob_match(pattern, name),
+    }
+}
+
 fn file_matches(pattern: &str, excluded: &[String], names: &(String, Option<String>)) -> bool {
     let hit = |p: &str| {
-        glob_match(p.as_bytes(), names.0.as_bytes())
+        wild(p.as_bytes(), names.0.as_bytes())
             || names
                 .1
                 .as_ref()
-                .is_some_and(|n| glob_match(p.as_bytes(), n.as_bytes()))
+                .is_some_and(|n| wild(p.as_bytes(), n.as_bytes()))
     };
     hit(pattern) && !excluded.iter().any(|e| hit(e))
 }
@@ -47,19 +61,14 @@ fn spec_matches(
     names: &(String, Option<String>),
     section: &[u8],
 ) -> Option<Option<usize>> {
-    if !file_matches(&desc.file, &desc.exclude_files, names) {
-        return None;
-    }
     let Some(specs) = &desc.sections else {
-        return Some(None);
+        return file_matches(&desc.file, &desc.exclude_files, names).then_some(None);
     };
-    specs
-        .iter()
-        .position(|s: &SectionSpec| {
-            glob_match(s.pattern.as_bytes(), section)
-                && !s.exclude_files.iter().any(|e| file_matches(e, &[], names))
-        })
-        .map(Some)
+    let spec = specs.iter().position(|s: &SectionSpec| {
+        wild(s.pattern.as_bytes(), section)
+            && !s.exclude_files.iter().any(|e| file_matches(e, &[], names))
+    })?;
+    file_matches(&desc.file, &desc.exclude_files, names).then_some(Some(spec))
 }
 
 /// The first statement of `SECTIONS` that takes section `section` of `obj` (statements of
@@ -67,10 +76,9 @@ fn spec_matches(
 fn find_rule(
     items: &[SectionItem],
     disabled: &[bool],
-    obj: &ObjectFile,
+    names: &(String, Option<String>),
     section: &[u8],
 ) -> Option<Rule> {
-    let names = file_names(obj);
     for (i, item) in items.iter().enumerate() {
         let SectionItem::Output(out) = item else {
             continue;
@@ -82,7 +90,7 @@ fn find_rule(
             let BodyItem::Input(desc) = body else {
                 continue;
             };
-            if let Some(spec) = spec_matches(desc, &names, section) {
+            if let Some(spec) = spec_matches(desc, names, section) {
                 return Some(Rule {
                     item: i,
                     body: b,
@@ -129,16 +137,25 @@ pub fn rules(link: &Link) -> Vec<Vec<Option<Rule>>> {
 }
 
 fn rules_with(link: &Link, disabled: &[bool]) -> Vec<Vec<Option<Rule>>> {
+    use rayon::prelude::*;
     let items = &link.opts.script.sections;
+    if items.is_empty() {
+        return link
+            .objects
+            .iter()
+            .map(|o| vec![None; o.sections.len()])
+            .collect();
+    }
     link.objects
-        .iter()
+        .par_iter()
         .map(|obj| {
+            let names = file_names(obj);
             obj.sections
                 .iter()
                 .enumerate()
                 .map(|(s, sec)| {
                     (s != 0 && sec.live && !items.is_empty())
-                        .then(|| find_rule(items, disabled, obj, sec.name))
+                        .then(|| find_rule(items, disabled, &names, sec.name))
                         .flatten()
                 })
                 .collect()

@@ -501,11 +501,7 @@ impl<'l, 'a> ExprParser<'l, 'a> {
 
 /// Parses a whole expression (a `--defsym` right-hand side).
 pub fn parse_expr(text: &str) -> Result<Expr, ScriptError> {
-    let mut lex = Lexer {
-        text,
-        pos: 0,
-        last: 0,
-    };
+    let mut lex = Lexer::new(text, 0);
     let e = ExprParser::new(&mut lex).expr()?;
     match lex.peek(Mode::Expr)?.0 {
         Tok::End => Ok(e),

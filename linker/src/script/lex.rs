@@ -60,15 +60,35 @@ pub struct Lexer<'a> {
     pub pos: usize,
     /// Where the last token read began (for messages about it).
     pub last: usize,
+    /// A position and its line, so that lines are counted from there on (the parser asks
+    /// for the line of every command).
+    pub mark: std::cell::Cell<(usize, usize)>,
 }
 
 impl<'a> Lexer<'a> {
+    pub fn new(text: &'a str, pos: usize) -> Self {
+        Lexer {
+            text,
+            pos,
+            last: pos,
+            mark: std::cell::Cell::new((0, 1)),
+        }
+    }
+
     /// The 1-based line of byte `pos`.
     pub fn line_at(&self, pos: usize) -> usize {
-        1 + self.text.as_bytes()[..pos.min(self.text.len())]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
+        let pos = pos.min(self.text.len());
+        let (from, line) = match self.mark.get() {
+            (at, line) if at <= pos => (at, line),
+            _ => (0, 1),
+        };
+        let line = line
+            + self.text.as_bytes()[from..pos]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+        self.mark.set((pos, line));
+        line
     }
 
     pub fn line(&self) -> usize {

@@ -354,11 +354,7 @@ impl<'a> Parser<'a> {
         if !matches!(tok, Tok::Word(_) | Tok::Quoted(_)) {
             return Ok(false);
         }
-        let after = Lexer {
-            text: self.lex.text,
-            pos: end,
-            last: end,
-        };
+        let after = Lexer::new(self.lex.text, end);
         Ok(
             matches!(after.peek(Mode::Expr)?.0, Tok::Punct(p) if ASSIGN_OPS.iter().any(|(o, _)| *o == p)),
         )
@@ -525,11 +521,7 @@ pub fn parse(text: &str) -> Result<Vec<Command>, ScriptError> {
 /// [`parse`], the commands' locations naming `file`.
 pub fn parse_file(text: &str, file: &str) -> Result<Vec<Command>, ScriptError> {
     let mut parser = Parser {
-        lex: Lexer {
-            text,
-            pos: 0,
-            last: 0,
-        },
+        lex: Lexer::new(text, 0),
         file: file.into(),
         items: 0,
     };
