@@ -1,6 +1,7 @@
 //! `--defsym SYMBOL=EXPRESSION` in its two common forms: a number (an absolute symbol, which
 //! does not move with the load address) or another symbol's name (an alias at its address).
-//! Other expressions are refused by name, until linker-script expressions exist.
+//! Other expressions are script assignments ([`crate::script::load`]), evaluated after
+//! layout with the scripts'.
 
 use crate::error::{LinkError, Result};
 use crate::link::Link;
@@ -12,21 +13,9 @@ enum Value<'a> {
     Symbol(&'a str),
 }
 
-/// A number as GNU ld's script lexer reads one: `0x` hex, decimal, a `K`/`M` multiplier.
+/// A number as GNU ld's script lexer reads one.
 fn number(text: &str) -> Option<u64> {
-    let (digits, scale) = match text.as_bytes().last()? {
-        b'K' | b'k' => (&text[..text.len() - 1], 1024),
-        b'M' | b'm' => (&text[..text.len() - 1], 1024 * 1024),
-        _ => (text, 1),
-    };
-    let value = match digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        Some(hex) => u64::from_str_radix(hex, 16).ok()?,
-        None => digits.parse().ok()?,
-    };
-    value.checked_mul(scale)
+    crate::script::lex::parse_number(text)
 }
 
 fn is_symbol_name(text: &str) -> bool {
@@ -35,6 +24,14 @@ fn is_symbol_name(text: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || "_.$".contains(c))
         && chars.all(|c| c.is_ascii_alphanumeric() || "_.$@".contains(c))
+}
+
+/// A definition this module handles itself: `NAME=NUMBER` or `NAME=OTHER`.
+pub fn is_simple(definition: &str) -> bool {
+    definition.split_once('=').is_some_and(|(_, e)| {
+        let e = e.trim();
+        number(e).is_some() || is_symbol_name(e)
+    })
 }
 
 fn parse(definition: &str) -> Result<(&str, Value<'_>)> {

@@ -6,7 +6,7 @@ use crate::decide::OutputKind;
 use crate::error::Result;
 use crate::hash;
 use crate::link::Link;
-use crate::symbols::{dynamic_name, Def, SymbolId};
+use crate::symbols::{dynamic_name, Def, LinkerSymbol, SymbolId};
 use object::elf;
 use rustc_hash::FxHashMap as HashMap;
 
@@ -107,8 +107,11 @@ pub fn is_exported(link: &Link, id: SymbolId) -> bool {
     if matches!(s.def, Def::Shared { .. }) {
         return link.copies.slot(id).is_some() || link.canonical_plt[id as usize];
     }
-    let visible = matches!(s.def, Def::Regular { .. } | Def::Common { .. })
-        && (s.visibility == elf::STV_DEFAULT.0 || s.visibility == elf::STV_PROTECTED.0)
+    // Symbols scripts assign are exported like definitions in objects, as GNU ld does.
+    let visible = matches!(
+        s.def,
+        Def::Regular { .. } | Def::Common { .. } | Def::Linker(LinkerSymbol::Script { .. })
+    ) && (s.visibility == elf::STV_DEFAULT.0 || s.visibility == elf::STV_PROTECTED.0)
         && !s.forced_local;
     visible
         && match link.kind {

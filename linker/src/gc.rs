@@ -124,12 +124,16 @@ impl Marks {
         let bracketed: Vec<&[u8]> = (0..link.symtab.len() as SymbolId)
             .filter_map(|id| start_stop_section(link.symtab.get(id).name))
             .collect();
+        let script_rules = crate::script::define::rules(link);
         for (f, obj) in link.objects.iter().enumerate() {
             for (s, sec) in obj.sections.iter().enumerate() {
+                let kept =
+                    script_rules[f][s].is_some_and(|r| crate::script::define::is_kept(link, r));
                 if sec.live
                     && sec.is_alloc()
                     && (is_root_section(sec.name, sec.sh_type, sec.flags)
-                        || bracketed.contains(&sec.name))
+                        || bracketed.contains(&sec.name)
+                        || kept)
                 {
                     self.mark((f, s));
                 }

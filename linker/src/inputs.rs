@@ -249,7 +249,8 @@ impl Collector {
                     self.search.add_dir(dir);
                     continue;
                 }
-                Command::OutputFormat(_) | Command::OutputArch(_) | Command::Entry(_) => continue,
+                // The rest is crate::script::load's.
+                _ => continue,
             };
             let mut inner = placement;
             if grouped && inner.group.is_none() {

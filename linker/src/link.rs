@@ -236,7 +236,9 @@ impl<'d> Link<'d> {
                         self.objects[file as usize].symbols[sym as usize].place
                             == SymPlace::Absolute
                     }
-                    Def::Linker(LinkerSymbol::Absolute(_)) => true,
+                    Def::Linker(
+                        LinkerSymbol::Absolute(_) | LinkerSymbol::Script { fixed: true, .. },
+                    ) => true,
                     // An unresolved reference that binds here is 0 wherever the output loads.
                     _ => undefined && binds_locally,
                 };
@@ -400,6 +402,7 @@ pub fn output_kind(opts: &Options, has_dsos: bool) -> OutputKind {
 pub fn run(opts: &Options) -> Result<()> {
     crate::timing::enable(opts.time_trace);
     let _total = crate::timing::phase("total");
+    let opts = &crate::script::load::prepare(opts)?;
     let files = crate::timing::time("read inputs", || crate::inputs::collect(opts))?;
     let wrap_names: Vec<[String; 3]> = opts
         .wrap
@@ -446,6 +449,8 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
             .extend(crate::dynamic_list::read(path)?);
     }
     crate::defsym::apply(&mut link)?;
+    crate::script::define::discard(&mut link)?;
+    crate::script::define::define_symbols(&mut link)?;
     crate::strip::drop_debug_sections(&mut link);
     link.define_linker_symbols();
     link.apply_exclude_libs();

@@ -149,6 +149,10 @@ pub struct Options {
     pub plugin: Option<PathBuf>,
     /// `-plugin-opt`: options handed to the plugin, in order, as given.
     pub plugin_opts: Vec<String>,
+    /// `-T`/`--script` files, as named.
+    pub script_files: Vec<PathBuf>,
+    /// What the scripts ask beyond inputs ([`crate::script::load::prepare`] fills it).
+    pub script: crate::script::load::Scripts,
 }
 
 /// The error of a link that warned under `--fatal-warnings`.
@@ -290,7 +294,17 @@ fn command() -> Command {
         )
         .arg(flag("enable-new-dtags", "Use DT_RUNPATH for -rpath"))
         .arg(flag("disable-new-dtags", "Use DT_RPATH for -rpath"))
-        .arg(value("version-script", "Read a version script"))
+        .arg(value("version-script", "Read a version script (searched in -L dirs too)"))
+        .arg(
+            value(
+                "script",
+                "Read a linker script (searched in -L dirs too): assignments, PROVIDE, \
+                 ASSERT, ENTRY, EXTERN, INCLUDE, VERSION, SECTIONS, INSERT",
+            )
+            .short('T')
+            .alias("default-script")
+            .alias("dT"),
+        )
         .arg(value(
             "exclude-libs",
             "Make symbols from these archives local (ALL for every archive)",
@@ -359,7 +373,7 @@ fn command() -> Command {
         )
         .arg(value(
             "defsym",
-            "Define SYMBOL=NUMBER (absolute) or SYMBOL=OTHER (an alias)",
+            "Define SYMBOL=EXPRESSION (a linker-script expression: a=b+0x10)",
         ))
         .arg(value(
             "wrap",
@@ -804,6 +818,11 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         print_icf_sections: present(m, "print-icf-sections"),
         plugin: plugin_path(m)?,
         plugin_opts: strings(m, "plugin-opt"),
+        script_files: strings(m, "script")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect(),
+        script: Default::default(),
     })
 }
 

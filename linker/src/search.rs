@@ -172,6 +172,21 @@ impl SearchPaths {
         self.dirs.push(dir.into());
     }
 
+    /// A script named on the command line (`-T`, `--version-script`) or by `INCLUDE`: as
+    /// given, else in each `-L` directory in order (GNU ld's `ldfile_find_command_file`).
+    pub fn find_command_file(&self, name: &Path) -> Option<PathBuf> {
+        if name.is_file() {
+            return Some(name.to_path_buf());
+        }
+        if name.is_absolute() {
+            return None;
+        }
+        self.dirs
+            .iter()
+            .map(|d| self.resolve_dir(d).join(name))
+            .find(|p| p.is_file())
+    }
+
     /// A directory with its `=`/`$SYSROOT` prefix replaced by the sysroot.
     pub fn resolve_dir(&self, dir: &Path) -> PathBuf {
         match sysroot_relative(dir.as_os_str().as_bytes()) {

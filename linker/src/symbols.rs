@@ -60,6 +60,15 @@ pub enum LinkerSymbol {
     TlsModuleBase,
     /// A `--defsym` number: this value wherever the output loads.
     Absolute(u64),
+    /// Assigned by a script or a `--defsym` expression: its value comes after layout
+    /// (`Layout::script_values`). `absolute`: `SHN_ABS` in `.symtab`, by GNU ld's rules for
+    /// expressions; `fixed`: relocations treat it as not moving with the load address,
+    /// which GNU ld does only for `--defsym` (a script's "absolute" symbols are relocated in
+    /// position-independent output: bfd's `ldscript_def`).
+    Script {
+        absolute: bool,
+        fixed: bool,
+    },
 }
 
 impl LinkerSymbol {

@@ -262,6 +262,12 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
                         .find(Synth::Commons)
                         .map(|(i, _)| i as u16 + 1)
                         .unwrap_or(elf::SHN_ABS.0),
+                    // Assigned inside an output section: that section, even past its end.
+                    Def::Linker(crate::symbols::LinkerSymbol::Script {
+                        absolute: false, ..
+                    }) if layout.script_section(s.name).is_some() => {
+                        layout.script_shndx(s).unwrap_or(elf::SHN_ABS.0)
+                    }
                     Def::Linker(crate::symbols::LinkerSymbol::Dynamic) => layout
                         .find(Synth::Dynamic)
                         .map(|(i, _)| i as u16 + 1)
@@ -277,7 +283,10 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
                         .find(Synth::GotPlt)
                         .map(|(i, _)| i as u16 + 1)
                         .unwrap_or(elf::SHN_ABS.0),
-                    Def::Linker(crate::symbols::LinkerSymbol::Absolute(_)) => elf::SHN_ABS.0,
+                    Def::Linker(
+                        crate::symbols::LinkerSymbol::Absolute(_)
+                        | crate::symbols::LinkerSymbol::Script { absolute: true, .. },
+                    ) => elf::SHN_ABS.0,
                     // The image and section bounds: the section they point into.
                     Def::Linker(_) => layout
                         .section_index_at(target_address(link, layout, Target::Global(id)))

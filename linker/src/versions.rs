@@ -33,6 +33,12 @@ pub fn apply_version_scripts(link: &mut Link) -> Result<()> {
             .map_err(|e| LinkError::Other(format!("{}: {e}", path.display())))?;
         script.nodes.extend(parsed.nodes);
     }
+    // `VERSION { ... }` inside linker scripts.
+    for (origin, text) in &link.opts.script.versions {
+        let parsed = version_script::parse(text)
+            .map_err(|e| LinkError::Other(format!("{origin}: VERSION: {e}")))?;
+        script.nodes.extend(parsed.nodes);
+    }
     if !link.opts.undefined_version {
         check_defined(link, &script)?;
     }

@@ -380,6 +380,7 @@ pub fn write_image(
     if !errors.is_empty() {
         return Err(LinkError::Many(errors));
     }
+    crate::layout::write_script_data(layout, image);
     if let Some((_, got)) = layout.find(Synth::Got) {
         let (o, n) = (got.offset as usize, got.size as usize);
         relocate::fill_got(
@@ -780,7 +781,9 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at:
                 .find(relocate::copy_section(slot))
                 .map_or(0, |(i, _)| i as u16 + 1)
         } else if defined {
-            shndx_of(link, layout, s.def)
+            layout
+                .script_shndx(s)
+                .unwrap_or_else(|| shndx_of(link, layout, s.def))
         } else {
             0
         };

@@ -11,6 +11,7 @@
 //! 4. [`segments`]: addresses and file offsets (congruent modulo the page, a fixed-address
 //!    program at its image base), the load segments and the other program headers.
 
+mod script_placement;
 mod sections;
 mod segments;
 mod synthetic;
@@ -129,6 +130,12 @@ pub struct Layout {
     pub merged: Vec<Vec<u8>>,
     /// Address of the ELF header (the image's first byte): 0 but in a fixed-address program.
     pub base: u64,
+    /// Values of the symbols scripts and `--defsym` expressions assign, by name.
+    pub script_values: std::collections::HashMap<String, u64>,
+    /// Script `BYTE`/`SHORT`/`LONG`/`QUAD` bytes: (file offset, contents).
+    pub script_data: Vec<(u64, Vec<u8>)>,
+    /// Header index of the output section each symbol assigned inside one is in.
+    pub script_sections: std::collections::HashMap<String, u16>,
 }
 
 impl Layout {
@@ -191,6 +198,11 @@ impl Layout {
                 }
             }
             LinkerSymbol::Absolute(value) => value,
+            LinkerSymbol::Script { .. } => std::str::from_utf8(name)
+                .ok()
+                .and_then(|n| self.script_values.get(n))
+                .copied()
+                .unwrap_or(0),
             LinkerSymbol::TlsModuleBase => self.tls.map_or(0, |(start, _, _)| start),
             LinkerSymbol::IpltStart | LinkerSymbol::IpltEnd => {
                 let iplt = self
@@ -215,6 +227,35 @@ impl Layout {
             .map(|i| i as u16 + 1)
     }
 
+    /// The section index of a symbol a script assigned an address (not an absolute value):
+    /// the output section it was assigned in, else the one its value falls in.
+    pub fn script_shndx(&self, s: &crate::symbols::Symbol) -> Option<u16> {
+        match s.def {
+            crate::symbols::Def::Linker(LinkerSymbol::Script {
+                absolute: false, ..
+            }) => self.script_section(s.name).or_else(|| {
+                let value = self.linker_symbol_value(s.name)?;
+                self.section_index_at(value)
+            }),
+            _ => None,
+        }
+    }
+
+    fn linker_symbol_value(&self, name: &[u8]) -> Option<u64> {
+        std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| self.script_values.get(n))
+            .copied()
+    }
+
+    /// The header index of the output section a script assigned symbol `name` inside.
+    pub fn script_section(&self, name: &[u8]) -> Option<u16> {
+        std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| self.script_sections.get(n))
+            .copied()
+    }
+
     pub fn by_name(&self, name: &[u8]) -> Option<&OutSection> {
         self.sections.iter().find(|s| s.name == name)
     }
@@ -233,11 +274,21 @@ pub fn build_id_size(b: &BuildIdStyle) -> u64 {
 }
 
 pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
-    let mut sections = sections::group_inputs(link);
+    let mut script = script_placement::Placer::new(link)?;
+    let mut sections = match script.as_mut() {
+        Some(p) => p.group_inputs(link),
+        None => sections::group_inputs(link),
+    };
     let merged = sections::merge_target_sections(link, &mut sections)?;
     let common_offsets = synthetic::add(link, plan, &mut sections)?;
     let mut sections = sections::order(sections);
-    let placement = sections::place_inputs(link, &mut sections);
+    if let Some(p) = &script {
+        p.reorder(&mut sections);
+    }
+    let placement = sections::place_inputs(link, &mut sections, script.as_mut());
+    if let Some(p) = &script {
+        p.check()?;
+    }
     let (shstrtab, sh_names) = sections::names(&mut sections);
     let placed = segments::place(link, &mut sections)?;
     let commons = match sections
@@ -250,7 +301,7 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
             .collect(),
         None => Vec::new(),
     };
-    Ok(Layout {
+    let mut layout = Layout {
         sections,
         placement,
         commons,
@@ -262,5 +313,24 @@ pub fn layout(link: &Link, plan: &DynPlan) -> Result<Layout> {
         sh_names,
         merged,
         base: placed.base,
-    })
+        script_values: Default::default(),
+        script_data: Vec::new(),
+        script_sections: Default::default(),
+    };
+    let evaluated = script_placement::evaluate(link, &layout, script.as_ref())?;
+    layout.script_values = evaluated.values;
+    layout.script_data = evaluated.data;
+    layout.script_sections = evaluated.sections;
+    Ok(layout)
+}
+
+/// Writes the scripts' data statements into the image (the rest of their sections are
+/// inputs, written as usual).
+pub fn write_script_data(layout: &Layout, image: &mut [u8]) {
+    for (offset, bytes) in &layout.script_data {
+        let at = *offset as usize;
+        if let Some(dst) = image.get_mut(at..at + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+    }
 }

@@ -118,7 +118,7 @@ pub(super) fn is_relro(rank: u32) -> bool {
 }
 
 /// `.init_array.NNNNN` priority; plain `.init_array` runs after every prioritised one.
-fn init_priority(name: &[u8]) -> u32 {
+pub(super) fn init_priority(name: &[u8]) -> u32 {
     let digits = name.rsplit(|&b| b == b'.').next().unwrap_or(b"");
     std::str::from_utf8(digits)
         .ok()
@@ -131,39 +131,58 @@ fn init_priority(name: &[u8]) -> u32 {
 pub(super) fn group_inputs(link: &Link) -> Vec<OutSection> {
     // Group input sections by output name, keeping first-seen order for determinism.
     let mut sections: Vec<OutSection> = Vec::new();
-    let mut by_name: rustc_hash::FxHashMap<&[u8], usize> = rustc_hash::FxHashMap::default();
+    let mut by_name = rustc_hash::FxHashMap::default();
     for (f, obj) in link.objects.iter().enumerate() {
         for (s, sec) in obj.sections.iter().enumerate() {
             if !sec.live || s == 0 {
                 continue;
             }
-            let name = output_name(sec.name);
-            let idx = *by_name.entry(name).or_insert_with(|| {
-                sections.push(OutSection {
-                    name: name.to_vec(),
-                    sh_type: sec.sh_type,
-                    flags: 0,
-                    align: 1,
-                    entsize: 0,
-                    content: Content::Inputs(Vec::new()),
-                    size: 0,
-                    addr: 0,
-                    offset: 0,
-                    rank: 0,
-                });
-                sections.len() - 1
-            });
-            let out = &mut sections[idx];
-            // Merge-string flags cannot survive plain concatenation of differently sized entries.
-            out.flags |= sec.flags & !(elf::SHF_MERGE.0 | elf::SHF_STRINGS.0 | elf::SHF_GROUP.0);
-            if out.sh_type == elf::SHT_NOBITS.0 && sec.sh_type != elf::SHT_NOBITS.0 {
-                out.sh_type = sec.sh_type;
-            }
-            if let Content::Inputs(list) = &mut out.content {
-                list.push((f as u32, s as u32));
-            }
+            let idx = section_named(&mut sections, &mut by_name, output_name(sec.name));
+            add_input(link, &mut sections[idx], f, s);
         }
     }
+    sort_arrays_by_priority(link, &mut sections);
+    sections
+}
+
+/// The position of the output section `name`, created empty if new.
+pub(super) fn section_named(
+    sections: &mut Vec<OutSection>,
+    by_name: &mut rustc_hash::FxHashMap<Vec<u8>, usize>,
+    name: &[u8],
+) -> usize {
+    *by_name.entry(name.to_vec()).or_insert_with(|| {
+        sections.push(OutSection {
+            name: name.to_vec(),
+            sh_type: elf::SHT_NOBITS.0,
+            flags: 0,
+            align: 1,
+            entsize: 0,
+            content: Content::Inputs(Vec::new()),
+            size: 0,
+            addr: 0,
+            offset: 0,
+            rank: 0,
+        });
+        sections.len() - 1
+    })
+}
+
+/// Appends input section `s` of object `f` to `out`, merging its type and flags in.
+pub(super) fn add_input(link: &Link, out: &mut OutSection, f: usize, s: usize) {
+    let sec = &link.objects[f].sections[s];
+    // Merge-string flags cannot survive plain concatenation of differently sized entries.
+    out.flags |= sec.flags & !(elf::SHF_MERGE.0 | elf::SHF_STRINGS.0 | elf::SHF_GROUP.0);
+    if out.sh_type == elf::SHT_NOBITS.0 && sec.sh_type != elf::SHT_NOBITS.0 {
+        out.sh_type = sec.sh_type;
+    }
+    if let Content::Inputs(list) = &mut out.content {
+        list.push((f as u32, s as u32));
+    }
+}
+
+/// `.init_array`, `.fini_array` and `.preinit_array` inputs in priority order.
+pub(super) fn sort_arrays_by_priority(link: &Link, sections: &mut [OutSection]) {
     for out in sections.iter_mut() {
         if matches!(
             &out.name[..],
@@ -176,8 +195,6 @@ pub(super) fn group_inputs(link: &Link) -> Vec<OutSection> {
             }
         }
     }
-
-    sections
 }
 
 /// Replaces the inputs of the output sections the target merges rather than concatenates
@@ -234,6 +251,7 @@ pub(super) fn order(mut sections: Vec<OutSection>) -> Vec<OutSection> {
 pub(super) fn place_inputs(
     link: &Link,
     sections: &mut [OutSection],
+    mut script: Option<&mut super::script_placement::Placer>,
 ) -> Vec<Vec<Option<(u32, u64)>>> {
     let arch = link.arch;
     let mut placement: Vec<Vec<Option<(u32, u64)>>> = link
@@ -252,7 +270,14 @@ pub(super) fn place_inputs(
         // inputs would end it early (crtbeginT.o's empty section marks where a static
         // program's unwinder starts), and records only need 4-byte alignment.
         let eh_frame = out.name == b".eh_frame";
-        for &(f, s) in list {
+        // A script's statements between inputs (`. = ALIGN(n)`, symbols) move the offset.
+        let name = out.name.clone();
+        let mut script_step = |at: usize, size: u64, align: &mut u64| match script.as_deref_mut() {
+            Some(p) => p.step(&name, at, size, align),
+            None => size,
+        };
+        for (at, &(f, s)) in list.iter().enumerate() {
+            size = script_step(at, size, &mut align);
             let (f, s) = (f as usize, s as usize);
             let sec = &link.objects[f].sections[s];
             // A merged group's bytes stand where its first input would; the other inputs
@@ -277,6 +302,7 @@ pub(super) fn place_inputs(
             size += sec_size;
             align = align.max(sec_align);
         }
+        size = script_step(list.len(), size, &mut align);
         out.size = size + arch.section_tail(out.sh_type, code_sections);
         out.align = align;
     }
