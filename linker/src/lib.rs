@@ -14,13 +14,17 @@
 //!    ([`copies`]), dynamic relocations, relaxations; before it, [`eh_frame`] rewrites the output's
 //!    `.eh_frame` (FDEs of discarded code and duplicate CIEs go) and maps its relocations;
 //!    before that, [`gc`] drops unreachable sections, [`merge`] merges strings and constants
-//!    and [`icf`] folds identical sections.
+//!    and [`icf`] folds identical sections. The scan reads each global's facts, computed once
+//!    ([`scan::global_facts`], [`link::Link::reference`]).
 //! 4. [`dynamic`]: plan `.dynsym`, `.dynstr`, versions, hash tables ([`hash`]) and `.dynamic`;
 //!    [`symtab`]: plan `.symtab`.
-//! 5. [`layout`]: output sections, segments, addresses.
-//! 6. [`mod@write`]: copy and relocate ([`relocate`]) per output section in parallel, encode the
-//!    synthetic sections, `.eh_frame_hdr` ([`eh_frame::hdr`]), the build-id
-//!    ([`build_id`]); [`output_file`] writes the file (atomically when it is a regular file).
+//! 5. [`layout`]: output sections, segments, addresses; [`addresses`]: every global's address
+//!    and PLT entry, once.
+//! 6. [`mod@write`]: copy and relocate ([`relocate`]) in parallel chunks straight into the
+//!    memory-mapped output ([`output_file`], renamed over `-o` when done), encode the synthetic
+//!    sections, `.eh_frame_hdr` ([`eh_frame::hdr`]), the build-id ([`build_id`]).
+//!
+//! [`timing`] times each of these passes for `--time-trace`.
 //!
 //! With `-r`, [`relocatable`] takes over after resolution and writes one `ET_REL`.
 
