@@ -95,13 +95,10 @@ pub fn resolve_with<'d>(
         r.symtab.get_mut(id).strong_ref = true;
     }
     // Objects named on the command line are parsed in parallel, on other threads, while
-    // resolution takes them in order as they arrive. With a plugin, each must be offered to
-    // it first.
+    // resolution takes them in order as they arrive; with a plugin, those it could claim are
+    // offered to it in order instead.
     std::thread::scope(|scope| {
-        let parsed = match r.claimer {
-            None => parse_objects(scope, files),
-            Some(_) => Vec::new(),
-        };
+        let parsed = parse_objects(scope, files, r.claimer.is_some());
         r.resolve_files(files, parsed)
     })?;
     r.bind_versioned_references();
@@ -133,18 +130,24 @@ pub fn resolve_with<'d>(
 type Parsed<'d> = std::sync::mpsc::Receiver<Result<ObjectFile<'d>>>;
 
 /// Starts parsing the objects among `files` in parallel; each arrives on its receiver (one
-/// per object, in `files`' positions). From inside a rayon pool, parses them before
-/// returning, so that waiting on a receiver can never hold the worker its parse needs.
+/// per object, in `files`' positions). With a plugin (`plugin`), what it could claim is left
+/// to it. From inside a rayon pool, parses them before returning, so that waiting on a
+/// receiver can never hold the worker its parse needs.
 fn parse_objects<'s, 'd: 's>(
     scope: &'s std::thread::Scope<'s, '_>,
     files: &'d [MappedFile],
+    plugin: bool,
 ) -> Vec<Option<Parsed<'d>>> {
     let mut senders = Vec::new();
     let receivers = files
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            (f.kind == FileKind::Object && !is_bitcode(&f.map)).then(|| {
+            let ir = match plugin {
+                true => crate::plugin::may_be_ir(&f.map),
+                false => is_bitcode(&f.map),
+            };
+            (f.kind == FileKind::Object && !ir).then(|| {
                 let (tx, rx) = std::sync::mpsc::sync_channel(1);
                 senders.push((i, tx));
                 rx
@@ -391,8 +394,8 @@ impl<'d> Resolver<'d, '_> {
         data: &'d [u8],
     ) -> Result<()> {
         let claim = match self.claimer.as_mut() {
-            Some(c) => c.offer(&name, path, file, data)?,
-            None => Claim::No,
+            Some(c) if crate::plugin::may_be_ir(data) => c.offer(&name, path, file, data)?,
+            _ => Claim::No,
         };
         match claim {
             Claim::No if is_bitcode(data) => Err(LinkError::Other(format!(

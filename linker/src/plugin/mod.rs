@@ -48,6 +48,24 @@ pub fn is_bitcode(data: &[u8]) -> bool {
     data.starts_with(b"BC\xc0\xde") || data.starts_with(&[0xde, 0xc0, 0x17, 0x0b])
 }
 
+/// Whether a plugin could claim `data`: LLVM bitcode, or an ELF object carrying GCC's LTO
+/// sections (`.gnu.lto_*`, slim or fat). Nothing else is offered to the plugin, as mold and
+/// lld do: asking it about every ordinary object costs a claim call and a read per file, and
+/// those objects can be parsed ahead in parallel instead.
+pub fn may_be_ir(data: &[u8]) -> bool {
+    use object::{Object, ObjectSection};
+    if is_bitcode(data) {
+        return true;
+    }
+    match object::read::File::parse(data) {
+        Ok(file) => file
+            .sections()
+            .any(|s| s.name_bytes().is_ok_and(|n| n.starts_with(b".gnu.lto_"))),
+        // Unreadable here: let the plugin (and then the ELF reader) say what it is.
+        Err(_) => true,
+    }
+}
+
 /// Only one link at a time drives a plugin: its callbacks share global state.
 static ACTIVE: Mutex<()> = Mutex::new(());
 
