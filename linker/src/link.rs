@@ -46,6 +46,8 @@ pub struct Link<'d> {
     /// Glob patterns of symbols a program exports (`--export-dynamic-symbol`,
     /// `--dynamic-list`).
     pub export_patterns: Vec<String>,
+    /// `--retain-symbols-file`: the only names `.symtab` keeps (with the undefined ones).
+    pub retained: Option<rustc_hash::FxHashSet<Vec<u8>>>,
     /// `.relr.dyn` ([`crate::relr`]).
     pub relr: crate::relr::Relr,
     /// Calls that jump through a GOT entry ([`crate::plt_got`]).
@@ -88,6 +90,7 @@ impl<'d> Link<'d> {
             gnu_property: None,
             merged: Default::default(),
             facts: Vec::new(),
+            retained: None,
             folded: Default::default(),
             opts,
             arch: r.arch,
@@ -447,6 +450,9 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     for path in &opts.dynamic_list {
         link.export_patterns
             .extend(crate::dynamic_list::read(path)?);
+    }
+    if let Some(path) = &opts.retain_symbols_file {
+        link.retained = Some(crate::strip::read_retained(path)?);
     }
     crate::defsym::apply(&mut link)?;
     crate::script::define::discard(&mut link)?;

@@ -132,6 +132,9 @@ pub struct Options {
     /// `-y`: symbols whose every mention is reported.
     pub trace_symbols: Vec<String>,
     pub strip: crate::strip::Strip,
+    /// `--retain-symbols-file`: keep only the symbols it lists in `.symtab` (it overrides an
+    /// earlier `-s` or `-S`, and a later one overrides it, as GNU ld).
+    pub retain_symbols_file: Option<PathBuf>,
     pub discard: crate::strip::Discard,
     /// `--gc-sections`: drop the sections nothing reachable refers to.
     pub gc_sections: bool,
@@ -384,6 +387,10 @@ fn command() -> Command {
             "As -u, and fail unless SYMBOL ends up defined",
         ))
         .arg(flag("discard-all", "Discard all input local symbols").short('x'))
+        .arg(value(
+            "retain-symbols-file",
+            "Keep only the symbols FILE lists (one per line) in .symtab; overrides -s and -S",
+        ))
         .arg(flag("strip-all", "Omit .symtab, .strtab and debugging sections").short('s'))
         .arg(flag("strip-debug", "Omit debugging sections").short('S'))
         .arg(flag("gc-sections", "Drop sections nothing reachable refers to"))
@@ -795,7 +802,12 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         },
         trace: present(m, "trace"),
         trace_symbols: strings(m, "trace-symbol"),
-        strip: if present(m, "strip-all") {
+        retain_symbols_file: retain_wins(m)
+            .then(|| last(m, "retain-symbols-file").map(PathBuf::from))
+            .flatten(),
+        strip: if retain_wins(m) {
+            crate::strip::Strip::None
+        } else if present(m, "strip-all") {
             crate::strip::Strip::All
         } else if present(m, "strip-debug") {
             crate::strip::Strip::Debug
@@ -850,6 +862,13 @@ fn split_colons(values: &[String]) -> Vec<String> {
 }
 
 /// Whether flag `on` was given after the last `off` (GNU ld: the last of a pair wins).
+/// `--retain-symbols-file` and `-s`/`-S` set one setting in GNU ld (what to strip): the last
+/// of them on the command line is the one that counts.
+fn retain_wins(m: &ArgMatches) -> bool {
+    last_wins(m, "retain-symbols-file", "strip-all")
+        && last_wins(m, "retain-symbols-file", "strip-debug")
+}
+
 fn last_wins(m: &ArgMatches, on: &str, off: &str) -> bool {
     let last_index = |id: &str| m.indices_of(id).and_then(|it| it.max());
     match (last_index(on), last_index(off)) {

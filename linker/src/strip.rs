@@ -1,5 +1,6 @@
-//! `-s`/`--strip-all`, `-S`/`--strip-debug`, `-x`/`--discard-all` and `-X`/`--discard-locals`:
-//! what of the inputs' debugging information and symbols reaches the output, as GNU ld.
+//! `-s`/`--strip-all`, `-S`/`--strip-debug`, `-x`/`--discard-all`, `-X`/`--discard-locals` and
+//! `--retain-symbols-file`: what of the inputs' debugging information and symbols reaches the
+//! output, as GNU ld.
 
 use crate::link::Link;
 
@@ -46,4 +47,18 @@ pub fn drop_debug_sections(link: &mut Link) {
             }
         }
     }
+}
+
+/// The names `--retain-symbols-file` keeps in `.symtab`: one per line, as GNU ld reads them
+/// (surrounding blanks are not part of a name; empty lines name nothing).
+pub fn read_retained(
+    path: &std::path::Path,
+) -> crate::error::Result<rustc_hash::FxHashSet<Vec<u8>>> {
+    let text = std::fs::read(path).map_err(|e| crate::error::LinkError::io(path, e))?;
+    Ok(text
+        .split(|&b| b == b'\n')
+        .map(|l| l.trim_ascii())
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect())
 }

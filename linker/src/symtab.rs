@@ -130,7 +130,7 @@ pub fn plan<'d>(link: &Link<'d>) -> SymtabPlan {
                     SymPlace::Absolute => true,
                     _ => false,
                 };
-            if keep {
+            if keep && retained(link, s.name) {
                 let name = add_name(&mut strtab, s.name);
                 entries.push((
                     Source::Local {
@@ -160,7 +160,7 @@ pub fn plan<'d>(link: &Link<'d>) -> SymtabPlan {
     let ids: Vec<SymbolId> = (0..link.symtab.len() as SymbolId)
         .filter(|&id| {
             let s = link.symtab.get(id);
-            (s.is_defined() && !in_dropped_section(link, s.def))
+            (s.is_defined() && !in_dropped_section(link, s.def) && retained(link, s.name))
                 || (s.referenced && s.is_undefined())
                 || (s.referenced && matches!(s.def, Def::Shared { .. }))
         })
@@ -180,6 +180,13 @@ pub fn plan<'d>(link: &Link<'d>) -> SymtabPlan {
         first_global,
         mapping_names,
     }
+}
+
+/// Whether `--retain-symbols-file` (if given) keeps a defined symbol called `name`.
+fn retained(link: &Link, name: &[u8]) -> bool {
+    link.retained
+        .as_ref()
+        .is_none_or(|keep| keep.contains(name))
 }
 
 /// Sections that are not copied to the output (relocation sections, groups) have no address.

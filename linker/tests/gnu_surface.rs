@@ -322,6 +322,36 @@ fn strip_and_discard_options_keep_what_gnu_ld_keeps() {
     }
 }
 
+/// `--retain-symbols-file` keeps the listed names in `.symtab` (locals too) and leaves `.dynsym`
+/// alone; it and `-s` set one thing, so the later of the two counts, as in GNU ld.
+#[test]
+fn retain_symbols_file_keeps_what_gnu_ld_keeps() {
+    let w = Work::new();
+    std::fs::write(w.path("s.c"), STRIP_C).expect("write s.c");
+    std::fs::write(w.path("keep.txt"), "loc\n  pub  \n\nabsent\n").expect("write keep.txt");
+    ok(Command::new("gcc")
+        .args(["-g", "-O0", "-fPIC", "-c", "s.c", "-o", "s.o"])
+        .current_dir(w.dir.path()));
+    let retain: &[&str] = &["--retain-symbols-file", "keep.txt"];
+    let cases: [(Vec<&str>, &[&str]); 3] = [
+        (retain.to_vec(), &["loc", "pub"]),
+        ([&["-s"], retain].concat(), &["loc", "pub"]),
+        ([retain, &["-s"]].concat(), &[]),
+    ];
+    for (options, names) in cases {
+        let args = [&["-shared"], options.as_slice(), &["s.o"]].concat();
+        let (gnu, ours) = link_both(&w, "retain", &args);
+        let (_, ours_names) = symbols_and_debug(&ours);
+        let (_, gnu_names) = symbols_and_debug(&gnu);
+        assert_eq!(ours_names, gnu_names, "{args:?}");
+        assert_eq!(ours_names, names, "{args:?}");
+        assert!(exports(&ours, "pub") && exports(&gnu, "pub"));
+        check_readelf(&ours);
+    }
+    let missing = refused_by_both(&w, &["-shared", "--retain-symbols-file", "nope.txt", "s.o"]);
+    assert!(missing.contains("nope.txt"), "{missing}");
+}
+
 /// `libm.a` holding `member.o`, which defines `pulled`, beside `lib.o`.
 fn work_with_archive() -> Work {
     let w = work();
