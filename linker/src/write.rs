@@ -266,26 +266,7 @@ fn input_chunks<'a>(link: &Link, layout: &Layout, image: &'a mut [u8]) -> Result
         let Content::Inputs(list) = &layout.sections[i].content else {
             continue;
         };
-        let mut inputs: Vec<(u32, u32, usize, usize)> = Vec::with_capacity(list.len());
-        for &(f, s) in list {
-            let Some((_, off)) = layout.placement[f as usize][s as usize] else {
-                continue;
-            };
-            let sec = &link.objects[f as usize].sections[s as usize];
-            if sec.sh_type == elf::SHT_NOBITS.0 {
-                continue;
-            }
-            let size = match link.merged.group_of(f as usize, s as usize) {
-                Some(g) if g.representative == (f, s) => g.data.len(),
-                Some(_) => continue,
-                None => link
-                    .eh_frames
-                    .size(f as usize, s as usize)
-                    .unwrap_or(sec.size) as usize,
-            };
-            inputs.push((f, s, off as usize, size));
-        }
-        inputs.sort_by_key(|&(_, _, off, _)| off);
+        let inputs = placed_inputs(link, layout, list);
         let overlap = inputs.windows(2).any(|w| w[0].2 + w[0].3 > w[1].2);
         if overlap
             || inputs
@@ -297,37 +278,76 @@ fn input_chunks<'a>(link: &Link, layout: &Layout, image: &'a mut [u8]) -> Result
                 sym_name(&layout.sections[i].name)
             )));
         }
-        // Each chunk starts at an input (the first at the section's start) and ends where
-        // the next begins.
-        let mut starts = Vec::new();
-        let mut bytes = 0;
-        for (n, &(_, _, _, size)) in inputs.iter().enumerate() {
-            if n == 0 || bytes >= CHUNK_BYTES {
-                starts.push(n);
-                bytes = 0;
-            }
-            bytes += size;
-        }
-        let total = buf.len();
-        let mut rest = buf;
-        for (k, &first) in starts.iter().enumerate() {
-            let from = if k == 0 { 0 } else { inputs[first].2 };
-            let next = starts.get(k + 1).copied();
-            let to = next.map_or(total, |n| inputs[n].2);
-            let (mine, tail) = std::mem::take(&mut rest).split_at_mut(to - from);
-            rest = tail;
-            let members = &inputs[first..next.unwrap_or(inputs.len())];
-            chunks.push(Chunk {
-                inputs: members
-                    .iter()
-                    .map(|&(f, s, off, size)| (f, s, off - from, size))
-                    .collect(),
-                buf: mine,
-                addr: layout.sections[i].addr + from as u64,
-            });
-        }
+        split_into_chunks(&inputs, buf, layout.sections[i].addr, &mut chunks);
     }
     Ok(chunks)
+}
+
+/// The inputs of an output section that have bytes of their own, as (object, section,
+/// offset, size), in offset order.
+fn placed_inputs(
+    link: &Link,
+    layout: &Layout,
+    list: &[(u32, u32)],
+) -> Vec<(u32, u32, usize, usize)> {
+    let mut inputs = Vec::with_capacity(list.len());
+    for &(f, s) in list {
+        let Some((_, off)) = layout.placement[f as usize][s as usize] else {
+            continue;
+        };
+        let sec = &link.objects[f as usize].sections[s as usize];
+        if sec.sh_type == elf::SHT_NOBITS.0 {
+            continue;
+        }
+        let size = match link.merged.group_of(f as usize, s as usize) {
+            Some(g) if g.representative == (f, s) => g.data.len(),
+            Some(_) => continue,
+            None => link
+                .eh_frames
+                .size(f as usize, s as usize)
+                .unwrap_or(sec.size) as usize,
+        };
+        inputs.push((f, s, off as usize, size));
+    }
+    inputs.sort_by_key(|&(_, _, off, _)| off);
+    inputs
+}
+
+/// Cuts `buf` (an output section at `addr`) into chunks of about [`CHUNK_BYTES`] of input:
+/// each starts at an input (the first at the section's start) and ends where the next begins.
+fn split_into_chunks<'a>(
+    inputs: &[(u32, u32, usize, usize)],
+    buf: &'a mut [u8],
+    addr: u64,
+    chunks: &mut Vec<Chunk<'a>>,
+) {
+    let mut starts = Vec::new();
+    let mut bytes = 0;
+    for (n, &(_, _, _, size)) in inputs.iter().enumerate() {
+        if n == 0 || bytes >= CHUNK_BYTES {
+            starts.push(n);
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    let total = buf.len();
+    let mut rest = buf;
+    for (k, &first) in starts.iter().enumerate() {
+        let from = if k == 0 { 0 } else { inputs[first].2 };
+        let next = starts.get(k + 1).copied();
+        let to = next.map_or(total, |n| inputs[n].2);
+        let (mine, tail) = std::mem::take(&mut rest).split_at_mut(to - from);
+        rest = tail;
+        let members = &inputs[first..next.unwrap_or(inputs.len())];
+        chunks.push(Chunk {
+            inputs: members
+                .iter()
+                .map(|&(f, s, off, size)| (f, s, off - from, size))
+                .collect(),
+            buf: mine,
+            addr: addr + from as u64,
+        });
+    }
 }
 
 fn relocate_chunk(cx: relocate::RelocContext, chunk: Chunk) -> (Vec<DynReloc>, Vec<String>) {
