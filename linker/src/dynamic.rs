@@ -10,18 +10,13 @@ use crate::symbols::{dynamic_name, Def, LinkerSymbol, SymbolId};
 use object::elf;
 use rustc_hash::FxHashMap as HashMap;
 
-/// A string table under construction (`.dynstr`): each distinct string once. The index
+/// A string table under construction (`.dynstr`, `.strtab`): each distinct string once. The index
 /// holds offsets into the table itself, so adding a string allocates nothing of its own.
 #[derive(Default)]
 pub struct StrTab {
     pub bytes: Vec<u8>,
     /// (offset, length) of every string added, hashed by its bytes.
     seen: hashbrown::HashTable<(u32, u32)>,
-}
-
-fn str_hash(s: &[u8]) -> u64 {
-    use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(s)
 }
 
 impl StrTab {
@@ -34,7 +29,7 @@ impl StrTab {
     pub fn add(&mut self, s: &[u8]) -> u32 {
         let bytes = &self.bytes;
         let at = |&(o, n): &(u32, u32)| &bytes[o as usize..(o + n) as usize];
-        let hash = str_hash(s);
+        let hash = crate::symbols::name_hash(s);
         if let Some(&(o, _)) = self.seen.find(hash, |e| at(e) == s) {
             return o;
         }
@@ -44,7 +39,7 @@ impl StrTab {
         let bytes = &self.bytes;
         self.seen
             .insert_unique(hash, (offset, s.len() as u32), |&(o, n)| {
-                str_hash(&bytes[o as usize..(o + n) as usize])
+                crate::symbols::name_hash(&bytes[o as usize..(o + n) as usize])
             });
         offset
     }

@@ -244,7 +244,9 @@ fn address_significant(obj: &ObjectFile) -> Result<Option<Vec<u32>>> {
     let mut out = Vec::new();
     let mut at = 0;
     while at < sec.data.len() {
-        let (value, next) = uleb128(sec.data, at).ok_or_else(|| bad(at, "truncated ULEB128"))?;
+        let mut next = at;
+        let value = crate::eh_frame::read_uleb(sec.data, &mut next)
+            .map_err(|_| bad(at, "truncated ULEB128"))?;
         if value >= obj.symbols.len() as u64 {
             return Err(bad(
                 at,
@@ -255,20 +257,6 @@ fn address_significant(obj: &ObjectFile) -> Result<Option<Vec<u32>>> {
         at = next;
     }
     Ok(Some(out))
-}
-
-/// The ULEB128 number at `at` and the offset after it.
-fn uleb128(data: &[u8], mut at: usize) -> Option<(u64, usize)> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *data.get(at)?;
-        at += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some((value, at));
-        }
-    }
-    None
 }
 
 /// The section defining global `id`, if an object's section does.

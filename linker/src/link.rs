@@ -173,16 +173,24 @@ impl<'d> Link<'d> {
         }
     }
 
+    /// Whether object `file` types its symbol `sym` as a function: a reference to an import
+    /// is a call when the referring object says so.
+    pub fn declares_function(&self, file: usize, sym: u32) -> bool {
+        self.objects[file]
+            .symbols
+            .get(sym as usize)
+            .is_some_and(|i| is_function_type(i.ty))
+    }
+
     pub fn target_info(&self, file: usize, sym: u32) -> TargetInfo<'d> {
         let obj = &self.objects[file];
         let input = obj.symbols.get(sym as usize);
         match self.global_id(file, sym) {
             Some(id) => {
                 let mut info = self.target_info_of(Target::Global(id));
-                // A reference to an import is a call when the referring object says so.
                 let s = self.symtab.get(id);
                 info.is_function |= matches!(s.def, Def::Undefined | Def::Shared { .. })
-                    && input.is_some_and(|i| is_function_type(i.ty));
+                    && self.declares_function(file, sym);
                 info
             }
             None => {

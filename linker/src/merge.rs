@@ -260,14 +260,13 @@ fn dedupe_pieces<'d>(
     list: &[(u32, u32)],
     strings: bool,
 ) -> (Vec<(&'d [u8], u64)>, Vec<Vec<(u64, u32)>>) {
-    use std::hash::BuildHasher;
     let split: Vec<Vec<Piece<'d>>> = list
         .par_iter()
         .map(|&(f, s)| {
             let sec = &link.objects[f as usize].sections[s as usize];
             pieces(sec.data, key.entsize as usize, strings)
                 .into_iter()
-                .map(|(offset, bytes)| (offset, bytes, rustc_hash::FxBuildHasher.hash_one(bytes)))
+                .map(|(offset, bytes)| (offset, bytes, crate::symbols::name_hash(bytes)))
                 .collect()
         })
         .collect();

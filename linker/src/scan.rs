@@ -262,12 +262,7 @@ impl<'d> Link<'d> {
             return (info, sym_class(self, &info));
         };
         let mut info = facts.info;
-        // A reference to an import is a call when the referring object says so.
-        info.is_function |= facts.imported
-            && self.objects[file]
-                .symbols
-                .get(sym as usize)
-                .is_some_and(|i| is_function_type(i.ty));
+        info.is_function |= facts.imported && self.declares_function(file, sym);
         let class = if info.is_function {
             facts.class_as_function
         } else {

@@ -190,7 +190,8 @@ pub fn merge_visibility(a: u8, b: u8) -> u8 {
 }
 
 /// The hash [`SymbolTable`] files names under; objects compute it for their globals while
-/// they are parsed in parallel ([`crate::object_file::ObjectFile::global_hashes`]).
+/// they are parsed in parallel ([`crate::object_file::ObjectFile::global_hashes`]). String
+/// tables and merged pieces are hashed with it too.
 pub fn name_hash(name: &[u8]) -> u64 {
     use std::hash::BuildHasher;
     rustc_hash::FxBuildHasher.hash_one(name)
@@ -242,11 +243,6 @@ impl<'d> SymbolTable<'d> {
         id
     }
 
-    /// Makes room for `more` names without rehashing as they arrive.
-    pub fn reserve(&mut self, more: usize) {
-        self.by_name.reserve(more, |&(n, _)| name_hash(n));
-        self.symbols.reserve(more);
-    }
 
     pub fn get(&self, id: SymbolId) -> &Symbol<'d> {
         &self.symbols[id as usize]

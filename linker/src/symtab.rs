@@ -96,20 +96,11 @@ fn in_output(link: &Link, file: usize, sec: u32) -> bool {
         || link.folded.kept_copy(file, sec as usize).is_some()
 }
 
-pub fn plan<'d>(link: &Link<'d>) -> SymtabPlan {
-    let mut strtab = vec![0u8];
-    let mut entries = Vec::new();
+pub fn plan(link: &Link) -> SymtabPlan {
     // Each name is stored once, as GNU ld's string table does: ARM objects alone name
     // thousands of mapping symbols `$a`, `$t` and `$d`.
-    let mut stored: rustc_hash::FxHashMap<&[u8], u32> = rustc_hash::FxHashMap::default();
-    let mut add_name = |strtab: &mut Vec<u8>, name: &'d [u8]| {
-        *stored.entry(name).or_insert_with(|| {
-            let off = strtab.len() as u32;
-            strtab.extend_from_slice(name);
-            strtab.push(0);
-            off
-        })
-    };
+    let mut strtab = crate::dynamic::StrTab::new();
+    let mut entries = Vec::new();
     for (f, obj) in link.objects.iter().enumerate() {
         for (i, s) in obj
             .symbols
@@ -131,7 +122,7 @@ pub fn plan<'d>(link: &Link<'d>) -> SymtabPlan {
                     _ => false,
                 };
             if keep && retained(link, s.name) {
-                let name = add_name(&mut strtab, s.name);
+                let name = strtab.add(s.name);
                 entries.push((
                     Source::Local {
                         file: f as u32,
@@ -146,7 +137,7 @@ pub fn plan<'d>(link: &Link<'d>) -> SymtabPlan {
         .arch
         .mapping_symbol_names()
         .iter()
-        .map(|&n| (n, add_name(&mut strtab, n.as_bytes())))
+        .map(|&n| (n, strtab.add(n.as_bytes())))
         .collect();
     if link.plt.has_section() {
         for &(offset, name) in link.arch.plt_mapping_symbols() {
@@ -166,17 +157,17 @@ pub fn plan<'d>(link: &Link<'d>) -> SymtabPlan {
         })
         .collect();
     for &id in ids.iter().filter(|&&id| global_is_local(link, id)) {
-        let name = add_name(&mut strtab, link.symtab.get(id).name);
+        let name = strtab.add(link.symtab.get(id).name);
         entries.push((Source::Global(id), name));
     }
     let first_global = entries.len() as u32 + 1;
     for &id in ids.iter().filter(|&&id| !global_is_local(link, id)) {
-        let name = add_name(&mut strtab, link.symtab.get(id).name);
+        let name = strtab.add(link.symtab.get(id).name);
         entries.push((Source::Global(id), name));
     }
     SymtabPlan {
         entries,
-        strtab,
+        strtab: strtab.bytes,
         first_global,
         mapping_names,
     }

@@ -12,8 +12,8 @@ pub mod rewrite;
 
 pub use hdr::{build_eh_frame_hdr, fde_locations, FdeLocation};
 pub use parse::{
-    parse_cie, parse_fde, pe, pointer_target, read_encoded, split_records, Cie, EhFrameError,
-    EncodedPointer, Fde, Record, RecordKind,
+    parse_cie, parse_fde, pe, pointer_target, read_encoded, read_uleb, split_records, Cie,
+    EhFrameError, EncodedPointer, Fde, Record, RecordKind,
 };
 pub use rewrite::EhFrames;
 

@@ -173,7 +173,8 @@ pub mod pe {
     pub const OMIT: u8 = 0xff;
 }
 
-fn read_uleb(data: &[u8], pos: &mut usize) -> Result<u64> {
+/// The ULEB128 number at `*pos`, which moves past it.
+pub fn read_uleb(data: &[u8], pos: &mut usize) -> Result<u64> {
     let start = *pos;
     let mut value = 0u64;
     let mut shift = 0;
