@@ -243,7 +243,6 @@ impl<'d> SymbolTable<'d> {
         id
     }
 
-
     pub fn get(&self, id: SymbolId) -> &Symbol<'d> {
         &self.symbols[id as usize]
     }
