@@ -228,10 +228,12 @@ for name in "${inputs[@]}"; do
         if [ "$mode" = direct ]; then
             for l in "${ok[@]}"; do
                 cmd="$(command_for "$name" "$l" "$mode")"
-                # mold links in a forked child and its parent exits when the output is ready:
-                # the time of the parent is what a user waits for, but its memory and CPU are
-                # the child's, so this run keeps mold in one process.
-                [ "$l" = mold ] && cmd="${cmd/ -shared / --no-fork -shared }"
+                # mold and ld.tether link in a forked child whose parent exits when the output
+                # is ready: the time of the parent is what a user waits for, but the memory and
+                # CPU are the child's, so this run keeps them in one process.
+                case "$l" in
+                    mold | tether) cmd="${cmd/ -shared / --no-fork -shared }" ;;
+                esac
                 /usr/bin/time -f '%M %U %S' -o "$work/rss" $cmd >/dev/null 2>&1
                 printf 'rss\t%s\t%s\t%s\n' "$name" "$l" "$(tail -n 1 "$work/rss" | tr ' ' '\t')" \
                     >>"$manifest"

@@ -221,20 +221,11 @@ fn plan_dynamic(link: &Link, dynamic_words: u64, textrel: bool) -> Result<DynPla
     }
 
     let mut dynstr = StrTab::new();
-    // DT_NEEDED: libraries not under --as-needed, and those that resolve a referenced symbol.
-    let mut used = vec![false; link.dsos.len()];
-    for id in 0..n as SymbolId {
-        let s = link.symtab.get(id);
-        if let Def::Shared { dso, .. } = s.def {
-            if s.referenced {
-                used[dso as usize] = true;
-            }
-        }
-    }
+    let kept = kept_dsos(link);
     let mut needed = Vec::new();
     let mut seen_sonames = Vec::new();
     for (i, dso) in link.dsos.iter().enumerate() {
-        if (!dso.as_needed || used[i]) && !seen_sonames.contains(&dso.soname) {
+        if kept[i] && !seen_sonames.contains(&dso.soname) {
             seen_sonames.push(dso.soname.clone());
             needed.push(dynstr.add(dso.soname.as_bytes()));
         }
@@ -362,4 +353,19 @@ fn plan_dynamic(link: &Link, dynamic_words: u64, textrel: bool) -> Result<DynPla
         dynamic_count: 0,
         symtab: Default::default(),
     })
+}
+
+/// The libraries the output records in DT_NEEDED: those not under `--as-needed`, and those
+/// that resolve a referenced symbol.
+pub fn kept_dsos(link: &Link) -> Vec<bool> {
+    let mut kept: Vec<bool> = link.dsos.iter().map(|d| !d.as_needed).collect();
+    for id in 0..link.symtab.len() as SymbolId {
+        let s = link.symtab.get(id);
+        if let Def::Shared { dso, .. } = s.def {
+            if s.referenced {
+                kept[dso as usize] = true;
+            }
+        }
+    }
+    kept
 }

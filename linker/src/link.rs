@@ -467,6 +467,7 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     crate::script::define::define_symbols(&mut link)?;
     crate::strip::drop_debug_sections(&mut link);
     link.define_linker_symbols();
+    crate::shlib_undefined::check(&link)?;
     link.apply_exclude_libs();
     crate::versions::apply_version_scripts(&mut link)?;
     crate::timing::time("gc sections", || crate::gc::collect(&mut link));

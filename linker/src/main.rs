@@ -1,6 +1,7 @@
 //! `ld.tether` (built as `ld-tether`): a GNU ld compatible command line over tether's linker.
 
 use std::process::ExitCode;
+use tether_linker::detach;
 use tether_linker::options::{self, Invocation};
 
 fn main() -> ExitCode {
@@ -20,12 +21,24 @@ fn main() -> ExitCode {
             println!("tether {} (GNU ld compatible)", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Invocation::Link(opts) => match tether_linker::link::run(&opts) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("ld.tether: error: {e}");
-                ExitCode::FAILURE
+        Invocation::Link(opts) => {
+            // The phase times are printed at the very end, and an LTO plugin's clean-up
+            // handler runs (and may speak) after the output is written: both keep one process.
+            tether_linker::timing::enable(opts.time_trace);
+            if opts.fork && !tether_linker::timing::enabled() && opts.plugin.is_none() {
+                if let Some(status) = detach::fork() {
+                    return ExitCode::from(status);
+                }
             }
-        },
+            let status = match tether_linker::link::run(&opts) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("ld.tether: error: {e}");
+                    1
+                }
+            };
+            detach::report(status);
+            ExitCode::from(status)
+        }
     }
 }

@@ -204,14 +204,24 @@ fn lay_out_pieces(unique: &[(&[u8], u64)], tails: bool) -> (Vec<u8>, Vec<u64>) {
     if tails {
         // Sorted by reversed contents, longest first among equal endings, a string's host
         // (a string it ends) is the last non-suffix seen before it.
-        let mut order: Vec<u32> = (0..unique.len() as u32).collect();
+        // The last eight bytes, reversed and zero-padded, order most strings by themselves
+        // (a tie falls back to the whole reversed strings): comparing packed words is far
+        // cheaper than walking two reversed iterators.
+        let mut order: Vec<(u64, u32)> = unique
+            .par_iter()
+            .enumerate()
+            .map(|(i, &(piece, _))| (reversed_prefix(piece), i as u32))
+            .collect();
         // Distinct strings never compare equal, so the unstable sort's order is the only one.
-        order.par_sort_unstable_by(|&a, &b| {
-            let (a, b) = (unique[a as usize].0, unique[b as usize].0);
-            b.iter().rev().cmp(a.iter().rev())
+        order.par_sort_unstable_by(|&(ka, a), &(kb, b)| {
+            kb.cmp(&ka).then_with(|| {
+                let (a, b) = (unique[a as usize].0, unique[b as usize].0);
+                b.iter().rev().cmp(a.iter().rev())
+            })
         });
+        let order = order.into_iter().map(|(_, i)| i);
         let mut last: Option<u32> = None;
-        for &i in &order {
+        for i in order {
             let (piece, align) = unique[i as usize];
             match last {
                 Some(h) if fits_in(unique[h as usize], piece, align) => host[i as usize] = Some(h),
@@ -236,6 +246,17 @@ fn lay_out_pieces(unique: &[(&[u8], u64)], tails: bool) -> (Vec<u8>, Vec<u64>) {
         }
     }
     (data, offsets)
+}
+
+/// The first eight bytes of `piece` read backwards, zero-padded, as a big-endian word: words
+/// compare as the reversed strings' first eight bytes do (padding sorts a string before the
+/// longer ones it ends, as the reversed comparison does).
+fn reversed_prefix(piece: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    for (w, &b) in word.iter_mut().zip(piece.iter().rev()) {
+        *w = b;
+    }
+    u64::from_be_bytes(word)
 }
 
 /// Whether `piece` (aligned to `align`) can stand at the end of `host`.
@@ -376,6 +397,33 @@ mod tests {
         );
         let wide = [b'a', 0, 0, 0, b'b', 0, 0, 0];
         assert_eq!(pieces(&wide, 2, true).len(), 2);
+    }
+
+    #[test]
+    fn reversed_prefixes_order_as_the_reversed_strings() {
+        let strings: Vec<&[u8]> = vec![
+            b"",
+            b"\0",
+            b"a\0",
+            b"ba\0",
+            b"\0a\0",
+            b"abcdefghij\0",
+            b"zbcdefghij\0",
+            b"hij\0",
+            b"\xff\0",
+            b"a\0\0",
+            b"12345678",
+            b"2345678",
+        ];
+        for a in &strings {
+            for b in &strings {
+                let full = a.iter().rev().cmp(b.iter().rev());
+                let (ka, kb) = (reversed_prefix(a), reversed_prefix(b));
+                if ka != kb {
+                    assert_eq!(ka.cmp(&kb), full, "{a:?} against {b:?}");
+                }
+            }
+        }
     }
 
     #[test]

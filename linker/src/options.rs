@@ -56,6 +56,8 @@ pub struct Options {
     pub init: String,
     pub fini: String,
     pub rpath: Vec<String>,
+    /// `-rpath-link`: directories searched for the libraries that shared libraries need.
+    pub rpath_link: Vec<String>,
     pub new_dtags: bool,
     pub version_script: Vec<PathBuf>,
     pub bsymbolic: bool,
@@ -116,6 +118,9 @@ pub struct Options {
     /// `--unresolved-symbols`: whether undefined symbols of the objects are errors (`None`:
     /// the default, or `-z defs`/`--no-undefined` in a library).
     pub unresolved_in_objects: Option<bool>,
+    /// Whether shared libraries' own undefined symbols must be defined by something in the
+    /// link (`--no-allow-shlib-undefined`; `None`: GNU ld's default, checked for programs).
+    pub shlib_undefined: Option<bool>,
     /// Warnings about the command line (they fail the link under `--fatal-warnings`).
     pub warnings: Vec<String>,
     pub fatal_warnings: bool,
@@ -142,6 +147,9 @@ pub struct Options {
     pub print_gc_sections: bool,
     /// `--time-trace`: print each phase's time on stderr ([`crate::timing`]).
     pub time_trace: bool,
+    /// Return to the caller once the output is in place (`--no-fork` turns it off;
+    /// [`crate::detach`]).
+    pub fork: bool,
     /// `-r`/`--relocatable`/`-Ur`: one `ET_REL` of the inputs ([`crate::relocatable`]).
     pub relocatable: bool,
     /// `--icf=`: identical code folding ([`crate::icf`]).
@@ -283,7 +291,10 @@ fn command() -> Command {
         .arg(value("init", "Symbol for DT_INIT (default _init)"))
         .arg(value("fini", "Symbol for DT_FINI (default _fini)"))
         .arg(value("rpath", "Add a run-time library search directory").short('R'))
-        .arg(value("rpath-link", "Accepted, ignored"))
+        .arg(value(
+            "rpath-link",
+            "Where to find the libraries that shared libraries need (for their undefined symbols)",
+        ))
         .arg(value(
             "audit",
             "Add DT_AUDIT entries (libraries, :-separated)",
@@ -401,6 +412,14 @@ fn command() -> Command {
             "time-trace",
             "Print each phase's time on stderr (also TETHER_TIME_TRACE=1)",
         ))
+        .arg(flag(
+            "fork",
+            "Exit as soon as the output is in place, cleaning up in a child (default, as mold)",
+        ))
+        .arg(flag(
+            "no-fork",
+            "Do all the work in one process (to measure its CPU time and memory)",
+        ))
         .arg(value(
             "icf",
             "none, safe or all: fold identical read-only sections (as lld; safe keeps \
@@ -453,11 +472,11 @@ fn command() -> Command {
         .arg(flag("warn-common", "Accepted, ignored"))
         .arg(flag(
             "allow-shlib-undefined",
-            "Leave shared libraries' undefined symbols to the loader (tether never checks them)",
+            "Leave shared libraries' undefined symbols to the loader (default with -shared)",
         ))
         .arg(flag(
             "no-allow-shlib-undefined",
-            "Accepted: tether does not read libraries' own dependencies to check their symbols",
+            "Fail if a shared library's undefined symbol is defined nowhere in the link or its dependencies (default for programs)",
         ))
         .arg(flag(
             "relax",
@@ -733,6 +752,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         init: last(m, "init").unwrap_or_else(|| "_init".into()),
         fini: last(m, "fini").unwrap_or_else(|| "_fini".into()),
         rpath: strings(m, "rpath"),
+        rpath_link: strings(m, "rpath-link"),
         new_dtags,
         version_script: strings(m, "version-script")
             .into_iter()
@@ -787,6 +807,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
                 )))
             }
         },
+        shlib_undefined: shlib_undefined(m),
         warnings,
         fatal_warnings: last_wins(m, "fatal-warnings", "no-fatal-warnings"),
         compress_debug: match last(m, "compress-debug-sections") {
@@ -822,6 +843,7 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         gc_sections: last_wins(m, "gc-sections", "no-gc-sections"),
         print_gc_sections: last_wins(m, "print-gc-sections", "no-print-gc-sections"),
         time_trace: present(m, "time-trace"),
+        fork: !last_wins(m, "no-fork", "fork"),
         relocatable: present(m, "relocatable"),
         icf: match last(m, "icf") {
             None => crate::icf::Level::None,
@@ -876,6 +898,28 @@ fn last_wins(m: &ArgMatches, on: &str, off: &str) -> bool {
         (Some(_), None) => true,
         _ => false,
     }
+}
+
+/// The last of `--[no-]allow-shlib-undefined` and `--unresolved-symbols` decides whether
+/// libraries' undefined symbols are checked, as in GNU ld.
+fn shlib_undefined(m: &ArgMatches) -> Option<bool> {
+    let last_index = |id: &str| m.indices_of(id).and_then(|it| it.max());
+    [
+        ("allow-shlib-undefined", Some(false)),
+        ("no-allow-shlib-undefined", Some(true)),
+        (
+            "unresolved-symbols",
+            match last(m, "unresolved-symbols").as_deref() {
+                Some("ignore-all" | "ignore-in-shared-libs") => Some(false),
+                Some(_) => Some(true),
+                None => None,
+            },
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(id, value)| Some((last_index(id)?, value?)))
+    .max_by_key(|&(index, _)| index)
+    .map(|(_, value)| value)
 }
 
 /// The value of whichever of `ids` came last on the command line.

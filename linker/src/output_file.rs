@@ -88,13 +88,17 @@ impl Output {
         match kind {
             OutputKind::Memory(bytes) => write(&self.path, &transform(bytes)?),
             OutputKind::Mapped { tmp, map } => {
+                // The mapping shares the page cache with the file, so the renamed file
+                // already holds every byte; unmapping comes after the caller has been told.
+                let done = match std::fs::set_permissions(&tmp, PermissionsExt::from_mode(0o755)) {
+                    Ok(()) => replace(&tmp, &self.path),
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&tmp);
+                        Err(LinkError::io(&self.path, e))
+                    }
+                };
                 drop(map);
-                let done = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-                    .and_then(|()| std::fs::rename(&tmp, &self.path));
-                done.map_err(|e| {
-                    let _ = std::fs::remove_file(&tmp);
-                    LinkError::io(&self.path, e)
-                })
+                done
             }
         }
     }
@@ -166,11 +170,34 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         f.write_all(bytes)?;
         f.set_permissions(std::fs::Permissions::from_mode(0o755))?;
         drop(f);
-        std::fs::rename(&tmp, path)
+        Ok(())
     })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
+    match result {
+        Ok(()) => replace(&tmp, path),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(LinkError::io(path, e))
+        }
+    }
+}
+
+/// Renames the finished `tmp` over `path` and tells a waiting caller the output is in place
+/// ([`crate::detach::report`]). A rename that drops the last name of a large old output frees
+/// its page cache before it returns (tens of milliseconds); the old file keeps a second name
+/// through the rename, and loses it after the caller has been told.
+fn replace(tmp: &Path, path: &Path) -> Result<()> {
+    let old = tmp.with_extension("old");
+    let kept_old = std::fs::hard_link(path, &old).is_ok();
+    if let Err(e) = std::fs::rename(tmp, path) {
+        let _ = std::fs::remove_file(tmp);
+        if kept_old {
+            let _ = std::fs::remove_file(&old);
+        }
         return Err(LinkError::io(path, e));
+    }
+    crate::detach::report(0);
+    if kept_old {
+        let _ = std::fs::remove_file(&old);
     }
     Ok(())
 }

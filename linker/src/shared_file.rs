@@ -44,6 +44,12 @@ pub struct SharedFile<'d> {
     /// Names the library imports: a program exports its definitions of them, so that the
     /// library's references (callbacks) bind to the program.
     pub undefined: Vec<&'d [u8]>,
+    /// Whether each of `undefined` is a weak reference (the loader may leave it 0).
+    pub undefined_weak: Vec<bool>,
+    /// DT_NEEDED: the libraries this one is linked against.
+    pub needed: Vec<&'d [u8]>,
+    /// DT_RUNPATH, else DT_RPATH: where the loader looks for `needed` (`:`-separated).
+    pub runpath: Option<&'d [u8]>,
 }
 
 impl<'d> SharedFile<'d> {
@@ -83,6 +89,8 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
     let strings = dynsym.strings();
 
     let mut soname = None;
+    let mut needed = Vec::new();
+    let (mut runpath, mut rpath) = (None, None);
     if let Some((entries, link)) = table
         .dynamic(endian, data)
         .map_err(|e| bad(&format!(".dynamic: {e}")))?
@@ -94,14 +102,21 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             ))
         })?;
         for entry in entries {
-            if entry.d_tag(endian) == elf::DT_SONAME {
+            let tag = entry.d_tag(endian);
+            let string = || {
                 let offset: u64 = entry.d_val(endian).into();
-                let s = dynstr.get(offset as u32).map_err(|_| {
+                dynstr.get(offset as u32).map_err(|_| {
                     bad(&format!(
-                        "DT_SONAME offset {offset:#x} lies outside .dynstr"
+                        "dynamic tag {tag:?}: string offset {offset:#x} lies outside .dynstr"
                     ))
-                })?;
-                soname = Some(crate::error::sym_name(s));
+                })
+            };
+            match tag {
+                elf::DT_SONAME => soname = Some(crate::error::sym_name(string()?)),
+                elf::DT_NEEDED => needed.push(string()?),
+                elf::DT_RUNPATH => runpath = Some(string()?),
+                elf::DT_RPATH => rpath = Some(string()?),
+                _ => {}
             }
         }
     }
@@ -144,6 +159,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         .map(|(v, _)| v);
     let mut symbols = Vec::new();
     let mut undefined = Vec::new();
+    let mut undefined_weak = Vec::new();
     for (index, sym) in dynsym.enumerate() {
         if sym.st_bind() == elf::STB_LOCAL {
             continue;
@@ -151,6 +167,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         if sym.is_undefined(endian) {
             if index.0 != 0 {
                 undefined.push(sym.name(endian, strings).map_err(|e| bad(&e))?);
+                undefined_weak.push(sym.st_bind() == elf::STB_WEAK);
             }
             continue;
         }
@@ -190,5 +207,8 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         versions,
         as_needed,
         undefined,
+        undefined_weak,
+        needed,
+        runpath: runpath.or(rpath),
     })
 }

@@ -13,6 +13,11 @@ pub fn enable(on: bool) {
     ENABLED.store(on || env, Ordering::Relaxed);
 }
 
+/// Whether phase times are printed.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
 /// Times the rest of the enclosing scope as phase `name`.
 #[must_use = "the phase ends when the guard is dropped"]
 pub fn phase(name: &'static str) -> Phase {

@@ -1,6 +1,6 @@
 //! The output depends on the inputs alone, never on the thread count or on scheduling: the
-//! same objects linked with RAYON_NUM_THREADS=1, 2 and 8, and twice with 2, give the same
-//! bytes. The objects are a medium-size instance of the benchmark's generated input
+//! same objects linked with RAYON_NUM_THREADS=1, 2 and 8, and twice with 2 (the second time
+//! in one process, `--no-fork`), give the same bytes. The objects are a medium-size instance of the benchmark's generated input
 //! (`scripts/bench-gen.py`: PLT calls, GOT loads, a mergeable string per function) compiled
 //! with `-g` (mergeable `.debug_str`) and `-ffunction-sections -fdata-sections` (so
 //! `--gc-sections` has sections to drop), linked as a shared library directly and as a PIE
@@ -52,8 +52,11 @@ impl Arch {
     }
 }
 
-/// Generates and compiles the input into `dir/obj`; returns the objects, main.o last.
+/// Generates and compiles the input into `dir/gen/obj`; returns the objects, main.o last.
+/// (The generator starts its directory afresh, so it must not be `dir`, which holds the `ld`
+/// the driver is pointed at.)
 fn generate(arch: Arch, dir: &Path) -> Vec<PathBuf> {
+    let dir = &dir.join("gen");
     require("python3", "python3");
     require(arch.driver(), "gcc-arm-linux-gnueabihf");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench-gen.py");
@@ -90,15 +93,21 @@ fn generate(arch: Arch, dir: &Path) -> Vec<PathBuf> {
 fn link(arch: Arch, dir: &Path, objs: &[PathBuf], threads: &str, n: usize) -> [PathBuf; 2] {
     let lib = dir.join(format!("lib{n}.so"));
     let (main, others) = objs.split_last().expect("objects");
+    let fork = if n == THREADS.len() - 1 {
+        "--no-fork"
+    } else {
+        "--fork"
+    };
     ok(Command::new(tether())
         .env("RAYON_NUM_THREADS", threads)
-        .args(["-shared", "--build-id", "--gc-sections", "-o"])
+        .args([fork, "-shared", "--build-id", "--gc-sections", "-o"])
         .arg(&lib)
         .args(others));
     let pie = dir.join(format!("pie{n}"));
     ok(Command::new(arch.driver())
         .env("RAYON_NUM_THREADS", threads)
         .arg(format!("-B{}/", dir.join("bin").display()))
+        .arg(format!("-Wl,{fork}"))
         .args(["-pie", "-Wl,--build-id=sha1,--gc-sections", "-o"])
         .arg(&pie)
         .args(others)

@@ -1238,6 +1238,9 @@ fn help_lists_every_option_added_here() {
         "stack-size=N",
         "initfirst",
         "symbolic-non-weak-functions",
+        "--rpath-link",
+        "--no-allow-shlib-undefined",
+        "--no-fork",
     ] {
         assert!(help.contains(option), "--help lacks {option}");
     }

@@ -928,3 +928,133 @@ fn program_options_as_gnu_ld() {
         assert_eq!(w.run_program(Toolchain::X86Gcc, &exe), "");
     }
 }
+
+/// Compiles C source text (not a fixture) in the work directory.
+fn compile_text(w: &Work, tc: Toolchain, name: &str, text: &str, flags: &[&str]) -> String {
+    let src = w.path(&format!("{name}.c"));
+    std::fs::write(&src, text).expect("write source");
+    let obj = w.path(&format!("{name}.o"));
+    ok(tc
+        .compiler(false)
+        .args(flags)
+        .arg("-c")
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj));
+    obj.display().to_string()
+}
+
+/// Links with both linkers; they must agree on whether the link succeeds. Returns that and
+/// tether's messages.
+fn agree_on_success(w: &Work, tc: Toolchain, out: &str, args: &[&str]) -> (bool, String) {
+    let gnu = w.link(tc, Linker::GnuLd, false, &format!("{out}-GnuLd"), args);
+    let ours = w.link(tc, Linker::Tether, false, &format!("{out}-Tether"), args);
+    let ours_said = String::from_utf8_lossy(&ours.stderr).into_owned();
+    assert_eq!(
+        ours.status.success(),
+        gnu.status.success(),
+        "{tc:?} {out} {args:?}: GNU ld said:\n{}\ntether said:\n{ours_said}",
+        String::from_utf8_lossy(&gnu.stderr)
+    );
+    (ours.status.success(), ours_said)
+}
+
+/// A library's undefined symbols must be defined by something in the link or by a library it
+/// needs, found where GNU ld looks (`-rpath-link`, `-rpath`, the library's run path; not
+/// `-L`). The check is the default for programs; `--allow-shlib-undefined` and `-shared`
+/// turn it off, `--no-allow-shlib-undefined` turns it on for a library.
+#[test]
+fn shared_libraries_undefined_symbols_are_checked_as_gnu_ld() {
+    for tc in [Toolchain::X86Gcc, Toolchain::ArmGccThumb] {
+        let w = Work::new();
+        std::fs::create_dir(w.path("deps")).expect("deps dir");
+        let pic = ["-O2", "-fPIC"];
+        let dep = compile_text(&w, tc, "dep", "int dep_value(void) { return 40; }\n", &pic);
+        let deps = w.path("deps").display().to_string();
+        let libdep = format!("{deps}/libdep.so");
+        w.link_ok(
+            tc,
+            Linker::GnuLd,
+            false,
+            "deps/libdep.so",
+            &["-shared", "-Wl,-soname,libdep.so", &dep],
+        );
+        let uses = compile_text(
+            &w,
+            tc,
+            "uses",
+            "int dep_value(void);\nint lib_value(void) { return dep_value() + 2; }\n",
+            &pic,
+        );
+        w.link_ok(
+            tc,
+            Linker::GnuLd,
+            false,
+            "libuses.so",
+            &["-shared", &uses, &libdep],
+        );
+        w.link_ok(
+            tc,
+            Linker::GnuLd,
+            false,
+            "liborigin.so",
+            &["-shared", &uses, &libdep, "-Wl,-rpath,$ORIGIN/deps"],
+        );
+        let main = compile_text(
+            &w,
+            tc,
+            "main",
+            "#include <stdio.h>\nint lib_value(void);\nint main(void) { printf(\"%d\\n\", lib_value()); return 0; }\n",
+            &["-O2"],
+        );
+        let own = compile_text(
+            &w,
+            tc,
+            "own",
+            "int dep_value(void) { return 1; }\n",
+            &["-O2"],
+        );
+
+        let (linked, said) = agree_on_success(&w, tc, "missing", &[&main, "-L.", "-luses"]);
+        assert!(!linked);
+        assert!(
+            said.contains("libuses.so: undefined reference to `dep_value'")
+                && said.contains("libdep.so, needed by ./libuses.so, not found"),
+            "{said}"
+        );
+        // DT_RPATH (not DT_RUNPATH) also finds the library's own dependency at run time.
+        let rpath = format!("-Wl,--disable-new-dtags,-rpath,{deps}");
+        let (linked, _) = agree_on_success(&w, tc, "rpath", &[&main, "-L.", "-luses", &rpath]);
+        assert!(linked);
+        assert_eq!(w.run_program(tc, "rpath-Tether"), "42\n");
+        let link_path = format!("-Wl,-rpath-link,{deps}");
+        let (linked, said) =
+            agree_on_success(&w, tc, "link", &[&main, "-L.", "-luses", &link_path]);
+        assert!(linked && said.is_empty(), "{said}");
+        let (linked, _) = agree_on_success(&w, tc, "own", &[&main, &own, "-L.", "-luses"]);
+        assert!(linked, "the program defines what the library needs");
+        let allow = "-Wl,--allow-shlib-undefined";
+        let (linked, said) = agree_on_success(&w, tc, "allow", &[&main, "-L.", "-luses", allow]);
+        assert!(linked && said.is_empty(), "{said}");
+        // The needing library's run path ($ORIGIN: its own directory) is searched.
+        let (linked, _) = agree_on_success(&w, tc, "origin", &[&main, "-L.", "-lorigin"]);
+        assert!(linked);
+        assert_eq!(w.run_program(tc, "origin-Tether"), "42\n");
+        let (linked, _) = agree_on_success(&w, tc, "lib", &["-shared", &uses, "-L.", "-luses"]);
+        assert!(
+            linked,
+            "a library may leave its libraries' symbols to the loader"
+        );
+        let check = "-Wl,--no-allow-shlib-undefined";
+        fn shared<'a>(object: &'a str, check: &'a str) -> [&'a str; 5] {
+            ["-shared", object, "-L.", "-luses", check]
+        }
+        let (linked, _) = agree_on_success(&w, tc, "libcheck", &shared(&own, check));
+        assert!(linked, "the library defines what its library needs");
+        let (linked, _) = agree_on_success(&w, tc, "libcheck", &shared(&main, check));
+        assert!(!linked);
+        // An object's own reference leaves the name to the objects' check (here: allowed).
+        let (linked, _) = agree_on_success(&w, tc, "libcheck", &shared(&uses, check));
+        assert!(linked);
+    }
+}

@@ -328,6 +328,12 @@ pub trait Arch: Sync + Send {
     fn dynamic_uses_rela(&self) -> bool;
     /// Default `PT_INTERP` for executables.
     fn default_interpreter(&self) -> &'static str;
+    /// The `SEARCH_DIR`s of Debian's GNU ld for this target, sysroot-relative: where the
+    /// libraries that shared libraries need are looked for after the `-rpath` family.
+    fn default_search_dirs(&self) -> &'static [&'static str];
+    /// Whether this target is the machine tether runs on: a native GNU ld also searches
+    /// `LD_LIBRARY_PATH`, libraries' own run paths and `/etc/ld.so.conf`.
+    fn is_native(&self) -> bool;
     /// `PT_INTERP` for an executable whose `e_flags` are `output_flags` (ARM: the soft-float
     /// and hard-float loaders differ).
     fn interpreter_for_flags(&self, _output_flags: u32) -> &'static str {

@@ -47,6 +47,25 @@ impl Arch for X86_64 {
     fn default_interpreter(&self) -> &'static str {
         "/lib64/ld-linux-x86-64.so.2"
     }
+    fn default_search_dirs(&self) -> &'static [&'static str] {
+        &[
+            "/usr/local/lib/x86_64-linux-gnu",
+            "/lib/x86_64-linux-gnu",
+            "/usr/lib/x86_64-linux-gnu",
+            "/usr/lib/x86_64-linux-gnu64",
+            "/usr/local/lib64",
+            "/lib64",
+            "/usr/lib64",
+            "/usr/local/lib",
+            "/lib",
+            "/usr/lib",
+            "/usr/x86_64-linux-gnu/lib64",
+            "/usr/x86_64-linux-gnu/lib",
+        ]
+    }
+    fn is_native(&self) -> bool {
+        cfg!(target_arch = "x86_64")
+    }
 
     fn reloc_name(&self, r_type: u32) -> Option<&'static str> {
         Some(match elf::RelocationType(r_type) {

@@ -240,8 +240,10 @@ pub const TWO_DASHES_ONLY: &[(&str, Arg)] = &[
 /// Options tether adds that GNU ld 2.40 lacks (lld's and mold's spellings).
 pub const TETHER_ONLY: &[(&str, Arg)] = &[
     ("Bsymbolic-non-weak-functions", Arg::None),
+    ("fork", Arg::None),
     ("icf", Arg::Required),
     ("image-base", Arg::Required),
+    ("no-fork", Arg::None),
     ("print-icf-sections", Arg::None),
 ];
 

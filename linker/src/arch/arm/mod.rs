@@ -123,6 +123,20 @@ impl Arch for Arm {
     fn default_interpreter(&self) -> &'static str {
         "/lib/ld-linux-armhf.so.3"
     }
+    fn default_search_dirs(&self) -> &'static [&'static str] {
+        &[
+            "/usr/local/lib/arm-linux-gnueabihf",
+            "/lib/arm-linux-gnueabihf",
+            "/usr/lib/arm-linux-gnueabihf",
+            "/usr/local/lib",
+            "/lib",
+            "/usr/lib",
+            "/usr/arm-linux-gnueabihf/lib",
+        ]
+    }
+    fn is_native(&self) -> bool {
+        cfg!(target_arch = "arm")
+    }
     fn interpreter_for_flags(&self, output_flags: u32) -> &'static str {
         if output_flags & FLOAT_ABI_MASK == elf::EF_ARM_ABI_FLOAT_SOFT {
             "/lib/ld-linux.so.3"

@@ -1,0 +1,49 @@
+//! ld.tether returns to its caller once the output is in place, leaving the unmapping and
+//! freeing to a child process, as mold does (`--no-fork` keeps one process). Whoever called
+//! it must still see the complete output, every message, and the link's exit status.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn tether_in(w: &Work, args: &[&str]) -> std::process::Output {
+    run(Command::new(tether()).args(args).current_dir(w.dir.path()))
+}
+
+#[test]
+fn the_caller_sees_the_finished_output_its_messages_and_the_status() {
+    let w = Work::new();
+    std::fs::write(
+        w.path("lib.c"),
+        "int missing(void);\nint get(void) { return 7; }\nint call(void) { return missing(); }\n",
+    )
+    .expect("write lib.c");
+    ok(Command::new("gcc")
+        .args(["-O2", "-fPIC", "-c", "lib.c", "-o", "lib.o"])
+        .current_dir(w.dir.path()));
+
+    // A warning printed before the output is committed reaches the caller.
+    let forked = tether_in(
+        &w,
+        &["-shared", "-z", "frobnicate", "lib.o", "-o", "forked.so"],
+    );
+    assert!(forked.status.success(), "{forked:?}");
+    let said = String::from_utf8_lossy(&forked.stderr);
+    assert!(said.contains("frobnicate"), "the warning was lost: {said}");
+    let single = tether_in(&w, &["--no-fork", "-shared", "lib.o", "-o", "single.so"]);
+    assert!(single.status.success(), "{single:?}");
+    let read = |name: &str| std::fs::read(w.path(name)).expect("output");
+    assert_eq!(read("forked.so"), read("single.so"));
+    check_readelf(&w.path("forked.so"));
+
+    // A failed link exits 1 with its error, and leaves the previous output alone.
+    std::fs::copy(w.path("forked.so"), w.path("kept.so")).expect("copy");
+    let failed = tether_in(&w, &["-shared", "-z", "defs", "lib.o", "-o", "kept.so"]);
+    assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(said.contains("undefined symbol: missing"), "{said}");
+    assert_eq!(read("kept.so"), read("single.so"));
+    let failed = tether_in(&w, &["-shared", "-z", "defs", "lib.o", "-o", "none.so"]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(!w.path("none.so").exists());
+}
