@@ -181,22 +181,27 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     }
 }
 
-/// Renames the finished `tmp` over `path` and tells a waiting caller the output is in place
-/// ([`crate::detach::report`]). A rename that drops the last name of a large old output frees
-/// its page cache before it returns (tens of milliseconds); the old file keeps a second name
-/// through the rename, and loses it after the caller has been told.
+/// Renames the finished `tmp` to `path` and tells a waiting caller the output is in place
+/// ([`crate::detach::report`]).
+///
+/// A rename over an existing file is slow for a large output, twice: dropping the old file's
+/// last name frees its page cache before the rename returns, and ext4 (`auto_da_alloc`)
+/// starts writing the new file out, so that a crash cannot leave it empty. The old file is
+/// therefore first renamed aside and removed only after the caller has been told; for that
+/// moment `path` does not exist (GNU ld removes it for the whole link).
 fn replace(tmp: &Path, path: &Path) -> Result<()> {
     let old = tmp.with_extension("old");
-    let kept_old = std::fs::hard_link(path, &old).is_ok();
+    let is_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
+    let moved_old = is_file && std::fs::rename(path, &old).is_ok();
     if let Err(e) = std::fs::rename(tmp, path) {
         let _ = std::fs::remove_file(tmp);
-        if kept_old {
-            let _ = std::fs::remove_file(&old);
+        if moved_old {
+            let _ = std::fs::rename(&old, path);
         }
         return Err(LinkError::io(path, e));
     }
     crate::detach::report(0);
-    if kept_old {
+    if moved_old {
         let _ = std::fs::remove_file(&old);
     }
     Ok(())

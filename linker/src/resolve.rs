@@ -154,17 +154,29 @@ fn parse_objects<'s, 'd: 's>(
             })
         })
         .collect();
-    let parse_all = move || {
-        senders.into_par_iter().for_each(|(i, tx)| {
-            let f = &files[i];
-            // A receiver dropped by a failed link wants nothing more.
-            let _ = tx.send(parse_object(f.display(), None, &f.map));
-        })
+    let parse = |(i, tx): (usize, std::sync::mpsc::SyncSender<Result<ObjectFile<'d>>>)| {
+        let f = &files[i];
+        // A receiver dropped by a failed link wants nothing more.
+        let _ = tx.send(parse_object(f.display(), None, &f.map));
     };
     if rayon::current_thread_index().is_some() {
-        parse_all();
-    } else {
-        scope.spawn(parse_all);
+        senders.into_par_iter().for_each(parse);
+        return receivers;
+    }
+    // The thread that resolves is one of the cores: parsing on all of them as well would
+    // make it wait for a core. Parsers take the files in command-line order, which is the
+    // order resolution wants them in.
+    let parsers = rayon::current_num_threads().saturating_sub(1).max(1);
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(senders.into_iter()));
+    for _ in 0..parsers {
+        let queue = queue.clone();
+        scope.spawn(move || loop {
+            let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
+            match next {
+                Some(job) => parse(job),
+                None => break,
+            }
+        });
     }
     receivers
 }

@@ -387,10 +387,13 @@ pub fn write_image(
         actions,
         addrs,
     };
+    let inputs_phase = crate::timing::phase("write: input sections");
     let results: Vec<(Vec<DynReloc>, Vec<String>)> = input_chunks(link, layout, image)?
         .into_par_iter()
         .map(|chunk| relocate_chunk(cx, chunk))
         .collect();
+    drop(inputs_phase);
+    let dynamic_phase = crate::timing::phase("write: dynamic relocations");
     let mut dynrel = Vec::new();
     let mut errors = Vec::new();
     for (d, e) in results {
@@ -436,29 +439,99 @@ pub fn write_image(
         .filter(|r| relocate::is_relative(link, r.r_type))
         .count() as u64;
 
-    let mut put = Put { buf: image, is64 };
-    let rela = arch.dynamic_uses_rela();
-    let write_rel = |put: &mut Put, at: usize, r: &DynReloc| -> usize {
-        let mut p = at;
-        p += put.word(p, r.offset);
-        if is64 {
-            put.u64(p, (u64::from(r.sym) << 32) | u64::from(r.r_type));
-            p += 8;
-        } else {
-            put.u32(p, (r.sym << 8) | (r.r_type & 0xff));
-            p += 4;
-        }
-        if rela {
-            p += put.word(p, r.addend as u64);
-        }
-        p - at
+    drop(dynamic_phase);
+    let synthetic_phase = crate::timing::phase("write: synthetic sections");
+    let synthetic = SyntheticContext {
+        link,
+        plan,
+        layout,
+        actions,
+        dynrel: &dynrel,
+        relative_count,
     };
+    // Each synthetic section is its own slice of the image, so they are written in parallel.
+    section_slices(image, layout)
+        .into_par_iter()
+        .filter_map(|(i, buf)| match layout.sections[i].content {
+            Content::Synthetic(kind) => Some((kind, &layout.sections[i], buf)),
+            Content::Inputs(_) => None,
+        })
+        .try_for_each(|(kind, s, buf)| synthetic.write(kind, s, buf))?;
 
-    for (i, s) in layout.sections.iter().enumerate() {
-        let Content::Synthetic(kind) = s.content else {
-            continue;
-        };
-        let at = s.offset as usize;
+    let mut put = Put { buf: image, is64 };
+    write_headers(link, plan, layout, &mut put);
+    drop(synthetic_phase);
+    let _tail = crate::timing::phase("write: finish (eh_frame_hdr, build-id)");
+
+    let code: Vec<(u64, u64)> = layout
+        .sections
+        .iter()
+        .filter(|s| s.is_alloc_code())
+        .map(|s| (s.addr, s.size))
+        .collect();
+    for s in layout
+        .sections
+        .iter()
+        .filter(|s| s.is_alloc() && !s.is_nobits())
+    {
+        let range = s.offset as usize..(s.offset + s.size) as usize;
+        arch.finalize_section(s.sh_type, &mut image[range], s.addr, &code)
+            .map_err(LinkError::Other)?;
+    }
+
+    if let Some((_, hdr)) = layout.find(Synth::EhFrameHdr) {
+        if let Some(eh) = layout.by_name(b".eh_frame") {
+            let bytes = &image[eh.offset as usize..(eh.offset + eh.size) as usize];
+            let built =
+                crate::eh_frame_hdr::build(bytes, eh.addr, hdr.addr, hdr.size as usize, word as u8)
+                    .map_err(|e| LinkError::Other(format!(".eh_frame: {e}")))?;
+            image[hdr.offset as usize..(hdr.offset + hdr.size) as usize].copy_from_slice(&built);
+        }
+    }
+    if let (Some((_, note)), Some(style)) = (layout.find(Synth::BuildId), &link.opts.build_id) {
+        // Hashed as ld.bfd does, with the whole note still zero, then filled in.
+        let (o, n) = (note.offset as usize, note.size as usize);
+        let chunks = crate::build_id::elf_checksum_chunks(image).ok_or_else(|| {
+            LinkError::Other("internal error: output headers out of bounds".into())
+        })?;
+        let refs: Vec<&[u8]> = chunks.iter().map(|c| c.as_ref()).collect();
+        let id = crate::build_id::build_id(style, &refs);
+        let bytes = crate::build_id::note_section(&id);
+        image[o..o + n].copy_from_slice(&bytes);
+    }
+    Ok(())
+}
+
+/// What the synthetic sections are written from.
+struct SyntheticContext<'a, 'd> {
+    link: &'a Link<'d>,
+    plan: &'a DynPlan,
+    layout: &'a Layout,
+    actions: &'a [Vec<Vec<RelocAction>>],
+    /// `.rela.dyn`/`.rel.dyn`, in output order.
+    dynrel: &'a [DynReloc],
+    relative_count: u64,
+}
+
+impl SyntheticContext<'_, '_> {
+    /// Writes synthetic section `s` (of kind `kind`) into `buf`, its bytes in the image.
+    fn write(&self, kind: Synth, s: &crate::layout::OutSection, buf: &mut [u8]) -> Result<()> {
+        let SyntheticContext {
+            link,
+            plan,
+            layout,
+            actions,
+            dynrel,
+            relative_count,
+        } = *self;
+        let arch = link.arch;
+        let is64 = arch.class() == crate::arch::ElfClass::Elf64;
+        let word = arch.class().word_size();
+        let rela = arch.dynamic_uses_rela();
+        let write_rel =
+            |put: &mut Put, at: usize, r: &DynReloc| -> usize { put_dyn_reloc(put, at, r, rela) };
+        let mut put = Put { buf, is64 };
+        let at = 0usize;
         match kind {
             Synth::Hash => put.buf[at..at + s.size as usize]
                 .copy_from_slice(plan.sysv_hash.as_deref().unwrap_or(&[])),
@@ -532,7 +605,7 @@ pub fn write_image(
             }
             Synth::RelaDyn => {
                 let mut p = at;
-                for r in &dynrel {
+                for r in dynrel {
                     p += write_rel(&mut put, p, r);
                 }
             }
@@ -645,48 +718,25 @@ pub fn write_image(
             | Synth::DynBss
             | Synth::DynRelRo => {}
         }
-        let _ = i;
+        Ok(())
     }
+}
 
-    write_headers(link, plan, layout, &mut put);
-
-    let code: Vec<(u64, u64)> = layout
-        .sections
-        .iter()
-        .filter(|s| s.is_alloc_code())
-        .map(|s| (s.addr, s.size))
-        .collect();
-    for s in layout
-        .sections
-        .iter()
-        .filter(|s| s.is_alloc() && !s.is_nobits())
-    {
-        let range = s.offset as usize..(s.offset + s.size) as usize;
-        arch.finalize_section(s.sh_type, &mut image[range], s.addr, &code)
-            .map_err(LinkError::Other)?;
+/// Writes one dynamic relocation at `at`; returns its size.
+fn put_dyn_reloc(put: &mut Put, at: usize, r: &DynReloc, rela: bool) -> usize {
+    let mut p = at;
+    p += put.word(p, r.offset);
+    if put.is64 {
+        put.u64(p, (u64::from(r.sym) << 32) | u64::from(r.r_type));
+        p += 8;
+    } else {
+        put.u32(p, (r.sym << 8) | (r.r_type & 0xff));
+        p += 4;
     }
-
-    if let Some((_, hdr)) = layout.find(Synth::EhFrameHdr) {
-        if let Some(eh) = layout.by_name(b".eh_frame") {
-            let bytes = &image[eh.offset as usize..(eh.offset + eh.size) as usize];
-            let built =
-                crate::eh_frame_hdr::build(bytes, eh.addr, hdr.addr, hdr.size as usize, word as u8)
-                    .map_err(|e| LinkError::Other(format!(".eh_frame: {e}")))?;
-            image[hdr.offset as usize..(hdr.offset + hdr.size) as usize].copy_from_slice(&built);
-        }
+    if rela {
+        p += put.word(p, r.addend as u64);
     }
-    if let (Some((_, note)), Some(style)) = (layout.find(Synth::BuildId), &link.opts.build_id) {
-        // Hashed as ld.bfd does, with the whole note still zero, then filled in.
-        let (o, n) = (note.offset as usize, note.size as usize);
-        let chunks = crate::build_id::elf_checksum_chunks(image).ok_or_else(|| {
-            LinkError::Other("internal error: output headers out of bounds".into())
-        })?;
-        let refs: Vec<&[u8]> = chunks.iter().map(|c| c.as_ref()).collect();
-        let id = crate::build_id::build_id(style, &refs);
-        let bytes = crate::build_id::note_section(&id);
-        image[o..o + n].copy_from_slice(&bytes);
-    }
-    Ok(())
+    p - at
 }
 
 /// The relocation of PLT entry `n`'s `.got.plt` slot: JUMP_SLOT, or for a local IFUNC an

@@ -7,6 +7,7 @@ use super::{Assertion, Assignment, Command, SectionItem};
 use crate::error::{LinkError, Result};
 use crate::options::{InputItem, Options};
 use crate::search::SearchPaths;
+use std::io::Read;
 use std::path::Path;
 
 /// Everything the link's scripts ask beyond their input files.
@@ -141,10 +142,18 @@ fn read_script(path: &Path) -> Result<Option<String>> {
     if !meta.is_file() || meta.len() > MAX_SCRIPT_BYTES {
         return Ok(None);
     }
-    let bytes = std::fs::read(path).map_err(|e| LinkError::io(path, e))?;
-    if !super::is_linker_script(&bytes) {
+    // The head decides; reading every object whole here would double the input reading.
+    let mut head = Vec::with_capacity(super::SCRIPT_HEAD_BYTES);
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(super::SCRIPT_HEAD_BYTES as u64)
+                .read_to_end(&mut head)
+        })
+        .map_err(|e| LinkError::io(path, e))?;
+    if !super::is_linker_script(&head) {
         return Ok(None);
     }
+    let bytes = std::fs::read(path).map_err(|e| LinkError::io(path, e))?;
     Ok(String::from_utf8(bytes).ok())
 }
 

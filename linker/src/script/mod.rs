@@ -137,6 +137,9 @@ pub enum ScriptError {
 ///
 /// ld.bfd tries a script when every object format fails; we approximate that with a
 /// textual check so that a corrupt ELF file is never reported as a script syntax error.
+/// How much of a file [`is_linker_script`] looks at.
+pub const SCRIPT_HEAD_BYTES: usize = 4096;
+
 pub fn is_linker_script(bytes: &[u8]) -> bool {
     if bytes.is_empty()
         || bytes.starts_with(b"\x7fELF")
@@ -145,7 +148,7 @@ pub fn is_linker_script(bytes: &[u8]) -> bool {
     {
         return false;
     }
-    let head = &bytes[..bytes.len().min(4096)];
+    let head = &bytes[..bytes.len().min(SCRIPT_HEAD_BYTES)];
     let text = match std::str::from_utf8(head) {
         Ok(t) => t,
         // The 4 KiB cut may split a multi-byte character.
