@@ -6,10 +6,26 @@
 //!
 //! `--no-fork` keeps one process (for measuring CPU time and peak memory, or debugging).
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// The pipe's write end in the child; -1 when there is no parent waiting.
 static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// Set once an LTO plugin has claimed an input: its clean-up handler runs after the output
+/// is written and may still speak, so the caller is told only at the very end.
+static HOLD: AtomicBool = AtomicBool::new(false);
+
+/// Keeps the parent waiting until [`report`] at exit, past [`output_ready`].
+pub fn hold() {
+    HOLD.store(true, Ordering::SeqCst);
+}
+
+/// The output is in place: tells a waiting parent so, unless [`hold`] asked to wait.
+pub fn output_ready() {
+    if !HOLD.load(Ordering::SeqCst) {
+        report(0);
+    }
+}
 
 /// Forks. In the parent, returns the exit status to end with once the child reports; in the
 /// child (or if forking is impossible), returns `None` and the link goes on. Must be called

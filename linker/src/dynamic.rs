@@ -8,6 +8,7 @@ use crate::hash;
 use crate::link::Link;
 use crate::symbols::{dynamic_name, Def, LinkerSymbol, SymbolId};
 use object::elf;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
 /// A string table under construction (`.dynstr`, `.strtab`): each distinct string once. The index
@@ -271,14 +272,24 @@ fn plan_dynamic(link: &Link, dynamic_words: u64, textrel: bool) -> Result<DynPla
         verdef.len() as u16 + 1
     };
 
-    let mut names = Vec::with_capacity(dynsym.len());
+    // Names go into `.dynstr` in symbol order, which follows the inputs; in `.dynsym` order
+    // (GNU hash buckets) they would be read from all over the inputs' maps.
+    let mut by_symbol: Vec<(SymbolId, u32)> = dynsym
+        .iter()
+        .enumerate()
+        .map(|(position, &id)| (id, position as u32))
+        .collect();
+    by_symbol.par_sort_unstable();
+    let mut names = vec![0u32; dynsym.len()];
+    for (id, position) in by_symbol {
+        names[position as usize] = dynstr.add(dynamic_name(link.symtab.get(id).name));
+    }
     let mut versym = vec![0u16];
     let mut verneed: Vec<VerNeed> = Vec::new();
     let mut verneed_of_dso: HashMap<u32, usize> = HashMap::default();
     let mut version_index: HashMap<(u32, &[u8]), u16> = HashMap::default();
     for &id in &dynsym {
         let s = link.symtab.get(id);
-        names.push(dynstr.add(dynamic_name(s.name)));
         let v = match s.def {
             Def::Shared { dso, sym } => {
                 let d = &link.dsos[dso as usize];

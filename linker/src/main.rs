@@ -22,10 +22,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Invocation::Link(opts) => {
-            // The phase times are printed at the very end, and an LTO plugin's clean-up
-            // handler runs (and may speak) after the output is written: both keep one process.
+            // The phase times are printed at the very end: timing keeps one process. (gcc
+            // passes its LTO plugin to every link; see `detach::hold` for when it matters.)
             tether_linker::timing::enable(opts.time_trace);
-            if opts.fork && !tether_linker::timing::enabled() && opts.plugin.is_none() {
+            if opts.fork && !tether_linker::timing::enabled() {
                 if let Some(status) = detach::fork() {
                     return ExitCode::from(status);
                 }

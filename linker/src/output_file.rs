@@ -182,7 +182,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Renames the finished `tmp` to `path` and tells a waiting caller the output is in place
-/// ([`crate::detach::report`]).
+/// ([`crate::detach::output_ready`]).
 ///
 /// A rename over an existing file is slow for a large output, twice: dropping the old file's
 /// last name frees its page cache before the rename returns, and ext4 (`auto_da_alloc`)
@@ -200,7 +200,7 @@ fn replace(tmp: &Path, path: &Path) -> Result<()> {
         }
         return Err(LinkError::io(path, e));
     }
-    crate::detach::report(0);
+    crate::detach::output_ready();
     if moved_old {
         let _ = std::fs::remove_file(&old);
     }

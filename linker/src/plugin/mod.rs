@@ -161,6 +161,7 @@ impl Plugin {
                 });
             self.check_errors()?;
             if claimed? {
+                crate::detach::hold();
                 let symbols = state::with(|s| s.inputs[handle - 1].symbols.clone());
                 return Ok(Claim::Ir(handle, symbols));
             }
