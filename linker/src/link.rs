@@ -564,6 +564,10 @@ fn report_scan(link: &Link, scan: &crate::scan::ScanResult) -> Result<()> {
 /// each GOT entry with the fill its symbol's class decides.
 fn allocate(link: &mut Link, scan: &crate::scan::ScanResult) {
     for &(kind, target) in &scan.got {
+        // The scan asks once per relocation; the class is worked out once per entry.
+        if link.got.entry(kind, target).is_some() {
+            continue;
+        }
         let class = crate::scan::sym_class(link, &link.target_info_of(target));
         let out = link.kind;
         let fill = crate::relr::got_fill(link, crate::decide::got_fill(out, kind, class));

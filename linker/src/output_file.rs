@@ -186,9 +186,10 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 ///
 /// A rename over an existing file is slow for a large output, twice: dropping the old file's
 /// last name frees its page cache before the rename returns, and ext4 (`auto_da_alloc`)
-/// starts writing the new file out, so that a crash cannot leave it empty. The old file is
-/// therefore first renamed aside and removed only after the caller has been told; for that
-/// moment `path` does not exist (GNU ld removes it for the whole link).
+/// starts writing the new file out, so that a crash cannot leave it empty. So the old file is
+/// first renamed aside, and the new one takes a name that no longer exists (for that moment
+/// `path` is missing; GNU ld removes it for the whole link). The old file's name is removed
+/// before the caller is told, but an open descriptor keeps its pages until after.
 fn replace(tmp: &Path, path: &Path) -> Result<()> {
     let old = tmp.with_extension("old");
     let is_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
@@ -200,10 +201,12 @@ fn replace(tmp: &Path, path: &Path) -> Result<()> {
         }
         return Err(LinkError::io(path, e));
     }
-    crate::detach::output_ready();
+    let old_contents = moved_old.then(|| File::open(&old).ok()).flatten();
     if moved_old {
         let _ = std::fs::remove_file(&old);
     }
+    crate::detach::output_ready();
+    drop(old_contents);
     Ok(())
 }
 

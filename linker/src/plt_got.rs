@@ -7,7 +7,7 @@ use crate::decide::GotFill;
 use crate::got_plt::{GotKind, Target};
 use crate::layout::{Layout, Synth};
 use crate::link::Link;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// The `.plt.got` entries, in order.
 #[derive(Default, Debug)]
@@ -48,9 +48,16 @@ pub fn wanted(link: &Link, target: Target, canonical: bool) -> bool {
 
 /// Splits the PLT targets the scan asked for between `.plt` and `.plt.got`.
 pub fn allocate(link: &mut Link, targets: &[Target], canonical: &[crate::symbols::SymbolId]) {
-    let canonical: std::collections::HashSet<_> = canonical.iter().copied().collect();
+    let mut is_canonical_id = vec![false; link.symtab.len()];
+    for &id in canonical {
+        is_canonical_id[id as usize] = true;
+    }
     for &target in targets {
-        let is_canonical = matches!(target, Target::Global(id) if canonical.contains(&id));
+        // The scan asks once per call; a target is placed the first time.
+        if link.plt.index_of(target).is_some() || link.plt_got.index_of(target).is_some() {
+            continue;
+        }
+        let is_canonical = matches!(target, Target::Global(id) if is_canonical_id[id as usize]);
         if wanted(link, target, is_canonical) {
             link.plt_got.add(target);
         } else {

@@ -36,6 +36,17 @@ fn the_caller_sees_the_finished_output_its_messages_and_the_status() {
     assert_eq!(read("forked.so"), read("single.so"));
     check_readelf(&w.path("forked.so"));
 
+    // Replacing an output leaves nothing else behind by the time the caller goes on.
+    let again = tether_in(&w, &["-shared", "lib.o", "-o", "forked.so"]);
+    assert!(again.status.success(), "{again:?}");
+    let stray: Vec<String> = std::fs::read_dir(w.dir.path())
+        .expect("work directory")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".tether-"))
+        .collect();
+    assert!(stray.is_empty(), "left behind: {stray:?}");
+    assert_eq!(read("forked.so"), read("single.so"));
+
     // A failed link exits 1 with its error, and leaves the previous output alone.
     std::fs::copy(w.path("forked.so"), w.path("kept.so")).expect("copy");
     let failed = tether_in(&w, &["-shared", "-z", "defs", "lib.o", "-o", "kept.so"]);
