@@ -9,6 +9,7 @@ use crate::object_file::SymPlace;
 use crate::relocate::target_address;
 use crate::symbols::{Def, SymbolId};
 use object::elf;
+use rayon::prelude::*;
 
 #[derive(Clone, Copy, Debug)]
 enum Source {
@@ -208,128 +209,149 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
             0,
         );
     }
-    for (n, &(source, name)) in plan.entries.iter().enumerate() {
-        let local = n + 1 < plan.first_global as usize;
-        let at = (n + 1 + if local { 0 } else { thunks }) * entsize;
-        let (bind, ty, other, shndx, mut value, size) = match source {
-            Source::Local { file, sym } => {
-                let s = &link.objects[file as usize].symbols[sym as usize];
-                let shndx = match s.place {
-                    SymPlace::Section(sec) => layout.placement[file as usize][sec as usize]
-                        .map(|(o, _)| o as u16 + 1)
-                        .unwrap_or(elf::SHN_ABS.0),
-                    _ => elf::SHN_ABS.0,
-                };
-                let value = target_address(link, layout, Target::Local { file, sym });
-                (elf::STB_LOCAL.0, s.ty, s.visibility, shndx, value, s.size)
-            }
-            Source::PltMapping(offset) => {
-                // Planned only when the output has a .plt.
-                let Some((index, plt)) = layout.find(Synth::Plt) else {
-                    continue;
-                };
-                (
-                    elf::STB_LOCAL.0,
-                    elf::STT_NOTYPE.0,
-                    elf::STV_DEFAULT.0,
-                    index as u16 + 1,
-                    plt.addr + offset,
-                    0,
-                )
-            }
-            Source::Global(id) => {
-                let s = link.symtab.get(id);
-                let defined = s.is_defined();
-                let bind = if local {
-                    elf::STB_LOCAL.0
-                } else if (defined && s.weak_def) || (!defined && !s.strong_ref) {
-                    elf::STB_WEAK.0
-                } else {
-                    elf::STB_GLOBAL.0
-                };
-                let shndx = match s.def {
-                    Def::Regular { file, sym } => {
-                        match link.objects[file as usize].symbols[sym as usize].place {
-                            SymPlace::Section(sec) => layout.placement[file as usize][sec as usize]
-                                .map(|(o, _)| o as u16 + 1)
-                                .unwrap_or(elf::SHN_ABS.0),
-                            _ => elf::SHN_ABS.0,
-                        }
-                    }
-                    Def::Common { .. } => layout
-                        .find(Synth::Commons)
-                        .map(|(i, _)| i as u16 + 1)
-                        .unwrap_or(elf::SHN_ABS.0),
-                    // Assigned inside an output section: that section, even past its end.
-                    Def::Linker(crate::symbols::LinkerSymbol::Script {
-                        absolute: false, ..
-                    }) if layout.script_section(s.name).is_some() => {
-                        layout.script_shndx(s).unwrap_or(elf::SHN_ABS.0)
-                    }
-                    Def::Linker(crate::symbols::LinkerSymbol::Dynamic) => layout
-                        .find(Synth::Dynamic)
-                        .map(|(i, _)| i as u16 + 1)
-                        .unwrap_or(elf::SHN_ABS.0),
-                    Def::Linker(
-                        crate::symbols::LinkerSymbol::SectionStart
-                        | crate::symbols::LinkerSymbol::SectionStop,
-                    ) => crate::symbols::start_stop_section(s.name)
-                        .and_then(|n| layout.sections.iter().position(|x| x.name == n))
-                        .map(|i| i as u16 + 1)
-                        .unwrap_or(elf::SHN_ABS.0),
-                    Def::Linker(crate::symbols::LinkerSymbol::GlobalOffsetTable) => layout
-                        .find(Synth::GotPlt)
-                        .map(|(i, _)| i as u16 + 1)
-                        .unwrap_or(elf::SHN_ABS.0),
-                    Def::Linker(
-                        crate::symbols::LinkerSymbol::Absolute(_)
-                        | crate::symbols::LinkerSymbol::Script { absolute: true, .. },
-                    ) => elf::SHN_ABS.0,
-                    // The image and section bounds: the section they point into.
-                    Def::Linker(_) => layout
-                        .section_index_at(target_address(link, layout, Target::Global(id)))
-                        .unwrap_or(elf::SHN_ABS.0),
-                    _ => elf::SHN_UNDEF.0,
-                };
-                let value = if defined {
-                    target_address(link, layout, Target::Global(id))
-                } else {
-                    0
-                };
-                let ty = if !defined && s.ty == elf::STT_GNU_IFUNC.0 {
-                    elf::STT_FUNC.0
-                } else {
-                    s.ty
-                };
-                (
-                    bind,
-                    ty,
-                    if local {
-                        s.visibility
-                    } else {
-                        crate::relocate::dyn_visibility(s.visibility)
-                    },
-                    shndx,
-                    value,
-                    if defined { s.size } else { 0 },
-                )
-            }
-        };
-        if ty == elf::STT_TLS.0 && shndx != elf::SHN_UNDEF.0 {
-            value = value.wrapping_sub(tls_start);
+    // Entries are independent: the locals and the globals (after the thunks' mapping
+    // symbols) are written in parallel, entry by entry.
+    let locals = (plan.first_global as usize)
+        .saturating_sub(1)
+        .min(plan.entries.len());
+    let (head, tail) = out.split_at_mut(plan.first_global as usize * entsize);
+    let globals_out = &mut tail[thunks * entsize..];
+    let (local_entries, global_entries) = plan.entries.split_at(locals);
+    let entry = |(slot, &(source, name)): (&mut [u8], &(Source, u32)), local: bool| {
+        write_entry(link, layout, slot, is64, tls_start, source, name, local)
+    };
+    head.get_mut(entsize..)
+        .unwrap_or_default()
+        .par_chunks_mut(entsize)
+        .zip(local_entries.par_iter())
+        .for_each(|pair| entry(pair, true));
+    globals_out
+        .par_chunks_mut(entsize)
+        .zip(global_entries.par_iter())
+        .for_each(|pair| entry(pair, false));
+}
+
+/// Writes one `.symtab` entry from its source (`local`: it lies before `sh_info`).
+#[allow(clippy::too_many_arguments)]
+fn write_entry(
+    link: &Link,
+    layout: &Layout,
+    slot: &mut [u8],
+    is64: bool,
+    tls_start: u64,
+    source: Source,
+    name: u32,
+    local: bool,
+) {
+    let (bind, ty, other, shndx, mut value, size) = match source {
+        Source::Local { file, sym } => {
+            let s = &link.objects[file as usize].symbols[sym as usize];
+            let shndx = match s.place {
+                SymPlace::Section(sec) => layout.placement[file as usize][sec as usize]
+                    .map(|(o, _)| o as u16 + 1)
+                    .unwrap_or(elf::SHN_ABS.0),
+                _ => elf::SHN_ABS.0,
+            };
+            let value = target_address(link, layout, Target::Local { file, sym });
+            (elf::STB_LOCAL.0, s.ty, s.visibility, shndx, value, s.size)
         }
-        let info = (bind << 4) | (ty & 0xf);
-        put_symbol(
-            &mut out[at..at + entsize],
-            is64,
-            name,
-            info,
-            other,
-            shndx,
-            value,
-            size,
-        );
+        Source::PltMapping(offset) => {
+            // Planned only when the output has a .plt.
+            let Some((index, plt)) = layout.find(Synth::Plt) else {
+                return;
+            };
+            (
+                elf::STB_LOCAL.0,
+                elf::STT_NOTYPE.0,
+                elf::STV_DEFAULT.0,
+                index as u16 + 1,
+                plt.addr + offset,
+                0,
+            )
+        }
+        Source::Global(id) => {
+            let s = link.symtab.get(id);
+            let defined = s.is_defined();
+            let bind = if local {
+                elf::STB_LOCAL.0
+            } else if (defined && s.weak_def) || (!defined && !s.strong_ref) {
+                elf::STB_WEAK.0
+            } else {
+                elf::STB_GLOBAL.0
+            };
+            let shndx = match s.def {
+                Def::Regular { file, sym } => {
+                    match link.objects[file as usize].symbols[sym as usize].place {
+                        SymPlace::Section(sec) => layout.placement[file as usize][sec as usize]
+                            .map(|(o, _)| o as u16 + 1)
+                            .unwrap_or(elf::SHN_ABS.0),
+                        _ => elf::SHN_ABS.0,
+                    }
+                }
+                Def::Common { .. } => layout
+                    .find(Synth::Commons)
+                    .map(|(i, _)| i as u16 + 1)
+                    .unwrap_or(elf::SHN_ABS.0),
+                // Assigned inside an output section: that section, even past its end.
+                Def::Linker(crate::symbols::LinkerSymbol::Script {
+                    absolute: false, ..
+                }) if layout.script_section(s.name).is_some() => {
+                    layout.script_shndx(s).unwrap_or(elf::SHN_ABS.0)
+                }
+                Def::Linker(crate::symbols::LinkerSymbol::Dynamic) => layout
+                    .find(Synth::Dynamic)
+                    .map(|(i, _)| i as u16 + 1)
+                    .unwrap_or(elf::SHN_ABS.0),
+                Def::Linker(
+                    crate::symbols::LinkerSymbol::SectionStart
+                    | crate::symbols::LinkerSymbol::SectionStop,
+                ) => crate::symbols::start_stop_section(s.name)
+                    .and_then(|n| layout.sections.iter().position(|x| x.name == n))
+                    .map(|i| i as u16 + 1)
+                    .unwrap_or(elf::SHN_ABS.0),
+                Def::Linker(crate::symbols::LinkerSymbol::GlobalOffsetTable) => layout
+                    .find(Synth::GotPlt)
+                    .map(|(i, _)| i as u16 + 1)
+                    .unwrap_or(elf::SHN_ABS.0),
+                Def::Linker(
+                    crate::symbols::LinkerSymbol::Absolute(_)
+                    | crate::symbols::LinkerSymbol::Script { absolute: true, .. },
+                ) => elf::SHN_ABS.0,
+                // The image and section bounds: the section they point into.
+                Def::Linker(_) => layout
+                    .section_index_at(target_address(link, layout, Target::Global(id)))
+                    .unwrap_or(elf::SHN_ABS.0),
+                _ => elf::SHN_UNDEF.0,
+            };
+            let value = if defined {
+                target_address(link, layout, Target::Global(id))
+            } else {
+                0
+            };
+            let ty = if !defined && s.ty == elf::STT_GNU_IFUNC.0 {
+                elf::STT_FUNC.0
+            } else {
+                s.ty
+            };
+            (
+                bind,
+                ty,
+                if local {
+                    s.visibility
+                } else {
+                    crate::relocate::dyn_visibility(s.visibility)
+                },
+                shndx,
+                value,
+                if defined { s.size } else { 0 },
+            )
+        }
+    };
+    if ty == elf::STT_TLS.0 && shndx != elf::SHN_UNDEF.0 {
+        value = value.wrapping_sub(tls_start);
     }
+    let info = (bind << 4) | (ty & 0xf);
+    put_symbol(slot, is64, name, info, other, shndx, value, size);
 }
 
 /// Writes one ELF symbol, in `.symtab` or `.dynsym` (`info` already combines binding and

@@ -538,7 +538,7 @@ impl SyntheticContext<'_, '_> {
             Synth::GnuHash => put.buf[at..at + s.size as usize]
                 .copy_from_slice(plan.gnu_hash.as_deref().unwrap_or(&[])),
             Synth::DynStr => put.buf[at..at + s.size as usize].copy_from_slice(&plan.dynstr.bytes),
-            Synth::DynSym => write_dynsym(link, plan, layout, &mut put, at),
+            Synth::DynSym => write_dynsym(link, plan, layout, &mut put.buf[at..], is64),
             Synth::VerSym => {
                 for (n, v) in plan.versym.iter().enumerate() {
                     put.u16(at + 2 * n, *v);
@@ -816,70 +816,65 @@ fn shndx_of(link: &Link, layout: &Layout, def: Def) -> u16 {
     }
 }
 
-fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, put: &mut Put, at: usize) {
-    let entsize = if put.is64 { 24 } else { 16 };
-    for (n, &id) in plan.dynsym.iter().enumerate() {
-        let s = link.symtab.get(id);
-        let p = at + (n + 1) * entsize;
-        let defined = s.is_defined();
-        let unique = match s.def {
-            Def::Regular { file, sym } => {
-                link.objects[file as usize].symbols[sym as usize].bind == elf::STB_GNU_UNIQUE.0
+fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, buf: &mut [u8], is64: bool) {
+    let entsize = if is64 { 24 } else { 16 };
+    // Entries are independent, and `.dynsym` is among the largest synthetic sections.
+    let entries = buf.get_mut(entsize..).unwrap_or_default();
+    entries
+        .par_chunks_mut(entsize)
+        .zip(plan.dynsym.par_iter().zip(plan.names.par_iter()))
+        .for_each(|(entry, (&id, &name))| {
+            let s = link.symtab.get(id);
+            let defined = s.is_defined();
+            let unique = match s.def {
+                Def::Regular { file, sym } => {
+                    link.objects[file as usize].symbols[sym as usize].bind == elf::STB_GNU_UNIQUE.0
+                }
+                _ => false,
+            };
+            let bind = if unique {
+                // One instance per process even across RTLD_LOCAL loads (C++ inline statics).
+                elf::STB_GNU_UNIQUE.0
+            } else if (defined && s.weak_def) || (!defined && !s.strong_ref) {
+                elf::STB_WEAK.0
+            } else {
+                elf::STB_GLOBAL.0
+            };
+            // An imported IFUNC is an ordinary function to this output: the provider resolves it.
+            let ty = if !defined && s.ty == elf::STT_GNU_IFUNC.0 {
+                elf::STT_FUNC.0
+            } else {
+                s.ty
+            };
+            let info = (bind << 4) | (ty & 0xf);
+            let other = crate::relocate::dyn_visibility(s.visibility);
+            let copy = link.copies.slot(id);
+            let copied = copy.is_some();
+            let shndx = if let Some(slot) = copy {
+                layout
+                    .find(relocate::copy_section(slot))
+                    .map_or(0, |(i, _)| i as u16 + 1)
+            } else if defined {
+                layout
+                    .script_shndx(s)
+                    .unwrap_or_else(|| shndx_of(link, layout, s.def))
+            } else {
+                0
+            };
+            // A copy is defined here; a canonical PLT entry stays undefined but gives the
+            // function its address, which the libraries bind to.
+            let mut value = if defined || copied || link.canonical_plt[id as usize] {
+                relocate::target_address(link, layout, Target::Global(id))
+            } else {
+                0
+            };
+            if defined && s.ty == elf::STT_TLS.0 {
+                // TLS symbols are offsets into the module's TLS block.
+                value = value.wrapping_sub(layout.tls.map(|t| t.0).unwrap_or(0));
             }
-            _ => false,
-        };
-        let bind = if unique {
-            // One instance per process even across RTLD_LOCAL loads (C++ inline statics).
-            elf::STB_GNU_UNIQUE.0
-        } else if (defined && s.weak_def) || (!defined && !s.strong_ref) {
-            elf::STB_WEAK.0
-        } else {
-            elf::STB_GLOBAL.0
-        };
-        // An imported IFUNC is an ordinary function to this output: the provider resolves it.
-        let ty = if !defined && s.ty == elf::STT_GNU_IFUNC.0 {
-            elf::STT_FUNC.0
-        } else {
-            s.ty
-        };
-        let info = (bind << 4) | (ty & 0xf);
-        let other = crate::relocate::dyn_visibility(s.visibility);
-        let copy = link.copies.slot(id);
-        let copied = copy.is_some();
-        let shndx = if let Some(slot) = copy {
-            layout
-                .find(relocate::copy_section(slot))
-                .map_or(0, |(i, _)| i as u16 + 1)
-        } else if defined {
-            layout
-                .script_shndx(s)
-                .unwrap_or_else(|| shndx_of(link, layout, s.def))
-        } else {
-            0
-        };
-        // A copy is defined here; a canonical PLT entry stays undefined but gives the
-        // function its address, which the libraries bind to.
-        let mut value = if defined || copied || link.canonical_plt[id as usize] {
-            relocate::target_address(link, layout, Target::Global(id))
-        } else {
-            0
-        };
-        if defined && s.ty == elf::STT_TLS.0 {
-            // TLS symbols are offsets into the module's TLS block.
-            value = value.wrapping_sub(layout.tls.map(|t| t.0).unwrap_or(0));
-        }
-        let size = if defined || copied { s.size } else { 0 };
-        crate::symtab::put_symbol(
-            &mut put.buf[p..p + entsize],
-            put.is64,
-            plan.names[n],
-            info,
-            other,
-            shndx,
-            value,
-            size,
-        );
-    }
+            let size = if defined || copied { s.size } else { 0 };
+            crate::symtab::put_symbol(entry, is64, name, info, other, shndx, value, size);
+        });
 }
 
 fn section_link_info(link: &Link, plan: &DynPlan, layout: &Layout, s: &OutSection) -> (u32, u32) {
