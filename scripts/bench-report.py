@@ -162,15 +162,18 @@ def main():
         f"Medians of {runs} runs per command, the linkers alternating run by run, after one "
         f"warm-up round; {os.cpu_count()} cores, load average at the end {' '.join(load)}. "
         "Times in ms; cpu is user+sys. *cpu, one run* and *peak RSS* come from "
-        "`/usr/bin/time -f '%M %U %S'` in a separate direct run. mold forks: the process "
-        "timed is its parent, which exits as soon as the output is complete (the wait a user "
-        "sees) and leaves the work and the clean-up to its child, so mold's cpu in the timed "
-        "columns is the parent's alone; its one-run cpu and peak RSS are measured with "
-        "`--no-fork`.\n"
+        "`/usr/bin/time -f '%M %U %S'` in a separate direct run. mold and ld.tether fork: "
+        "the process timed is the parent, which exits as soon as the output is complete (the "
+        "wait a user sees) and leaves the work and the clean-up to its child, so their cpu in "
+        "the timed columns is the parent's alone; their one-run cpu and peak RSS are measured "
+        "with `--no-fork`.\n"
     )
     print("## Linked directly: `ld -shared -o out.so INPUTS`, median wall time (ms)\n")
     print(r.summary() + "\n")
-    print("## CPU time (user+sys, ms), linked directly, one run each (mold with --no-fork)\n")
+    print(
+        "## CPU time (user+sys, ms), linked directly, one run each "
+        "(mold and ld.tether with --no-fork)\n"
+    )
     print(r.cpu_summary() + "\n")
     print("## Peak RSS, linked directly (MiB)\n")
     print(r.memory() + "\n")
