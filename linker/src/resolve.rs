@@ -341,7 +341,7 @@ impl<'d> Resolver<'d, '_> {
                 };
                 let s = self.symtab.get(id);
                 // A weak reference does not pull a member in; a COMMON one is not undefined.
-                if s.is_undefined() && s.strong_ref {
+                if s.is_undefined() && (s.strong_ref || s.dso_ref) {
                     self.load_member(archive, offset)?;
                     loaded_any = true;
                 }
@@ -600,6 +600,12 @@ impl<'d> Resolver<'d, '_> {
                 s.weak_def = sym.weak;
                 s.ty = sym.ty;
                 s.size = sym.size;
+            }
+        }
+        for (&name, &weak) in dso.undefined.iter().zip(&dso.undefined_weak) {
+            if !weak {
+                let id = self.symtab.intern(name);
+                self.symtab.get_mut(id).dso_ref = true;
             }
         }
         self.dsos.push(dso);

@@ -40,9 +40,12 @@ pub fn check(link: &Link) -> Result<()> {
     let mut errors = Vec::new();
     for dso in checked.iter().copied().chain(&indirect) {
         for (&name, &weak) in dso.undefined.iter().zip(&dso.undefined_weak) {
-            // A name in the symbol table is defined, or referenced by an object: then the
-            // objects' own check (or the library being made) decides, as in GNU ld.
-            let in_output = link.symtab.lookup(name).is_some();
+            // Defined in the link, or referenced by an object too: then the objects' own
+            // check (or the library being made) decides, as in GNU ld.
+            let in_output = link.symtab.lookup(name).is_some_and(|id| {
+                let s = link.symtab.get(id);
+                s.referenced || !s.is_undefined()
+            });
             if !weak && !in_output && !defined.contains(name) {
                 errors.push(format!(
                     "{}: undefined reference to `{}'",

@@ -134,6 +134,9 @@ pub struct Symbol<'d> {
     pub strong_ref: bool,
     /// Some object refers to it at all (or defines it).
     pub referenced: bool,
+    /// A shared library refers to it with a non-weak undefined entry: like an object's
+    /// reference, that pulls in the archive member defining it, as in GNU ld.
+    pub dso_ref: bool,
     /// The most constraining visibility among every mention (STV_*).
     pub visibility: u8,
     pub ty: u8,
@@ -232,6 +235,7 @@ impl<'d> SymbolTable<'d> {
             weak_def: false,
             strong_ref: false,
             referenced: false,
+            dso_ref: false,
             visibility: elf::STV_DEFAULT.0,
             ty: elf::STT_NOTYPE.0,
             size: 0,

@@ -1033,6 +1033,24 @@ fn shared_libraries_undefined_symbols_are_checked_as_gnu_ld() {
         assert!(linked && said.is_empty(), "{said}");
         let (linked, _) = agree_on_success(&w, tc, "own", &[&main, &own, "-L.", "-luses"]);
         assert!(linked, "the program defines what the library needs");
+        // An archive member that defines what the library needs is pulled in for it (and
+        // exported to it), as GNU ld does.
+        // (The program's dep_value, 1, then preempts libdep.so's, which the loader still
+        // loads for libuses.so.)
+        let member = compile_text(
+            &w,
+            tc,
+            "member",
+            "int dep_value(void) { return 1; }\n",
+            &pic,
+        );
+        let archive = w.path("libmember.a").display().to_string();
+        ok(Command::new("ar").args(["rcs", &archive, &member]));
+        let args = [main.as_str(), "-L.", "-luses", &archive, &rpath];
+        let (linked, _) = agree_on_success(&w, tc, "archive", &args);
+        assert!(linked);
+        assert_eq!(w.run_program(tc, "archive-GnuLd"), "3\n");
+        assert_eq!(w.run_program(tc, "archive-Tether"), "3\n");
         let allow = "-Wl,--allow-shlib-undefined";
         let (linked, said) = agree_on_success(&w, tc, "allow", &[&main, "-L.", "-luses", allow]);
         assert!(linked && said.is_empty(), "{said}");
