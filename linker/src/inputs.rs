@@ -44,7 +44,8 @@ impl MappedFile {
     }
 }
 
-fn kind_of(bytes: &[u8]) -> Option<FileKind> {
+/// What a file is, from its first bytes (`None`: none of the kinds a link takes).
+pub fn kind_of(bytes: &[u8]) -> Option<FileKind> {
     if crate::plugin::is_bitcode(bytes) {
         return Some(FileKind::Object);
     }

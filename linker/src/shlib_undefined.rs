@@ -182,13 +182,8 @@ impl SearchOrder {
                 .map(PathBuf::from)
                 .collect()
         };
-        let sysroot = |dir: &str| -> PathBuf {
-            match (&opts.sysroot, dir.strip_prefix('=')) {
-                (Some(root), Some(rest)) => PathBuf::from(format!("{}{rest}", root.display())),
-                (None, Some(rest)) => PathBuf::from(rest),
-                (_, None) => PathBuf::from(dir),
-            }
-        };
+        // `=` (or `$SYSROOT`) puts the sysroot in front, as for `-L`.
+        let root = crate::search::SearchPaths::new(opts.sysroot.clone());
         let mut before: Vec<PathBuf> = opts.rpath_link.iter().flat_map(|l| split(l)).collect();
         before.extend(opts.rpath.iter().flat_map(|l| split(l)));
         if native && opts.rpath.is_empty() {
@@ -201,10 +196,7 @@ impl SearchOrder {
                     .flat_map(|l| split(l)),
             );
         }
-        let before = before
-            .iter()
-            .map(|d| sysroot(&d.to_string_lossy()))
-            .collect();
+        let before = before.iter().map(|d| root.resolve_dir(d)).collect();
         let mut after = Vec::new();
         if native {
             after.extend(ld_so_conf(Path::new("/etc/ld.so.conf"), 0));
@@ -213,7 +205,7 @@ impl SearchOrder {
             link.arch
                 .default_search_dirs()
                 .iter()
-                .map(|d| sysroot(&format!("={d}"))),
+                .map(|d| root.resolve_dir(Path::new(&format!("={d}")))),
         );
         SearchOrder {
             before_runpath: before,
@@ -258,18 +250,8 @@ fn map_if_compatible(path: &Path, machine: u16) -> Option<Mmap> {
     // SAFETY: as for inputs: the file is only read, and a library changing under the link
     // is outside what a linker can defend against.
     let map = unsafe { Mmap::map(&file) }.ok()?;
-    let header = map.get(..20)?;
-    let little = header.get(5) == Some(&1);
-    let half = |at: usize| {
-        let b = [header[at], header[at + 1]];
-        if little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        }
-    };
-    let is_library = header.starts_with(b"\x7fELF") && half(16) == object::elf::ET_DYN.0;
-    (is_library && half(18) == machine).then_some(map)
+    let is_library = crate::inputs::kind_of(&map) == Some(crate::inputs::FileKind::Shared);
+    (is_library && crate::object_file::elf_machine(&map) == Some(machine)).then_some(map)
 }
 
 /// The directories `/etc/ld.so.conf` lists, following its `include` lines (whose patterns

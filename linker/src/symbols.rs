@@ -160,6 +160,25 @@ impl Symbol<'_> {
     pub fn is_undefined(&self) -> bool {
         self.def == Def::Undefined
     }
+    /// The binding `.symtab` and `.dynsym` give a global: weak if its definition is weak, or
+    /// if it is undefined and only weakly referenced.
+    pub fn output_binding(&self) -> u8 {
+        let defined = self.is_defined();
+        if (defined && self.weak_def) || (!defined && !self.strong_ref) {
+            elf::STB_WEAK.0
+        } else {
+            elf::STB_GLOBAL.0
+        }
+    }
+    /// The type `.symtab` and `.dynsym` give a global: an imported IFUNC is an ordinary
+    /// function to this output (the provider resolves it).
+    pub fn output_type(&self) -> u8 {
+        if !self.is_defined() && self.ty == elf::STT_GNU_IFUNC.0 {
+            elf::STT_FUNC.0
+        } else {
+            self.ty
+        }
+    }
 }
 
 /// Splits a `.symver` name: `foo@@V` → (`foo`, V, default), `foo@V` → (`foo`, V, hidden).

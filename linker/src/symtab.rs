@@ -274,10 +274,8 @@ fn write_entry(
             let defined = s.is_defined();
             let bind = if local {
                 elf::STB_LOCAL.0
-            } else if (defined && s.weak_def) || (!defined && !s.strong_ref) {
-                elf::STB_WEAK.0
             } else {
-                elf::STB_GLOBAL.0
+                s.output_binding()
             };
             let shndx = match s.def {
                 Def::Regular { file, sym } => {
@@ -328,11 +326,7 @@ fn write_entry(
             } else {
                 0
             };
-            let ty = if !defined && s.ty == elf::STT_GNU_IFUNC.0 {
-                elf::STT_FUNC.0
-            } else {
-                s.ty
-            };
+            let ty = s.output_type();
             (
                 bind,
                 ty,

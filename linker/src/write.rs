@@ -528,24 +528,19 @@ impl SyntheticContext<'_, '_> {
         let is64 = arch.class() == crate::arch::ElfClass::Elf64;
         let word = arch.class().word_size();
         let rela = arch.dynamic_uses_rela();
-        let write_rel =
-            |put: &mut Put, at: usize, r: &DynReloc| -> usize { put_dyn_reloc(put, at, r, rela) };
         let mut put = Put { buf, is64 };
-        let at = 0usize;
         match kind {
-            Synth::Hash => put.buf[at..at + s.size as usize]
-                .copy_from_slice(plan.sysv_hash.as_deref().unwrap_or(&[])),
-            Synth::GnuHash => put.buf[at..at + s.size as usize]
-                .copy_from_slice(plan.gnu_hash.as_deref().unwrap_or(&[])),
-            Synth::DynStr => put.buf[at..at + s.size as usize].copy_from_slice(&plan.dynstr.bytes),
-            Synth::DynSym => write_dynsym(link, plan, layout, &mut put.buf[at..], is64),
+            Synth::Hash => put.buf[..].copy_from_slice(plan.sysv_hash.as_deref().unwrap_or(&[])),
+            Synth::GnuHash => put.buf[..].copy_from_slice(plan.gnu_hash.as_deref().unwrap_or(&[])),
+            Synth::DynStr => put.buf[..].copy_from_slice(&plan.dynstr.bytes),
+            Synth::DynSym => write_dynsym(link, plan, layout, put.buf, is64),
             Synth::VerSym => {
                 for (n, v) in plan.versym.iter().enumerate() {
-                    put.u16(at + 2 * n, *v);
+                    put.u16(2 * n, *v);
                 }
             }
             Synth::VerNeed => {
-                let mut p = at;
+                let mut p = 0;
                 for (n, vn) in plan.verneed.iter().enumerate() {
                     let next = if n + 1 == plan.verneed.len() {
                         0
@@ -569,7 +564,7 @@ impl SyntheticContext<'_, '_> {
                 }
             }
             Synth::VerDef => {
-                let mut p = at;
+                let mut p = 0;
                 for (n, vd) in plan.verdef.iter().enumerate() {
                     let naux = if vd.parent.is_some() { 2 } else { 1 };
                     let size = 20 + 8 * naux;
@@ -604,34 +599,34 @@ impl SyntheticContext<'_, '_> {
                 }
             }
             Synth::RelaDyn => {
-                let mut p = at;
+                let mut p = 0;
                 for r in dynrel {
-                    p += write_rel(&mut put, p, r);
+                    p += put_dyn_reloc(&mut put, p, r, rela);
                 }
             }
             Synth::PltSec => {
-                let buf = &mut put.buf[at..at + s.size as usize];
+                let buf = &mut put.buf[..];
                 crate::ibt_plt::write_sec(link, layout, buf).map_err(LinkError::Other)?;
             }
             Synth::PltGot => {
-                let buf = &mut put.buf[at..at + s.size as usize];
+                let buf = &mut put.buf[..];
                 crate::plt_got::contents(link, layout, s.addr, buf).map_err(LinkError::Other)?;
             }
             Synth::RelrDyn => {
-                let buf = &mut put.buf[at..at + s.size as usize];
+                let buf = &mut put.buf[..];
                 crate::relr::contents(link, layout, actions, buf).map_err(LinkError::Other)?;
             }
             Synth::RelaPlt => {
-                let mut p = at;
+                let mut p = 0;
                 for n in 0..link.plt.relocated_in_plt {
-                    p += write_rel(&mut put, p, &plt_slot_reloc(link, layout, plan, n));
+                    p += put_dyn_reloc(&mut put, p, &plt_slot_reloc(link, layout, plan, n), rela);
                 }
             }
             Synth::Plt => {
                 let pl = arch.plt_layout();
                 let gotplt = layout.addr_of(Synth::GotPlt);
                 let h = pl.header_size as usize;
-                let buf = &mut put.buf[at..at + s.size as usize];
+                let buf = &mut put.buf[..];
                 arch.write_plt_header(&mut buf[..h], s.addr, gotplt)
                     .map_err(|e| LinkError::Other(format!(".plt: {e}")))?;
                 for n in 0..link.plt.len() {
@@ -647,7 +642,7 @@ impl SyntheticContext<'_, '_> {
                 }
             }
             Synth::GotPlt => {
-                put.word(at, layout.addr_of(Synth::Dynamic));
+                put.word(0, layout.addr_of(Synth::Dynamic));
                 let reserved = arch.plt_layout().reserved_got_words as usize;
                 for (n, &target) in link.plt.symbols.iter().enumerate() {
                     // REL targets read an IRELATIVE's addend, the resolver, from the slot.
@@ -661,11 +656,11 @@ impl SyntheticContext<'_, '_> {
                             false => arch.lazy_slot_value(addrs),
                         }
                     };
-                    put.word(at + (reserved + n) * word as usize, v);
+                    put.word((reserved + n) * word as usize, v);
                 }
             }
             Synth::Dynamic => {
-                let mut p = at;
+                let mut p = 0;
                 for (tag, val) in dynamic_entries(link, plan, Some(layout)) {
                     let val = if tag == elf::DT_RELACOUNT.0 || tag == elf::DT_RELCOUNT.0 {
                         relative_count
@@ -677,15 +672,13 @@ impl SyntheticContext<'_, '_> {
                 }
             }
             Synth::SymTab => {
-                let buf = &mut put.buf[at..at + s.size as usize];
+                let buf = &mut put.buf[..];
                 crate::symtab::write(link, layout, &plan.symtab, buf, is64);
             }
-            Synth::StrTab => put.buf[at..at + s.size as usize].copy_from_slice(&plan.symtab.strtab),
-            Synth::ShStrTab => {
-                put.buf[at..at + layout.shstrtab.len()].copy_from_slice(&layout.shstrtab)
-            }
+            Synth::StrTab => put.buf[..].copy_from_slice(&plan.symtab.strtab),
+            Synth::ShStrTab => put.buf[..layout.shstrtab.len()].copy_from_slice(&layout.shstrtab),
             Synth::Thunks(island) => {
-                let buf = &mut put.buf[at..at + s.size as usize];
+                let buf = &mut put.buf[..];
                 for e in &link.thunks.islands[island as usize].entries {
                     let (spec, off) = (&e.spec, &e.offset);
                     let dest = &relocate::branch_dest(link, layout, e.target, e.via_plt);
@@ -701,15 +694,15 @@ impl SyntheticContext<'_, '_> {
             }
             Synth::Merged(k) => {
                 let bytes = &layout.merged[k as usize];
-                put.buf[at..at + bytes.len()].copy_from_slice(bytes);
+                put.buf[..bytes.len()].copy_from_slice(bytes);
             }
             Synth::GnuProperty => {
                 let note = link.gnu_property.as_deref().unwrap_or(&[]);
-                put.buf[at..at + note.len()].copy_from_slice(note);
+                put.buf[..note.len()].copy_from_slice(note);
             }
             Synth::Interp => {
                 let path = crate::layout::interpreter(link);
-                put.buf[at..at + path.len()].copy_from_slice(path.as_bytes());
+                put.buf[..path.len()].copy_from_slice(path.as_bytes());
             }
             Synth::BuildId
             | Synth::EhFrameHdr
@@ -835,17 +828,10 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, buf: &mut [u8], is
             let bind = if unique {
                 // One instance per process even across RTLD_LOCAL loads (C++ inline statics).
                 elf::STB_GNU_UNIQUE.0
-            } else if (defined && s.weak_def) || (!defined && !s.strong_ref) {
-                elf::STB_WEAK.0
             } else {
-                elf::STB_GLOBAL.0
+                s.output_binding()
             };
-            // An imported IFUNC is an ordinary function to this output: the provider resolves it.
-            let ty = if !defined && s.ty == elf::STT_GNU_IFUNC.0 {
-                elf::STT_FUNC.0
-            } else {
-                s.ty
-            };
+            let ty = s.output_type();
             let info = (bind << 4) | (ty & 0xf);
             let other = crate::relocate::dyn_visibility(s.visibility);
             let copy = link.copies.slot(id);

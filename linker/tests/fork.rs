@@ -18,9 +18,7 @@ fn the_caller_sees_the_finished_output_its_messages_and_the_status() {
         "int missing(void);\nint get(void) { return 7; }\nint call(void) { return missing(); }\n",
     )
     .expect("write lib.c");
-    ok(Command::new("gcc")
-        .args(["-O2", "-fPIC", "-c", "lib.c", "-o", "lib.o"])
-        .current_dir(w.dir.path()));
+    w.compile(Cc::Gcc, "-O2", &w.path("lib.c"), "lib.o", false);
 
     // A warning printed before the output is committed reaches the caller.
     let forked = tether_in(
