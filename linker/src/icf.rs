@@ -343,7 +343,7 @@ impl<'a, 'd> Candidates<'a, 'd> {
         key
     }
 
-    fn describe(&self, key: &mut Key<'d>, f: usize, relocs: &[crate::object_file::Reloc]) {
+    fn describe(&self, key: &mut Key<'d>, f: usize, relocs: &crate::reloc_list::RelocList) {
         for r in relocs {
             let (reach, foldable) = self.reach(f, r.sym, r.addend);
             key.constant.relocs.push((r.offset, r.r_type, reach));

@@ -59,6 +59,7 @@ pub mod options;
 pub mod output_file;
 pub mod plt_got;
 pub mod plugin;
+pub mod reloc_list;
 pub mod relocatable;
 pub mod relocate;
 pub mod relr;

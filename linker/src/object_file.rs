@@ -6,6 +6,7 @@
 
 use crate::arch::Arch;
 use crate::error::{sym_name, LinkError, Result};
+use crate::reloc_list::RelocList;
 use object::elf;
 use object::read::elf::{FileHeader, Rel as _, Rela as _, SectionHeader as _, Sym as _};
 use object::Endianness;
@@ -62,7 +63,7 @@ pub struct InputSection<'d> {
     pub entsize: u64,
     /// `sh_link`: for an SHF_LINK_ORDER section (ARM `.ARM.exidx.*`), the code it describes.
     pub link: u32,
-    pub relocs: Vec<Reloc>,
+    pub relocs: RelocList<'d>,
     /// False when the section is dropped: a duplicate COMDAT group member, `SHF_EXCLUDE`,
     /// or metadata the output does not carry.
     pub live: bool,
@@ -192,7 +193,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             data: section_data,
             entsize: header.sh_entsize(endian).into(),
             link: header.sh_link(endian),
-            relocs: Vec::new(),
+            relocs: RelocList::default(),
             live,
         });
     }
@@ -353,18 +354,24 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
                 ))
             };
             if let Some((rela, _)) = header.rela(endian, data).map_err(table_error)? {
-                relocs.reserve(rela.len());
                 for (i, r) in rela.iter().enumerate() {
                     let sym = r.r_sym(endian, false);
                     let offset: u64 = r.r_offset(endian).into();
                     let r_type = r.r_type(endian, false).0;
                     check(i, offset, r_type, sym)?;
-                    relocs.push(Reloc {
-                        offset,
-                        r_type,
-                        sym,
+                }
+                let bytes = object::pod::bytes_of_slice(rela);
+                match object::pod::slice_from_all_bytes::<elf::Rela64<Endianness>>(bytes) {
+                    Ok(entries) if E::is_type_64_sized() => {
+                        sections[target].relocs = RelocList::InPlace { entries, endian };
+                        continue;
+                    }
+                    _ => relocs.extend(rela.iter().map(|r| Reloc {
+                        offset: r.r_offset(endian).into(),
+                        r_type: r.r_type(endian, false).0,
+                        sym: r.r_sym(endian, false),
                         addend: r.r_addend(endian).into(),
-                    });
+                    })),
                 }
             } else if let Some((rel, _)) = header.rel(endian, data).map_err(table_error)? {
                 let site_data = sections[target].data;
@@ -397,7 +404,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
                     });
                 }
             }
-            sections[target].relocs = relocs;
+            sections[target].relocs = RelocList::Decoded(relocs);
         }
     }
     // Symbol and string tables are rebuilt, never copied.

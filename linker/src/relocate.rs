@@ -172,6 +172,7 @@ pub fn relocate_section(
         return;
     };
     for (ri, (r, action)) in section.relocs.iter().zip(actions).enumerate() {
+        let r = &r;
         if action.is_none() {
             continue;
         }
@@ -197,30 +198,38 @@ pub fn relocate_section(
                 sym_name(site.info(link).name)
             )
         };
-        if let Err(e) = rewrite(cx, target, r, section.relocs.get(ri + 1), action, out) {
+        if let Err(e) = rewrite(
+            cx,
+            target,
+            r,
+            section.relocs.get(ri + 1).as_ref(),
+            action,
+            out,
+        ) {
             errors.push(context(&e));
             continue;
         }
         if action.howto.expr == RelExpr::None {
             continue;
         }
-        let p = addr + action.offset;
-        let value = match evaluate(cx, site, action, r.r_type, p) {
+        let (offset, addend) = (action.offset(r), action.addend(r));
+        let p = addr + offset;
+        let value = match evaluate(cx, site, action, addend, r.r_type, p) {
             Ok(v) => v,
             Err(e) => {
                 errors.push(context(&e));
                 continue;
             }
         };
-        if let Some(d) = dynamic_word(cx, target, action, p, value) {
+        if let Some(d) = dynamic_word(cx, target, action, addend, p, value) {
             dynrel.push(d);
         }
         let value = match action.dynamic {
             // REL targets read the addend of a symbolic word from the place.
-            DynWord::Symbolic => action.addend as u64,
+            DynWord::Symbolic => addend as u64,
             _ => value,
         };
-        let Some(site) = out.get_mut(action.offset as usize..) else {
+        let Some(site) = out.get_mut(offset as usize..) else {
             errors.push(context("lies outside its section"));
             continue;
         };
@@ -251,7 +260,7 @@ fn rewrite(
                 .arch
                 .relax_got_load_program(r.r_type, out, r.offset, r.addend, absolute)
             {
-                Some(rw) if rw.howto == action.howto && rw.offset == action.offset => Ok(()),
+                Some(rw) if rw.howto == action.howto && rw.offset == action.offset(r) => Ok(()),
                 _ => {
                     Err("the address does not fit the immediate the GOT load was relaxed to".into())
                 }
@@ -282,16 +291,17 @@ fn evaluate(
     cx: RelocContext,
     site: Site,
     action: &RelocAction,
+    addend: i64,
     r_type: u32,
     p: u64,
 ) -> Result<u64, String> {
     let (link, layout) = (cx.link, cx.layout);
     let arch = link.arch;
-    let a = action.addend as u64;
+    let a = addend as u64;
     let s = cx
         .addrs
         .branch_dest(link, layout, site.target, action.via_plt);
-    let sa = merged_section_offset(cx, site.target, action).unwrap_or(s.wrapping_add(a));
+    let sa = merged_section_offset(cx, site.target, addend).unwrap_or(s.wrapping_add(a));
     let got_org = cx.addrs.got_origin;
     let got = |kind: GotKind| -> Result<u64, String> {
         let target = if kind == GotKind::TlsLd {
@@ -341,7 +351,7 @@ fn evaluate(
 
 /// S + A for a section symbol of a merged section: the piece at `value + addend` (GNU ld
 /// reads such references so; assemblers keep a symbol of its own for anything else).
-fn merged_section_offset(cx: RelocContext, target: Target, action: &RelocAction) -> Option<u64> {
+fn merged_section_offset(cx: RelocContext, target: Target, addend: i64) -> Option<u64> {
     let Target::Local { file, sym } = target else {
         return None;
     };
@@ -357,7 +367,7 @@ fn merged_section_offset(cx: RelocContext, target: Target, action: &RelocAction)
     if s.ty != elf::STT_SECTION.0 {
         return None;
     }
-    let offset = s.value.wrapping_add(action.addend as u64);
+    let offset = s.value.wrapping_add(addend as u64);
     let translated = cx
         .link
         .merged
@@ -410,6 +420,7 @@ fn dynamic_word(
     cx: RelocContext,
     target: Target,
     action: &RelocAction,
+    addend: i64,
     p: u64,
     value: u64,
 ) -> Option<DynReloc> {
@@ -425,7 +436,7 @@ fn dynamic_word(
             (
                 types.absolute_word,
                 dynsym_of(cx.dynsym, id).unwrap_or(0),
-                action.addend,
+                addend,
             )
         }
     };

@@ -72,10 +72,13 @@ pub fn addresses(link: &Link, layout: &Layout, actions: &[Vec<Vec<RelocAction>>]
             let Some(base) = section_address(link, layout, f, s) else {
                 continue;
             };
+            let relocs = &link.objects[f].sections[s].relocs;
             out.extend(
-                list.iter()
-                    .filter(|a| a.dynamic == DynWord::PackedRelative)
-                    .map(|a| base + a.offset),
+                relocs
+                    .iter()
+                    .zip(list)
+                    .filter(|(_, a)| a.dynamic == DynWord::PackedRelative)
+                    .map(|(r, a)| base + a.offset(&r)),
             );
         }
     }

@@ -26,12 +26,42 @@ pub struct RelocAction {
     pub dynamic: DynWord,
     /// The instruction rewrite to perform before the field is written.
     pub rewrite: Rewrite,
-    /// Where the field is in its section and the addend (a TLS rewrite may move both).
-    pub offset: u64,
-    pub addend: i64,
+    /// How far the field lies from the relocation's offset, and what is added to its addend:
+    /// a rewrite or a rewritten `.eh_frame` moves them. Stored as small differences, not
+    /// copies, because there is one action per input relocation.
+    pub offset_shift: i32,
+    pub addend_shift: i16,
 }
 
+// One per input relocation: the largest table the link holds after the inputs themselves.
+const _: () = assert!(std::mem::size_of::<RelocAction>() <= 16);
+
 impl RelocAction {
+    /// The field's offset in its section.
+    pub fn offset(&self, r: &Reloc) -> u64 {
+        r.offset.wrapping_add_signed(i64::from(self.offset_shift))
+    }
+
+    pub fn addend(&self, r: &Reloc) -> i64 {
+        r.addend.wrapping_add(i64::from(self.addend_shift))
+    }
+
+    /// Moves the field to `offset` with `addend`; false when either is too far from the
+    /// relocation's own to be stored.
+    fn move_to(&mut self, r: &Reloc, offset: u64, addend: i64) -> bool {
+        let shifts = (
+            i32::try_from(offset.wrapping_sub(r.offset) as i64),
+            i16::try_from(addend.wrapping_sub(r.addend)),
+        );
+        match shifts {
+            (Ok(o), Ok(a)) => {
+                (self.offset_shift, self.addend_shift) = (o, a);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Nothing to write (R_*_NONE, or a relocation a rewrite consumed).
     pub fn is_none(&self) -> bool {
         self.howto.expr == RelExpr::None && self.rewrite == Rewrite::None
@@ -41,6 +71,19 @@ impl RelocAction {
 const NOTHING: RelocHowto = RelocHowto {
     expr: RelExpr::None,
     field: crate::arch::Field::data(0, crate::arch::Range::Any),
+};
+
+/// A rewrite whose addend differs from the relocation's by more than 32 KiB (rewrites only
+/// drop or adjust the small PC-relative bias).
+const TOO_FAR: &str = "its addend is too large for the instruction rewrite";
+
+const NONE_ACTION: RelocAction = RelocAction {
+    howto: NOTHING,
+    via_plt: false,
+    dynamic: DynWord::None,
+    rewrite: Rewrite::None,
+    offset_shift: 0,
+    addend_shift: 0,
 };
 
 #[derive(Default)]
@@ -282,29 +325,30 @@ impl ObjectScan<'_, '_> {
         let mut actions = Vec::with_capacity(section.relocs.len());
         let mut consumed = false;
         for (ri, r) in section.relocs.iter().enumerate() {
+            let r = &r;
             let moved = eh_frame.map(|e| e.reloc_offset(ri));
             let skip = std::mem::take(&mut consumed) || moved == Some(None);
             let decided = if skip {
                 None
             } else {
-                self.relocation(sec, r, section.relocs.get(ri + 1))
+                self.relocation(sec, r, section.relocs.get(ri + 1).as_ref())
             };
             let action = match decided {
                 Some((mut action, consumes_next)) => {
                     consumed = consumes_next;
-                    if let Some(Some(offset)) = moved {
-                        action.offset = offset;
+                    match moved {
+                        Some(Some(offset)) if !action.move_to(r, offset, r.addend) => {
+                            let msg = format!(
+                                "{}: the rewritten .eh_frame moved this relocation too far",
+                                self.place(sec, r)
+                            );
+                            self.out.errors.push(msg);
+                            NONE_ACTION
+                        }
+                        _ => action,
                     }
-                    action
                 }
-                None => RelocAction {
-                    howto: NOTHING,
-                    via_plt: false,
-                    dynamic: DynWord::None,
-                    rewrite: Rewrite::None,
-                    offset: r.offset,
-                    addend: r.addend,
-                },
+                None => NONE_ACTION,
             };
             actions.push(action);
         }
@@ -364,11 +408,7 @@ impl ObjectScan<'_, '_> {
         }
         let mut action = RelocAction {
             howto,
-            via_plt: false,
-            dynamic: DynWord::None,
-            rewrite: Rewrite::None,
-            offset: r.offset,
-            addend: r.addend,
+            ..NONE_ACTION
         };
         if !section.is_alloc() {
             // Debug and other unloaded data: link-time values only.
@@ -417,14 +457,20 @@ impl ObjectScan<'_, '_> {
                 let (howto, offset, addend) =
                     got_load_relaxation(link, r, section.data, absolute_hint(link))?;
                 action.howto = howto;
-                action.offset = offset;
-                action.addend = addend;
+                if !action.move_to(r, offset, addend) {
+                    let msg = self.symbol_error(sec, r, &info, TOO_FAR);
+                    self.out.errors.push(msg);
+                    return None;
+                }
             }
             Rewrite::TlsToInitialExec | Rewrite::TlsToLocalExec => {
                 let rw = tls?;
                 action.howto = rw.howto;
-                action.offset = rw.offset;
-                action.addend = rw.addend;
+                if !action.move_to(r, rw.offset, rw.addend) {
+                    let msg = self.symbol_error(sec, r, &info, TOO_FAR);
+                    self.out.errors.push(msg);
+                    return None;
+                }
                 consumes_next = rw.consumes_next;
             }
             Rewrite::None => {}

@@ -153,7 +153,7 @@ fn branches_needing_thunks(
                 is_function: info.is_function,
                 undefined_weak: info.undefined_weak,
             };
-            let place = base + action.offset;
+            let place = base + action.offset(&r);
             if let Some(spec) = link.arch.needs_thunk(r.r_type, place, dest, facts) {
                 wanted.push(Wanted {
                     island: island_for(layout, place),

@@ -150,7 +150,7 @@ pub enum Encoding {
     /// A little-endian integer of `Field::size` bytes.
     Data,
     /// A target-specific instruction encoding, identified by a number the target chooses.
-    Insn(u16),
+    Insn(u8),
 }
 
 /// A classified relocation: what to compute and where to put it.

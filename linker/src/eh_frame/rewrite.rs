@@ -201,7 +201,7 @@ fn parse(
 ) -> Result<Result<Parsed, Unrewritten>, (usize, String)> {
     let sec = &link.objects[f].sections[s];
     let records = split_records(sec.data).map_err(|e| (f, e.to_string()))?;
-    if !sec.relocs.is_sorted_by_key(|r| r.offset) {
+    if !sec.relocs.iter().is_sorted_by_key(|r| r.offset) {
         let fdes = records
             .iter()
             .filter(|r| matches!(r.kind, RecordKind::Fde { .. }))
@@ -255,7 +255,7 @@ fn relocs_in<'a>(
     sec: &'a InputSection,
     record: &Record,
     first: usize,
-) -> impl Iterator<Item = (usize, &'a crate::object_file::Reloc)> {
+) -> impl Iterator<Item = (usize, crate::object_file::Reloc)> + 'a {
     let end = (record.offset + record.size) as u64;
     sec.relocs
         .iter()
@@ -476,7 +476,7 @@ mod tests {
     fn dropped_fdes_merged_cies_and_the_last_terminator() {
         let key = CieKey {
             bytes: cie(),
-            relocs: Vec::new(),
+            relocs: Default::default(),
         };
         // First input: a CIE, a kept FDE, an FDE of discarded code.
         let mut a = cie();
@@ -543,7 +543,7 @@ mod tests {
     fn an_fde_points_at_a_cie_kept_earlier_in_its_own_input() {
         let key = CieKey {
             bytes: cie(),
-            relocs: Vec::new(),
+            relocs: Default::default(),
         };
         // CIE, dropped FDE, kept FDE: the kept one moves 24 bytes closer to its CIE.
         let mut a = cie();

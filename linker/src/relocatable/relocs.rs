@@ -68,6 +68,7 @@ fn carry_over(
         )
     };
     for r in &input.relocs {
+        let r = &r;
         if super::dead_fdes::is_dead(dead, r.offset) {
             continue;
         }

@@ -311,7 +311,7 @@ impl Arch for Arm {
     }
 }
 
-fn field_of(id: u16) -> Result<ArmField, FieldError> {
+fn field_of(id: u8) -> Result<ArmField, FieldError> {
     ArmField::from_id(id).ok_or(FieldError::BadInstruction("unknown ARM field encoding"))
 }
 

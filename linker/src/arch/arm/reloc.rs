@@ -229,15 +229,15 @@ pub fn other_name(r_type: u32) -> Option<&'static str> {
 
 impl ArmField {
     /// The id stored in [`Encoding::Insn`].
-    pub fn id(self) -> u16 {
+    pub fn id(self) -> u8 {
         FIELDS
             .iter()
             .position(|&f| f == self)
-            .map_or(0, |i| i as u16 + 1)
+            .map_or(0, |i| i as u8 + 1)
     }
 
     /// The field whose id is `id`.
-    pub fn from_id(id: u16) -> Option<ArmField> {
+    pub fn from_id(id: u8) -> Option<ArmField> {
         FIELDS.get(usize::from(id).checked_sub(1)?).copied()
     }
 
@@ -585,7 +585,7 @@ mod tests {
             assert_eq!(ArmField::from_id(field.id()), Some(field));
         }
         assert_eq!(ArmField::from_id(0), None);
-        assert_eq!(ArmField::from_id(FIELDS.len() as u16 + 1), None);
+        assert_eq!(ArmField::from_id(FIELDS.len() as u8 + 1), None);
     }
 
     #[test]
