@@ -83,7 +83,7 @@ impl Marks {
     fn defining_section(link: &Link, id: SymbolId) -> Option<SectionRef> {
         match link.symtab.get(id).def {
             Def::Regular { file, sym } => {
-                match link.objects[file as usize].symbols[sym as usize].place {
+                match link.objects[file as usize].symbols.at(sym as usize).place {
                     SymPlace::Section(s) => Some((file as usize, s as usize)),
                     _ => None,
                 }

@@ -262,11 +262,12 @@ fn address_significant(obj: &ObjectFile) -> Result<Option<Vec<u32>>> {
 /// The section defining global `id`, if an object's section does.
 fn global_section(link: &Link, id: u32) -> Option<SectionRef> {
     match link.symtab.get(id).def {
-        Def::Regular { file, sym } => match link.objects[file as usize].symbols[sym as usize].place
-        {
-            SymPlace::Section(s) => Some((file, s)),
-            _ => None,
-        },
+        Def::Regular { file, sym } => {
+            match link.objects[file as usize].symbols.at(sym as usize).place {
+                SymPlace::Section(s) => Some((file, s)),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }

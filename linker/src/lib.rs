@@ -70,6 +70,7 @@ pub mod search;
 pub mod shared_file;
 pub mod shlib_undefined;
 pub mod strip;
+pub mod symbol_list;
 pub mod symbols;
 pub mod symtab;
 #[cfg(test)]

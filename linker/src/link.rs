@@ -38,7 +38,7 @@ pub struct Link<'d> {
     pub canonical_plt: Vec<bool>,
     /// What relocations need of each global symbol, once it is settled
     /// ([`crate::scan::global_facts`], [`Link::reference`]).
-    pub facts: Vec<crate::scan::GlobalFacts<'d>>,
+    pub facts: Vec<crate::scan::GlobalFacts>,
     /// `SHF_MERGE` sections merged across inputs ([`crate::merge`]).
     pub merged: crate::merge::Merged,
     /// Sections `--icf` folded into an identical one ([`crate::icf`]).
@@ -58,9 +58,8 @@ pub struct Link<'d> {
 
 /// What the core needs to know about the symbol a relocation refers to.
 #[derive(Clone, Copy, Debug)]
-pub struct TargetInfo<'d> {
+pub struct TargetInfo {
     pub target: Target,
-    pub name: &'d [u8],
     /// Resolves inside the output: not preemptible, not imported.
     pub binds_locally: bool,
     pub is_function: bool,
@@ -182,7 +181,7 @@ impl<'d> Link<'d> {
             .is_some_and(|i| is_function_type(i.ty))
     }
 
-    pub fn target_info(&self, file: usize, sym: u32) -> TargetInfo<'d> {
+    pub fn target_info(&self, file: usize, sym: u32) -> TargetInfo {
         let obj = &self.objects[file];
         let input = obj.symbols.get(sym as usize);
         match self.global_id(file, sym) {
@@ -194,26 +193,15 @@ impl<'d> Link<'d> {
                 info
             }
             None => {
-                let (name, absolute, is_function) = match input {
-                    Some(i) => {
-                        let name = if i.ty == elf::STT_SECTION.0 {
-                            match i.place {
-                                SymPlace::Section(s) => obj.sections[s as usize].name,
-                                _ => i.name,
-                            }
-                        } else {
-                            i.name
-                        };
-                        (name, i.place == SymPlace::Absolute, is_function_type(i.ty))
-                    }
-                    None => (&b""[..], true, false),
+                let (absolute, is_function) = match input {
+                    Some(i) => (i.place == SymPlace::Absolute, is_function_type(i.ty)),
+                    None => (true, false),
                 };
                 TargetInfo {
                     target: Target::Local {
                         file: file as u32,
                         sym,
                     },
-                    name,
                     binds_locally: true,
                     is_function,
                     undefined: false,
@@ -224,14 +212,33 @@ impl<'d> Link<'d> {
         }
     }
 
+    /// The name of a target, for messages: a section symbol is named by its section.
+    pub fn target_name(&self, target: Target) -> &'d [u8] {
+        match target {
+            Target::Global(id) => self.symtab.get(id).name,
+            Target::Local { file, sym } => {
+                let Some(obj) = self.objects.get(file as usize) else {
+                    return b"";
+                };
+                match obj.symbols.get(sym as usize) {
+                    Some(i) if i.ty == elf::STT_SECTION.0 => match i.place {
+                        SymPlace::Section(s) => obj.sections[s as usize].name,
+                        _ => i.name(),
+                    },
+                    Some(i) => i.name(),
+                    None => b"",
+                }
+            }
+        }
+    }
+
     /// What the core knows about a resolved target (a GOT or PLT entry's, or a global a
     /// relocation names: [`Link::target_info`] builds on it).
-    pub fn target_info_of(&self, target: Target) -> TargetInfo<'d> {
+    pub fn target_info_of(&self, target: Target) -> TargetInfo {
         match target {
             Target::Local { file, sym } if file != u32::MAX => self.target_info(file as usize, sym),
             Target::Local { .. } => TargetInfo {
                 target,
-                name: b"",
                 binds_locally: true,
                 is_function: false,
                 undefined: false,
@@ -244,7 +251,7 @@ impl<'d> Link<'d> {
                 let binds_locally = self.global_binds_locally(id);
                 let absolute = match s.def {
                     Def::Regular { file, sym } => {
-                        self.objects[file as usize].symbols[sym as usize].place
+                        self.objects[file as usize].symbols.at(sym as usize).place
                             == SymPlace::Absolute
                     }
                     Def::Linker(
@@ -255,7 +262,6 @@ impl<'d> Link<'d> {
                 };
                 TargetInfo {
                     target,
-                    name: s.name,
                     binds_locally,
                     is_function: is_function_type(s.ty),
                     undefined,
@@ -480,9 +486,9 @@ pub fn link_resolved(opts: &Options, resolved: crate::resolve::Resolved) -> Resu
     link.gnu_property = crate::gnu_property::merge(&link)?;
     link.plt.ibt = crate::ibt_plt::enabled(&link);
     link.facts = crate::timing::time("symbol facts", || crate::scan::global_facts(&link));
-    let scan = crate::timing::time("scan relocations", || crate::scan::scan(&link));
+    let mut scan = crate::timing::time("scan relocations", || crate::scan::scan(&link));
     report_scan(&link, &scan)?;
-    crate::timing::time("allocate got/plt", || allocate(&mut link, &scan));
+    crate::timing::time("allocate got/plt", || allocate(&mut link, &mut scan));
     crate::relr::plan(&mut link, scan.packed_words);
     let plan = crate::timing::time("plan dynamic", || {
         crate::dynamic::plan(&link, scan.dynamic_words, scan.textrel)
@@ -561,9 +567,10 @@ fn report_scan(link: &Link, scan: &crate::scan::ScanResult) -> Result<()> {
 }
 
 /// Creates the GOT and PLT entries, copies and canonical PLT addresses the scan asked for,
-/// each GOT entry with the fill its symbol's class decides.
-fn allocate(link: &mut Link, scan: &crate::scan::ScanResult) {
-    for &(kind, target) in &scan.got {
+/// each GOT entry with the fill its symbol's class decides. The requests, one per
+/// relocation, are consumed: the rest of the link holds the entries.
+fn allocate(link: &mut Link, scan: &mut crate::scan::ScanResult) {
+    for (kind, target) in std::mem::take(&mut scan.got) {
         // The scan asks once per relocation; the class is worked out once per entry.
         if link.got.entry(kind, target).is_some() {
             continue;
@@ -573,7 +580,7 @@ fn allocate(link: &mut Link, scan: &crate::scan::ScanResult) {
         let fill = crate::relr::got_fill(link, crate::decide::got_fill(out, kind, class));
         link.got.add(kind, target, || fill);
     }
-    crate::plt_got::allocate(link, &scan.plt, &scan.canonical_plt);
+    crate::plt_got::allocate(link, &std::mem::take(&mut scan.plt), &scan.canonical_plt);
     for &id in &scan.canonical_plt {
         link.canonical_plt[id as usize] = true;
     }

@@ -41,7 +41,7 @@ fn symbols_by_section(link: &Link, layout: &Layout) -> HashMap<(u32, u32), Vec<(
         let Def::Regular { file, sym } = link.symtab.get(id).def else {
             continue;
         };
-        let place = link.objects[file as usize].symbols[sym as usize].place;
+        let place = link.objects[file as usize].symbols.at(sym as usize).place;
         if let SymPlace::Section(sec) = place {
             let addr = target_address(link, layout, Target::Global(id));
             by_section.entry((file, sec)).or_default().push((addr, id));

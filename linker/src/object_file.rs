@@ -7,8 +7,9 @@
 use crate::arch::Arch;
 use crate::error::{sym_name, LinkError, Result};
 use crate::reloc_list::RelocList;
+use crate::symbol_list::{IntoSymbolList, SymbolList};
 use object::elf;
-use object::read::elf::{FileHeader, Rel as _, Rela as _, SectionHeader as _, Sym as _};
+use object::read::elf::{Rel as _, Rela as _, SectionHeader as _};
 use object::Endianness;
 
 /// Largest input section alignment accepted (1 GiB).
@@ -26,9 +27,10 @@ pub enum SymPlace {
     Section(u32),
 }
 
+/// One symbol of an object, read from its table when asked for ([`crate::symbol_list`]).
 #[derive(Clone, Copy, Debug)]
 pub struct InputSymbol<'d> {
-    pub name: &'d [u8],
+    pub name: SymbolName<'d>,
     pub value: u64,
     pub size: u64,
     pub place: SymPlace,
@@ -37,9 +39,37 @@ pub struct InputSymbol<'d> {
     pub visibility: u8,
 }
 
-impl InputSymbol<'_> {
+/// A symbol's name, looked up in the string table only when used: most readers of a symbol
+/// want its place and value, and finding the end of a name is the costly part of reading it.
+#[derive(Clone, Copy, Debug)]
+pub enum SymbolName<'d> {
+    Known(&'d [u8]),
+    /// The string table from the name's first byte on; the parser checked that a NUL ends
+    /// the name.
+    InTable(&'d [u8]),
+}
+
+impl<'d> InputSymbol<'d> {
     pub fn is_weak(&self) -> bool {
         self.bind == elf::STB_WEAK.0
+    }
+
+    /// The name, known to be `len` bytes long (as [`ObjectFile::global_name_lens`] says).
+    pub fn name_of_len(&self, len: u32) -> &'d [u8] {
+        match self.name {
+            SymbolName::Known(name) => name,
+            SymbolName::InTable(tail) => tail.get(..len as usize).unwrap_or(tail),
+        }
+    }
+
+    pub fn name(&self) -> &'d [u8] {
+        match self.name {
+            SymbolName::Known(name) => name,
+            SymbolName::InTable(tail) => match memchr::memchr(0, tail) {
+                Some(end) => &tail[..end],
+                None => tail,
+            },
+        }
     }
 }
 
@@ -93,11 +123,15 @@ pub struct ObjectFile<'d> {
     pub machine: u16,
     pub flags: u32,
     pub sections: Vec<InputSection<'d>>,
-    pub symbols: Vec<InputSymbol<'d>>,
+    pub symbols: SymbolList<'d>,
     pub first_global: usize,
     /// [`crate::symbols::name_hash`] of each global's name (index `sym - first_global`),
-    /// computed while objects are parsed in parallel so resolution only probes.
+    /// computed while objects are parsed in parallel so resolution, on one thread, only
+    /// probes.
     pub global_hashes: Vec<u64>,
+    /// The length of each global's name (index `sym - first_global`), so that resolution
+    /// need not look for its end.
+    pub global_name_lens: Vec<u32>,
     pub groups: Vec<Group<'d>>,
     /// Contains `.note.GNU-stack` with SHF_EXECINSTR: asks for an executable stack. (An object
     /// without the note does not: ld.bfd would assume it does, tether stays non-executable.)
@@ -132,7 +166,7 @@ pub fn elf_machine(data: &[u8]) -> Option<u16> {
     }
 }
 
-fn parse<'d, E: FileHeader<Endian = Endianness>>(
+fn parse<'d, E: IntoSymbolList>(
     name: String,
     archive: Option<String>,
     data: &'d [u8],
@@ -201,67 +235,12 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
     let symtab = table
         .symbols(endian, data, elf::SHT_SYMTAB)
         .map_err(|e| bad(&format!("symbol table: {e}")))?;
-    let strings = symtab.strings();
-    let mut symbols = Vec::with_capacity(symtab.len());
-    let mut first_global = symtab.len();
-    for (index, sym) in symtab.enumerate() {
-        let bind = sym.st_bind().0;
-        if bind != elf::STB_LOCAL.0 && first_global == symtab.len() {
-            first_global = index.0;
-        }
-        let shndx = sym.st_shndx(endian);
-        let place = if shndx == elf::SHN_UNDEF {
-            SymPlace::Undefined
-        } else if shndx == elf::SHN_ABS {
-            SymPlace::Absolute
-        } else if shndx == elf::SHN_COMMON {
-            SymPlace::Common
-        } else {
-            let section = symtab.symbol_section(endian, sym, index).ok().flatten();
-            match section {
-                Some(s) if s.0 < sections.len() => SymPlace::Section(s.0 as u32),
-                _ => {
-                    return Err(bad(&format!(
-                        "symbol {} has section index {}, but there are {} sections",
-                        index.0,
-                        shndx,
-                        sections.len()
-                    )))
-                }
-            }
-        };
-        let name = sym.name(endian, strings).map_err(|_| {
-            bad(&format!(
-                "symbol {}: its name (offset {:#x} in the string table) lies outside the table or has no terminating NUL",
-                index.0,
-                sym.st_name(endian)
-            ))
-        })?;
-        check_binding(index.0, name, bind, sym.st_type().0).map_err(|e| bad(&e))?;
-        let (value, size): (u64, u64) = (sym.st_value(endian).into(), sym.st_size(endian).into());
-        // A common symbol becomes .bss of its size and alignment: the same bounds as sections.
-        if place == SymPlace::Common
-            && (size > MAX_SECTION_SIZE || !value.max(1).is_power_of_two() || value > MAX_ALIGN)
-        {
-            return Err(bad(&format!(
-                "common symbol {} (`{}') has an implausible size {size:#x} or alignment {value:#x}",
-                index.0,
-                sym_name(name)
-            )));
-        }
-        symbols.push(InputSymbol {
-            name,
-            value,
-            size,
-            place,
-            bind,
-            ty: sym.st_type().0,
-            visibility: sym.st_visibility().0,
-        });
-    }
-    if symbols.is_empty() {
-        first_global = 0;
-    }
+    let strings = sections
+        .get(symtab.string_section().0)
+        .map_or(&[][..], |s| s.data);
+    let symbols = E::symbol_list(symtab, endian, strings);
+    let checked = check_symbols(&symbols, sections.len()).map_err(|e| bad(&e))?;
+    let first_global = checked.first_global;
 
     let mut groups = Vec::new();
     for (index, header) in table.enumerate() {
@@ -295,7 +274,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
             // that section.
             let signature = match (sig.ty == elf::STT_SECTION.0, sig.place) {
                 (true, SymPlace::Section(s)) => sections[s as usize].name,
-                _ => sig.name,
+                _ => sig.name(),
             };
             let members = words[1..]
                 .iter()
@@ -342,7 +321,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
                     Some(a) if a.reloc_name(r_type).is_none() && a.classify(r_type).is_none() => {
                         Err(bad(&format!(
                             "{label}: relocation {i} at offset {offset:#x} against `{}' has unknown type {r_type}",
-                            sym_name(symbols[sym as usize].name)
+                            sym_name(symbols.get(sym as usize).map_or(&b""[..], |s| s.name()))
                         )))
                     }
                     _ => Ok(()),
@@ -419,7 +398,7 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
     }
     // GCC's slim LTO objects hold only compiler IR; linking them when no plugin claimed them
     // would silently drop their code.
-    if symbols.iter().any(|s| s.name == b"__gnu_lto_slim") {
+    if checked.lto_slim {
         return Err(LinkError::Other(format!(
             "{name}: GCC LTO object (-flto) that no plugin claimed: link with -plugin liblto_plugin.so (gcc passes it), or recompile without -flto or with -ffat-lto-objects"
         )));
@@ -434,14 +413,74 @@ fn parse<'d, E: FileHeader<Endian = Endianness>>(
         machine: header.e_machine(endian).0,
         flags: header.e_flags(endian).0,
         sections,
-        global_hashes: symbols[first_global.min(symbols.len())..]
-            .iter()
-            .map(|s| crate::symbols::name_hash(s.name))
-            .collect(),
+        global_hashes: checked.global_hashes,
+        global_name_lens: checked.global_name_lens,
         symbols,
         first_global,
         groups,
         wants_exec_stack,
+    })
+}
+
+/// What reading every symbol once at parse time learns.
+struct CheckedSymbols {
+    first_global: usize,
+    global_hashes: Vec<u64>,
+    global_name_lens: Vec<u32>,
+    /// GCC's marker of an object that holds only LTO IR.
+    lto_slim: bool,
+}
+
+/// Reads every symbol once, so that reading one later cannot fail, and refuses what the
+/// link cannot act on.
+fn check_symbols<'d>(
+    symbols: &SymbolList<'d>,
+    sections: usize,
+) -> std::result::Result<CheckedSymbols, String> {
+    let mut first_global = symbols.len();
+    let mut global_hashes = Vec::new();
+    let mut global_name_lens = Vec::new();
+    let mut lto_slim = false;
+    for index in 0..symbols.len() {
+        let sym = symbols.check(index)?;
+        if sym.bind != elf::STB_LOCAL.0 && first_global == symbols.len() {
+            first_global = index;
+            global_hashes.reserve(symbols.len() - index);
+            global_name_lens.reserve(symbols.len() - index);
+        }
+        if let SymPlace::Section(s) = sym.place {
+            if s as usize >= sections {
+                return Err(format!(
+                    "symbol {index} has section index {s}, but there are {sections} sections"
+                ));
+            }
+        }
+        check_binding(index, sym.name(), sym.bind, sym.ty)?;
+        // A common symbol becomes .bss of its size and alignment: the same bounds as sections.
+        let (value, size) = (sym.value, sym.size);
+        if sym.place == SymPlace::Common
+            && (size > MAX_SECTION_SIZE || !value.max(1).is_power_of_two() || value > MAX_ALIGN)
+        {
+            return Err(format!(
+                "common symbol {index} (`{}') has an implausible size {size:#x} or alignment {value:#x}",
+                sym_name(sym.name())
+            ));
+        }
+        if index >= first_global {
+            let name = sym.name();
+            global_hashes.push(crate::symbols::name_hash(name));
+            global_name_lens.push(
+                u32::try_from(name.len())
+                    .map_err(|_| format!("symbol {index} has a name longer than 4 GiB"))?,
+            );
+        }
+        lto_slim |= sym.name() == b"__gnu_lto_slim";
+    }
+    Ok(CheckedSymbols {
+        first_global: if symbols.is_empty() { 0 } else { first_global },
+        global_hashes,
+        global_name_lens,
+        lto_slim,
     })
 }
 

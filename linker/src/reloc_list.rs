@@ -105,6 +105,12 @@ impl Iterator for Iter<'_, '_> {
         let left = self.end - self.next;
         (left, Some(left))
     }
+
+    // `skip` and `nth` jump: the default would decode every entry passed over.
+    fn nth(&mut self, n: usize) -> Option<Reloc> {
+        self.next = self.next.saturating_add(n).min(self.end);
+        self.next()
+    }
 }
 
 impl ExactSizeIterator for Iter<'_, '_> {}

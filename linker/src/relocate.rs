@@ -140,7 +140,7 @@ struct Site {
 
 impl Site {
     /// Everything about the target; only a thunk decision or an error message needs it.
-    fn info<'d>(&self, link: &Link<'d>) -> TargetInfo<'d> {
+    fn info<'d>(&self, link: &Link<'d>) -> TargetInfo {
         link.reference(self.file, self.sym).0
     }
 }
@@ -195,7 +195,7 @@ pub fn relocate_section(
                 sym_name(section.name),
                 r.offset,
                 link.arch.reloc_name(r.r_type).unwrap_or("?"),
-                sym_name(site.info(link).name)
+                sym_name(link.target_name(site.target))
             )
         };
         if let Err(e) = rewrite(

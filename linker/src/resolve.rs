@@ -453,17 +453,22 @@ impl<'d> Resolver<'d, '_> {
             }
         }
 
+        let defined_here = |sym: &crate::object_file::InputSymbol| match sym.place {
+            SymPlace::Undefined => false,
+            SymPlace::Section(s) => obj.sections[s as usize].live,
+            SymPlace::Absolute | SymPlace::Common => true,
+        };
+        // Names first, then definitions: the second loop's reads of the symbols' records
+        // do not wait on each other's hash probes, so their cache misses overlap.
         let mut ids = Vec::with_capacity(obj.symbols.len() - obj.first_global);
-        for (index, sym) in obj.symbols.iter().enumerate().skip(obj.first_global) {
-            let defined_here = match sym.place {
-                SymPlace::Undefined => false,
-                SymPlace::Section(s) => obj.sections[s as usize].live,
-                SymPlace::Absolute | SymPlace::Common => true,
-            };
+        let names = obj.global_hashes.iter().zip(&obj.global_name_lens);
+        for (sym, (&hash, &len)) in obj.symbols.iter().skip(obj.first_global).zip(names) {
+            let name = sym.name_of_len(len);
+            let defined_here = defined_here(&sym);
             // `foo@@V` defines `foo` (at default version V); `foo@V` is a separate, hidden
             // version of `foo` that plain references never reach.
             let symver = if defined_here {
-                split_symver(sym.name)
+                split_symver(name)
             } else {
                 None
             };
@@ -472,17 +477,27 @@ impl<'d> Resolver<'d, '_> {
             let key = match symver {
                 Some((base, _, false)) => base,
                 Some((base, b"", true)) => base,
-                _ => sym.name,
+                _ => name,
             };
             let key = if defined_here { key } else { self.wrapped(key) };
-            let id = match obj.global_hashes.get(index - obj.first_global) {
-                Some(&hash) if key == sym.name => self.symtab.intern_hashed(key, hash),
-                _ => self.symtab.intern(key),
+            let id = if key == name {
+                self.symtab.intern_hashed(key, hash)
+            } else {
+                self.symtab.intern(key)
             };
             ids.push(id);
             if let Some((_, version, hidden)) = symver {
-                self.symtab.get_mut(id).symver = Some((version, hidden));
+                self.symtab.set_symver(id, version, hidden);
             }
+        }
+        for ((index, sym), &id) in obj
+            .symbols
+            .iter()
+            .enumerate()
+            .skip(obj.first_global)
+            .zip(&ids)
+        {
+            let defined_here = defined_here(&sym);
             let s = self.symtab.get_mut(id);
             s.referenced = true;
             s.visibility = merge_visibility(s.visibility, sym.visibility);
@@ -515,7 +530,7 @@ impl<'d> Resolver<'d, '_> {
                 Def::Linker(_) => false,
                 Def::Common { file: f, sym: old } => match new_def {
                     Def::Common { .. } => {
-                        sym.size > self.objects[f as usize].symbols[old as usize].size
+                        sym.size > self.objects[f as usize].symbols.at(old as usize).size
                     }
                     _ => !sym.is_weak(),
                 },
@@ -528,7 +543,7 @@ impl<'d> Resolver<'d, '_> {
                         if !s.weak_def && !sym.is_weak() {
                             self.errors.push(format!(
                                 "duplicate symbol: {}\n>>> defined in {}\n>>> defined in {}",
-                                sym_name(sym.name),
+                                sym_name(sym.name()),
                                 if f == file {
                                     &obj.name
                                 } else {

@@ -236,8 +236,8 @@ pub fn sym_class(link: &Link, info: &TargetInfo) -> SymClass {
 /// What the decision needs of a global symbol, worked out once per symbol rather than once
 /// per reference: a large link has tens of relocations per symbol, and following each one
 /// to the symbol's definition is a cache miss.
-pub struct GlobalFacts<'d> {
-    info: TargetInfo<'d>,
+pub struct GlobalFacts {
+    info: TargetInfo,
     /// The class when the reference is a call (it differs only for imports, whose type the
     /// referring object decides) and when it is not.
     class_as_function: SymClass,
@@ -248,7 +248,7 @@ pub struct GlobalFacts<'d> {
 
 /// The [`GlobalFacts`] of every global symbol, for [`Link::reference`]: computed once
 /// resolution, versions and `--gc-sections` have settled every symbol.
-pub fn global_facts<'d>(link: &Link<'d>) -> Vec<GlobalFacts<'d>> {
+pub fn global_facts<'d>(link: &Link<'d>) -> Vec<GlobalFacts> {
     (0..link.symtab.len() as SymbolId)
         .into_par_iter()
         .map(|id| {
@@ -296,7 +296,7 @@ fn scan_object(link: &Link, f: usize) -> ScanResult {
 impl<'d> Link<'d> {
     /// [`Link::target_info`] and [`sym_class`] of input symbol `sym` of object `file`, from
     /// the per-symbol facts for a global ([`global_facts`], which must have run).
-    pub fn reference(&self, file: usize, sym: u32) -> (TargetInfo<'d>, SymClass) {
+    pub fn reference(&self, file: usize, sym: u32) -> (TargetInfo, SymClass) {
         let Some(facts) = self
             .global_id(file, sym)
             .and_then(|id| self.facts.get(id as usize))
@@ -389,7 +389,7 @@ impl ObjectScan<'_, '_> {
                 "{}: unsupported relocation {} against symbol `{}'",
                 self.place(sec, r),
                 self.reloc_name(r.r_type),
-                sym_name(link.target_info(self.file, r.sym).name)
+                sym_name(link.target_name(link.target_info(self.file, r.sym).target))
             );
             self.out.errors.push(msg);
             return None;
@@ -425,7 +425,7 @@ impl ObjectScan<'_, '_> {
                 "{}: relocation {} against IFUNC `{}': only calls, PC-relative address words, GOT loads and data words reach a local IFUNC",
                 self.place(sec, r),
                 self.reloc_name(r.r_type),
-                sym_name(info.name)
+                sym_name(self.link.target_name(info.target))
             );
             self.out.errors.push(msg);
             return None;
@@ -616,7 +616,7 @@ impl ObjectScan<'_, '_> {
             "{}: relocation {} against `{}' in read-only section `{}'",
             self.place(sec, r),
             self.reloc_name(r.r_type),
-            sym_name(info.name),
+            sym_name(self.link.target_name(info.target)),
             sym_name(section.name)
         );
         self.out.warnings.push(warning);
@@ -643,7 +643,7 @@ impl ObjectScan<'_, '_> {
             } else {
                 "symbol"
             },
-            sym_name(info.name),
+            sym_name(self.link.target_name(info.target)),
             what
         )
     }

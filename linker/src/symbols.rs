@@ -148,10 +148,13 @@ pub struct Symbol<'d> {
     /// Version index to give the symbol in `.gnu.version` when it is exported
     /// (1 = global unversioned, 2.. = version-script nodes).
     pub export_version: u16,
-    /// A version given in the object itself with `.symver` (`name@VER`, or `name@@VER` for
-    /// the default): (version name, hidden).
-    pub symver: Option<(&'d [u8], bool)>,
+    /// Whether the object spelt it with a version (`name@VER`, `name@@VER`): see
+    /// [`SymbolTable::symver`].
+    pub has_symver: bool,
 }
+
+// One per global name of the link, read by every phase: kept within one cache line.
+const _: () = assert!(std::mem::size_of::<Symbol>() <= 64);
 
 impl Symbol<'_> {
     pub fn is_defined(&self) -> bool {
@@ -223,9 +226,28 @@ pub fn name_hash(name: &[u8]) -> u64 {
 pub struct SymbolTable<'d> {
     by_name: hashbrown::HashTable<(&'d [u8], SymbolId)>,
     pub symbols: Vec<Symbol<'d>>,
+    /// The few symbols with a `.symver` version, kept aside so that every other symbol's
+    /// record stays small.
+    symvers: rustc_hash::FxHashMap<SymbolId, (&'d [u8], bool)>,
 }
 
 impl<'d> SymbolTable<'d> {
+    /// The version given in the object itself with `.symver` (`name@VER`, or `name@@VER`
+    /// for the default version): (VER, hidden).
+    pub fn symver(&self, id: SymbolId) -> Option<(&'d [u8], bool)> {
+        match self.symbols.get(id as usize)?.has_symver {
+            true => self.symvers.get(&id).copied(),
+            false => None,
+        }
+    }
+
+    pub fn set_symver(&mut self, id: SymbolId, version: &'d [u8], hidden: bool) {
+        if let Some(s) = self.symbols.get_mut(id as usize) {
+            s.has_symver = true;
+            self.symvers.insert(id, (version, hidden));
+        }
+    }
+
     pub fn lookup(&self, name: &[u8]) -> Option<SymbolId> {
         self.by_name
             .find(name_hash(name), |&(n, _)| n == name)
@@ -261,7 +283,7 @@ impl<'d> SymbolTable<'d> {
             first_ref: None,
             forced_local: false,
             export_version: 1,
-            symver: None,
+            has_symver: false,
         });
         id
     }

@@ -84,7 +84,7 @@ fn in_dropped_section(link: &Link, def: Def) -> bool {
     match def {
         Def::Regular { file, sym } => {
             let obj = &link.objects[file as usize];
-            matches!(obj.symbols[sym as usize].place,
+            matches!(obj.symbols.at(sym as usize).place,
                 SymPlace::Section(sec) if !in_output(link, file as usize, sec))
         }
         _ => false,
@@ -111,10 +111,8 @@ pub fn plan(link: &Link) -> SymtabPlan {
             .skip(1)
         {
             let keep = link.opts.discard == crate::strip::Discard::Locals
-                && !s.name.is_empty()
                 && s.ty != elf::STT_SECTION.0
                 && s.ty != elf::STT_FILE.0
-                && !s.name.starts_with(b".L")
                 && match s.place {
                     SymPlace::Section(sec) => {
                         in_output(link, f, sec) && link_has_section(link, f, sec)
@@ -122,8 +120,12 @@ pub fn plan(link: &Link) -> SymtabPlan {
                     SymPlace::Absolute => true,
                     _ => false,
                 };
-            if keep && retained(link, s.name) {
-                let name = strtab.add(s.name);
+            if !keep {
+                continue;
+            }
+            let name = s.name();
+            if !name.is_empty() && !name.starts_with(b".L") && retained(link, name) {
+                let name = strtab.add(name);
                 entries.push((
                     Source::Local {
                         file: f as u32,
@@ -245,7 +247,7 @@ fn write_entry(
 ) {
     let (bind, ty, other, shndx, mut value, size) = match source {
         Source::Local { file, sym } => {
-            let s = &link.objects[file as usize].symbols[sym as usize];
+            let s = &link.objects[file as usize].symbols.at(sym as usize);
             let shndx = match s.place {
                 SymPlace::Section(sec) => layout.placement[file as usize][sec as usize]
                     .map(|(o, _)| o as u16 + 1)
@@ -279,7 +281,7 @@ fn write_entry(
             };
             let shndx = match s.def {
                 Def::Regular { file, sym } => {
-                    match link.objects[file as usize].symbols[sym as usize].place {
+                    match link.objects[file as usize].symbols.at(sym as usize).place {
                         SymPlace::Section(sec) => layout.placement[file as usize][sec as usize]
                             .map(|(o, _)| o as u16 + 1)
                             .unwrap_or(elf::SHN_ABS.0),

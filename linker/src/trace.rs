@@ -20,13 +20,13 @@ pub fn symbols(opts: &Options, resolved: &Resolved) {
     let traced = |name: &[u8]| opts.trace_symbols.iter().any(|t| t.as_bytes() == name);
     for obj in &resolved.objects {
         for sym in obj.symbols.iter().skip(obj.first_global) {
-            if traced(sym.name) {
+            if traced(sym.name()) {
                 let what = match sym.place {
                     SymPlace::Undefined => "reference to",
                     SymPlace::Common => "common",
                     _ => "definition of",
                 };
-                eprintln!("ld.tether: {}: {what} {}", obj.name, show(sym.name));
+                eprintln!("ld.tether: {}: {what} {}", obj.name, show(sym.name()));
             }
         }
     }

@@ -21,7 +21,7 @@ pub fn apply_version_scripts(link: &mut Link) -> Result<()> {
     // `foo@` and `foo@@` name the base version: global, unversioned, whatever the scripts say.
     let mut symvers = Vec::new();
     for id in 0..link.symtab.len() as SymbolId {
-        match link.symtab.get(id).symver {
+        match link.symtab.symver(id) {
             Some((b"", _)) => link.symtab.get_mut(id).export_version = 1,
             Some(_) => symvers.push(id),
             None => {}
@@ -68,7 +68,7 @@ pub fn apply_version_scripts(link: &mut Link) -> Result<()> {
     }
     // A version written in the object wins over the script's patterns.
     for &id in &symvers {
-        let Some((version, hidden)) = link.symtab.get(id).symver else {
+        let Some((version, hidden)) = link.symtab.symver(id) else {
             continue;
         };
         let node = nodes
@@ -80,7 +80,7 @@ pub fn apply_version_scripts(link: &mut Link) -> Result<()> {
     }
     for id in 0..link.symtab.len() as SymbolId {
         let s = link.symtab.get(id);
-        if !matches!(s.def, Def::Regular { .. } | Def::Common { .. }) || s.symver.is_some() {
+        if !matches!(s.def, Def::Regular { .. } | Def::Common { .. }) || s.has_symver {
             continue;
         }
         let Some(m) = script.classify(s.name) else {
@@ -105,7 +105,7 @@ fn hide_plain_twins(link: &mut Link, nodes: &[Node]) {
     let twins: Vec<(Vec<u8>, u16)> = (0..link.symtab.len() as SymbolId)
         .filter_map(|id| {
             let s = link.symtab.get(id);
-            let (version, true) = s.symver? else {
+            let (version, true) = link.symtab.symver(id)? else {
                 return None;
             };
             let node = nodes.iter().position(|n| n.name.as_bytes() == version)?;
@@ -118,7 +118,7 @@ fn hide_plain_twins(link: &mut Link, nodes: &[Node]) {
             continue;
         };
         let s = link.symtab.get_mut(id);
-        if s.symver.is_none() && s.export_version == index {
+        if !s.has_symver && s.export_version == index {
             s.forced_local = true;
         }
     }
@@ -165,7 +165,7 @@ fn default_symver(link: &mut Link) {
     for id in 0..link.symtab.len() as SymbolId {
         let s = link.symtab.get_mut(id);
         let ours = matches!(s.def, Def::Regular { .. } | Def::Common { .. });
-        if ours && !s.forced_local && s.symver.is_none() && s.export_version == 1 {
+        if ours && !s.forced_local && !s.has_symver && s.export_version == 1 {
             s.export_version = index;
         }
     }
@@ -176,7 +176,7 @@ const HIDDEN: u16 = 0x8000;
 
 fn version_not_found(link: &Link, id: SymbolId) -> LinkError {
     let s = link.symtab.get(id);
-    let (version, hidden) = s.symver.unwrap_or((b"", false));
+    let (version, hidden) = link.symtab.symver(id).unwrap_or((b"", false));
     // The file whose definition carries the `@VERSION` suffix.
     let file = match s.def {
         Def::Regular { file, .. } | Def::Common { file, .. } => link

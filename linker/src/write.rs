@@ -789,17 +789,18 @@ pub(crate) fn plt_addrs(link: &Link, layout: &Layout, n: usize) -> crate::arch::
 /// The output section index (header number) holding a global definition.
 fn shndx_of(link: &Link, layout: &Layout, def: Def) -> u16 {
     match def {
-        Def::Regular { file, sym } => match link.objects[file as usize].symbols[sym as usize].place
-        {
-            SymPlace::Absolute => elf::SHN_ABS.0,
-            SymPlace::Section(sec) => layout.placement[file as usize]
-                .get(sec as usize)
-                .copied()
-                .flatten()
-                .map(|(o, _)| o as u16 + 1)
-                .unwrap_or(elf::SHN_ABS.0),
-            _ => elf::SHN_UNDEF.0,
-        },
+        Def::Regular { file, sym } => {
+            match link.objects[file as usize].symbols.at(sym as usize).place {
+                SymPlace::Absolute => elf::SHN_ABS.0,
+                SymPlace::Section(sec) => layout.placement[file as usize]
+                    .get(sec as usize)
+                    .copied()
+                    .flatten()
+                    .map(|(o, _)| o as u16 + 1)
+                    .unwrap_or(elf::SHN_ABS.0),
+                _ => elf::SHN_UNDEF.0,
+            }
+        }
         Def::Common { .. } => layout
             .find(Synth::Commons)
             .map(|(i, _)| i as u16 + 1)
@@ -821,7 +822,8 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, buf: &mut [u8], is
             let defined = s.is_defined();
             let unique = match s.def {
                 Def::Regular { file, sym } => {
-                    link.objects[file as usize].symbols[sym as usize].bind == elf::STB_GNU_UNIQUE.0
+                    link.objects[file as usize].symbols.at(sym as usize).bind
+                        == elf::STB_GNU_UNIQUE.0
                 }
                 _ => false,
             };

@@ -28,18 +28,20 @@ pub struct Rewritten {
     pub data: Vec<u8>,
     /// Per relocation of the input section (same order): its output offset, or
     /// [`DROPPED`] when the record holding it was dropped.
-    reloc_offsets: Vec<u64>,
+    reloc_offsets: Vec<u32>,
     /// Per input record, by input offset: (input offset, output offset, kept). A dropped
     /// record's output offset is where the next kept one starts.
-    records: Vec<(u64, u64, bool)>,
+    records: Vec<(u32, u32, bool)>,
     /// FDEs whose CIE is the kept copy in another input: (offset of the CIE pointer field,
     /// that input (object, section), the CIE's offset in its output bytes).
-    foreign_cies: Vec<(u64, (u32, u32), u64)>,
+    foreign_cies: Vec<(u32, (u32, u32), u32)>,
     fdes: u64,
 }
+// Offsets are 32-bit: an input `.eh_frame` of 4 GiB or more is copied as it is
+// ([`Unrewritten`]), and these tables hold an entry per FDE of the link.
 
 /// Marks a relocation whose record was dropped.
-pub const DROPPED: u64 = u64::MAX;
+pub const DROPPED: u32 = u32::MAX;
 
 #[derive(Debug, Default)]
 pub struct EhFrames {
@@ -77,10 +79,12 @@ impl EhFrames {
     /// Where input offset `offset` (a symbol's value) of `(file, sec)` went.
     pub fn translate(&self, file: usize, sec: usize, offset: u64) -> Option<u64> {
         let r = self.get(file, sec)?;
-        let i = r.records.partition_point(|&(start, _, _)| start <= offset);
+        let i = r
+            .records
+            .partition_point(|&(start, _, _)| u64::from(start) <= offset);
         Some(match i.checked_sub(1).map(|i| r.records[i]) {
-            Some((start, out, true)) => out + (offset - start),
-            Some((_, out, false)) => out,
+            Some((start, out, true)) => u64::from(out) + (offset - u64::from(start)),
+            Some((_, out, false)) => u64::from(out),
             None => offset,
         })
     }
@@ -96,8 +100,9 @@ impl EhFrames {
             let Some(base) = layout.input_addr(cf as usize, cs as usize) else {
                 continue;
             };
-            let pointer = (addr + field).wrapping_sub(base + cie) as u32;
-            out[field as usize..field as usize + 4].copy_from_slice(&pointer.to_le_bytes());
+            let pointer = (addr + u64::from(field)).wrapping_sub(base + u64::from(cie)) as u32;
+            let field = field as usize;
+            out[field..field + 4].copy_from_slice(&pointer.to_le_bytes());
         }
     }
 }
@@ -110,6 +115,7 @@ impl Rewritten {
             .get(index)
             .copied()
             .filter(|&o| o != DROPPED)
+            .map(u64::from)
     }
 }
 
@@ -201,7 +207,7 @@ fn parse(
 ) -> Result<Result<Parsed, Unrewritten>, (usize, String)> {
     let sec = &link.objects[f].sections[s];
     let records = split_records(sec.data).map_err(|e| (f, e.to_string()))?;
-    if !sec.relocs.iter().is_sorted_by_key(|r| r.offset) {
+    if !sec.relocs.iter().is_sorted_by_key(|r| r.offset) || sec.data.len() >= u32::MAX as usize {
         let fdes = records
             .iter()
             .filter(|r| matches!(r.kind, RecordKind::Fde { .. }))
@@ -346,7 +352,7 @@ fn lay_out(
     let mut last = None;
     for (i, (r, key)) in p.records.iter().zip(p.keys).enumerate() {
         let here = out.data.len() as u64;
-        out.records.push((r.offset as u64, here, p.keep[i]));
+        out.records.push((r.offset as u32, here as u32, p.keep[i]));
         if !p.keep[i] {
             continue;
         }
@@ -366,7 +372,7 @@ fn lay_out(
         out.data
             .extend_from_slice(&sec.data[r.offset..r.offset + r.size]);
         for (ri, x) in relocs_in(sec, r, p.first_reloc[i]) {
-            out.reloc_offsets[ri] = here + (x.offset - r.offset as u64);
+            out.reloc_offsets[ri] = (here + (x.offset - r.offset as u64)) as u32;
         }
         if let RecordKind::Fde { cie_offset } = r.kind {
             out.fdes += 1;
@@ -377,7 +383,7 @@ fn lay_out(
                     out.data[field as usize..field as usize + 4]
                         .copy_from_slice(&pointer.to_le_bytes());
                 }
-                Some(&(owner, cie)) => out.foreign_cies.push((field, owner, cie)),
+                Some(&(owner, cie)) => out.foreign_cies.push((field as u32, owner, cie as u32)),
                 // `parse` keeps the CIE of every kept FDE.
                 None => {}
             }

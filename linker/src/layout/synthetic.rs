@@ -398,7 +398,7 @@ impl Synthesizer<'_, '_, '_> {
                 let Def::Common { file, sym } = link.symtab.get(id).def else {
                     continue;
                 };
-                let s = &link.objects[file as usize].symbols[sym as usize];
+                let s = &link.objects[file as usize].symbols.at(sym as usize);
                 let al = s.value.max(1);
                 size = size.next_multiple_of(al);
                 common_offsets.push((id, size));

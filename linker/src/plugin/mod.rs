@@ -18,7 +18,7 @@ pub use state::IrSymbol;
 use crate::decide::OutputKind;
 use crate::error::{LinkError, Result};
 use crate::inputs::{FileKind, MappedFile};
-use crate::object_file::{InputSymbol, ObjectFile, SymPlace};
+use crate::object_file::{InputSymbol, ObjectFile, SymPlace, SymbolName};
 use crate::options::Options;
 use crate::resolve::Resolved;
 use object::elf;
@@ -255,7 +255,7 @@ pub fn ir_object(
     syms: &[IrSymbol],
 ) -> ObjectFile<'static> {
     let mut symbols = vec![InputSymbol {
-        name: b"",
+        name: SymbolName::Known(b""),
         value: 0,
         size: 0,
         place: SymPlace::Undefined,
@@ -276,7 +276,7 @@ pub fn ir_object(
             _ => (SymPlace::Common, false),
         };
         symbols.push(InputSymbol {
-            name,
+            name: SymbolName::Known(name),
             value: 1,
             size: s.size,
             place,
@@ -318,9 +318,15 @@ pub fn ir_object(
             .get(1..)
             .unwrap_or(&[])
             .iter()
-            .map(|s| crate::symbols::name_hash(s.name))
+            .map(|s| crate::symbols::name_hash(s.name()))
             .collect(),
-        symbols,
+        global_name_lens: symbols
+            .get(1..)
+            .unwrap_or(&[])
+            .iter()
+            .map(|s| s.name().len() as u32)
+            .collect(),
+        symbols: crate::symbol_list::SymbolList::decoded(symbols),
         first_global: 1,
         groups,
         wants_exec_stack: false,

@@ -72,8 +72,9 @@ impl Context<'_, '_> {
     fn file(&self, file: u32) -> Vec<i32> {
         let obj = &self.resolved.objects[file as usize];
         let ids = &self.resolved.global_ids[file as usize];
-        obj.symbols[obj.first_global..]
+        obj.symbols
             .iter()
+            .skip(obj.first_global)
             .zip(ids)
             .enumerate()
             .map(|(i, (sym, &id))| {

@@ -109,7 +109,7 @@ fn group_signatures(
                     "{}: the signature symbol {} (`{}') of a COMDAT group is not in the output",
                     obj.name,
                     g.signature_sym,
-                    sym_name(sym.map_or(&b""[..], |s| s.name))
+                    sym_name(sym.map_or(&b""[..], |s| s.name()))
                 ))
             })
         })

@@ -67,12 +67,12 @@ impl Symbols<'_> {
 /// local, the default (`-X`) the assembler's `.L` labels; ARM mapping symbols always stay, as
 /// they say what the bytes are.
 fn keep_local(link: &Link, sym: &InputSymbol) -> bool {
-    if link.arch.machine() == elf::EM_ARM.0 && crate::arch::arm::is_mapping_symbol(sym.name) {
+    if link.arch.machine() == elf::EM_ARM.0 && crate::arch::arm::is_mapping_symbol(sym.name()) {
         return true;
     }
     match (link.opts.strip, link.opts.discard) {
         (Strip::All, _) | (_, Discard::All) => false,
-        _ => !sym.name.starts_with(b".L"),
+        _ => !sym.name().starts_with(b".L"),
     }
 }
 
@@ -124,6 +124,7 @@ pub fn build<'d>(link: &Link<'d>, plan: &Plan<'d>) -> Result<Symbols<'d>> {
             .take(obj.first_global)
             .skip(1)
         {
+            let sym = &sym;
             if sym.ty == elf::STT_SECTION.0 || !(needed[f][i] || keep_local(link, sym)) {
                 continue;
             }
@@ -143,18 +144,18 @@ pub fn build<'d>(link: &Link<'d>, plan: &Plan<'d>) -> Result<Symbols<'d>> {
     for (id, s) in link.symtab.symbols.iter().enumerate() {
         let out = match s.def {
             Def::Regular { file, sym } | Def::Common { file, sym } => {
-                let input = &link.objects[file as usize].symbols[sym as usize];
+                let input = &link.objects[file as usize].symbols.at(sym as usize);
                 let (value, shndx) = placed(plan, file as usize, input).ok_or_else(|| {
                     LinkError::Other(format!(
                         "{}: `{}' is defined in a section the output drops",
                         link.objects[file as usize].name,
-                        sym_name(input.name)
+                        sym_name(input.name())
                     ))
                 })?;
                 // The input's own spelling keeps a `.symver` suffix; a `--defsym` alias
                 // shares its target's definition under its own name.
-                let name = match crate::symbols::dynamic_name(input.name) == s.name {
-                    true => input.name,
+                let name = match crate::symbols::dynamic_name(input.name()) == s.name {
+                    true => input.name(),
                     false => s.name,
                 };
                 OutSymbol {
@@ -221,7 +222,7 @@ fn in_group(plan: &Plan, file: usize, sym: usize) -> Option<(u64, Shndx)> {
 
 fn from_input<'d>(sym: &InputSymbol<'d>) -> OutSymbol<'d> {
     OutSymbol {
-        name: sym.name,
+        name: sym.name(),
         value: sym.value,
         size: sym.size,
         bind: sym.bind,

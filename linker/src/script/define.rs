@@ -243,7 +243,7 @@ fn discarded_references(
                 }
                 let name = match obj.symbols.get(r.sym as usize) {
                     Some(s) if s.ty == elf::STT_SECTION.0 => link.objects[df].sections[ds].name,
-                    Some(s) => s.name,
+                    Some(s) => s.name(),
                     None => b"",
                 };
                 errors.push(format!(
@@ -273,7 +273,7 @@ pub fn value_kind(link: &Link, expr: &Expr, inside: bool) -> ValueKind {
         };
         match link.symtab.get(id).def {
             Def::Regular { file, sym }
-                if link.objects[file as usize].symbols[sym as usize].place
+                if link.objects[file as usize].symbols.at(sym as usize).place
                     == SymPlace::Absolute =>
             {
                 ValueKind::Absolute
