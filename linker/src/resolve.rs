@@ -453,18 +453,21 @@ impl<'d> Resolver<'d, '_> {
             }
         }
 
-        let defined_here = |sym: &crate::object_file::InputSymbol| match sym.place {
-            SymPlace::Undefined => false,
-            SymPlace::Section(s) => obj.sections[s as usize].live,
-            SymPlace::Absolute | SymPlace::Common => true,
-        };
-        // Names first, then definitions: the second loop's reads of the symbols' records
-        // do not wait on each other's hash probes, so their cache misses overlap.
         let mut ids = Vec::with_capacity(obj.symbols.len() - obj.first_global);
         let names = obj.global_hashes.iter().zip(&obj.global_name_lens);
-        for (sym, (&hash, &len)) in obj.symbols.iter().skip(obj.first_global).zip(names) {
+        for ((index, sym), (&hash, &len)) in obj
+            .symbols
+            .iter()
+            .enumerate()
+            .skip(obj.first_global)
+            .zip(names)
+        {
             let name = sym.name_of_len(len);
-            let defined_here = defined_here(&sym);
+            let defined_here = match sym.place {
+                SymPlace::Undefined => false,
+                SymPlace::Section(s) => obj.sections[s as usize].live,
+                SymPlace::Absolute | SymPlace::Common => true,
+            };
             // `foo@@V` defines `foo` (at default version V); `foo@V` is a separate, hidden
             // version of `foo` that plain references never reach.
             let symver = if defined_here {
@@ -489,15 +492,6 @@ impl<'d> Resolver<'d, '_> {
             if let Some((_, version, hidden)) = symver {
                 self.symtab.set_symver(id, version, hidden);
             }
-        }
-        for ((index, sym), &id) in obj
-            .symbols
-            .iter()
-            .enumerate()
-            .skip(obj.first_global)
-            .zip(&ids)
-        {
-            let defined_here = defined_here(&sym);
             let s = self.symtab.get_mut(id);
             s.referenced = true;
             s.visibility = merge_visibility(s.visibility, sym.visibility);
