@@ -88,17 +88,17 @@ impl Output {
         match kind {
             OutputKind::Memory(bytes) => write(&self.path, &transform(bytes)?),
             OutputKind::Mapped { tmp, map } => {
-                // The mapping shares the page cache with the file, so the renamed file
-                // already holds every byte; unmapping comes after the caller has been told.
-                let done = match std::fs::set_permissions(&tmp, PermissionsExt::from_mode(0o755)) {
+                // The mapping shares the page cache with the file, so the file already holds
+                // every byte. It is unmapped before the caller is told: a writable mapping
+                // keeps the file open for writing, and running it would fail with ETXTBSY.
+                drop(map);
+                match std::fs::set_permissions(&tmp, PermissionsExt::from_mode(0o755)) {
                     Ok(()) => replace(&tmp, &self.path),
                     Err(e) => {
                         let _ = std::fs::remove_file(&tmp);
                         Err(LinkError::io(&self.path, e))
                     }
-                };
-                drop(map);
-                done
+                }
             }
         }
     }

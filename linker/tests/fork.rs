@@ -56,3 +56,24 @@ fn the_caller_sees_the_finished_output_its_messages_and_the_status() {
     assert_eq!(failed.status.code(), Some(1));
     assert!(!w.path("none.so").exists());
 }
+
+/// The program can be run the moment the link returns: the child that is left to clean up
+/// must not still hold the output mapped for writing, or `exec` fails with ETXTBSY ("Text
+/// file busy"). A large output makes that unmapping take long enough to be seen.
+#[test]
+fn the_program_runs_as_soon_as_the_link_returns() {
+    let w = Work::new();
+    std::fs::write(
+        w.path("main.c"),
+        "#include <stdio.h>\nchar big[64 << 20] = {1};\nint main(void) { printf(\"%d\\n\", big[0] + big[sizeof big - 1]); return 0; }\n",
+    )
+    .expect("write main.c");
+    let obj = w.compile(Cc::Gcc, "-O2", &w.path("main.c"), "main.o", false);
+    for round in 0..6 {
+        let exe = if round % 2 == 0 { "prog" } else { "other" };
+        ok(w.driver(Cc::Gcc, Linker::Tether, false)
+            .arg(&obj)
+            .args(["-o", exe]));
+        assert_eq!(w.run_program(exe).trim(), "1", "round {round}");
+    }
+}
