@@ -130,7 +130,7 @@ pub struct ObjectFile<'d> {
     /// probes.
     pub global_hashes: Vec<u64>,
     /// The length of each global's name (index `sym - first_global`), so that resolution
-    /// need not look for its end.
+    /// need not look for its end. Resolution takes both tables: they are empty after it.
     pub global_name_lens: Vec<u32>,
     pub groups: Vec<Group<'d>>,
     /// Contains `.note.GNU-stack` with SHF_EXECINSTR: asks for an executable stack. (An object

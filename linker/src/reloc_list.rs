@@ -77,10 +77,10 @@ impl<'d> RelocList<'d> {
 
 fn decode(r: &elf::Rela64<Endianness>, endian: Endianness) -> Reloc {
     Reloc {
-        offset: r.r_offset(endian).into(),
+        offset: r.r_offset(endian),
         r_type: r.r_type(endian, false).0,
         sym: r.r_sym(endian, false),
-        addend: r.r_addend(endian).into(),
+        addend: r.r_addend(endian),
     }
 }
 
@@ -164,7 +164,7 @@ mod tests {
                 .map(|r| (r.offset, r.sym, r.r_type, r.addend))
                 .collect();
             assert_eq!(got, [(8, 3, 4, -4), (16, 1, 2, 7), (32, 2, 9, 0)]);
-            assert_eq!(list.iter().rev().next().map(|r| r.offset), Some(32));
+            assert_eq!(list.iter().next_back().map(|r| r.offset), Some(32));
             assert_eq!(list.partition_point(|r| r.offset < 16), 1);
             assert_eq!(list.partition_point(|r| r.offset < 17), 2);
             assert_eq!(list.partition_point(|_| true), 3);

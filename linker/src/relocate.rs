@@ -165,7 +165,9 @@ pub fn relocate_section(
         return;
     }
     match link.eh_frames.get(file, sec) {
-        Some(_) => link.eh_frames.write(file, sec, out, addr, cx.layout),
+        Some(_) => link
+            .eh_frames
+            .write((file, sec), section.data, out, addr, cx.layout),
         None => out[..section.data.len()].copy_from_slice(section.data),
     }
     let Some(actions) = cx.actions.get(file).and_then(|a| a.get(sec)) else {

@@ -454,7 +454,10 @@ impl<'d> Resolver<'d, '_> {
         }
 
         let mut ids = Vec::with_capacity(obj.symbols.len() - obj.first_global);
-        let names = obj.global_hashes.iter().zip(&obj.global_name_lens);
+        // Needed only here: taken, so that a large link does not hold them to the end.
+        let hashes = std::mem::take(&mut obj.global_hashes);
+        let lens = std::mem::take(&mut obj.global_name_lens);
+        let names = hashes.iter().zip(&lens);
         for ((index, sym), (&hash, &len)) in obj
             .symbols
             .iter()

@@ -18,7 +18,7 @@ enum Source {
         sym: u32,
     },
     /// A mapping symbol the target wants in `.plt`, at this offset.
-    PltMapping(u64),
+    PltMapping(u32),
     Global(SymbolId),
 }
 
@@ -267,7 +267,7 @@ fn write_entry(
                 elf::STT_NOTYPE.0,
                 elf::STV_DEFAULT.0,
                 index as u16 + 1,
-                plt.addr + offset,
+                plt.addr + u64::from(offset),
                 0,
             )
         }

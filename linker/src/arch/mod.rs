@@ -527,7 +527,7 @@ pub trait Arch: Sync + Send {
 
     /// Mapping symbols (`$a`, `$t`, `$d` on ARM) that tell disassemblers what `.plt` holds:
     /// (offset in `.plt`, name), in order. Default: none.
-    fn plt_mapping_symbols(&self) -> &'static [(u64, &'static str)] {
+    fn plt_mapping_symbols(&self) -> &'static [(u32, &'static str)] {
         &[]
     }
 

@@ -22,10 +22,18 @@ use crate::object_file::{InputSection, SymPlace};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
-/// An input `.eh_frame` after the rewrite.
+/// An input `.eh_frame` after the rewrite, described against the input's bytes rather than
+/// copied: the output is the input's kept records, a few words changed.
 #[derive(Debug, Default)]
 pub struct Rewritten {
-    pub data: Vec<u8>,
+    /// Output size: the kept records, padded to a word.
+    size: u32,
+    /// Runs of kept records: (input offset, output offset, length).
+    pieces: Vec<(u32, u32, u32)>,
+    /// Words of the output that differ from the input's: (output offset, value). A CIE
+    /// pointer of an FDE that moved closer to its CIE, and the length of a last record padded
+    /// to a word.
+    patches: Vec<(u32, u32)>,
     /// Per relocation of the input section (same order): its output offset, or
     /// [`DROPPED`] when the record holding it was dropped.
     reloc_offsets: Vec<u32>,
@@ -73,7 +81,7 @@ impl EhFrames {
 
     /// The output size of input section `(file, sec)` if it was rewritten.
     pub fn size(&self, file: usize, sec: usize) -> Option<u64> {
-        self.get(file, sec).map(|r| r.data.len() as u64)
+        self.get(file, sec).map(|r| u64::from(r.size))
     }
 
     /// Where input offset `offset` (a symbol's value) of `(file, sec)` went.
@@ -89,13 +97,20 @@ impl EhFrames {
         })
     }
 
-    /// Copies the rewritten bytes of `(file, sec)` into `out` and points its FDEs at CIEs
-    /// kept in other inputs, now that `layout` places them.
-    pub fn write(&self, file: usize, sec: usize, out: &mut [u8], addr: u64, layout: &Layout) {
+    /// Writes the rewritten bytes of `(file, sec)`, whose input bytes are `input`, into
+    /// `out` and points its FDEs at CIEs kept in other inputs, now that `layout` places them.
+    pub fn write(
+        &self,
+        (file, sec): (usize, usize),
+        input: &[u8],
+        out: &mut [u8],
+        addr: u64,
+        layout: &Layout,
+    ) {
         let Some(r) = self.get(file, sec) else {
             return;
         };
-        out[..r.data.len()].copy_from_slice(&r.data);
+        r.write_into(input, out);
         for &(field, (cf, cs), cie) in &r.foreign_cies {
             let Some(base) = layout.input_addr(cf as usize, cs as usize) else {
                 continue;
@@ -108,6 +123,28 @@ impl EhFrames {
 }
 
 impl Rewritten {
+    #[cfg(test)]
+    fn bytes(&self, input: &[u8]) -> Vec<u8> {
+        let mut out = vec![0xee; self.size as usize];
+        self.write_into(input, &mut out);
+        out
+    }
+
+    /// The output bytes but for the CIE pointers into other inputs.
+    fn write_into(&self, input: &[u8], out: &mut [u8]) {
+        let out = &mut out[..self.size as usize];
+        let mut end = 0;
+        for &(from, to, len) in &self.pieces {
+            let (from, to, len) = (from as usize, to as usize, len as usize);
+            out[to..to + len].copy_from_slice(&input[from..from + len]);
+            end = to + len;
+        }
+        out[end..].fill(0);
+        for &(at, value) in &self.patches {
+            out[at as usize..at as usize + 4].copy_from_slice(&value.to_le_bytes());
+        }
+    }
+
     /// The output offset of relocation `index` of the input section, or `None` when its
     /// record was dropped.
     pub fn reloc_offset(&self, index: usize) -> Option<u64> {
@@ -343,15 +380,16 @@ fn lay_out(
     let me = (p.file, p.sec);
     let mut out = Rewritten {
         reloc_offsets: vec![DROPPED; sec.relocs.len()],
+        pieces: Vec::with_capacity(1),
         records: Vec::with_capacity(p.records.len()),
         ..Rewritten::default()
     };
     // Input CIE offset -> where its kept copy is.
     let mut cie_at: HashMap<usize, ((u32, u32), u64)> = HashMap::new();
-    // The output offset of the last CIE or FDE written.
+    // The input and output offsets of the last CIE or FDE written.
     let mut last = None;
+    let mut here = 0u64;
     for (i, (r, key)) in p.records.iter().zip(p.keys).enumerate() {
-        let here = out.data.len() as u64;
         out.records.push((r.offset as u32, here as u32, p.keep[i]));
         if !p.keep[i] {
             continue;
@@ -369,50 +407,54 @@ fn lay_out(
                 }
             }
         }
-        out.data
-            .extend_from_slice(&sec.data[r.offset..r.offset + r.size]);
+        let (from, to, len) = (r.offset as u32, here as u32, r.size as u32);
+        match out.pieces.last_mut() {
+            Some(run) if run.0 + run.2 == from && run.1 + run.2 == to => run.2 += len,
+            _ => out.pieces.push((from, to, len)),
+        }
+        here += r.size as u64;
         for (ri, x) in relocs_in(sec, r, p.first_reloc[i]) {
-            out.reloc_offsets[ri] = (here + (x.offset - r.offset as u64)) as u32;
+            out.reloc_offsets[ri] = (u64::from(to) + (x.offset - r.offset as u64)) as u32;
         }
         if let RecordKind::Fde { cie_offset } = r.kind {
             out.fdes += 1;
-            let field = here + (r.id_offset(sec.data) - r.offset) as u64;
+            let field_in = r.id_offset(sec.data);
+            let field = u64::from(to) + (field_in - r.offset) as u64;
             match cie_at.get(&cie_offset) {
                 Some(&(owner, cie)) if owner == me => {
                     let pointer = (field - cie) as u32;
-                    out.data[field as usize..field as usize + 4]
-                        .copy_from_slice(&pointer.to_le_bytes());
+                    if read_word(sec.data, field_in) != Some(pointer) {
+                        out.patches.push((field as u32, pointer));
+                    }
                 }
                 Some(&(owner, cie)) => out.foreign_cies.push((field as u32, owner, cie as u32)),
                 // `parse` keeps the CIE of every kept FDE.
                 None => {}
             }
         }
-        last = (r.kind != RecordKind::Terminator).then_some(here as usize);
+        last = (r.kind != RecordKind::Terminator).then_some((r.offset, to));
     }
-    pad_to_word(&mut out.data, last);
+    out.size = here as u32;
+    let length = last.and_then(|(from, to)| Some((to, read_word(sec.data, from)?)));
+    if let Some((at, (pad, padded))) = length.and_then(|(at, l)| Some((at, padding(here, l)?))) {
+        out.size += pad;
+        out.patches.push((at, padded));
+    }
     out
+}
+
+fn read_word(data: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// Inputs are placed 4-aligned, and a zero word of padding between two of them would read
 /// as a terminator: a section that does not end on a word is padded inside its last record
 /// (`DW_CFA_nop`s, its length grown), as GNU ld pads.
-fn pad_to_word(data: &mut Vec<u8>, last: Option<usize>) {
-    let pad = data.len().next_multiple_of(4) - data.len();
-    let Some(at) = last.filter(|_| pad > 0) else {
-        return;
-    };
-    let Some(length) = data
-        .get(at..at + 4)
-        .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
-    else {
-        return;
-    };
-    if length == 0xffff_ffff {
-        return;
-    }
-    data.resize(data.len() + pad, 0);
-    data[at..at + 4].copy_from_slice(&(length + pad as u32).to_le_bytes());
+/// The padding after an output of `size` bytes whose last record has length field `length`,
+/// and that field grown over it; `None` when none is needed or the record is a 64-bit one.
+fn padding(size: u64, length: u32) -> Option<(u32, u32)> {
+    let pad = (size.next_multiple_of(4) - size) as u32;
+    (pad > 0 && length != 0xffff_ffff).then(|| (pad, length + pad))
 }
 
 #[cfg(test)]
@@ -499,7 +541,7 @@ mod tests {
         let ra = lay_out(&sa, pa, &mut kept);
         let rb = lay_out(&sb, pb, &mut kept);
 
-        assert_eq!(ra.data, a[..48].to_vec());
+        assert_eq!(ra.bytes(&a), a[..48].to_vec());
         assert_eq!((ra.reloc_offset(0), ra.reloc_offset(1)), (Some(32), None));
         assert_eq!(ra.fdes, 1);
         // The second CIE is the first's: only its FDE and the terminator are written, the
@@ -507,7 +549,7 @@ mod tests {
         let mut want = fde(0, 0);
         want[4..8].copy_from_slice(&[0; 4]);
         want.extend_from_slice(&[0; 4]);
-        let mut got = rb.data.clone();
+        let mut got = rb.bytes(&b);
         got[4..8].copy_from_slice(&[0; 4]);
         assert_eq!(got, want);
         assert_eq!(rb.foreign_cies, vec![(4, (0, 1), 0)]);
@@ -535,14 +577,25 @@ mod tests {
 
     #[test]
     fn a_section_ending_off_a_word_is_padded_inside_its_last_record() {
+        let key = CieKey {
+            bytes: cie(),
+            relocs: Default::default(),
+        };
+        // A CIE and an FDE of 22 bytes (length 18): two bytes short of a word.
         let mut data = cie();
         data.extend_from_slice(&[0x14, 0, 0, 0, 0x1c, 0, 0, 0]);
-        data.extend_from_slice(&[0; 14]);
+        data.extend_from_slice(&[0xaa; 14]);
         data[24..28].copy_from_slice(&18u32.to_le_bytes());
-        pad_to_word(&mut data, Some(24));
-        assert_eq!(data.len(), 48);
-        assert_eq!(&data[24..28], &20u32.to_le_bytes());
-        assert_eq!(split_records(&data).unwrap().len(), 2);
+        let sec = section(&data, &[]);
+        let p = parsed(0, &sec, vec![true, true], &key);
+        let out = lay_out(&sec, p, &mut HashMap::new()).bytes(&data);
+        assert_eq!(out.len(), 48);
+        assert_eq!(&out[24..28], &20u32.to_le_bytes());
+        assert_eq!((&out[..24], &out[28..46]), (&data[..24], &data[28..46]));
+        assert_eq!(&out[46..], &[0, 0]);
+        assert_eq!(split_records(&out).unwrap().len(), 2);
+        assert_eq!(padding(48, 20), None);
+        assert_eq!(padding(46, 0xffff_ffff), None);
     }
 
     #[test]
@@ -558,11 +611,12 @@ mod tests {
         let sa = section(&a, &[32, 56]);
         let pa = parsed(0, &sa, vec![true, false, true], &key);
         let ra = lay_out(&sa, pa, &mut HashMap::new());
-        assert_eq!(ra.data.len(), 48);
-        assert_eq!(&ra.data[28..32], &28u32.to_le_bytes());
+        let bytes = ra.bytes(&a);
+        assert_eq!(bytes.len(), 48);
+        assert_eq!(&bytes[28..32], &28u32.to_le_bytes());
         assert!(ra.foreign_cies.is_empty());
         assert_eq!((ra.reloc_offset(0), ra.reloc_offset(1)), (None, Some(32)));
-        let records = split_records(&ra.data).unwrap();
+        let records = split_records(&bytes).unwrap();
         assert_eq!(records[1].kind, RecordKind::Fde { cie_offset: 0 });
     }
 }

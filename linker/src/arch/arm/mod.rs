@@ -250,7 +250,7 @@ impl Arch for Arm {
     ) -> Option<Result<TlsRewrite, String>> {
         tls::relax(r_type, to, section, offset, addend)
     }
-    fn plt_mapping_symbols(&self) -> &'static [(u64, &'static str)] {
+    fn plt_mapping_symbols(&self) -> &'static [(u32, &'static str)] {
         plt::MAPPING_SYMBOLS
     }
     fn thunk_mapping_symbol(&self, spec: &ThunkSpec) -> Option<&'static str> {

@@ -22,7 +22,7 @@ const TRAP: u32 = 0xe7f0_00f0;
 
 /// ARM code, PLT0's literal word (the offset to `.got.plt`), then ARM code again: the TLS
 /// trampoline and the entries (whose trap words are instructions too).
-pub const MAPPING_SYMBOLS: &[(u64, &str)] = &[(0, "$a"), (16, "$d"), (20, "$a")];
+pub const MAPPING_SYMBOLS: &[(u32, &str)] = &[(0, "$a"), (16, "$d"), (20, "$a")];
 
 /// Offset in `.plt` of the TLS descriptor trampoline, which sits in PLT0's padding. A TLS
 /// call arrives with r0 = the descriptor's address minus lr (see `ArmField::TlsDescWord`);
