@@ -224,7 +224,9 @@ pub fn name_hash(name: &[u8]) -> u64 {
 
 #[derive(Default)]
 pub struct SymbolTable<'d> {
-    by_name: hashbrown::HashTable<(&'d [u8], SymbolId)>,
+    /// (name, id, hash): the hash is kept so that neither growing the table nor a probe
+    /// that meets another name has to read a name from the inputs (a cache miss apiece).
+    by_name: hashbrown::HashTable<(&'d [u8], SymbolId, u64)>,
     pub symbols: Vec<Symbol<'d>>,
     /// The few symbols with a `.symver` version, kept aside so that every other symbol's
     /// record stays small.
@@ -249,9 +251,10 @@ impl<'d> SymbolTable<'d> {
     }
 
     pub fn lookup(&self, name: &[u8]) -> Option<SymbolId> {
+        let hash = name_hash(name);
         self.by_name
-            .find(name_hash(name), |&(n, _)| n == name)
-            .map(|&(_, id)| id)
+            .find(hash, |&(n, _, h)| h == hash && n == name)
+            .map(|&(_, id, _)| id)
     }
 
     /// The id of `name`, inserting an undefined symbol if it is new.
@@ -261,15 +264,16 @@ impl<'d> SymbolTable<'d> {
 
     /// [`SymbolTable::intern`] with `hash == name_hash(name)` already known.
     pub fn intern_hashed(&mut self, name: &'d [u8], hash: u64) -> SymbolId {
-        let slot = match self
-            .by_name
-            .entry(hash, |&(n, _)| n == name, |&(n, _)| name_hash(n))
-        {
-            hashbrown::hash_table::Entry::Occupied(e) => return e.get().1,
-            hashbrown::hash_table::Entry::Vacant(v) => v,
-        };
+        let slot =
+            match self
+                .by_name
+                .entry(hash, |&(n, _, h)| h == hash && n == name, |&(_, _, h)| h)
+            {
+                hashbrown::hash_table::Entry::Occupied(e) => return e.get().1,
+                hashbrown::hash_table::Entry::Vacant(v) => v,
+            };
         let id = self.symbols.len() as SymbolId;
-        slot.insert((name, id));
+        slot.insert((name, id, hash));
         self.symbols.push(Symbol {
             name,
             def: Def::Undefined,

@@ -2,6 +2,7 @@
 //! and `objdump`: every named local symbol of the inputs, hidden globals turned local, then
 //! the global symbols. Planned before layout (sizes), written after (values).
 
+use crate::addresses::Addresses;
 use crate::got_plt::Target;
 use crate::layout::{Layout, Synth};
 use crate::link::Link;
@@ -190,7 +191,13 @@ fn link_has_section(link: &Link, file: usize, sec: u32) -> bool {
 }
 
 /// Writes `.symtab` at `out` (its entries) for the final layout.
-pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is64: bool) {
+pub fn write(
+    link: &Link,
+    (layout, addrs): (&Layout, &Addresses),
+    plan: &SymtabPlan,
+    out: &mut [u8],
+    is64: bool,
+) {
     let entsize = if is64 { 24 } else { 16 };
     let tls_start = layout.tls.map(|t| t.0).unwrap_or(0);
     // Thunk mapping symbols go after the planned locals, pushing the globals down.
@@ -220,7 +227,16 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
     let globals_out = &mut tail[thunks * entsize..];
     let (local_entries, global_entries) = plan.entries.split_at(locals);
     let entry = |(slot, &(source, name)): (&mut [u8], &(Source, u32)), local: bool| {
-        write_entry(link, layout, slot, is64, tls_start, source, name, local)
+        write_entry(
+            link,
+            (layout, addrs),
+            slot,
+            is64,
+            tls_start,
+            source,
+            name,
+            local,
+        )
     };
     head.get_mut(entsize..)
         .unwrap_or_default()
@@ -237,7 +253,7 @@ pub fn write(link: &Link, layout: &Layout, plan: &SymtabPlan, out: &mut [u8], is
 #[allow(clippy::too_many_arguments)]
 fn write_entry(
     link: &Link,
-    layout: &Layout,
+    (layout, addrs): (&Layout, &Addresses),
     slot: &mut [u8],
     is64: bool,
     tls_start: u64,
@@ -319,12 +335,12 @@ fn write_entry(
                 ) => elf::SHN_ABS.0,
                 // The image and section bounds: the section they point into.
                 Def::Linker(_) => layout
-                    .section_index_at(target_address(link, layout, Target::Global(id)))
+                    .section_index_at(addrs.of(link, layout, Target::Global(id)))
                     .unwrap_or(elf::SHN_ABS.0),
                 _ => elf::SHN_UNDEF.0,
             };
             let value = if defined {
-                target_address(link, layout, Target::Global(id))
+                addrs.of(link, layout, Target::Global(id))
             } else {
                 0
             };

@@ -448,6 +448,7 @@ pub fn write_image(
         actions,
         dynrel: &dynrel,
         relative_count,
+        addrs,
     };
     // Each synthetic section is its own slice of the image, so they are written in parallel.
     section_slices(image, layout)
@@ -511,6 +512,7 @@ struct SyntheticContext<'a, 'd> {
     /// `.rela.dyn`/`.rel.dyn`, in output order.
     dynrel: &'a [DynReloc],
     relative_count: u64,
+    addrs: &'a crate::addresses::Addresses,
 }
 
 impl SyntheticContext<'_, '_> {
@@ -523,6 +525,7 @@ impl SyntheticContext<'_, '_> {
             actions,
             dynrel,
             relative_count,
+            addrs,
         } = *self;
         let arch = link.arch;
         let is64 = arch.class() == crate::arch::ElfClass::Elf64;
@@ -533,7 +536,7 @@ impl SyntheticContext<'_, '_> {
             Synth::Hash => put.buf[..].copy_from_slice(plan.sysv_hash.as_deref().unwrap_or(&[])),
             Synth::GnuHash => put.buf[..].copy_from_slice(plan.gnu_hash.as_deref().unwrap_or(&[])),
             Synth::DynStr => put.buf[..].copy_from_slice(&plan.dynstr.bytes),
-            Synth::DynSym => write_dynsym(link, plan, layout, put.buf, is64),
+            Synth::DynSym => write_dynsym(link, (plan, layout, addrs), put.buf, is64),
             Synth::VerSym => {
                 for (n, v) in plan.versym.iter().enumerate() {
                     put.u16(2 * n, *v);
@@ -673,7 +676,7 @@ impl SyntheticContext<'_, '_> {
             }
             Synth::SymTab => {
                 let buf = &mut put.buf[..];
-                crate::symtab::write(link, layout, &plan.symtab, buf, is64);
+                crate::symtab::write(link, (layout, addrs), &plan.symtab, buf, is64);
             }
             Synth::StrTab => put.buf[..].copy_from_slice(&plan.symtab.strtab),
             Synth::ShStrTab => put.buf[..layout.shstrtab.len()].copy_from_slice(&layout.shstrtab),
@@ -810,7 +813,12 @@ fn shndx_of(link: &Link, layout: &Layout, def: Def) -> u16 {
     }
 }
 
-fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, buf: &mut [u8], is64: bool) {
+fn write_dynsym(
+    link: &Link,
+    (plan, layout, addrs): (&DynPlan, &Layout, &crate::addresses::Addresses),
+    buf: &mut [u8],
+    is64: bool,
+) {
     let entsize = if is64 { 24 } else { 16 };
     // Entries are independent, and `.dynsym` is among the largest synthetic sections.
     let entries = buf.get_mut(entsize..).unwrap_or_default();
@@ -852,7 +860,7 @@ fn write_dynsym(link: &Link, plan: &DynPlan, layout: &Layout, buf: &mut [u8], is
             // A copy is defined here; a canonical PLT entry stays undefined but gives the
             // function its address, which the libraries bind to.
             let mut value = if defined || copied || link.canonical_plt[id as usize] {
-                relocate::target_address(link, layout, Target::Global(id))
+                addrs.of(link, layout, Target::Global(id))
             } else {
                 0
             };
