@@ -79,7 +79,9 @@ impl<'d> SymbolList<'d> {
         self.len() == 0
     }
 
-    #[inline]
+    // Always inlined: most callers want one or two fields, and an out-of-line call returns
+    // the whole symbol through memory.
+    #[inline(always)]
     pub fn get(&self, index: usize) -> Option<InputSymbol<'d>> {
         match &self.table {
             Table::Elf64(t, e) => read(t, *e, self.strings, index),
@@ -90,7 +92,7 @@ impl<'d> SymbolList<'d> {
 
     /// Symbol `index`, which the caller knows exists (an index a checked relocation or the
     /// symbol table handed out); an empty undefined symbol otherwise.
-    #[inline]
+    #[inline(always)]
     pub fn at(&self, index: usize) -> InputSymbol<'d> {
         self.get(index).unwrap_or(UNREADABLE)
     }
@@ -140,7 +142,7 @@ const UNREADABLE: InputSymbol<'static> = InputSymbol {
     visibility: 0,
 };
 
-#[inline]
+#[inline(always)]
 fn read<'d, E: FileHeader<Endian = Endianness>>(
     table: &SymbolTable<'d, E>,
     endian: Endianness,
@@ -180,6 +182,7 @@ pub struct Iter<'l, 'd> {
 impl<'d> Iterator for Iter<'_, 'd> {
     type Item = InputSymbol<'d>;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<InputSymbol<'d>> {
         if self.next >= self.end {
             return None;
