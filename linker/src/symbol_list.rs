@@ -33,27 +33,19 @@ pub trait IntoSymbolList: FileHeader<Endian = Endianness> {
 }
 
 impl IntoSymbolList for FileHeader64<Endianness> {
-    fn symbol_list<'d>(
-        table: SymbolTable<'d, Self>,
-        endian: Endianness,
-        strings: &'d [u8],
-    ) -> SymbolList<'d> {
+    fn symbol_list<'d>(t: SymbolTable<'d, Self>, e: Endianness, s: &'d [u8]) -> SymbolList<'d> {
         SymbolList {
-            table: Table::Elf64(table, endian),
-            strings,
+            table: Table::Elf64(t, e),
+            strings: s,
         }
     }
 }
 
 impl IntoSymbolList for FileHeader32<Endianness> {
-    fn symbol_list<'d>(
-        table: SymbolTable<'d, Self>,
-        endian: Endianness,
-        strings: &'d [u8],
-    ) -> SymbolList<'d> {
+    fn symbol_list<'d>(t: SymbolTable<'d, Self>, e: Endianness, s: &'d [u8]) -> SymbolList<'d> {
         SymbolList {
-            table: Table::Elf32(table, endian),
-            strings,
+            table: Table::Elf32(t, e),
+            strings: s,
         }
     }
 }
