@@ -49,6 +49,7 @@ pub mod got_plt;
 pub mod hash;
 pub mod ibt_plt;
 pub mod icf;
+pub mod indexed;
 pub mod inputs;
 pub mod layout;
 pub mod link;

@@ -212,6 +212,17 @@ impl<'d> Link<'d> {
         }
     }
 
+    /// What input symbol `sym` of object `file` refers to.
+    pub fn symbol_target(&self, file: usize, sym: u32) -> Target {
+        match self.global_id(file, sym) {
+            Some(id) => Target::Global(id),
+            None => Target::Local {
+                file: file as u32,
+                sym,
+            },
+        }
+    }
+
     /// The name of a target, for messages: a section symbol is named by its section.
     pub fn target_name(&self, target: Target) -> &'d [u8] {
         match target {

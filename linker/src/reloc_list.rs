@@ -4,6 +4,7 @@
 //! parse time, because their addends sit in the instruction fields and only the target can
 //! read them.
 
+use crate::indexed::{Iter, ReadAt};
 use crate::object_file::Reloc;
 use object::elf;
 use object::read::elf::Rela as _;
@@ -52,12 +53,8 @@ impl<'d> RelocList<'d> {
         }
     }
 
-    pub fn iter(&self) -> Iter<'_, 'd> {
-        Iter {
-            list: self,
-            next: 0,
-            end: self.len(),
-        }
+    pub fn iter(&self) -> Iter<'_, Self> {
+        Iter::new(self)
     }
 
     /// The index of the first relocation for which `before` is false, the list being
@@ -84,52 +81,23 @@ fn decode(r: &elf::Rela64<Endianness>, endian: Endianness) -> Reloc {
     }
 }
 
-pub struct Iter<'l, 'd> {
-    list: &'l RelocList<'d>,
-    next: usize,
-    end: usize,
-}
+impl ReadAt for RelocList<'_> {
+    type Entry = Reloc;
 
-impl Iterator for Iter<'_, '_> {
-    type Item = Reloc;
-
-    fn next(&mut self) -> Option<Reloc> {
-        if self.next >= self.end {
-            return None;
-        }
-        self.next += 1;
-        self.list.get(self.next - 1)
+    fn entry_count(&self) -> usize {
+        self.len()
     }
 
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.end - self.next;
-        (left, Some(left))
-    }
-
-    // `skip` and `nth` jump: the default would decode every entry passed over.
-    fn nth(&mut self, n: usize) -> Option<Reloc> {
-        self.next = self.next.saturating_add(n).min(self.end);
-        self.next()
-    }
-}
-
-impl ExactSizeIterator for Iter<'_, '_> {}
-
-impl DoubleEndedIterator for Iter<'_, '_> {
-    fn next_back(&mut self) -> Option<Reloc> {
-        if self.next >= self.end {
-            return None;
-        }
-        self.end -= 1;
-        self.list.get(self.end)
+    fn read_at(&self, index: usize) -> Option<Reloc> {
+        self.get(index)
     }
 }
 
 impl<'l, 'd> IntoIterator for &'l RelocList<'d> {
     type Item = Reloc;
-    type IntoIter = Iter<'l, 'd>;
+    type IntoIter = Iter<'l, RelocList<'d>>;
 
-    fn into_iter(self) -> Iter<'l, 'd> {
+    fn into_iter(self) -> Iter<'l, RelocList<'d>> {
         self.iter()
     }
 }

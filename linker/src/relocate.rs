@@ -140,7 +140,7 @@ struct Site {
 
 impl Site {
     /// Everything about the target; only a thunk decision or an error message needs it.
-    fn info<'d>(&self, link: &Link<'d>) -> TargetInfo {
+    fn info(&self, link: &Link) -> TargetInfo {
         link.reference(self.file, self.sym).0
     }
 }
@@ -178,13 +178,7 @@ pub fn relocate_section(
         if action.is_none() {
             continue;
         }
-        let target = match link.global_id(file, r.sym) {
-            Some(id) => Target::Global(id),
-            None => Target::Local {
-                file: file as u32,
-                sym: r.sym,
-            },
-        };
+        let target = link.symbol_target(file, r.sym);
         let site = Site {
             file,
             sym: r.sym,

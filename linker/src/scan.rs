@@ -389,7 +389,7 @@ impl ObjectScan<'_, '_> {
                 "{}: unsupported relocation {} against symbol `{}'",
                 self.place(sec, r),
                 self.reloc_name(r.r_type),
-                sym_name(link.target_name(link.target_info(self.file, r.sym).target))
+                sym_name(link.target_name(link.symbol_target(self.file, r.sym)))
             );
             self.out.errors.push(msg);
             return None;
@@ -451,29 +451,29 @@ impl ObjectScan<'_, '_> {
         action.via_plt = decision.via_plt;
         action.dynamic = decision.dynamic;
         action.rewrite = decision.rewrite;
-        let mut consumes_next = false;
-        match decision.rewrite {
+        // The field, its offset and addend after the rewrite, and whether it consumes the
+        // relocation after it.
+        let rewritten = match decision.rewrite {
             Rewrite::GotToPcRelative => {
                 let (howto, offset, addend) =
                     got_load_relaxation(link, r, section.data, absolute_hint(link))?;
-                action.howto = howto;
-                if !action.move_to(r, offset, addend) {
-                    let msg = self.symbol_error(sec, r, &info, TOO_FAR);
-                    self.out.errors.push(msg);
-                    return None;
-                }
+                Some((howto, offset, addend, false))
             }
             Rewrite::TlsToInitialExec | Rewrite::TlsToLocalExec => {
                 let rw = tls?;
-                action.howto = rw.howto;
-                if !action.move_to(r, rw.offset, rw.addend) {
-                    let msg = self.symbol_error(sec, r, &info, TOO_FAR);
-                    self.out.errors.push(msg);
-                    return None;
-                }
-                consumes_next = rw.consumes_next;
+                Some((rw.howto, rw.offset, rw.addend, rw.consumes_next))
             }
-            Rewrite::None => {}
+            Rewrite::None => None,
+        };
+        let mut consumes_next = false;
+        if let Some((howto, offset, addend, consumes)) = rewritten {
+            action.howto = howto;
+            if !action.move_to(r, offset, addend) {
+                let msg = self.symbol_error(sec, r, &info, TOO_FAR);
+                self.out.errors.push(msg);
+                return None;
+            }
+            consumes_next = consumes;
         }
         self.record_needs(decision.need, &info);
         if action.howto.expr == RelExpr::TlsDescCall {

@@ -3,6 +3,7 @@
 //! entries are in memory already. Every entry is checked when the object is parsed
 //! ([`SymbolList::check`]), so reading one later cannot fail.
 
+use crate::indexed::{Iter, ReadAt};
 use crate::object_file::{InputSymbol, SymPlace, SymbolName};
 use object::elf::{FileHeader32, FileHeader64};
 use object::read::elf::{FileHeader, Sym, SymbolTable};
@@ -114,12 +115,8 @@ impl<'d> SymbolList<'d> {
         Ok(sym)
     }
 
-    pub fn iter(&self) -> Iter<'_, 'd> {
-        Iter {
-            list: self,
-            next: 0,
-            end: self.len(),
-        }
+    pub fn iter(&self) -> Iter<'_, Self> {
+        Iter::new(self)
     }
 }
 
@@ -165,44 +162,15 @@ fn read<'d, E: FileHeader<Endian = Endianness>>(
     })
 }
 
-pub struct Iter<'l, 'd> {
-    list: &'l SymbolList<'d>,
-    next: usize,
-    end: usize,
-}
+impl<'d> ReadAt for SymbolList<'d> {
+    type Entry = InputSymbol<'d>;
 
-impl<'d> Iterator for Iter<'_, 'd> {
-    type Item = InputSymbol<'d>;
+    fn entry_count(&self) -> usize {
+        self.len()
+    }
 
     #[inline(always)]
-    fn next(&mut self) -> Option<InputSymbol<'d>> {
-        if self.next >= self.end {
-            return None;
-        }
-        self.next += 1;
-        Some(self.list.at(self.next - 1))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.end - self.next;
-        (left, Some(left))
-    }
-
-    // `skip` and `nth` jump: the default would read every symbol passed over.
-    fn nth(&mut self, n: usize) -> Option<InputSymbol<'d>> {
-        self.next = self.next.saturating_add(n).min(self.end);
-        self.next()
-    }
-}
-
-impl ExactSizeIterator for Iter<'_, '_> {}
-
-impl<'d> DoubleEndedIterator for Iter<'_, 'd> {
-    fn next_back(&mut self) -> Option<InputSymbol<'d>> {
-        if self.next >= self.end {
-            return None;
-        }
-        self.end -= 1;
-        Some(self.list.at(self.end))
+    fn read_at(&self, index: usize) -> Option<InputSymbol<'d>> {
+        Some(self.at(index))
     }
 }

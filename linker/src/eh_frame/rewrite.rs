@@ -15,7 +15,7 @@
 //! the inputs are read in the order the layout places them (object order), so the kept copy
 //! of a CIE always lies before the FDEs pointing at it, as the unsigned pointer requires.
 
-use super::parse::{split_records, Record, RecordKind};
+use super::parse::{read_u32, split_records, Record, RecordKind};
 use crate::layout::Layout;
 use crate::link::Link;
 use crate::object_file::{InputSection, SymPlace};
@@ -423,7 +423,7 @@ fn lay_out(
             match cie_at.get(&cie_offset) {
                 Some(&(owner, cie)) if owner == me => {
                     let pointer = (field - cie) as u32;
-                    if read_word(sec.data, field_in) != Some(pointer) {
+                    if read_u32(sec.data, field_in).ok() != Some(pointer) {
                         out.patches.push((field as u32, pointer));
                     }
                 }
@@ -435,16 +435,12 @@ fn lay_out(
         last = (r.kind != RecordKind::Terminator).then_some((r.offset, to));
     }
     out.size = here as u32;
-    let length = last.and_then(|(from, to)| Some((to, read_word(sec.data, from)?)));
+    let length = last.and_then(|(from, to)| Some((to, read_u32(sec.data, from).ok()?)));
     if let Some((at, (pad, padded))) = length.and_then(|(at, l)| Some((at, padding(here, l)?))) {
         out.size += pad;
         out.patches.push((at, padded));
     }
     out
-}
-
-fn read_word(data: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// Inputs are placed 4-aligned, and a zero word of padding between two of them would read
