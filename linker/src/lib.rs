@@ -30,6 +30,7 @@
 
 pub mod addresses;
 pub mod arch;
+pub mod big_alloc;
 pub mod build_id;
 pub mod compress;
 pub mod copies;
@@ -60,6 +61,7 @@ pub mod options;
 pub mod output_file;
 pub mod plt_got;
 pub mod plugin;
+pub mod prefetch;
 pub mod reloc_list;
 pub mod relocatable;
 pub mod relocate;

@@ -1,6 +1,10 @@
 //! `ld.tether` (built as `ld-tether`): a GNU ld compatible command line over tether's linker.
 
 use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: tether_linker::big_alloc::BigAlloc = tether_linker::big_alloc::BigAlloc;
+
 use tether_linker::detach;
 use tether_linker::options::{self, Invocation};
 

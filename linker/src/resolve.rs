@@ -453,24 +453,34 @@ impl<'d> Resolver<'d, '_> {
             }
         }
 
+        // In two passes, names then mentions: the second knows which records it will touch
+        // next and asks for them ahead (a record is a cache miss, and the table's largest).
+        let ids = self.intern_globals(&mut obj);
+        for (n, (&id, (index, sym))) in ids
+            .iter()
+            .zip(obj.symbols.iter().enumerate().skip(obj.first_global))
+            .enumerate()
+        {
+            if let Some(&ahead) = ids.get(n + 12) {
+                self.symtab.prefetch(ahead);
+            }
+            self.add_mention(file, &obj, id, index as u32, &sym);
+        }
+        self.global_ids.push(ids);
+        self.objects.push(obj);
+    }
+
+    /// The ids of an object's globals, interned in order; each record is prefetched as soon
+    /// as its id is known, for [`Resolver::add_mention`].
+    fn intern_globals(&mut self, obj: &mut ObjectFile<'d>) -> Vec<SymbolId> {
         let mut ids = Vec::with_capacity(obj.symbols.len() - obj.first_global);
         // Needed only here: taken, so that a large link does not hold them to the end.
         let hashes = std::mem::take(&mut obj.global_hashes);
         let lens = std::mem::take(&mut obj.global_name_lens);
         let names = hashes.iter().zip(&lens);
-        for ((index, sym), (&hash, &len)) in obj
-            .symbols
-            .iter()
-            .enumerate()
-            .skip(obj.first_global)
-            .zip(names)
-        {
+        for (sym, (&hash, &len)) in obj.symbols.iter().skip(obj.first_global).zip(names) {
             let name = sym.name_of_len(len);
-            let defined_here = match sym.place {
-                SymPlace::Undefined => false,
-                SymPlace::Section(s) => obj.sections[s as usize].live,
-                SymPlace::Absolute | SymPlace::Common => true,
-            };
+            let defined_here = is_defined_here(obj, &sym);
             // `foo@@V` defines `foo` (at default version V); `foo@V` is a separate, hidden
             // version of `foo` that plain references never reach.
             let symver = if defined_here {
@@ -478,7 +488,6 @@ impl<'d> Resolver<'d, '_> {
             } else {
                 None
             };
-
             // An empty version (`foo@`, `foo@@`) defines plain `foo` at the base version.
             let key = match symver {
                 Some((base, _, false)) => base,
@@ -491,77 +500,88 @@ impl<'d> Resolver<'d, '_> {
             } else {
                 self.symtab.intern(key)
             };
+            self.symtab.prefetch(id);
             ids.push(id);
             if let Some((_, version, hidden)) = symver {
                 self.symtab.set_symver(id, version, hidden);
             }
-            let s = self.symtab.get_mut(id);
-            s.referenced = true;
-            s.visibility = merge_visibility(s.visibility, sym.visibility);
-            if !defined_here {
-                if !sym.is_weak() {
-                    s.strong_ref = true;
-                }
-                if s.first_ref.is_none() {
-                    s.first_ref = Some(file);
-                }
-                // An import keeps the TLS type of its references, as GNU ld's `.dynsym`.
-                if s.def == Def::Undefined && sym.ty == elf::STT_TLS.0 {
-                    s.ty = sym.ty;
-                }
-                continue;
-            }
-            let new_def = if sym.place == SymPlace::Common {
-                Def::Common {
-                    file,
-                    sym: index as u32,
-                }
-            } else {
-                Def::Regular {
-                    file,
-                    sym: index as u32,
-                }
-            };
-            let take = match s.def {
-                Def::Undefined | Def::Shared { .. } => true,
-                Def::Linker(_) => false,
-                Def::Common { file: f, sym: old } => match new_def {
-                    Def::Common { .. } => {
-                        sym.size > self.objects[f as usize].symbols.at(old as usize).size
-                    }
-                    _ => !sym.is_weak(),
-                },
-                Def::Regular { file: f, .. } => {
-                    if matches!(new_def, Def::Common { .. }) {
-                        false
-                    } else if s.weak_def && !sym.is_weak() {
-                        true
-                    } else {
-                        if !s.weak_def && !sym.is_weak() {
-                            self.errors.push(format!(
-                                "duplicate symbol: {}\n>>> defined in {}\n>>> defined in {}",
-                                sym_name(sym.name()),
-                                if f == file {
-                                    &obj.name
-                                } else {
-                                    &self.objects[f as usize].name
-                                },
-                                obj.name
-                            ));
-                        }
-                        false
-                    }
-                }
-            };
-            if take {
-                s.def = new_def;
-                s.weak_def = sym.is_weak();
-                s.ty = sym.ty;
-                s.size = sym.size;
-            }
         }
-        self.global_ids.push(ids);
-        self.objects.push(obj);
+        ids
+    }
+
+    /// Applies one mention of global `id` (input symbol `index` of object `file`, not yet
+    /// among `self.objects`): a reference, or a definition that may win.
+    fn add_mention(
+        &mut self,
+        file: u32,
+        obj: &ObjectFile<'d>,
+        id: SymbolId,
+        index: u32,
+        sym: &crate::object_file::InputSymbol<'d>,
+    ) {
+        let defined_here = is_defined_here(obj, sym);
+        let s = self.symtab.get_mut(id);
+        s.referenced = true;
+        s.visibility = merge_visibility(s.visibility, sym.visibility);
+        if !defined_here {
+            if !sym.is_weak() {
+                s.strong_ref = true;
+            }
+            if s.first_ref.is_none() {
+                s.first_ref = Some(file);
+            }
+            // An import keeps the TLS type of its references, as GNU ld's `.dynsym`.
+            if s.def == Def::Undefined && sym.ty == elf::STT_TLS.0 {
+                s.ty = sym.ty;
+            }
+            return;
+        }
+        let new_def = if sym.place == SymPlace::Common {
+            Def::Common { file, sym: index }
+        } else {
+            Def::Regular { file, sym: index }
+        };
+        let take = match s.def {
+            Def::Undefined | Def::Shared { .. } => true,
+            Def::Linker(_) => false,
+            Def::Common { file: f, sym: old } => match new_def {
+                Def::Common { .. } => {
+                    let symbols = match f == file {
+                        true => &obj.symbols,
+                        false => &self.objects[f as usize].symbols,
+                    };
+                    sym.size > symbols.at(old as usize).size
+                }
+                _ => !sym.is_weak(),
+            },
+            Def::Regular { file: f, .. } => {
+                if matches!(new_def, Def::Common { .. }) {
+                    false
+                } else if s.weak_def && !sym.is_weak() {
+                    true
+                } else {
+                    if !s.weak_def && !sym.is_weak() {
+                        self.errors.push(format!(
+                            "duplicate symbol: {}\n>>> defined in {}\n>>> defined in {}",
+                            sym_name(sym.name()),
+                            if f == file {
+                                &obj.name
+                            } else {
+                                &self.objects[f as usize].name
+                            },
+                            obj.name
+                        ));
+                    }
+                    false
+                }
+            }
+        };
+        if take {
+            s.def = new_def;
+            s.weak_def = sym.is_weak();
+            s.ty = sym.ty;
+            s.size = sym.size;
+        }
     }
 
     /// Undefined `name@VER` references (from `.symver` in an object) bind to that exact
@@ -627,4 +647,14 @@ impl<'d> Resolver<'d, '_> {
 /// Whether `ty` names code (calls may go through the PLT).
 pub fn is_function_type(ty: u8) -> bool {
     ty == elf::STT_FUNC.0 || ty == elf::STT_GNU_IFUNC.0
+}
+
+/// Whether an object's symbol defines its name: COMDAT groups another object won take their
+/// definitions with them.
+fn is_defined_here(obj: &ObjectFile<'_>, sym: &crate::object_file::InputSymbol<'_>) -> bool {
+    match sym.place {
+        SymPlace::Undefined => false,
+        SymPlace::Section(s) => obj.sections[s as usize].live,
+        SymPlace::Absolute | SymPlace::Common => true,
+    }
 }

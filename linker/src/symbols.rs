@@ -296,6 +296,14 @@ impl<'d> SymbolTable<'d> {
         &self.symbols[id as usize]
     }
 
+    /// Asks the processor to bring symbol `id`'s record into the cache ahead of its use.
+    #[inline(always)]
+    pub fn prefetch(&self, id: SymbolId) {
+        if let Some(s) = self.symbols.get(id as usize) {
+            crate::prefetch::read(s);
+        }
+    }
+
     pub fn get_mut(&mut self, id: SymbolId) -> &mut Symbol<'d> {
         &mut self.symbols[id as usize]
     }
