@@ -303,14 +303,14 @@ impl<'d> Link<'d> {
             }
         }
         // The image and segment bounds crt files and libc refer to (GNU ld's default script
-        // PROVIDEs them); hidden, so a program never exports them by accident.
-        for id in 0..self.symtab.len() as SymbolId {
-            let s = self.symtab.get(id);
-            let Some(which) = LinkerSymbol::by_name(s.name) else {
+        // PROVIDEs them); hidden, so a program never exports them by accident. Looked up by
+        // name: reading every symbol's name instead is a cache miss apiece on a large link.
+        for (name, which) in LinkerSymbol::provided() {
+            let Some(id) = self.symtab.lookup(name) else {
                 continue;
             };
+            let s = self.symtab.get_mut(id);
             if s.is_undefined() {
-                let s = self.symtab.get_mut(id);
                 s.def = Def::Linker(which);
                 s.visibility = elf::STV_HIDDEN.0;
                 s.ty = match which {
@@ -319,31 +319,33 @@ impl<'d> Link<'d> {
                 };
             }
         }
-        // `__start_SEC`/`__stop_SEC` bracket a section whose name is a C identifier, so code
-        // can walk everything the inputs put there (linker sets).
-        for id in 0..self.symtab.len() as SymbolId {
-            let s = self.symtab.get(id);
-            let Some(section) = start_stop_section(s.name) else {
-                continue;
-            };
-            if !s.is_undefined() {
-                continue;
-            }
-            let present = self.objects.iter().any(|o| {
-                o.sections
-                    .iter()
-                    .any(|x| x.live && x.is_alloc() && x.name == section)
-            });
-            if present {
-                let start = s.name.starts_with(b"__start_");
+        // `__start_SEC`/`__stop_SEC` bracket a live allocated section whose name is a C
+        // identifier, so code can walk everything the inputs put there (linker sets).
+        let sections: HashSet<&[u8]> = self
+            .objects
+            .iter()
+            .flat_map(|o| o.sections.iter())
+            .filter(|x| x.live && x.is_alloc())
+            .map(|x| x.name)
+            .collect();
+        for section in sections {
+            for (prefix, which) in [
+                (&b"__start_"[..], LinkerSymbol::SectionStart),
+                (&b"__stop_"[..], LinkerSymbol::SectionStop),
+            ] {
+                let name = [prefix, section].concat();
+                if start_stop_section(&name) != Some(section) {
+                    continue;
+                }
+                let Some(id) = self.symtab.lookup(&name) else {
+                    continue;
+                };
                 let s = self.symtab.get_mut(id);
-                s.def = Def::Linker(if start {
-                    LinkerSymbol::SectionStart
-                } else {
-                    LinkerSymbol::SectionStop
-                });
-                s.visibility = elf::STV_HIDDEN.0;
-                s.ty = elf::STT_NOTYPE.0;
+                if s.is_undefined() {
+                    s.def = Def::Linker(which);
+                    s.visibility = elf::STV_HIDDEN.0;
+                    s.ty = elf::STT_NOTYPE.0;
+                }
             }
         }
     }

@@ -71,28 +71,47 @@ pub enum LinkerSymbol {
     },
 }
 
+/// The image and segment bounds the linker provides under these names (beyond `_DYNAMIC`,
+/// `_GLOBAL_OFFSET_TABLE_` and `__start_`/`__stop_`).
+const PROVIDED: [(&[u8], LinkerSymbol); 23] = [
+    (b"__ehdr_start", LinkerSymbol::ImageStart),
+    (b"__executable_start", LinkerSymbol::ImageStart),
+    (b"etext", LinkerSymbol::TextEnd),
+    (b"_etext", LinkerSymbol::TextEnd),
+    (b"__etext", LinkerSymbol::TextEnd),
+    (b"edata", LinkerSymbol::DataEnd),
+    (b"_edata", LinkerSymbol::DataEnd),
+    (b"__bss_start", LinkerSymbol::BssStart),
+    (b"end", LinkerSymbol::End),
+    (b"_end", LinkerSymbol::End),
+    (b"__preinit_array_start", LinkerSymbol::ArrayStart),
+    (b"__init_array_start", LinkerSymbol::ArrayStart),
+    (b"__fini_array_start", LinkerSymbol::ArrayStart),
+    (b"__exidx_start", LinkerSymbol::ArrayStart),
+    (b"__preinit_array_end", LinkerSymbol::ArrayEnd),
+    (b"__init_array_end", LinkerSymbol::ArrayEnd),
+    (b"__fini_array_end", LinkerSymbol::ArrayEnd),
+    (b"__exidx_end", LinkerSymbol::ArrayEnd),
+    (b"__rela_iplt_start", LinkerSymbol::IpltStart),
+    (b"__rel_iplt_start", LinkerSymbol::IpltStart),
+    (b"__rela_iplt_end", LinkerSymbol::IpltEnd),
+    (b"__rel_iplt_end", LinkerSymbol::IpltEnd),
+    (b"_TLS_MODULE_BASE_", LinkerSymbol::TlsModuleBase),
+];
+
 impl LinkerSymbol {
     /// The symbol the linker provides under `name`, if any (beyond `_DYNAMIC`,
     /// `_GLOBAL_OFFSET_TABLE_` and `__start_`/`__stop_`).
     pub fn by_name(name: &[u8]) -> Option<LinkerSymbol> {
-        Some(match name {
-            b"__ehdr_start" | b"__executable_start" => LinkerSymbol::ImageStart,
-            b"etext" | b"_etext" | b"__etext" => LinkerSymbol::TextEnd,
-            b"edata" | b"_edata" => LinkerSymbol::DataEnd,
-            b"__bss_start" => LinkerSymbol::BssStart,
-            b"end" | b"_end" => LinkerSymbol::End,
-            b"__preinit_array_start"
-            | b"__init_array_start"
-            | b"__fini_array_start"
-            | b"__exidx_start" => LinkerSymbol::ArrayStart,
-            b"__preinit_array_end" | b"__init_array_end" | b"__fini_array_end" | b"__exidx_end" => {
-                LinkerSymbol::ArrayEnd
-            }
-            b"__rela_iplt_start" | b"__rel_iplt_start" => LinkerSymbol::IpltStart,
-            b"__rela_iplt_end" | b"__rel_iplt_end" => LinkerSymbol::IpltEnd,
-            b"_TLS_MODULE_BASE_" => LinkerSymbol::TlsModuleBase,
-            _ => return None,
-        })
+        PROVIDED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, which)| which)
+    }
+
+    /// Every name [`LinkerSymbol::by_name`] knows, with its symbol.
+    pub fn provided() -> impl Iterator<Item = (&'static [u8], LinkerSymbol)> {
+        PROVIDED.iter().copied()
     }
 }
 
