@@ -153,6 +153,9 @@ impl Got {
 #[derive(Default, Debug)]
 pub struct Plt {
     pub symbols: Vec<Target>,
+    /// Per entry: its target is a local IFUNC (an IRELATIVE slot, not a JUMP_SLOT), decided
+    /// once when the entry is added.
+    local_ifunc: Vec<bool>,
     index: TargetIndex,
     /// Something branches to a stub the target keeps in PLT0 (ARM's TLS descriptor
     /// trampoline), so `.plt` exists even without entries.
@@ -165,14 +168,24 @@ pub struct Plt {
 }
 
 impl Plt {
-    pub fn add(&mut self, sym: Target) -> usize {
+    /// Adds an entry for `sym` unless it has one; `local_ifunc` is [`Link::is_local_ifunc`]
+    /// of it.
+    ///
+    /// [`Link::is_local_ifunc`]: crate::link::Link::is_local_ifunc
+    pub fn add(&mut self, sym: Target, local_ifunc: bool) -> usize {
         if let Some(i) = self.index.get(sym) {
             return i;
         }
         let i = self.symbols.len();
         self.symbols.push(sym);
+        self.local_ifunc.push(local_ifunc);
         self.index.insert(sym, i);
         i
+    }
+
+    /// Entry `n`'s target is a local IFUNC.
+    pub fn is_local_ifunc(&self, n: usize) -> bool {
+        self.local_ifunc.get(n).copied().unwrap_or(false)
     }
 
     pub fn index_of(&self, sym: Target) -> Option<usize> {
@@ -188,14 +201,19 @@ impl Plt {
         self.symbols.is_empty()
     }
 
-    /// Puts the entries `last` selects after the others (keeping each group's order), and
+    /// Puts the local IFUNCs' entries after the others (keeping each group's order), and
     /// records how many come first. A PLT's relocations are found by entry index, so entries
     /// whose relocation lives outside `.rel(a).plt` must come last.
-    pub fn move_to_end(&mut self, last: impl Fn(Target) -> bool) {
-        let (mut first, rest): (Vec<_>, Vec<_>) = self.symbols.iter().partition(|&&s| !last(s));
+    pub fn move_local_ifuncs_to_end(&mut self) {
+        let (first, rest): (Vec<usize>, Vec<usize>) =
+            (0..self.symbols.len()).partition(|&n| !self.local_ifunc[n]);
         self.relocated_in_plt = first.len();
-        first.extend(rest);
-        self.symbols = first;
+        if rest.is_empty() {
+            return;
+        }
+        let order: Vec<usize> = first.into_iter().chain(rest).collect();
+        self.symbols = order.iter().map(|&n| self.symbols[n]).collect();
+        self.local_ifunc = order.iter().map(|&n| self.local_ifunc[n]).collect();
         self.index = TargetIndex::default();
         for (i, &s) in self.symbols.iter().enumerate() {
             self.index.insert(s, i);

@@ -117,6 +117,10 @@ impl<'d> Link<'d> {
     /// relocation, calling the resolver.
     pub fn is_local_ifunc(&self, target: Target) -> bool {
         match target {
+            // Once worked out for every global (`scan::global_facts`), read from there.
+            Target::Global(id) if (id as usize) < self.facts.len() => {
+                self.target_class(target) == crate::decide::SymClass::LocalIfunc
+            }
             Target::Global(id) => {
                 let s = self.symtab.get(id);
                 s.ty == elf::STT_GNU_IFUNC.0
@@ -588,7 +592,7 @@ fn allocate(link: &mut Link, scan: &mut crate::scan::ScanResult) {
         if link.got.entry(kind, target).is_some() {
             continue;
         }
-        let class = crate::scan::sym_class(link, &link.target_info_of(target));
+        let class = link.target_class(target);
         let out = link.kind;
         let fill = crate::relr::got_fill(link, crate::decide::got_fill(out, kind, class));
         link.got.add(kind, target, || fill);
@@ -601,15 +605,11 @@ fn allocate(link: &mut Link, scan: &mut crate::scan::ScanResult) {
     link.plt.header_needed = scan.tlsdesc_trampoline;
     // Without a loader, every PLT slot is an IFUNC's, relocated with the other IRELATIVEs.
     let irelative_in_plt = link.arch.irelative_in_plt_relocs() && link.kind.imports();
-    let ifuncs: HashSet<Target> = link
-        .plt
-        .symbols
-        .iter()
-        .copied()
-        .filter(|&t| link.is_local_ifunc(t))
-        .collect();
-    link.plt
-        .move_to_end(|t| !irelative_in_plt && ifuncs.contains(&t));
+    if irelative_in_plt {
+        link.plt.relocated_in_plt = link.plt.len();
+    } else {
+        link.plt.move_local_ifuncs_to_end();
+    }
 }
 
 /// Lays out the output; thunks and `.relr.dyn` depend on addresses and move addresses, so

@@ -36,10 +36,10 @@ impl PltGot {
 /// Whether calls to `target` go through `.plt.got`: the target has such entries, the GOT
 /// entry is looked up by name, and no PLT entry must stand for the function's address (a
 /// canonical PLT entry in a program; an IFUNC's IRELATIVE slot).
-pub fn wanted(link: &Link, target: Target, canonical: bool) -> bool {
+pub fn wanted(link: &Link, target: Target, canonical: bool, local_ifunc: bool) -> bool {
     link.arch.plt_got_entry_size().is_some()
         && !canonical
-        && !link.is_local_ifunc(target)
+        && !local_ifunc
         && link
             .got
             .entry(GotKind::Address, target)
@@ -58,10 +58,11 @@ pub fn allocate(link: &mut Link, targets: &[Target], canonical: &[crate::symbols
             continue;
         }
         let is_canonical = matches!(target, Target::Global(id) if is_canonical_id[id as usize]);
-        if wanted(link, target, is_canonical) {
+        let local_ifunc = link.is_local_ifunc(target);
+        if wanted(link, target, is_canonical, local_ifunc) {
             link.plt_got.add(target);
         } else {
-            link.plt.add(target);
+            link.plt.add(target, local_ifunc);
         }
     }
 }

@@ -315,6 +315,21 @@ impl<'d> Link<'d> {
     }
 }
 
+impl Link<'_> {
+    /// [`sym_class`] of `target` as [`Link::target_info_of`] describes it, from the facts for
+    /// a global when [`global_facts`] has run.
+    pub fn target_class(&self, target: Target) -> SymClass {
+        match target {
+            Target::Global(id) => match self.facts.get(id as usize) {
+                // `class_as_data` is the class under the symbol's own type.
+                Some(facts) => facts.class_as_data,
+                None => sym_class(self, &self.target_info_of(target)),
+            },
+            Target::Local { .. } => sym_class(self, &self.target_info_of(target)),
+        }
+    }
+}
+
 impl ObjectScan<'_, '_> {
     fn section(&mut self, sec: usize) -> Vec<RelocAction> {
         let link = self.link;

@@ -649,7 +649,7 @@ impl SyntheticContext<'_, '_> {
                 let reserved = arch.plt_layout().reserved_got_words as usize;
                 for (n, &target) in link.plt.symbols.iter().enumerate() {
                     // REL targets read an IRELATIVE's addend, the resolver, from the slot.
-                    let v = if link.is_local_ifunc(target) {
+                    let v = if link.plt.is_local_ifunc(n) {
                         relocate::target_address(link, layout, target)
                     } else {
                         let addrs = plt_addrs(link, layout, n);
@@ -743,7 +743,7 @@ fn plt_slot_reloc(link: &Link, layout: &Layout, plan: &DynPlan, n: usize) -> Dyn
     let reserved = arch.plt_layout().reserved_got_words;
     let offset = layout.addr_of(Synth::GotPlt) + (reserved + n as u64) * word;
     let target = link.plt.symbols[n];
-    if link.is_local_ifunc(target) {
+    if link.plt.is_local_ifunc(n) {
         DynReloc {
             offset,
             r_type: arch.dyn_reloc_types().irelative,
