@@ -56,6 +56,7 @@ pub mod layout;
 pub mod link;
 pub mod map_file;
 pub mod merge;
+pub mod name_index;
 pub mod object_file;
 pub mod options;
 pub mod output_file;

@@ -461,7 +461,7 @@ impl<'d> Resolver<'d, '_> {
             .zip(obj.symbols.iter().enumerate().skip(obj.first_global))
             .enumerate()
         {
-            if let Some(&ahead) = ids.get(n + 12) {
+            if let Some(&ahead) = ids.get(n + PREFETCH_STRIDE) {
                 self.symtab.prefetch(ahead);
             }
             self.add_mention(file, &obj, id, index as u32, &sym);
@@ -478,7 +478,21 @@ impl<'d> Resolver<'d, '_> {
         let hashes = std::mem::take(&mut obj.global_hashes);
         let lens = std::mem::take(&mut obj.global_name_lens);
         let names = hashes.iter().zip(&lens);
-        for (sym, (&hash, &len)) in obj.symbols.iter().skip(obj.first_global).zip(names) {
+        for (n, (sym, (&hash, &len))) in obj
+            .symbols
+            .iter()
+            .skip(obj.first_global)
+            .zip(names)
+            .enumerate()
+        {
+            // The slot two strides ahead, and the name in the slot one stride ahead (asked
+            // for a stride ago, so that it has arrived by now).
+            if let Some(&ahead) = hashes.get(n + 2 * PREFETCH_STRIDE) {
+                self.symtab.prefetch_slot(ahead);
+            }
+            if let Some(&ahead) = hashes.get(n + PREFETCH_STRIDE) {
+                self.symtab.prefetch_name(ahead);
+            }
             let name = sym.name_of_len(len);
             let defined_here = is_defined_here(obj, &sym);
             // `foo@@V` defines `foo` (at default version V); `foo@V` is a separate, hidden
@@ -648,6 +662,10 @@ impl<'d> Resolver<'d, '_> {
 pub fn is_function_type(ty: u8) -> bool {
     ty == elf::STT_FUNC.0 || ty == elf::STT_GNU_IFUNC.0
 }
+
+/// How many names ahead resolution asks for what it will read: enough for a miss to arrive
+/// (a few hundred cycles) while the names before it are handled.
+const PREFETCH_STRIDE: usize = 8;
 
 /// Whether an object's symbol defines its name: COMDAT groups another object won take their
 /// definitions with them.

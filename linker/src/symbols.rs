@@ -243,9 +243,7 @@ pub fn name_hash(name: &[u8]) -> u64 {
 
 #[derive(Default)]
 pub struct SymbolTable<'d> {
-    /// (name, id, hash): the hash is kept so that neither growing the table nor a probe
-    /// that meets another name has to read a name from the inputs (a cache miss apiece).
-    by_name: hashbrown::HashTable<(&'d [u8], SymbolId, u64)>,
+    by_name: crate::name_index::NameIndex<'d>,
     pub symbols: Vec<Symbol<'d>>,
     /// The few symbols with a `.symver` version, kept aside so that every other symbol's
     /// record stays small.
@@ -270,10 +268,19 @@ impl<'d> SymbolTable<'d> {
     }
 
     pub fn lookup(&self, name: &[u8]) -> Option<SymbolId> {
-        let hash = name_hash(name);
-        self.by_name
-            .find(hash, |&(n, _, h)| h == hash && n == name)
-            .map(|&(_, id, _)| id)
+        self.by_name.find(name, name_hash(name))
+    }
+
+    /// Asks for what interning a name of this hash will read first: see
+    /// [`crate::name_index`]. The slot, some lookups ahead; then its name, a few ahead.
+    #[inline(always)]
+    pub fn prefetch_slot(&self, hash: u64) {
+        self.by_name.prefetch_slot(hash);
+    }
+
+    #[inline(always)]
+    pub fn prefetch_name(&self, hash: u64) {
+        self.by_name.prefetch_name(hash);
     }
 
     /// The id of `name`, inserting an undefined symbol if it is new.
@@ -283,16 +290,11 @@ impl<'d> SymbolTable<'d> {
 
     /// [`SymbolTable::intern`] with `hash == name_hash(name)` already known.
     pub fn intern_hashed(&mut self, name: &'d [u8], hash: u64) -> SymbolId {
-        let slot =
-            match self
-                .by_name
-                .entry(hash, |&(n, _, h)| h == hash && n == name, |&(_, _, h)| h)
-            {
-                hashbrown::hash_table::Entry::Occupied(e) => return e.get().1,
-                hashbrown::hash_table::Entry::Vacant(v) => v,
-            };
         let id = self.symbols.len() as SymbolId;
-        slot.insert((name, id, hash));
+        if let crate::name_index::Filed::Found(found) = self.by_name.find_or_insert(name, hash, id)
+        {
+            return found;
+        }
         self.symbols.push(Symbol {
             name,
             def: Def::Undefined,
