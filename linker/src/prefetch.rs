@@ -5,13 +5,19 @@
 /// Starts loading the cache line holding `value`; a hint only, it never faults.
 #[inline(always)]
 pub fn read<T>(value: &T) {
+    read_at(value as *const T as usize);
+}
+
+/// [`read`] of whatever lies at `address`, which need not be valid: a prefetch never faults.
+#[inline(always)]
+pub fn read_at(address: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: SSE is part of x86-64's baseline, and a prefetch does not access memory
-        // (a hint for any address is harmless; this one is a live reference).
-        unsafe { _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>()) };
+        // SAFETY: SSE is part of x86-64's baseline, and a prefetch reads nothing the program
+        // sees and cannot fault, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(address as *const i8) };
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    let _ = address;
 }

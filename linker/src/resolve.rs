@@ -485,13 +485,13 @@ impl<'d> Resolver<'d, '_> {
             .zip(names)
             .enumerate()
         {
-            // The slot two strides ahead, and the name in the slot one stride ahead (asked
-            // for a stride ago, so that it has arrived by now).
+            // Each step of a lookup a stride after the step before it, so that what it
+            // looks at has arrived.
             if let Some(&ahead) = hashes.get(n + 2 * PREFETCH_STRIDE) {
                 self.symtab.prefetch_slot(ahead);
             }
             if let Some(&ahead) = hashes.get(n + PREFETCH_STRIDE) {
-                self.symtab.prefetch_name(ahead);
+                self.symtab.prefetch_candidate(ahead);
             }
             let name = sym.name_of_len(len);
             let defined_here = is_defined_here(obj, &sym);

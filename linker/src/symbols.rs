@@ -268,19 +268,22 @@ impl<'d> SymbolTable<'d> {
     }
 
     pub fn lookup(&self, name: &[u8]) -> Option<SymbolId> {
-        self.by_name.find(name, name_hash(name))
+        self.by_name.find(name, name_hash(name), |id| {
+            self.symbols[id as usize].name == name
+        })
     }
 
-    /// Asks for what interning a name of this hash will read first: see
-    /// [`crate::name_index`]. The slot, some lookups ahead; then its name, a few ahead.
+    /// Asks for what interning a name of hash `hash` reads, in the order it reads it: the
+    /// name index's slot, then the name in it. The second looks at what the first brought
+    /// in, so the two are called some names apart (see [`crate::name_index`]).
     #[inline(always)]
     pub fn prefetch_slot(&self, hash: u64) {
         self.by_name.prefetch_slot(hash);
     }
 
     #[inline(always)]
-    pub fn prefetch_name(&self, hash: u64) {
-        self.by_name.prefetch_name(hash);
+    pub fn prefetch_candidate(&self, hash: u64) {
+        self.by_name.prefetch_candidate(hash);
     }
 
     /// The id of `name`, inserting an undefined symbol if it is new.
@@ -291,7 +294,10 @@ impl<'d> SymbolTable<'d> {
     /// [`SymbolTable::intern`] with `hash == name_hash(name)` already known.
     pub fn intern_hashed(&mut self, name: &'d [u8], hash: u64) -> SymbolId {
         let id = self.symbols.len() as SymbolId;
-        if let crate::name_index::Filed::Found(found) = self.by_name.find_or_insert(name, hash, id)
+        let symbols = &self.symbols;
+        if let crate::name_index::Filed::Found(found) =
+            self.by_name
+                .find_or_insert(name, hash, id, |id| symbols[id as usize].name == name)
         {
             return found;
         }
