@@ -20,7 +20,7 @@ use crate::layout::Layout;
 use crate::link::Link;
 use crate::object_file::{InputSection, SymPlace};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// An input `.eh_frame` after the rewrite, described against the input's bytes rather than
 /// copied: the output is the input's kept records, a few words changed.
@@ -214,7 +214,7 @@ pub fn rewrite(link: &Link) -> EhFrames {
         any: !inputs.is_empty(),
         ..EhFrames::default()
     };
-    let mut kept_cies: HashMap<CieKey, ((u32, u32), u64)> = HashMap::new();
+    let mut kept_cies: HashMap<CieKey, ((u32, u32), u64)> = HashMap::default();
     for p in parsed {
         match p {
             Ok(Err(Unrewritten(fdes))) => out.unrewritten_fdes += fdes,
@@ -385,7 +385,7 @@ fn lay_out(
         ..Rewritten::default()
     };
     // Input CIE offset -> where its kept copy is.
-    let mut cie_at: HashMap<usize, ((u32, u32), u64)> = HashMap::new();
+    let mut cie_at: HashMap<usize, ((u32, u32), u64)> = HashMap::default();
     // The input and output offsets of the last CIE or FDE written.
     let mut last = None;
     let mut here = 0u64;
@@ -531,7 +531,7 @@ mod tests {
         b.extend(fde(24, 0));
         b.extend_from_slice(&[0; 4]);
         let (sa, sb) = (section(&a, &[32, 56]), section(&b, &[32]));
-        let mut kept = HashMap::new();
+        let mut kept = HashMap::default();
         let pa = parsed(0, &sa, vec![true, true, false], &key);
         let pb = parsed(1, &sb, vec![true, true, true], &key);
         let ra = lay_out(&sa, pa, &mut kept);
@@ -584,7 +584,7 @@ mod tests {
         data[24..28].copy_from_slice(&18u32.to_le_bytes());
         let sec = section(&data, &[]);
         let p = parsed(0, &sec, vec![true, true], &key);
-        let out = lay_out(&sec, p, &mut HashMap::new()).bytes(&data);
+        let out = lay_out(&sec, p, &mut HashMap::default()).bytes(&data);
         assert_eq!(out.len(), 48);
         assert_eq!(&out[24..28], &20u32.to_le_bytes());
         assert_eq!((&out[..24], &out[28..46]), (&data[..24], &data[28..46]));
@@ -606,7 +606,7 @@ mod tests {
         a.extend(fde(48, 0));
         let sa = section(&a, &[32, 56]);
         let pa = parsed(0, &sa, vec![true, false, true], &key);
-        let ra = lay_out(&sa, pa, &mut HashMap::new());
+        let ra = lay_out(&sa, pa, &mut HashMap::default());
         let bytes = ra.bytes(&a);
         assert_eq!(bytes.len(), 48);
         assert_eq!(&bytes[28..32], &28u32.to_le_bytes());
