@@ -9,6 +9,7 @@ use tether_linker::detach;
 use tether_linker::options::{self, Invocation};
 
 fn main() -> ExitCode {
+    tether_linker::big_alloc::tune_malloc();
     let invocation = match options::parse(std::env::args_os().skip(1)) {
         Ok(i) => i,
         Err(e) => {
