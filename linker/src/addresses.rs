@@ -47,6 +47,16 @@ impl Addresses {
         }
     }
 
+    /// Asks for the word [`Addresses::of`] or [`Addresses::branch_dest`] will read for global
+    /// `id`.
+    #[inline(always)]
+    pub fn prefetch(&self, id: SymbolId, via_plt: bool) {
+        let table = if via_plt { &self.plt } else { &self.symbol };
+        if let Some(word) = table.get(id as usize) {
+            crate::prefetch::read(word);
+        }
+    }
+
     /// [`crate::relocate::branch_dest`] from the table for globals.
     pub fn branch_dest(&self, link: &Link, layout: &Layout, target: Target, via_plt: bool) -> u64 {
         let plt = match (via_plt, target) {

@@ -147,6 +147,9 @@ impl Site {
 
 /// Copies one input section into `out` (at address `addr`) and applies the actions the scan
 /// decided for its relocations.
+/// How many relocations ahead [`relocate_section`] asks for the target's address.
+const PREFETCH_AHEAD: usize = 8;
+
 pub fn relocate_section(
     cx: RelocContext,
     file: usize,
@@ -175,6 +178,16 @@ pub fn relocate_section(
     };
     for (ri, (r, action)) in section.relocs.iter().zip(actions).enumerate() {
         let r = &r;
+        // A global's address is a random read in a table larger than the cache: asked for
+        // a few relocations ahead.
+        if let (Some(ahead), Some(ahead_action)) = (
+            section.relocs.get(ri + PREFETCH_AHEAD),
+            actions.get(ri + PREFETCH_AHEAD),
+        ) {
+            if let Target::Global(id) = link.symbol_target(file, ahead.sym) {
+                cx.addrs.prefetch(id, ahead_action.via_plt);
+            }
+        }
         if action.is_none() {
             continue;
         }

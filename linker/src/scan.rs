@@ -267,6 +267,9 @@ pub fn global_facts<'d>(link: &Link<'d>) -> Vec<GlobalFacts> {
         .collect()
 }
 
+/// How many relocations ahead the scan asks for the facts of the symbol referred to.
+const PREFETCH_AHEAD: usize = 8;
+
 /// Scan-local state of one object.
 struct ObjectScan<'l, 'd> {
     link: &'l Link<'d>,
@@ -341,6 +344,16 @@ impl ObjectScan<'_, '_> {
         let mut consumed = false;
         for (ri, r) in section.relocs.iter().enumerate() {
             let r = &r;
+            // A global's facts are a random read in a table larger than the cache: asked
+            // for a few relocations ahead.
+            if let Some(ahead) = section.relocs.get(ri + PREFETCH_AHEAD) {
+                if let Some(facts) = link
+                    .global_id(self.file, ahead.sym)
+                    .and_then(|id| link.facts.get(id as usize))
+                {
+                    crate::prefetch::read(facts);
+                }
+            }
             let moved = eh_frame.map(|e| e.reloc_offset(ri));
             let skip = std::mem::take(&mut consumed) || moved == Some(None);
             let decided = if skip {
