@@ -227,6 +227,19 @@ impl<'d> Link<'d> {
         }
     }
 
+    /// Asks for the input symbol defining global `id`, for a writer that will read it a few
+    /// symbols on (a random read in the inputs' symbol tables).
+    #[inline(always)]
+    pub fn prefetch_definition(&self, id: SymbolId) {
+        if let Some(Def::Regular { file, sym } | Def::Common { file, sym }) =
+            self.symtab.symbols.get(id as usize).map(|s| s.def)
+        {
+            if let Some(obj) = self.objects.get(file as usize) {
+                obj.symbols.prefetch(sym as usize);
+            }
+        }
+    }
+
     /// The name of a target, for messages: a section symbol is named by its section.
     pub fn target_name(&self, target: Target) -> &'d [u8] {
         match target {

@@ -83,6 +83,16 @@ impl<'d> SymbolList<'d> {
         }
     }
 
+    /// Asks for symbol `index`'s entry ahead of a read (a random one is a cache miss).
+    #[inline(always)]
+    pub fn prefetch(&self, index: usize) {
+        match &self.table {
+            Table::Elf64(t, _) => t.symbols().get(index).map(crate::prefetch::read),
+            Table::Elf32(t, _) => t.symbols().get(index).map(crate::prefetch::read),
+            Table::Decoded(list) => list.get(index).map(crate::prefetch::read),
+        };
+    }
+
     /// Symbol `index`, which the caller knows exists (an index a checked relocation or the
     /// symbol table handed out); an empty undefined symbol otherwise.
     #[inline(always)]

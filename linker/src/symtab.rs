@@ -246,8 +246,18 @@ pub fn write(
     globals_out
         .par_chunks_mut(entsize)
         .zip(global_entries.par_iter())
-        .for_each(|pair| entry(pair, false));
+        .enumerate()
+        .for_each(|(n, pair)| {
+            if let Some(&(Source::Global(id), _)) = global_entries.get(n + PREFETCH_AHEAD) {
+                link.prefetch_definition(id);
+            }
+            entry(pair, false)
+        });
 }
+
+/// How many entries ahead the writers of `.symtab` and `.dynsym` ask for a global's
+/// definition.
+pub const PREFETCH_AHEAD: usize = 8;
 
 /// Writes one `.symtab` entry from its source (`local`: it lies before `sh_info`).
 #[allow(clippy::too_many_arguments)]

@@ -825,7 +825,11 @@ fn write_dynsym(
     entries
         .par_chunks_mut(entsize)
         .zip(plan.dynsym.par_iter().zip(plan.names.par_iter()))
-        .for_each(|(entry, (&id, &name))| {
+        .enumerate()
+        .for_each(|(n, (entry, (&id, &name)))| {
+            if let Some(&ahead) = plan.dynsym.get(n + crate::symtab::PREFETCH_AHEAD) {
+                link.prefetch_definition(ahead);
+            }
             let s = link.symtab.get(id);
             let defined = s.is_defined();
             let unique = match s.def {
