@@ -85,10 +85,24 @@ pub struct GnuHashLayout {
 
 /// Orders the exported symbols by bucket; symbols sharing a bucket keep their given order.
 pub fn gnu_hash_layout(names: &[&[u8]]) -> GnuHashLayout {
+    use rayon::prelude::*;
     let nbuckets = bucket_count(names.len()).max(2);
-    let hashes: Vec<u32> = names.iter().map(|n| gnu_hash(n)).collect();
-    let mut order: Vec<usize> = (0..names.len()).collect();
-    order.sort_by_key(|&i| hashes[i] % nbuckets);
+    // Reading every exported name is the costly part: in parallel.
+    let hashes: Vec<u32> = names.par_iter().map(|n| gnu_hash(n)).collect();
+    // A stable counting sort by bucket (a comparison sort divided twice per comparison).
+    let bucket_of: Vec<u32> = hashes.iter().map(|h| h % nbuckets).collect();
+    let mut starts = vec![0usize; nbuckets as usize + 1];
+    for &b in &bucket_of {
+        starts[b as usize + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    let mut order = vec![0usize; names.len()];
+    for (i, &b) in bucket_of.iter().enumerate() {
+        order[starts[b as usize]] = i;
+        starts[b as usize] += 1;
+    }
     let hashes = order.iter().map(|&i| hashes[i]).collect();
     GnuHashLayout {
         order,

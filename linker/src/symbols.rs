@@ -205,7 +205,7 @@ impl Symbol<'_> {
 
 /// Splits a `.symver` name: `foo@@V` → (`foo`, V, default), `foo@V` → (`foo`, V, hidden).
 pub fn split_symver(name: &[u8]) -> Option<(&[u8], &[u8], bool)> {
-    let at = name.iter().position(|&b| b == b'@')?;
+    let at = memchr::memchr(b'@', name)?;
     let (base, rest) = (&name[..at], &name[at + 1..]);
     match rest.strip_prefix(b"@") {
         Some(version) => Some((base, version, false)),

@@ -450,19 +450,39 @@ pub fn write_image(
         relative_count,
         addrs,
     };
-    // Each synthetic section is its own slice of the image, so they are written in parallel.
-    section_slices(image, layout)
+    // Each synthetic section is its own slice of the image, so they are written in parallel;
+    // `.eh_frame_hdr` too, from `.eh_frame` (input sections, written by now).
+    let mut slices = section_slices(image, layout);
+    let eh_frame: Option<(u64, &[u8])> = slices
+        .iter()
+        .position(|&(i, _)| {
+            let s = &layout.sections[i];
+            s.name == b".eh_frame" && matches!(s.content, Content::Inputs(_))
+        })
+        .map(|at| {
+            let (i, bytes) = slices.swap_remove(at);
+            (layout.sections[i].addr, &*bytes)
+        });
+    slices
         .into_par_iter()
         .filter_map(|(i, buf)| match layout.sections[i].content {
             Content::Synthetic(kind) => Some((kind, &layout.sections[i], buf)),
             Content::Inputs(_) => None,
         })
-        .try_for_each(|(kind, s, buf)| synthetic.write(kind, s, buf))?;
+        .try_for_each(|(kind, s, buf)| match (kind, eh_frame) {
+            (Synth::EhFrameHdr, Some((eh_addr, eh))) => {
+                let built = crate::eh_frame_hdr::build(eh, eh_addr, s.addr, buf.len(), word as u8)
+                    .map_err(|e| LinkError::Other(format!(".eh_frame: {e}")))?;
+                buf.copy_from_slice(&built);
+                Ok(())
+            }
+            _ => synthetic.write(kind, s, buf),
+        })?;
 
     let mut put = Put { buf: image, is64 };
     write_headers(link, plan, layout, &mut put);
     drop(synthetic_phase);
-    let _tail = crate::timing::phase("write: finish (eh_frame_hdr, build-id)");
+    let _tail = crate::timing::phase("write: finish (build-id)");
 
     let code: Vec<(u64, u64)> = layout
         .sections
@@ -480,15 +500,6 @@ pub fn write_image(
             .map_err(LinkError::Other)?;
     }
 
-    if let Some((_, hdr)) = layout.find(Synth::EhFrameHdr) {
-        if let Some(eh) = layout.by_name(b".eh_frame") {
-            let bytes = &image[eh.offset as usize..(eh.offset + eh.size) as usize];
-            let built =
-                crate::eh_frame_hdr::build(bytes, eh.addr, hdr.addr, hdr.size as usize, word as u8)
-                    .map_err(|e| LinkError::Other(format!(".eh_frame: {e}")))?;
-            image[hdr.offset as usize..(hdr.offset + hdr.size) as usize].copy_from_slice(&built);
-        }
-    }
     if let (Some((_, note)), Some(style)) = (layout.find(Synth::BuildId), &link.opts.build_id) {
         // Hashed as ld.bfd does, with the whole note still zero, then filled in.
         let (o, n) = (note.offset as usize, note.size as usize);

@@ -380,7 +380,7 @@ pub fn run(
 ) -> Result<()> {
     let has_dsos = files.iter().any(|f| f.kind == FileKind::Shared);
     let kind = crate::link::output_kind(opts, has_dsos);
-    let plugin = Plugin::load(plugin_path, opts, kind)?;
+    let plugin = crate::timing::time("load plugin", || Plugin::load(plugin_path, opts, kind))?;
     let result = link_through(&plugin, opts, kind, files, roots);
     let cleaned = plugin.cleanup();
     result.and(cleaned)
@@ -398,7 +398,9 @@ fn link_through(
         claimed: HashSet::new(),
         first: None,
     };
-    let resolved: Resolved = crate::resolve::resolve_with(&files, Some(&mut first), false, roots)?;
+    let resolved: Resolved = crate::timing::time("resolve symbols", || {
+        crate::resolve::resolve_with(&files, Some(&mut first), false, roots)
+    })?;
     // gcc passes its plugin to every link: when it claims nothing, the first resolution is the
     // link's (unless no input told the target, which the ordinary path reports).
     let told_target = !resolved.dsos.is_empty() || resolved.objects.iter().any(|o| o.machine != 0);
@@ -419,7 +421,9 @@ fn link_through(
     let mut second = SecondPass {
         claimed: first.claimed,
     };
-    let resolved = crate::resolve::resolve_with(&files, Some(&mut second), true, roots)?;
+    let resolved = crate::timing::time("resolve symbols again", || {
+        crate::resolve::resolve_with(&files, Some(&mut second), true, roots)
+    })?;
     crate::link::link_resolved(opts, resolved)
 }
 
