@@ -295,26 +295,39 @@ fn dedupe_pieces<'d>(
     // alignment they need, and every piece of the shard as (input, piece, index into the
     // shard's distinct ones).
     type Shard = (Vec<(u32, u32, u64)>, Vec<(u32, u32, u32)>);
-    let shards: Vec<Shard> = (0..SHARDS)
+    // Each shard's pieces, in input order, so that a shard reads only its own.
+    let mut by_shard: Vec<Vec<(u32, u32)>> = vec![Vec::new(); SHARDS];
+    for (i, input) in split.iter().enumerate() {
+        for (p, &(_, _, hash)) in input.iter().enumerate() {
+            by_shard[(hash >> 32) as usize % SHARDS].push((i as u32, p as u32));
+        }
+    }
+    let shards: Vec<Shard> = by_shard
         .into_par_iter()
-        .map(|shard| {
-            let mut seen: HashMap<&[u8], u32> = HashMap::default();
+        .map(|own| {
+            // Filed by the hash the split already computed: no piece is hashed twice.
+            let mut seen: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
             let mut firsts: Vec<(u32, u32, u64)> = Vec::new();
-            let mut members = Vec::new();
-            for (i, input) in split.iter().enumerate() {
-                for (p, &(offset, bytes, hash)) in input.iter().enumerate() {
-                    if (hash >> 32) as usize % SHARDS != shard {
-                        continue;
+            let mut members = Vec::with_capacity(own.len());
+            for (i, p) in own {
+                let (offset, bytes, hash) = split[i as usize][p as usize];
+                let align = piece_alignment(offset, key.align);
+                let bytes_of = |&(fi, fp, _): &(u32, u32, u64)| split[fi as usize][fp as usize].1;
+                let hash_of = |&(fi, fp, _): &(u32, u32, u64)| split[fi as usize][fp as usize].2;
+                let local = match seen.entry(
+                    hash,
+                    |&l| bytes_of(&firsts[l as usize]) == bytes,
+                    |&l| hash_of(&firsts[l as usize]),
+                ) {
+                    hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
+                    hashbrown::hash_table::Entry::Vacant(v) => {
+                        firsts.push((i, p, align));
+                        *v.insert(firsts.len() as u32 - 1).get()
                     }
-                    let align = piece_alignment(offset, key.align);
-                    let local = *seen.entry(bytes).or_insert_with(|| {
-                        firsts.push((i as u32, p as u32, align));
-                        firsts.len() as u32 - 1
-                    });
-                    let need = &mut firsts[local as usize].2;
-                    *need = (*need).max(align);
-                    members.push((i as u32, p as u32, local));
-                }
+                };
+                let need = &mut firsts[local as usize].2;
+                *need = (*need).max(align);
+                members.push((i, p, local));
             }
             (firsts, members)
         })
