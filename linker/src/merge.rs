@@ -270,10 +270,17 @@ const SHARDS: usize = 32;
 /// A piece of an input: its offset there, its bytes and their hash.
 type Piece<'d> = (u64, &'d [u8], u64);
 
+/// The shard a piece's hash files it in.
+fn shard_of(hash: u64) -> usize {
+    (hash >> 32) as usize % SHARDS
+}
+
 /// The distinct pieces of a group's inputs in first-seen order, each with the largest
 /// alignment any copy needs, and each input's pieces as (offset, index into them). Inputs
 /// are split and hashed in parallel; each hash shard is deduplicated on its own, and sorting
-/// the shards' firsts by position gives the same order as one pass would.
+/// the shards' firsts by position gives the same order as one pass would. Every step but the
+/// sort of the firsts runs in parallel, per input or per shard: `.debug_str` of a large
+/// link is half a million pieces.
 #[allow(clippy::type_complexity)]
 fn dedupe_pieces<'d>(
     link: &Link<'d>,
@@ -291,43 +298,87 @@ fn dedupe_pieces<'d>(
                 .collect()
         })
         .collect();
-    // Per shard: its distinct pieces as (input, piece) of their first occurrence with the
-    // alignment they need, and every piece of the shard as (input, piece, index into the
-    // shard's distinct ones).
-    type Shard = (Vec<(u32, u32, u64)>, Vec<(u32, u32, u32)>);
-    // Each shard's pieces, in input order, so that a shard reads only its own.
-    let mut by_shard: Vec<Vec<(u32, u32)>> = vec![Vec::new(); SHARDS];
-    for (i, input) in split.iter().enumerate() {
-        for (p, &(_, _, hash)) in input.iter().enumerate() {
-            by_shard[(hash >> 32) as usize % SHARDS].push((i as u32, p as u32));
+    // Where each input's pieces start in each shard's list (pieces of a shard in input order).
+    let counts: Vec<[u32; SHARDS]> = split
+        .par_iter()
+        .map(|input| {
+            let mut n = [0u32; SHARDS];
+            for piece in input {
+                n[shard_of(piece.2)] += 1;
+            }
+            n
+        })
+        .collect();
+    let mut starts = vec![[0u32; SHARDS]; split.len()];
+    let mut totals = [0u32; SHARDS];
+    for (i, n) in counts.iter().enumerate() {
+        starts[i] = totals;
+        for k in 0..SHARDS {
+            totals[k] += n[k];
         }
     }
+    // Each shard's pieces (input, piece, the piece), copied out by the inputs in parallel,
+    // each into its own stretch of every shard's list.
+    let mut by_shard: Vec<Vec<(u32, u32, Piece<'d>)>> = totals
+        .iter()
+        .map(|&n| vec![(0, 0, (0, &[][..], 0)); n as usize])
+        .collect();
+    {
+        let mut stretches: Vec<Vec<&mut [(u32, u32, Piece<'d>)]>> = (0..split.len())
+            .map(|_| Vec::with_capacity(SHARDS))
+            .collect();
+        for list in by_shard.iter_mut() {
+            let mut rest = list.as_mut_slice();
+            for (i, n) in counts.iter().enumerate() {
+                let k = stretches[i].len();
+                let (mine, tail) = std::mem::take(&mut rest).split_at_mut(n[k] as usize);
+                stretches[i].push(mine);
+                rest = tail;
+            }
+        }
+        split
+            .par_iter()
+            .zip(stretches.par_iter_mut())
+            .enumerate()
+            .for_each(|(i, (input, out))| {
+                let mut next = [0usize; SHARDS];
+                for (p, &piece) in input.iter().enumerate() {
+                    let k = shard_of(piece.2);
+                    out[k][next[k]] = (i as u32, p as u32, piece);
+                    next[k] += 1;
+                }
+            });
+    }
+    // Per shard: its distinct pieces as (input, piece) of their first occurrence with the
+    // alignment they need, and for every piece of the shard, in order, the index of its
+    // distinct piece.
+    type Shard = (Vec<(u32, u32, u64)>, Vec<u32>);
     let shards: Vec<Shard> = by_shard
         .into_par_iter()
         .map(|own| {
-            // Filed by the hash the split already computed: no piece is hashed twice.
+            // Filed by the hash the split already computed: no piece is hashed twice. Each
+            // distinct piece keeps its bytes and hash beside it, for the comparisons.
             let mut seen: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
+            let mut distinct: Vec<(&[u8], u64)> = Vec::new();
             let mut firsts: Vec<(u32, u32, u64)> = Vec::new();
             let mut members = Vec::with_capacity(own.len());
-            for (i, p) in own {
-                let (offset, bytes, hash) = split[i as usize][p as usize];
+            for (i, p, (offset, bytes, hash)) in own {
                 let align = piece_alignment(offset, key.align);
-                let bytes_of = |&(fi, fp, _): &(u32, u32, u64)| split[fi as usize][fp as usize].1;
-                let hash_of = |&(fi, fp, _): &(u32, u32, u64)| split[fi as usize][fp as usize].2;
                 let local = match seen.entry(
                     hash,
-                    |&l| bytes_of(&firsts[l as usize]) == bytes,
-                    |&l| hash_of(&firsts[l as usize]),
+                    |&l| distinct[l as usize].1 == hash && distinct[l as usize].0 == bytes,
+                    |&l| distinct[l as usize].1,
                 ) {
                     hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
                     hashbrown::hash_table::Entry::Vacant(v) => {
+                        distinct.push((bytes, hash));
                         firsts.push((i, p, align));
                         *v.insert(firsts.len() as u32 - 1).get()
                     }
                 };
                 let need = &mut firsts[local as usize].2;
                 *need = (*need).max(align);
-                members.push((i, p, local));
+                members.push(local);
             }
             (firsts, members)
         })
@@ -355,15 +406,23 @@ fn dedupe_pieces<'d>(
             )
         })
         .collect();
-    let mut per_input: Vec<Vec<(u64, u32)>> = split
-        .iter()
-        .map(|input| input.iter().map(|&(offset, _, _)| (offset, 0)).collect())
+    // Each input's pieces walk the shards' member lists from where the input starts in them.
+    let per_input: Vec<Vec<(u64, u32)>> = split
+        .par_iter()
+        .zip(starts.par_iter())
+        .map(|(input, start)| {
+            let mut next = start.map(|s| s as usize);
+            input
+                .iter()
+                .map(|&(offset, _, hash)| {
+                    let k = shard_of(hash);
+                    let local = shards[k].1[next[k]];
+                    next[k] += 1;
+                    (offset, global[k][local as usize])
+                })
+                .collect()
+        })
         .collect();
-    for (k, (_, members)) in shards.iter().enumerate() {
-        for &(i, p, l) in members {
-            per_input[i as usize][p as usize].1 = global[k][l as usize];
-        }
-    }
     (unique, per_input)
 }
 
