@@ -252,6 +252,8 @@ pub fn global_facts<'d>(link: &Link<'d>) -> Vec<GlobalFacts> {
     (0..link.symtab.len() as SymbolId)
         .into_par_iter()
         .map(|id| {
+            // Whether a definition is absolute is read from its input symbol: a random read.
+            link.prefetch_definition(id + PREFETCH_AHEAD as SymbolId);
             let mut info = link.target_info_of(Target::Global(id));
             let as_data = sym_class(link, &info);
             info.is_function = true;

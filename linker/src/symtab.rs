@@ -154,6 +154,8 @@ pub fn plan(link: &Link) -> SymtabPlan {
     }
     let ids: Vec<SymbolId> = (0..link.symtab.len() as SymbolId)
         .filter(|&id| {
+            // `in_dropped_section` reads the definition's input symbol: a random read.
+            link.prefetch_definition(id + PREFETCH_AHEAD as SymbolId);
             let s = link.symtab.get(id);
             (s.is_defined() && !in_dropped_section(link, s.def) && retained(link, s.name))
                 || (s.referenced && s.is_undefined())
