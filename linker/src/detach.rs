@@ -27,6 +27,27 @@ pub fn output_ready() {
     }
 }
 
+/// Inputs (named by path) below this total leave too little to clean up to pay for a fork:
+/// on a link of a few objects the fork and the wait for the child's word take longer than
+/// the clean-up they hide (0.4 ms of a 2.5 ms link, against GNU ld's 2 ms).
+const FORK_WORTHWHILE_BYTES: u64 = 32 << 20;
+
+/// Whether, with neither `--fork` nor `--no-fork` given, the link forks: when the files named
+/// by path total [`FORK_WORTHWHILE_BYTES`] or more (a stat each; libraries found by `-l` are
+/// not counted).
+pub fn worth_forking(opts: &crate::options::Options) -> bool {
+    let mut total = 0u64;
+    for item in &opts.inputs {
+        if let crate::options::InputItem::File(path) = item {
+            total += std::fs::metadata(path).map_or(0, |m| m.len());
+            if total >= FORK_WORTHWHILE_BYTES {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Forks. In the parent, returns the exit status to end with once the child reports; in the
 /// child (or if forking is impossible), returns `None` and the link goes on. Must be called
 /// before any thread starts: only the calling thread survives a fork.

@@ -30,7 +30,8 @@ fn main() -> ExitCode {
             // The phase times are printed at the very end: timing keeps one process. (gcc
             // passes its LTO plugin to every link; see `detach::hold` for when it matters.)
             tether_linker::timing::enable(opts.time_trace);
-            if opts.fork && !tether_linker::timing::enabled() {
+            let fork = opts.fork.unwrap_or_else(|| detach::worth_forking(&opts));
+            if fork && !tether_linker::timing::enabled() {
                 if let Some(status) = detach::fork() {
                     return ExitCode::from(status);
                 }

@@ -147,9 +147,10 @@ pub struct Options {
     pub print_gc_sections: bool,
     /// `--time-trace`: print each phase's time on stderr ([`crate::timing`]).
     pub time_trace: bool,
-    /// Return to the caller once the output is in place (`--no-fork` turns it off;
-    /// [`crate::detach`]).
-    pub fork: bool,
+    /// Return to the caller once the output is in place ([`crate::detach`]): `Some(true)`
+    /// with `--fork`, `Some(false)` with `--no-fork` (the last given wins); by default
+    /// ([`crate::detach::worth_forking`]) only for a link large enough to gain from it.
+    pub fork: Option<bool>,
     /// `-r`/`--relocatable`/`-Ur`: one `ET_REL` of the inputs ([`crate::relocatable`]).
     pub relocatable: bool,
     /// `--icf=`: identical code folding ([`crate::icf`]).
@@ -414,7 +415,8 @@ fn command() -> Command {
         ))
         .arg(flag(
             "fork",
-            "Exit as soon as the output is in place, cleaning up in a child (default, as mold)",
+            "Exit as soon as the output is in place, cleaning up in a child (as mold; the default \
+             when the inputs named by path total 32 MiB or more)",
         ))
         .arg(flag(
             "no-fork",
@@ -843,7 +845,8 @@ fn from_matches(m: &ArgMatches) -> Result<Options> {
         gc_sections: last_wins(m, "gc-sections", "no-gc-sections"),
         print_gc_sections: last_wins(m, "print-gc-sections", "no-print-gc-sections"),
         time_trace: present(m, "time-trace"),
-        fork: !last_wins(m, "no-fork", "fork"),
+        fork: (m.contains_id("fork") || m.contains_id("no-fork"))
+            .then(|| !last_wins(m, "no-fork", "fork")),
         relocatable: present(m, "relocatable"),
         icf: match last(m, "icf") {
             None => crate::icf::Level::None,

@@ -1,6 +1,7 @@
 //! ld.tether returns to its caller once the output is in place, leaving the unmapping and
-//! freeing to a child process, as mold does (`--no-fork` keeps one process). Whoever called
-//! it must still see the complete output, every message, and the link's exit status.
+//! freeing to a child process, as mold does (`--fork`; by default only when the inputs are
+//! large, and `--no-fork` keeps one process). Whoever called it must still see the complete
+//! output, every message, and the link's exit status.
 
 mod common;
 use common::*;
@@ -23,7 +24,15 @@ fn the_caller_sees_the_finished_output_its_messages_and_the_status() {
     // A warning printed before the output is committed reaches the caller.
     let forked = tether_in(
         &w,
-        &["-shared", "-z", "frobnicate", "lib.o", "-o", "forked.so"],
+        &[
+            "--fork",
+            "-shared",
+            "-z",
+            "frobnicate",
+            "lib.o",
+            "-o",
+            "forked.so",
+        ],
     );
     assert!(forked.status.success(), "{forked:?}");
     let said = String::from_utf8_lossy(&forked.stderr);
@@ -35,7 +44,7 @@ fn the_caller_sees_the_finished_output_its_messages_and_the_status() {
     check_readelf(&w.path("forked.so"));
 
     // Replacing an output leaves nothing else behind by the time the caller goes on.
-    let again = tether_in(&w, &["-shared", "lib.o", "-o", "forked.so"]);
+    let again = tether_in(&w, &["--fork", "-shared", "lib.o", "-o", "forked.so"]);
     assert!(again.status.success(), "{again:?}");
     let stray: Vec<String> = std::fs::read_dir(w.dir.path())
         .expect("work directory")
@@ -47,12 +56,18 @@ fn the_caller_sees_the_finished_output_its_messages_and_the_status() {
 
     // A failed link exits 1 with its error, and leaves the previous output alone.
     std::fs::copy(w.path("forked.so"), w.path("kept.so")).expect("copy");
-    let failed = tether_in(&w, &["-shared", "-z", "defs", "lib.o", "-o", "kept.so"]);
+    let failed = tether_in(
+        &w,
+        &["--fork", "-shared", "-z", "defs", "lib.o", "-o", "kept.so"],
+    );
     assert_eq!(failed.status.code(), Some(1), "{failed:?}");
     let said = String::from_utf8_lossy(&failed.stderr);
     assert!(said.contains("undefined symbol: missing"), "{said}");
     assert_eq!(read("kept.so"), read("single.so"));
-    let failed = tether_in(&w, &["-shared", "-z", "defs", "lib.o", "-o", "none.so"]);
+    let failed = tether_in(
+        &w,
+        &["--fork", "-shared", "-z", "defs", "lib.o", "-o", "none.so"],
+    );
     assert_eq!(failed.status.code(), Some(1));
     assert!(!w.path("none.so").exists());
 }
@@ -73,7 +88,7 @@ fn the_program_runs_as_soon_as_the_link_returns() {
         let exe = if round % 2 == 0 { "prog" } else { "other" };
         ok(w.driver(Cc::Gcc, Linker::Tether, false)
             .arg(&obj)
-            .args(["-o", exe]));
+            .args(["-Wl,--fork", "-o", exe]));
         assert_eq!(w.run_program(exe).trim(), "1", "round {round}");
     }
 }
